@@ -1,0 +1,50 @@
+"""The ``flyttkedja`` command line.
+
+Each subcommand lives in its own module in this package and registers itself
+on :data:`main`; this module only builds the group and turns errors into one
+readable line (tracebacks with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from flyttkedja import __version__
+
+
+class _Group(click.Group):
+    """Click group that prints expected errors as one line, exit status 2."""
+
+    def invoke(self, ctx: click.Context):  # noqa: D401
+        try:
+            return super().invoke(ctx)
+        except (ValueError, FileNotFoundError, FileExistsError, KeyError) as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flyttkedja")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """flyttkedja: housing vacancy chains from register data.
+
+    \b
+    Examples:
+      flyttkedja synth --preset metro --scale 0.05 --seed 7 --out run/register
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _register_subcommands() -> None:
+    # Imported here so that each command module can import `main` from this one.
+    from flyttkedja.cli import commands  # noqa: F401
+
+
+_register_subcommands()

@@ -1,0 +1,6 @@
+"""Imports every subcommand module so that it registers on the group.
+
+Add one line per command module; keep the modules themselves independent.
+"""
+
+# (subcommand modules are imported here, e.g. `from flyttkedja.cli import synth`)
