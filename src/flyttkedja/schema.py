@@ -50,6 +50,17 @@ HOUSEHOLD_TYPES: tuple[str, ...] = (
 )
 FORMATIONS: tuple[str, ...] = ("initial", "new_household", "in_migrant", "immigrant", "split")
 SEXES: tuple[str, ...] = ("F", "M")
+END_REASONS: tuple[str, ...] = (  # how a chain ends; docs/chains.md
+    "new_household",
+    "in_migrant",
+    "immigrant",
+    "not_vacated",
+    "unfilled",
+    "censored",
+    "cycle",
+    "max_length",
+)
+SEED_KINDS: tuple[str, ...] = ("new_build", "move")  # what opened a chain's first vacancy
 
 # Swedish names and SCB codes accepted on input (compared after folding case and
 # diacritics, so "Hyresrätt", "hyresratt" and "HYRESRÄTT" all match).
