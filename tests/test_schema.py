@@ -48,5 +48,5 @@ def test_codes_follow_code_list_order():
 
 
 def test_empty_tables_conform():
-    for name in ["dwellings", "households", "moves", "areas", "persons"]:
+    for name in ["dwellings", "households", "moves", "areas", "persons", "person_events"]:
         assert conform(empty(name), name).num_rows == 0

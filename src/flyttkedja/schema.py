@@ -60,6 +60,15 @@ END_REASONS: tuple[str, ...] = (  # how a chain ends; docs/chains.md
     "cycle",
     "max_length",
 )
+PERSON_EVENT_KINDS: tuple[str, ...] = (
+    "move",           # between two dwellings of the study area
+    "birth",          # born into to_dwelling
+    "death",          # died in from_dwelling
+    "in_migration",   # arrived from elsewhere in Sweden into to_dwelling
+    "immigration",    # arrived from abroad into to_dwelling
+    "out_migration",  # left from_dwelling for elsewhere in Sweden
+    "emigration",     # left from_dwelling for abroad
+)
 SEED_KINDS: tuple[str, ...] = ("new_build", "move")  # what opened a chain's first vacancy
 
 # Swedish names and SCB codes accepted on input (compared after folding case and
@@ -108,6 +117,7 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
     "formation": FORMATIONS,
     "sex": SEXES,
     "head_sex": SEXES,
+    "event": PERSON_EVENT_KINDS,
 }
 
 # ------------------------------------------------------------------------- schemas
@@ -176,12 +186,21 @@ PERSONS = pa.schema([  # SCB-style yearly snapshot panel, one row per person and
     _f("area_id", pa.int32(), True, "Small area of residence."),
 ])
 
+PERSON_EVENTS = pa.schema([  # dated person-level register events (folkbokföring)
+    _f("person_id", pa.int64(), False, "Pseudonymised person id (LopNr)."),
+    _f("event_date", pa.date32(), False, "Date the event took effect."),
+    _f("event", pa.string(), False, "move, birth, death, in_migration, immigration, out_migration, emigration."),
+    _f("from_dwelling", pa.int64(), True, "Dwelling left; null for birth, in_migration and immigration."),
+    _f("to_dwelling", pa.int64(), True, "Dwelling entered; null for death, out_migration and emigration."),
+])
+
 SCHEMAS: dict[str, pa.Schema] = {
     "dwellings": DWELLINGS,
     "households": HOUSEHOLDS,
     "moves": MOVES,
     "areas": AREAS,
     "persons": PERSONS,
+    "person_events": PERSON_EVENTS,
 }
 UNIQUE_KEYS: dict[str, str] = {"dwellings": "dwelling_id", "households": "household_id", "areas": "area_id"}
 
@@ -251,7 +270,7 @@ def conform(
     Parameters
     ----------
     table : pyarrow.Table
-    name : {"dwellings", "households", "moves", "areas", "persons"}
+    name : {"dwellings", "households", "moves", "areas", "persons", "person_events"}
     partial : bool
         Allow canonical columns to be missing (used for inputs that carry only
         what a step needs).
