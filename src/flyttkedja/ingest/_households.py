@@ -1,0 +1,119 @@
+"""From person movements in one period to household moves (shared by both ingesters).
+
+A *period* is one pair of consecutive snapshots (annual data) or one day
+(dated events). The input has one row per person who changed location in the
+period, with the occupancy facts the rules need; the output is canonical
+MOVES rows. The rules (docs/ingest.md, "Rules"):
+
+* persons with the same (from dwelling, to dwelling) in a period move together:
+  one household move; its head is the oldest member (ties: lowest person id),
+  and the head's person id labels the household (``household_id``), which is
+  unique per period however registers number their households;
+* a departure from dwelling A *vacates* A when nobody who lived in A at the
+  start of the period is still there at its end, and it is the one group that
+  carries the household on: among the groups leaving an emptied A, the first by
+  (moves to a dwelling before leaving the area, oldest head, lowest head id);
+* a group leaving A that does not vacate it is a *home leaver* (origin
+  ``new_household``, ``from_dwelling`` null) when its head is at least
+  ``parent_gap`` years younger than A's oldest resident at the start of the
+  period, otherwise a *split* (origin ``dwelling``, ``vacates`` false);
+* an arrival *fills* dwelling B when nobody who lived in B at the start is
+  still there at the end, and it is the first arriving group by (comes from a
+  dwelling of the area, oldest head, lowest head id); later groups join it;
+* a person who leaves the area (or dies) while others stay is a member
+  leaving, and a person who arrives from outside into a dwelling someone fills
+  or keeps is a member joining: neither is a household move.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from flyttkedja.schema import MOVES
+
+# Columns of the movers frame this module reads (types after casting).
+MOVER_COLUMNS: dict[str, pl.DataType] = {
+    "period": pl.Int64,          # year or day number: moves of one period are decided together
+    "move_date": pl.Date,
+    "ref_year": pl.Int32,        # year in which ages are taken (age = ref_year - birth_year)
+    "person_id": pl.Int64,
+    "d0": pl.Int64,              # dwelling at the start of the period (null: none in the area)
+    "d1": pl.Int64,              # dwelling at the end of the period
+    "birth_year": pl.Int32,
+    "born_abroad": pl.Boolean,
+    "income": pl.Int64,
+    "origin_kind": pl.String,       # origin when d0 is null (in_migrant, immigrant)
+    "destination_kind": pl.String,  # destination when d1 is null (out_migrant, emigrant, dissolved)
+    "stay_from": pl.Int64,       # start residents of d0 still in d0 at the end
+    "stay_to": pl.Int64,         # start residents of d1 still in d1 at the end
+    "oldest_from": pl.Int32,     # birth year of d0's oldest resident at the start
+}
+MOVES_POLARS: dict[str, pl.DataType] = dict(pl.from_arrow(MOVES.empty_table()).schema)
+ADULT_AGE = 18
+PARENT_GAP = 15
+
+
+def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP) -> pl.LazyFrame:
+    """Group person movements into canonical household moves (see module docstring).
+
+    Returns a lazy frame with the MOVES columns in MOVES order, sorted by
+    (move_date, to_dwelling, from_dwelling, household_id, start dwelling).
+    """
+    head = ["birth_year", "person_id"]
+    groups = (
+        movers.group_by(["period", "d0", "d1"])
+        .agg(
+            size=pl.len(),
+            adults=((pl.col("ref_year") - pl.col("birth_year")) >= ADULT_AGE).sum(),
+            income=pl.col("income").sum(),
+            head_birth_year=pl.col("birth_year").min(),
+            head_id=pl.col("person_id").sort_by(head).first(),
+            born_abroad=pl.col("born_abroad").sort_by(head).first(),
+            origin_kind=pl.col("origin_kind").sort_by(head).first(),
+            destination_kind=pl.col("destination_kind").sort_by(head).first(),
+            move_date=pl.col("move_date").first(),
+            ref_year=pl.col("ref_year").first(),
+            stay_from=pl.col("stay_from").first(),
+            stay_to=pl.col("stay_to").first(),
+            oldest_from=pl.col("oldest_from").first(),
+        )
+    )
+    first = pl.int_range(pl.len()).over
+    groups = (
+        groups.sort(["period", "d0", pl.col("d1").is_null(), "head_birth_year", "head_id"], nulls_last=True)
+        .with_columns(first_from=first(["period", "d0"]) == 0)
+        .sort(["period", "d1", pl.col("d0").is_null(), "head_birth_year", "head_id"], nulls_last=True)
+        .with_columns(first_to=first(["period", "d1"]) == 0)
+    )
+    d0, d1 = pl.col("d0"), pl.col("d1")
+    vacates = d0.is_not_null() & (pl.col("stay_from") == 0) & pl.col("first_from")
+    fills = d1.is_not_null() & (pl.col("stay_to") == 0) & pl.col("first_to")
+    home_leaver = d0.is_not_null() & ~vacates & (pl.col("head_birth_year") >= pl.col("oldest_from") + parent_gap)
+    groups = groups.with_columns(vacates=vacates, fills=fills, home_leaver=home_leaver).filter(
+        ~((d1.is_null() & ~pl.col("vacates")) | (d0.is_null() & ~pl.col("fills")))
+    )
+    size, adults = pl.col("size"), pl.col("adults")
+    household_type = (
+        pl.when(size == 1).then(pl.lit("single"))
+        .when((adults == 2) & (size == 2)).then(pl.lit("couple"))
+        .when((adults == 1) & (size > 1)).then(pl.lit("single_parent"))
+        .when((adults == 2) & (size > 2)).then(pl.lit("couple_with_children"))
+        .otherwise(pl.lit("other"))
+    )
+    out = groups.with_columns(
+        household_id="head_id",
+        from_dwelling=pl.when(pl.col("home_leaver")).then(None).otherwise(d0),
+        to_dwelling=d1,
+        origin=pl.when(d0.is_null()).then(pl.col("origin_kind"))
+        .when(pl.col("home_leaver")).then(pl.lit("new_household"))
+        .otherwise(pl.lit("dwelling")),
+        destination=pl.when(d1.is_null()).then(pl.col("destination_kind")).otherwise(pl.lit("dwelling")),
+        age_head=pl.col("ref_year") - pl.col("head_birth_year"),
+        household_type=household_type,
+    ).sort(["move_date", "to_dwelling", "from_dwelling", "household_id", "d0"], nulls_last=True)
+    return out.select([pl.col(name).cast(dtype) for name, dtype in MOVES_POLARS.items()])
+
+
+def to_moves_table(frame: pl.DataFrame):
+    """A collected household-moves frame as a pyarrow Table with the MOVES schema."""
+    return frame.to_arrow().cast(MOVES)

@@ -1,0 +1,184 @@
+"""Opening a person panel (yearly snapshots) as one polars lazy frame per year.
+
+A panel may be a directory of Parquet files (one per year, the year in the file
+name, e.g. ``persons/persons_2019.parquet``, or hive style ``year=2019/``), one
+Parquet/Arrow file holding every year, or an in-memory table (pyarrow, polars,
+pandas). Each year becomes a :class:`YearSource`: a lazy frame with the
+canonical column names and types, so that only one pair of years is ever read
+at a time. Checks that need the data (nulls, duplicate ids, wrong years) run
+per year in :func:`check_year`, before any output is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from flyttkedja.io import to_arrow
+from flyttkedja.schema import SchemaError
+
+# Columns from_snapshots needs; household_id is optional (labels only).
+REQUIRED: tuple[str, ...] = ("person_id", "year", "dwelling_id", "birth_year", "born_abroad", "income")
+OPTIONAL: tuple[str, ...] = ("household_id",)
+INTEGER_COLUMNS: dict[str, pl.DataType] = {
+    "person_id": pl.Int64,
+    "year": pl.Int32,
+    "dwelling_id": pl.Int64,
+    "household_id": pl.Int64,
+    "birth_year": pl.Int32,
+    "income": pl.Int64,
+}
+NOT_NULL: tuple[str, ...] = ("person_id", "year", "birth_year", "born_abroad", "income")
+# Values of a text country-of-birth column (FodLand) that mean "born in Sweden".
+SWEDEN: tuple[str, ...] = ("sverige", "sweden", "se", "swe")
+_YEAR_IN_NAME = re.compile(r"(?:^|[^0-9])((?:18|19|20|21)[0-9]{2})(?:[^0-9]|$)")
+
+
+@dataclass(frozen=True)
+class YearSource:
+    """One snapshot year: where it comes from (for messages) and its lazy frame."""
+
+    year: int
+    label: str
+    frame: pl.LazyFrame
+
+
+def _fold(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value.strip().lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _canonical(frame: pl.LazyFrame, label: str, columns: Mapping[str, str] | None) -> pl.LazyFrame:
+    """Rename register names to canonical ones, check presence, cast types (lazily)."""
+    if columns:
+        present = frame.collect_schema().names()
+        frame = frame.rename({k: v for k, v in columns.items() if k in present})
+    schema = frame.collect_schema()
+    missing = [c for c in REQUIRED if c not in schema]
+    if missing:
+        hint = " (map your register's names with columns={...}; see docs/ingest.md)"
+        raise SchemaError(f"{label}: missing column(s) {missing}; present: {schema.names()}{hint}")
+    exprs = []
+    for name, dtype in INTEGER_COLUMNS.items():
+        if name not in schema:
+            continue
+        if not (schema[name].is_integer() or schema[name] == pl.String or schema[name] == pl.Null):
+            raise SchemaError(f"{label}.{name}: expected integers, got {schema[name]}")
+        exprs.append(pl.col(name).cast(dtype, strict=False).alias(name))
+        exprs.append(pl.col(name).is_not_null().alias(f"_given_{name}"))
+    exprs.append(_born_abroad(schema["born_abroad"], label).alias("born_abroad"))
+    return frame.select(exprs)
+
+
+def _born_abroad(dtype: pl.DataType, label: str) -> pl.Expr:
+    """born_abroad as bool: a bool, 0/1, or a country of birth (Sverige/SE = False)."""
+    col = pl.col("born_abroad")
+    if dtype == pl.Boolean:
+        return col
+    if dtype.is_integer():
+        return col.cast(pl.Boolean)
+    if dtype == pl.String:
+        folded = col.str.strip_chars().str.to_lowercase()
+        return pl.when(col.is_null()).then(None).otherwise(~folded.is_in(list(SWEDEN))).alias("born_abroad")
+    raise SchemaError(f"{label}.born_abroad: expected bool, 0/1 or a country of birth, got {dtype}")
+
+
+def open_panel(persons, columns: Mapping[str, str] | None = None) -> list[YearSource]:
+    """The panel's snapshot years in order, each as a canonical lazy frame.
+
+    Raises :class:`SchemaError` naming the file for unreadable files, missing
+    columns, wrong types, or a year missing between the first and the last.
+    """
+    if isinstance(persons, (str, os.PathLike)) and Path(persons).is_dir():
+        sources = _directory_sources(Path(persons), columns)
+    else:
+        sources = _frame_sources(persons, columns)
+    if not sources:
+        raise SchemaError(f"persons: no snapshot years found in {persons!r}")
+    years = [s.year for s in sources]
+    gaps = sorted(set(range(years[0], years[-1] + 1)) - set(years))
+    if gaps:
+        raise SchemaError(f"persons: snapshot year(s) {gaps} missing between {years[0]} and {years[-1]}")
+    return sources
+
+
+def _directory_sources(directory: Path, columns) -> list[YearSource]:
+    files = sorted(p for p in directory.rglob("*.parquet") if not p.name.startswith("."))
+    by_year: dict[int, Path] = {}
+    for path in files:
+        found = _YEAR_IN_NAME.findall(str(path.relative_to(directory)))
+        if not found:
+            raise SchemaError(f"{path}: no year in the file name (expected e.g. persons_2019.parquet)")
+        year = int(found[-1])
+        if year in by_year:
+            raise SchemaError(f"persons: year {year} in two files: {by_year[year]} and {path}")
+        by_year[year] = path
+    sources = []
+    for year in sorted(by_year):
+        path = by_year[year]
+        try:
+            pq.read_schema(path)  # a truncated or corrupt file fails here, before any work
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
+            raise SchemaError(f"{path}: not a readable Parquet file: {exc}") from None
+        frame = _canonical(pl.scan_parquet(path), str(path), columns)
+        sources.append(YearSource(year, str(path), frame))
+    return sources
+
+
+def _frame_sources(persons, columns) -> list[YearSource]:
+    if isinstance(persons, pl.LazyFrame):
+        frame, label = persons, "persons"
+    elif isinstance(persons, pl.DataFrame):
+        frame, label = persons.lazy(), "persons"
+    else:
+        label = str(persons) if isinstance(persons, (str, os.PathLike)) else "persons"
+        try:
+            frame = pl.from_arrow(to_arrow(persons, "persons")).lazy()
+        except ValueError as exc:
+            raise SchemaError(str(exc)) from None
+    frame = _canonical(frame, label, columns)
+    years = frame.select(pl.col("year").unique().sort()).collect()["year"].drop_nulls().to_list()
+    return [
+        YearSource(y, f"{label} (year {y})", frame.filter(pl.col("year") == y)) for y in years
+    ]
+
+
+def check_year(source: YearSource) -> None:
+    """Check one snapshot's content: types, nulls, duplicate person ids, its year.
+
+    Raises :class:`SchemaError` naming the file, the column and example rows
+    (row numbers inside that file or year, from 0).
+    """
+    frame = source.frame
+    names = frame.collect_schema().names()
+    problems: list[tuple[str, pl.Expr, str]] = []
+    for name in INTEGER_COLUMNS:
+        if name in names:
+            problems.append((name, pl.col(f"_given_{name}") & pl.col(name).is_null(), "not an integer"))
+    for name in NOT_NULL:
+        problems.append((name, pl.col(name).is_null(), "null value"))
+    problems.append(("person_id", pl.col("person_id").is_duplicated(), "duplicate person id"))
+    problems.append(("year", pl.col("year") != source.year, f"year differs from {source.year}"))
+    counts = frame.select([e.sum().alias(str(i)) for i, (_, e, _) in enumerate(problems)]).collect()
+    for i, (column, expr, what) in enumerate(problems):
+        n = counts[str(i)][0]
+        if n:
+            rows = (
+                frame.with_row_index("_row").filter(expr).select("_row").head(5).collect()["_row"].to_list()
+            )
+            raise SchemaError(f"{source.label}.{column}: {n} row(s) with {what}, e.g. rows {rows}")
+
+
+def collect(frame: pl.LazyFrame, label: str) -> pl.DataFrame:
+    """Collect with the streaming engine; a read error names ``label`` (file or year)."""
+    try:
+        return frame.collect(engine="streaming")
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        raise SchemaError(f"{label}: cannot read: {exc}") from None

@@ -1,0 +1,229 @@
+"""Household moves from dated person events (day resolution).
+
+The initial snapshot says where everyone lives; the events (moves, births,
+deaths, migrations) are replayed in date order by a numba kernel that tracks
+each dwelling's residents. All events of one day are decided together against
+the occupancy at the start of the day, by the same rules as the snapshot
+ingester uses for a year (``_households``), so swaps and same-day chains come
+out as vacates = fills = True.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from flyttkedja.ingest import _kernels
+from flyttkedja.ingest._households import PARENT_GAP, household_moves, to_moves_table
+from flyttkedja.ingest._panel import check_year, collect, open_panel
+from flyttkedja.ingest.snapshots import _study_area
+from flyttkedja.io import to_arrow, write_parquet
+from flyttkedja.schema import SchemaError, conform
+
+ARRIVALS = {"birth": None, "in_migration": "in_migrant", "immigration": "immigrant"}
+DEPARTURES = {"death": "dissolved", "out_migration": "out_migrant", "emigration": "emigrant"}
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def from_person_moves(
+    events,
+    persons,
+    dwellings=None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    out=None,
+    parent_gap: int = PARENT_GAP,
+) -> pa.Table:
+    """Canonical household moves at day resolution from dated person events.
+
+    Parameters
+    ----------
+    events : table or path
+        PERSON_EVENTS: person_id, event_date, event (move, birth, death,
+        in_migration, immigration, out_migration, emigration), from_dwelling,
+        to_dwelling. Swedish/SCB event names are accepted (``conform``).
+    persons : directory, file or table
+        The PERSONS panel, or at least its first year: the first snapshot year
+        is the initial state (31 December), later years (if given) supply the
+        income of the move year and the attributes of persons who arrive later.
+    dwellings : table or path, optional
+        The study area (``dwelling_id``); events on other dwellings count as
+        leaving or entering the area.
+    columns : mapping, optional
+        Register name → canonical name, applied to both inputs.
+    out : path, optional
+        Also write the moves to this Parquet file (atomically).
+    parent_gap : int
+        Home leaver rule, as in :func:`from_snapshots`.
+
+    Returns
+    -------
+    pyarrow.Table (MOVES schema), sorted by (move_date, to_dwelling,
+    from_dwelling, household_id); household_id is the head's person id.
+
+    Example
+    -------
+    >>> moves = from_person_moves("reg/person_events.parquet", "reg/persons")  # doctest: +SKIP
+    """
+    ev = _events(events, columns)
+    sources = open_panel(persons, columns)
+    initial = sources[0]
+    check_year(initial)
+    area = _study_area(dwellings)
+    ev = _restrict_to_area(ev, area)
+    start = dt.date(initial.year, 12, 31)
+    too_early = ev.filter(pl.col("event_date") <= start)
+    if too_early.height:
+        rows = too_early["_row"].head(5).to_list()
+        raise SchemaError(f"person_events.event_date: {too_early.height} event(s) on or before the "
+                          f"initial snapshot ({start}), e.g. rows {rows}")
+    attributes = _attributes(sources, ev)
+    movers = _replay(ev, initial, attributes, area)
+    table = to_moves_table(household_moves(movers, parent_gap=parent_gap).collect())
+    if out is not None:
+        write_parquet(table, out)
+    return table
+
+
+def _events(events, columns) -> pl.DataFrame:
+    table = to_arrow(events, "person_events")
+    if columns:
+        table = table.rename_columns([columns.get(c, c) for c in table.column_names])
+    table = conform(table, "person_events")
+    ev = pl.from_arrow(table).with_row_index("_row")
+    need_from = pl.col("event").is_in(["move", *DEPARTURES])
+    need_to = pl.col("event").is_in(["move", *ARRIVALS])
+    checks = [
+        ("from_dwelling", need_from & pl.col("from_dwelling").is_null(), "missing for a move or departure"),
+        ("from_dwelling", ~need_from & pl.col("from_dwelling").is_not_null(), "given for an arrival"),
+        ("to_dwelling", need_to & pl.col("to_dwelling").is_null(), "missing for a move or arrival"),
+        ("to_dwelling", ~need_to & pl.col("to_dwelling").is_not_null(), "given for a departure"),
+        ("to_dwelling", pl.col("from_dwelling") == pl.col("to_dwelling"), "equal to from_dwelling"),
+    ]
+    for column, bad, what in checks:
+        rows = ev.filter(bad)["_row"]
+        if rows.len():
+            raise SchemaError(f"person_events.{column}: {rows.len()} row(s) {what}, e.g. rows {rows.head(5).to_list()}")
+    return ev
+
+
+def _restrict_to_area(ev: pl.DataFrame, area: pl.Series | None) -> pl.DataFrame:
+    """Moves to or from dwellings outside the area become migrations."""
+    if area is None:
+        return ev
+    inside_from = pl.col("from_dwelling").is_in(area.implode())
+    inside_to = pl.col("to_dwelling").is_in(area.implode())
+    ev = ev.with_columns(
+        event=pl.when(pl.col("event") != "move").then("event")
+        .when(~inside_from & inside_to).then(pl.lit("in_migration"))
+        .when(inside_from & ~inside_to).then(pl.lit("out_migration"))
+        .otherwise("event"),
+        from_dwelling=pl.when(inside_from).then("from_dwelling"),
+        to_dwelling=pl.when(inside_to).then("to_dwelling"),
+    )
+    return ev.filter(pl.col("from_dwelling").is_not_null() | pl.col("to_dwelling").is_not_null())
+
+
+def _attributes(sources, ev: pl.DataFrame) -> pl.DataFrame:
+    """Per person and snapshot year: birth_year, born_abroad, income (only persons in events)."""
+    wanted = ev.select(pl.col("person_id").unique())
+    frames = []
+    for source in sources:
+        if source is not sources[0]:
+            check_year(source)
+        frames.append(collect(
+            source.frame.join(wanted.lazy(), on="person_id", how="semi")
+            .select("person_id", "year", "birth_year", "born_abroad", "income"),
+            source.label,
+        ))
+    return pl.concat(frames).sort("person_id", "year")
+
+
+def _replay(ev: pl.DataFrame, initial, attributes: pl.DataFrame, area) -> pl.LazyFrame:
+    """Run the occupancy kernel and return the movers frame for ``household_moves``."""
+    start = collect(initial.frame.select("person_id", "dwelling_id", "birth_year"), initial.label)
+    if area is not None:
+        start = start.with_columns(dwelling_id=pl.when(pl.col("dwelling_id").is_in(area.implode())).then("dwelling_id"))
+    ev = ev.with_columns(day=(pl.col("event_date") - pl.lit(_EPOCH)).dt.total_days().cast(pl.Int32))
+    ev = ev.sort("day", "_row")  # replay order: by date, ties in table order
+    ev = _with_birth_years(ev, attributes)
+    people = pl.concat([start["person_id"], ev["person_id"]]).unique().sort()
+    dwellings = pl.concat([start["dwelling_id"], ev["from_dwelling"], ev["to_dwelling"]]).drop_nulls().unique().sort()
+    person = _index(people, ev["person_id"])
+    location = np.full(people.len(), -1, np.int64)
+    housed = start.filter(pl.col("dwelling_id").is_not_null())
+    location[_index(people, housed["person_id"])] = _index(dwellings, housed["dwelling_id"])
+    born = np.zeros(people.len(), np.int32)
+    born[_index(people, start["person_id"])] = start["birth_year"].to_numpy()
+    born[person] = ev["birth_year"].to_numpy()
+    stay_from, stay_to, oldest_from, status = _kernels.occupancy_through_events(
+        person, ev["day"].to_numpy(), _index(dwellings, ev["from_dwelling"]),
+        _index(dwellings, ev["to_dwelling"]), location, born, dwellings.len(),
+    )
+    _raise_on_status(ev, status)
+    ev = ev.with_columns(
+        stay_from=pl.Series(stay_from), stay_to=pl.Series(stay_to), oldest_from=pl.Series(oldest_from),
+    )
+    return _movers(ev.lazy(), attributes)
+
+
+def _index(ids: pl.Series, values: pl.Series) -> np.ndarray:
+    """Dense index of ``values`` in sorted unique ``ids``; -1 for nulls."""
+    arr = values.fill_null(-1).to_numpy()
+    pos = np.searchsorted(ids.to_numpy(), arr).astype(np.int64)
+    return np.where(values.is_null().to_numpy(), -1, pos)
+
+
+def _with_birth_years(ev: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
+    first = attributes.group_by("person_id").agg(pl.col("birth_year").first(), pl.col("born_abroad").first())
+    ev = ev.join(first, on="person_id", how="left")
+    ev = ev.with_columns(
+        birth_year=pl.when(pl.col("event") == "birth").then(pl.col("event_date").dt.year()).otherwise("birth_year"),
+        born_abroad=pl.coalesce("born_abroad", pl.lit(False)),
+    )
+    unknown = ev.filter(pl.col("birth_year").is_null())["_row"]
+    if unknown.len():
+        raise SchemaError(f"person_events.person_id: {unknown.len()} event(s) of persons found in no snapshot "
+                          f"(birth year unknown), e.g. rows {unknown.sort().head(5).to_list()}")
+    return ev.with_columns(pl.col("birth_year").cast(pl.Int32))
+
+
+def _raise_on_status(ev: pl.DataFrame, status: np.ndarray) -> None:
+    for code, what in [(_kernels.WRONG_FROM, "from_dwelling is not where the person lives at that date"),
+                       (_kernels.ALREADY_HOUSED, "arrival of a person who already lives on a dwelling")]:
+        rows = ev["_row"].filter(pl.Series(status == code))
+        if rows.len():
+            raise SchemaError(f"person_events: {rows.len()} event(s) where {what}, e.g. rows "
+                              f"{rows.sort().head(5).to_list()}")
+
+
+def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame) -> pl.LazyFrame:
+    """Movers frame (``_households.MOVER_COLUMNS``); income from the move year's snapshot."""
+    income = attributes.select("person_id", ref_year=pl.col("year").cast(pl.Int32), income="income").sort("ref_year")
+    ev = ev.filter(pl.col("event") != "birth").with_columns(ref_year=pl.col("event_date").dt.year().cast(pl.Int32))
+    # the move year's snapshot (31 Dec), else the latest before it, else the first after it
+    for strategy, name in (("backward", "income"), ("forward", "income_after")):
+        ev = ev.sort("ref_year").join_asof(
+            income.lazy().rename({"income": name}), on="ref_year", by="person_id",
+            strategy=strategy, check_sortedness=False,
+        )
+    return ev.select(
+        period=pl.col("day").cast(pl.Int64),
+        move_date="event_date",
+        ref_year="ref_year",
+        person_id="person_id",
+        d0="from_dwelling",
+        d1="to_dwelling",
+        birth_year="birth_year",
+        born_abroad="born_abroad",
+        income=pl.coalesce("income", "income_after", pl.lit(0)),
+        origin_kind=pl.col("event").replace_strict(ARRIVALS, default=None, return_dtype=pl.String),
+        destination_kind=pl.col("event").replace_strict(DEPARTURES, default=None, return_dtype=pl.String),
+        stay_from="stay_from",
+        stay_to="stay_to",
+        oldest_from="oldest_from",
+    )

@@ -1,0 +1,145 @@
+"""Plain-Python reference implementations of the ingestion rules (tests only).
+
+Readable and slow on purpose: one dictionary per person, loops everywhere.
+``pair_moves`` restates the rules of ``flyttkedja.ingest._households`` for one
+pair of snapshots; ``occupancy_through_events`` restates the numba kernel in
+``flyttkedja.ingest._kernels``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+ADULT_AGE = 18
+NO_YOUNGEST = 2**31 - 1
+
+
+def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant",
+               absent_destination="emigrant", parent_gap=15, date=None) -> list[dict]:
+    """Household moves between snapshots ``year - 1`` (before) and ``year`` (after).
+
+    ``before``/``after``: person_id → dict(dwelling, birth_year, born_abroad, income);
+    dwelling None = on no dwelling of the area. A person missing from a dict is absent.
+    """
+    date = date or dt.date(year, 12, 31)
+    people = sorted(set(before) | set(after))
+    d0 = {p: before[p]["dwelling"] if p in before else None for p in people}
+    d1 = {p: after[p]["dwelling"] if p in after else None for p in people}
+    attr = {p: after.get(p) or before[p] for p in people}
+    stay, oldest = {}, {}
+    for p in people:
+        if d0[p] is not None:
+            oldest[d0[p]] = min(oldest.get(d0[p], NO_YOUNGEST), attr[p]["birth_year"])
+            if d0[p] == d1[p]:
+                stay[d0[p]] = stay.get(d0[p], 0) + 1
+    groups: dict[tuple, list[int]] = {}
+    for p in people:
+        born = p not in before and attr[p]["birth_year"] > year - 1
+        if d0[p] == d1[p] or born:
+            continue
+        groups.setdefault((d0[p], d1[p]), []).append(p)
+    info = {}
+    for key, members in groups.items():
+        head = min(members, key=lambda p: (attr[p]["birth_year"], p))
+        info[key] = dict(members=members, head=head, head_by=attr[head]["birth_year"])
+    # the group that carries each emptied dwelling's household on, and each filler
+    carrier, filler = {}, {}
+    for (a, b), g in sorted(info.items(), key=lambda kv: (kv[0][1] is None, kv[1]["head_by"], kv[1]["head"])):
+        if a is not None and stay.get(a, 0) == 0:
+            carrier.setdefault(a, (a, b))
+    for (a, b), g in sorted(info.items(), key=lambda kv: (kv[0][0] is None, kv[1]["head_by"], kv[1]["head"])):
+        if b is not None and stay.get(b, 0) == 0:
+            filler.setdefault(b, (a, b))
+    moves = []
+    for (a, b), g in info.items():
+        vacates = a is not None and carrier.get(a) == (a, b)
+        fills = b is not None and filler.get(b) == (a, b)
+        if (b is None and not vacates) or (a is None and not fills):
+            continue  # a member leaving or joining a household that stays
+        home_leaver = a is not None and not vacates and g["head_by"] >= oldest[a] + parent_gap
+        head = g["head"]
+        if a is None:
+            origin = "in_migrant" if head in before else absent_origin
+        else:
+            origin = "new_household" if home_leaver else "dwelling"
+        destination = "dwelling" if b is not None else ("out_migrant" if head in after else absent_destination)
+        moves.append(_move(g["members"], head, attr, year, date, None if home_leaver else a, b,
+                           origin, destination, vacates, fills, a))
+    return sort_moves(moves)
+
+
+def _move(members, head, attr, year, date, a, b, origin, destination, vacates, fills, start):
+    adults = sum(year - attr[p]["birth_year"] >= ADULT_AGE for p in members)
+    size = len(members)
+    if size == 1:
+        kind = "single"
+    elif adults == 2 and size == 2:
+        kind = "couple"
+    elif adults == 1:
+        kind = "single_parent"
+    elif adults == 2:
+        kind = "couple_with_children"
+    else:
+        kind = "other"
+    return dict(
+        household_id=head, move_date=date, from_dwelling=a, to_dwelling=b, origin=origin,
+        destination=destination, vacates=vacates, fills=fills, size=size, adults=adults,
+        age_head=year - attr[head]["birth_year"], income=sum(attr[p]["income"] for p in members),
+        household_type=kind, born_abroad=attr[head]["born_abroad"], _start=start,
+    )
+
+
+def sort_moves(moves: list[dict]) -> list[dict]:
+    """The order ``from_snapshots`` writes: date, to, from, household (nulls last), start dwelling."""
+    def key(m):
+        def nl(v):
+            return (v is None, v if v is not None else 0)
+        return (m["move_date"], nl(m["to_dwelling"]), nl(m["from_dwelling"]), m["household_id"], nl(m["_start"]))
+    out = sorted(moves, key=key)
+    for m in out:
+        m.pop("_start")
+    return out
+
+
+def occupancy_through_events(events: list[tuple], location: dict, birth_year: dict):
+    """Reference for the kernel: events are (person, day, from, to) sorted by day; None = no dwelling.
+
+    Returns lists stay_from, stay_to, oldest_from, status (0 ok, 1 wrong from, 2 already housed).
+    """
+    residents: dict = {}
+    for p, d in location.items():
+        if d is not None:
+            residents.setdefault(d, set()).add(p)
+    location = dict(location)
+    out = {"stay_from": [], "stay_to": [], "oldest_from": [], "status": []}
+    days = sorted({e[1] for e in events})
+    for day in days:
+        today = [e for e in events if e[1] == day]
+        start = {d: set(r) for d, r in residents.items()}
+        leaving: dict = {}
+        status = []
+        for p, _, f, _t in today:
+            if f is not None:
+                ok = location.get(p) == f
+                if ok:
+                    leaving[f] = leaving.get(f, 0) + 1
+                status.append(0 if ok else 1)
+            else:
+                status.append(2 if location.get(p) is not None else 0)
+        for (p, _, f, t), s in zip(today, status):
+            out["stay_from"].append(len(start.get(f, ())) - leaving.get(f, 0) if f is not None else 0)
+            out["stay_to"].append(len(start.get(t, ())) - leaving.get(t, 0) if t is not None else 0)
+            out["oldest_from"].append(
+                min((birth_year[q] for q in start.get(f, ())), default=NO_YOUNGEST) if f is not None else NO_YOUNGEST
+            )
+            out["status"].append(s)
+        for (p, _, f, t), s in zip(today, status):
+            if s:
+                continue
+            if f is not None:
+                residents[f].discard(p)
+                location[p] = None
+            if t is not None:
+                residents.setdefault(t, set()).add(p)
+                location[p] = t
+    return out

@@ -1,0 +1,334 @@
+"""Tests of flyttkedja.ingest: rules on hand-made panels, reference comparison, invariants."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flyttkedja.ingest import SCB_COLUMNS, from_person_moves, from_snapshots
+from flyttkedja.ingest import _kernels
+from flyttkedja.schema import MOVES, SchemaError
+from tests import naive_ingest as naive
+
+D = dt.date
+# year 2019: parents 1, 2 and child 3 in dwelling 10; 4 alone in 11; 5 alone in 12.
+# 2020: parents to the new dwelling 13 (baby 7 born there), child 3 to 11 (leaves home),
+#       4 from 11 to 10 (a chain 13 <- 10 <- 11 <- home leaver), 5 gone, 6 arrives in 12.
+PANEL = [
+    (1, 2019, 10, 1970), (2, 2019, 10, 1972), (3, 2019, 10, 2000), (4, 2019, 11, 1980), (5, 2019, 12, 1930),
+    (1, 2020, 13, 1970), (2, 2020, 13, 1972), (3, 2020, 11, 2000), (4, 2020, 10, 1980), (6, 2020, 12, 1990),
+    (7, 2020, 13, 2020),
+]
+
+
+def panel(rows=PANEL) -> pl.DataFrame:
+    df = pl.DataFrame(rows, schema=["person_id", "year", "dwelling_id", "birth_year"], orient="row")
+    return df.with_columns(born_abroad=pl.col("person_id") == 6, income=pl.col("person_id") * 100)
+
+
+def moves_df(table: pa.Table) -> pl.DataFrame:
+    assert table.schema.equals(MOVES, check_metadata=False)
+    return pl.from_arrow(table)
+
+
+def test_snapshot_rules_on_a_small_panel():
+    m = moves_df(from_snapshots(panel()))
+    got = {(r["from_dwelling"], r["to_dwelling"]): r for r in m.iter_rows(named=True)}
+    assert set(got) == {(11, 10), (None, 11), (None, 12), (10, 13), (12, None)}
+    assert got[(10, 13)] | {} == got[(10, 13)]
+    parents = got[(10, 13)]
+    assert (parents["vacates"], parents["fills"], parents["size"], parents["adults"]) == (True, True, 2, 2)
+    assert parents["household_type"] == "couple" and parents["income"] == 300 and parents["age_head"] == 50
+    leaver = got[(None, 11)]
+    assert (leaver["origin"], leaver["vacates"], leaver["fills"]) == ("new_household", False, True)
+    assert got[(11, 10)]["vacates"] and got[(11, 10)]["fills"]
+    assert got[(None, 12)]["origin"] == "immigrant" and got[(None, 12)]["born_abroad"]
+    assert got[(12, None)]["destination"] == "emigrant" and got[(12, None)]["vacates"]
+    assert set(m["move_date"]) == {D(2020, 12, 31)}
+
+
+def test_split_between_partners_is_not_a_home_leaver():
+    rows = [(1, 2019, 10, 1970), (2, 2019, 10, 1975), (1, 2020, 10, 1970), (2, 2020, 11, 1975)]
+    m = moves_df(from_snapshots(panel(rows))).row(0, named=True)
+    assert (m["from_dwelling"], m["origin"], m["vacates"], m["fills"]) == (10, "dwelling", False, True)
+
+
+def test_swap_vacates_and_fills_both():
+    rows = [(1, 2019, 10, 1970), (2, 2019, 11, 1980), (1, 2020, 11, 1970), (2, 2020, 10, 1980)]
+    m = moves_df(from_snapshots(panel(rows)))
+    assert m.height == 2 and m["vacates"].all() and m["fills"].all()
+
+
+def test_member_leaving_or_joining_is_no_household_move():
+    rows = [(1, 2019, 10, 1950), (2, 2019, 10, 1952), (3, 2019, 11, 1980),
+            (1, 2020, 10, 1950), (3, 2020, 11, 1980), (4, 2020, 11, 1985)]   # 2 dies, 4 joins 3
+    assert from_snapshots(panel(rows)).num_rows == 0
+
+
+def test_mid_year_dates_and_study_area():
+    m = moves_df(from_snapshots(panel(), pa.table({"dwelling_id": [10, 11, 13]}), move_date="mid_year"))
+    assert set(m["move_date"]) == {D(2020, 7, 1)}
+    # dwelling 12 is outside: the emigrant and the immigrant there are no moves in the area
+    assert 12 not in set(m["from_dwelling"].drop_nulls()) | set(m["to_dwelling"].drop_nulls())
+
+
+def test_scb_column_names(tmp_path):
+    df = panel().with_columns(
+        born_abroad=pl.when(pl.col("born_abroad")).then(pl.lit("Irak")).otherwise(pl.lit("Sverige")),
+        Kon=pl.lit(1),
+    ).rename({"person_id": "LopNr", "year": "Ar", "dwelling_id": "LopNr_LghNr", "birth_year": "FodelseAr",
+              "born_abroad": "FodLand", "income": "DispInk"})
+    assert from_snapshots(df, columns=SCB_COLUMNS).equals(from_snapshots(panel()))
+
+
+def write_years(df: pl.DataFrame, directory) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for (year,), part in df.group_by("year"):
+        part.write_parquet(directory / f"persons_{year}.parquet")
+
+
+def test_partitioned_directory_and_atomic_output(tmp_path):
+    write_years(panel(), tmp_path / "persons")
+    out = from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+    assert pa.parquet.read_table(out).equals(from_snapshots(panel()))
+    first = out.read_bytes()
+    from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+    assert out.read_bytes() == first  # byte-identical rerun
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["moves.parquet", "persons"]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda df: df.drop("birth_year"), "missing column(s) ['birth_year']"),
+        (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.String).replace("13", "x13")), "not an integer"),
+        (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.Float64)), "expected integers"),
+        (lambda df: df.with_columns(birth_year=pl.when(pl.col("person_id") == 4).then(None).otherwise("birth_year")),
+         "null value"),
+        (lambda df: df.with_columns(person_id=pl.when(pl.col("person_id") == 7).then(6).otherwise("person_id")),
+         "duplicate person id"),
+    ],
+)
+def test_malformed_file_is_named_with_column_and_rows(tmp_path, damage, message):
+    df = panel()
+    write_years(df.filter(pl.col("year") == 2019), tmp_path / "persons")
+    damage(df.filter(pl.col("year") == 2020)).write_parquet(tmp_path / "persons" / "persons_2020.parquet")
+    with pytest.raises(SchemaError) as err:
+        from_snapshots(tmp_path / "persons", out=tmp_path / "out" / "moves.parquet")
+    assert "persons_2020.parquet" in str(err.value) and message in str(err.value)
+    if message not in ("expected integers",) and "missing" not in message:
+        assert "rows [" in str(err.value)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_missing_year_and_corrupt_file(tmp_path):
+    df = pl.concat([panel(), panel().with_columns(year=pl.lit(2022, pl.Int64))])
+    write_years(df, tmp_path / "persons")
+    with pytest.raises(SchemaError, match=r"year\(s\) \[2021\] missing"):
+        from_snapshots(tmp_path / "persons")
+    (tmp_path / "persons" / "persons_2021.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(SchemaError, match="persons_2021.parquet: not a readable Parquet file"):
+        from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+    assert not (tmp_path / "moves.parquet").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_failure_in_a_later_year_writes_nothing(tmp_path):
+    df = pl.concat([panel(), panel().filter(pl.col("year") == 2020).with_columns(year=pl.lit(2021, pl.Int64))])
+    write_years(df, tmp_path / "persons")
+    bad = tmp_path / "persons" / "persons_2021.parquet"
+    pl.read_parquet(bad).with_columns(person_id=pl.lit(1, pl.Int64)).write_parquet(bad)
+    with pytest.raises(SchemaError, match="persons_2021.parquet.person_id"):
+        from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["persons"]
+
+
+# ----------------------------------------------------------------- generated panels
+@st.composite
+def panels(draw, max_persons=10, max_dwellings=6):
+    n = draw(st.integers(1, max_persons))
+    years = draw(st.integers(2, 4))
+    dwelling = st.one_of(st.none(), st.integers(0, max_dwellings - 1))
+    rows = []
+    for p in range(1, n + 1):
+        birth = draw(st.integers(1930, 2018))
+        income = draw(st.integers(0, 500))
+        for y in range(2015, 2015 + years):
+            if draw(st.booleans()) or y == 2015 and p == 1:
+                rows.append((p, y, draw(dwelling), birth, p % 3 == 0, income + y))
+    return pl.DataFrame(
+        rows, schema=["person_id", "year", "dwelling_id", "birth_year", "born_abroad", "income"], orient="row"
+    )
+
+
+def as_dicts(df: pl.DataFrame, year: int) -> dict:
+    part = df.filter(pl.col("year") == year)
+    return {r["person_id"]: dict(dwelling=r["dwelling_id"], birth_year=r["birth_year"],
+                                 born_abroad=r["born_abroad"], income=r["income"])
+            for r in part.iter_rows(named=True)}
+
+
+def naive_moves(df: pl.DataFrame, **options) -> list[dict]:
+    years = sorted(set(df["year"]))
+    out = []
+    for y in range(years[0] + 1, years[-1] + 1):
+        out += naive.pair_moves(as_dicts(df, y - 1), as_dicts(df, y), y, **options)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(panels())
+def test_from_snapshots_matches_the_reference(df):
+    if df["year"].n_unique() < 2 or df["year"].max() - df["year"].min() + 1 != df["year"].n_unique():
+        return
+    got = from_snapshots(df).to_pylist()
+    assert got == naive_moves(df)
+
+
+@settings(max_examples=60, deadline=None)
+@given(panels())
+def test_every_person_and_vacancy_accounted_for(df):
+    years = sorted(set(df["year"]))
+    if len(years) < 2 or years[-1] - years[0] + 1 != len(years):
+        return
+    moves = pl.from_arrow(from_snapshots(df))
+    for y in years[1:]:
+        before, after = as_dicts(df, y - 1), as_dicts(df, y)
+        m = moves.filter(pl.col("move_date") == D(y, 12, 31))
+        _check_year(before, after, y, m)
+
+
+def _check_year(before, after, y, m):
+    people = set(before) | set(after)
+    d0 = {p: before[p]["dwelling"] if p in before else None for p in people}
+    d1 = {p: after[p]["dwelling"] if p in after else None for p in people}
+    stay = {d0[p] for p in people if d0[p] is not None and d0[p] == d1[p]}
+    # every person who changed dwelling inside the area is in exactly one move
+    inside = [p for p in people if None not in (d0[p], d1[p]) and d0[p] != d1[p]]
+    between = m.filter(pl.col("to_dwelling").is_not_null() & pl.col("origin").is_in(["dwelling", "new_household"]))
+    assert between["size"].sum() == len(inside)
+    for p in inside:
+        assert m.filter((pl.col("to_dwelling") == d1[p]) & (
+            (pl.col("from_dwelling") == d0[p]) | (pl.col("origin") == "new_household"))).height >= 1
+    # occupancy: a vacated dwelling keeps none of its residents; each emptied dwelling is vacated once
+    emptied = {d0[p] for p in people if d0[p] is not None} - stay
+    vacated = m.filter(pl.col("vacates"))["from_dwelling"].to_list()
+    assert sorted(vacated) == sorted(emptied)
+    # a filled dwelling keeps none of its residents and is filled once; stayers' dwellings are never filled
+    filled = m.filter(pl.col("fills"))["to_dwelling"].to_list()
+    assert len(filled) == len(set(filled)) and not set(filled) & stay
+    newly = {d1[p] for p in people if d1[p] is not None and d1[p] not in stay
+             and not (p not in before and after[p]["birth_year"] > y - 1)}
+    assert set(filled) == newly
+    # an arrival from outside (non-birth) is a move or joins a household that is there
+    assert (m["origin"] == "dwelling").sum() + (m["origin"] == "new_household").sum() + \
+        m["origin"].is_in(["in_migrant", "immigrant"]).sum() == m.height
+
+
+# ------------------------------------------------------------------ events kernel
+@st.composite
+def event_histories(draw):
+    """A consistent random history: persons move between dwellings, arrive and leave."""
+    n, n_dw = draw(st.integers(1, 8)), draw(st.integers(1, 5))
+    location = {p: draw(st.one_of(st.none(), st.integers(0, n_dw - 1))) for p in range(n)}
+    births = {p: draw(st.integers(1930, 2015)) for p in range(n)}
+    where = dict(location)
+    events = []
+    for day in range(draw(st.integers(1, 6))):
+        movers = draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n))
+        for p in movers:
+            to = draw(st.one_of(st.none(), st.integers(0, n_dw - 1)))
+            if to == where[p] or (to is None and where[p] is None):
+                continue
+            events.append((p, day, where[p], to))
+        for p, d, _, t in events:
+            if d == day:
+                where[p] = t
+    return events, location, births, n_dw
+
+
+@settings(max_examples=100, deadline=None)
+@given(event_histories())
+def test_occupancy_kernel_matches_the_reference(history):
+    events, location, births, n_dw = history
+    want = naive.occupancy_through_events(events, location, births)
+    n = len(location)
+    arr = lambda i: np.array([-1 if e[i] is None else e[i] for e in events], np.int64)  # noqa: E731
+    stay_from, stay_to, oldest, status = _kernels.occupancy_through_events(
+        arr(0), arr(1).astype(np.int32), arr(2), arr(3),
+        np.array([-1 if location[p] is None else location[p] for p in range(n)], np.int64),
+        np.array([births[p] for p in range(n)], np.int32), n_dw,
+    )
+    assert stay_from.tolist() == want["stay_from"] and stay_to.tolist() == want["stay_to"]
+    assert oldest.tolist() == want["oldest_from"] and status.tolist() == want["status"]
+
+
+def test_kernel_flags_an_event_from_the_wrong_dwelling():
+    ev = pl.DataFrame([(4, D(2020, 3, 1), "move", 12, 10)],
+                      schema=["person_id", "event_date", "event", "from_dwelling", "to_dwelling"], orient="row")
+    with pytest.raises(SchemaError, match=r"not where the person lives.*rows \[0\]"):
+        from_person_moves(ev, panel())
+
+
+# ----------------------------------------------------- events and snapshots agree
+EVENTS = [
+    (3, D(2020, 3, 1), "move", 10, 11), (4, D(2020, 3, 1), "move", 11, 10),
+    (1, D(2020, 5, 1), "move", 10, 13), (2, D(2020, 5, 1), "move", 10, 13),
+    (5, D(2020, 6, 1), "emigration", 12, None), (6, D(2020, 8, 1), "immigration", None, 12),
+    (7, D(2020, 9, 1), "birth", None, 13),
+]
+
+
+def events_df(rows=EVENTS) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["person_id", "event_date", "event", "from_dwelling", "to_dwelling"],
+                        orient="row")
+
+
+def test_day_resolution_keeps_the_order_inside_the_year():
+    m = moves_df(from_person_moves(events_df(), panel()))
+    got = {(r["from_dwelling"], r["to_dwelling"]): r for r in m.iter_rows(named=True)}
+    # 4 moved into 10 while the parents still lived there: joins (no fill), and the parents'
+    # later departure leaves 4 behind (no vacancy). Annual data cannot see this order.
+    assert not got[(11, 10)]["fills"] and not got[(10, 13)]["vacates"]
+    assert got[(None, 11)]["origin"] == "new_household" and got[(None, 12)]["move_date"] == D(2020, 8, 1)
+
+
+def test_events_on_one_day_per_year_equal_the_snapshots():
+    one_day = [(p, D(2020, 12, 31), e, f, t) for p, _, e, f, t in EVENTS]
+    by_events = from_person_moves(events_df(one_day), panel())
+    assert by_events.equals(from_snapshots(panel()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(panels(max_persons=8, max_dwellings=5))
+def test_events_collapsed_to_year_end_equal_snapshots_on_generated_panels(df):
+    years = sorted(set(df["year"]))
+    if len(years) < 2 or years[-1] - years[0] + 1 != len(years):
+        return
+    rows = []
+    for y in years[1:]:
+        before, after = as_dicts(df, y - 1), as_dicts(df, y)
+        day = D(y, 12, 31)
+        for p in sorted(set(before) | set(after)):
+            f = before[p]["dwelling"] if p in before else None
+            t = after[p]["dwelling"] if p in after else None
+            if f == t:
+                continue
+            if f is None:
+                kind = "birth" if p not in before and after[p]["birth_year"] > y - 1 else (
+                    "immigration" if p not in before else "in_migration")
+            elif t is None:
+                kind = "emigration" if p not in after else "out_migration"
+            else:
+                kind = "move"
+            rows.append((p, day, kind, f, t))
+    if not rows:
+        return
+    got = from_person_moves(events_df(rows), df)
+    assert got.equals(from_snapshots(df))
