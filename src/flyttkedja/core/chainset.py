@@ -29,6 +29,7 @@ Example
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,7 +73,12 @@ class ChainSet:
         The conformed register the chains were traced from; kept so that
         attributes can be joined on request.
     params : dict
-        Tracing parameters (window, max_gap_days, max_length, seeds) for the record.
+        Tracing parameters (window, max_gap_days, max_length, seeds, register_dir)
+        for the record.
+    quality : dict
+        Data-quality counts from the tracer (vacancies filled / unfilled / censored,
+        ``inconsistent_vacancies`` whose next event was another departure,
+        ``orphan_fills``, ``moves_outside_window``; see docs/chains.md).
     """
 
     chains: pl.DataFrame
@@ -80,6 +86,7 @@ class ChainSet:
     moves: pa.Table = field(repr=False)
     dwellings: pa.Table = field(repr=False)
     params: dict = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, frame, columns in [("chains", self.chains, CHAIN_COLUMNS), ("links", self.links, LINK_COLUMNS)]:
@@ -123,8 +130,57 @@ class ChainSet:
         return {"chains": self.chains.to_arrow(), "links": self.links.to_arrow()}
 
     def write(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write ``chains.parquet`` and ``links.parquet`` into directory ``path``, atomically."""
+        """Write ``chains.parquet``, ``links.parquet`` and ``trace.json`` into ``path``, atomically.
+
+        ``trace.json`` holds the parameters (including the absolute path of the
+        register directory, when known) and the data-quality counts, so that
+        :func:`read_chainset` can load the ChainSet with its register.
+        """
         with atomic_directory(path, overwrite=overwrite) as tmp:
             for name, table in self.to_arrow().items():
                 write_parquet(table, tmp / f"{name}.parquet")
+            record = {
+                "flyttkedja_version": _version(),
+                "params": self.params,
+                "quality": self.quality,
+                "rows": {"chains": self.chains.height, "links": self.links.height},
+            }
+            (tmp / "trace.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         return Path(path)
+
+
+def _version() -> str:
+    from flyttkedja import __version__
+
+    return __version__
+
+
+def read_chainset(path: str | os.PathLike, *, moves=None, dwellings=None) -> ChainSet:
+    """Load a ChainSet written by :meth:`ChainSet.write` (or ``flyttkedja trace``) with its register.
+
+    The register's ``moves.parquet`` and ``dwellings.parquet`` are read from the
+    directory recorded in ``trace.json``; pass ``moves``/``dwellings`` (any
+    table-like input) to override, e.g. when chains were traced from tables in memory.
+
+    >>> cs = read_chainset("run/chains")        # doctest: +SKIP
+    """
+    from flyttkedja.io import to_arrow
+    from flyttkedja.schema import conform
+
+    path = Path(path)
+    record = json.loads((path / "trace.json").read_text())
+    params = record.get("params", {})
+    register = params.get("register_dir")
+    if moves is None or dwellings is None:
+        if register is None:
+            raise ValueError(f"{path}/trace.json names no register directory; pass moves= and dwellings=")
+        moves = Path(register) / "moves.parquet" if moves is None else moves
+        dwellings = Path(register) / "dwellings.parquet" if dwellings is None else dwellings
+    return ChainSet(
+        chains=pl.read_parquet(path / "chains.parquet"),
+        links=pl.read_parquet(path / "links.parquet"),
+        moves=conform(to_arrow(moves, "moves"), "moves", partial=True),
+        dwellings=conform(to_arrow(dwellings, "dwellings"), "dwellings", partial=True, check_unique=False),
+        params=params,
+        quality=record.get("quality", {}),
+    )

@@ -1,0 +1,49 @@
+"""Tracing a register directory (as written by ``flyttkedja synth`` or ingestion).
+
+The window and the maximum gap are read from ``register.json`` when present, so
+that a register is traced with the parameters it was made (or cut) for.
+
+Example
+-------
+>>> cs = trace_register("run/register")          # doctest: +SKIP
+>>> cs.write("run/chains")                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flyttkedja.core.chainset import ChainSet
+from flyttkedja.core.trace import Seeds, trace
+
+
+def register_params(register_dir: str | Path) -> dict:
+    """``window`` and ``max_gap_days`` from ``register.json`` (empty when absent)."""
+    meta_path = Path(register_dir) / "register.json"
+    if not meta_path.exists():
+        return {}
+    meta = json.loads(meta_path.read_text())
+    out = {}
+    if meta.get("window_start") and meta.get("window_end"):
+        out["window"] = (meta["window_start"], meta["window_end"])
+    if meta.get("max_gap_days") is not None:
+        out["max_gap_days"] = int(meta["max_gap_days"])
+    return out
+
+
+def trace_register(register_dir: str | Path, seeds: Seeds = "new_builds", *, window=None,
+                   max_gap_days: int | None = None, max_length: int = 1000) -> ChainSet:
+    """Trace ``register_dir/moves.parquet`` and ``dwellings.parquet``.
+
+    ``window`` and ``max_gap_days`` default to the register's own (``register.json``),
+    else to :func:`flyttkedja.core.trace`'s defaults.
+    """
+    register_dir = Path(register_dir)
+    if not (register_dir / "moves.parquet").exists():
+        raise FileNotFoundError(f"{register_dir}: no moves.parquet (expected a register directory)")
+    meta = register_params(register_dir)
+    return trace(register_dir / "moves.parquet", register_dir / "dwellings.parquet", seeds,
+                 window=window if window is not None else meta.get("window"),
+                 max_gap_days=max_gap_days if max_gap_days is not None else meta.get("max_gap_days", 365),
+                 max_length=max_length, register_dir=register_dir)

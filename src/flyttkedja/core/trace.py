@@ -1,0 +1,278 @@
+"""Tracing vacancy chains: :func:`trace` and :func:`vacancy_statistics`.
+
+The rule is in ``docs/chains.md``. Both functions validate and convert the
+register (:mod:`flyttkedja.core._prepare`), build every dwelling's event index
+and the successor of every vacancy (:mod:`flyttkedja.core._kernels`), and then
+either walk the chains of the chosen seeds or compute statistics for every
+vacancy at once.
+
+Example
+-------
+>>> import flyttkedja
+>>> cs = flyttkedja.trace("register/moves.parquet", "register/dwellings.parquet")  # doctest: +SKIP
+>>> cs.chains.select("length", "end_reason").head()                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from flyttkedja.core import _kernels as K
+from flyttkedja.core._prepare import Prepared, prepare
+from flyttkedja.core.chainset import ChainSet
+from flyttkedja.schema import END_REASONS
+
+Seeds = str | Sequence[int] | np.ndarray | pl.Expr
+
+
+@dataclass
+class Index:
+    """Event index and successors of a prepared register (kernel outputs)."""
+
+    dw_start: np.ndarray
+    codes: np.ndarray
+    vac_fill: np.ndarray
+    vac_status: np.ndarray
+    comp_fill: np.ndarray
+    comp_status: np.ndarray
+    inconsistent: int
+    orphan_fills: int
+
+
+def build_index(reg: Prepared) -> Index:
+    """Rule items 1–4: per-dwelling event order and what filled each vacancy."""
+    dw_start, codes = K.event_index(reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills,
+                                    reg.dw_completed, reg.dw_demolished, reg.start, reg.end)
+    vac_fill, vac_status, comp_fill, comp_status, inconsistent, orphan = K.successors(
+        dw_start, codes, reg.mv_date, reg.dw_completed, reg.dw_demolished, reg.end, reg.max_gap_days)
+    return Index(dw_start, codes, vac_fill, vac_status, comp_fill, comp_status,
+                 int(inconsistent.sum()), int(orphan.sum()))
+
+
+def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray, np.ndarray]:
+    """Seed vacancies in chain-id order: (event codes, dense dwellings)."""
+    selected = np.ones(len(reg.dwelling_ids), bool)
+    completions_only = False
+    if isinstance(seeds, str):
+        if seeds not in ("new_builds", "all"):
+            raise ValueError(f"seeds: expected 'new_builds', 'all', dwelling ids or a polars expression; got {seeds!r}")
+        completions_only = seeds == "new_builds"
+    elif isinstance(seeds, pl.Expr):
+        mask = pl.from_arrow(reg.dwellings).select(seeds.fill_null(False).alias("seed"))["seed"].to_numpy()
+        selected = mask.astype(bool)[reg.dwelling_rows]
+    else:
+        ids = np.asarray(seeds, dtype=np.int64)
+        dense = reg.dense(ids)
+        if (dense < 0).any():
+            raise ValueError(f"seeds: {int((dense < 0).sum())} dwelling id(s) not in dwellings.dwelling_id")
+        selected = np.zeros(len(reg.dwelling_ids), bool)
+        selected[dense] = True
+    return K.seed_vacancies(index.dw_start, index.codes, reg.mv_date, reg.dw_completed, reg.dw_demolished,
+                            selected, completions_only, reg.start, reg.end)
+
+
+def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap_days: int = 365,
+          max_length: int = 1000, register_dir: str | Path | None = None) -> ChainSet:
+    """Trace the vacancy chains started by ``seeds`` (rule: ``docs/chains.md``).
+
+    Parameters
+    ----------
+    moves, dwellings : pyarrow.Table, polars/pandas DataFrame or path
+        The register (canonical schemas; only the columns the rule needs are required:
+        moves ``household_id, move_date, from_dwelling, to_dwelling, origin,
+        destination, vacates, fills``; dwellings ``dwelling_id`` and optionally
+        ``completed``, ``demolished``).
+    seeds : "new_builds" | "all" | dwelling ids | polars expression
+        ``"new_builds"``: the completion of every dwelling completed inside the window.
+        ``"all"``: every vacancy in the window (completions and vacating moves).
+        Dwelling ids or a boolean expression over the dwellings table: every vacancy
+        at the selected dwellings inside the window.
+    window : (start, end), inclusive dates
+        Default: the earliest and latest move date.
+    max_gap_days : int
+        Longest gap, in days, between a vacancy and the move that fills it.
+    max_length : int
+        Safety bound on the number of links of one chain (end reason ``max_length``).
+    register_dir : path, optional
+        Recorded in the ChainSet's parameters (and ``trace.json``); inferred when
+        ``moves`` and ``dwellings`` are paths in one directory.
+
+    Returns
+    -------
+    ChainSet
+        Chains in seed order (seed_date, seed_dwelling, seed_move), their links, and a
+        data-quality summary in ``ChainSet.quality``.
+
+    Example
+    -------
+    >>> cs = trace(moves, dwellings, window=("2015-01-01", "2024-12-31"))   # doctest: +SKIP
+    >>> cs.chains["end_reason"].value_counts()                             # doctest: +SKIP
+    """
+    reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap_days, max_length=max_length)
+    index = build_index(reg)
+    seed_code, seed_dw = select_seeds(reg, index, seeds)
+    length, reason, offsets, links = K.walk_chains(
+        seed_code, reg.max_length, reg.mv_from, reg.mv_vacates, reg.mv_origin,
+        index.vac_fill, index.vac_status, index.comp_fill, index.comp_status)
+    chains = _chains_frame(reg, seed_code, seed_dw, length, reason, offsets, links)
+    params = _params(reg, seeds, moves, dwellings, register_dir)
+    return ChainSet(chains, _links_frame(reg, length, offsets, links), reg.moves, reg.dwellings,
+                    params, quality(reg, index))
+
+
+def _params(reg: Prepared, seeds: Seeds, moves, dwellings, register_dir) -> dict:
+    if register_dir is None and isinstance(moves, (str, Path)) and isinstance(dwellings, (str, Path)):
+        if Path(moves).resolve().parent == Path(dwellings).resolve().parent:
+            register_dir = Path(moves).resolve().parent
+    start, end = reg.window_dates()
+    return {
+        "seeds": seeds if isinstance(seeds, str) else ("expression" if isinstance(seeds, pl.Expr) else "dwelling_ids"),
+        "window": [start.isoformat(), end.isoformat()],
+        "max_gap_days": reg.max_gap_days,
+        "max_length": reg.max_length,
+        "register_dir": str(Path(register_dir).resolve()) if register_dir is not None else None,
+    }
+
+
+def quality(reg: Prepared, index: Index) -> dict:
+    """Data-quality counts: vacancies by outcome, inconsistencies, moves outside the window."""
+    inside = (reg.mv_date >= reg.start) & (reg.mv_date <= reg.end)
+    vacating = inside & (reg.mv_from >= 0) & reg.mv_vacates
+    completed = (reg.dw_completed >= reg.start) & (reg.dw_completed <= reg.end)
+    status = np.concatenate([index.vac_status[vacating], index.comp_status[completed]])
+    return {
+        "moves": int(len(reg.mv_date)),
+        "moves_outside_window": int((~inside).sum()),
+        "new_builds": int(completed.sum()),
+        "vacancies": int(len(status)),
+        "filled": int((status == K.FILLED).sum()),
+        "unfilled": int((status == K.UNFILLED).sum()),
+        "censored": int((status == K.CENSORED).sum()),
+        "inconsistent_vacancies": index.inconsistent,
+        "orphan_fills": index.orphan_fills,
+    }
+
+
+def _dates(days: np.ndarray) -> pl.Series:
+    return pl.Series(days.astype(np.int32)).cast(pl.Date)
+
+
+def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str) -> pl.Series:
+    return pl.Series(name, np.asarray(labels, dtype=object)[idx], dtype=pl.String)
+
+
+def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> tuple[dict, np.ndarray]:
+    """seed_kind, seed_dwelling, seed_date, seed_move of each seed; and the seed dates as days."""
+    ref = seed_code >> 2
+    is_build = (seed_code & 3) == K.COMPLETION
+    move_day = reg.mv_date[np.where(is_build, 0, ref)] if len(reg.mv_date) else np.zeros(len(ref), np.int32)
+    seed_date = np.where(is_build, reg.dw_completed[np.where(is_build, ref, 0)], move_day)
+    return {
+        "seed_kind": _codes_to(("new_build", "move"), (~is_build).astype(np.int64), "seed_kind"),
+        "seed_dwelling": reg.dwelling_ids[seed_dw],
+        "seed_date": _dates(seed_date),
+        "seed_move": pl.Series(np.where(is_build, -1, ref)).replace(-1, None),
+    }, seed_date
+
+
+def _chains_frame(reg, seed_code, seed_dw, length, reason, offsets, links) -> pl.DataFrame:
+    seed, seed_date = _seed_columns(reg, seed_code, seed_dw)
+    last = links[np.maximum(offsets[1:] - 1, 0)] if len(links) else np.zeros(len(length), np.int64)
+    end_date = np.where(length > 0, reg.mv_date[last] if len(reg.mv_date) else 0, seed_date)
+    frame = pl.DataFrame({
+        "chain_id": np.arange(len(seed_code), dtype=np.int64),
+        **seed,
+        "length": length.astype(np.int32),
+        "end_reason": _codes_to(END_REASONS, reason.astype(np.int64), "end_reason"),
+        "end_date": _dates(end_date),
+    })
+    attrs = pl.from_arrow(reg.dwellings.take(reg.dwelling_rows[seed_dw])).drop("dwelling_id")
+    attrs = attrs.rename({c: f"dwelling_{c}" for c in attrs.columns if c in frame.columns})
+    return pl.concat([frame, attrs], how="horizontal")
+
+
+def _links_frame(reg, length, offsets, links) -> pl.DataFrame:
+    n = len(links)
+    vacated = reg.mv_vacates[links] & (reg.mv_from[links] >= 0)
+    from_ids = reg.dwelling_ids[np.maximum(reg.mv_from[links], 0)] if n else np.empty(0, np.int64)
+    return pl.DataFrame({
+        "chain_id": np.repeat(np.arange(len(length), dtype=np.int64), length),
+        "step": (np.arange(n) - np.repeat(offsets[:-1], length) + 1).astype(np.int32),
+        "move_row": links.astype(np.int64),
+        "household_id": reg.household[links],
+        "move_date": _dates(reg.mv_date[links]),
+        "from_dwelling": pl.from_arrow(pa.array(from_ids, mask=~vacated, type=pa.int64())),
+        "to_dwelling": reg.dwelling_ids[reg.mv_to[links]] if n else np.empty(0, np.int64),
+    })
+
+
+def _conditions(reg: Prepared, condition) -> tuple[list[str], np.ndarray]:
+    """Conditions → names and a (k, n_moves) boolean matrix; nulls count as false."""
+    if condition is None:
+        return [], np.zeros((0, len(reg.mv_date)), bool)
+    items = condition.items() if isinstance(condition, Mapping) else [("count", condition)]
+    names, rows = [], []
+    for name, cond in items:
+        if isinstance(cond, pl.Expr):
+            needed = cond.meta.root_names()
+            frame = pl.from_arrow(reg.moves.select(needed)) if needed else pl.DataFrame(height=len(reg.mv_date))
+            mask = frame.select(cond.fill_null(False).alias("c"))["c"].to_numpy().astype(bool)
+        else:
+            mask = np.asarray(cond, dtype=bool)
+        if mask.shape != (len(reg.mv_date),):
+            raise ValueError(f"condition {name!r}: expected one boolean per move ({len(reg.mv_date)}), got {mask.shape}")
+        names.append(name)
+        rows.append(mask)
+    return names, np.stack(rows)
+
+
+def statistics_arrays(reg: Prepared, index: Index, seed_code: np.ndarray, cond: np.ndarray):
+    """Kernel part of :func:`vacancy_statistics`: (length, end reason, counts per condition)."""
+    has_prev = np.zeros(len(reg.mv_date), bool)
+    has_prev[index.vac_fill[index.vac_fill >= 0]] = True
+    order, pos, seg_start, seg_end, is_cycle = K.successor_layout(index.vac_fill, has_prev)
+    cum = np.zeros((cond.shape[0], len(order) + 1), np.int32)
+    if cond.shape[0]:
+        np.cumsum(cond[:, order], axis=1, out=cum[:, 1:])
+    return K.vacancy_stats(seed_code, cum, order, pos, seg_start, seg_end, is_cycle, reg.max_length,
+                           reg.mv_from, reg.mv_vacates, reg.mv_origin, index.vac_fill, index.vac_status,
+                           index.comp_fill, index.comp_status)
+
+
+def vacancy_statistics(moves, dwellings, condition=None, *, window=None, max_gap_days: int = 365,
+                       max_length: int = 1000) -> pl.DataFrame:
+    """Length, end reason and condition counts of the chain every vacancy starts.
+
+    One row per vacancy in the window (each completion and each vacating move), in
+    the chain-id order of ``trace(..., seeds="all")``, computed in one linear pass
+    over the successor relation instead of walking every chain.
+
+    Parameters
+    ----------
+    condition : polars expression over moves, boolean array (one per move), or a
+        mapping name → either; each gives a column counting the chain's links whose
+        move meets it (``count`` for a single condition). Nulls count as false.
+
+    Example
+    -------
+    >>> low = pl.col("income") < 150_000
+    >>> vacancy_statistics(moves, dwellings, {"low_income": low})   # doctest: +SKIP
+    """
+    reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap_days, max_length=max_length)
+    index = build_index(reg)
+    seed_code, seed_dw = select_seeds(reg, index, "all")
+    names, cond = _conditions(reg, condition)
+    length, reason, counts = statistics_arrays(reg, index, seed_code, cond)
+    seed, _ = _seed_columns(reg, seed_code, seed_dw)
+    frame = pl.DataFrame({
+        **seed,
+        "length": length,
+        "end_reason": _codes_to(END_REASONS, reason.astype(np.int64), "end_reason"),
+    })
+    return frame.with_columns(pl.Series(name, counts[k]) for k, name in enumerate(names))
