@@ -1,0 +1,111 @@
+"""``flyttkedja ingest snapshots|events``: person registers → household moves.
+
+Both write an output directory (atomically): ``moves.parquet``, a copy of
+``dwellings.parquet`` (so the directory can be traced as it is) and
+``ingest.json`` (inputs, parameters, row counts).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+import pyarrow.parquet as pq
+from rich.progress import Progress
+
+from flyttkedja.cli import main
+from flyttkedja.io import atomic_directory
+
+COLUMN_PRESETS = ("scb",)
+
+
+def load_columns(spec: str | None) -> dict[str, str] | None:
+    """``None``, ``"scb"`` (:data:`flyttkedja.ingest.SCB_COLUMNS`) or a JSON file {register: canonical}."""
+    if spec is None:
+        return None
+    if spec == "scb":
+        from flyttkedja.ingest import SCB_COLUMNS
+
+        return SCB_COLUMNS
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"--columns: no such file {path} (or use 'scb')")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@main.group("ingest")
+def ingest() -> None:
+    """Turn person-level register data into canonical household moves."""
+
+
+_common = [
+    click.option("--dwellings", type=click.Path(exists=True, path_type=Path), required=True,
+                 help="Dwellings table of the study area (Parquet)."),
+    click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory."),
+    click.option("--columns", default=None, help="'scb' or a JSON file mapping register names to canonical ones."),
+    click.option("--overwrite", is_flag=True, help="Replace an existing output directory."),
+]
+
+
+def _options(func):
+    for option in reversed(_common):
+        func = option(func)
+    return func
+
+
+@ingest.command("snapshots")
+@click.argument("persons", type=click.Path(exists=True, path_type=Path))
+@_options
+@click.option("--move-date", type=click.Choice(["year_end", "mid_year"]), default="year_end", show_default=True)
+@click.option("--absent-origin", default="immigrant", show_default=True,
+              help="Origin of persons absent from the previous snapshot.")
+@click.option("--absent-destination", default="emigrant", show_default=True,
+              help="Destination of persons absent from the next snapshot.")
+def snapshots_command(persons, dwellings, out, columns, overwrite, move_date, absent_origin, absent_destination):
+    """Yearly person snapshots (PERSONS, one Parquet file per year) → household moves.
+
+    \b
+    Example:
+      flyttkedja ingest snapshots run/register/persons --dwellings run/register/dwellings.parquet --out run/annual
+    """
+    from flyttkedja.ingest import from_snapshots
+
+    params = dict(move_date=move_date, absent_origin=absent_origin, absent_destination=absent_destination)
+    with atomic_directory(out, overwrite=overwrite) as tmp, Progress(transient=True) as bar:
+        task = bar.add_task("year pairs", total=None)
+        def progress(done, total, year):
+            bar.update(task, completed=done, total=total, description=f"year pairs (to {year})")
+        from_snapshots(persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet",
+                       progress=progress, **params)
+        _finish(tmp, dwellings, dict(kind="snapshots", persons=str(persons.resolve()), **params))
+    click.echo(f"wrote {out}/moves.parquet")
+
+
+@ingest.command("events")
+@click.argument("events", type=click.Path(exists=True, path_type=Path))
+@click.option("--persons", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Person panel or initial snapshot (its first year is the starting state).")
+@_options
+def events_command(events, persons, dwellings, out, columns, overwrite):
+    """Dated person events (PERSON_EVENTS) + initial snapshot → household moves by day.
+
+    \b
+    Example:
+      flyttkedja ingest events run/register/person_events.parquet --persons run/register/persons \\
+          --dwellings run/register/dwellings.parquet --out run/daily
+    """
+    from flyttkedja.ingest import from_person_moves
+
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        from_person_moves(events, persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet")
+        _finish(tmp, dwellings, dict(kind="events", events=str(events.resolve()), persons=str(persons.resolve())))
+    click.echo(f"wrote {out}/moves.parquet")
+
+
+def _finish(tmp: Path, dwellings: Path, params: dict) -> None:
+    shutil.copyfile(dwellings, tmp / "dwellings.parquet")
+    params["dwellings"] = str(dwellings.resolve())
+    params["rows"] = {"moves": pq.read_metadata(tmp / "moves.parquet").num_rows}
+    (tmp / "ingest.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n", encoding="utf-8")
