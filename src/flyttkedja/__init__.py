@@ -11,8 +11,9 @@ ensure_numba_cache_dir()
 
 from flyttkedja.io import to_arrow, write_parquet  # noqa: E402
 from flyttkedja.schema import SchemaError, conform  # noqa: E402
+from flyttkedja.validate import validate  # noqa: E402
 from flyttkedja.core import trace  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["SchemaError", "conform", "to_arrow", "trace", "write_parquet", "__version__"]
+__all__ = ["SchemaError", "conform", "to_arrow", "trace", "validate", "write_parquet", "__version__"]

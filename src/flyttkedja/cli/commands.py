@@ -4,3 +4,4 @@ Add one line per command module; keep the modules themselves independent.
 """
 
 # (subcommand modules are imported here, e.g. `from flyttkedja.cli import synth`)
+from flyttkedja.cli import ingest, validate  # noqa: E402,F401
