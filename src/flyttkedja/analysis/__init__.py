@@ -1,0 +1,36 @@
+"""Analysis of traced chains: length, vacancy flows, reach, rounds, segregation, end reasons.
+
+Polars in and out; bootstrap intervals on every rate and mean; disclosure
+control on by default. Definitions: docs/analysis.md and docs/disclosure.md.
+
+Example
+-------
+>>> from flyttkedja.analysis import Report
+>>> report = Report(chainset, areas=register.areas)     # doctest: +SKIP
+>>> print(report.summary()); report.write("out/report")  # doctest: +SKIP
+"""
+
+from flyttkedja.analysis.bootstrap import percentile_interval, replicate_cell_totals
+from flyttkedja.analysis.disclosure import cell_key_perturbation, secondary_suppression
+from flyttkedja.analysis.groups import (
+    TARGET_GROUPS,
+    area_income_classes,
+    consumption_units,
+)
+from flyttkedja.analysis.tables import (
+    TABLES,
+    end_reasons,
+    length_distribution,
+    length_summary,
+    reach,
+    rounds,
+    segregation,
+    tables,
+    vacancy_flows,
+)
+
+__all__ = [
+    "TABLES", "TARGET_GROUPS", "area_income_classes", "cell_key_perturbation", "consumption_units",
+    "end_reasons", "length_distribution", "length_summary", "percentile_interval", "reach",
+    "replicate_cell_totals", "rounds", "secondary_suppression", "segregation", "tables", "vacancy_flows",
+]

@@ -1,0 +1,309 @@
+"""The machinery under every analysis table: cells, records and ratio statistics.
+
+Every published number is a ratio of two sums over chains,
+``value = scale · Σ_chains num / Σ_chains den``. Each table therefore counts
+*records* (a chain, or a link = one household move) into small *cells*
+(e.g. seed group × step × vacated tenure), and each published statistic is a
+linear functional of the cell counts: a list of ``(cell, coef)`` for its
+numerator ``n`` and for its base ``n_base``. Point estimates, the bootstrap
+(on a chain × cell matrix of counts) and disclosure control (on the
+functionals) all work on this one representation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from flyttkedja.analysis.groups import (
+    HOUSEHOLD_COLUMNS,
+    TARGET_GROUPS,
+    area_income_classes,
+    household_frame,
+    income_reference,
+    size_band,
+    target_flags,
+)
+from flyttkedja.core.chainset import ChainSet
+from flyttkedja.schema import SchemaError
+
+ALL = "all"  # label of margin rows in published tables
+SEED_DERIVED = {  # seed attributes derived from the chains table
+    "seed_year": pl.col("seed_date").dt.year().cast(pl.Int32),
+    "size_band": size_band(pl.col("rooms")),
+}
+_M64 = (1 << 64) - 1
+
+
+def record_keys(ids: np.ndarray, seed: int, domain: int) -> np.ndarray:
+    """Uniform record keys in [0, 1), a fixed function of (record id, seed, domain).
+
+    splitmix64 of ``id * 4 + domain`` xor the seed's mix; top 53 bits as a float.
+    Domain 0 = chains (id = chain_id), 1 = links (id = move_row).
+    """
+    x = (ids.astype(np.uint64) * np.uint64(4) + np.uint64(domain)) ^ np.uint64(_mix(seed))
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _mix(seed: int) -> int:
+    x = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    return (x ^ (x >> 27)) & _M64
+
+
+@dataclass
+class Prepared:
+    """Chains and links of a ChainSet with everything the tables group by.
+
+    ``chains``: one row per chain in ChainSet order, with ``_chain`` (row
+    index), ``_group`` (seed group id), ``_unit`` (bootstrap unit),
+    ``_rkey`` (record key) and the seed attributes. ``links``: one row per
+    link with ``_chain``, ``step``, ``_group``, ``_rkey``, the vacated
+    dwelling's ``from_tenure, from_size_band, from_area_type,
+    from_income_class`` (null when the move vacated nothing), the filled
+    dwelling's ``to_area_type`` and one boolean column per target group.
+    """
+
+    chains: pl.DataFrame
+    links: pl.DataFrame
+    groups: pl.DataFrame  # _group + the `by` columns as strings
+    by: tuple[str, ...]
+    target_groups: tuple[str, ...]
+    n_units: int
+    has_areas: bool
+    params: dict = field(default_factory=dict)
+
+
+def prepare(
+    chainset: ChainSet,
+    *,
+    by: Sequence[str] = ("tenure",),
+    areas=None,
+    target_groups: Mapping[str, pl.Expr] | None = None,
+    income_median: float | None = None,
+    cluster: str | None = "auto",
+    key_seed: int = 0,
+) -> Prepared:
+    """Validate and join what the tables need; see :class:`Prepared`."""
+    if not isinstance(chainset, ChainSet):
+        raise TypeError(f"expected a ChainSet, got {type(chainset).__name__}")
+    by = (by,) if isinstance(by, str) else tuple(by)
+    chains = chainset.chains.with_columns(
+        **{k: v for k, v in SEED_DERIVED.items() if k not in chainset.chains.columns
+           and (k != "size_band" or "rooms" in chainset.chains.columns)})
+    missing = [c for c in by if c not in chains.columns]
+    if missing:
+        raise SchemaError(f"chains: no seed attribute(s) {missing} to group by; available: {chains.columns}")
+    groups = (chains.select(by).unique().sort(by, nulls_last=True).with_row_index("_group")
+              .with_columns(pl.col("_group").cast(pl.Int32)))
+    chains = chains.with_row_index("_chain").with_columns(pl.col("_chain").cast(pl.Int64))
+    chains = chains.join(groups, on=list(by), how="left", nulls_equal=True, maintain_order="left") if by \
+        else chains.with_columns(_group=pl.lit(0, pl.Int32))
+    if not by:
+        groups = pl.DataFrame({"_group": [0]}, schema={"_group": pl.Int32})
+    groups = groups.with_columns([pl.col(c).cast(pl.String).fill_null("missing") for c in by])
+    chains = chains.with_columns(_rkey=record_keys(chains["chain_id"].to_numpy(), key_seed, 0))
+    units, n_units, cluster_used = _units(chainset, chains, cluster)
+    chains = chains.with_columns(_unit=units)
+    links = _links(chainset, chains, areas, target_groups, income_median, key_seed)
+    names = tuple((TARGET_GROUPS if target_groups is None else target_groups).keys())
+    return Prepared(chains, links, groups, by, names, n_units, areas is not None,
+                    {"cluster": cluster_used, "key_seed": key_seed})
+
+
+def _units(chainset: ChainSet, chains: pl.DataFrame, cluster: str | None) -> tuple[np.ndarray, int, str | None]:
+    """Bootstrap unit of each chain: the chain itself, or its seed's ``building_id`` cluster."""
+    if cluster == "auto":
+        cluster = "building_id" if "building_id" in chainset.dwellings.column_names else None
+    if cluster is None:
+        return np.arange(chains.height, dtype=np.int64), chains.height, None
+    if cluster not in chainset.dwellings.column_names:
+        raise SchemaError(f"dwellings: no column {cluster!r} to cluster the bootstrap on")
+    dw = pl.from_arrow(chainset.dwellings.select(["dwelling_id", cluster]))
+    key = chains.select("seed_dwelling").join(dw, left_on="seed_dwelling", right_on="dwelling_id",
+                                              how="left", maintain_order="left")[cluster]
+    codes = key.rank("dense").to_numpy().astype(np.float64)
+    nulls = np.isnan(codes)  # seeds without a cluster value are clusters of their own
+    codes[nulls] = np.nanmax(codes, initial=0.0) + 1 + np.arange(int(nulls.sum()))
+    codes = np.unique(codes, return_inverse=True)[1].astype(np.int64)
+    n = int(codes.max(initial=-1)) + 1
+    if n == chains.height:  # no two seeds share a cluster: resample chains
+        return np.arange(chains.height, dtype=np.int64), chains.height, None
+    return codes, n, cluster
+
+
+def _links(chainset, chains, areas, target_groups, income_median, key_seed) -> pl.DataFrame:
+    moves_cols = set(chainset.moves.column_names)
+    need = ["vacates", *HOUSEHOLD_COLUMNS]
+    missing = [c for c in need if c not in moves_cols]
+    if missing:
+        raise SchemaError(f"moves: missing column(s) {missing} needed by the analysis")
+    dcols = ["tenure", "rooms", "area_type", "area_id"]
+    dmissing = [c for c in dcols if c not in chainset.dwellings.column_names]
+    if dmissing:
+        raise SchemaError(f"dwellings: missing column(s) {dmissing} needed by the analysis")
+    links = chainset.link_attributes(need, dcols)
+    vac = pl.col("vacates") & pl.col("from_dwelling").is_not_null() & pl.col("from_tenure").is_not_null()
+    links = links.with_columns(
+        from_tenure=pl.when(vac).then(pl.col("from_tenure")),
+        from_size_band=pl.when(vac).then(size_band(pl.col("from_rooms"))),
+        from_area_type=pl.when(vac).then(pl.col("from_area_type")),
+        from_area_id=pl.when(vac).then(pl.col("from_area_id")),
+    )
+    if areas is not None:
+        from flyttkedja.io import to_arrow
+        classes = area_income_classes(to_arrow(areas, "areas"), chainset.dwellings)
+        links = links.join(classes.rename({"area_id": "from_area_id", "income_class": "from_income_class"}),
+                           on="from_area_id", how="left", maintain_order="left")
+        links = links.with_columns(pl.when(vac).then(pl.col("from_income_class").fill_null("unknown"))
+                                   .alias("from_income_class"))
+    else:
+        links = links.with_columns(from_income_class=pl.lit(None, pl.String))
+    reference = income_reference(chainset.moves) if income_median is None else income_median
+    households = household_frame(links, reference)
+    groups = TARGET_GROUPS if target_groups is None else dict(target_groups)
+    flags = target_flags(households, groups)
+    idx = chains.select("chain_id", "_chain", "_group")
+    links = links.join(idx, on="chain_id", how="left", maintain_order="left")
+    if links["_chain"].null_count():
+        bad = links.filter(pl.col("_chain").is_null())["chain_id"].head(5).to_list()
+        raise SchemaError(f"links: chain_id(s) {bad} not in chains")
+    out = links.select("_chain", "_group", "step", "from_tenure", "from_size_band", "from_area_type",
+                       "from_income_class", pl.col("to_area_type"))
+    return pl.concat([out, flags], how="horizontal").with_columns(
+        _rkey=record_keys(links["move_row"].to_numpy(), key_seed, 1))
+
+
+# ---------------------------------------------------------------- cells and specs
+@dataclass
+class Family:
+    """Records counted into cells: ``records`` (_chain, _cell, _rkey), ``cells`` (_cell + dims)."""
+
+    records: pl.DataFrame
+    cells: pl.DataFrame
+
+
+def family(records: pl.DataFrame, dims: Sequence[str]) -> Family:
+    """Number the distinct ``dims`` combinations of ``records`` as cells 0..k-1 (sorted, nulls last)."""
+    dims = list(dims)
+    cells = (records.select(dims).unique().sort(dims, nulls_last=True)
+             .with_row_index("_cell").with_columns(pl.col("_cell").cast(pl.Int64)))
+    joined = records.join(cells, on=dims, how="left", nulls_equal=True, maintain_order="left")
+    return Family(joined.select("_chain", "_cell", "_rkey"), cells)
+
+
+@dataclass
+class Spec:
+    """One published table: its families and rows.
+
+    ``rows`` holds the key columns, ``statistic``, ``scale``, ``kind``
+    ("ratio" or "median") and the functionals ``num`` / ``den`` as
+    ``list[struct{cell, coef}]`` over this spec's global cell numbers.
+    """
+
+    name: str
+    rows: pl.DataFrame
+    keys: list[str]
+
+
+def margins(cells: pl.DataFrame, dims: Sequence[str], offset: int, full: bool = True) -> pl.DataFrame:
+    """Every combination of ``dims`` with margins (null = all) → list of global cell numbers.
+
+    With ``full`` the rows are the product of the observed values of each dim
+    (so zero cells are published as zeros and tables have a fixed shape).
+    """
+    dims = list(dims)
+    values = [cells.select(d).unique().sort(d, nulls_last=True) for d in dims]
+    parts = []
+    for keep in itertools.product([True, False], repeat=len(dims)):
+        kept = [d for d, k in zip(dims, keep) if k]
+        agg = (cells.group_by(kept).agg(_cells=pl.col("_cell") + offset) if kept
+               else cells.select(_cells=(pl.col("_cell") + offset).implode()))
+        if full:
+            grid = None
+            for d, v in zip(dims, values):
+                if d in kept:
+                    grid = v if grid is None else grid.join(v, how="cross")
+            agg = grid.join(agg, on=kept, how="left", nulls_equal=True) if grid is not None else agg
+        agg = agg.with_columns([pl.lit(None, cells.schema[d]).alias(d) for d in dims if d not in kept])
+        parts.append(agg.select(*dims, "_cells"))
+    out = pl.concat(parts).with_columns(pl.col("_cells").fill_null(pl.lit([], pl.List(pl.Int64))))
+    return out.sort(dims, nulls_last=True)
+
+
+def functional(cells: pl.Expr, coef: pl.Expr | float = 1.0) -> pl.Expr:
+    """A functional column: list of {cell, coef} structs from a list of cells (and a coef per cell)."""
+    coef = coef if isinstance(coef, pl.Expr) else pl.lit(float(coef))
+    return pl.struct(cell=cells, coef=coef)
+
+
+def ratio_rows(frame: pl.DataFrame, statistic: str, num: str, den: str, scale: float) -> pl.DataFrame:
+    """Rows of one statistic: num and den are list[i64] cell columns with coefficient 1."""
+    as_f = lambda c: pl.col(c).list.eval(pl.struct(cell=pl.element(), coef=pl.lit(1.0)))  # noqa: E731
+    return frame.with_columns(statistic=pl.lit(statistic), scale=pl.lit(float(scale)), kind=pl.lit("ratio"),
+                              num=as_f(num), den=as_f(den)).drop([c for c in {num, den} if c not in ("num", "den")])
+
+
+# -------------------------------------------------------------------- evaluation
+@dataclass
+class Items:
+    """Distinct functionals of a set of rows as a sparse matrix: item i = Σ coef · cell."""
+
+    item: np.ndarray
+    cell: np.ndarray
+    coef: np.ndarray
+    n_items: int
+
+
+def items_of(rows: pl.DataFrame) -> tuple[Items, np.ndarray, np.ndarray]:
+    """Number the distinct num/den functionals; returns (items, num item per row, den item per row)."""
+    both = pl.concat([rows.select(f=pl.col("num")), rows.select(f=pl.col("den"))])
+    keyed = both.with_columns(_k=pl.col("f").list.eval(pl.element().struct.field("cell").cast(pl.String) + ":"
+                                                       + pl.element().struct.field("coef").cast(pl.String))
+                              .list.sort().list.join(","))
+    codes = keyed["_k"].rank("dense").cast(pl.Int64).to_numpy() - 1
+    n_items = int(codes.max(initial=-1)) + 1
+    first = np.full(n_items, -1, dtype=np.int64)
+    order = np.arange(len(codes))[::-1]
+    first[codes[order]] = order
+    uniq = keyed[first].with_columns(item=pl.Series(np.arange(n_items))).select("item", "f").explode("f")
+    uniq = uniq.filter(pl.col("f").is_not_null()).unnest("f")
+    items = Items(uniq["item"].to_numpy(), uniq["cell"].to_numpy().astype(np.int64),
+                  uniq["coef"].to_numpy().astype(np.float64), n_items)
+    return items, codes[: rows.height], codes[rows.height:]
+
+
+def item_values(items: Items, cell_totals: np.ndarray) -> np.ndarray:
+    """Item values from cell totals; ``cell_totals`` is (n_cells,) or (replicates, n_cells)."""
+    if cell_totals.ndim == 1:
+        return np.bincount(items.item, weights=cell_totals[items.cell] * items.coef, minlength=items.n_items)
+    out = np.zeros((items.n_items, cell_totals.shape[0]))
+    np.add.at(out, items.item, (cell_totals[:, items.cell] * items.coef).T)
+    return out.T
+
+
+def medians(hist_cells: list[np.ndarray], lengths: list[np.ndarray], totals: np.ndarray) -> np.ndarray:
+    """Lower median per histogram (smallest length with at least half the chains at or below it).
+
+    ``totals`` is (replicates, n_cells); returns (replicates, n_hist), NaN when empty.
+    """
+    out = np.full((totals.shape[0], len(hist_cells)), np.nan)
+    for j, (cells, ks) in enumerate(zip(hist_cells, lengths)):
+        if len(cells) == 0:
+            continue
+        order = np.argsort(ks, kind="stable")
+        counts = totals[:, cells[order]]
+        cum = np.cumsum(counts, axis=1)
+        ok = cum[:, -1] > 0
+        first = np.argmax(cum >= 0.5 * cum[:, -1:], axis=1)
+        out[ok, j] = ks[order][first[ok]]
+    return out

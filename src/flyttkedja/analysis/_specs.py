@@ -1,0 +1,167 @@
+"""Definitions of the published tables as cells and ratio statistics (see _engine)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from flyttkedja.analysis._engine import Family, Prepared, Spec, family, margins, ratio_rows
+
+NO_DWELLING = "no_dwelling"  # origin of a link that vacated no dwelling in the study area
+
+
+class Builder:
+    """Collects the cell families of several tables in one global cell numbering."""
+
+    def __init__(self, prepared: Prepared):
+        self.p = prepared
+        self.families: list[Family] = []
+        self.n_cells = 0
+        self._base: pl.DataFrame | None = None
+
+    def add(self, fam: Family) -> int:
+        offset = self.n_cells
+        self.families.append(fam)
+        self.n_cells += fam.cells.height
+        return offset
+
+    def base(self) -> pl.DataFrame:
+        """``_group`` (null = all) → ``_base``: cells counting the chains of each seed group."""
+        if self._base is None:
+            fam = family(self.p.chains.select("_chain", "_rkey", "_group"), ["_group"])
+            off = self.add(fam)
+            self._base = margins(fam.cells, ["_group"], off).rename({"_cells": "_base"})
+        return self._base
+
+
+def _with_base(b: Builder, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.join(b.base(), on="_group", how="left", nulls_equal=True, maintain_order="left")
+
+
+def _weighted(frame: pl.DataFrame, cells_col: str, cells: pl.DataFrame, offset: int, coef_col: str,
+              keys: list[str]) -> pl.DataFrame:
+    """Turn a list-of-cells column into {cell, coef} functionals with coef from ``cells``."""
+    lookup = cells.select(_c=pl.col("_cell") + offset, _coef=pl.col(coef_col).cast(pl.Float64))
+    exploded = frame.select(*keys, _c=pl.col(cells_col)).explode("_c").join(lookup, on="_c", how="left")
+    return exploded.group_by(keys, maintain_order=True).agg(
+        num=pl.struct(cell="_c", coef="_coef").filter(pl.col("_c").is_not_null()),
+        den=pl.struct(cell="_c", coef=pl.lit(1.0)).filter(pl.col("_c").is_not_null()))
+
+
+def length_specs(b: Builder) -> list[Spec]:
+    """Length distribution (share of chains of each length) and summary (mean, median, per 100)."""
+    fam = family(b.p.chains.select("_chain", "_rkey", "_group", "length"), ["_group", "length"])
+    off = b.add(fam)
+    m = margins(fam.cells, ["_group", "length"], off)
+    base = m.filter(pl.col("length").is_null()).select("_group", _base=pl.col("_cells"))
+    dist = m.filter(pl.col("length").is_not_null()).join(base, on="_group", how="left", nulls_equal=True,
+                                                          maintain_order="left")
+    dist = ratio_rows(dist, "share", "_cells", "_base", 1.0)
+    summ = _weighted(base, "_base", fam.cells, off, "length", ["_group"])
+    rows = [summ.with_columns(statistic=pl.lit(s), scale=pl.lit(k), kind=pl.lit(kind))
+            for s, k, kind in (("mean", 1.0, "ratio"), ("per_100", 100.0, "ratio"), ("median", 1.0, "median"))]
+    summary = pl.concat(rows).sort("_group", nulls_last=True, maintain_order=True)
+    return [Spec("length_summary", summary, ["statistic"]), Spec("length_distribution", dist, ["length"])]
+
+
+def end_reason_spec(b: Builder) -> Spec:
+    """Share of chains ending for each reason, by seed group."""
+    fam = family(b.p.chains.select("_chain", "_rkey", "_group", "end_reason"), ["_group", "end_reason"])
+    off = b.add(fam)
+    m = margins(fam.cells, ["_group", "end_reason"], off)
+    base = m.filter(pl.col("end_reason").is_null()).select("_group", _base=pl.col("_cells"))
+    rows = m.filter(pl.col("end_reason").is_not_null()).join(base, on="_group", how="left", nulls_equal=True,
+                                                              maintain_order="left")
+    return Spec("end_reasons", ratio_rows(rows, "share", "_cells", "_base", 1.0), ["end_reason"])
+
+
+def _step_label(k: int, rounds: int) -> str:
+    return str(k) if k <= rounds else f"{rounds + 1}+"
+
+
+def flow_spec(b: Builder, rounds: int) -> Spec:
+    """Dwellings vacated per 100 seeds, by vacated tenure / size band / area type, by step and in total."""
+    links = b.p.links.filter(pl.col("from_tenure").is_not_null()).select(
+        "_chain", "_rkey", "_group", step=pl.col("step").clip(upper_bound=rounds + 1),
+        tenure="from_tenure", size_band="from_size_band", area_type="from_area_type")
+    dims = ["tenure", "size_band", "area_type"]
+    fam = family(links, ["_group", "step", *dims])
+    off = b.add(fam)
+    parts = []
+    for dim in dims:
+        m = margins(fam.cells, ["_group", "step", dim], off)
+        parts.append(m.select("_group", "step", dimension=pl.lit(dim), category=pl.col(dim), _cells="_cells"))
+    rows = _with_base(b, pl.concat(parts))
+    rows = rows.with_columns(step=pl.col("step").map_elements(lambda k: _step_label(k, rounds), pl.String))
+    return Spec("flows", ratio_rows(rows, "per_100", "_cells", "_base", 100.0), ["step", "dimension", "category"])
+
+
+def rounds_spec(b: Builder, rounds: int) -> Spec | None:
+    """Mast's rounds: share of step-k links vacating a below-median / bottom-quintile area, cumulative per 100."""
+    if not b.p.has_areas:
+        return None
+    links = b.p.links.filter(pl.col("from_income_class").is_not_null() & (pl.col("step") <= rounds)).select(
+        "_chain", "_rkey", "_group", "step", income_class="from_income_class")
+    fam = family(links, ["_group", "step", "income_class"])
+    off = b.add(fam)
+    cells = fam.cells.with_columns(_c=pl.col("_cell") + off)
+    groups = [*b.p.groups["_group"].to_list(), None]
+    classes = {"below_median": ("bottom_quintile", "lower_middle"), "bottom_quintile": ("bottom_quintile",)}
+    base = b.base()
+    out = []
+    for g in groups:
+        gcells = cells if g is None else cells.filter(pl.col("_group") == g)
+        chains = base.filter(pl.col("_group").is_null() if g is None else pl.col("_group") == g)["_base"][0]
+        for k in range(1, rounds + 1):
+            at_k = gcells.filter(pl.col("step") == k)
+            upto_k = gcells.filter(pl.col("step") <= k)
+            for name, cls in classes.items():
+                hit = at_k.filter(pl.col("income_class").is_in(cls))["_c"].to_list()
+                cum = upto_k.filter(pl.col("income_class").is_in(cls))["_c"].to_list()
+                out.append((g, k, name, "share", hit, at_k["_c"].to_list(), 1.0))
+                out.append((g, k, name, "cumulative_per_100", cum, list(chains), 100.0))
+    rows = pl.DataFrame(out, schema={"_group": pl.Int32, "step": pl.Int32, "area_class": pl.String,
+                                     "statistic": pl.String, "_n": pl.List(pl.Int64), "_d": pl.List(pl.Int64),
+                                     "scale": pl.Float64}, orient="row")
+    stat = ratio_rows(rows.drop("statistic", "scale"), "x", "_n", "_d", 1.0).drop("statistic", "scale")
+    stat = stat.with_columns(statistic=rows["statistic"], scale=rows["scale"])
+    return Spec("rounds", stat, ["step", "area_class", "statistic"])
+
+
+def segregation_spec(b: Builder) -> Spec:
+    """Origin area type (of the vacated dwelling) → destination area type, per 100 seeds and share of origin."""
+    links = b.p.links.select("_chain", "_rkey", "_group", origin=pl.col("from_area_type").fill_null(NO_DWELLING),
+                             destination=pl.col("to_area_type"))
+    fam = family(links, ["_group", "origin", "destination"])
+    off = b.add(fam)
+    m = margins(fam.cells, ["_group", "origin", "destination"], off)
+    row_tot = m.filter(pl.col("destination").is_null()).select("_group", "origin", _row="_cells")
+    m = _with_base(b, m).join(row_tot, on=["_group", "origin"], how="left", nulls_equal=True, maintain_order="left")
+    per_100 = ratio_rows(m.drop("_row"), "per_100", "_cells", "_base", 100.0)
+    share = ratio_rows(m.drop("_base"), "share_of_origin", "_cells", "_row", 1.0)
+    rows = pl.concat([per_100, share]).sort("_group", "origin", "destination", nulls_last=True, maintain_order=True)
+    return Spec("segregation", rows, ["origin", "destination", "statistic"])
+
+
+def reach_spec(b: Builder) -> Spec:
+    """Households of each target group housed per 100 seeds, and share of chains reaching the group."""
+    names = list(b.p.target_groups)
+    long = b.p.links.select("_chain", "_rkey", "_group", *names).unpivot(
+        on=names, index=["_chain", "_rkey", "_group"], variable_name="target_group", value_name="_in")
+    hh = family(long.filter(pl.col("_in")).drop("_in"), ["_group", "target_group"])
+    reached = long.filter(pl.col("_in")).select("_chain", "_group", "target_group").unique()
+    chain_keys = b.p.chains.select("_chain", "_rkey")
+    ch = family(reached.join(chain_keys, on="_chain", how="left"), ["_group", "target_group"])
+    parts = []
+    for fam, statistic, scale in ((hh, "per_100", 100.0), (ch, "share_of_chains", 1.0)):
+        off = b.add(fam)
+        m = margins(fam.cells, ["_group", "target_group"], off).filter(pl.col("target_group").is_not_null())
+        # every group × target group, also those nobody reached (published as zero)
+        grid = pl.DataFrame({"_group": [*b.p.groups["_group"].to_list(), None]}, schema={"_group": pl.Int32}).join(
+            pl.DataFrame({"target_group": names}), how="cross")
+        m = grid.join(m, on=["_group", "target_group"], how="left", nulls_equal=True, maintain_order="left")
+        m = m.with_columns(pl.col("_cells").fill_null(pl.lit([], pl.List(pl.Int64))))
+        parts.append(ratio_rows(_with_base(b, m), statistic, "_cells", "_base", scale))
+    order = {n: i for i, n in enumerate(names)}
+    rows = pl.concat(parts).with_columns(_o=pl.col("target_group").replace_strict(order, return_dtype=pl.Int32))
+    rows = rows.sort("_group", "_o", nulls_last=True, maintain_order=True).drop("_o")
+    return Spec("reach", rows, ["target_group", "statistic"])
