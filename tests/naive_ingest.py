@@ -64,23 +64,16 @@ def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant
             origin = "new_household" if home_leaver else "dwelling"
         destination = "dwelling" if b is not None else ("out_migrant" if head in after else absent_destination)
         moves.append(_move(g["members"], head, attr, year, date, None if home_leaver else a, b,
-                           origin, destination, vacates, fills, a))
+                           origin, destination, vacates, fills, a, parent_gap))
     return sort_moves(moves)
 
 
-def _move(members, head, attr, year, date, a, b, origin, destination, vacates, fills, start):
+def _move(members, head, attr, year, date, a, b, origin, destination, vacates, fills, start, parent_gap):
     adults = sum(year - attr[p]["birth_year"] >= ADULT_AGE for p in members)
     size = len(members)
-    if size == 1:
-        kind = "single"
-    elif adults == 2 and size == 2:
-        kind = "couple"
-    elif adults == 1:
-        kind = "single_parent"
-    elif adults == 2:
-        kind = "couple_with_children"
-    else:
-        kind = "other"
+    children = sum(attr[p]["birth_year"] >= attr[head]["birth_year"] + parent_gap for p in members)
+    kind = {(1, False): "single", (2, False): "couple", (1, True): "single_parent",
+            (2, True): "couple_with_children"}.get((size - children, children > 0), "other")
     return dict(
         household_id=head, move_date=date, from_dwelling=a, to_dwelling=b, origin=origin,
         destination=destination, vacates=vacates, fills=fills, size=size, adults=adults,

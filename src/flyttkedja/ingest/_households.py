@@ -20,6 +20,9 @@ MOVES rows. The rules (docs/ingest.md, "Rules"):
 * an arrival *fills* dwelling B when nobody who lived in B at the start is
   still there at the end, and it is the first arriving group by (comes from a
   dwelling of the area, oldest head, lowest head id); later groups join it;
+* ``household_type``: members born at least ``parent_gap`` years after the
+  oldest member are children, the others the couple (registers without a
+  family position give no better clue);
 * a person who leaves the area (or dies) while others stay is a member
   leaving, and a person who arrives from outside into a dwelling someone fills
   or keeps is a member joining: neither is a household move.
@@ -67,6 +70,7 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP) -> pl
             adults=((pl.col("ref_year") - pl.col("birth_year")) >= ADULT_AGE).sum(),
             income=pl.col("income").sum(),
             head_birth_year=pl.col("birth_year").min(),
+            children=(pl.col("birth_year") >= pl.col("birth_year").min() + parent_gap).sum(),
             head_id=pl.col("person_id").sort_by(head).first(),
             born_abroad=pl.col("born_abroad").sort_by(head).first(),
             origin_kind=pl.col("origin_kind").sort_by(head).first(),
@@ -92,12 +96,13 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP) -> pl
     groups = groups.with_columns(vacates=vacates, fills=fills, home_leaver=home_leaver).filter(
         ~((d1.is_null() & ~pl.col("vacates")) | (d0.is_null() & ~pl.col("fills")))
     )
-    size, adults = pl.col("size"), pl.col("adults")
+    # members born parent_gap years after the oldest are children, the others the couple
+    couple, children = pl.col("size") - pl.col("children"), pl.col("children")
     household_type = (
-        pl.when(size == 1).then(pl.lit("single"))
-        .when((adults == 2) & (size == 2)).then(pl.lit("couple"))
-        .when((adults == 1) & (size > 1)).then(pl.lit("single_parent"))
-        .when((adults == 2) & (size > 2)).then(pl.lit("couple_with_children"))
+        pl.when((couple == 1) & (children == 0)).then(pl.lit("single"))
+        .when((couple == 2) & (children == 0)).then(pl.lit("couple"))
+        .when((couple == 1) & (children > 0)).then(pl.lit("single_parent"))
+        .when((couple == 2) & (children > 0)).then(pl.lit("couple_with_children"))
         .otherwise(pl.lit("other"))
     )
     out = groups.with_columns(
