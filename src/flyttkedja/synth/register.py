@@ -1,0 +1,266 @@
+"""The synthetic register: canonical Arrow tables, ground truth, and its directory.
+
+:class:`Register` holds the tables the briefing's contract names;
+:func:`build_register` turns the simulator's arrays into them (ids are
+index + 1; days are date32), :meth:`Register.write` writes the directory
+atomically and :func:`read_register` reads it back.
+
+Directory layout::
+
+    dwellings.parquet households.parquet moves.parquet areas.parquet
+    persons/persons_YYYY.parquet person_events.parquet
+    truth/chains.parquet truth/links.parquet truth/moves.parquet
+    register.json
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from flyttkedja.io import atomic_directory, write_parquet
+from flyttkedja.schema import (
+    AREA_TYPES, BUILDING_TYPES, DESTINATIONS, END_REASONS, FORMATIONS, HOUSEHOLD_TYPES, LANDLORDS,
+    ORIGINS, PERSON_EVENT_KINDS, SCHEMAS, SEXES, TENURES,
+)
+from flyttkedja.synth import _kernels as K
+from flyttkedja.synth import _truth
+from flyttkedja.synth.simulate import EPOCH, RawRegister
+
+TRUTH_CHAINS = pa.schema([
+    pa.field("seed_dwelling", pa.int64(), nullable=False),
+    pa.field("seed_date", pa.date32(), nullable=False),
+    pa.field("length", pa.int32(), nullable=False),
+    pa.field("end_reason", pa.string(), nullable=False),
+    pa.field("end_date", pa.date32(), nullable=False),
+])
+TRUTH_LINKS = pa.schema([
+    pa.field("seed_dwelling", pa.int64(), nullable=False),
+    pa.field("step", pa.int32(), nullable=False),
+    pa.field("move_row", pa.int64(), nullable=False),
+])
+TRUTH_MOVES = pa.schema([
+    pa.field("move_row", pa.int64(), nullable=False),
+    pa.field("filled_after_move", pa.int64(), nullable=True),
+    pa.field("filled_new_build", pa.bool_(), nullable=False),
+])
+TABLES = ("dwellings", "households", "moves", "areas", "person_events")
+TRUTH = {"truth_chains": "truth/chains.parquet", "truth_links": "truth/links.parquet",
+         "truth_moves": "truth/moves.parquet"}
+
+
+@dataclass
+class Register:
+    """A synthetic register with its ground truth (see the module docstring).
+
+    Example
+    -------
+    >>> reg = flyttkedja.synth.generate("tiny", seed=1)          # doctest: +SKIP
+    >>> reg.write("run/register")                                  # doctest: +SKIP
+    """
+
+    dwellings: pa.Table
+    households: pa.Table
+    moves: pa.Table
+    areas: pa.Table
+    persons: pa.Table
+    person_events: pa.Table
+    truth_chains: pa.Table
+    truth_links: pa.Table
+    truth_moves: pa.Table
+    window: tuple[dt.date, dt.date]
+    max_gap_days: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the register directory atomically; returns its path."""
+        with atomic_directory(directory, overwrite=overwrite) as tmp:
+            for name in TABLES:
+                write_parquet(getattr(self, name), tmp / f"{name}.parquet")
+            for name, rel in TRUTH.items():
+                write_parquet(getattr(self, name), tmp / rel)
+            years = pc.unique(self.persons["year"]).to_pylist()
+            for year in sorted(years):
+                part = self.persons.filter(pc.equal(self.persons["year"], year))
+                write_parquet(part, tmp / "persons" / f"persons_{year}.parquet")
+            (tmp / "register.json").write_text(json.dumps(self.metadata(), indent=2, sort_keys=True) + "\n")
+        return Path(directory)
+
+    def metadata(self) -> dict[str, Any]:
+        rows = {name: getattr(self, name).num_rows for name in (*TABLES, "persons", *TRUTH)}
+        return {**self.meta, "window_start": self.window[0].isoformat(), "window_end": self.window[1].isoformat(),
+                "max_gap_days": self.max_gap_days, "rows": rows}
+
+
+def read_register(directory: str | os.PathLike) -> Register:
+    """Read a register directory written by :meth:`Register.write`."""
+    directory = Path(directory)
+    meta_path = directory / "register.json"
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{directory}: not a register directory (no register.json)")
+    meta = json.loads(meta_path.read_text())
+    tables = {name: pq.read_table(directory / f"{name}.parquet") for name in TABLES}
+    tables.update({name: pq.read_table(directory / rel) for name, rel in TRUTH.items()})
+    parts = sorted((directory / "persons").glob("persons_*.parquet"))
+    tables["persons"] = pa.concat_tables([pq.read_table(f) for f in parts]) if parts else SCHEMAS["persons"].empty_table()
+    window = (dt.date.fromisoformat(meta.pop("window_start")), dt.date.fromisoformat(meta.pop("window_end")))
+    max_gap = int(meta.pop("max_gap_days"))
+    meta.pop("rows", None)
+    return Register(**tables, window=window, max_gap_days=max_gap, meta=meta)
+
+
+# --------------------------------------------------------------------- building
+def _codes(values: np.ndarray, code_list: tuple[str, ...]) -> pa.Array:
+    """Integer codes (-1 = null) → string array of the code list."""
+    idx = pa.array(values, mask=values < 0, type=pa.int32())
+    return pc.take(pa.array(code_list), idx)
+
+
+def _ids(index: np.ndarray) -> pa.Array:
+    """Indices (-1 = null) → int64 ids (index + 1)."""
+    return pa.array(index + 1, mask=index < 0, type=pa.int64())
+
+
+def _dates(days: np.ndarray) -> pa.Array:
+    return pa.array(days.astype(np.int32), mask=days < 0, type=pa.int32()).cast(pa.date32())
+
+
+def _table(name: str, columns: dict[str, Any]) -> pa.Table:
+    schema = SCHEMAS[name]
+    return pa.Table.from_arrays([pa.array(columns[f.name], type=f.type) if not isinstance(columns[f.name], pa.Array)
+                                 else columns[f.name].cast(f.type) for f in schema], schema=schema)
+
+
+def _dwellings(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
+    d = raw.d
+    return _table("dwellings", {
+        "dwelling_id": np.arange(1, len(d) + 1), "building_id": raw.building_id,
+        "tenure": _codes(d[:, K.D_TENURE], TENURES), "landlord": _codes(d[:, K.D_LANDLORD], LANDLORDS),
+        "building_type": _codes(raw.building_type.astype(np.int64), BUILDING_TYPES),
+        "rooms": d[:, K.D_ROOMS].astype(np.int8), "floor_area_m2": raw.floor_area,
+        "area_id": (d[:, K.D_AREA] + 1).astype(np.int32), "area_type": _codes(d[:, K.D_ATYPE], AREA_TYPES),
+        "municipality": pc.take(muni_codes, pa.array(d[:, K.D_MUNI])),
+        "completed": _dates(d[:, K.D_COMPLETED]), "demolished": _dates(d[:, K.D_DEMOLISHED]),
+    })
+
+
+def _households(raw: RawRegister) -> pa.Table:
+    hh = raw.hh
+    return _table("households", {
+        "household_id": np.arange(1, len(hh) + 1), "formation": _codes(hh[:, K.H_FORMATION], FORMATIONS),
+        "formed": _dates(hh[:, K.H_FORMED]), "head_birth_year": hh[:, K.H_HEADBY].astype(np.int16),
+        "head_sex": _codes(hh[:, K.H_HEADSEX], SEXES), "born_abroad": hh[:, K.H_ABROAD].astype(bool),
+    })
+
+
+def _moves(mv: np.ndarray) -> pa.Table:
+    return _table("moves", {
+        "household_id": mv[:, K.M_HH] + 1, "move_date": _dates(mv[:, K.M_DAY]),
+        "from_dwelling": _ids(mv[:, K.M_FROM]), "to_dwelling": _ids(mv[:, K.M_TO]),
+        "origin": _codes(mv[:, K.M_ORIGIN], ORIGINS), "destination": _codes(mv[:, K.M_DEST], DESTINATIONS),
+        "vacates": mv[:, K.M_VAC].astype(bool), "fills": mv[:, K.M_FILL].astype(bool),
+        "size": mv[:, K.M_SIZE].astype(np.int8), "adults": mv[:, K.M_ADULTS].astype(np.int8),
+        "age_head": mv[:, K.M_AGE].astype(np.int16), "income": mv[:, K.M_INCOME],
+        "household_type": _codes(mv[:, K.M_HTYPE], HOUSEHOLD_TYPES), "born_abroad": mv[:, K.M_ABROAD].astype(bool),
+    })
+
+
+def _areas(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
+    """Areas with the median household income per consumption unit at the start."""
+    region = raw.region
+    n_areas = len(region.area_muni)
+    snap = raw.snapshots[0]
+    # consumption units (SCB): 1 for the first adult, 0.51 for others, 0.52 for children
+    adult = (raw.cfg.first_year - 1 - raw.p[snap.person, K.P_BY]) >= 18
+    weight = np.where(adult, 0.51, 0.52)
+    hh_index, first = np.unique(snap.household, return_index=True)
+    units = np.bincount(snap.household, weights=weight, minlength=len(raw.hh))[hh_index] + 0.49
+    income = np.bincount(snap.household, weights=snap.income, minlength=len(raw.hh))[hh_index]
+    area = raw.d[snap.dwelling[first], K.D_AREA]
+    per_unit = income / units
+    order = np.lexsort((per_unit, area))
+    area_s, value_s = area[order], per_unit[order]
+    counts = np.bincount(area_s, minlength=n_areas)
+    start = np.r_[0, np.cumsum(counts)[:-1]]
+    median = np.zeros(n_areas)
+    has = counts > 0
+    lo = start[has] + (counts[has] - 1) // 2
+    hi = start[has] + counts[has] // 2
+    median[has] = (value_s[lo] + value_s[hi]) / 2
+    return _table("areas", {
+        "area_id": np.arange(1, n_areas + 1, dtype=np.int32),
+        "municipality": pc.take(muni_codes, pa.array(region.area_muni)),
+        "area_type": _codes(region.area_type.astype(np.int64), AREA_TYPES),
+        "median_income": np.round(median).astype(np.int64),
+    })
+
+
+def _persons(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
+    parts = []
+    sex_codes = pa.array(SEXES)
+    for snap in raw.snapshots:
+        q = snap.person
+        parts.append(_table("persons", {
+            "person_id": q + 1, "year": np.full(len(q), snap.year, np.int16),
+            "dwelling_id": _ids(snap.dwelling), "household_id": _ids(snap.household),
+            "birth_year": raw.p[q, K.P_BY].astype(np.int16),
+            "sex": pc.take(sex_codes, pa.array(raw.p[q, K.P_SEX])),
+            "born_abroad": raw.p[q, K.P_ABROAD].astype(bool), "income": snap.income,
+            "municipality": pc.take(muni_codes, pa.array(raw.d[snap.dwelling, K.D_MUNI])),
+            "area_id": (raw.d[snap.dwelling, K.D_AREA] + 1).astype(np.int32),
+        }))
+    return pa.concat_tables(parts)
+
+
+def _person_events(pe: np.ndarray) -> pa.Table:
+    return _table("person_events", {
+        "person_id": pe[:, K.E_PERSON] + 1, "event_date": _dates(pe[:, K.E_DAY]),
+        "event": _codes(pe[:, K.E_KIND], PERSON_EVENT_KINDS),
+        "from_dwelling": _ids(pe[:, K.E_FROM]), "to_dwelling": _ids(pe[:, K.E_TO]),
+    })
+
+
+def _truth_tables(raw: RawRegister, max_gap: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+    mv, d = raw.moves, raw.d
+    filled_after, filled_new, succ, ever, first_fill, nb_ever = _truth.fill_links(
+        mv[:, K.M_SRC], mv[:, K.M_GAP], mv[:, K.M_FILL].astype(np.bool_), mv[:, K.M_TO], len(d), max_gap)
+    completed = d[:, K.D_COMPLETED]
+    seeds = np.flatnonzero(completed >= 0)
+    seeds = seeds[np.lexsort((seeds, completed[seeds]))]
+    length, reason, end_day, links, link_seed = _truth.walk_chains(
+        seeds, completed, d[:, K.D_DEMOLISHED], first_fill, nb_ever, succ, ever, mv[:, K.M_DAY],
+        mv[:, K.M_FROM], mv[:, K.M_VAC].astype(np.bool_), mv[:, K.M_ORIGIN], raw.window[1], max_gap)
+    chains = pa.Table.from_arrays([
+        pa.array(seeds + 1, pa.int64()), _dates(completed[seeds]), pa.array(length, pa.int32()),
+        _codes(reason.astype(np.int64), END_REASONS), _dates(end_day)], schema=TRUTH_CHAINS)
+    step = np.arange(len(links)) - np.r_[0, np.cumsum(length)[:-1]].repeat(length)
+    link_table = pa.Table.from_arrays([
+        pa.array(seeds[link_seed] + 1, pa.int64()), pa.array(step + 1, pa.int32()),
+        pa.array(links, pa.int64())], schema=TRUTH_LINKS)
+    moves = pa.Table.from_arrays([
+        pa.array(np.arange(len(mv)), pa.int64()), pa.array(filled_after, mask=filled_after < 0, type=pa.int64()),
+        pa.array(filled_new)], schema=TRUTH_MOVES)
+    return chains, link_table, moves
+
+
+def build_register(raw: RawRegister, meta: dict[str, Any]) -> Register:
+    """The canonical tables and ground truth from a finished simulation."""
+    muni_codes = pa.array([m["code"] for m in raw.cfg.section("municipality")])
+    max_gap = raw.cfg.max_gap_days
+    chains, links, truth_moves = _truth_tables(raw, max_gap)
+    window = tuple(EPOCH + dt.timedelta(days=int(x)) for x in raw.window)
+    return Register(
+        dwellings=_dwellings(raw, muni_codes), households=_households(raw), moves=_moves(raw.moves),
+        areas=_areas(raw, muni_codes), persons=_persons(raw, muni_codes),
+        person_events=_person_events(raw.person_events), truth_chains=chains, truth_links=links,
+        truth_moves=truth_moves, window=window, max_gap_days=max_gap, meta=meta,
+    )

@@ -1,0 +1,184 @@
+"""The simulation driver: owns the state arrays and runs the kernels year by year.
+
+Python loops over years only; each year is one parallel kernel call
+(:func:`_kernels.year_start`: incomes and event draws) and one sequential one
+(:func:`_kernels.simulate_year`: the market, day by day). Between years the
+driver adds the year's new builds and arrivals (vectorised numpy), grows the
+state arrays and takes the 31 December person snapshot.
+
+Random numbers: numpy Generators seeded from ``SeedSequence(seed, spawn_key=...)``
+for the vectorised inputs, and a per-year 64-bit key for the kernels'
+counter-based streams -- so the output depends on the seed only, never on the
+number of threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flyttkedja.synth import _kernels as K
+from flyttkedja.synth.config import SynthConfig
+from flyttkedja.synth.population import Region, arrivals, initial_region, new_builds
+
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day_number(date: dt.date) -> int:
+    """Days since 1970-01-01 (Arrow's date32)."""
+    return (date - EPOCH).days
+
+
+def kernel_params(cfg: SynthConfig) -> np.ndarray:
+    """The ``par`` vector in the order of the ``PR_*`` constants in ``_kernels``."""
+    dem, mig, mob, inc, mkt = (cfg.section(s) for s in ("demography", "migration", "mobility", "income", "market"))
+    values = [
+        dem["death_log_a"], dem["death_log_b"], dem["birth_rate"], dem["separation_rate"], dem["couple_rate"],
+        dem["leave_home_rate_18"], dem["leave_home_rate_25"],
+        mig["out_migration_young"], mig["out_migration_other"], mig["emigration_native"],
+        mig["emigration_born_abroad"],
+        *mob["base_by_age"], mob["crowding"], mob["downsizing"], mob["income_rise"], mob["swap_share"],
+        *inc["base_by_age"], inc["sd_yearly"],
+        *mkt["queue_weight"], *mkt["income_weight"], mkt["jitter"], mkt["same_municipality_bonus"],
+        *mkt["bonus"], *mkt["patience_days"],
+        mkt["cross_municipality"], mkt["cross_municipality_newcomer"], mkt["owner_preference"],
+        mkt["cooperative_preference"], mkt["scan_limit"], mkt["candidates"], mkt["left_empty"], mkt["demolished"],
+    ]
+    par = np.array(values, dtype=np.float64)
+    assert len(par) == K.N_PAR, (len(par), K.N_PAR)
+    return par
+
+
+def _grow(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with at least ``rows`` rows (amortised growth; new rows uninitialised)."""
+    if a.shape[0] >= rows:
+        return a
+    out = np.empty((max(rows, int(a.shape[0] * 1.25) + 16),) + a.shape[1:], a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@dataclass
+class Snapshot:
+    """Persons present on 31 December of ``year`` (person indices and their state)."""
+
+    year: int
+    person: np.ndarray
+    household: np.ndarray
+    dwelling: np.ndarray
+    income: np.ndarray
+
+
+@dataclass
+class RawRegister:
+    """Everything the simulation produced, as numpy arrays (indices, day numbers)."""
+
+    cfg: SynthConfig
+    seed: int
+    region: Region
+    d: np.ndarray
+    building_type: np.ndarray
+    floor_area: np.ndarray
+    building_id: np.ndarray
+    hh: np.ndarray
+    p: np.ndarray
+    moves: np.ndarray
+    person_events: np.ndarray
+    snapshots: list[Snapshot] = field(default_factory=list)
+    window: tuple[int, int] = (0, 0)
+
+
+def _year_key(seed: int, year_index: int) -> np.uint64:
+    return np.random.SeedSequence(seed, spawn_key=(2, year_index)).generate_state(1, np.uint64)[0]
+
+
+def _snapshot(hh: np.ndarray, p: np.ndarray, n_p: int, year: int) -> Snapshot:
+    person = np.flatnonzero(p[:n_p, K.P_HH] >= 0)
+    household = p[person, K.P_HH]
+    return Snapshot(year, person, household, hh[household, K.H_DW], p[person, K.P_INCOME].copy())
+
+
+def _compact_seekers(sk: np.ndarray, cnt: np.ndarray, hh: np.ndarray, p: np.ndarray, next_day: int) -> None:
+    """Drop finished seekers, keeping order, and re-point households and persons."""
+    n = cnt[K.C_SK]
+    keep = (sk[:n, K.S_ACTIVE] == 1) & (sk[:n, K.S_EXPIRE] >= next_day)
+    new_index = np.where(keep, np.cumsum(keep) - 1, -1)
+    for table, col, used in ((hh, K.H_SEEKER, cnt[K.C_HH]), (p, K.P_SEEKER, cnt[K.C_P])):
+        ref = table[:used, col]
+        has = ref >= 0
+        ref[has] = new_index[ref[has]]
+    kept = int(keep.sum())
+    sk[:kept] = sk[:n][keep]
+    cnt[K.C_SK] = kept
+
+
+def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None = None) -> RawRegister:
+    """Run the whole window; ``progress(year)`` is called after each simulated year."""
+    first, years = cfg.first_year, cfg.years
+    window = (day_number(dt.date(first, 1, 1)), day_number(dt.date(first + years - 1, 12, 31)))
+    rng0 = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    region = initial_region(cfg, rng0, window[0])
+    d, hh, p = region.d, region.hh, region.p
+    btype, floor, building = [region.building_type], [region.floor_area], [region.building_id]
+    cnt = np.zeros(K.C_NCOL, np.int64)
+    cnt[K.C_HH], cnt[K.C_P], cnt[K.C_D] = len(hh), len(p), len(d)
+    sk = np.zeros((1024, K.S_NCOL), np.int64)
+    wd = np.zeros(1024, np.int64)
+    par = kernel_params(cfg)
+    cost = (cfg.by_tenure("market", "required_income")).astype(np.float64)
+    snapshots = [_snapshot(hh, p, cnt[K.C_P], first - 1)]
+    moves, events = [], []
+    next_building = int(building[0].max()) + 1
+    for yi in range(years):
+        year = first + yi
+        day0 = day_number(dt.date(year, 1, 1))
+        ndays = day_number(dt.date(year + 1, 1, 1)) - day0
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, yi)))
+        standing = int(np.sum(d[: cnt[K.C_D], K.D_STATE] != K.DS_DEMOLISHED))
+        nb_d, nb_btype, nb_floor, nb_building, completion = new_builds(
+            cfg, rng, region, standing, day0, ndays, next_building)
+        next_building = int(nb_building.max()) + 1 if len(nb_building) else next_building
+        n_d = cnt[K.C_D]
+        d = _grow(d, n_d + len(nb_d))
+        d[n_d: n_d + len(nb_d)] = nb_d
+        cnt[K.C_D] = n_d + len(nb_d)
+        btype.append(nb_btype), floor.append(nb_floor), building.append(nb_building)
+        nb = np.stack([np.arange(n_d, n_d + len(nb_d)), completion], axis=1).astype(np.int64)
+        residents = int(np.sum(p[: cnt[K.C_P], K.P_HH] >= 0))
+        arr, ap = arrivals(cfg, rng, residents, year, day0, ndays)
+
+        n_hh, n_p = int(cnt[K.C_HH]), int(cnt[K.C_P])
+        ev = np.empty((2 * n_hh, 3), np.int64)
+        K.year_start(hh, p, d, n_hh, n_p, year, day0, ndays, _year_key(seed, yi), par, ev)
+        n_ev = int(np.sum(ev[:, 1] >= 0))
+        bound = n_ev + len(arr) + int(cnt[K.C_SK]) + 16
+        hh = _grow(hh, n_hh + n_ev + len(arr) + 1)
+        p = _grow(p, n_p + n_ev + len(ap) + 1)
+        sk = _grow(sk, int(cnt[K.C_SK]) + n_ev + len(arr) + 1)
+        wd = _grow(wd, int(cnt[K.C_WD]) + bound + 1)
+        max_size = int(hh[:n_hh, K.H_SIZE].max(initial=1)) + 2
+        max_size = max(max_size, int(np.diff(arr[:, [K.A_PSTART, K.A_PEND]], axis=1).max(initial=1)))
+        mv = np.empty((bound, K.M_NCOL), np.int64)
+        pe = np.empty((bound * max_size + n_ev + 16, K.E_NCOL), np.int64)
+        ve = np.empty((int(cnt[K.C_D]) + bound + 16, 3), np.int64)
+        cnt[K.C_MV] = cnt[K.C_PE] = 0
+        K.simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, _year_key(seed, 1000 + yi),
+                        ev, nb, arr, ap, mv, pe, wd, ve)
+        moves.append(mv[: cnt[K.C_MV]].copy())
+        events.append(pe[: cnt[K.C_PE]].copy())
+        cnt[K.C_ROW0] += cnt[K.C_MV]
+        snapshots.append(_snapshot(hh, p, int(cnt[K.C_P]), year))
+        _compact_seekers(sk, cnt, hh, p, day0 + ndays)
+        if progress is not None:
+            progress(year)
+    return RawRegister(
+        cfg=cfg, seed=seed, region=region,
+        d=d[: cnt[K.C_D]], building_type=np.concatenate(btype), floor_area=np.concatenate(floor),
+        building_id=np.concatenate(building), hh=hh[: cnt[K.C_HH]], p=p[: cnt[K.C_P]],
+        moves=np.concatenate(moves) if moves else np.empty((0, K.M_NCOL), np.int64),
+        person_events=np.concatenate(events) if events else np.empty((0, K.E_NCOL), np.int64),
+        snapshots=snapshots, window=window,
+    )

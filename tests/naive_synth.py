@@ -1,0 +1,151 @@
+"""Plain-Python references for the synthetic register (slow, obviously correct).
+
+* :func:`chain_truth` recomputes the ground truth from the moves and dwellings
+  alone, by the chain rule of the briefing, event by event. If the simulator's
+  causal bookkeeping agrees with it, a correct tracer recovers the truth.
+* :func:`replay_occupancy` replays the moves over the initial snapshot and
+  checks the occupancy invariants.
+* :func:`replay_panel` replays the person events over each snapshot and
+  returns the next year's dwelling per person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+REASON_BY_ORIGIN = {"new_household": "new_household", "in_migrant": "in_migrant", "immigrant": "immigrant"}
+
+
+def chain_truth(moves: list[dict], dwellings: list[dict], window: tuple[dt.date, dt.date], max_gap: int):
+    """(filled_after, filled_new_build, chains) by the chain rule.
+
+    ``filled_after[row]`` is the vacating row whose vacancy move ``row`` filled
+    (None otherwise); ``chains`` maps seed dwelling → (length, end_reason,
+    end_date, [move rows]).
+    """
+    start, end = window
+    events = defaultdict(list)  # dwelling -> [(date, order, row, kind)]
+    for dw in dwellings:
+        c = dw["completed"]
+        if c is not None and start <= c <= end:
+            events[dw["dwelling_id"]].append((c, 0, -1, "completion"))
+        if dw["demolished"] is not None and start <= dw["demolished"] <= end:
+            events[dw["dwelling_id"]].append((dw["demolished"], 2, 10**18, "demolition"))
+    for row, m in enumerate(moves):
+        if not (start <= m["move_date"] <= end):
+            continue
+        if m["vacates"]:
+            events[m["from_dwelling"]].append((m["move_date"], 0, row, "departure"))
+        if m["fills"]:
+            events[m["to_dwelling"]].append((m["move_date"], 1, row, "arrival"))
+    filled_after = [None] * len(moves)
+    filled_new = [False] * len(moves)
+    vacancy_end = {}  # (dwelling, row or -1) -> filling row or an end reason
+    for dwelling, evs in events.items():
+        evs.sort(key=lambda e: (e[0], e[1], e[2]))
+        for i, (date, _, row, kind) in enumerate(evs):
+            if kind not in ("completion", "departure"):
+                continue
+            nxt = evs[i + 1] if i + 1 < len(evs) else None
+            if nxt is not None and nxt[3] == "arrival" and (nxt[0] - date).days <= max_gap:
+                vacancy_end[(dwelling, row)] = nxt[2]
+                if kind == "completion":
+                    filled_new[nxt[2]] = True
+                else:
+                    filled_after[nxt[2]] = row
+            elif nxt is None and (end - date).days < max_gap:
+                vacancy_end[(dwelling, row)] = "censored"
+            else:
+                vacancy_end[(dwelling, row)] = "unfilled"
+    chains = {}
+    seeds = sorted((dw["completed"], dw["dwelling_id"]) for dw in dwellings
+                   if dw["completed"] is not None and start <= dw["completed"] <= end)
+    for seed_date, seed in seeds:
+        links, end_date, key = [], seed_date, (seed, -1)
+        while True:
+            nxt = vacancy_end[key]
+            if isinstance(nxt, str):
+                reason = nxt
+                break
+            if nxt in links:
+                reason = "cycle"
+                break
+            links.append(nxt)
+            m = moves[nxt]
+            end_date = m["move_date"]
+            if m["from_dwelling"] is None:
+                reason = REASON_BY_ORIGIN[m["origin"]]
+                break
+            if not m["vacates"]:
+                reason = "not_vacated"
+                break
+            key = (m["from_dwelling"], nxt)
+        chains[seed] = (len(links), reason, end_date, links)
+    return filled_after, filled_new, chains
+
+
+def replay_occupancy(moves: list[dict], initial: dict[int, int]) -> list[str]:
+    """Replay household moves over ``initial`` (household → dwelling); list every violation.
+
+    Within a date all departures come before all arrivals, as in the chain
+    rule; that is what lets a swap's two households trade places.
+    """
+    problems = []
+    occupants = defaultdict(set)
+    for h, dw in initial.items():
+        occupants[dw].add(h)
+    for dw, hs in occupants.items():
+        if len(hs) > 1:
+            problems.append(f"dwelling {dw} starts with {len(hs)} households")
+    by_date = defaultdict(list)
+    for row, m in enumerate(moves):
+        by_date[m["move_date"]].append((row, m))
+        if (m["origin"] == "dwelling") != (m["from_dwelling"] is not None):
+            problems.append(f"row {row}: origin {m['origin']} with from_dwelling {m['from_dwelling']}")
+        if (m["destination"] == "dwelling") != (m["to_dwelling"] is not None):
+            problems.append(f"row {row}: destination {m['destination']} with to_dwelling {m['to_dwelling']}")
+    for date in sorted(by_date):
+        rows = by_date[date]
+        seen = set()
+        for row, m in rows:
+            h = m["household_id"]
+            if h in seen:
+                problems.append(f"row {row}: household moves twice on {date}")
+            seen.add(h)
+            src = m["from_dwelling"]
+            if src is None:
+                continue
+            if m["vacates"]:
+                if occupants[src] != {h}:
+                    problems.append(f"row {row}: vacates {src} held by {sorted(occupants[src])}, not only the mover")
+                occupants[src].discard(h)
+            elif not occupants[src]:
+                problems.append(f"row {row}: leaves {src} without vacating it, but it is empty")
+        for row, m in rows:
+            dst = m["to_dwelling"]
+            if dst is None:
+                continue
+            if m["fills"]:
+                if occupants[dst]:
+                    problems.append(f"row {row}: fills {dst}, which holds {len(occupants[dst])} household(s)")
+                occupants[dst].add(m["household_id"])
+            elif not occupants[dst]:
+                problems.append(f"row {row}: joins {dst}, which is empty")
+    return problems
+
+
+def replay_panel(snapshot: dict[int, int], events: list[dict]) -> dict[int, int]:
+    """Apply one year's person events (in order) to person → dwelling; return the new map."""
+    state = dict(snapshot)
+    for e in events:
+        q = e["person_id"]
+        if e["event"] in ("birth", "in_migration", "immigration"):
+            assert q not in state, f"person arrives twice: event {e}"
+        else:
+            assert state.get(q) == e["from_dwelling"], f"event {e} does not start where the person is"
+        if e["to_dwelling"] is None:
+            state.pop(q, None)
+        else:
+            state[q] = e["to_dwelling"]
+    return state

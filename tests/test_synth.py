@@ -1,0 +1,196 @@
+"""The synthetic register: invariants, ground truth, panel, determinism, config."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import naive_synth
+from flyttkedja.schema import conform
+from flyttkedja.synth import ConfigError, generate, load_config, read_register
+
+
+def check_register(reg) -> None:
+    """Every invariant the generator promises, checked against the plain references."""
+    moves = reg.moves.to_pylist()
+    dwellings = reg.dwellings.to_pylist()
+    for name in ("dwellings", "households", "moves", "areas", "persons", "person_events"):
+        conform(getattr(reg, name), name, check_unique=name != "persons")
+    first = reg.persons.filter(pa.compute.equal(reg.persons["year"], reg.window[0].year - 1))
+    initial = dict(zip(first["household_id"].to_pylist(), first["dwelling_id"].to_pylist()))
+    problems = naive_synth.replay_occupancy(moves, initial)
+    assert problems == [], problems[:5]
+    # ground truth == the chain rule applied to the moves
+    filled_after, filled_new, chains = naive_synth.chain_truth(moves, dwellings, reg.window, reg.max_gap_days)
+    assert reg.truth_moves["filled_after_move"].to_pylist() == filled_after
+    assert reg.truth_moves["filled_new_build"].to_pylist() == filled_new
+    links = defaultdict(list)
+    for row in reg.truth_links.to_pylist():
+        links[row["seed_dwelling"]].append((row["step"], row["move_row"]))
+    got = {}
+    for c in reg.truth_chains.to_pylist():
+        steps = sorted(links[c["seed_dwelling"]])
+        assert [s for s, _ in steps] == list(range(1, len(steps) + 1))
+        got[c["seed_dwelling"]] = (c["length"], c["end_reason"], c["end_date"], [m for _, m in steps])
+    assert got == chains
+    # chains are disjoint paths
+    all_links = reg.truth_links["move_row"].to_pylist()
+    assert len(all_links) == len(set(all_links))
+
+
+def check_panel(reg) -> None:
+    """Each snapshot is the previous one with the year's person events applied."""
+    events = reg.person_events.to_pylist()
+    by_year = defaultdict(list)
+    for e in events:
+        by_year[e["event_date"].year].append(e)
+    years = sorted(set(reg.persons["year"].to_pylist()))
+    assert years == list(range(reg.window[0].year - 1, reg.window[1].year + 1))
+    snaps = {y: dict(zip(*(reg.persons.filter(pa.compute.equal(reg.persons["year"], y))[c].to_pylist()
+                           for c in ("person_id", "dwelling_id")))) for y in years}
+    for y in years[1:]:
+        assert naive_synth.replay_panel(snaps[y - 1], by_year[y]) == snaps[y], y
+
+
+def check_events_match_moves(reg) -> None:
+    """Household moves and person events tell the same story: persons per (date, dwelling)."""
+    mv = pl.from_arrow(reg.moves)
+    pe = pl.from_arrow(reg.person_events)
+    arrive = (mv.filter(pl.col("to_dwelling").is_not_null())
+              .group_by("move_date", "to_dwelling").agg(pl.col("size").cast(pl.Int64).sum()).sort(pl.all()))
+    person_arrive = (pe.filter(pl.col("event").is_in(["move", "in_migration", "immigration"]))
+                     .group_by(pl.col("event_date").alias("move_date"), "to_dwelling")
+                     .agg(pl.len().cast(pl.Int64).alias("size")).sort(pl.all()))
+    assert arrive.equals(person_arrive)
+    leave = (mv.filter(pl.col("to_dwelling").is_null())
+             .select("move_date", "from_dwelling", pl.col("size").cast(pl.Int64)).sort(pl.all()))
+    person_leave = (pe.filter(pl.col("event").is_in(["out_migration", "emigration"]))
+                    .group_by(pl.col("event_date").alias("move_date"), "from_dwelling")
+                    .agg(pl.len().cast(pl.Int64).alias("size")))
+    dissolved = mv.filter(pl.col("destination") == "dissolved")
+    assert (dissolved["size"] == 1).all()
+    assert leave.filter(pl.col("size") > 0).join(person_leave, on=["move_date", "from_dwelling"],
+                                                  how="anti").height == dissolved.height
+
+
+def test_small_register_invariants_and_truth(small_register):
+    reg = small_register
+    assert reg.moves.num_rows > 500
+    assert set(reg.moves["origin"].to_pylist()) == {"dwelling", "new_household", "in_migrant", "immigrant"}
+    assert reg.truth_chains.num_rows > 0
+    check_register(reg)
+
+
+def test_small_register_panel_and_events(small_register):
+    check_panel(small_register)
+    check_events_match_moves(small_register)
+
+
+def test_every_mechanism_occurs(small_register):
+    mv = pl.from_arrow(small_register.moves)
+    assert mv.filter(pl.col("destination") == "dissolved").height > 0
+    assert mv.filter((pl.col("origin") == "dwelling") & ~pl.col("vacates")).height > 0  # separations
+    assert mv.filter(pl.col("vacates") & ~pl.col("fills") & pl.col("to_dwelling").is_not_null()).height > 0
+    kinds = set(small_register.person_events["event"].to_pylist())
+    assert kinds == {"move", "birth", "death", "in_migration", "immigration", "out_migration", "emigration"}
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(residents=st.integers(1500, 5000), years=st.integers(1, 2), seed=st.integers(0, 2**31),
+       swap=st.sampled_from([0.0, 0.3]), empty=st.sampled_from([0.0, 0.05]),
+       demolished=st.sampled_from([0.0, 0.05]), gap=st.sampled_from([30, 365]))
+def test_random_configs_keep_every_invariant(residents, years, seed, swap, empty, demolished, gap):
+    reg = generate({"base": "tiny", "region": {"residents": residents, "max_gap_days": gap},
+                    "mobility": {"swap_share": swap},
+                    "market": {"left_empty": empty, "demolished": demolished}}, years=years, seed=seed)
+    check_register(reg)
+    check_panel(reg)
+
+
+def test_write_read_roundtrip_is_byte_identical(small_register, tmp_path):
+    a = small_register.write(tmp_path / "a")
+    b = generate("tiny", years=3, seed=11).write(tmp_path / "b")
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert Path("truth/chains.parquet") in files and Path("persons/persons_2019.parquet") in files
+    for f in files:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    back = read_register(a)
+    assert back.moves.equals(small_register.moves)
+    assert back.persons.equals(small_register.persons)
+    assert back.window == small_register.window and back.max_gap_days == small_register.max_gap_days
+    with pytest.raises(FileExistsError):
+        small_register.write(a)
+
+
+def test_same_output_for_any_thread_count(tmp_path):
+    code = ("import sys; from flyttkedja.synth import generate; "
+            "generate('tiny', years=2, seed=5).write(sys.argv[1])")
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / threads)], check=True, env=env)
+    files = sorted(p.relative_to(tmp_path / "1") for p in (tmp_path / "1").rglob("*") if p.is_file())
+    assert files
+    for f in files:
+        assert (tmp_path / "1" / f).read_bytes() == (tmp_path / "2" / f).read_bytes(), f
+
+
+def test_different_seeds_differ():
+    a = generate("tiny", years=1, seed=1)
+    b = generate("tiny", years=1, seed=2)
+    assert not a.moves.equals(b.moves)
+
+
+@pytest.mark.parametrize("override, field", [
+    ({"region": {"residents": -5}}, "region.residents"),
+    ({"new_builds": {"tenure": {"rental": 0.5, "cooperative": 0.3, "owner": 0.1}}}, "new_builds.tenure"),
+    ({"new_builds": {"tenure": {"rental": 0.5, "cooperative": 0.3, "owner": 0.1, "council": 0.1}}},
+     "new_builds.tenure"),
+    ({"stock": {"rooms_by_tenure": {"rental": [0.5, 0.5, 0, 0, 0], "cooperative": [1, 0, 0, 0, 0],
+                                    "owner": [1, 0, 0, 0, 0], "hyresrätt": [1, 0, 0, 0, 0]}}},
+     "stock.rooms_by_tenure"),
+    ({"migration": {"in_migrant_households_per_1000": -1.0}}, "migration.in_migrant_households_per_1000"),
+    ({"mobility": {"base_by_age": [0.1, 0.1, -0.1, 0.1]}}, "mobility.base_by_age[2]"),
+])
+def test_bad_config_is_refused_naming_the_field(override, field):
+    with pytest.raises(ConfigError, match="^" + re.escape(field)):
+        load_config("tiny", overrides=override)
+
+
+def test_bad_municipality_shares_and_unknown_preset():
+    with pytest.raises(ConfigError, match="municipality.share: shares sum to"):
+        load_config({"base": "tiny", "municipality": [
+            {"code": "9980", "name": "A", "share": 0.5, "area_types": [0.2] * 5}]})
+    with pytest.raises(ConfigError, match="preset"):
+        load_config("atlantis")
+    with pytest.raises(ConfigError, match="scale"):
+        load_config("tiny", scale=-1)
+
+
+def test_failed_write_leaves_no_directory(small_register, tmp_path, monkeypatch):
+    import flyttkedja.synth.register as register
+
+    calls = []
+
+    def failing(table, path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return register.__dict__["_real_write"](table, path)
+
+    monkeypatch.setitem(register.__dict__, "_real_write", register.write_parquet)
+    monkeypatch.setattr(register, "write_parquet", failing)
+    with pytest.raises(OSError, match="disk full"):
+        small_register.write(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert list(tmp_path.iterdir()) == []
