@@ -332,3 +332,18 @@ def test_events_collapsed_to_year_end_equal_snapshots_on_generated_panels(df):
         return
     got = from_person_moves(events_df(rows), df)
     assert got.equals(from_snapshots(df))
+
+
+def test_annual_projection_collapses_each_persons_year():
+    from flyttkedja.ingest import annual_projection
+
+    rows = EVENTS + [
+        (4, D(2020, 10, 1), "move", 10, 12),        # 4 moves on: 11 -> 10 -> 12, seen as 11 -> 12
+        (8, D(2020, 4, 1), "immigration", None, 11), (8, D(2020, 5, 1), "emigration", 11, None),  # unseen
+    ]
+    rows = [r for r in rows if r[0] != 6]
+    proj = annual_projection(events_df(rows), panel())
+    got = {(r["person_id"], r["from_dwelling"], r["to_dwelling"], r["event"]) for r in proj.iter_rows(named=True)}
+    assert got == {(1, 10, 13, "move"), (2, 10, 13, "move"), (3, 10, 11, "move"), (4, 11, 12, "move"),
+                   (5, 12, None, "out_migration"), (7, None, 13, "birth")}
+    assert set(proj["event_date"]) == {D(2020, 12, 31)}

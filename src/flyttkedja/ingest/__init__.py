@@ -4,6 +4,8 @@
   moves at annual resolution, out of core (one pair of years at a time).
 * :func:`from_person_moves` — dated person events (PERSON_EVENTS) plus the
   initial snapshot → household moves at day resolution.
+* :func:`annual_projection` — dated events as yearly snapshots would show
+  them (what annual resolution loses, made explicit).
 * :data:`SCB_COLUMNS` — an example mapping from SCB-style register names.
 
 The rules (who moves together, vacates, fills, home leavers, dates) are in
@@ -15,7 +17,7 @@ Example
 >>> moves = from_snapshots("mona/persons", "mona/dwellings.parquet", columns=SCB_COLUMNS)  # doctest: +SKIP
 """
 
-from flyttkedja.ingest.events import from_person_moves
+from flyttkedja.ingest.events import annual_projection, from_person_moves
 from flyttkedja.ingest.snapshots import from_snapshots
 
 # SCB-style microdata names → canonical names (docs/ingest.md explains each).
@@ -32,4 +34,4 @@ SCB_COLUMNS: dict[str, str] = {
     "DeSO": "area_id",
 }
 
-__all__ = ["SCB_COLUMNS", "from_person_moves", "from_snapshots"]
+__all__ = ["SCB_COLUMNS", "annual_projection", "from_person_moves", "from_snapshots"]

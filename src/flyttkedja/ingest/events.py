@@ -180,11 +180,14 @@ def _index(ids: pl.Series, values: pl.Series) -> np.ndarray:
 
 def _with_birth_years(ev: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
     first = attributes.group_by("person_id").agg(pl.col("birth_year").first(), pl.col("born_abroad").first())
-    ev = ev.join(first, on="person_id", how="left")
+    # a person born during the events (and perhaps gone before the next snapshot) was born that year
+    born = ev.filter(pl.col("event") == "birth").group_by("person_id").agg(
+        born_in=pl.col("event_date").dt.year().min().cast(pl.Int32))
+    ev = ev.join(first, on="person_id", how="left").join(born, on="person_id", how="left")
     ev = ev.with_columns(
-        birth_year=pl.when(pl.col("event") == "birth").then(pl.col("event_date").dt.year()).otherwise("birth_year"),
+        birth_year=pl.coalesce("birth_year", "born_in"),
         born_abroad=pl.coalesce("born_abroad", pl.lit(False)),
-    )
+    ).drop("born_in")
     unknown = ev.filter(pl.col("birth_year").is_null())["_row"]
     if unknown.len():
         raise SchemaError(f"person_events.person_id: {unknown.len()} event(s) of persons found in no snapshot "
@@ -227,3 +230,46 @@ def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame) -> pl.LazyFrame:
         stay_to="stay_to",
         oldest_from="oldest_from",
     )
+
+
+def annual_projection(events, persons=None, *, columns: Mapping[str, str] | None = None,
+                      arrival: str = "in_migration", departure: str = "out_migration") -> pl.DataFrame:
+    """Dated person events as yearly snapshots would show them (see docs/ingest.md).
+
+    Each person's events of one calendar year become one net event from the
+    dwelling they held at the start of the year to the one at its end, dated
+    31 December (dropped when the two are equal). What a yearly panel of the
+    region cannot see is mapped to what it shows: an arrival from outside is
+    ``arrival`` (or ``birth`` for a person born that year: birth years from
+    ``persons`` when given), a departure to outside is ``departure``.
+    ``from_person_moves(annual_projection(events, persons), persons)`` is then
+    what ``from_snapshots`` gives on the panel those events produce, with
+    ``absent_origin``/``absent_destination`` set to the matching codes.
+
+    Returns a PERSON_EVENTS frame sorted by (event_date, person_id).
+    """
+    if arrival not in ARRIVALS or departure not in DEPARTURES:
+        raise ValueError(f"arrival must be one of {list(ARRIVALS)}, departure one of {list(DEPARTURES)}")
+    ev = _events(events, columns).with_columns(year=pl.col("event_date").dt.year())
+    net = (
+        ev.sort("event_date", "_row")
+        .group_by("person_id", "year")
+        .agg(pl.col("from_dwelling").first(), pl.col("to_dwelling").last(),
+             first=pl.col("event").first(), born=(pl.col("event") == "birth").any())
+        .filter(~pl.col("from_dwelling").eq_missing(pl.col("to_dwelling")))
+    )
+    if persons is not None:
+        births = pl.concat([collect(s.frame.select("person_id", "birth_year"), s.label)
+                            for s in open_panel(persons, columns)]).unique("person_id")
+        net = net.join(births, on="person_id", how="left").with_columns(
+            born=pl.col("born") | (pl.col("birth_year") == pl.col("year")))
+    kind = (
+        pl.when(pl.col("from_dwelling").is_null() & pl.col("born")).then(pl.lit("birth"))
+        .when(pl.col("from_dwelling").is_null()).then(pl.lit(arrival))
+        .when(pl.col("to_dwelling").is_null()).then(pl.lit(departure))
+        .otherwise(pl.lit("move"))
+    )
+    return net.select(
+        "person_id", event_date=pl.date(pl.col("year"), 12, 31), event=kind,
+        from_dwelling="from_dwelling", to_dwelling="to_dwelling",
+    ).sort("event_date", "person_id")
