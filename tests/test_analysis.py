@@ -276,3 +276,41 @@ def test_cell_key_method_consistent():
     # the same cell published twice (flows' "all" category for each dimension) gets the same perturbation
     f = a["flows"].filter(pl.col("category") == "all")
     assert f.group_by("tenure", "step").agg(pl.col("n").n_unique())["n"].max() == 1
+
+
+def test_report_write_and_summary(tmp_path):
+    from flyttkedja.analysis import Report
+
+    cs, areas = random_chainset(5, n_chains=40, n_buildings=10)
+    report = Report(cs, areas=areas, replicates=50)
+    text = str(report)
+    assert "mean length" in text and "Rounds" in text
+    out = report.write(tmp_path / "rep")
+    names = sorted(p.name for p in out.iterdir())
+    assert "flows.parquet" in names and "flows.csv" in names and "report.json" in names
+    again = Report(cs, areas=areas, replicates=50).write(tmp_path / "rep2")
+    for name in names:
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+    with pytest.raises(FileExistsError):
+        report.write(tmp_path / "rep")
+    assert pl.read_parquet(out / "reach.parquet").equals(report["reach"])
+
+
+def test_report_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from flyttkedja.cli import main
+
+    cs, _ = random_chainset(6, n_chains=30)
+    cs.write(tmp_path / "trace")
+    (tmp_path / "reg").mkdir()
+    pl.from_arrow(cs.moves).write_parquet(tmp_path / "reg" / "moves.parquet")
+    pl.from_arrow(cs.dwellings).write_parquet(tmp_path / "reg" / "dwellings.parquet")
+    import json
+    (tmp_path / "trace" / "trace.json").write_text(json.dumps({"params": {"register_dir": str(tmp_path / "reg")}}))
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "trace"), "--out", str(tmp_path / "rep"),
+                                       "--replicates", "20", "--by", "tenure,rooms"])
+    assert result.exit_code == 0, result.output
+    assert "mean length" in result.output
+    frame = pl.read_csv(tmp_path / "rep" / "length_summary.csv")
+    assert {"tenure", "rooms", "statistic", "value", "suppressed"} <= set(frame.columns)

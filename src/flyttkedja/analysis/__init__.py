@@ -17,6 +17,7 @@ from flyttkedja.analysis.groups import (
     area_income_classes,
     consumption_units,
 )
+from flyttkedja.analysis.report import Report
 from flyttkedja.analysis.tables import (
     TABLES,
     end_reasons,
@@ -30,7 +31,7 @@ from flyttkedja.analysis.tables import (
 )
 
 __all__ = [
-    "TABLES", "TARGET_GROUPS", "area_income_classes", "cell_key_perturbation", "consumption_units",
+    "Report", "TABLES", "TARGET_GROUPS", "area_income_classes", "cell_key_perturbation", "consumption_units",
     "end_reasons", "length_distribution", "length_summary", "percentile_interval", "reach",
     "replicate_cell_totals", "rounds", "secondary_suppression", "segregation", "tables", "vacancy_flows",
 ]

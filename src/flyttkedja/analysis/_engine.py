@@ -131,10 +131,10 @@ def _units(chainset: ChainSet, chains: pl.DataFrame, cluster: str | None) -> tup
     dw = pl.from_arrow(chainset.dwellings.select(["dwelling_id", cluster]))
     key = chains.select("seed_dwelling").join(dw, left_on="seed_dwelling", right_on="dwelling_id",
                                               how="left", maintain_order="left")[cluster]
-    codes = key.rank("dense").to_numpy().astype(np.float64)
-    nulls = np.isnan(codes)  # seeds without a cluster value are clusters of their own
-    codes[nulls] = np.nanmax(codes, initial=0.0) + 1 + np.arange(int(nulls.sum()))
-    codes = np.unique(codes, return_inverse=True)[1].astype(np.int64)
+    nulls = key.is_null().to_numpy()  # seeds without a cluster value are clusters of their own
+    codes = np.unique(key.fill_null(0).to_numpy(), return_inverse=True)[1].astype(np.int64).ravel()
+    codes[nulls] = codes.max(initial=-1) + 1 + np.arange(int(nulls.sum()))
+    codes = np.unique(codes, return_inverse=True)[1].astype(np.int64).ravel()
     n = int(codes.max(initial=-1)) + 1
     if n == chains.height:  # no two seeds share a cluster: resample chains
         return np.arange(chains.height, dtype=np.int64), chains.height, None
@@ -151,7 +151,7 @@ def _links(chainset, chains, areas, target_groups, income_median, key_seed) -> p
     dmissing = [c for c in dcols if c not in chainset.dwellings.column_names]
     if dmissing:
         raise SchemaError(f"dwellings: missing column(s) {dmissing} needed by the analysis")
-    links = chainset.link_attributes(need, dcols)
+    links = _dwelling_attributes(chainset.link_attributes(need), chainset.dwellings, dcols)
     vac = pl.col("vacates") & pl.col("from_dwelling").is_not_null() & pl.col("from_tenure").is_not_null()
     links = links.with_columns(
         from_tenure=pl.when(vac).then(pl.col("from_tenure")),
@@ -183,6 +183,29 @@ def _links(chainset, chains, areas, target_groups, income_median, key_seed) -> p
         _rkey=record_keys(links["move_row"].to_numpy(), key_seed, 1))
 
 
+def _dwelling_attributes(links: pl.DataFrame, dwellings, columns: list[str]) -> pl.DataFrame:
+    """Add ``to_<col>`` and ``from_<col>`` of the filled and the left dwelling (a sorted-id lookup)."""
+    ids = dwellings.column("dwelling_id").to_numpy()
+    order = np.argsort(ids, kind="stable")
+    attrs = pl.from_arrow(dwellings.select(columns))[order]
+    sorted_ids = ids[order]
+    out = {}
+    for side in ("to", "from"):
+        wanted = links[f"{side}_dwelling"]
+        values = wanted.fill_null(sorted_ids[0] if len(ids) else 0).to_numpy()
+        pos = np.minimum(np.searchsorted(sorted_ids, values), max(len(ids) - 1, 0))
+        found = (sorted_ids[pos] == values) & wanted.is_not_null().to_numpy() if len(ids) else \
+            np.zeros(len(values), bool)
+        if side == "to" and not found.all():
+            bad = wanted.filter(pl.Series(~found)).head(5).to_list()
+            raise SchemaError(f"links.to_dwelling: dwelling(s) {bad} not in the dwellings table")
+        gathered = attrs[pos] if len(ids) else attrs.clear(len(values))
+        for c in columns:
+            out[f"{side}_{c}"] = gathered[c].scatter(np.flatnonzero(~found), None) if (~found).any() \
+                else gathered[c]
+    return links.with_columns(**out)
+
+
 # ---------------------------------------------------------------- cells and specs
 @dataclass
 class Family:
@@ -195,10 +218,12 @@ class Family:
 def family(records: pl.DataFrame, dims: Sequence[str]) -> Family:
     """Number the distinct ``dims`` combinations of ``records`` as cells 0..k-1 (sorted, nulls last)."""
     dims = list(dims)
-    cells = (records.select(dims).unique().sort(dims, nulls_last=True)
-             .with_row_index("_cell").with_columns(pl.col("_cell").cast(pl.Int64)))
-    joined = records.join(cells, on=dims, how="left", nulls_equal=True, maintain_order="left")
-    return Family(joined.select("_chain", "_cell", "_rkey"), cells)
+    groups = (records.with_row_index("_i").group_by(dims).agg(pl.col("_i"))
+              .sort(dims, nulls_last=True).with_row_index("_cell").with_columns(pl.col("_cell").cast(pl.Int64)))
+    members = groups.select("_cell", "_i").explode("_i")
+    cell = np.empty(records.height, dtype=np.int64)
+    cell[members["_i"].to_numpy()] = members["_cell"].to_numpy()
+    return Family(records.select("_chain", "_rkey").with_columns(_cell=cell), groups.drop("_i"))
 
 
 @dataclass

@@ -145,12 +145,14 @@ def segregation_spec(b: Builder) -> Spec:
 def reach_spec(b: Builder) -> Spec:
     """Households of each target group housed per 100 seeds, and share of chains reaching the group."""
     names = list(b.p.target_groups)
-    long = b.p.links.select("_chain", "_rkey", "_group", *names).unpivot(
-        on=names, index=["_chain", "_rkey", "_group"], variable_name="target_group", value_name="_in")
-    hh = family(long.filter(pl.col("_in")).drop("_in"), ["_group", "target_group"])
-    reached = long.filter(pl.col("_in")).select("_chain", "_group", "target_group").unique()
-    chain_keys = b.p.chains.select("_chain", "_rkey")
-    ch = family(reached.join(chain_keys, on="_chain", how="left"), ["_group", "target_group"])
+    links = b.p.links
+    hh = family(pl.concat([links.filter(pl.col(t)).select("_chain", "_rkey", "_group", target_group=pl.lit(t))
+                           for t in names]), ["_group", "target_group"])
+    any_ = links.group_by("_chain").agg(pl.col("_group").first(), *[pl.col(t).any() for t in names])
+    chain_key = pl.Series(b.p.chains["_rkey"].to_numpy()[any_["_chain"].to_numpy()])
+    any_ = any_.with_columns(_rkey=chain_key)
+    ch = family(pl.concat([any_.filter(pl.col(t)).select("_chain", "_rkey", "_group", target_group=pl.lit(t))
+                           for t in names]), ["_group", "target_group"])
     parts = []
     for fam, statistic, scale in ((hh, "per_100", 100.0), (ch, "share_of_chains", 1.0)):
         off = b.add(fam)

@@ -1,0 +1,134 @@
+"""`Report`: every analysis table of a ChainSet, written to disk and summarised as text.
+
+Example
+-------
+>>> report = Report(chainset, areas=register.areas, by=["tenure"])   # doctest: +SKIP
+>>> print(report)                                                    # doctest: +SKIP
+>>> report.write("out/report")   # <table>.parquet, <table>.csv, report.json, summary.txt
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from flyttkedja.analysis.tables import TABLES, tables
+from flyttkedja.core.chainset import ChainSet
+from flyttkedja.io import atomic_directory, write_parquet
+
+
+class Report:
+    """All tables of :mod:`flyttkedja.analysis.tables` for one ChainSet, from one bootstrap.
+
+    Parameters are those of :func:`flyttkedja.analysis.tables`; the rounds
+    table is included when ``areas`` is given. Tables are available as
+    ``report["flows"]`` and in ``report.tables``.
+    """
+
+    def __init__(self, chainset: ChainSet, areas=None, *, by: Sequence[str] = ("tenure",),
+                 target_groups: Mapping[str, pl.Expr] | None = None, **options):
+        names = [n for n in TABLES if n != "rounds" or areas is not None]
+        self.by = (by,) if isinstance(by, str) else tuple(by)
+        self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
+                        "threshold": 5, "rounds": 6, "cluster": "auto", **options}
+        self.target_groups = list((target_groups or {}).keys()) or None
+        self.tables: dict[str, pl.DataFrame] = tables(chainset, names, by=self.by, areas=areas,
+                                                      target_groups=target_groups, **self.options)
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        return self.tables[name]
+
+    def parameters(self) -> dict:
+        """What produced the tables (written as report.json)."""
+        return {"by": list(self.by), "tables": list(self.tables), "target_groups": self.target_groups,
+                **{k: v for k, v in self.options.items() if k != "income_median"},
+                "definitions": "docs/analysis.md", "disclosure_rules": "docs/disclosure.md"}
+
+    def write(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json and summary.txt, atomically."""
+        with atomic_directory(path, overwrite=overwrite) as tmp:
+            for name, frame in self.tables.items():
+                write_parquet(frame.to_arrow(), tmp / f"{name}.parquet")
+                frame.write_csv(tmp / f"{name}.csv", float_precision=6)
+            (tmp / "report.json").write_text(json.dumps(self.parameters(), indent=2, sort_keys=True) + "\n")
+            (tmp / "summary.txt").write_text(self.summary() + "\n")
+        return Path(path)
+
+    # ------------------------------------------------------------------ text
+    def summary(self) -> str:
+        """A readable text summary of the main figures (suppressed values shown as "..")."""
+        lines = [f"Vacancy chains by {', '.join(self.by) or 'all seeds'} "
+                 f"(disclosure: {self.options['disclosure'] or 'none'}; "
+                 f"{int(self.options['level'] * 100)}% bootstrap intervals"
+                 f"{'' if self.options['ci'] else ' off'})", ""]
+        lines += self._length_lines() + [""] + self._reach_lines()
+        if "rounds" in self.tables:
+            lines += [""] + self._rounds_lines()
+        lines += [""] + self._end_lines()
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def _group(self, row: dict) -> str:
+        return " / ".join(str(row[c]) for c in self.by) if self.by else "all"
+
+    def _length_lines(self) -> list[str]:
+        s = self.tables["length_summary"]
+        wide = {}
+        for r in s.iter_rows(named=True):
+            wide.setdefault(self._group(r), {"chains": r["n_base"]})[r["statistic"]] = r
+        out = [f"{'seed group':<28}{'chains':>9}{'mean length':>22}{'median':>8}{'moves/100 new':>16}"]
+        for g, d in wide.items():
+            out.append(f"{g:<28}{_n(d['chains']):>9}{_ci(d['mean']):>22}{_v(d['median']['value'], 0):>8}"
+                       f"{_v(d['per_100']['value'], 0):>16}")
+        return out
+
+    def _reach_lines(self) -> list[str]:
+        r = self.tables["reach"].filter(pl.all_horizontal([pl.col(c) == "all" for c in self.by]) if self.by
+                                        else pl.lit(True))
+        out = ["Target groups housed through the chains (all seeds):",
+               f"{'group':<20}{'per 100 new':>24}{'share of chains':>18}"]
+        wide = {}
+        for row in r.iter_rows(named=True):
+            wide.setdefault(row["target_group"], {})[row["statistic"]] = row
+        for g, d in wide.items():
+            out.append(f"{g:<20}{_ci(d['per_100'], 0):>24}{_v(d['share_of_chains']['value'], 2):>18}")
+        return out
+
+    def _rounds_lines(self) -> list[str]:
+        r = self.tables["rounds"].filter(pl.all_horizontal([pl.col(c) == "all" for c in self.by]) if self.by
+                                         else pl.lit(True))
+        out = ["Rounds (all seeds): share of vacated dwellings in below-median-income areas, cumulative per 100 new"]
+        for row in r.filter(pl.col("area_class") == "below_median").sort("step").iter_rows(named=True):
+            if row["statistic"] == "share":
+                share = row
+            else:
+                out.append(f"  step {row['step']}: share {_v(share['value'], 2)}, cumulative {_v(row['value'], 0)}")
+        return out
+
+    def _end_lines(self) -> list[str]:
+        r = self.tables["end_reasons"].filter(pl.all_horizontal([pl.col(c) == "all" for c in self.by]) if self.by
+                                              else pl.lit(True))
+        parts = [f"{row['end_reason']} {_v(row['value'], 2)}" for row in r.iter_rows(named=True)
+                 if row["n"] != 0]
+        return ["How chains end (share of all chains): " + ", ".join(parts)]
+
+
+def _v(x, digits: int = 2) -> str:
+    return ".." if x is None else f"{x:.{digits}f}"
+
+
+def _n(x) -> str:
+    return ".." if x is None else str(x)
+
+
+def _ci(row: dict, digits: int = 2) -> str:
+    if row["value"] is None:
+        return ".."
+    if row["ci_low"] is None:
+        return _v(row["value"], digits)
+    return f"{_v(row['value'], digits)} ({_v(row['ci_low'], digits)}–{_v(row['ci_high'], digits)})"

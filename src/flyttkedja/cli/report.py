@@ -1,0 +1,62 @@
+"""``flyttkedja report TRACE_DIR --out DIR``: the analysis tables of traced chains.
+
+Reads the ChainSet with :func:`flyttkedja.core.read_chainset` (and the
+register's ``areas.parquet``, when present, for the rounds table), builds a
+:class:`flyttkedja.analysis.Report` and writes its tables as Parquet and CSV,
+``report.json`` and ``summary.txt`` into ``DIR``, atomically. Small cells are
+suppressed unless ``--disclosure`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from flyttkedja.cli import main
+
+
+@main.command()
+@click.argument("trace_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--by", default="tenure", show_default=True,
+              help="Seed attributes to group by, comma-separated (e.g. tenure,rooms; '' for none).")
+@click.option("--replicates", type=int, default=1000, show_default=True, help="Bootstrap replicates (0: no CIs).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and of the record keys.")
+@click.option("--disclosure", type=click.Choice(["suppress", "cell_key", "none"]), default="suppress",
+              show_default=True, help="Disclosure control (docs/disclosure.md).")
+@click.option("--threshold", type=int, default=5, show_default=True, help="Smallest publishable count.")
+@click.option("--rounds", type=int, default=6, show_default=True, help="Steps in the rounds table.")
+@click.option("--areas", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Areas table (default: areas.parquet of the traced register, if present).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
+def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disclosure: str, threshold: int,
+           rounds: int, areas: Path | None, overwrite: bool) -> None:
+    """Write the analysis tables of the chains in TRACE_DIR to --out.
+
+    \b
+    Example:
+      flyttkedja report run/chains --out run/report --by tenure,rooms
+    """
+    from flyttkedja.analysis import Report
+    from flyttkedja.core import read_chainset
+
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"output directory {out} exists; choose another or pass --overwrite")
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"reading {trace_dir}", total=None)
+        cs = read_chainset(trace_dir)
+        if areas is None and cs.params.get("register_dir"):
+            candidate = Path(cs.params["register_dir"]) / "areas.parquet"
+            areas = candidate if candidate.exists() else None
+        progress.update(task, description=f"analysing {cs.chains.height} chains")
+        result = Report(cs, areas=areas, by=[c for c in by.split(",") if c], ci=replicates > 0,
+                        replicates=replicates, seed=seed, disclosure=None if disclosure == "none" else disclosure,
+                        threshold=threshold, rounds=rounds)
+        progress.update(task, description=f"writing {out}")
+        result.write(out, overwrite=overwrite)
+    click.echo(result.summary())
