@@ -6,3 +6,4 @@ Add one line per command module; keep the modules themselves independent.
 # (subcommand modules are imported here, e.g. `from flyttkedja.cli import synth`)
 from flyttkedja.cli import trace  # noqa: E402,F401
 from flyttkedja.cli import ingest, validate  # noqa: E402,F401
+from flyttkedja.cli import report  # noqa: E402,F401
