@@ -83,8 +83,8 @@ N_SEG = 15  # tenure x rooms
  PR_BONUS0, PR_BONUS1, PR_BONUS2, PR_BONUS3, PR_BONUS4,
  PR_PAT0, PR_PAT1, PR_PAT2, PR_PAT3, PR_PAT4,
  PR_CROSS, PR_CROSS_NEW, PR_OWNER_PREF, PR_COOP_PREF, PR_SCAN, PR_CAND,
- PR_LEFT_EMPTY, PR_DEMOLISH) = range(53)
-N_PAR = 53
+ PR_LEFT_EMPTY, PR_DEMOLISH, PR_PRICE_CUT, PR_PRICE_FLOOR) = range(55)
+N_PAR = 55
 
 # ------------------------------------------------------------------ random numbers
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
@@ -419,8 +419,11 @@ def _seeker_valid(sk, hh, p, s, day):
 
 
 @njit(inline="always", cache=True)
-def _compatible(sk, d, s, dw, key, par):
-    if sk[s, S_INCOME] < d[dw, D_COST]:
+def _compatible(sk, d, s, dw, day, key, par):
+    # asking rent/price falls the longer a dwelling stands empty, down to a floor
+    months = (day - d[dw, D_VACDAY]) / 30.0
+    cut = max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
+    if sk[s, S_INCOME] < d[dw, D_COST] * cut:
         return False
     if sk[s, S_MUNI] == d[dw, D_MUNI]:
         return True
@@ -440,8 +443,31 @@ def _score(sk, d, s, dw, day, key, par):
     return score
 
 
+@njit(inline="always", cache=True)
+def _seeker_segment(t, r, k, broad):
+    """k-th seeker segment a vacancy of tenure t and r rooms looks in (-1: none).
+
+    Always the same size and one room less; a vacancy that has stood empty a
+    while (``broad``) also tries one room more and the other ownership tenure.
+    """
+    if k == 0:
+        return _segment(t, r)
+    if k == 1:
+        return _segment(t, r - 1) if r > 1 else -1
+    if not broad:
+        return -1
+    if k == 2:
+        return _segment(t, r + 1) if r < N_ROOMS else -1
+    if t == T_RENTAL:
+        return -1
+    other = T_OWNER if t == T_COOP else T_COOP
+    if k == 3:
+        return _segment(other, r)
+    return _segment(other, r - 1) if r > 1 else -1
+
+
 @njit(cache=True)
-def _find_seeker(sk, hh, p, d, seg_head, seg_tail, dw, day, key, par):
+def _find_seeker(sk, hh, p, d, seg_head, seg_tail, dw, day, key, par, broad):
     """Best compatible seeker for vacancy ``dw`` (or -1); unlinks dead list entries."""
     best = -1
     best_score = -1e300
@@ -451,11 +477,10 @@ def _find_seeker(sk, hh, p, d, seg_head, seg_tail, dw, day, key, par):
     want = np.int64(par[PR_CAND])
     t = d[dw, D_TENURE]
     r = d[dw, D_ROOMS]
-    for k in range(2):
-        rr = r - k
-        if rr < 1:
-            break
-        seg = _segment(t, rr)
+    for k in range(5):
+        seg = _seeker_segment(t, r, k, broad)
+        if seg < 0:
+            continue
         prev = -1
         s = seg_head[seg]
         while s >= 0 and scanned < limit and found < want:
@@ -472,7 +497,7 @@ def _find_seeker(sk, hh, p, d, seg_head, seg_tail, dw, day, key, par):
                 s = nxt
                 continue
             scanned += 1
-            if v == 1 and _compatible(sk, d, s, dw, key, par):
+            if v == 1 and _compatible(sk, d, s, dw, day, key, par):
                 found += 1
                 sc = _score(sk, d, s, dw, day, key, par)
                 if sc > best_score:
@@ -510,7 +535,7 @@ def _find_vacancy(sk, d, ve, vhead, vtail, s, day, key, par):
                 e = nxt
                 continue
             scanned += 1
-            if _compatible(sk, d, s, dw, key, par):
+            if _compatible(sk, d, s, dw, day, key, par):
                 return dw
             prev = e
             e = nxt
@@ -704,7 +729,7 @@ def _drain(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, ve, vhead, vtail, shead,
     while head < tail:
         v = vq[head]
         head += 1
-        s = _find_seeker(sk, hh, p, d, shead, stail, v, day, key, par)
+        s = _find_seeker(sk, hh, p, d, shead, stail, v, day, key, par, False)
         if s < 0:
             _append_vacancy(d, ve, vhead, vtail, cnt, v)
             continue
@@ -727,6 +752,24 @@ def _offer_seeker(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, ve, vhead, vtail,
                        left, day, year, key)
             return
     _append_seeker(sk, shead, stail, s)
+
+
+@njit(cache=True)
+def _sweep(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, ve, vhead, vtail, shead, stail, vq, day, year, key):
+    """Weekly: vacancies empty for 30 days or more are offered to a wider circle of seekers."""
+    for seg in range(N_SEG):
+        e = vhead[seg]
+        while e >= 0:
+            nxt = ve[e, 2]
+            dw = ve[e, 0]
+            if d[dw, D_STATE] == DS_VAC and d[dw, D_SEQ] == ve[e, 1] and day - d[dw, D_VACDAY] >= 30:
+                s = _find_seeker(sk, hh, p, d, shead, stail, dw, day, key, par, True)
+                if s >= 0:
+                    left = _match(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, s, dw, day, year, key)
+                    if left >= 0:
+                        _drain(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, ve, vhead, vtail, shead, stail, vq,
+                               left, day, year, key)
+            e = nxt
 
 
 @njit(cache=True)
@@ -845,6 +888,9 @@ def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, 
                 d[dw, D_SEQ] += 1
                 _drain(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, ve, vhead, vtail, shead, stail, vq,
                        dw, day, year, key)
+        if (day - day0) % 7 == 6:
+            _sweep(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, ve, vhead, vtail, shead, stail, vq,
+                   day, year, key)
         while pos < n_all and e_day[order[pos]] == day:
             e = order[pos]
             pos += 1

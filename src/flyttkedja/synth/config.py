@@ -278,7 +278,7 @@ def _validate(raw: dict) -> None:
     _get(raw, "market.bonus")
     _vector(raw, "market.patience_days", len(SEEKER_KINDS))
     for f in ("cross_municipality", "cross_municipality_newcomer", "owner_preference",
-              "cooperative_preference", "left_empty", "demolished"):
+              "cooperative_preference", "left_empty", "demolished", "price_cut_per_month", "price_floor"):
         _number(raw, f"market.{f}", hi=1)
     _number(raw, "market.scan_limit", lo=1, integer=True)
     _number(raw, "market.candidates", lo=1, integer=True)

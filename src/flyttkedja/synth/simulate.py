@@ -46,6 +46,7 @@ def kernel_params(cfg: SynthConfig) -> np.ndarray:
         *mkt["bonus"], *mkt["patience_days"],
         mkt["cross_municipality"], mkt["cross_municipality_newcomer"], mkt["owner_preference"],
         mkt["cooperative_preference"], mkt["scan_limit"], mkt["candidates"], mkt["left_empty"], mkt["demolished"],
+        mkt["price_cut_per_month"], mkt["price_floor"],
     ]
     par = np.array(values, dtype=np.float64)
     assert len(par) == K.N_PAR, (len(par), K.N_PAR)
@@ -102,9 +103,14 @@ def _snapshot(hh: np.ndarray, p: np.ndarray, n_p: int, year: int) -> Snapshot:
 
 
 def _compact_seekers(sk: np.ndarray, cnt: np.ndarray, hh: np.ndarray, p: np.ndarray, next_day: int) -> None:
-    """Drop finished seekers, keeping order, and re-point households and persons."""
+    """Drop finished seekers, keeping order, and re-point households and persons.
+
+    Prospective arrivals who found nothing by 31 December do not carry over
+    (their details live in that year's arrival arrays): they settled elsewhere.
+    """
     n = cnt[K.C_SK]
-    keep = (sk[:n, K.S_ACTIVE] == 1) & (sk[:n, K.S_EXPIRE] >= next_day)
+    keep = ((sk[:n, K.S_ACTIVE] == 1) & (sk[:n, K.S_EXPIRE] >= next_day)
+            & (sk[:n, K.S_KIND] < K.SK_INMIG))
     new_index = np.where(keep, np.cumsum(keep) - 1, -1)
     for table, col, used in ((hh, K.H_SEEKER, cnt[K.C_HH]), (p, K.P_SEEKER, cnt[K.C_P])):
         ref = table[:used, col]
@@ -155,7 +161,7 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         K.year_start(hh, p, d, n_hh, n_p, year, day0, ndays, _year_key(seed, yi), par, ev)
         n_ev = int(np.sum(ev[:, 1] >= 0))
         bound = n_ev + len(arr) + int(cnt[K.C_SK]) + 16
-        hh = _grow(hh, n_hh + n_ev + len(arr) + 1)
+        hh = _grow(hh, n_hh + n_ev + len(arr) + int(cnt[K.C_SK]) + 1)  # carried seekers form households too
         p = _grow(p, n_p + n_ev + len(ap) + 1)
         sk = _grow(sk, int(cnt[K.C_SK]) + n_ev + len(arr) + 1)
         wd = _grow(wd, int(cnt[K.C_WD]) + bound + 1)
