@@ -146,3 +146,18 @@ def test_columns_preset_loads(preset):
     from flyttkedja.cli.ingest import load_columns
 
     assert load_columns(preset)["LopNr"] == "person_id"
+
+
+def test_synthetic_register_and_its_ingested_moves_validate_clean(small_register, tmp_path):
+    from flyttkedja.ingest import from_person_moves
+
+    reg = small_register
+    reg.write(tmp_path / "reg")
+    report = flyttkedja.validate(tmp_path / "reg")
+    assert report.ok, report.to_text()
+    annual = from_snapshots(tmp_path / "reg" / "persons", reg.dwellings, absent_origin="in_migrant",
+                            absent_destination="out_migrant")
+    daily = from_person_moves(reg.person_events, reg.persons, reg.dwellings)
+    for moves in (annual, daily):
+        report = flyttkedja.validate(dwellings=reg.dwellings, moves=moves)
+        assert report.ok, report.to_text()

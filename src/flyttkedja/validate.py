@@ -16,7 +16,9 @@ iff a to dwelling, ``vacates`` needs a from dwelling, ``fills`` a to dwelling);
 a household moving twice on one day; occupancy: a filling move into a dwelling
 that is occupied, a non-filling move into one that is empty, a departure from
 an empty dwelling (occupancy follows each dwelling's events in the tracer's
-order: date, completion and departures before arrivals, table order);
+order: date, completion and departures before arrivals; on one date the
+departure that empties the dwelling after those that leave others behind, the
+filling arrival before those that join; then table order);
 impossible sizes and ages.
 persons (one year at a time): a person twice in one year (duplicate id), in two
 dwellings at once, impossible ages (year - birth_year outside 0..120),
@@ -184,12 +186,19 @@ def _check_moves(report: ValidationReport, mv: pl.DataFrame, dw: pl.DataFrame | 
 
 
 def _check_occupancy(report: ValidationReport, mv: pl.DataFrame, dw: pl.DataFrame | None) -> None:
-    """Occupancy before each event from the previous event at the same dwelling."""
-    # kind: 0 completion, 1 departure, 2 arrival -- the tracer's order on one date
+    """Occupancy before each event from the previous event at the same dwelling.
+
+    Order at a dwelling: date; then completion, departures that leave others
+    behind, the departure that empties it, the arrival that fills it, arrivals
+    that join (the tracer's order: departures before arrivals; inside each, the
+    only order in which one date's events can be consistent); then table order.
+    """
     events = [
-        mv.select("_row", dwelling="from_dwelling", date="move_date", kind=pl.lit(1, pl.Int8),
+        mv.select("_row", dwelling="from_dwelling", date="move_date",
+                  kind=pl.when(pl.col("vacates")).then(pl.lit(2, pl.Int8)).otherwise(pl.lit(1, pl.Int8)),
                   empties=pl.col("vacates"), fills=pl.lit(None, pl.Boolean)),
-        mv.select("_row", dwelling="to_dwelling", date="move_date", kind=pl.lit(2, pl.Int8),
+        mv.select("_row", dwelling="to_dwelling", date="move_date",
+                  kind=pl.when(pl.col("fills")).then(pl.lit(3, pl.Int8)).otherwise(pl.lit(4, pl.Int8)),
                   empties=pl.lit(False), fills=pl.col("fills")),
     ]
     if dw is not None and "completed" in dw.columns:
@@ -202,7 +211,7 @@ def _check_occupancy(report: ValidationReport, mv: pl.DataFrame, dw: pl.DataFram
     )
     before = pl.col("empties").shift(1).over("dwelling")  # null: no earlier event known
     ev = ev.with_columns(empty_before=before)
-    arrival, departure = pl.col("kind") == 2, pl.col("kind") == 1
+    arrival, departure = pl.col("kind") >= 3, pl.col("kind").is_in([1, 2])
     report.add("moves", "fills=True into an occupied dwelling", ev,
                arrival & pl.col("fills") & (pl.col("empty_before") == False))  # noqa: E712
     report.add("moves", "fills=False into an empty dwelling", ev,
