@@ -7,3 +7,4 @@ Add one line per command module; keep the modules themselves independent.
 from flyttkedja.cli import trace  # noqa: E402,F401
 from flyttkedja.cli import ingest, validate  # noqa: E402,F401
 from flyttkedja.cli import report  # noqa: E402,F401
+from flyttkedja.cli import synth  # noqa: E402,F401
