@@ -194,3 +194,31 @@ def test_failed_write_leaves_no_directory(small_register, tmp_path, monkeypatch)
         small_register.write(tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_writes_register_and_summary(tmp_path):
+    from click.testing import CliRunner
+
+    from flyttkedja.cli import main
+
+    out = tmp_path / "reg"
+    result = CliRunner().invoke(main, ["synth", "--preset", "tiny", "--years", "1", "--seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "new builds" in result.output and "max gap 365 days" in result.output
+    reg = read_register(out)
+    assert reg.meta["preset"] == "tiny" and reg.meta["seed"] == 3 and reg.window[0].year == 2020
+    again = CliRunner().invoke(main, ["synth", "--preset", "tiny", "--years", "1", "--out", str(out)])
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_cli_bad_config_leaves_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from flyttkedja.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('base = "tiny"\n[new_builds]\ntenure = { rental = 0.5, cooperative = 0.2, owner = 0.2 }\n')
+    result = CliRunner().invoke(main, ["synth", "--preset", str(bad), "--out", str(tmp_path / "reg")])
+    assert result.exit_code == 2
+    assert "new_builds.tenure: shares sum to 0.9" in result.output
+    assert not (tmp_path / "reg").exists()

@@ -205,9 +205,11 @@ def _areas(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
 
 
 def _persons(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
+    """The yearly panel; consumes ``raw.snapshots`` to keep peak memory down."""
     parts = []
     sex_codes = pa.array(SEXES)
-    for snap in raw.snapshots:
+    while raw.snapshots:
+        snap = raw.snapshots.pop(0)
         q = snap.person
         parts.append(_table("persons", {
             "person_id": q + 1, "year": np.full(len(q), snap.year, np.int16),
@@ -253,14 +255,15 @@ def _truth_tables(raw: RawRegister, max_gap: int) -> tuple[pa.Table, pa.Table, p
 
 
 def build_register(raw: RawRegister, meta: dict[str, Any]) -> Register:
-    """The canonical tables and ground truth from a finished simulation."""
+    """The canonical tables and ground truth from a finished simulation (consumes its snapshots)."""
     muni_codes = pa.array([m["code"] for m in raw.cfg.section("municipality")])
     max_gap = raw.cfg.max_gap_days
     chains, links, truth_moves = _truth_tables(raw, max_gap)
     window = tuple(EPOCH + dt.timedelta(days=int(x)) for x in raw.window)
+    areas = _areas(raw, muni_codes)  # before _persons, which consumes the snapshots
     return Register(
         dwellings=_dwellings(raw, muni_codes), households=_households(raw), moves=_moves(raw.moves),
-        areas=_areas(raw, muni_codes), persons=_persons(raw, muni_codes),
+        areas=areas, persons=_persons(raw, muni_codes),
         person_events=_person_events(raw.person_events), truth_chains=chains, truth_links=links,
         truth_moves=truth_moves, window=window, max_gap_days=max_gap, meta=meta,
     )

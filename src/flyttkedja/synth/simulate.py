@@ -99,7 +99,9 @@ def _year_key(seed: int, year_index: int) -> np.uint64:
 def _snapshot(hh: np.ndarray, p: np.ndarray, n_p: int, year: int) -> Snapshot:
     person = np.flatnonzero(p[:n_p, K.P_HH] >= 0)
     household = p[person, K.P_HH]
-    return Snapshot(year, person, household, hh[household, K.H_DW], p[person, K.P_INCOME].copy())
+    # int32 indices: the panel is the largest output, keep it compact
+    return Snapshot(year, person.astype(np.int32), household.astype(np.int32),
+                    hh[household, K.H_DW].astype(np.int32), p[person, K.P_INCOME].copy())
 
 
 def _compact_seekers(sk: np.ndarray, cnt: np.ndarray, hh: np.ndarray, p: np.ndarray, next_day: int) -> None:
