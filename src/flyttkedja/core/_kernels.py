@@ -3,13 +3,18 @@
 Arrays use dense dwelling indices (0..n_dwellings-1, the rank of the dwelling
 id) and move rows (0..n_moves-1). Dates are int32 days since 1970-01-01.
 
-An *event* is coded as one int64: ``ref * 4 + kind`` with ``kind`` one of
-COMPLETION, DEPARTURE, ARRIVAL, DEMOLITION and ``ref`` the move row
-(departures, arrivals) or the dense dwelling index (completion, demolition).
+An *event* is one int64 ``(day - start) << 40 | ref << 2 | kind``: ``kind`` is
+COMPLETION, DEPARTURE, ARRIVAL or DEMOLITION, ``ref`` the move row (departures,
+arrivals) or the dense dwelling index (completion, demolition). Carrying the
+day in the code keeps every pass over a dwelling's events sequential in memory.
 
-End reasons are the positions in :data:`flyttkedja.schema.END_REASONS`.
-Every kernel writes each output slot from exactly one iteration, so parallel
-results are identical for any number of threads.
+The successor relation is one int64 per move, ``step``: ``step[m] >= 0`` is the
+move that filled the vacancy m left (the next link after m); ``step[m] < 0``
+means a chain ends after m with end reason ``-step[m] - 1`` (positions in
+:data:`flyttkedja.schema.END_REASONS`). A vacancy's *first* code has the same
+form: the move that filled it, or ``-(reason + 1)``. Walking a chain touches
+one array. Every kernel writes each output slot from exactly one iteration,
+so parallel results are identical for any number of threads.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from numba import njit, prange
 COMPLETION, DEPARTURE, ARRIVAL, DEMOLITION = 0, 1, 2, 3
 # positions in schema.END_REASONS
 NOT_VACATED, UNFILLED, CENSORED, CYCLE, MAX_LENGTH = 3, 4, 5, 6, 7
-FILLED = -1  # vacancy status: filled (not an end reason)
 NO_DATE = np.iinfo(np.int32).min
+DAY_SHIFT = 40
+REF_MASK = (1 << 38) - 1
 
 
 @njit(cache=True, parallel=True)
@@ -42,14 +48,19 @@ def map_ids(raw, valid, lookup, lo):
 
 
 @njit(cache=True)
-def _event_date(code, mv_date, dw_completed, dw_demolished):
-    ref = code >> 2
-    kind = code & 3
-    if kind == COMPLETION:
-        return dw_completed[ref]
-    if kind == DEMOLITION:
-        return dw_demolished[ref]
-    return mv_date[ref]
+def event_day(code, start):
+    return (code >> DAY_SHIFT) + start
+
+
+@njit(cache=True)
+def event_ref(code):
+    return (code >> 2) & REF_MASK
+
+
+@njit(cache=True)
+def _code(day, start, ref, kind):
+    # int64 before shifting: numpy (JIT disabled) would keep int32 - int as int32
+    return ((np.int64(day) - np.int64(start)) << DAY_SHIFT) | (np.int64(ref) << 2) | kind
 
 
 @njit(cache=True)
@@ -60,43 +71,37 @@ def _bucket(day, kind, start):
 
 
 @njit(cache=True)
-def event_index(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished, start, end):
-    """Every dwelling's events in its own order, in linear time.
+def _by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished, start, end):
+    """Stable counting sort of all events by (day, same-day class).
 
-    Two stable counting sorts: by (date, same-day class) over events enumerated
-    as completions (by dwelling), moves (by row), demolitions; then by dwelling.
-    Returns ``(dw_start, codes)``: the events of dwelling d are
-    ``codes[dw_start[d]:dw_start[d + 1]]``.
+    Events are enumerated as completions, moves by row (departure, arrival),
+    demolitions, so ties keep table order with a completion first.
+    Returns ``(codes, dwellings)`` in time order.
     """
     n_moves = mv_date.shape[0]
     n_dw = dw_completed.shape[0]
-    n_buckets = (end - start + 1) * 3
-    counts = np.zeros(n_buckets + 1, np.int64)
-    n_events = 0
+    counts = np.zeros((end - start + 1) * 3 + 1, np.int64)
     for d in range(n_dw):
         if start <= dw_completed[d] <= end:
             counts[_bucket(dw_completed[d], COMPLETION, start) + 1] += 1
-            n_events += 1
         if start <= dw_demolished[d] <= end:
             counts[_bucket(dw_demolished[d], DEMOLITION, start) + 1] += 1
-            n_events += 1
     for r in range(n_moves):
         day = mv_date[r]
         if start <= day <= end:
             if mv_from[r] >= 0 and mv_vacates[r]:
                 counts[_bucket(day, DEPARTURE, start) + 1] += 1
-                n_events += 1
             if mv_to[r] >= 0 and mv_fills[r]:
                 counts[_bucket(day, ARRIVAL, start) + 1] += 1
-                n_events += 1
-    for b in range(n_buckets):
+    for b in range(counts.shape[0] - 1):
         counts[b + 1] += counts[b]
-    by_time = np.empty(n_events, np.int64)
-    dw_of = np.empty(n_events, np.int32)
+    codes = np.empty(counts[-1], np.int64)
+    dw_of = np.empty(counts[-1], np.int32)
     for d in range(n_dw):
-        if start <= dw_completed[d] <= end:
-            b = _bucket(dw_completed[d], COMPLETION, start)
-            by_time[counts[b]] = d * 4 + COMPLETION
+        day = dw_completed[d]
+        if start <= day <= end:
+            b = _bucket(day, COMPLETION, start)
+            codes[counts[b]] = _code(day, start, d, COMPLETION)
             dw_of[counts[b]] = d
             counts[b] += 1
     for r in range(n_moves):
@@ -104,50 +109,118 @@ def event_index(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_
         if start <= day <= end:
             if mv_from[r] >= 0 and mv_vacates[r]:
                 b = _bucket(day, DEPARTURE, start)
-                by_time[counts[b]] = r * 4 + DEPARTURE
+                codes[counts[b]] = _code(day, start, r, DEPARTURE)
                 dw_of[counts[b]] = mv_from[r]
                 counts[b] += 1
             if mv_to[r] >= 0 and mv_fills[r]:
                 b = _bucket(day, ARRIVAL, start)
-                by_time[counts[b]] = r * 4 + ARRIVAL
+                codes[counts[b]] = _code(day, start, r, ARRIVAL)
                 dw_of[counts[b]] = mv_to[r]
                 counts[b] += 1
     for d in range(n_dw):
-        if start <= dw_demolished[d] <= end:
-            b = _bucket(dw_demolished[d], DEMOLITION, start)
-            by_time[counts[b]] = d * 4 + DEMOLITION
+        day = dw_demolished[d]
+        if start <= day <= end:
+            b = _bucket(day, DEMOLITION, start)
+            codes[counts[b]] = _code(day, start, d, DEMOLITION)
             dw_of[counts[b]] = d
             counts[b] += 1
-    dw_start = np.zeros(n_dw + 1, np.int64)
-    for i in range(n_events):
-        dw_start[dw_of[i] + 1] += 1
-    for d in range(n_dw):
-        dw_start[d + 1] += dw_start[d]
-    fill = dw_start[:-1].copy()
-    codes = np.empty(n_events, np.int64)
-    for i in range(n_events):
-        d = dw_of[i]
-        codes[fill[d]] = by_time[i]
-        fill[d] += 1
-    return dw_start, codes
+    return codes, dw_of
+
+
+RADIX_BITS = 11  # 2048 buckets per pass: every write stream stays in cache
 
 
 @njit(cache=True, parallel=True)
-def successors(dw_start, codes, mv_date, dw_completed, dw_demolished, end, max_gap):
-    """Rule item 3 for every vacancy at once, in parallel over dwellings.
+def _radix_pass(codes, dw_of, shift, n_chunks):
+    """One stable counting-sort pass on bits ``shift..shift+RADIX_BITS`` of the dwelling.
 
-    Returns ``(vac_fill, vac_status, comp_fill, comp_status, inconsistent, orphan)``:
-    for the vacancy opened by move r (resp. the completion of dwelling d) the
-    row of the move that filled it (-1 if none) and FILLED / UNFILLED / CENSORED;
-    per dwelling, the vacancies whose next event was another departure and the
-    filling arrivals that filled no vacancy.
+    Fixed chunks count and scatter in parallel; chunk c's events of a bucket go
+    after those of chunks before it, so the result equals the sequential sort.
     """
-    n_moves = mv_date.shape[0]
+    n = codes.shape[0]
+    n_buckets = 1 << RADIX_BITS
+    mask = n_buckets - 1
+    size = (n + n_chunks - 1) // n_chunks
+    counts = np.zeros((n_chunks, n_buckets), np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * size, min(n, (c + 1) * size)):
+            counts[c, (dw_of[i] >> shift) & mask] += 1
+    total = 0
+    for b in range(n_buckets):
+        for c in range(n_chunks):
+            k = counts[c, b]
+            counts[c, b] = total
+            total += k
+    out_codes = np.empty(n, np.int64)
+    out_dw = np.empty(n, np.int32)
+    for c in prange(n_chunks):
+        for i in range(c * size, min(n, (c + 1) * size)):
+            b = (dw_of[i] >> shift) & mask
+            out_codes[counts[c, b]] = codes[i]
+            out_dw[counts[c, b]] = dw_of[i]
+            counts[c, b] += 1
+    return out_codes, out_dw
+
+
+@njit(cache=True)
+def _by_dwelling(codes, dw_of, n_dw, n_chunks):
+    """Stable LSD radix sort by dwelling; returns ``(dw_start, codes)``."""
+    shift = 0
+    while (n_dw - 1) >> shift > 0 or shift == 0:
+        codes, dw_of = _radix_pass(codes, dw_of, shift, n_chunks)
+        shift += RADIX_BITS
+    dw_start = np.empty(n_dw + 1, np.int64)
+    d = 0
+    for i in range(dw_of.shape[0]):  # sequential: first event of each dwelling
+        while d <= dw_of[i]:
+            dw_start[d] = i
+            d += 1
+    while d <= n_dw:
+        dw_start[d] = dw_of.shape[0]
+        d += 1
+    return dw_start, codes
+
+
+@njit(cache=True)
+def event_index(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished, start, end, n_chunks):
+    """Every dwelling's events in its own order, in linear time.
+
+    Returns ``(dw_start, codes)``: the events of dwelling d, in order, are
+    ``codes[dw_start[d]:dw_start[d + 1]]``.
+    """
+    by_time, dw_of = _by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished,
+                              start, end)
+    return _by_dwelling(by_time, dw_of, dw_completed.shape[0], n_chunks)
+
+
+@njit(cache=True, parallel=True)
+def _end_codes(mv_from, mv_vacates, mv_origin):
+    """The step of every move as if its own vacancy (if any) went unfilled."""
+    n = mv_from.shape[0]
+    step = np.empty(n, np.int64)
+    for m in prange(n):
+        if mv_from[m] < 0:
+            step[m] = -(mv_origin[m] - 1) - 1  # ORIGINS[1:] == END_REASONS[:3]
+        elif not mv_vacates[m]:
+            step[m] = -NOT_VACATED - 1
+        else:
+            step[m] = -UNFILLED - 1
+    return step
+
+
+@njit(cache=True, parallel=True)
+def successors(dw_start, codes, mv_from, mv_vacates, mv_origin, start, end, max_gap):
+    """Rule items 3 and 5 for every vacancy at once, in parallel over dwellings.
+
+    Returns ``(step, comp_first, has_prev, inconsistent, orphan)``: the step of
+    every move; the first code of every dwelling's completion vacancy; whether a
+    move filled a vacancy left by a move; per dwelling, the vacancies whose next
+    event was another departure and the filling arrivals that filled nothing.
+    """
     n_dw = dw_start.shape[0] - 1
-    vac_fill = np.full(n_moves, -1, np.int64)
-    vac_status = np.full(n_moves, UNFILLED, np.int8)
-    comp_fill = np.full(n_dw, -1, np.int64)
-    comp_status = np.full(n_dw, UNFILLED, np.int8)
+    step = _end_codes(mv_from, mv_vacates, mv_origin)
+    comp_first = np.full(n_dw, -UNFILLED - 1, np.int64)
+    has_prev = np.zeros(mv_from.shape[0], np.bool_)
     inconsistent = np.zeros(n_dw, np.int32)
     orphan = np.zeros(n_dw, np.int32)
     for d in prange(n_dw):
@@ -155,247 +228,236 @@ def successors(dw_start, codes, mv_date, dw_completed, dw_demolished, end, max_g
         for i in range(lo, hi):
             code = codes[i]
             kind = code & 3
-            if kind == ARRIVAL:
-                if i == lo or (codes[i - 1] & 3) > DEPARTURE:
-                    orphan[d] += 1
+            if kind == ARRIVAL and (i == lo or (codes[i - 1] & 3) > DEPARTURE):
+                orphan[d] += 1
+            if kind > DEPARTURE:
                 continue
-            if kind == DEMOLITION:
-                continue
-            day = _event_date(code, mv_date, dw_completed, dw_demolished)
-            fill = -1
-            status = UNFILLED
+            day = code >> DAY_SHIFT
+            first = -UNFILLED - 1
             if i + 1 < hi:
                 nxt = codes[i + 1]
                 nkind = nxt & 3
-                if nkind == ARRIVAL and mv_date[nxt >> 2] - day <= max_gap:
-                    fill = nxt >> 2
-                    status = FILLED
+                if nkind == ARRIVAL and (nxt >> DAY_SHIFT) - day <= max_gap:
+                    first = event_ref(nxt)
                 elif nkind <= DEPARTURE:
                     inconsistent[d] += 1
                 elif nkind == ARRIVAL:
                     orphan[d] += 1  # filled nothing: came after the gap
-            elif end - day < max_gap:
-                status = CENSORED
+            elif end - start - day < max_gap:
+                first = -CENSORED - 1
             if kind == COMPLETION:
-                comp_fill[d] = fill
-                comp_status[d] = status
+                comp_first[d] = first
             else:
-                vac_fill[code >> 2] = fill
-                vac_status[code >> 2] = status
-    return vac_fill, vac_status, comp_fill, comp_status, inconsistent, orphan
+                step[event_ref(code)] = first
+                if first >= 0:
+                    has_prev[first] = True
+    return step, comp_first, has_prev, inconsistent, orphan
 
 
 @njit(cache=True)
-def seed_vacancies(dw_start, codes, mv_date, dw_completed, dw_demolished, selected, completions_only, start, end):
+def seed_vacancies(dw_start, codes, step, comp_first, selected, completions_only, start, end):
     """Seed vacancies in chain-id order (seed_date, dwelling, completion first, move row).
 
-    The event index is already ordered by (dwelling, date, completion, row);
-    a stable counting sort by date gives the chain-id order in linear time.
-    Returns the event codes of the seeds and their dwellings.
+    The event index is ordered by (dwelling, date, completion, row); a stable
+    counting sort by date gives the chain-id order in linear time. Returns the
+    seeds' event codes, dense dwellings and first codes.
     """
     n_dw = dw_start.shape[0] - 1
-    n_days = end - start + 1
-    counts = np.zeros(n_days + 1, np.int64)
-    n = 0
+    counts = np.zeros(end - start + 2, np.int64)
     for d in range(n_dw):
-        if not selected[d]:
-            continue
-        for i in range(dw_start[d], dw_start[d + 1]):
-            kind = codes[i] & 3
-            if kind == COMPLETION or (kind == DEPARTURE and not completions_only):
-                counts[_event_date(codes[i], mv_date, dw_completed, dw_demolished) - start + 1] += 1
-                n += 1
-    for k in range(n_days):
+        if selected[d]:
+            for i in range(dw_start[d], dw_start[d + 1]):
+                kind = codes[i] & 3
+                if kind == COMPLETION or (kind == DEPARTURE and not completions_only):
+                    counts[(codes[i] >> DAY_SHIFT) + 1] += 1
+    for k in range(counts.shape[0] - 1):
         counts[k + 1] += counts[k]
+    n = counts[-1]
     seed_code = np.empty(n, np.int64)
     seed_dw = np.empty(n, np.int32)
+    seed_first = np.empty(n, np.int64)
     for d in range(n_dw):
-        if not selected[d]:
-            continue
-        for i in range(dw_start[d], dw_start[d + 1]):
-            kind = codes[i] & 3
-            if kind == COMPLETION or (kind == DEPARTURE and not completions_only):
-                k = _event_date(codes[i], mv_date, dw_completed, dw_demolished) - start
-                seed_code[counts[k]] = codes[i]
-                seed_dw[counts[k]] = d
-                counts[k] += 1
-    return seed_code, seed_dw
+        if selected[d]:
+            for i in range(dw_start[d], dw_start[d + 1]):
+                code = codes[i]
+                kind = code & 3
+                if kind == COMPLETION or (kind == DEPARTURE and not completions_only):
+                    k = code >> DAY_SHIFT
+                    seed_code[counts[k]] = code
+                    seed_dw[counts[k]] = d
+                    seed_first[counts[k]] = comp_first[d] if kind == COMPLETION else step[event_ref(code)]
+                    counts[k] += 1
+    return seed_code, seed_dw, seed_first
 
 
 @njit(cache=True)
-def _first_link(code, vac_fill, vac_status, comp_fill, comp_status):
-    ref = code >> 2
-    if (code & 3) == COMPLETION:
-        return comp_fill[ref], comp_status[ref]
-    return vac_fill[ref], vac_status[ref]
-
-
-@njit(cache=True)
-def _end_after(m, mv_from, mv_vacates, mv_origin, vac_fill, vac_status):
-    """Rule item 5 after link m: (next link, -1) or (-1, end reason)."""
-    if mv_from[m] < 0:
-        return -1, mv_origin[m] - 1  # ORIGINS[1:] == END_REASONS[:3]
-    if not mv_vacates[m]:
-        return -1, NOT_VACATED
-    if vac_fill[m] < 0:
-        return -1, vac_status[m]
-    return vac_fill[m], -1
-
-
-@njit(cache=True)
-def _walk(code, links, offset, max_length, mv_from, mv_vacates, mv_origin, vac_fill, vac_status, comp_fill, comp_status):
+def _walk(first, step, links, offset, max_length):
     """Walk one chain; writes its links from ``links[offset]`` when ``offset >= 0``.
 
-    A move fills at most one vacancy, so the successor map is injective: a chain
-    that revisits a move revisits its first link, and checking the first link is
-    enough to detect a cycle.
+    Returns (length, end reason). The successor map is injective (a move fills
+    at most one vacancy), so a chain that revisits a move revisits its first
+    link: checking the first link detects every cycle.
     """
-    first, status = _first_link(code, vac_fill, vac_status, comp_fill, comp_status)
     if first < 0:
-        return 0, status, -1
+        return 0, -first - 1
     m = first
     n = 0
     while True:
         if n == max_length:
-            return n, MAX_LENGTH, m
+            return n, MAX_LENGTH
         if offset >= 0:
             links[offset + n] = m
         n += 1
-        nxt, reason = _end_after(m, mv_from, mv_vacates, mv_origin, vac_fill, vac_status)
+        nxt = step[m]
         if nxt < 0:
-            return n, reason, m
+            return n, -nxt - 1
         if nxt == first:
-            return n, CYCLE, m
+            return n, CYCLE
         m = nxt
 
 
 @njit(cache=True, parallel=True)
-def walk_chains(seed_code, max_length, mv_from, mv_vacates, mv_origin, vac_fill, vac_status, comp_fill, comp_status):
+def walk_chains(seed_first, step, max_length):
     """Every seed's chain, in parallel: lengths, offsets by cumsum, then links.
 
     Returns ``(length, end_reason, offsets, links)``; the links of chain c are
-    ``links[offsets[c]:offsets[c + 1]]`` (move rows, step order).
+    ``links[offsets[c]:offsets[c + 1]]`` (move rows, in step order).
     """
-    n = seed_code.shape[0]
+    n = seed_first.shape[0]
     length = np.empty(n, np.int32)
     reason = np.empty(n, np.int8)
     none = np.empty(0, np.int64)
     for c in prange(n):
-        k, r, _ = _walk(seed_code[c], none, -1, max_length, mv_from, mv_vacates, mv_origin,
-                        vac_fill, vac_status, comp_fill, comp_status)
-        length[c] = k
-        reason[c] = r
+        length[c], reason[c] = _walk(seed_first[c], step, none, -1, max_length)
     offsets = np.zeros(n + 1, np.int64)
     for c in range(n):
         offsets[c + 1] = offsets[c] + length[c]
     links = np.empty(offsets[n], np.int64)
     for c in prange(n):
-        _walk(seed_code[c], links, offsets[c], max_length, mv_from, mv_vacates, mv_origin,
-              vac_fill, vac_status, comp_fill, comp_status)
+        _walk(seed_first[c], step, links, offsets[c], max_length)
     return length, reason, offsets, links
 
 
 @njit(cache=True, parallel=True)
-def successor_layout(vac_fill, has_prev):
-    """Lay the successor relation out as contiguous runs: paths, then cycles.
+def _pack_links(step, cond):
+    """``step << 1 | cond``: one read per move while walking (memory latency bound)."""
+    n = step.shape[0]
+    link = np.empty(n, np.int64)
+    for m in prange(n):
+        link[m] = (step[m] << 1) | np.int64(cond[m])
+    return link
 
-    ``vac_fill[m]`` is the move that filled the vacancy m opened (-1 if none);
-    it is injective, so moves form disjoint paths and closed cycles. Paths are
-    walked in parallel from their heads (moves nobody's vacancy led to), placed
-    by cumsum of their lengths; the rare cycle members are placed afterwards.
-    Returns ``(order, pos, seg_start, seg_end, is_cycle)``: ``order[pos[m]] == m``
-    and the run holding position p is ``[seg_start[p], seg_end[p])``.
-    """
-    n = vac_fill.shape[0]
-    heads = np.flatnonzero(~has_prev)
-    h = heads.shape[0]
-    run = np.empty(h, np.int64)
-    for j in prange(h):
-        m = heads[j]
-        k = 1
-        while vac_fill[m] >= 0:
-            m = vac_fill[m]
-            k += 1
-        run[j] = k
-    starts = np.zeros(h + 1, np.int64)
-    for j in range(h):
-        starts[j + 1] = starts[j] + run[j]
-    order = np.empty(n, np.int32)
-    pos = np.full(n, -1, np.int32)
-    seg_start = np.empty(n, np.int32)
-    seg_end = np.empty(n, np.int32)
-    for j in prange(h):
-        m = heads[j]
-        p = starts[j]
-        while True:
-            order[p] = m
-            pos[m] = p
-            seg_start[p] = starts[j]
-            seg_end[p] = starts[j + 1]
-            p += 1
-            if vac_fill[m] < 0:
-                break
-            m = vac_fill[m]
-    p = starts[h]
-    is_cycle = np.zeros(n, np.bool_)
-    for m0 in range(n):  # members of closed cycles: never reached from a head
-        if pos[m0] >= 0:
-            continue
-        s = p
-        m = m0
-        while pos[m] < 0:
-            order[p] = m
-            pos[m] = p
-            p += 1
-            m = vac_fill[m]
-        for q in range(s, p):
-            seg_start[q] = s
-            seg_end[q] = p
-            is_cycle[q] = True
-    return order, pos, seg_start, seg_end, is_cycle
+
+@njit(cache=True)
+def _suffix(length, count, reason):
+    return (np.int64(length) << 32) | (np.int64(count) << 4) | reason
 
 
 @njit(cache=True, parallel=True)
-def vacancy_stats(seed_code, condition_cum, order, pos, seg_start, seg_end, is_cycle, max_length,
-                  mv_from, mv_vacates, mv_origin, vac_fill, vac_status, comp_fill, comp_status):
-    """Length, end reason and condition counts of every seed's chain, without walking it.
+def suffix_walk(step, has_prev, cond):
+    """Memoised suffix walk over the successor relation, in parallel over paths.
 
-    ``condition_cum[k, p]`` is the number of moves meeting condition k among
-    ``order[:p]``. A chain from a vacancy filled by m consists of the run from
-    ``pos[m]`` (wrapping round a cycle), cut at ``max_length`` links.
+    Moves form disjoint paths and closed cycles. From each path head (a move
+    that filled no move's vacancy) one walk finds the path's length, condition
+    total and end reason, a second writes every member's suffix: the links from
+    it to the path's end, how many meet ``cond``, and the end reason, packed as
+    ``length << 32 | count << 4 | reason`` (lengths below 2**28 moves). Cycle
+    members (never reached from a head) get the cycle's size, total and CYCLE.
+    Linear in the number of moves.
     """
-    n = seed_code.shape[0]
-    n_cond = condition_cum.shape[0]
+    n = step.shape[0]
+    link = _pack_links(step, cond)
+    heads = np.flatnonzero(~has_prev)
+    suffix = np.zeros(n, np.int64)
+    for j in prange(heads.shape[0]):
+        m = heads[j]
+        k = 0
+        total = 0
+        while True:
+            x = link[m]
+            k += 1
+            total += x & 1
+            if x < 0:
+                break
+            m = x >> 1
+        why = -(link[m] >> 1) - 1
+        m = heads[j]
+        for i in range(k):
+            x = link[m]
+            suffix[m] = _suffix(k - i, total, why)
+            total -= x & 1
+            m = x >> 1
+    for m0 in range(n):  # closed cycles: rare, sequential
+        if suffix[m0] != 0:
+            continue
+        k = 0
+        total = 0
+        m = m0
+        while True:
+            k += 1
+            total += link[m] & 1
+            m = link[m] >> 1
+            if m == m0:
+                break
+        for i in range(k):
+            suffix[m] = _suffix(k, total, CYCLE)
+            m = link[m] >> 1
+    return suffix
+
+
+@njit(cache=True)
+def _from_first(first, suffix, step, cond, max_length):
+    """(length, reason, count) of the chain whose first code is ``first``."""
+    if first < 0:
+        return 0, -first - 1, 0
+    s = suffix[first]
+    k = s >> 32
+    if k <= max_length:
+        return k, s & 15, (s >> 4) & 0xFFFFFFF
+    c = 0
+    m = first
+    for _ in range(max_length):  # rare: longer than the bound, walk it
+        c += cond[m]
+        m = step[m]
+    return max_length, MAX_LENGTH, c
+
+
+@njit(cache=True, parallel=True)
+def move_vacancy_stats(suffix, step, cond, is_vacancy, max_length):
+    """Length, end reason and condition count of the chain each move's vacancy starts.
+
+    Sequential in memory: the chain from the vacancy m left is m's own suffix
+    without m (the same for a cycle member). Rows that are no vacancy get -1.
+    """
+    n = step.shape[0]
+    length = np.full(n, -1, np.int32)
+    reason = np.full(n, -1, np.int8)
+    count = np.zeros(n, np.int32)
+    for m in prange(n):
+        if not is_vacancy[m]:
+            continue
+        first = step[m]
+        s = suffix[m]
+        k = (s >> 32) - 1
+        why = s & 15
+        if first < 0:
+            length[m], reason[m] = 0, -first - 1
+        elif why == CYCLE:
+            length[m], reason[m], count[m] = _from_first(first, suffix, step, cond, max_length)
+        elif k <= max_length:
+            length[m], reason[m], count[m] = k, why, ((s >> 4) & 0xFFFFFFF) - cond[m]
+        else:
+            length[m], reason[m], count[m] = _from_first(first, suffix, step, cond, max_length)
+    return length, reason, count
+
+
+@njit(cache=True, parallel=True)
+def vacancy_stats(first, suffix, step, cond, max_length):
+    """Length, end reason and condition count for vacancies given by their first codes."""
+    n = first.shape[0]
     length = np.zeros(n, np.int32)
     reason = np.empty(n, np.int8)
-    counts = np.zeros((n_cond, n), np.int64)
-    for c in prange(n):
-        first, status = _first_link(seed_code[c], vac_fill, vac_status, comp_fill, comp_status)
-        if first < 0:
-            reason[c] = status
-            continue
-        p = pos[first]
-        s, e = seg_start[p], seg_end[p]
-        if is_cycle[p]:
-            size = e - s
-            k = min(size, max_length)
-            reason[c] = CYCLE if size <= max_length else MAX_LENGTH
-            stop = p + k
-            for j in range(n_cond):
-                if stop <= e:
-                    counts[j, c] = condition_cum[j, stop] - condition_cum[j, p]
-                else:
-                    counts[j, c] = (condition_cum[j, e] - condition_cum[j, p]
-                                    + condition_cum[j, s + stop - e] - condition_cum[j, s])
-        else:
-            size = e - p
-            k = min(size, max_length)
-            if size <= max_length:
-                last = order[e - 1]
-                _, reason[c] = _end_after(last, mv_from, mv_vacates, mv_origin, vac_fill, vac_status)
-            else:
-                reason[c] = MAX_LENGTH
-            for j in range(n_cond):
-                counts[j, c] = condition_cum[j, p + k] - condition_cum[j, p]
-        length[c] = k
-    return length, reason, counts
+    count = np.zeros(n, np.int32)
+    for v in prange(n):
+        length[v], reason[v], count[v] = _from_first(first[v], suffix, step, cond, max_length)
+    return length, reason, count

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -33,30 +34,29 @@ Seeds = str | Sequence[int] | np.ndarray | pl.Expr
 
 @dataclass
 class Index:
-    """Event index and successors of a prepared register (kernel outputs)."""
+    """Event index and successors of a prepared register (kernel outputs, see ``_kernels``)."""
 
     dw_start: np.ndarray
     codes: np.ndarray
-    vac_fill: np.ndarray
-    vac_status: np.ndarray
-    comp_fill: np.ndarray
-    comp_status: np.ndarray
+    step: np.ndarray
+    comp_first: np.ndarray
+    has_prev: np.ndarray
     inconsistent: int
     orphan_fills: int
 
 
 def build_index(reg: Prepared) -> Index:
-    """Rule items 1–4: per-dwelling event order and what filled each vacancy."""
+    """Rule items 1–5: per-dwelling event order and the successor of every move."""
     dw_start, codes = K.event_index(reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills,
-                                    reg.dw_completed, reg.dw_demolished, reg.start, reg.end)
-    vac_fill, vac_status, comp_fill, comp_status, inconsistent, orphan = K.successors(
-        dw_start, codes, reg.mv_date, reg.dw_completed, reg.dw_demolished, reg.end, reg.max_gap_days)
-    return Index(dw_start, codes, vac_fill, vac_status, comp_fill, comp_status,
-                 int(inconsistent.sum()), int(orphan.sum()))
+                                    reg.dw_completed, reg.dw_demolished, reg.start, reg.end,
+                                    numba.get_num_threads())
+    step, comp_first, has_prev, inconsistent, orphan = K.successors(
+        dw_start, codes, reg.mv_from, reg.mv_vacates, reg.mv_origin, reg.start, reg.end, reg.max_gap_days)
+    return Index(dw_start, codes, step, comp_first, has_prev, int(inconsistent.sum()), int(orphan.sum()))
 
 
-def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray, np.ndarray]:
-    """Seed vacancies in chain-id order: (event codes, dense dwellings)."""
+def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seed vacancies in chain-id order: (event codes, dense dwellings, first codes)."""
     selected = np.ones(len(reg.dwelling_ids), bool)
     completions_only = False
     if isinstance(seeds, str):
@@ -73,8 +73,8 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
             raise ValueError(f"seeds: {int((dense < 0).sum())} dwelling id(s) not in dwellings.dwelling_id")
         selected = np.zeros(len(reg.dwelling_ids), bool)
         selected[dense] = True
-    return K.seed_vacancies(index.dw_start, index.codes, reg.mv_date, reg.dw_completed, reg.dw_demolished,
-                            selected, completions_only, reg.start, reg.end)
+    return K.seed_vacancies(index.dw_start, index.codes, index.step, index.comp_first, selected,
+                            completions_only, reg.start, reg.end)
 
 
 def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap_days: int = 365,
@@ -116,10 +116,8 @@ def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap
     """
     reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap_days, max_length=max_length)
     index = build_index(reg)
-    seed_code, seed_dw = select_seeds(reg, index, seeds)
-    length, reason, offsets, links = K.walk_chains(
-        seed_code, reg.max_length, reg.mv_from, reg.mv_vacates, reg.mv_origin,
-        index.vac_fill, index.vac_status, index.comp_fill, index.comp_status)
+    seed_code, seed_dw, seed_first = select_seeds(reg, index, seeds)
+    length, reason, offsets, links = K.walk_chains(seed_first, index.step, reg.max_length)
     chains = _chains_frame(reg, seed_code, seed_dw, length, reason, offsets, links)
     params = _params(reg, seeds, moves, dwellings, register_dir)
     return ChainSet(chains, _links_frame(reg, length, offsets, links), reg.moves, reg.dwellings,
@@ -145,15 +143,15 @@ def quality(reg: Prepared, index: Index) -> dict:
     inside = (reg.mv_date >= reg.start) & (reg.mv_date <= reg.end)
     vacating = inside & (reg.mv_from >= 0) & reg.mv_vacates
     completed = (reg.dw_completed >= reg.start) & (reg.dw_completed <= reg.end)
-    status = np.concatenate([index.vac_status[vacating], index.comp_status[completed]])
+    first = np.concatenate([index.step[vacating], index.comp_first[completed]])
     return {
         "moves": int(len(reg.mv_date)),
         "moves_outside_window": int((~inside).sum()),
         "new_builds": int(completed.sum()),
-        "vacancies": int(len(status)),
-        "filled": int((status == K.FILLED).sum()),
-        "unfilled": int((status == K.UNFILLED).sum()),
-        "censored": int((status == K.CENSORED).sum()),
+        "vacancies": int(len(first)),
+        "filled": int((first >= 0).sum()),
+        "unfilled": int((first == -K.UNFILLED - 1).sum()),
+        "censored": int((first == -K.CENSORED - 1).sum()),
         "inconsistent_vacancies": index.inconsistent,
         "orphan_fills": index.orphan_fills,
     }
@@ -169,10 +167,9 @@ def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str) -> pl.Series:
 
 def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> tuple[dict, np.ndarray]:
     """seed_kind, seed_dwelling, seed_date, seed_move of each seed; and the seed dates as days."""
-    ref = seed_code >> 2
+    ref = (seed_code >> 2) & K.REF_MASK
     is_build = (seed_code & 3) == K.COMPLETION
-    move_day = reg.mv_date[np.where(is_build, 0, ref)] if len(reg.mv_date) else np.zeros(len(ref), np.int32)
-    seed_date = np.where(is_build, reg.dw_completed[np.where(is_build, ref, 0)], move_day)
+    seed_date = (seed_code >> K.DAY_SHIFT) + reg.start
     return {
         "seed_kind": _codes_to(("new_build", "move"), (~is_build).astype(np.int64), "seed_kind"),
         "seed_dwelling": reg.dwelling_ids[seed_dw],
@@ -232,17 +229,18 @@ def _conditions(reg: Prepared, condition) -> tuple[list[str], np.ndarray]:
     return names, np.stack(rows)
 
 
-def statistics_arrays(reg: Prepared, index: Index, seed_code: np.ndarray, cond: np.ndarray):
-    """Kernel part of :func:`vacancy_statistics`: (length, end reason, counts per condition)."""
-    has_prev = np.zeros(len(reg.mv_date), bool)
-    has_prev[index.vac_fill[index.vac_fill >= 0]] = True
-    order, pos, seg_start, seg_end, is_cycle = K.successor_layout(index.vac_fill, has_prev)
-    cum = np.zeros((cond.shape[0], len(order) + 1), np.int32)
-    if cond.shape[0]:
-        np.cumsum(cond[:, order], axis=1, out=cum[:, 1:])
-    return K.vacancy_stats(seed_code, cum, order, pos, seg_start, seg_end, is_cycle, reg.max_length,
-                           reg.mv_from, reg.mv_vacates, reg.mv_origin, index.vac_fill, index.vac_status,
-                           index.comp_fill, index.comp_status)
+def statistics_arrays(reg: Prepared, index: Index, cond: np.ndarray) -> list[tuple]:
+    """Kernel part of :func:`vacancy_statistics`: for each condition (a row of ``cond``),
+    ``(length, reason, count)`` per move row (-1 where the row opens no vacancy in the
+    window) and per dwelling (its completion vacancy)."""
+    inside = (reg.mv_date >= reg.start) & (reg.mv_date <= reg.end)
+    is_vacancy = inside & reg.mv_vacates & (reg.mv_from >= 0)
+    out = []
+    for c in cond if cond.shape[0] else np.zeros((1, len(reg.mv_date)), bool):
+        suffix = K.suffix_walk(index.step, index.has_prev, c)
+        out.append((K.move_vacancy_stats(suffix, index.step, c, is_vacancy, reg.max_length),
+                    K.vacancy_stats(index.comp_first, suffix, index.step, c, reg.max_length)))
+    return out
 
 
 def vacancy_statistics(moves, dwellings, condition=None, *, window=None, max_gap_days: int = 365,
@@ -266,13 +264,22 @@ def vacancy_statistics(moves, dwellings, condition=None, *, window=None, max_gap
     """
     reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap_days, max_length=max_length)
     index = build_index(reg)
-    seed_code, seed_dw = select_seeds(reg, index, "all")
+    seed_code, seed_dw, _ = select_seeds(reg, index, "all")
     names, cond = _conditions(reg, condition)
-    length, reason, counts = statistics_arrays(reg, index, seed_code, cond)
+    ref = (seed_code >> 2) & K.REF_MASK
+    is_build = (seed_code & 3) == K.COMPLETION
+
+    def per_seed(by_move: np.ndarray, by_dwelling: np.ndarray) -> np.ndarray:
+        return np.where(is_build, by_dwelling[np.where(is_build, ref, 0)],
+                        by_move[np.where(is_build, 0, ref)] if len(by_move) else 0)
+
+    stats = statistics_arrays(reg, index, cond)
+    length, reason = (per_seed(stats[0][0][i], stats[0][1][i]) for i in (0, 1))
+    counts = [per_seed(s[0][2], s[1][2]) for s in stats]
     seed, _ = _seed_columns(reg, seed_code, seed_dw)
     frame = pl.DataFrame({
         **seed,
-        "length": length,
+        "length": length.astype(np.int32),
         "end_reason": _codes_to(END_REASONS, reason.astype(np.int64), "end_reason"),
     })
-    return frame.with_columns(pl.Series(name, counts[k]) for k, name in enumerate(names))
+    return frame.with_columns(pl.Series(name, counts[k].astype(np.int32)) for k, name in enumerate(names))

@@ -1,0 +1,227 @@
+"""Benchmarks of the chain tracer against polars and plain Python, same run, same data.
+
+Measured (after compilation, inputs already in memory, file reading excluded):
+``kernels`` = event index + successors + statistics for every vacancy (length,
+end reason, one condition count) + tracing every new-build chain (links);
+``trace`` = :func:`flyttkedja.trace` end to end (validation, conversion,
+kernels, output frames); ``polars`` = benchmarks/baselines/polars_trace.py
+(same work); ``python`` = benchmarks/baselines/python_trace.py on the first
+``FLYTTKEDJA_BENCH_PY_MOVES`` moves (default 200 000), scaled per move.
+
+Sizes: ``FLYTTKEDJA_BENCH_MOVES`` (default 1e6, the CI subset; the issue's
+figure uses 1e7). Registers come from benchmarks/_registers.py and are cached
+as Parquet under ``FLYTTKEDJA_BENCH_DIR`` when set. ``test_ratios`` asserts
+tracer/polars ≥ ``FLYTTKEDJA_BENCH_MIN_RATIO`` (default 5, the CI floor) and
+prints every figure; at ≥ 1e7 moves it also asserts the 2 s target.
+
+    FLYTTKEDJA_BENCH_MOVES=1e7 pytest benchmarks/bench_trace.py --benchmark-enable -s
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import flyttkedja
+from flyttkedja.core import _kernels as K
+from flyttkedja.core._prepare import prepare
+from flyttkedja.core.trace import build_index, select_seeds, statistics_arrays
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _registers import make_register  # noqa: E402
+from baselines.polars_trace import trace_polars  # noqa: E402
+from baselines.python_trace import trace_python  # noqa: E402
+
+MOVES = int(float(os.environ.get("FLYTTKEDJA_BENCH_MOVES", "1e6")))
+PY_MOVES = int(float(os.environ.get("FLYTTKEDJA_BENCH_PY_MOVES", "2e5")))
+MIN_RATIO = float(os.environ.get("FLYTTKEDJA_BENCH_MIN_RATIO", "5"))
+MAX_GAP, MAX_LENGTH, LOW = 365, 1000, 200_000
+TIMES: dict[str, float] = {}
+
+
+def load_register(n_moves: int) -> tuple[pa.Table, pa.Table]:
+    """The benchmark register, cached under FLYTTKEDJA_BENCH_DIR when set."""
+    cache = os.environ.get("FLYTTKEDJA_BENCH_DIR")
+    if not cache:
+        return make_register(n_moves)
+    directory = Path(cache) / f"trace_register_{n_moves}"
+    if not (directory / "dwellings.parquet").exists():
+        moves, dwellings = make_register(n_moves)
+        directory.mkdir(parents=True, exist_ok=True)
+        pq.write_table(moves, directory / "moves.parquet")
+        pq.write_table(dwellings, directory / "dwellings.parquet")
+    return pq.read_table(directory / "moves.parquet"), pq.read_table(directory / "dwellings.parquet")
+
+
+def kernels(reg, low: np.ndarray):
+    """Index + successors + every vacancy's statistics + every new-build chain.
+
+    The statistics cover every vacancy (each completion and vacating move in the
+    window), by move row and by dwelling; putting them in chain-id order is
+    presentation (done by ``vacancy_statistics``), not part of the measured work.
+    """
+    index = build_index(reg)
+    stats = statistics_arrays(reg, index, low[None, :])
+    _, _, builds = select_seeds(reg, index, "new_builds")
+    chains = K.walk_chains(builds, index.step, reg.max_length)
+    return stats, chains
+
+
+def timed(name: str, fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    TIMES[name] = min(TIMES.get(name, np.inf), time.perf_counter() - t0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def register():
+    moves, dwellings = load_register(MOVES)
+    reg = prepare(moves, dwellings, max_gap_days=MAX_GAP, max_length=MAX_LENGTH)
+    low = reg.moves.column("income").to_numpy() < LOW
+    small = prepare(*make_register(2_000), max_gap_days=MAX_GAP)
+    kernels(small, small.moves.column("income").to_numpy() < LOW)  # compile / load the cache
+    return moves, dwellings, reg, low
+
+
+def python_inputs(moves: pa.Table, dwellings: pa.Table, n: int) -> tuple:
+    mv = moves.slice(0, n)
+    day = mv.column("move_date").cast(pa.int32()).to_pylist()
+    completed = {d: t for d, t in zip(dwellings.column("dwelling_id").to_pylist(),
+                                      dwellings.column("completed").cast(pa.int32()).to_pylist()) if t is not None}
+    return (day, mv.column("from_dwelling").to_pylist(), mv.column("to_dwelling").to_pylist(),
+            mv.column("vacates").to_pylist(), mv.column("fills").to_pylist(), mv.column("origin").to_pylist(),
+            [x < LOW for x in mv.column("income").to_pylist()], completed, {}, (min(day), max(day)),
+            MAX_GAP, MAX_LENGTH)
+
+
+def test_same_answers_small() -> None:
+    """The baselines give the tracer's answers (chains, links, every vacancy's statistics)."""
+    moves, dwellings = make_register(30_000, years=2, seed=3)
+    cs = flyttkedja.trace(moves, dwellings, max_gap_days=60)
+    stats = flyttkedja.core.vacancy_statistics(moves, dwellings, pl.col("income") < LOW, max_gap_days=60)
+    start, end = (int(np.datetime64(d, "D").astype(int)) for d in cs.params["window"])
+    chains, links, pstats = trace_polars(pl.from_arrow(moves), pl.from_arrow(dwellings), (start, end), 60,
+                                         MAX_LENGTH, pl.col("income") < LOW)
+    assert chains["length"].to_list() == cs.chains["length"].to_list()
+    assert chains["end_reason"].to_list() == cs.chains["end_reason"].to_list()
+    assert links["move_row"].to_list() == cs.links["move_row"].to_list()
+    assert pstats["length"].to_list() == stats["length"].to_list()
+    assert pstats["end_reason"].to_list() == stats["end_reason"].to_list()
+    assert pstats["count"].to_list() == stats["count"].to_list()
+    args = list(python_inputs(moves, dwellings, moves.num_rows))
+    args[9], args[10] = (start, end), 60
+    py_chains, py_stats = trace_python(*args)
+    by_dwelling = dict(zip(cs.chains["seed_dwelling"].to_list(), cs.links.group_by("chain_id", maintain_order=True)
+                           .agg("move_row").join(cs.chains.select("chain_id"), on="chain_id", how="right")
+                           ["move_row"].to_list()))
+    assert {d: (links or []) for d, links in by_dwelling.items()} == {d: c[0] for d, c in py_chains.items()}
+    assert sorted(v[0] for v in py_stats.values()) == sorted(stats["length"].to_list())
+
+
+def test_kernels(benchmark, register) -> None:
+    _, _, reg, low = register
+    benchmark.pedantic(timed, args=("kernels", kernels, reg, low), rounds=3, iterations=1)
+
+
+def test_trace_end_to_end(benchmark, register) -> None:
+    moves, dwellings, _, _ = register
+    benchmark.pedantic(timed, args=("trace", flyttkedja.trace, moves, dwellings), rounds=1, iterations=1)
+
+
+def test_polars(benchmark, register) -> None:
+    moves, dwellings, reg, _ = register
+    mv, dw = pl.from_arrow(moves), pl.from_arrow(dwellings)
+    benchmark.pedantic(timed, args=("polars", trace_polars, mv, dw, (reg.start, reg.end), MAX_GAP, MAX_LENGTH,
+                                    pl.col("income") < LOW), rounds=1, iterations=1)
+
+
+def test_python_subset(benchmark, register) -> None:
+    moves, dwellings, _, _ = register
+    n = min(PY_MOVES, moves.num_rows)
+    args = python_inputs(moves, dwellings, n)
+    benchmark.pedantic(timed, args=("python_subset", trace_python, *args), rounds=1, iterations=1)
+    TIMES["python"] = TIMES["python_subset"] * moves.num_rows / n
+
+
+def test_ratios(register) -> None:
+    if not {"kernels", "polars", "python"} <= TIMES.keys():
+        pytest.skip("run the whole file: the ratio needs the timings of the tests above")
+    moves = register[0].num_rows
+    print(f"\n{moves:,} moves: kernels {TIMES['kernels']:.3f} s, trace() end to end {TIMES.get('trace', np.nan):.3f} s, "
+          f"polars {TIMES['polars']:.3f} s ({TIMES['polars'] / TIMES['kernels']:.1f}x), plain Python "
+          f"{TIMES['python']:.1f} s scaled from {min(PY_MOVES, moves):,} moves ({TIMES['python'] / TIMES['kernels']:.0f}x)")
+    assert TIMES["polars"] / TIMES["kernels"] >= MIN_RATIO
+    if moves >= 10_000_000:
+        assert TIMES["kernels"] <= 2.0
+        assert TIMES["python"] / TIMES["kernels"] >= 200
+
+
+PEAK = textwrap.dedent("""
+    import sys, pyarrow.parquet as pq, numpy as np
+    sys.path.insert(0, {bench!r})
+    from bench_trace import load_register, kernels
+    from flyttkedja.core._prepare import prepare
+    moves, dwellings = load_register({n})
+    cols = [moves.column(c) for c in ("household_id", "move_date", "from_dwelling", "to_dwelling", "origin",
+            "destination", "vacates", "fills", "income")] + [dwellings.column(c) for c in ("dwelling_id", "completed")]
+    inputs = sum(c.nbytes for c in cols)
+    reg = prepare(moves, dwellings)
+    low = reg.moves.column("income").to_numpy() < 200000
+    kernels(reg, low)
+    def rss(field):
+        for line in open("/proc/self/status"):
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    base = rss("VmRSS:")
+    open("/proc/self/clear_refs", "w").write("5")  # reset the high-water mark
+    kernels(reg, low)
+    print(inputs, base, rss("VmHWM:"))
+""")
+
+
+def test_peak_memory(register) -> None:
+    """Peak extra memory of the kernels (after compilation) relative to the input columns."""
+    script = PEAK.format(bench=str(Path(__file__).resolve().parent), n=MOVES)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=1800,
+                         env={**os.environ})
+    assert out.returncode == 0, out.stderr[-2000:]
+    inputs, base, peak = map(int, out.stdout.split()[-3:])
+    print(f"\ninput columns {inputs / 2**20:.0f} MiB; kernels' peak extra memory {(peak - base) / 2**20:.0f} MiB "
+          f"({(peak - base) / inputs:.2f}x the input columns)")
+    assert peak - base < 3 * inputs
+
+
+STARTUP = textwrap.dedent("""
+    import time
+    t0 = time.perf_counter()
+    import flyttkedja
+    import sys; sys.path.insert(0, {bench!r})
+    from _registers import make_register
+    moves, dwellings = make_register(2_000)
+    t1 = time.perf_counter()
+    flyttkedja.trace(moves, dwellings)
+    flyttkedja.core.vacancy_statistics(moves, dwellings)
+    print(time.perf_counter() - t0, time.perf_counter() - t1)
+""")
+
+
+def test_startup_with_warm_cache() -> None:
+    """import flyttkedja + first trace of a small register in a fresh process (cache warmed first)."""
+    script = STARTUP.format(bench=str(Path(__file__).resolve().parent))
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=600)
+    total, first_trace = map(float, out.stdout.split())
+    print(f"\nfresh process, warm cache: import + small register + first trace {total:.2f} s "
+          f"(first trace alone {first_trace:.2f} s)")
+    assert total <= 3.0
