@@ -8,6 +8,7 @@ implementation on generated registers.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from fractions import Fraction
 
@@ -220,29 +221,39 @@ def naive_lower_median(lengths):
 
 
 # ----------------------------------------------------------------- bootstrap
-def splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & M64
-    z = state
+def splitmix64_output(seed, index):
+    """Output number ``index`` (1-based) of the splitmix64 stream seeded with ``seed``."""
+    z = (seed + index * 0x9E3779B97F4A7C15) & M64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return state, z ^ (z >> 31)
+    return z ^ (z >> 31)
+
+
+def poisson1(u):
+    """Poisson(1) by inversion of its distribution function (k ≤ 19)."""
+    k = 0
+    table = np.cumsum([math.exp(-1) / math.factorial(j) for j in range(20)])
+    while k < 19 and u >= table[k]:
+        k += 1
+    return k
 
 
 def naive_replicate_cell_totals(unit, cell, n_units, n_cells, replicates, seed):
-    """Replicate cell totals, drawing units one at a time with the same random stream as the kernel."""
+    """Replicate cell totals: unit u weighs Poisson(1) by inversion of a 32-bit uniform, the high
+    (u even) or low (u odd) half of output u // 2 + 1 of replicate r's splitmix64 stream."""
     seeds = np.random.SeedSequence(seed).generate_state(replicates, dtype=np.uint64)
     records_of = defaultdict(list)
     for u, c in zip(unit, cell):
         records_of[int(u)].append(int(c))
-    out = [[0] * n_cells for _ in range(replicates)]
+    out = np.zeros((replicates, n_cells))
     for r in range(replicates):
-        state = int(seeds[r])
-        for _ in range(n_units):
-            state, z = splitmix64(state)
-            drawn = int(float(z >> 11) * 2.0**-53 * n_units)
-            for c in records_of[drawn]:
-                out[r][c] += 1
-    return np.array(out, dtype=np.int64).reshape(replicates, n_cells)
+        for u in range(n_units):
+            z = splitmix64_output(int(seeds[r]), u // 2 + 1)
+            bits = z >> 32 if u % 2 == 0 else z & 0xFFFFFFFF
+            w = poisson1(float(bits) * 2.0**-32)
+            for c in records_of[u]:
+                out[r, c] += w
+    return out
 
 
 # ----------------------------------------------------------------- disclosure

@@ -1,62 +1,91 @@
-"""Numba kernel of the cluster bootstrap (private; see :mod:`flyttkedja.analysis.bootstrap`).
+"""Numba kernel of the (cluster) Poisson bootstrap (private; see :mod:`flyttkedja.analysis.bootstrap`).
 
-Replicate r draws ``n_units`` units uniformly with replacement from its own
-splitmix64 stream (seeded from ``numpy.random.SeedSequence``), giving each
-unit a weight (how often it was drawn), then adds ``weight × count`` of every
-(unit, cell) entry of a CSR matrix into row r of the output. Replicates are
-independent, so results do not depend on the number of threads.
+Replicate r gives unit u the weight ``w(r, u) ~ Poisson(1)``, computed by
+inversion from a 32-bit uniform: output m+1 of replicate r's splitmix64
+stream gives units 2m (high 32 bits) and 2m+1 (low 32 bits). An output can
+be computed directly (state = seed_r + (m+1)·golden), so weights need no
+storage and any order of evaluation gives the same numbers.
+The kernel streams the unit × cell CSR matrix once per *batch* of replicates
+(prange over batches; each batch owns its output rows), adding
+``w(r, u) · count`` into its cells. Results are identical for any thread count.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_TWO53 = 1.0 / 9007199254740992.0  # 2**-53
+_TWO32 = 1.0 / 4294967296.0  # 2**-32
+BATCH = 16  # replicates per pass over the data
+# Poisson(1) cumulative distribution, k = 0..19 (1 - cdf[19] < 1e-18)
+POISSON_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
 
 
 @njit(cache=True, inline="always")
-def _splitmix64(state):
-    """Next (state, output) of splitmix64."""
-    state = state + _GOLDEN
-    z = state
+def _output(seed, index):
+    """Output ``index`` (1-based) of the splitmix64 stream seeded with ``seed``."""
+    z = seed + np.uint64(index) * GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
-    return state, z ^ (z >> np.uint64(31))
+    return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True)
-def _draw_weights(state, n_units, weights):
-    """Fill ``weights`` with multinomial(n_units, uniform) counts; returns the new state."""
-    weights[:] = 0
-    for _ in range(n_units):
-        state, z = _splitmix64(state)
-        u = np.float64(z >> np.uint64(11)) * _TWO53  # uniform in [0, 1), 53 bits
-        weights[np.int64(u * n_units)] += 1
-    return state
+@njit(cache=True, inline="always")
+def _poisson1(u, cdf):
+    k = 0
+    while k < cdf.shape[0] - 1 and u >= cdf[k]:
+        k += 1
+    return k
+
+
+@njit(cache=True, inline="always")
+def unit_weight(seed, u, cdf):
+    """Poisson(1) weight of unit ``u`` in the replicate seeded with ``seed``."""
+    z = _output(seed, u // 2 + 1)
+    bits = (z >> np.uint64(32)) if u % 2 == 0 else (z & np.uint64(0xFFFFFFFF))
+    return _poisson1(np.float64(bits) * _TWO32, cdf)
 
 
 @njit(cache=True, parallel=True)
-def replicate_cell_totals(indptr, cells, counts, n_cells, seeds):
-    """(replicates, n_cells) int64: cell totals of each bootstrap replicate.
+def replicate_cell_totals(indptr, cells, counts, n_cells, seeds, cdf):
+    """(replicates, n_cells) float64: cell totals of each Poisson-bootstrap replicate.
 
-    indptr, cells, counts : CSR of units × cells (int64, int64, int64).
-    seeds : uint64, one per replicate.
+    indptr : int64 (n_units + 1); cells : int32; counts : int32 — CSR of units × cells.
+    seeds : uint64, one per replicate; cdf : the Poisson(1) table.
     """
     n_units = indptr.shape[0] - 1
     n_rep = seeds.shape[0]
-    out = np.zeros((n_rep, n_cells), dtype=np.int64)
-    for r in prange(n_rep):
-        weights = np.empty(n_units, dtype=np.int64)
-        _draw_weights(seeds[r], n_units, weights)
-        row = out[r]
+    n_batches = (n_rep + BATCH - 1) // BATCH
+    out = np.zeros((n_rep, n_cells))
+    for b in prange(n_batches):
+        first = b * BATCH
+        size = min(BATCH, n_rep - first)
+        acc = np.zeros(n_cells * BATCH)  # cell-major: acc[c * BATCH + j] for replicate first + j
+        w = np.zeros(BATCH)
+        z = np.zeros(BATCH, dtype=np.uint64)
         for u in range(n_units):
-            w = weights[u]
-            if w == 0:
+            total = 0.0
+            for j in range(size):
+                if u % 2 == 0:  # one 64-bit output serves units u and u + 1
+                    z[j] = _output(seeds[first + j], u // 2 + 1)
+                    bits = z[j] >> np.uint64(32)
+                else:
+                    bits = z[j] & np.uint64(0xFFFFFFFF)
+                w[j] = _poisson1(np.float64(bits) * _TWO32, cdf)
+                total += w[j]
+            if total == 0.0:
                 continue
             for k in range(indptr[u], indptr[u + 1]):
-                row[cells[k]] += w * counts[k]
+                base = cells[k] * BATCH
+                c = np.float64(counts[k])
+                for j in range(BATCH):
+                    acc[base + j] += w[j] * c
+        for j in range(size):
+            for c in range(n_cells):
+                out[first + j, c] = acc[c * BATCH + j]
     return out

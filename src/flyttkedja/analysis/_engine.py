@@ -311,9 +311,10 @@ def item_values(items: Items, cell_totals: np.ndarray) -> np.ndarray:
     """Item values from cell totals; ``cell_totals`` is (n_cells,) or (replicates, n_cells)."""
     if cell_totals.ndim == 1:
         return np.bincount(items.item, weights=cell_totals[items.cell] * items.coef, minlength=items.n_items)
-    out = np.zeros((items.n_items, cell_totals.shape[0]))
-    np.add.at(out, items.item, (cell_totals[:, items.cell] * items.coef).T)
-    return out.T
+    used, col = np.unique(items.cell, return_inverse=True)
+    weights = np.zeros((len(used), items.n_items))  # dense: a table has at most a few thousand cells
+    np.add.at(weights, (col.ravel(), items.item), items.coef)
+    return cell_totals[:, used] @ weights
 
 
 def medians(hist_cells: list[np.ndarray], lengths: list[np.ndarray], totals: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ class Builder:
         self.families: list[Family] = []
         self.n_cells = 0
         self._base: pl.DataFrame | None = None
+        self._chains: tuple[Family, int] | None = None
 
     def add(self, fam: Family) -> int:
         offset = self.n_cells
@@ -24,11 +25,18 @@ class Builder:
         self.n_cells += fam.cells.height
         return offset
 
+    def chain_cells(self) -> tuple[Family, int]:
+        """Chains counted by seed group × length × end reason (one record per chain, shared by tables)."""
+        if self._chains is None:
+            fam = family(self.p.chains.select("_chain", "_rkey", "_group", "length", "end_reason"),
+                         ["_group", "length", "end_reason"])
+            self._chains = (fam, self.add(fam))
+        return self._chains
+
     def base(self) -> pl.DataFrame:
         """``_group`` (null = all) → ``_base``: cells counting the chains of each seed group."""
         if self._base is None:
-            fam = family(self.p.chains.select("_chain", "_rkey", "_group"), ["_group"])
-            off = self.add(fam)
+            fam, off = self.chain_cells()
             self._base = margins(fam.cells, ["_group"], off).rename({"_cells": "_base"})
         return self._base
 
@@ -49,8 +57,7 @@ def _weighted(frame: pl.DataFrame, cells_col: str, cells: pl.DataFrame, offset: 
 
 def length_specs(b: Builder) -> list[Spec]:
     """Length distribution (share of chains of each length) and summary (mean, median, per 100)."""
-    fam = family(b.p.chains.select("_chain", "_rkey", "_group", "length"), ["_group", "length"])
-    off = b.add(fam)
+    fam, off = b.chain_cells()
     m = margins(fam.cells, ["_group", "length"], off)
     base = m.filter(pl.col("length").is_null()).select("_group", _base=pl.col("_cells"))
     dist = m.filter(pl.col("length").is_not_null()).join(base, on="_group", how="left", nulls_equal=True,
@@ -65,8 +72,7 @@ def length_specs(b: Builder) -> list[Spec]:
 
 def end_reason_spec(b: Builder) -> Spec:
     """Share of chains ending for each reason, by seed group."""
-    fam = family(b.p.chains.select("_chain", "_rkey", "_group", "end_reason"), ["_group", "end_reason"])
-    off = b.add(fam)
+    fam, off = b.chain_cells()
     m = margins(fam.cells, ["_group", "end_reason"], off)
     base = m.filter(pl.col("end_reason").is_null()).select("_group", _base=pl.col("_cells"))
     rows = m.filter(pl.col("end_reason").is_not_null()).join(base, on="_group", how="left", nulls_equal=True,

@@ -3,11 +3,16 @@
 Every statistic of :mod:`flyttkedja.analysis` is a ratio of sums of record
 counts in cells, so one bootstrap replicate only needs each cell's total in
 a resample. :func:`replicate_cell_totals` resamples *units* — chains, or
-clusters of chains whose seeds share a building/project — with replacement
-(the ordinary nonparametric, cluster bootstrap; Davison & Hinkley 1997,
-ch. 3.8) and returns the cell totals of every replicate. Each replicate has
-its own random stream (splitmix64 seeded from ``numpy.random.SeedSequence``),
-so results are identical for any number of threads.
+clusters of chains whose seeds share a building/project (the cluster
+bootstrap; Davison & Hinkley 1997, ch. 3.8) — and returns the cell totals of
+every replicate. Resampling is the *Poisson bootstrap*: each unit is drawn
+a Poisson(1) number of times, independently (Hanley & MacGibbon 2006;
+Chamandy et al. 2012), which matches the multinomial n-out-of-n bootstrap as
+the number of units grows and lets every weight be computed where it is
+needed, so the data are streamed once per batch of 16 replicates. Each
+replicate has its own random stream (splitmix64 seeded from
+``numpy.random.SeedSequence``), so results are identical for any number of
+threads.
 
 Example
 -------
@@ -22,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from flyttkedja.analysis._bootstrap_kernels import POISSON_CDF
 from flyttkedja.analysis._bootstrap_kernels import replicate_cell_totals as _kernel
 
 
@@ -30,14 +36,17 @@ def replicate_seeds(seed: int, replicates: int) -> np.ndarray:
     return np.random.SeedSequence(seed).generate_state(replicates, dtype=np.uint64)
 
 
-def unit_cell_matrix(unit: np.ndarray, cell: np.ndarray, n_units: int) -> tuple[np.ndarray, ...]:
-    """CSR (indptr, cells, counts) of record counts per (unit, cell), sorted by unit then cell."""
-    frame = (pl.DataFrame({"u": np.asarray(unit, np.int64), "c": np.asarray(cell, np.int64)})
-             .group_by("u", "c").len().sort("u", "c"))
-    units = frame["u"].to_numpy()
+def unit_cell_matrix(unit: np.ndarray, cell: np.ndarray, n_units: int, n_cells: int) -> tuple[np.ndarray, ...]:
+    """CSR (indptr int64, cells int32, counts int32) of record counts per (unit, cell), sorted by unit then cell."""
+    key = pl.Series(np.asarray(unit, np.int64) * n_cells + np.asarray(cell, np.int64)).sort().to_numpy()
+    if len(key) == 0:
+        return np.zeros(n_units + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    counts = np.diff(np.r_[starts, len(key)]).astype(np.int32)
+    distinct = key[starts]
     indptr = np.zeros(n_units + 1, dtype=np.int64)
-    np.cumsum(np.bincount(units, minlength=n_units), out=indptr[1:])
-    return indptr, frame["c"].to_numpy().astype(np.int64), frame["len"].cast(pl.Int64).to_numpy()
+    np.cumsum(np.bincount(distinct // n_cells, minlength=n_units), out=indptr[1:])
+    return indptr, (distinct % n_cells).astype(np.int32), counts
 
 
 def replicate_cell_totals(
@@ -49,7 +58,7 @@ def replicate_cell_totals(
     replicates: int = 1000,
     seed: int = 0,
 ) -> np.ndarray:
-    """Cell totals (replicates × n_cells, int64) of bootstrap resamples of units.
+    """Cell totals (replicates × n_cells, float64 holding integers) of bootstrap resamples of units.
 
     Parameters
     ----------
@@ -65,9 +74,9 @@ def replicate_cell_totals(
     if len(unit) and (unit.min() < 0 or unit.max() >= n_units or cell.min() < 0 or cell.max() >= n_cells):
         raise ValueError("bootstrap: unit or cell index out of range")
     if replicates < 1 or n_units < 1:
-        return np.zeros((max(replicates, 0), n_cells), dtype=np.int64)
-    indptr, cells, counts = unit_cell_matrix(unit, cell, n_units)
-    return _kernel(indptr, cells, counts, n_cells, replicate_seeds(seed, replicates))
+        return np.zeros((max(replicates, 0), n_cells))
+    indptr, cells, counts = unit_cell_matrix(unit, cell, n_units, n_cells)
+    return _kernel(indptr, cells, counts, n_cells, replicate_seeds(seed, replicates), POISSON_CDF)
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
