@@ -91,10 +91,10 @@ def _buildings(group: np.ndarray, btype: np.ndarray, size_multi: int, size_small
     group_start = np.repeat(starts, np.diff(np.r_[starts, len(sk)]))
     rank = np.arange(len(sk)) - group_start
     size = np.where(btype[order] == 1, size_small, size_multi)
-    block = np.stack([sk, rank // size], axis=1)
-    _, local = np.unique(block, axis=0, return_inverse=True)
+    block = sk.astype(np.int64) * (1 << 32) + rank // size  # sorted already: ids by run
+    local = np.cumsum(np.r_[0, block[1:] != block[:-1]])
     out = np.empty(len(key), np.int64)
-    out[order] = start + local.ravel()
+    out[order] = start + local
     return out
 
 
@@ -259,8 +259,8 @@ def new_builds(cfg: SynthConfig, rng: np.random.Generator, region: Region, n_sto
     d[:, K.D_STATE] = K.DS_FUTURE
     size = nb["project_size"]
     building = _buildings(area * 3 + tenure, btype, size["multi_dwelling"], size["small_house"], building_start)
-    uniq, inv = np.unique(building, return_inverse=True)
-    completion = day0 + rng.integers(0, ndays, len(uniq))[inv.ravel()]
+    completion = day0 + rng.integers(0, ndays, int(building.max(initial=building_start - 1)) - building_start + 1)[
+        building - building_start]
     return d, btype, floor, building, completion
 
 
