@@ -217,7 +217,7 @@ def _conditions(reg: Prepared, condition) -> tuple[list[str], np.ndarray]:
     names, rows = [], []
     for name, cond in items:
         if isinstance(cond, pl.Expr):
-            needed = cond.meta.root_names()
+            needed = list(dict.fromkeys(cond.meta.root_names()))
             frame = pl.from_arrow(reg.moves.select(needed)) if needed else pl.DataFrame(height=len(reg.mv_date))
             mask = frame.select(cond.fill_null(False).alias("c"))["c"].to_numpy().astype(bool)
         else:
