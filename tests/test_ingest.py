@@ -139,6 +139,19 @@ def test_missing_year_and_corrupt_file(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_corrupt_data_pages_are_named(tmp_path):
+    df = pl.concat([panel()] + [panel().filter(pl.col("year") == 2020).with_columns(
+        year=pl.lit(2021, pl.Int64), person_id=pl.col("person_id") + 10 * i) for i in range(2000)])
+    write_years(df, tmp_path / "persons")
+    path = tmp_path / "persons" / "persons_2021.parquet"
+    data = bytearray(path.read_bytes())
+    data[4:-2000] = bytes((b * 7 + 3) % 256 for b in data[4:-2000])  # footer intact, pages garbage
+    path.write_bytes(bytes(data))
+    with pytest.raises(SchemaError, match="persons_2021.parquet: cannot read"):
+        from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["persons"]
+
+
 def test_failure_in_a_later_year_writes_nothing(tmp_path):
     df = pl.concat([panel(), panel().filter(pl.col("year") == 2020).with_columns(year=pl.lit(2021, pl.Int64))])
     write_years(df, tmp_path / "persons")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +47,6 @@ class YearSource:
     year: int
     label: str
     frame: pl.LazyFrame
-
-
-def _fold(value: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", value.strip().lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _canonical(frame: pl.LazyFrame, label: str, columns: Mapping[str, str] | None) -> pl.LazyFrame:
@@ -166,7 +160,7 @@ def check_year(source: YearSource) -> None:
         problems.append((name, pl.col(name).is_null(), "null value"))
     problems.append(("person_id", pl.col("person_id").is_duplicated(), "duplicate person id"))
     problems.append(("year", pl.col("year") != source.year, f"year differs from {source.year}"))
-    counts = frame.select([e.sum().alias(str(i)) for i, (_, e, _) in enumerate(problems)]).collect()
+    counts = collect(frame.select([e.sum().alias(str(i)) for i, (_, e, _) in enumerate(problems)]), source.label)
     for i, (column, expr, what) in enumerate(problems):
         n = counts[str(i)][0]
         if n:
@@ -180,5 +174,5 @@ def collect(frame: pl.LazyFrame, label: str) -> pl.DataFrame:
     """Collect with the streaming engine; a read error names ``label`` (file or year)."""
     try:
         return frame.collect(engine="streaming")
-    except (pl.exceptions.ComputeError, OSError) as exc:
+    except (pl.exceptions.PolarsError, OSError) as exc:
         raise SchemaError(f"{label}: cannot read: {exc}") from None
