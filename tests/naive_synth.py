@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 
 REASON_BY_ORIGIN = {"new_household": "new_household", "in_migrant": "in_migrant", "immigrant": "immigrant"}
@@ -149,3 +150,110 @@ def replay_panel(snapshot: dict[int, int], events: list[dict]) -> dict[int, int]
         else:
             state[q] = e["to_dwelling"]
     return state
+
+
+# ---------------------------------------------------------------- kernel references
+M64 = (1 << 64) - 1
+
+
+def mix(z: int) -> int:
+    """splitmix64 finaliser on Python ints."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def u01(key: int, a: int, b: int) -> float:
+    z = mix(key ^ ((a * 0x9E3779B97F4A7C15) & M64))
+    z = mix(z ^ ((b * 0xD6E8FEB86659FD93) & M64))
+    return (z >> 11) * (1.0 / 9007199254740992.0)
+
+
+def seeker_segments(tenure: int, rooms: int, broad: bool) -> list[int]:
+    """Segments (tenure * 5 + rooms - 1) a vacancy looks in, in order."""
+    out = [(tenure, rooms)]
+    if rooms > 1:
+        out.append((tenure, rooms - 1))
+    if broad:
+        if rooms < 5:
+            out.append((tenure, rooms + 1))
+        if tenure != 0:
+            other = 2 if tenure == 1 else 1
+            out.append((other, rooms))
+            if rooms > 1:
+                out.append((other, rooms - 1))
+    return [t * 5 + r - 1 for t, r in out]
+
+
+def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: dict, broad: bool):
+    """Index of the winning seeker for a vacancy, or None.
+
+    ``seekers`` in list order, each with seg, state (0 gone, 1 usable, 2 not
+    today), kind, income, muni, queue, index. Examines at most ``scan``
+    live entries and at most ``candidates`` compatible ones; the highest score wins.
+    """
+    months = (day - dwelling["vacday"]) / 30.0
+    cut = max(par["floor"], 1.0 - par["cut"] * months)
+    t = dwelling["tenure"]
+    cls = (0 if dwelling["landlord"] == 0 else 1) if t == 0 else t + 1
+    best, best_score, scanned, found = None, -1e300, 0, 0
+    for seg in seeker_segments(t, dwelling["rooms"], broad):
+        for s in (x for x in seekers if x["seg"] == seg):
+            if scanned >= par["scan"] or found >= par["candidates"]:
+                break
+            if s["state"] == 0:
+                continue
+            scanned += 1
+            if s["state"] != 1 or s["income"] < dwelling["cost"] * cut:
+                continue
+            cross = par["cross_new"] if s["kind"] >= 3 else par["cross"]
+            if s["muni"] != dwelling["muni"] and not u01(key, s["index"], dwelling["index"] * 4 + 1) < cross:
+                continue
+            found += 1
+            score = (par["qw"][cls] * (day - s["queue"]) / 365.0
+                     + par["iw"][cls] * math.log(max(s["income"], 1000))
+                     + par["bonus"][s["kind"]] + par["jitter"] * u01(key, s["index"], dwelling["index"] * 4 + 2))
+            if s["muni"] == dwelling["muni"]:
+                score += par["same_muni"]
+            if score > best_score:
+                best, best_score = s["index"], score
+    return best
+
+
+def pick(hazards: list[float], key: int, h: int, slot: int, day0: int, ndays: int) -> tuple[int, int]:
+    """Competing risks: which hazard fires this year (-1: none) and on which day."""
+    total = sum(hazards)
+    if total <= 0 or u01(key, h, 10 * slot) >= 1.0 - math.exp(-total):
+        return -1, 0
+    x = u01(key, h, 10 * slot + 1) * total
+    acc = 0.0
+    for kind, hz in enumerate(hazards):
+        acc += hz
+        if x < acc:
+            break
+    return kind, day0 + int(u01(key, h, 10 * slot + 2) * ndays)
+
+
+def choose_target(cost, p_owner, p_coop, kind, size, kids, core, age, income, cur_tenure, cur_rooms, u1, u2, u3):
+    """(tenure, rooms) a seeker looks for: rooms from household size, tenure from income."""
+    if size <= 1:
+        rooms = 2 if income > cost[0][3] * 1.6 and u1 < 0.6 else 1
+    elif size == 2:
+        rooms = 3 if kids == 0 and income > cost[1][2] * 1.3 and u1 < 0.5 else 2
+    else:
+        rooms = min(size, 5)
+    if kind == 0 and cur_rooms > rooms and age < 65 and size <= cur_rooms:
+        rooms = cur_rooms
+    if kind == 0 and cur_rooms >= rooms and age < 65 and u3 < 0.5:
+        rooms = min(cur_rooms + 1, 5)
+    settled = kids > 0 or core >= 2 or age >= 40
+    if cur_tenure == 2:
+        p_owner = 0.5 + 0.5 * p_owner
+    if income >= cost[2][rooms - 1] and settled and u2 < p_owner:
+        return 2, rooms
+    p_coop = p_coop * (0.5 if age < 25 else 1.0)
+    if cur_tenure == 1:
+        p_coop = 0.5 + 0.5 * p_coop
+    if income >= cost[1][rooms - 1] and u3 < p_coop:
+        return 1, rooms
+    return 0, rooms

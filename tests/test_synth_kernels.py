@@ -1,0 +1,104 @@
+"""numba kernels of the generator against the plain-Python references in naive_synth."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import naive_synth
+from flyttkedja.synth import _kernels as K
+from flyttkedja.synth import load_config
+from flyttkedja.synth.simulate import kernel_params
+
+PAR = kernel_params(load_config("tiny"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.integers(0, 2**64 - 1), a=st.integers(0, 2**40), b=st.integers(0, 2**20))
+def test_counter_based_uniform_matches_reference(key, a, b):
+    assert K.u01(np.uint64(key), a, b) == naive_synth.u01(key, a, b)
+
+
+seeker = st.fixed_dictionaries({
+    "seg": st.integers(0, 14), "state": st.sampled_from([0, 1, 1, 1, 2]), "kind": st.sampled_from([0, 0, 3, 4]),
+    "income": st.integers(50_000, 900_000), "muni": st.integers(0, 2), "queue": st.integers(-3000, 0),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(seekers=st.lists(seeker, max_size=40), tenure=st.integers(0, 2), rooms=st.integers(1, 5),
+       landlord=st.integers(0, 1), muni=st.integers(0, 2), cost=st.integers(80_000, 700_000),
+       age=st.integers(0, 200), scan=st.integers(1, 12), candidates=st.integers(1, 6), broad=st.booleans(),
+       key=st.integers(0, 2**63))
+def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, muni, cost, age, scan,
+                                             candidates, broad, key):
+    day = 20_000
+    n = len(seekers)
+    for i, s in enumerate(seekers):
+        s["index"] = i
+        if s["kind"] >= 3 and s["state"] == 2:
+            s["state"] = 1  # arrivals have no household that could have moved today
+    par = PAR.copy()
+    par[K.PR_SCAN], par[K.PR_CAND] = scan, candidates
+    dw = 3
+    d = np.zeros((5, K.D_NCOL), np.int64)
+    d[dw, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_LANDLORD]] = (
+        tenure, rooms, muni, cost, day - age, landlord if tenure == 0 else -1)
+    sk = np.zeros((n + 1, K.S_NCOL), np.int64)
+    hh = np.zeros((n + 1, K.H_NCOL), np.int64)
+    shead = np.full(K.N_SEG, -1, np.int64)
+    stail = np.full(K.N_SEG, -1, np.int64)
+    for i, s in enumerate(seekers):
+        sk[i, K.S_KIND] = s["kind"]
+        sk[i, K.S_HH] = i if s["kind"] == 0 else -1
+        sk[i, K.S_TENURE], sk[i, K.S_ROOMS] = divmod(s["seg"], 5)
+        sk[i, K.S_ROOMS] += 1
+        sk[i, K.S_INCOME], sk[i, K.S_MUNI], sk[i, K.S_QUEUE] = s["income"], s["muni"], day + s["queue"]
+        sk[i, K.S_ACTIVE] = 1
+        sk[i, K.S_EXPIRE] = day - 1 if s["state"] == 0 else day + 30
+        hh[i, K.H_ALIVE], hh[i, K.H_SEEKER] = 1, i
+        hh[i, K.H_LASTMOVE] = day if s["state"] == 2 else -1
+        K._append_seeker(sk, shead, stail, i)
+    reference = naive_synth.find_seeker(seekers, {
+        "tenure": tenure, "rooms": rooms, "landlord": landlord, "muni": muni, "cost": cost,
+        "vacday": day - age, "index": dw,
+    }, day, key, {
+        "scan": scan, "candidates": candidates, "floor": par[K.PR_PRICE_FLOOR], "cut": par[K.PR_PRICE_CUT],
+        "cross": par[K.PR_CROSS], "cross_new": par[K.PR_CROSS_NEW], "qw": par[K.PR_QW0:K.PR_QW0 + 4],
+        "iw": par[K.PR_IW0:K.PR_IW0 + 4], "bonus": par[K.PR_BONUS0:K.PR_BONUS0 + 5], "jitter": par[K.PR_JITTER],
+        "same_muni": par[K.PR_SAME_MUNI],
+    }, broad)
+    p = np.zeros((1, K.P_NCOL), np.int64)
+    got = K._find_seeker(sk, hh, p, d, shead, stail, dw, day, np.uint64(key), par, broad)
+    assert (None if got < 0 else got) == reference
+    # unlinking dead entries keeps every live one, in order
+    for seg in range(K.N_SEG):
+        chain, s = [], shead[seg]
+        while s >= 0:
+            chain.append(s)
+            s = sk[s, K.S_NEXT]
+        live = [x["index"] for x in seekers if x["seg"] == seg and x["state"] != 0]
+        assert [s for s in chain if s in set(live)] == live
+        assert stail[seg] == (chain[-1] if chain else -1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hazards=st.lists(st.floats(0, 0.8), min_size=1, max_size=5), key=st.integers(0, 2**63),
+       h=st.integers(0, 10**7), slot=st.integers(1, 2))
+def test_competing_risks_match_reference(hazards, key, h, slot):
+    got = K._pick(np.array(hazards), np.uint64(key), h, slot, 19_000, 365)
+    assert tuple(int(x) for x in got) == naive_synth.pick(hazards, key, h, slot, 19_000, 365)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.integers(0, 4), size=st.integers(1, 8), kids=st.integers(0, 6), core=st.integers(1, 2),
+       age=st.integers(18, 95), income=st.integers(0, 2_000_000), cur_tenure=st.integers(-1, 2),
+       cur_rooms=st.integers(0, 5), u=st.tuples(*[st.floats(0, 1, exclude_max=True)] * 3))
+def test_target_choice_matches_reference(kind, size, kids, core, age, income, cur_tenure, cur_rooms, u):
+    cfg = load_config("tiny")
+    cost = cfg.by_tenure("market", "required_income")
+    got = K.choose_target(PAR, cost, kind, size, kids, core, age, income, cur_tenure, cur_rooms, *u)
+    ref = naive_synth.choose_target(cost.tolist(), PAR[K.PR_OWNER_PREF], PAR[K.PR_COOP_PREF], kind, size, kids,
+                                    core, age, income, cur_tenure, cur_rooms, *u)
+    assert tuple(int(x) for x in got) == ref
