@@ -15,7 +15,7 @@ NO_YOUNGEST = 2**31 - 1
 
 
 def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant",
-               absent_destination="emigrant", parent_gap=15, date=None) -> list[dict]:
+               absent_destination="emigrant", parent_gap=15, date=None, first_label=0) -> list[dict]:
     """Household moves between snapshots ``year - 1`` (before) and ``year`` (after).
 
     ``before``/``after``: person_id → dict(dwelling, birth_year, born_abroad, income);
@@ -65,7 +65,7 @@ def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant
         destination = "dwelling" if b is not None else ("out_migrant" if head in after else absent_destination)
         moves.append(_move(g["members"], head, attr, year, date, None if home_leaver else a, b,
                            origin, destination, vacates, fills, a, parent_gap))
-    return sort_moves(moves)
+    return sort_moves(moves, first_label)
 
 
 def _move(members, head, attr, year, date, a, b, origin, destination, vacates, fills, start, parent_gap):
@@ -82,15 +82,17 @@ def _move(members, head, attr, year, date, a, b, origin, destination, vacates, f
     )
 
 
-def sort_moves(moves: list[dict]) -> list[dict]:
-    """The order ``from_snapshots`` writes: date, to, from, household (nulls last), start dwelling."""
+def sort_moves(moves: list[dict], first_label: int = 0) -> list[dict]:
+    """The order ``from_snapshots`` writes: date, to, from, head (nulls last), start dwelling;
+    household_id then numbers the moves from ``first_label``."""
     def key(m):
         def nl(v):
             return (v is None, v if v is not None else 0)
         return (m["move_date"], nl(m["to_dwelling"]), nl(m["from_dwelling"]), m["household_id"], nl(m["_start"]))
     out = sorted(moves, key=key)
-    for m in out:
+    for i, m in enumerate(out):
         m.pop("_start")
+        m["household_id"] = first_label + i
     return out
 
 

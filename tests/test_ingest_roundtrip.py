@@ -37,17 +37,26 @@ def annual(reg) -> pl.DataFrame:
 
 
 def test_events_reproduce_the_generator_moves(small_register):
-    truth = pl.from_arrow(small_register.moves).sort(KEY, nulls_last=True)
-    ours = day_level(small_register).sort(KEY, nulls_last=True)
+    truth = pl.from_arrow(small_register.moves)
+    ours = day_level(small_register)
     assert truth.height == ours.height and truth.select(KEY).is_unique().all()
-    assert truth.select(KEY).equals(ours.select(KEY))
+    # Rows pair up on (date, from, to), except that a partner at least 15 years younger
+    # than the oldest resident who leaves is taken for a home leaver (from_dwelling null):
+    # the events carry no family position (docs/ingest.md, rule 3).
+    only_truth = truth.join(ours, on=KEY, how="anti", nulls_equal=True)
+    only_ours = ours.join(truth, on=KEY, how="anti", nulls_equal=True)
+    assert only_truth.height == only_ours.height <= max(1, 0.001 * truth.height)
+    assert (only_truth["origin"] == "dwelling").all() and (only_ours["origin"] == "new_household").all()
+    truth = truth.join(only_truth, on=KEY, how="anti", nulls_equal=True).sort(KEY, nulls_last=True)
+    ours = ours.join(only_ours, on=KEY, how="anti", nulls_equal=True).sort(KEY, nulls_last=True)
     for column in EXACT:
         assert truth[column].equals(ours[column]), column
-    # household_type infers children by a 15-year generation gap (the events carry no family
-    # position): only couples with a wider age gap than that come out as single parents
-    wrong = truth.filter(truth["household_type"] != ours["household_type"])
-    assert wrong.height <= max(1, 0.005 * truth.height)
-    assert (wrong["household_type"] == "couple").all() and (wrong["size"] == 2).all()
+    # household_type takes members born 15+ years after the oldest for children: only
+    # couples with a wider age gap come out as single parents
+    wrong = truth["household_type"] != ours["household_type"]
+    assert wrong.sum() <= max(1, 0.01 * truth.height)
+    assert truth.filter(wrong)["household_type"].is_in(["couple", "couple_with_children"]).all()
+    assert (ours.filter(wrong)["household_type"] == "single_parent").all()
     # The events do not say who heads a household: ours is the oldest member, so at
     # least as old as the generator's head, and the same person in one-person households.
     assert (ours["age_head"] >= truth["age_head"]).all()
@@ -83,7 +92,7 @@ def test_snapshots_equal_the_annual_projection_and_trace_alike(small_register):
     reg = small_register
     by_panel = annual(reg)
     projected = pl.from_arrow(from_person_moves(annual_projection(reg.person_events, reg.persons),
-                                                reg.persons, reg.dwellings))
+                                                reg.persons, reg.dwellings, ordered=False))
     assert by_panel.height > 0 and by_panel.equals(projected)
     a, b = trace(reg, by_panel), trace(reg, projected)
     assert a.chains.height > 0 and a.chains.equals(b.chains) and a.links.equals(b.links)

@@ -6,20 +6,23 @@ period, with the occupancy facts the rules need; the output is canonical
 MOVES rows. The rules (docs/ingest.md, "Rules"):
 
 * persons with the same (from dwelling, to dwelling) in a period move together:
-  one household move; its head is the oldest member (ties: lowest person id),
-  and the head's person id labels the household (``household_id``), which is
-  unique per period however registers number their households;
+  one household move; its head is the oldest member (ties: lowest person id);
+  ``household_id`` numbers the moves in output order (person registers show
+  who lives together each period, not one household's identity through splits
+  and unions, so every move is its own household);
 * a departure from dwelling A *vacates* A when nobody who lived in A at the
   start of the period is still there at its end, and it is the one group that
   carries the household on: among the groups leaving an emptied A, the first by
-  (moves to a dwelling before leaving the area, oldest head, lowest head id);
+  (the last to leave when the order inside the period is known, moves to a
+  dwelling before leaving the area, oldest head, lowest head id);
 * a group leaving A that does not vacate it is a *home leaver* (origin
   ``new_household``, ``from_dwelling`` null) when its head is at least
   ``parent_gap`` years younger than A's oldest resident at the start of the
   period, otherwise a *split* (origin ``dwelling``, ``vacates`` false);
 * an arrival *fills* dwelling B when nobody who lived in B at the start is
-  still there at the end, and it is the first arriving group by (comes from a
-  dwelling of the area, oldest head, lowest head id); later groups join it;
+  still there at the end, and it is the first arriving group by (the first to
+  arrive when the order is known, comes from a dwelling of the area, oldest
+  head, lowest head id); later groups join it;
 * ``household_type``: members born at least ``parent_gap`` years after the
   oldest member are children, the others the couple (registers without a
   family position give no better clue);
@@ -50,17 +53,19 @@ MOVER_COLUMNS: dict[str, pl.DataType] = {
     "stay_from": pl.Int64,       # start residents of d0 still in d0 at the end
     "stay_to": pl.Int64,         # start residents of d1 still in d1 at the end
     "oldest_from": pl.Int32,     # birth year of d0's oldest resident at the start
+    "order": pl.Int64,           # order of events inside the period (0 throughout when unknown)
 }
 MOVES_POLARS: dict[str, pl.DataType] = dict(pl.from_arrow(MOVES.empty_table()).schema)
 ADULT_AGE = 18
 PARENT_GAP = 15
 
 
-def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP) -> pl.LazyFrame:
+def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first_label: int = 0) -> pl.LazyFrame:
     """Group person movements into canonical household moves (see module docstring).
 
     Returns a lazy frame with the MOVES columns in MOVES order, sorted by
-    (move_date, to_dwelling, from_dwelling, household_id, start dwelling).
+    (move_date, to_dwelling, from_dwelling, head's person id, start dwelling),
+    with ``household_id`` = ``first_label`` + row number.
     """
     head = ["birth_year", "person_id"]
     groups = (
@@ -76,6 +81,8 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP) -> pl
             origin_kind=pl.col("origin_kind").sort_by(head).first(),
             destination_kind=pl.col("destination_kind").sort_by(head).first(),
             move_date=pl.col("move_date").first(),
+            last_leaving=-pl.col("order").max(),
+            first_arriving=pl.col("order").min(),
             ref_year=pl.col("ref_year").first(),
             stay_from=pl.col("stay_from").first(),
             stay_to=pl.col("stay_to").first(),
@@ -84,9 +91,11 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP) -> pl
     )
     first = pl.int_range(pl.len()).over
     groups = (
-        groups.sort(["period", "d0", pl.col("d1").is_null(), "head_birth_year", "head_id"], nulls_last=True)
+        groups.sort(["period", "d0", "last_leaving", pl.col("d1").is_null(), "head_birth_year", "head_id"],
+                    nulls_last=True)
         .with_columns(first_from=first(["period", "d0"]) == 0)
-        .sort(["period", "d1", pl.col("d0").is_null(), "head_birth_year", "head_id"], nulls_last=True)
+        .sort(["period", "d1", "first_arriving", pl.col("d0").is_null(), "head_birth_year", "head_id"],
+              nulls_last=True)
         .with_columns(first_to=first(["period", "d1"]) == 0)
     )
     d0, d1 = pl.col("d0"), pl.col("d1")
@@ -106,7 +115,6 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP) -> pl
         .otherwise(pl.lit("other"))
     )
     out = groups.with_columns(
-        household_id="head_id",
         from_dwelling=pl.when(pl.col("home_leaver")).then(None).otherwise(d0),
         to_dwelling=d1,
         origin=pl.when(d0.is_null()).then(pl.col("origin_kind"))
@@ -115,7 +123,8 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP) -> pl
         destination=pl.when(d1.is_null()).then(pl.col("destination_kind")).otherwise(pl.lit("dwelling")),
         age_head=pl.col("ref_year") - pl.col("head_birth_year"),
         household_type=household_type,
-    ).sort(["move_date", "to_dwelling", "from_dwelling", "household_id", "d0"], nulls_last=True)
+    ).sort(["move_date", "to_dwelling", "from_dwelling", "head_id", "d0"], nulls_last=True)
+    out = out.with_row_index("household_id", offset=first_label)
     return out.select([pl.col(name).cast(dtype) for name, dtype in MOVES_POLARS.items()])
 
 

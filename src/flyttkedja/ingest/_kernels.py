@@ -28,7 +28,7 @@ def occupancy_through_events(person, day, from_dw, to_dw, location, birth_year, 
     Parameters (numpy arrays, dense indices)
     ----------------------------------------
     person : int64[n]       person index 0..P-1
-    day : int32[n]          event day number, ascending
+    day : int32[n]          period of each event, ascending (the caller's replay step)
     from_dw, to_dw : int64[n]  dwelling index 0..D-1, or -1
     location : int64[P]     dwelling of each person before the first event (-1: none); updated in place
     birth_year : int32[P]

@@ -37,6 +37,7 @@ def from_person_moves(
     columns: Mapping[str, str] | None = None,
     out=None,
     parent_gap: int = PARENT_GAP,
+    ordered: bool = True,
 ) -> pa.Table:
     """Canonical household moves at day resolution from dated person events.
 
@@ -59,11 +60,17 @@ def from_person_moves(
         Also write the moves to this Parquet file (atomically).
     parent_gap : int
         Home leaver rule, as in :func:`from_snapshots`.
+    ordered : bool
+        Table order is the order in which one day's events happened (default):
+        of several groups leaving a dwelling that day the last one vacates it,
+        of several arriving the first one fills it. ``False``: the order is
+        unknown and the rules' fallbacks decide, as for snapshots (use it for
+        :func:`annual_projection` output).
 
     Returns
     -------
     pyarrow.Table (MOVES schema), sorted by (move_date, to_dwelling,
-    from_dwelling, household_id); household_id is the head's person id.
+    from_dwelling, head); household_id numbers the moves from 0.
 
     Example
     -------
@@ -82,7 +89,7 @@ def from_person_moves(
         raise SchemaError(f"person_events.event_date: {too_early.height} event(s) on or before the "
                           f"initial snapshot ({start}), e.g. rows {rows}")
     attributes = _attributes(sources, ev)
-    movers = _replay(ev, initial, attributes, area)
+    movers = _replay(ev, initial, attributes, area, ordered)
     table = to_moves_table(household_moves(movers, parent_gap=parent_gap).collect())
     if out is not None:
         write_parquet(table, out)
@@ -143,13 +150,13 @@ def _attributes(sources, ev: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames).sort("person_id", "year")
 
 
-def _replay(ev: pl.DataFrame, initial, attributes: pl.DataFrame, area) -> pl.LazyFrame:
+def _replay(ev: pl.DataFrame, initial, attributes: pl.DataFrame, area, ordered: bool) -> pl.LazyFrame:
     """Run the occupancy kernel and return the movers frame for ``household_moves``."""
     start = collect(initial.frame.select("person_id", "dwelling_id", "birth_year"), initial.label)
     if area is not None:
         start = start.with_columns(dwelling_id=pl.when(pl.col("dwelling_id").is_in(area.implode())).then("dwelling_id"))
     ev = ev.with_columns(day=(pl.col("event_date") - pl.lit(_EPOCH)).dt.total_days().cast(pl.Int32))
-    ev = ev.sort("day", "_row")  # replay order: by date, ties in table order
+    ev = ev.with_columns(step=_step()).sort("step", "_row")  # replay order: date, phase, table order
     ev = _with_birth_years(ev, attributes)
     people = pl.concat([start["person_id"], ev["person_id"]]).unique().sort()
     dwellings = pl.concat([start["dwelling_id"], ev["from_dwelling"], ev["to_dwelling"]]).drop_nulls().unique().sort()
@@ -161,14 +168,27 @@ def _replay(ev: pl.DataFrame, initial, attributes: pl.DataFrame, area) -> pl.Laz
     born[_index(people, start["person_id"])] = start["birth_year"].to_numpy()
     born[person] = ev["birth_year"].to_numpy()
     stay_from, stay_to, oldest_from, status = _kernels.occupancy_through_events(
-        person, ev["day"].to_numpy(), _index(dwellings, ev["from_dwelling"]),
+        person, ev["step"].to_numpy(), _index(dwellings, ev["from_dwelling"]),
         _index(dwellings, ev["to_dwelling"]), location, born, dwellings.len(),
     )
     _raise_on_status(ev, status)
     ev = ev.with_columns(
         stay_from=pl.Series(stay_from), stay_to=pl.Series(stay_to), oldest_from=pl.Series(oldest_from),
     )
-    return _movers(ev.lazy(), attributes)
+    return _movers(ev.lazy(), attributes, ordered)
+
+
+def _step() -> pl.Expr:
+    """Replay step: three phases per day, each decided as one period.
+
+    A birth followed the same day by another event of the same person (born,
+    then the household moved) comes first, so the child moves with its
+    household; other births come last (born after the day's moves, e.g. into
+    the dwelling the household just entered); everything else in between.
+    """
+    born_then_more = (pl.col("event") == "birth") & (pl.len().over("person_id", "day") > 1)
+    phase = pl.when(born_then_more).then(0).when(pl.col("event") == "birth").then(2).otherwise(1)
+    return (pl.col("day") * 3 + phase).cast(pl.Int32)
 
 
 def _index(ids: pl.Series, values: pl.Series) -> np.ndarray:
@@ -204,7 +224,7 @@ def _raise_on_status(ev: pl.DataFrame, status: np.ndarray) -> None:
                               f"{rows.sort().head(5).to_list()}")
 
 
-def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame) -> pl.LazyFrame:
+def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame, ordered: bool) -> pl.LazyFrame:
     """Movers frame (``_households.MOVER_COLUMNS``); income from the move year's snapshot."""
     income = attributes.select("person_id", ref_year=pl.col("year").cast(pl.Int32), income="income").sort("ref_year")
     ev = ev.filter(pl.col("event") != "birth").with_columns(ref_year=pl.col("event_date").dt.year().cast(pl.Int32))
@@ -215,7 +235,7 @@ def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame) -> pl.LazyFrame:
             strategy=strategy, check_sortedness=False,
         )
     return ev.select(
-        period=pl.col("day").cast(pl.Int64),
+        period=pl.col("step").cast(pl.Int64),
         move_date="event_date",
         ref_year="ref_year",
         person_id="person_id",
@@ -229,6 +249,7 @@ def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame) -> pl.LazyFrame:
         stay_from="stay_from",
         stay_to="stay_to",
         oldest_from="oldest_from",
+        order=pl.col("_row").cast(pl.Int64) if ordered else pl.lit(0, pl.Int64),
     )
 
 
@@ -242,7 +263,7 @@ def annual_projection(events, persons=None, *, columns: Mapping[str, str] | None
     region cannot see is mapped to what it shows: an arrival from outside is
     ``arrival`` (or ``birth`` for a person born that year: birth years from
     ``persons`` when given), a departure to outside is ``departure``.
-    ``from_person_moves(annual_projection(events, persons), persons)`` is then
+    ``from_person_moves(annual_projection(events, persons), persons, ordered=False)`` is then
     what ``from_snapshots`` gives on the panel those events produce, with
     ``absent_origin``/``absent_destination`` set to the matching codes.
 

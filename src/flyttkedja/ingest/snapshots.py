@@ -105,7 +105,7 @@ def from_snapshots(
     with _MovesSink(out) as append:
         for i, (before, after) in enumerate(pairs):
             check_year(after)
-            append(pair_moves(before, after, area, **options))
+            append(pair_moves(before, after, area, first_label=append.rows, **options))
             if progress:
                 progress(i + 1, len(pairs), after.year)
     return append.result
@@ -134,8 +134,12 @@ def pair_moves(
     absent_origin: str = "immigrant",
     absent_destination: str = "emigrant",
     parent_gap: int = PARENT_GAP,
+    first_label: int = 0,
 ) -> pa.Table:
-    """Household moves between two consecutive snapshots (rules in ``_households``)."""
+    """Household moves between two consecutive snapshots (rules in ``_households``).
+
+    ``household_id`` numbers the moves from ``first_label`` (the rows written so far).
+    """
     y0, y1 = before.year, after.year
     p0 = _located(before.frame, area).select(
         "person_id", d0="dwelling_id", by0="birth_year", ba0="born_abroad", inc0="income", in0=pl.lit(True),
@@ -172,9 +176,10 @@ def pair_moves(
             stay_from=pl.col("stay").fill_null(0),
             stay_to=pl.col("stay_to").fill_null(0),
             oldest_from="oldest_from",
+            order=pl.lit(0, pl.Int64),  # snapshots do not show the order inside a year
         )
     )
-    return to_moves_table(household_moves(movers, parent_gap=parent_gap).collect())
+    return to_moves_table(household_moves(movers, parent_gap=parent_gap, first_label=first_label).collect())
 
 
 def _located(frame: pl.LazyFrame, area: pl.Series | None) -> pl.LazyFrame:
@@ -195,6 +200,7 @@ class _MovesSink(contextlib.AbstractContextManager):
         self.writer: pq.ParquetWriter | None = None
         self.tmp: str | None = None
         self.result: pa.Table | Path | None = None
+        self.rows = 0
 
     def __enter__(self):
         if self.out is not None:
@@ -205,6 +211,7 @@ class _MovesSink(contextlib.AbstractContextManager):
         return self
 
     def __call__(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
         if self.writer is None:
             self.tables.append(table)
         elif table.num_rows:
