@@ -88,7 +88,9 @@ def snapshots_command(persons, dwellings, out, columns, overwrite, move_date, ab
 @click.option("--persons", type=click.Path(exists=True, path_type=Path), required=True,
               help="Person panel or initial snapshot (its first year is the starting state).")
 @_options
-def events_command(events, persons, dwellings, out, columns, overwrite):
+@click.option("--unordered", is_flag=True,
+              help="Table order within a day means nothing (default: it is the order events happened).")
+def events_command(events, persons, dwellings, out, columns, overwrite, unordered):
     """Dated person events (PERSON_EVENTS) + initial snapshot → household moves by day.
 
     \b
@@ -99,8 +101,10 @@ def events_command(events, persons, dwellings, out, columns, overwrite):
     from flyttkedja.ingest import from_person_moves
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        from_person_moves(events, persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet")
-        _finish(tmp, dwellings, dict(kind="events", events=str(events.resolve()), persons=str(persons.resolve())))
+        from_person_moves(events, persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet",
+                          ordered=not unordered)
+        _finish(tmp, dwellings, dict(kind="events", events=str(events.resolve()), persons=str(persons.resolve()),
+                                     ordered=not unordered))
     click.echo(f"wrote {out}/moves.parquet")
 
 
