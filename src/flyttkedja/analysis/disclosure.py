@@ -87,33 +87,62 @@ def secondary_suppression(
         that other tables publish too).
 
     Algorithm: while some suppressed item is recomputable, write it as a
-    combination of published items (least squares on the published rows) and
-    suppress, among the items that combination uses, the one with the
-    smallest count — preferring positive counts, then zeros, then protected
-    items. Each round suppresses at least one more item, so it ends, and it
-    ends only when no suppressed item is recomputable.
+    combination of published items (minimum-norm least squares) and suppress,
+    among the items that combination uses, the one with the smallest ratio of
+    count to weight in the combination — preferring items no other published
+    items determine (hiding one surely breaks the combination), and protected
+    items last. Each round suppresses
+    at least one more item, so it ends, and it ends only when no suppressed
+    item is recomputable.
     """
-    A = np.asarray(A, dtype=np.float64)
+    A = _item_space(np.asarray(A, dtype=np.float64))
     counts = np.asarray(counts, dtype=np.float64)
     suppressed = primary_suppression(counts, threshold) if primary is None else np.asarray(primary, bool).copy()
     protected = np.zeros(len(A), bool) if protected is None else np.asarray(protected, bool)
-    # Order of preference for secondary suppression: unprotected positive, zero, protected; then small counts.
-    cost = counts + np.where(counts > 0, 0.0, 1e12) + np.where(protected, 1e15, 0.0)
+    # Preference for secondary suppression: small counts first (zeros cost least), protected items last.
+    cost = counts + np.where(protected, 1e15, 0.0)
     while suppressed.any():
         bad = disclosed(A, suppressed)
         if not bad.any():
             break
         pub = np.flatnonzero(~suppressed)
-        u, s, vt = np.linalg.svd(A[pub], full_matrices=False)
+        u, s, vt = np.linalg.svd(A[pub], full_matrices=True)
         keep = s > 1e-9 * max(s.max(initial=0.0), 1.0)
+        rank = int(keep.sum())
+        # a published item is "free" when no other published items determine it
+        # (its row of the left null space is zero): hiding it surely breaks the
+        # combinations that use it, so free items are preferred as partners.
+        free = np.zeros(len(A), bool)
+        free[pub] = ~(np.abs(u[:, rank:]) > 1e-7).any(axis=1)
         # coefficients c with c @ A[pub] = A[bad] (minimum norm)
-        coef = (A[bad] @ vt[keep].T / s[keep]) @ u[:, keep].T
-        for row in coef:
-            used = pub[np.abs(row) > 1e-7]
-            used = used[~suppressed[used]]
+        coef = (A[bad] @ vt[:rank].T / s[:rank]) @ u[:, :rank].T
+        added = np.zeros(len(A), bool)
+        for row in coef[np.argsort(counts[bad], kind="stable")]:
+            weight = np.abs(row)
+            mask = (weight > 1e-7) & ~suppressed[pub]
+            used = pub[mask]
+            if added[pub[weight > 1e-7]].any():
+                continue  # this round already hid an item this combination needs; re-check next round
             if len(used):
-                suppressed[used[np.argmin(cost[used])]] = True
+                # items that weigh most in the combination and hold the fewest records
+                score = (cost[used] + 1.0) / weight[mask] + np.where(free[used], 0.0, 1e18)
+                pick = used[np.argmin(score)]
+                suppressed[pick] = added[pick] = True
     return suppressed
+
+
+def _item_space(A: np.ndarray) -> np.ndarray:
+    """Rows of ``A`` in coordinates of an orthonormal basis of its row space.
+
+    Linear dependencies between rows — all that disclosure depends on — are
+    unchanged, and the matrix has at most as many columns as rows, which keeps
+    the SVDs of the secondary suppression small when a table has many cells.
+    """
+    if A.shape[1] <= A.shape[0]:
+        return A
+    _, s, vt = np.linalg.svd(A, full_matrices=False)
+    rank = int((s > 1e-9 * max(s.max(initial=0.0), 1.0)).sum())
+    return A @ vt[:rank].T
 
 
 def cell_key_perturbation(counts: np.ndarray, cell_keys: np.ndarray) -> np.ndarray:
