@@ -118,7 +118,10 @@ def test_ingest_cli_writes_a_traceable_directory(tmp_path):
     result = runner.invoke(main, ["ingest", "snapshots", str(register / "persons"),
                                   "--dwellings", str(register / "dwellings.parquet"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["dwellings.parquet", "ingest.json", "moves.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["dwellings.parquet", "ingest.json", "moves.parquet",
+                                                      "register.json"]
+    meta = json.loads((out / "register.json").read_text())
+    assert (meta["window_start"], meta["window_end"], meta["max_gap_days"]) == ("2020-01-01", "2020-12-31", 730)
     assert pq.read_table(out / "moves.parquet").equals(pq.read_table(register / "moves.parquet"))
     assert json.loads((out / "ingest.json").read_text())["rows"]["moves"] == 5
     # a failing run leaves nothing behind and exits 2

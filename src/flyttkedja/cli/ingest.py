@@ -1,8 +1,11 @@
 """``flyttkedja ingest snapshots|events``: person registers → household moves.
 
 Both write an output directory (atomically): ``moves.parquet``, a copy of
-``dwellings.parquet`` (so the directory can be traced as it is) and
-``ingest.json`` (inputs, parameters, row counts).
+``dwellings.parquet`` and ``register.json`` (so ``flyttkedja trace`` can read
+the directory as it is: window = 1 January of the first move year to 31
+December of the last; ``max_gap_days`` 730 for annual data, 365 for dated
+events — docs/ingest.md, "What annual resolution loses") and ``ingest.json``
+(inputs, parameters, row counts).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import click
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
@@ -79,7 +83,7 @@ def snapshots_command(persons, dwellings, out, columns, overwrite, move_date, ab
             bar.update(task, completed=done, total=total, description=f"year pairs (to {year})")
         from_snapshots(persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet",
                        progress=progress, **params)
-        _finish(tmp, dwellings, dict(kind="snapshots", persons=str(persons.resolve()), **params))
+        _finish(tmp, dwellings, dict(kind="snapshots", persons=str(persons.resolve()), **params), max_gap_days=730)
     click.echo(f"wrote {out}/moves.parquet")
 
 
@@ -104,12 +108,22 @@ def events_command(events, persons, dwellings, out, columns, overwrite, unordere
         from_person_moves(events, persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet",
                           ordered=not unordered)
         _finish(tmp, dwellings, dict(kind="events", events=str(events.resolve()), persons=str(persons.resolve()),
-                                     ordered=not unordered))
+                                     ordered=not unordered), max_gap_days=365)
     click.echo(f"wrote {out}/moves.parquet")
 
 
-def _finish(tmp: Path, dwellings: Path, params: dict) -> None:
+def _finish(tmp: Path, dwellings: Path, params: dict, *, max_gap_days: int) -> None:
     shutil.copyfile(dwellings, tmp / "dwellings.parquet")
     params["dwellings"] = str(dwellings.resolve())
     params["rows"] = {"moves": pq.read_metadata(tmp / "moves.parquet").num_rows}
-    (tmp / "ingest.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _write_json(tmp / "ingest.json", params)
+    dates = pq.read_table(tmp / "moves.parquet", columns=["move_date"]).column("move_date")
+    meta = {"source": f"flyttkedja ingest {params['kind']}", "max_gap_days": max_gap_days}
+    if len(dates):
+        first, last = pc.min(dates).as_py(), pc.max(dates).as_py()
+        meta |= {"window_start": f"{first.year}-01-01", "window_end": f"{last.year}-12-31"}
+    _write_json(tmp / "register.json", meta)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
