@@ -122,8 +122,8 @@ def test_cycles_and_max_length(n_ring: int, max_length: int) -> None:
 
 def test_same_result_for_one_and_two_threads() -> None:
     rng = random.Random(11)
-    moves, dwellings = [], []
-    moves, dwellings = naive.random_register(rng, n_dwellings=300, n_days=400, p_corrupt=0.05)
+    # > 4096 dwellings: the radix sort by dwelling takes two passes
+    moves, dwellings = naive.random_register(rng, n_dwellings=5000, n_days=150, p_corrupt=0.05)
     mv, dw = tables(moves, dwellings)
     before = numba.get_num_threads()
     results = []

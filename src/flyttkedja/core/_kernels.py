@@ -127,58 +127,68 @@ def _by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_dem
     return codes, dw_of
 
 
-RADIX_BITS = 11  # 2048 buckets per pass: every write stream stays in cache
+LOW_BITS = 12  # dwellings per block: a block's counts and events stay in cache
 
 
 @njit(cache=True, parallel=True)
-def _radix_pass(codes, dw_of, shift, n_chunks):
-    """One stable counting-sort pass on bits ``shift..shift+RADIX_BITS`` of the dwelling.
+def _by_block(codes, dw_of, n_blocks, n_chunks):
+    """Stable counting sort by block (``dwelling >> LOW_BITS``), scattered in parallel.
 
-    Fixed chunks count and scatter in parallel; chunk c's events of a bucket go
-    after those of chunks before it, so the result equals the sequential sort.
+    Fixed chunks count and scatter; chunk c's events of a block go after those
+    of earlier chunks, so the result equals the sequential sort.
     """
     n = codes.shape[0]
-    n_buckets = 1 << RADIX_BITS
-    mask = n_buckets - 1
     size = (n + n_chunks - 1) // n_chunks
-    counts = np.zeros((n_chunks, n_buckets), np.int64)
+    counts = np.zeros((n_chunks, n_blocks + 1), np.int64)
     for c in prange(n_chunks):
         for i in range(c * size, min(n, (c + 1) * size)):
-            counts[c, (dw_of[i] >> shift) & mask] += 1
+            counts[c, dw_of[i] >> LOW_BITS] += 1
+    block_start = np.zeros(n_blocks + 1, np.int64)
     total = 0
-    for b in range(n_buckets):
+    for b in range(n_blocks):
+        block_start[b] = total
         for c in range(n_chunks):
             k = counts[c, b]
             counts[c, b] = total
             total += k
+    block_start[n_blocks] = total
     out_codes = np.empty(n, np.int64)
     out_dw = np.empty(n, np.int32)
     for c in prange(n_chunks):
         for i in range(c * size, min(n, (c + 1) * size)):
-            b = (dw_of[i] >> shift) & mask
+            b = dw_of[i] >> LOW_BITS
             out_codes[counts[c, b]] = codes[i]
             out_dw[counts[c, b]] = dw_of[i]
             counts[c, b] += 1
-    return out_codes, out_dw
+    return block_start, out_codes, out_dw
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _by_dwelling(codes, dw_of, n_dw, n_chunks):
-    """Stable LSD radix sort by dwelling; returns ``(dw_start, codes)``."""
-    shift = 0
-    while (n_dw - 1) >> shift > 0 or shift == 0:
-        codes, dw_of = _radix_pass(codes, dw_of, shift, n_chunks)
-        shift += RADIX_BITS
+    """Stable sort by dwelling: one parallel scatter by block, then a counting sort
+    inside each block (in cache, in parallel over blocks). Returns ``(dw_start, codes)``."""
+    n_blocks = ((n_dw - 1) >> LOW_BITS) + 1 if n_dw > 0 else 0
+    block_start, by_block, dw_block = _by_block(codes, dw_of, n_blocks, n_chunks)
+    out = np.empty(codes.shape[0], np.int64)
     dw_start = np.empty(n_dw + 1, np.int64)
-    d = 0
-    for i in range(dw_of.shape[0]):  # sequential: first event of each dwelling
-        while d <= dw_of[i]:
-            dw_start[d] = i
-            d += 1
-    while d <= n_dw:
-        dw_start[d] = dw_of.shape[0]
-        d += 1
-    return dw_start, codes
+    dw_start[n_dw] = codes.shape[0]
+    for b in prange(n_blocks):
+        lo, hi = block_start[b], block_start[b + 1]
+        first = b << LOW_BITS
+        width = min(n_dw - first, 1 << LOW_BITS)
+        pos = np.zeros(width + 1, np.int64)
+        for i in range(lo, hi):
+            pos[dw_block[i] - first + 1] += 1
+        pos[0] = lo
+        for k in range(width):
+            pos[k + 1] += pos[k]
+        for k in range(width):
+            dw_start[first + k] = pos[k]
+        for i in range(lo, hi):
+            k = dw_block[i] - first
+            out[pos[k]] = by_block[i]
+            pos[k] += 1
+    return dw_start, out
 
 
 @njit(cache=True)
@@ -212,15 +222,14 @@ def _end_codes(mv_from, mv_vacates, mv_origin):
 def successors(dw_start, codes, mv_from, mv_vacates, mv_origin, start, end, max_gap):
     """Rule items 3 and 5 for every vacancy at once, in parallel over dwellings.
 
-    Returns ``(step, comp_first, has_prev, inconsistent, orphan)``: the step of
-    every move; the first code of every dwelling's completion vacancy; whether a
-    move filled a vacancy left by a move; per dwelling, the vacancies whose next
-    event was another departure and the filling arrivals that filled nothing.
+    Returns ``(step, comp_first, inconsistent, orphan)``: the step of every
+    move; the first code of every dwelling's completion vacancy; per dwelling,
+    the vacancies whose next event was another departure and the filling
+    arrivals that filled nothing.
     """
     n_dw = dw_start.shape[0] - 1
     step = _end_codes(mv_from, mv_vacates, mv_origin)
     comp_first = np.full(n_dw, -UNFILLED - 1, np.int64)
-    has_prev = np.zeros(mv_from.shape[0], np.bool_)
     inconsistent = np.zeros(n_dw, np.int32)
     orphan = np.zeros(n_dw, np.int32)
     for d in prange(n_dw):
@@ -249,9 +258,7 @@ def successors(dw_start, codes, mv_from, mv_vacates, mv_origin, start, end, max_
                 comp_first[d] = first
             else:
                 step[event_ref(code)] = first
-                if first >= 0:
-                    has_prev[first] = True
-    return step, comp_first, has_prev, inconsistent, orphan
+    return step, comp_first, inconsistent, orphan
 
 
 @njit(cache=True)
@@ -338,70 +345,60 @@ def walk_chains(seed_first, step, max_length):
     return length, reason, offsets, links
 
 
-@njit(cache=True, parallel=True)
-def _pack_links(step, cond):
-    """``step << 1 | cond``: one read per move while walking (memory latency bound)."""
-    n = step.shape[0]
-    link = np.empty(n, np.int64)
-    for m in prange(n):
-        link[m] = (step[m] << 1) | np.int64(cond[m])
-    return link
-
-
 @njit(cache=True)
 def _suffix(length, count, reason):
     return (np.int64(length) << 32) | (np.int64(count) << 4) | reason
 
 
-@njit(cache=True, parallel=True)
-def suffix_walk(step, has_prev, cond):
-    """Memoised suffix walk over the successor relation, in parallel over paths.
+@njit(cache=True)
+def suffix_walk(step, cond):
+    """Memoised suffix walk over the successor relation, linear in the moves.
 
-    Moves form disjoint paths and closed cycles. From each path head (a move
-    that filled no move's vacancy) one walk finds the path's length, condition
-    total and end reason, a second writes every member's suffix: the links from
-    it to the path's end, how many meet ``cond``, and the end reason, packed as
-    ``length << 32 | count << 4 | reason`` (lengths below 2**28 moves). Cycle
-    members (never reached from a head) get the cycle's size, total and CYCLE.
-    Linear in the number of moves.
+    For every move m, the chain that starts with m as a link: its number of
+    links to the end, how many meet ``cond``, and its end reason, packed as
+    ``length << 32 | count << 4 | reason`` (lengths below 2**28).
+    ``suffix[m] = suffix[step[m]] + m``. Pass 1 runs in reverse row order:
+    a link's successor happens on the same day or later, so in date-sorted
+    tables it is nearly always a later row, already done, and close in memory.
+    Pass 2 walks whatever is left (same-day successors, unsorted input) up to a
+    finished move, or round a closed cycle (a cycle has no entry from outside,
+    as the relation is injective), then writes the walk backwards. Cycle
+    members get the cycle's size, total and CYCLE.
     """
     n = step.shape[0]
-    link = _pack_links(step, cond)
-    heads = np.flatnonzero(~has_prev)
-    suffix = np.zeros(n, np.int64)
-    for j in prange(heads.shape[0]):
-        m = heads[j]
-        k = 0
-        total = 0
-        while True:
-            x = link[m]
-            k += 1
-            total += x & 1
-            if x < 0:
-                break
-            m = x >> 1
-        why = -(link[m] >> 1) - 1
-        m = heads[j]
-        for i in range(k):
-            x = link[m]
-            suffix[m] = _suffix(k - i, total, why)
-            total -= x & 1
-            m = x >> 1
-    for m0 in range(n):  # closed cycles: rare, sequential
+    suffix = np.zeros(n, np.int64)  # 0 = not yet known (a known suffix has length >= 1)
+    for m in range(n - 1, -1, -1):
+        nxt = step[m]
+        if nxt < 0:
+            suffix[m] = _suffix(1, cond[m], -nxt - 1)
+        elif suffix[nxt] != 0:
+            s = suffix[nxt]
+            suffix[m] = s + (np.int64(1) << 32) + (np.int64(cond[m]) << 4)
+    walk = np.empty(0, np.int64)
+    for m0 in range(n):
         if suffix[m0] != 0:
             continue
+        if walk.shape[0] == 0:
+            walk = np.empty(n, np.int64)
         k = 0
-        total = 0
         m = m0
-        while True:
+        while True:  # until a finished move, or back at m0 (a closed cycle)
+            walk[k] = m
             k += 1
-            total += link[m] & 1
-            m = link[m] >> 1
-            if m == m0:
+            m = step[m]
+            if m == m0 or suffix[m] != 0 or k == n:  # k == n cannot happen (injective)
                 break
-        for i in range(k):
-            suffix[m] = _suffix(k, total, CYCLE)
-            m = link[m] >> 1
+        if m == m0:
+            total = 0
+            for i in range(k):
+                total += cond[walk[i]]
+            for i in range(k):
+                suffix[walk[i]] = _suffix(k, total, CYCLE)
+        else:
+            s = suffix[m]
+            for i in range(k - 1, -1, -1):
+                s = s + (np.int64(1) << 32) + (np.int64(cond[walk[i]]) << 4)
+                suffix[walk[i]] = s
     return suffix
 
 

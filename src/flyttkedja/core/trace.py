@@ -40,7 +40,6 @@ class Index:
     codes: np.ndarray
     step: np.ndarray
     comp_first: np.ndarray
-    has_prev: np.ndarray
     inconsistent: int
     orphan_fills: int
 
@@ -50,9 +49,9 @@ def build_index(reg: Prepared) -> Index:
     dw_start, codes = K.event_index(reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills,
                                     reg.dw_completed, reg.dw_demolished, reg.start, reg.end,
                                     numba.get_num_threads())
-    step, comp_first, has_prev, inconsistent, orphan = K.successors(
+    step, comp_first, inconsistent, orphan = K.successors(
         dw_start, codes, reg.mv_from, reg.mv_vacates, reg.mv_origin, reg.start, reg.end, reg.max_gap_days)
-    return Index(dw_start, codes, step, comp_first, has_prev, int(inconsistent.sum()), int(orphan.sum()))
+    return Index(dw_start, codes, step, comp_first, int(inconsistent.sum()), int(orphan.sum()))
 
 
 def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -237,7 +236,7 @@ def statistics_arrays(reg: Prepared, index: Index, cond: np.ndarray) -> list[tup
     is_vacancy = inside & reg.mv_vacates & (reg.mv_from >= 0)
     out = []
     for c in cond if cond.shape[0] else np.zeros((1, len(reg.mv_date)), bool):
-        suffix = K.suffix_walk(index.step, index.has_prev, c)
+        suffix = K.suffix_walk(index.step, c)
         out.append((K.move_vacancy_stats(suffix, index.step, c, is_vacancy, reg.max_length),
                     K.vacancy_stats(index.comp_first, suffix, index.step, c, reg.max_length)))
     return out
