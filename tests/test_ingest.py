@@ -93,6 +93,17 @@ def write_years(df: pl.DataFrame, directory) -> None:
         part.write_parquet(directory / f"persons_{year}.parquet")
 
 
+def test_one_file_with_every_year(tmp_path):
+    panel().write_parquet(tmp_path / "panel.parquet")
+    assert from_snapshots(tmp_path / "panel.parquet").equals(from_snapshots(panel()))
+    dup = panel().with_columns(person_id=pl.when(pl.col("person_id") == 7).then(6).otherwise("person_id"))
+    with pytest.raises(SchemaError, match=r"year 2020\).person_id: 2 row\(s\) with duplicate person id, e.g. rows \[9, 10\]"):
+        from_snapshots(dup)
+    (tmp_path / "bad.parquet").write_bytes(b"nonsense")
+    with pytest.raises(SchemaError, match="bad.parquet: not a readable Parquet file"):
+        from_snapshots(tmp_path / "bad.parquet")
+
+
 def test_partitioned_directory_and_atomic_output(tmp_path):
     write_years(panel(), tmp_path / "persons")
     out = from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")

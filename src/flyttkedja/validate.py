@@ -232,9 +232,12 @@ def _check_persons(report: ValidationReport, persons, dw: pl.DataFrame | None, c
         known = dw["dwelling_id"].implode()
         checks["person on an unknown dwelling"] = pl.col("dwelling_id").is_not_null() & ~pl.col("dwelling_id").is_in(known)
     for source in open_panel(persons, columns):
-        frame = source.frame.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+        frame = source.frame  # rows count from the start of the file (or table)
+        if "_file_row" not in frame.collect_schema().names():
+            frame = frame.with_row_index("_file_row")
         counted = frame.select(
-            [pl.col("_row").filter(bad).sort().head(EXAMPLES).implode().alias(name) for name, bad in checks.items()]
+            [pl.col("_file_row").cast(pl.Int64).filter(bad).sort().head(EXAMPLES).implode().alias(name)
+             for name, bad in checks.items()]
             + [bad.sum().alias(f"n:{name}") for name, bad in checks.items()]
         ).collect(engine="streaming")
         for name in checks:

@@ -68,6 +68,8 @@ def _canonical(frame: pl.LazyFrame, label: str, columns: Mapping[str, str] | Non
         exprs.append(pl.col(name).cast(dtype, strict=False).alias(name))
         exprs.append(pl.col(name).is_not_null().alias(f"_given_{name}"))
     exprs.append(_born_abroad(schema["born_abroad"], label).alias("born_abroad"))
+    if "_file_row" in schema:
+        exprs.append(pl.col("_file_row"))
     return frame.select(exprs)
 
 
@@ -117,13 +119,19 @@ def _directory_sources(directory: Path, columns) -> list[YearSource]:
     sources = []
     for year in sorted(by_year):
         path = by_year[year]
-        try:
-            pq.read_schema(path)  # a truncated or corrupt file fails here, before any work
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
-            raise SchemaError(f"{path}: not a readable Parquet file: {exc}") from None
-        frame = _canonical(pl.scan_parquet(path), str(path), columns)
-        sources.append(YearSource(year, str(path), frame))
+        sources.append(YearSource(year, str(path), _canonical(_scan(path), str(path), columns)))
     return sources
+
+
+def _scan(path: Path) -> pl.LazyFrame:
+    """Lazy scan of one Parquet file; a truncated or corrupt footer fails here, before any work."""
+    if not path.exists():
+        raise FileNotFoundError(f"persons: no such file {path}")
+    try:
+        pq.read_schema(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
+        raise SchemaError(f"{path}: not a readable Parquet file: {exc}") from None
+    return pl.scan_parquet(path)
 
 
 def _frame_sources(persons, columns) -> list[YearSource]:
@@ -131,13 +139,16 @@ def _frame_sources(persons, columns) -> list[YearSource]:
         frame, label = persons, "persons"
     elif isinstance(persons, pl.DataFrame):
         frame, label = persons.lazy(), "persons"
+    elif isinstance(persons, (str, os.PathLike)) and Path(persons).suffix.lower() in {".parquet", ".pq"}:
+        frame, label = _scan(Path(persons)), str(persons)  # lazily: one year at a time
     else:
         label = str(persons) if isinstance(persons, (str, os.PathLike)) else "persons"
         try:
             frame = pl.from_arrow(to_arrow(persons, "persons")).lazy()
         except ValueError as exc:
             raise SchemaError(str(exc)) from None
-    frame = _canonical(frame, label, columns)
+    # row numbers in messages count from the start of the file/table, not of the year
+    frame = _canonical(frame.with_row_index("_file_row"), label, columns)
     years = frame.select(pl.col("year").unique().sort()).collect()["year"].drop_nulls().to_list()
     return [
         YearSource(y, f"{label} (year {y})", frame.filter(pl.col("year") == y)) for y in years
@@ -164,9 +175,8 @@ def check_year(source: YearSource) -> None:
     for i, (column, expr, what) in enumerate(problems):
         n = counts[str(i)][0]
         if n:
-            rows = (
-                frame.with_row_index("_row").filter(expr).select("_row").head(5).collect()["_row"].to_list()
-            )
+            numbered = frame if "_file_row" in names else frame.with_row_index("_file_row")
+            rows = numbered.filter(expr).select("_file_row").head(5).collect()["_file_row"].to_list()
             raise SchemaError(f"{source.label}.{column}: {n} row(s) with {what}, e.g. rows {rows}")
 
 
