@@ -127,13 +127,15 @@ def _resemblance_section(flows: dict[str, pl.DataFrame]) -> list[str]:
             lines.append(f"| {kind} | {_pct(same_all)} | {_pct(same_1)} | {_pct(overall)} | "
                          f"{'..' if ratio is None else f'{ratio:.2f}'} |")
             if ratio is not None:
-                holds.append(ratio > 1)
+                holds.append(ratio)
         lines.append("")
-        verdicts.append((label, sum(holds), len(holds)))
-    for label, yes, total in verdicts:
+        verdicts.append((label, holds))
+    for label, ratios in verdicts:
+        yes, total = sum(r > 1 for r in ratios), len(ratios)
         word = "Holds" if total and yes == total else "Partly holds" if yes else "Does not hold"
+        spread = f" (ratios {min(ratios):.2f}–{max(ratios):.2f})" if ratios else ""
         lines.append(f"- {label}: **{word}** — vacated dwellings are over-represented in the new dwelling's "
-                     f"own {label} for {yes} of {total} kinds.")
+                     f"own {label} for {yes} of {total} kinds{spread}.")
     return lines + [""]
 
 
