@@ -64,7 +64,7 @@ def _header(args, register, chainset, seconds) -> list[str]:
         f"completed in the window: {chainset.chains.height:,} chains, {chainset.links.height:,} links. "
         f"Tables from `flyttkedja.analysis` with the default disclosure control (counts under 5 "
         f"suppressed, shown as ..) and {args.replicates} bootstrap replicates (95% intervals; units: "
-        f"buildings/projects when seeds share one). Run time {seconds:.0f} s. Regenerate with "
+        f"buildings/projects when seeds share one). Regenerate with "
         f"`python scripts/findings.py --scale {args.scale} --years {args.years} --seed {args.seed}`.",
         "",
         "The synthetic register is a simulation (docs/synthetic.md), so these figures test that the "
