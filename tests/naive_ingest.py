@@ -21,11 +21,26 @@ def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant
     ``before``/``after``: person_id → dict(dwelling, birth_year, born_abroad, income);
     dwelling None = on no dwelling of the area. A person missing from a dict is absent.
     """
-    date = date or dt.date(year, 12, 31)
     people = sorted(set(before) | set(after))
-    d0 = {p: before[p]["dwelling"] if p in before else None for p in people}
-    d1 = {p: after[p]["dwelling"] if p in after else None for p in people}
     attr = {p: after.get(p) or before[p] for p in people}
+    moves = period_moves(
+        d0={p: before[p]["dwelling"] if p in before else None for p in people},
+        d1={p: after[p]["dwelling"] if p in after else None for p in people},
+        attr=attr, year=year, date=date or dt.date(year, 12, 31),
+        born={p for p in people if p not in before and attr[p]["birth_year"] > year - 1},
+        origin_of={p: "in_migrant" if p in before else absent_origin for p in people},
+        destination_of={p: "out_migrant" if p in after else absent_destination for p in people},
+        order=None, parent_gap=parent_gap,
+    )
+    return sort_moves(moves, first_label)
+
+
+def period_moves(d0, d1, attr, year, date, born, origin_of, destination_of, order, parent_gap):
+    """The rules for one period: d0/d1 person → dwelling (None: none) at its start and end.
+
+    ``order``: person → position of their event inside the period (None: unknown).
+    """
+    people = sorted(d0)
     stay, oldest = {}, {}
     for p in people:
         if d0[p] is not None:
@@ -34,20 +49,24 @@ def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant
                 stay[d0[p]] = stay.get(d0[p], 0) + 1
     groups: dict[tuple, list[int]] = {}
     for p in people:
-        born = p not in before and attr[p]["birth_year"] > year - 1
-        if d0[p] == d1[p] or born:
+        if d0[p] == d1[p] or p in born:
             continue
         groups.setdefault((d0[p], d1[p]), []).append(p)
     info = {}
     for key, members in groups.items():
         head = min(members, key=lambda p: (attr[p]["birth_year"], p))
-        info[key] = dict(members=members, head=head, head_by=attr[head]["birth_year"])
-    # the group that carries each emptied dwelling's household on, and each filler
+        info[key] = dict(members=members, head=head, head_by=attr[head]["birth_year"],
+                         last=max(order[p] for p in members) if order else 0,
+                         first=min(order[p] for p in members) if order else 0)
+    # the group that carries each emptied dwelling's household on (the last to leave,
+    # else one moving on inside the area, else the oldest head), and each filler
     carrier, filler = {}, {}
-    for (a, b), g in sorted(info.items(), key=lambda kv: (kv[0][1] is None, kv[1]["head_by"], kv[1]["head"])):
+    by_leaving = sorted(info.items(), key=lambda kv: (-kv[1]["last"], kv[0][1] is None, kv[1]["head_by"], kv[1]["head"]))
+    for (a, b), g in by_leaving:
         if a is not None and stay.get(a, 0) == 0:
             carrier.setdefault(a, (a, b))
-    for (a, b), g in sorted(info.items(), key=lambda kv: (kv[0][0] is None, kv[1]["head_by"], kv[1]["head"])):
+    by_arriving = sorted(info.items(), key=lambda kv: (kv[1]["first"], kv[0][0] is None, kv[1]["head_by"], kv[1]["head"]))
+    for (a, b), g in by_arriving:
         if b is not None and stay.get(b, 0) == 0:
             filler.setdefault(b, (a, b))
     moves = []
@@ -59,13 +78,56 @@ def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant
         home_leaver = a is not None and not vacates and g["head_by"] >= oldest[a] + parent_gap
         head = g["head"]
         if a is None:
-            origin = "in_migrant" if head in before else absent_origin
+            origin = origin_of[head]
         else:
             origin = "new_household" if home_leaver else "dwelling"
-        destination = "dwelling" if b is not None else ("out_migrant" if head in after else absent_destination)
+        destination = "dwelling" if b is not None else destination_of[head]
         moves.append(_move(g["members"], head, attr, year, date, None if home_leaver else a, b,
                            origin, destination, vacates, fills, a, parent_gap))
-    return sort_moves(moves, first_label)
+    return moves
+
+
+def day_moves(events: list[tuple], location: dict, attr: dict, *, ordered=True, parent_gap=15) -> list[dict]:
+    """Reference for ``from_person_moves``: events (person, date, kind, from, to) in table order.
+
+    ``location``: person → dwelling (None: on none) for persons present at the start;
+    ``attr``: person → dict(birth_year, born_abroad, income) (income constant here).
+    Each day is three periods: births followed that day by another event of the same
+    person, then every other non-birth event, then the other births.
+    """
+    per_day: dict = {}
+    for p, date, *_ in events:
+        per_day[(p, date)] = per_day.get((p, date), 0) + 1
+
+    def phase(e):
+        if e[2] != "birth":
+            return 1
+        return 0 if per_day[(e[0], e[1])] > 1 else 2
+
+    indexed = sorted(enumerate(events), key=lambda ie: (ie[1][1], phase(ie[1]), ie[0]))
+    loc = dict(location)
+    moves = []
+    steps = sorted({(e[1], phase(e)) for e in events})
+    for date, ph in steps:
+        today = [(i, e) for i, e in indexed if (e[1], phase(e)) == (date, ph)]
+        involved = {e[0] for _, e in today}
+        d0 = {p: loc.get(p) for p in set(loc) | involved}
+        for _, (p, _, kind, f, t) in today:
+            if t is None:
+                loc.pop(p, None)
+            else:
+                loc[p] = t
+        d1 = {p: loc.get(p) for p in d0}
+        kinds = {e[0]: e[2] for _, e in today}
+        origin_of = {p: {"in_migration": "in_migrant", "immigration": "immigrant"}.get(kinds.get(p)) for p in d0}
+        destination_of = {p: {"out_migration": "out_migrant", "emigration": "emigrant", "death": "dissolved"}.get(
+            kinds.get(p)) for p in d0}
+        order = {e[0]: i for i, e in today} if ordered else None
+        if order is not None:
+            order = {p: order.get(p, 0) for p in d0}
+        moves += period_moves(d0, d1, attr, date.year, date, {p for p, k in kinds.items() if k == "birth"},
+                              origin_of, destination_of, order, parent_gap)
+    return sort_moves(moves)
 
 
 def _move(members, head, attr, year, date, a, b, origin, destination, vacates, fills, start, parent_gap):

@@ -371,3 +371,64 @@ def test_annual_projection_collapses_each_persons_year():
     assert got == {(1, 10, 13, "move"), (2, 10, 13, "move"), (3, 10, 11, "move"), (4, 11, 12, "move"),
                    (5, 12, None, "out_migration"), (7, None, 13, "birth")}
     assert set(proj["event_date"]) == {D(2020, 12, 31)}
+
+
+@st.composite
+def dated_histories(draw):
+    """Consistent dated person events with kinds, an initial snapshot and attributes."""
+    n, n_dw = draw(st.integers(1, 8)), draw(st.integers(1, 5))
+    dwelling = st.integers(0, n_dw - 1)
+    attr = {p: dict(birth_year=draw(st.integers(1930, 2010)), born_abroad=p % 3 == 0, income=100 * p)
+            for p in range(n)}
+    location = {}
+    for p in range(n):
+        state = draw(st.sampled_from(["housed", "unhoused", "absent"]))
+        if state != "absent":
+            location[p] = draw(dwelling) if state == "housed" else None
+    where, events = dict(location), []
+    for k in range(draw(st.integers(1, 5))):
+        date = D(2015, 1, 1) + dt.timedelta(days=150 * k)
+        for p in draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n)):
+            at = where.get(p)
+            if at is None:
+                kind = draw(st.sampled_from(["birth", "in_migration", "immigration"]) if p not in where
+                            else st.just("in_migration"))
+                to = draw(dwelling)
+                if kind == "birth":
+                    attr[p]["birth_year"] = date.year
+                events.append((p, date, kind, None, to))
+                if kind == "birth" and draw(st.booleans()):  # born, then moved the same day
+                    nxt = draw(dwelling)
+                    if nxt != to:
+                        events.append((p, date, "move", to, nxt))
+                        to = nxt
+                where[p] = to
+            else:
+                to = draw(st.one_of(st.none(), dwelling))
+                if to == at:
+                    continue
+                kind = "move" if to is not None else draw(st.sampled_from(["death", "out_migration", "emigration"]))
+                events.append((p, date, kind, at, to))
+                if to is None:
+                    where.pop(p)
+                else:
+                    where[p] = to
+    return events, location, attr
+
+
+def history_panel(location, attr) -> pl.DataFrame:
+    rows = [(p, 2014, d, attr[p]["birth_year"], attr[p]["born_abroad"], attr[p]["income"]) for p, d in location.items()]
+    rows += [(p, y, None, a["birth_year"], a["born_abroad"], a["income"]) for y in (2015, 2016) for p, a in attr.items()]
+    return pl.DataFrame(rows, schema={"person_id": pl.Int64, "year": pl.Int64, "dwelling_id": pl.Int64,
+                                      "birth_year": pl.Int64, "born_abroad": pl.Boolean, "income": pl.Int64},
+                        orient="row")
+
+
+@settings(max_examples=100, deadline=None)
+@given(dated_histories(), st.booleans())
+def test_from_person_moves_matches_the_reference(history, ordered):
+    events, location, attr = history
+    if not events:
+        return
+    got = from_person_moves(events_df(events), history_panel(location, attr), ordered=ordered).to_pylist()
+    assert got == naive.day_moves(events, location, attr, ordered=ordered)
