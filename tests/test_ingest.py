@@ -418,13 +418,14 @@ def dated_histories(draw):
 
 def history_panel(location, attr) -> pl.DataFrame:
     rows = [(p, 2014, d, attr[p]["birth_year"], attr[p]["born_abroad"], attr[p]["income"]) for p, d in location.items()]
+    rows += [(10_000, y, None, 1950, False, 0) for y in (2014, 2015, 2016)]  # 2014 is never empty
     rows += [(p, y, None, a["birth_year"], a["born_abroad"], a["income"]) for y in (2015, 2016) for p, a in attr.items()]
     return pl.DataFrame(rows, schema={"person_id": pl.Int64, "year": pl.Int64, "dwelling_id": pl.Int64,
                                       "birth_year": pl.Int64, "born_abroad": pl.Boolean, "income": pl.Int64},
                         orient="row")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(dated_histories(), st.booleans())
 def test_from_person_moves_matches_the_reference(history, ordered):
     events, location, attr = history
