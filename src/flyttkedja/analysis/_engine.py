@@ -112,15 +112,17 @@ def prepare(
         groups = pl.DataFrame({"_group": [0]}, schema={"_group": pl.Int32})
     groups = groups.with_columns([pl.col(c).cast(pl.String).fill_null("missing") for c in by])
     chains = chains.with_columns(_rkey=record_keys(chains["chain_id"].to_numpy(), key_seed, 0))
-    units, n_units, cluster_used = _units(chainset, chains, cluster)
+    index = _DwellingIndex(chainset.dwellings)
+    units, n_units, cluster_used = _units(chainset, chains, cluster, index)
     chains = chains.with_columns(_unit=units)
-    links = _links(chainset, chains, areas, target_groups, income_median, key_seed)
+    links = _links(chainset, chains, areas, target_groups, income_median, key_seed, index)
     names = tuple((TARGET_GROUPS if target_groups is None else target_groups).keys())
     return Prepared(chains, links, groups, by, names, n_units, areas is not None,
                     {"cluster": cluster_used, "key_seed": key_seed})
 
 
-def _units(chainset: ChainSet, chains: pl.DataFrame, cluster: str | None) -> tuple[np.ndarray, int, str | None]:
+def _units(chainset: ChainSet, chains: pl.DataFrame, cluster: str | None,
+           index: "_DwellingIndex") -> tuple[np.ndarray, int, str | None]:
     """Bootstrap unit of each chain: the chain itself, or its seed's ``building_id`` cluster."""
     if cluster == "auto":
         cluster = "building_id" if "building_id" in chainset.dwellings.column_names else None
@@ -128,9 +130,7 @@ def _units(chainset: ChainSet, chains: pl.DataFrame, cluster: str | None) -> tup
         return np.arange(chains.height, dtype=np.int64), chains.height, None
     if cluster not in chainset.dwellings.column_names:
         raise SchemaError(f"dwellings: no column {cluster!r} to cluster the bootstrap on")
-    dw = pl.from_arrow(chainset.dwellings.select(["dwelling_id", cluster]))
-    key = chains.select("seed_dwelling").join(dw, left_on="seed_dwelling", right_on="dwelling_id",
-                                              how="left", maintain_order="left")[cluster]
+    key = index.lookup(chains["seed_dwelling"], [cluster])[0][cluster]
     nulls = key.is_null().to_numpy()  # seeds without a cluster value are clusters of their own
     codes = np.unique(key.fill_null(0).to_numpy(), return_inverse=True)[1].astype(np.int64).ravel()
     codes[nulls] = codes.max(initial=-1) + 1 + np.arange(int(nulls.sum()))
@@ -141,7 +141,7 @@ def _units(chainset: ChainSet, chains: pl.DataFrame, cluster: str | None) -> tup
     return codes, n, cluster
 
 
-def _links(chainset, chains, areas, target_groups, income_median, key_seed) -> pl.DataFrame:
+def _links(chainset, chains, areas, target_groups, income_median, key_seed, index) -> pl.DataFrame:
     moves_cols = set(chainset.moves.column_names)
     need = ["vacates", *HOUSEHOLD_COLUMNS]
     missing = [c for c in need if c not in moves_cols]
@@ -151,7 +151,7 @@ def _links(chainset, chains, areas, target_groups, income_median, key_seed) -> p
     dmissing = [c for c in dcols if c not in chainset.dwellings.column_names]
     if dmissing:
         raise SchemaError(f"dwellings: missing column(s) {dmissing} needed by the analysis")
-    links = _dwelling_attributes(chainset.link_attributes(need), chainset.dwellings, dcols)
+    links = _dwelling_attributes(chainset.link_attributes(need), index, {"to": ["area_type"], "from": dcols})
     vac = pl.col("vacates") & pl.col("from_dwelling").is_not_null() & pl.col("from_tenure").is_not_null()
     links = links.with_columns(
         from_tenure=pl.when(vac).then(pl.col("from_tenure")),
@@ -171,6 +171,8 @@ def _links(chainset, chains, areas, target_groups, income_median, key_seed) -> p
     reference = income_reference(chainset.moves) if income_median is None else income_median
     households = household_frame(links, reference)
     groups = TARGET_GROUPS if target_groups is None else dict(target_groups)
+    if not groups:
+        raise ValueError("target_groups: give at least one group (name → polars expression)")
     flags = target_flags(households, groups)
     idx = chains.select("chain_id", "_chain", "_group")
     links = links.join(idx, on="chain_id", how="left", maintain_order="left")
@@ -183,27 +185,39 @@ def _links(chainset, chains, areas, target_groups, income_median, key_seed) -> p
         _rkey=record_keys(links["move_row"].to_numpy(), key_seed, 1))
 
 
-def _dwelling_attributes(links: pl.DataFrame, dwellings, columns: list[str]) -> pl.DataFrame:
-    """Add ``to_<col>`` and ``from_<col>`` of the filled and the left dwelling (a sorted-id lookup)."""
-    ids = dwellings.column("dwelling_id").to_numpy()
-    order = np.argsort(ids, kind="stable")
-    attrs = pl.from_arrow(dwellings.select(columns))[order]
-    sorted_ids = ids[order]
-    out = {}
-    for side in ("to", "from"):
-        wanted = links[f"{side}_dwelling"]
-        values = wanted.fill_null(sorted_ids[0] if len(ids) else 0).to_numpy()
-        pos = np.minimum(np.searchsorted(sorted_ids, values), max(len(ids) - 1, 0))
-        found = (sorted_ids[pos] == values) & wanted.is_not_null().to_numpy() if len(ids) else \
-            np.zeros(len(values), bool)
+class _DwellingIndex:
+    """Dwelling attributes looked up by id through a sorted copy of the ids (no hash join)."""
+
+    def __init__(self, dwellings):
+        ids = dwellings.column("dwelling_id").to_numpy()
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted_ids = ids[self.order]
+        self.dwellings = dwellings
+
+    def lookup(self, wanted: pl.Series, names: list[str]) -> tuple[pl.DataFrame, np.ndarray]:
+        """``names`` columns for each id of ``wanted`` (null where absent) and the found mask."""
+        attrs = pl.from_arrow(self.dwellings.select(names))
+        if not len(self.sorted_ids):
+            return attrs.clear(len(wanted)), np.zeros(len(wanted), bool)
+        values = wanted.fill_null(self.sorted_ids[0]).to_numpy()
+        pos = np.minimum(np.searchsorted(self.sorted_ids, values), len(self.sorted_ids) - 1)
+        found = (self.sorted_ids[pos] == values) & wanted.is_not_null().to_numpy()
+        gathered = attrs[self.order[pos]]
+        if not found.all():
+            gathered = gathered.with_columns([gathered[c].scatter(np.flatnonzero(~found), None) for c in names])
+        return gathered, found
+
+
+def _dwelling_attributes(links: pl.DataFrame, index: _DwellingIndex, columns: dict[str, list[str]]) -> pl.DataFrame:
+    """Add ``<side>_<col>`` for side "to" (the filled dwelling) and "from" (the left one)."""
+    out = []
+    for side, names in columns.items():
+        gathered, found = index.lookup(links[f"{side}_dwelling"], names)
         if side == "to" and not found.all():
-            bad = wanted.filter(pl.Series(~found)).head(5).to_list()
+            bad = links[f"{side}_dwelling"].filter(pl.Series(~found)).head(5).to_list()
             raise SchemaError(f"links.to_dwelling: dwelling(s) {bad} not in the dwellings table")
-        gathered = attrs[pos] if len(ids) else attrs.clear(len(values))
-        for c in columns:
-            out[f"{side}_{c}"] = gathered[c].scatter(np.flatnonzero(~found), None) if (~found).any() \
-                else gathered[c]
-    return links.with_columns(**out)
+        out.append(gathered.rename({c: f"{side}_{c}" for c in names}))
+    return pl.concat([links, *out], how="horizontal")
 
 
 # ---------------------------------------------------------------- cells and specs

@@ -152,13 +152,15 @@ def reach_spec(b: Builder) -> Spec:
     """Households of each target group housed per 100 seeds, and share of chains reaching the group."""
     names = list(b.p.target_groups)
     links = b.p.links
-    hh = family(pl.concat([links.filter(pl.col(t)).select("_chain", "_rkey", "_group", target_group=pl.lit(t))
-                           for t in names]), ["_group", "target_group"])
-    any_ = links.group_by("_chain").agg(pl.col("_group").first(), *[pl.col(t).any() for t in names])
-    chain_key = pl.Series(b.p.chains["_rkey"].to_numpy()[any_["_chain"].to_numpy()])
-    any_ = any_.with_columns(_rkey=chain_key)
-    ch = family(pl.concat([any_.filter(pl.col(t)).select("_chain", "_rkey", "_group", target_group=pl.lit(t))
-                           for t in names]), ["_group", "target_group"])
+    # one record per (link, group it belongs to); integer group codes keep the grouping fast
+    hh = family(pl.concat([links.filter(pl.col(t)).select("_chain", "_rkey", "_group", _tg=pl.lit(i, pl.Int16))
+                           for i, t in enumerate(names)]), ["_group", "_tg"])
+    hh.cells = hh.cells.with_columns(target_group=pl.col("_tg").replace_strict(dict(enumerate(names)),
+                                                                               return_dtype=pl.String))
+    # one record per (chain, group it reached): the distinct (chain, cell) pairs of the households
+    reached = hh.records.select("_chain", "_cell").unique().sort("_chain", "_cell")
+    chain_keys = pl.Series(b.p.chains["_rkey"].to_numpy()[reached["_chain"].to_numpy()])
+    ch = Family(reached.with_columns(_rkey=chain_keys), hh.cells)
     parts = []
     for fam, statistic, scale in ((hh, "per_100", 100.0), (ch, "share_of_chains", 1.0)):
         off = b.add(fam)
