@@ -19,9 +19,11 @@ prints every figure; at ≥ 1e7 moves it also asserts the 2 s target.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -49,18 +51,34 @@ MAX_GAP, MAX_LENGTH, LOW = 365, 1000, 200_000
 TIMES: dict[str, float] = {}
 
 
-def load_register(n_moves: int) -> tuple[pa.Table, pa.Table]:
-    """The benchmark register, cached under FLYTTKEDJA_BENCH_DIR when set."""
+def load_register(n_moves: int) -> tuple[pa.Table, pa.Table, tuple | None, int]:
+    """(moves, dwellings, window, max_gap_days) of the benchmark register.
+
+    ``FLYTTKEDJA_BENCH_SOURCE=synth``: :func:`flyttkedja.synth.generate` (metro
+    preset, scale chosen for about ``n_moves`` moves, 10 years); otherwise the
+    fast maker in ``_registers.py``. Cached under FLYTTKEDJA_BENCH_DIR when set.
+    """
     cache = os.environ.get("FLYTTKEDJA_BENCH_DIR")
+    if os.environ.get("FLYTTKEDJA_BENCH_SOURCE", "maker") == "synth":
+        from flyttkedja.synth import generate, read_register
+
+        scale = round(n_moves / 850_000, 1)
+        directory = Path(cache or tempfile.mkdtemp()) / f"synth_metro_{scale:g}"
+        if not (directory / "register.json").exists():
+            generate("metro", scale=scale, seed=7).write(directory, overwrite=True)
+        meta = json.loads((directory / "register.json").read_text())
+        moves, dwellings = (pq.read_table(directory / f"{t}.parquet") for t in ("moves", "dwellings"))
+        return moves, dwellings, (meta["window_start"], meta["window_end"]), int(meta["max_gap_days"])
     if not cache:
-        return make_register(n_moves)
+        return (*make_register(n_moves), None, MAX_GAP)
     directory = Path(cache) / f"trace_register_{n_moves}"
     if not (directory / "dwellings.parquet").exists():
         moves, dwellings = make_register(n_moves)
         directory.mkdir(parents=True, exist_ok=True)
         pq.write_table(moves, directory / "moves.parquet")
         pq.write_table(dwellings, directory / "dwellings.parquet")
-    return pq.read_table(directory / "moves.parquet"), pq.read_table(directory / "dwellings.parquet")
+    moves, dwellings = (pq.read_table(directory / f"{t}.parquet") for t in ("moves", "dwellings"))
+    return moves, dwellings, None, MAX_GAP
 
 
 def kernels(reg, low: np.ndarray):
@@ -86,23 +104,29 @@ def timed(name: str, fn, *args):
 
 @pytest.fixture(scope="module")
 def register():
-    moves, dwellings = load_register(MOVES)
-    reg = prepare(moves, dwellings, max_gap_days=MAX_GAP, max_length=MAX_LENGTH)
+    moves, dwellings, window, max_gap = load_register(MOVES)
+    reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap, max_length=MAX_LENGTH)
     low = reg.moves.column("income").to_numpy() < LOW
     small = prepare(*make_register(2_000), max_gap_days=MAX_GAP)
     kernels(small, small.moves.column("income").to_numpy() < LOW)  # compile / load the cache
     return moves, dwellings, reg, low
 
 
-def python_inputs(moves: pa.Table, dwellings: pa.Table, n: int) -> tuple:
+def python_inputs(moves: pa.Table, dwellings: pa.Table, n: int, max_gap: int = MAX_GAP) -> tuple:
     mv = moves.slice(0, n)
     day = mv.column("move_date").cast(pa.int32()).to_pylist()
-    completed = {d: t for d, t in zip(dwellings.column("dwelling_id").to_pylist(),
-                                      dwellings.column("completed").cast(pa.int32()).to_pylist()) if t is not None}
+    ids = dwellings.column("dwelling_id").to_pylist()
+
+    def dates(column: str) -> dict:
+        if column not in dwellings.column_names:
+            return {}
+        return {d: t for d, t in zip(ids, dwellings.column(column).cast(pa.int32()).to_pylist()) if t is not None}
+
     return (day, mv.column("from_dwelling").to_pylist(), mv.column("to_dwelling").to_pylist(),
             mv.column("vacates").to_pylist(), mv.column("fills").to_pylist(), mv.column("origin").to_pylist(),
-            [x < LOW for x in mv.column("income").to_pylist()], completed, {}, (min(day), max(day)),
-            MAX_GAP, MAX_LENGTH)
+            [x < LOW for x in mv.column("income").to_pylist()], dates("completed"), dates("demolished"),
+            (min(day), max(day)),
+            max_gap, MAX_LENGTH)
 
 
 def test_same_answers_small() -> None:
@@ -135,21 +159,23 @@ def test_kernels(benchmark, register) -> None:
 
 
 def test_trace_end_to_end(benchmark, register) -> None:
-    moves, dwellings, _, _ = register
-    benchmark.pedantic(timed, args=("trace", flyttkedja.trace, moves, dwellings), rounds=1, iterations=1)
+    moves, dwellings, reg, _ = register
+    benchmark.pedantic(lambda: timed("trace", lambda: flyttkedja.trace(moves, dwellings, window=reg.window_dates(),
+                                                                    max_gap_days=reg.max_gap_days)),
+                       rounds=1, iterations=1)
 
 
 def test_polars(benchmark, register) -> None:
     moves, dwellings, reg, _ = register
     mv, dw = pl.from_arrow(moves), pl.from_arrow(dwellings)
-    benchmark.pedantic(timed, args=("polars", trace_polars, mv, dw, (reg.start, reg.end), MAX_GAP, MAX_LENGTH,
+    benchmark.pedantic(timed, args=("polars", trace_polars, mv, dw, (reg.start, reg.end), reg.max_gap_days, MAX_LENGTH,
                                     pl.col("income") < LOW), rounds=1, iterations=1)
 
 
 def test_python_subset(benchmark, register) -> None:
     moves, dwellings, _, _ = register
     n = min(PY_MOVES, moves.num_rows)
-    args = python_inputs(moves, dwellings, n)
+    args = python_inputs(moves, dwellings, n, register[2].max_gap_days)
     benchmark.pedantic(timed, args=("python_subset", trace_python, *args), rounds=1, iterations=1)
     TIMES["python"] = TIMES["python_subset"] * moves.num_rows / n
 
@@ -172,11 +198,11 @@ PEAK = textwrap.dedent("""
     sys.path.insert(0, {bench!r})
     from bench_trace import load_register, kernels
     from flyttkedja.core._prepare import prepare
-    moves, dwellings = load_register({n})
+    moves, dwellings, window, max_gap = load_register({n})
     cols = [moves.column(c) for c in ("household_id", "move_date", "from_dwelling", "to_dwelling", "origin",
             "destination", "vacates", "fills", "income")] + [dwellings.column(c) for c in ("dwelling_id", "completed")]
     inputs = sum(c.nbytes for c in cols)
-    reg = prepare(moves, dwellings)
+    reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap)
     low = reg.moves.column("income").to_numpy() < 200000
     kernels(reg, low)
     def rss(field):

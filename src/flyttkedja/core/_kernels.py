@@ -298,6 +298,32 @@ def seed_vacancies(dw_start, codes, step, comp_first, selected, completions_only
 
 
 @njit(cache=True)
+def new_build_seeds(dw_completed, comp_first, start, end):
+    """Completions inside the window in chain-id order (date, dwelling), from the
+    dwellings alone: a counting sort by date. Returns (codes, dense dwellings, first codes)."""
+    n_dw = dw_completed.shape[0]
+    counts = np.zeros(end - start + 2, np.int64)
+    for d in range(n_dw):
+        if start <= dw_completed[d] <= end:
+            counts[dw_completed[d] - start + 1] += 1
+    for k in range(counts.shape[0] - 1):
+        counts[k + 1] += counts[k]
+    n = counts[-1]
+    seed_code = np.empty(n, np.int64)
+    seed_dw = np.empty(n, np.int32)
+    seed_first = np.empty(n, np.int64)
+    for d in range(n_dw):
+        day = dw_completed[d]
+        if start <= day <= end:
+            i = counts[day - start]
+            seed_code[i] = _code(day, start, d, COMPLETION)
+            seed_dw[i] = d
+            seed_first[i] = comp_first[d]
+            counts[day - start] += 1
+    return seed_code, seed_dw, seed_first
+
+
+@njit(cache=True)
 def _walk(first, step, links, offset, max_length):
     """Walk one chain; writes its links from ``links[offset]`` when ``offset >= 0``.
 
@@ -458,3 +484,54 @@ def vacancy_stats(first, suffix, step, cond, max_length):
     for v in prange(n):
         length[v], reason[v], count[v] = _from_first(first[v], suffix, step, cond, max_length)
     return length, reason, count
+
+
+# ------------------------------------------------------------------ validation
+@njit(cache=True, parallel=True)
+def household_order(household, n_households, day):
+    """Rows grouped by household, each group in (date, row) order.
+
+    A stable counting sort by household over rows in table order, then an
+    insertion sort by date inside each group (linear for date-sorted tables;
+    households move a handful of times). Returns ``(start, rows)``.
+    """
+    n = household.shape[0]
+    start = np.zeros(n_households + 1, np.int64)
+    for r in range(n):
+        start[household[r] + 1] += 1
+    for h in range(n_households):
+        start[h + 1] += start[h]
+    fill = start[:-1].copy()
+    rows = np.empty(n, np.int64)
+    for r in range(n):
+        rows[fill[household[r]]] = r
+        fill[household[r]] += 1
+    for h in prange(n_households):
+        for i in range(start[h] + 1, start[h + 1]):
+            r = rows[i]
+            j = i - 1
+            while j >= start[h] and day[rows[j]] > day[r]:
+                rows[j + 1] = rows[j]
+                j -= 1
+            rows[j + 1] = r
+    return start, rows
+
+
+@njit(cache=True, parallel=True)
+def household_conflicts(start, rows, day, mv_from, mv_to):
+    """Per row, the previous move of its household if the pair breaks a rule, else -1.
+
+    ``twice``: both on one date. ``elsewhere``: the household leaves a dwelling
+    other than the one it last moved into.
+    """
+    n = rows.shape[0]
+    twice = np.full(n, -1, np.int64)
+    elsewhere = np.full(n, -1, np.int64)
+    for h in prange(start.shape[0] - 1):
+        for i in range(start[h] + 1, start[h + 1]):
+            a, b = rows[i - 1], rows[i]
+            if day[a] == day[b]:
+                twice[b] = a
+            elif mv_to[a] >= 0 and mv_from[b] >= 0 and mv_from[b] != mv_to[a]:
+                elsewhere[b] = a
+    return twice, elsewhere

@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
@@ -147,28 +146,36 @@ def _check_flags(origin, destination, mv_from, mv_to, vacates, fills) -> None:
     _refuse("moves", "fills", "fills is true but to_dwelling is null", fills & (mv_to < 0))
 
 
+def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
+    """Household ids → 0..k-1 (a lookup table when the ids are compact, else a sort)."""
+    if len(household) == 0:
+        return np.empty(0, np.int64), 0
+    lo, hi = int(household.min()), int(household.max())
+    if hi - lo + 1 <= _LOOKUP_SPAN * len(household) + (1 << 20):
+        present = np.zeros(hi - lo + 1, bool)
+        present[household - lo] = True
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return rank[household - lo], int(present.sum())
+    unique, inverse = np.unique(household, return_inverse=True)
+    return inverse.astype(np.int64), len(unique)
+
+
 def _check_households(household, day, mv_from, mv_to) -> None:
     """A household moves at most once a day and leaves only the dwelling it last entered."""
     if len(household) < 2:
         return
-    frame = pl.DataFrame({"h": household, "d": day, "f": mv_from, "t": mv_to}).with_row_index("row")
-    frame = frame.sort(["h", "d", "row"], maintain_order=True)
-    same = frame["h"] == frame["h"].shift(1)
-    prev_row = frame["row"].shift(1)
-    twice = (same & (frame["d"] == frame["d"].shift(1))).fill_null(False)
-    if twice.any():
-        pairs = pl.DataFrame({"a": prev_row.filter(twice), "b": frame["row"].filter(twice)}).head(3)
-        raise SchemaError(
-            f"moves.move_date: {int(twice.sum())} household(s) move twice on one day, e.g. rows "
-            f"{[tuple(p) for p in pairs.iter_rows()]}; one move per household and day (docs/chains.md)")
-    prev_to = frame["t"].shift(1)
-    split = (same & (prev_to >= 0) & (frame["f"] >= 0) & (frame["f"] != prev_to)).fill_null(False)
-    if split.any():
-        pairs = pl.DataFrame({"a": prev_row.filter(split), "b": frame["row"].filter(split)}).head(3)
-        raise SchemaError(
-            f"moves.from_dwelling: {int(split.sum())} move(s) leave a dwelling other than the one the "
-            f"household last entered (a household in two dwellings at once), e.g. rows "
-            f"{[tuple(p) for p in pairs.iter_rows()]}")
+    dense, k = _dense_households(household)
+    start, rows = K.household_order(dense, k, day)
+    twice, elsewhere = K.household_conflicts(start, rows, day, mv_from, mv_to)
+    for found, column, problem in (
+        (twice, "move_date", "household(s) move twice on one day"),
+        (elsewhere, "from_dwelling", "move(s) leave a dwelling other than the one the household last "
+                                     "entered (a household in two dwellings at once)"),
+    ):
+        bad = np.flatnonzero(found >= 0)
+        if len(bad):
+            pairs = sorted((int(found[r]), int(r)) for r in bad)[:3]
+            raise SchemaError(f"moves.{column}: {len(bad)} {problem}, e.g. rows {pairs}; see docs/chains.md")
 
 
 def _require(table: pa.Table, name: str, columns) -> None:

@@ -57,11 +57,11 @@ def build_index(reg: Prepared) -> Index:
 def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seed vacancies in chain-id order: (event codes, dense dwellings, first codes)."""
     selected = np.ones(len(reg.dwelling_ids), bool)
-    completions_only = False
     if isinstance(seeds, str):
         if seeds not in ("new_builds", "all"):
             raise ValueError(f"seeds: expected 'new_builds', 'all', dwelling ids or a polars expression; got {seeds!r}")
-        completions_only = seeds == "new_builds"
+        if seeds == "new_builds":
+            return K.new_build_seeds(reg.dw_completed, index.comp_first, reg.start, reg.end)
     elif isinstance(seeds, pl.Expr):
         mask = pl.from_arrow(reg.dwellings).select(seeds.fill_null(False).alias("seed"))["seed"].to_numpy()
         selected = mask.astype(bool)[reg.dwelling_rows]
@@ -73,7 +73,7 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
         selected = np.zeros(len(reg.dwelling_ids), bool)
         selected[dense] = True
     return K.seed_vacancies(index.dw_start, index.codes, index.step, index.comp_first, selected,
-                            completions_only, reg.start, reg.end)
+                            False, reg.start, reg.end)
 
 
 def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap_days: int = 365,
@@ -234,11 +234,17 @@ def statistics_arrays(reg: Prepared, index: Index, cond: np.ndarray) -> list[tup
     window) and per dwelling (its completion vacancy)."""
     inside = (reg.mv_date >= reg.start) & (reg.mv_date <= reg.end)
     is_vacancy = inside & reg.mv_vacates & (reg.mv_from >= 0)
+    built = np.flatnonzero((reg.dw_completed >= reg.start) & (reg.dw_completed <= reg.end))
     out = []
     for c in cond if cond.shape[0] else np.zeros((1, len(reg.mv_date)), bool):
         suffix = K.suffix_walk(index.step, c)
-        out.append((K.move_vacancy_stats(suffix, index.step, c, is_vacancy, reg.max_length),
-                    K.vacancy_stats(index.comp_first, suffix, index.step, c, reg.max_length)))
+        by_build = K.vacancy_stats(index.comp_first[built], suffix, index.step, c, reg.max_length)
+        by_dwelling = []
+        for values in by_build:  # scatter back to dwellings (-1: no completion in the window)
+            full = np.full(len(reg.dwelling_ids), -1, values.dtype)
+            full[built] = values
+            by_dwelling.append(full)
+        out.append((K.move_vacancy_stats(suffix, index.step, c, is_vacancy, reg.max_length), tuple(by_dwelling)))
     return out
 
 
