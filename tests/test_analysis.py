@@ -314,3 +314,22 @@ def test_report_cli(tmp_path):
     assert "mean length" in result.output
     frame = pl.read_csv(tmp_path / "rep" / "length_summary.csv")
     assert {"tenure", "rooms", "statistic", "value", "suppressed"} <= set(frame.columns)
+
+
+def test_report_on_synthetic_register(small_register):
+    from flyttkedja.analysis import Report
+    from flyttkedja.core import trace
+
+    reg = small_register
+    cs = trace(reg.moves, reg.dwellings, "new_builds", window=reg.window, max_gap_days=reg.max_gap_days)
+    report = Report(cs, areas=reg.areas, replicates=100, disclosure=None)
+    summary = report["length_summary"].filter((pl.col("tenure") == "all") & (pl.col("statistic") == "mean"))
+    assert summary["n_base"][0] == cs.chains.height and summary["n"][0] == cs.links.height
+    assert summary["value"][0] == pytest.approx(cs.chains["length"].mean())
+    ends = report["end_reasons"].filter(pl.col("tenure") == "all")
+    assert ends["n"].sum() == cs.chains.height
+    # every link is one row of the segregation matrix
+    seg = report["segregation"].filter((pl.col("tenure") == "all") & (pl.col("origin") != "all")
+                                       & (pl.col("destination") != "all") & (pl.col("statistic") == "per_100"))
+    assert seg["n"].sum() == cs.links.height
+    assert "mean length" in report.summary()
