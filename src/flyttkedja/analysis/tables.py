@@ -95,17 +95,20 @@ def build_specs(prepared: Prepared, names: Sequence[str], rounds: int) -> tuple[
 def publish(b: _specs.Builder, specs: list[Spec], options: Options) -> dict[str, pl.DataFrame]:
     """Evaluate, bootstrap and protect the specs; returns table name → DataFrame."""
     offsets = np.cumsum([0] + [f.cells.height for f in b.families])
-    cells = np.concatenate([f.records["_cell"].to_numpy() + o for f, o in zip(b.families, offsets)]
-                           or [np.zeros(0, np.int64)])
-    chains = np.concatenate([f.records["_chain"].to_numpy() for f in b.families] or [np.zeros(0, np.int64)])
-    rkeys = np.concatenate([f.records["_rkey"].to_numpy() for f in b.families] or [np.zeros(0)])
-    totals = np.bincount(cells, minlength=b.n_cells).astype(np.float64)
-    key_sums = np.bincount(cells, weights=rkeys, minlength=b.n_cells)
+    totals, key_sums = np.zeros(b.n_cells), np.zeros(b.n_cells)
+    for f, o in zip(b.families, offsets):  # per family: no concatenation for the point estimates
+        local = f.records["_cell"].to_numpy()
+        totals[o:o + f.cells.height] = np.bincount(local, minlength=f.cells.height)
+        if options.disclosure == "cell_key":
+            key_sums[o:o + f.cells.height] = np.bincount(local, weights=f.records["_rkey"].to_numpy(),
+                                                         minlength=f.cells.height)
     reps = None
     if options.ci and options.replicates > 0 and b.p.n_units > 0:
+        cells = np.concatenate([f.records["_cell"].to_numpy() + o for f, o in zip(b.families, offsets)])
+        chains = np.concatenate([f.records["_chain"].to_numpy() for f in b.families])
         units = b.p.chains["_unit"].to_numpy()[chains]
         reps = replicate_cell_totals(units, cells, n_units=b.p.n_units, n_cells=b.n_cells,
-                                     replicates=options.replicates, seed=options.seed).astype(np.float64)
+                                     replicates=options.replicates, seed=options.seed)
     return {s.name: _publish_one(b.p, s, totals, key_sums, reps, options) for s in specs}
 
 
