@@ -34,7 +34,7 @@ from flyttkedja.schema import (
 )
 from flyttkedja.synth import _kernels as K
 from flyttkedja.synth import _truth
-from flyttkedja.synth.simulate import EPOCH, RawRegister
+from flyttkedja.synth.simulate import EPOCH, RawRegister, Snapshot
 
 TRUTH_CHAINS = pa.schema([
     pa.field("seed_dwelling", pa.int64(), nullable=False),
@@ -72,7 +72,7 @@ class Register:
     households: pa.Table
     moves: pa.Table
     areas: pa.Table
-    persons: pa.Table
+    panel: pa.Table | PersonPanel = field(repr=False)
     person_events: pa.Table
     truth_chains: pa.Table
     truth_links: pa.Table
@@ -81,6 +81,18 @@ class Register:
     max_gap_days: int
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def persons(self) -> pa.Table:
+        """The yearly person panel (PERSONS schema), all snapshot years in one table.
+
+        A freshly generated register keeps the panel compact and builds this
+        table on first access; :meth:`write` writes it year by year without
+        ever holding all of it.
+        """
+        if isinstance(self.panel, PersonPanel):
+            self.panel = pa.concat_tables([self.panel.table(i) for i in range(len(self.panel.snapshots))])
+        return self.panel
+
     def write(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the register directory atomically; returns its path."""
         with atomic_directory(directory, overwrite=overwrite) as tmp:
@@ -88,15 +100,23 @@ class Register:
                 write_parquet(getattr(self, name), tmp / f"{name}.parquet")
             for name, rel in TRUTH.items():
                 write_parquet(getattr(self, name), tmp / rel)
-            years = pc.unique(self.persons["year"]).to_pylist()
-            for year in sorted(years):
-                part = self.persons.filter(pc.equal(self.persons["year"], year))
+            for year, part in self._panel_years():
                 write_parquet(part, tmp / "persons" / f"persons_{year}.parquet")
             (tmp / "register.json").write_text(json.dumps(self.metadata(), indent=2, sort_keys=True) + "\n")
         return Path(directory)
 
+    def _panel_years(self):
+        if isinstance(self.panel, PersonPanel):
+            for i, snap in enumerate(self.panel.snapshots):
+                yield snap.year, self.panel.table(i)
+            return
+        for year in sorted(pc.unique(self.panel["year"]).to_pylist()):
+            yield year, self.panel.filter(pc.equal(self.panel["year"], year))
+
     def metadata(self) -> dict[str, Any]:
-        rows = {name: getattr(self, name).num_rows for name in (*TABLES, "persons", *TRUTH)}
+        rows = {name: getattr(self, name).num_rows for name in (*TABLES, *TRUTH)}
+        rows["persons"] = (sum(len(s.person) for s in self.panel.snapshots)
+                           if isinstance(self.panel, PersonPanel) else self.panel.num_rows)
         return {**self.meta, "window_start": self.window[0].isoformat(), "window_end": self.window[1].isoformat(),
                 "max_gap_days": self.max_gap_days, "rows": rows}
 
@@ -111,7 +131,7 @@ def read_register(directory: str | os.PathLike) -> Register:
     tables = {name: pq.read_table(directory / f"{name}.parquet") for name in TABLES}
     tables.update({name: pq.read_table(directory / rel) for name, rel in TRUTH.items()})
     parts = sorted((directory / "persons").glob("persons_*.parquet"))
-    tables["persons"] = pa.concat_tables([pq.read_table(f) for f in parts]) if parts else SCHEMAS["persons"].empty_table()
+    tables["panel"] = pa.concat_tables([pq.read_table(f) for f in parts]) if parts else SCHEMAS["persons"].empty_table()
     window = (dt.date.fromisoformat(meta.pop("window_start")), dt.date.fromisoformat(meta.pop("window_end")))
     max_gap = int(meta.pop("max_gap_days"))
     meta.pop("rows", None)
@@ -204,23 +224,40 @@ def _areas(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
     })
 
 
-def _persons(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
-    """The yearly panel; consumes ``raw.snapshots`` to keep peak memory down."""
-    parts = []
-    sex_codes = pa.array(SEXES)
-    while raw.snapshots:
-        snap = raw.snapshots.pop(0)
+@dataclass
+class PersonPanel:
+    """The yearly snapshots in compact numpy form; Arrow tables are built per year.
+
+    At national size the panel is the largest output (over 100 million rows), so
+    it is never built as one table unless asked for (:attr:`Register.persons`).
+    """
+
+    snapshots: list[Snapshot]
+    birth_year: np.ndarray   # per person index
+    sex: np.ndarray
+    born_abroad: np.ndarray
+    dwelling_muni: np.ndarray  # per dwelling index
+    dwelling_area: np.ndarray
+    muni_codes: pa.Array
+
+    @classmethod
+    def from_raw(cls, raw: RawRegister, muni_codes: pa.Array) -> PersonPanel:
+        return cls(raw.snapshots, raw.p[:, K.P_BY].astype(np.int16), raw.p[:, K.P_SEX].astype(np.int8),
+                   raw.p[:, K.P_ABROAD].astype(bool), raw.d[:, K.D_MUNI].astype(np.int32),
+                   (raw.d[:, K.D_AREA] + 1).astype(np.int32), muni_codes)
+
+    def table(self, i: int) -> pa.Table:
+        """The PERSONS table of the ``i``-th snapshot."""
+        snap = self.snapshots[i]
         q = snap.person
-        parts.append(_table("persons", {
-            "person_id": q + 1, "year": np.full(len(q), snap.year, np.int16),
-            "dwelling_id": _ids(snap.dwelling), "household_id": _ids(snap.household),
-            "birth_year": raw.p[q, K.P_BY].astype(np.int16),
-            "sex": pc.take(sex_codes, pa.array(raw.p[q, K.P_SEX])),
-            "born_abroad": raw.p[q, K.P_ABROAD].astype(bool), "income": snap.income,
-            "municipality": pc.take(muni_codes, pa.array(raw.d[snap.dwelling, K.D_MUNI])),
-            "area_id": (raw.d[snap.dwelling, K.D_AREA] + 1).astype(np.int32),
-        }))
-    return pa.concat_tables(parts)
+        return _table("persons", {
+            "person_id": q.astype(np.int64) + 1, "year": np.full(len(q), snap.year, np.int16),
+            "dwelling_id": _ids(snap.dwelling.astype(np.int64)), "household_id": _ids(snap.household.astype(np.int64)),
+            "birth_year": self.birth_year[q], "sex": pc.take(pa.array(SEXES), pa.array(self.sex[q])),
+            "born_abroad": self.born_abroad[q], "income": snap.income.astype(np.int64),
+            "municipality": pc.take(self.muni_codes, pa.array(self.dwelling_muni[snap.dwelling])),
+            "area_id": self.dwelling_area[snap.dwelling],
+        })
 
 
 def _person_events(pe: np.ndarray) -> pa.Table:
@@ -255,15 +292,14 @@ def _truth_tables(raw: RawRegister, max_gap: int) -> tuple[pa.Table, pa.Table, p
 
 
 def build_register(raw: RawRegister, meta: dict[str, Any]) -> Register:
-    """The canonical tables and ground truth from a finished simulation (consumes its snapshots)."""
+    """The canonical tables and ground truth from a finished simulation."""
     muni_codes = pa.array([m["code"] for m in raw.cfg.section("municipality")])
     max_gap = raw.cfg.max_gap_days
     chains, links, truth_moves = _truth_tables(raw, max_gap)
     window = tuple(EPOCH + dt.timedelta(days=int(x)) for x in raw.window)
-    areas = _areas(raw, muni_codes)  # before _persons, which consumes the snapshots
     return Register(
         dwellings=_dwellings(raw, muni_codes), households=_households(raw), moves=_moves(raw.moves),
-        areas=areas, persons=_persons(raw, muni_codes),
+        areas=_areas(raw, muni_codes), panel=PersonPanel.from_raw(raw, muni_codes),
         person_events=_person_events(raw.person_events), truth_chains=chains, truth_links=links,
         truth_moves=truth_moves, window=window, max_gap_days=max_gap, meta=meta,
     )

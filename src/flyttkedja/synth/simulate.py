@@ -100,8 +100,9 @@ def _snapshot(hh: np.ndarray, p: np.ndarray, n_p: int, year: int) -> Snapshot:
     person = np.flatnonzero(p[:n_p, K.P_HH] >= 0)
     household = p[person, K.P_HH]
     # int32 indices: the panel is the largest output, keep it compact
+    income = np.minimum(p[person, K.P_INCOME], 2**31 - 1).astype(np.int32)
     return Snapshot(year, person.astype(np.int32), household.astype(np.int32),
-                    hh[household, K.H_DW].astype(np.int32), p[person, K.P_INCOME].copy())
+                    hh[household, K.H_DW].astype(np.int32), income)
 
 
 def _compact_seekers(sk: np.ndarray, cnt: np.ndarray, hh: np.ndarray, p: np.ndarray, next_day: int) -> None:
