@@ -60,9 +60,7 @@ def disclosed(A: np.ndarray, suppressed: np.ndarray, tol: float = 1e-9) -> np.nd
 def _rowspace(P: np.ndarray, tol: float) -> np.ndarray:
     if P.size == 0:
         return np.zeros((0, P.shape[1]))
-    _, s, vt = np.linalg.svd(P, full_matrices=False)
-    rank = int((s > tol * max(s.max(initial=0.0), 1.0)).sum())
-    return vt[:rank]
+    return _decompose(P)[2]
 
 
 def secondary_suppression(
@@ -109,8 +107,7 @@ def _secondary(A, counts, threshold, primary, protected) -> np.ndarray:
     cost = counts + np.where(protected, 1e15, 0.0)
     while suppressed.any() and A.shape[1] and not suppressed.all():
         pub = np.flatnonzero(~suppressed)
-        u, s, vt = np.linalg.svd(A[pub], full_matrices=True)
-        rank = int((s > 1e-9 * max(s.max(initial=0.0), 1.0)).sum())
+        u, s, vt, rank = _decompose(A[pub])
         hidden = np.flatnonzero(suppressed)
         residual = A[hidden] - (A[hidden] @ vt[:rank].T) @ vt[:rank]
         scale = np.maximum(np.linalg.norm(A[hidden], axis=1), 1.0)
@@ -137,6 +134,21 @@ def _secondary(A, counts, threshold, primary, protected) -> np.ndarray:
                 pick = used[np.argmin(score)]
                 suppressed[pick] = added[pick] = True
     return suppressed
+
+
+def _decompose(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """SVD of P from the eigen-decomposition of P Pᵀ (always converges; P has few rows).
+
+    Returns (u, s, vt, rank) with u square and ordered so that u[:, :rank] pairs with
+    s, vt and u[:, rank:] spans the left null space.
+    """
+    values, vectors = np.linalg.eigh(P @ P.T)
+    order = np.argsort(values)[::-1]
+    values, vectors = values[order], vectors[:, order]
+    rank = int((values > 1e-10 * max(values.max(initial=0.0), 1.0)).sum())
+    s = np.sqrt(values[:rank])
+    vt = (vectors[:, :rank].T @ P) / s[:, None]
+    return vectors, s, vt, rank
 
 
 def _item_space(A: np.ndarray) -> np.ndarray:
