@@ -63,16 +63,19 @@ def _options(func):
 @click.argument("persons", type=click.Path(exists=True, path_type=Path))
 @_options
 @click.option("--move-date", type=click.Choice(["year_end", "mid_year"]), default="year_end", show_default=True)
-@click.option("--absent-origin", default="immigrant", show_default=True,
-              help="Origin of persons absent from the previous snapshot.")
-@click.option("--absent-destination", default="emigrant", show_default=True,
-              help="Destination of persons absent from the next snapshot.")
+@click.option("--absent-origin", type=click.Choice(["in_migrant", "immigrant", "new_household"]),
+              default="immigrant", show_default=True,
+              help="Origin of persons absent from the previous snapshot (regional panel: in_migrant).")
+@click.option("--absent-destination", type=click.Choice(["out_migrant", "emigrant", "dissolved"]),
+              default="emigrant", show_default=True,
+              help="Destination of persons absent from the next snapshot (regional panel: out_migrant).")
 def snapshots_command(persons, dwellings, out, columns, overwrite, move_date, absent_origin, absent_destination):
     """Yearly person snapshots (PERSONS, one Parquet file per year) → household moves.
 
     \b
     Example:
-      flyttkedja ingest snapshots run/register/persons --dwellings run/register/dwellings.parquet --out run/annual
+      flyttkedja ingest snapshots run/register/persons --dwellings run/register/dwellings.parquet \\
+          --absent-origin in_migrant --absent-destination out_migrant --out run/annual
     """
     from flyttkedja.ingest import from_snapshots
 
