@@ -128,7 +128,10 @@ def trace(moves, dwellings, seeds="new_builds", window=None, max_gap_days=365, m
             "end_date": moves[links[-1]]["move_date"] if links else seed_date,
             "links": links,
         })
-    return chains, {"inconsistent_vacancies": inconsistent}
+    reasons = [reason for _, reason in outcome.values()]
+    return chains, {"inconsistent_vacancies": inconsistent, "vacancies": len(outcome),
+                    "filled": reasons.count(None), "unfilled": reasons.count("unfilled"),
+                    "censored": reasons.count("censored")}
 
 
 def successor_of(moves, dwellings, window, max_gap_days) -> dict[int, int]:

@@ -535,3 +535,28 @@ def household_conflicts(start, rows, day, mv_from, mv_to):
             elif mv_to[a] >= 0 and mv_from[b] >= 0 and mv_from[b] != mv_to[a]:
                 elsewhere[b] = a
     return twice, elsewhere
+
+
+@njit(cache=True, parallel=True)
+def quality_counts(mv_date, mv_from, mv_vacates, step, dw_completed, comp_first, start, end, n_chunks):
+    """[moves outside the window, new builds, vacancies, filled, unfilled, censored],
+    counted over fixed chunks (per-chunk slots, summed in order)."""
+    n = mv_date.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    slots = np.zeros((n_chunks, 6), np.int64)
+    for c in prange(n_chunks):
+        for m in range(c * size, min(n, (c + 1) * size)):
+            if not (start <= mv_date[m] <= end):
+                slots[c, 0] += 1
+            elif mv_from[m] >= 0 and mv_vacates[m]:
+                slots[c, 2] += 1
+                s = step[m]
+                slots[c, 3 if s >= 0 else (4 if s == -UNFILLED - 1 else 5)] += 1
+    out = slots.sum(axis=0)
+    for d in range(dw_completed.shape[0]):
+        if start <= dw_completed[d] <= end:
+            out[1] += 1
+            out[2] += 1
+            s = comp_first[d]
+            out[3 if s >= 0 else (4 if s == -UNFILLED - 1 else 5)] += 1
+    return out

@@ -139,21 +139,11 @@ def _params(reg: Prepared, seeds: Seeds, moves, dwellings, register_dir) -> dict
 
 def quality(reg: Prepared, index: Index) -> dict:
     """Data-quality counts: vacancies by outcome, inconsistencies, moves outside the window."""
-    inside = (reg.mv_date >= reg.start) & (reg.mv_date <= reg.end)
-    vacating = inside & (reg.mv_from >= 0) & reg.mv_vacates
-    completed = (reg.dw_completed >= reg.start) & (reg.dw_completed <= reg.end)
-    first = np.concatenate([index.step[vacating], index.comp_first[completed]])
-    return {
-        "moves": int(len(reg.mv_date)),
-        "moves_outside_window": int((~inside).sum()),
-        "new_builds": int(completed.sum()),
-        "vacancies": int(len(first)),
-        "filled": int((first >= 0).sum()),
-        "unfilled": int((first == -K.UNFILLED - 1).sum()),
-        "censored": int((first == -K.CENSORED - 1).sum()),
-        "inconsistent_vacancies": index.inconsistent,
-        "orphan_fills": index.orphan_fills,
-    }
+    counts = K.quality_counts(reg.mv_date, reg.mv_from, reg.mv_vacates, index.step, reg.dw_completed,
+                              index.comp_first, reg.start, reg.end, numba.get_num_threads())
+    names = ("moves_outside_window", "new_builds", "vacancies", "filled", "unfilled", "censored")
+    return {"moves": int(len(reg.mv_date)), **{k: int(v) for k, v in zip(names, counts)},
+            "inconsistent_vacancies": index.inconsistent, "orphan_fills": index.orphan_fills}
 
 
 def _dates(days: np.ndarray) -> pl.Series:
