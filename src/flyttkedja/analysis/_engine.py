@@ -259,24 +259,23 @@ def margins(cells: pl.DataFrame, dims: Sequence[str], offset: int, full: bool = 
 
     With ``full`` the rows are the product of the observed values of each dim
     (so zero cells are published as zeros and tables have a fixed shape).
+    Tables have at most a few thousand cells, so this runs in plain Python
+    over the cells (one pass, every cell added to its 2^len(dims) margins).
     """
     dims = list(dims)
-    values = [cells.select(d).unique().sort(d, nulls_last=True) for d in dims]
-    parts = []
-    for keep in itertools.product([True, False], repeat=len(dims)):
-        kept = [d for d, k in zip(dims, keep) if k]
-        agg = (cells.group_by(kept).agg(_cells=pl.col("_cell") + offset) if kept
-               else cells.select(_cells=(pl.col("_cell") + offset).implode()))
-        if full:
-            grid = None
-            for d, v in zip(dims, values):
-                if d in kept:
-                    grid = v if grid is None else grid.join(v, how="cross")
-            agg = grid.join(agg, on=kept, how="left", nulls_equal=True) if grid is not None else agg
-        agg = agg.with_columns([pl.lit(None, cells.schema[d]).alias(d) for d in dims if d not in kept])
-        parts.append(agg.select(*dims, "_cells"))
-    out = pl.concat(parts).with_columns(pl.col("_cells").fill_null(pl.lit([], pl.List(pl.Int64))))
-    return out.sort(dims, nulls_last=True)
+    lists: dict[tuple, list[int]] = {}
+    for row in cells.select("_cell", *dims).iter_rows():
+        for keep in itertools.product((True, False), repeat=len(dims)):
+            key = tuple(v if k else None for v, k in zip(row[1:], keep))
+            lists.setdefault(key, []).append(row[0] + offset)
+    if full:
+        values = [[*sorted(v for v in cells[d].unique().to_list() if v is not None), None] for d in dims]
+        keys = list(itertools.product(*values))
+    else:
+        keys = list(lists)
+    schema = {**{d: cells.schema[d] for d in dims}, "_cells": pl.List(pl.Int64)}
+    frame = pl.DataFrame([(*key, lists.get(key, [])) for key in keys], schema=schema, orient="row")
+    return frame.sort(dims, nulls_last=True, maintain_order=True)
 
 
 def functional(cells: pl.Expr, coef: pl.Expr | float = 1.0) -> pl.Expr:

@@ -109,22 +109,21 @@ def rounds_spec(b: Builder, rounds: int) -> Spec | None:
         "_chain", "_rkey", "_group", "step", income_class="from_income_class")
     fam = family(links, ["_group", "step", "income_class"])
     off = b.add(fam)
-    cells = fam.cells.with_columns(_c=pl.col("_cell") + off)
-    groups = [*b.p.groups["_group"].to_list(), None]
+    # the cells are few (groups × steps × classes): plain Python over their rows
+    cells = [(c + off, g, k, cls) for c, g, k, cls in fam.cells.select("_cell", "_group", "step", "income_class")
+             .iter_rows()]
+    chains_of = dict(b.base().select("_group", "_base").iter_rows())
     classes = {"below_median": ("bottom_quintile", "lower_middle"), "bottom_quintile": ("bottom_quintile",)}
-    base = b.base()
     out = []
-    for g in groups:
-        gcells = cells if g is None else cells.filter(pl.col("_group") == g)
-        chains = base.filter(pl.col("_group").is_null() if g is None else pl.col("_group") == g)["_base"][0]
+    for g in [*b.p.groups["_group"].to_list(), None]:
+        mine = [c for c in cells if g is None or c[1] == g]
         for k in range(1, rounds + 1):
-            at_k = gcells.filter(pl.col("step") == k)
-            upto_k = gcells.filter(pl.col("step") <= k)
+            at_k = [c[0] for c in mine if c[2] == k]
             for name, cls in classes.items():
-                hit = at_k.filter(pl.col("income_class").is_in(cls))["_c"].to_list()
-                cum = upto_k.filter(pl.col("income_class").is_in(cls))["_c"].to_list()
-                out.append((g, k, name, "share", hit, at_k["_c"].to_list(), 1.0))
-                out.append((g, k, name, "cumulative_per_100", cum, list(chains), 100.0))
+                hit = [c[0] for c in mine if c[2] == k and c[3] in cls]
+                cum = [c[0] for c in mine if c[2] <= k and c[3] in cls]
+                out.append((g, k, name, "share", hit, at_k, 1.0))
+                out.append((g, k, name, "cumulative_per_100", cum, list(chains_of[g]), 100.0))
     rows = pl.DataFrame(out, schema={"_group": pl.Int32, "step": pl.Int32, "area_class": pl.String,
                                      "statistic": pl.String, "_n": pl.List(pl.Int64), "_d": pl.List(pl.Int64),
                                      "scale": pl.Float64}, orient="row")
