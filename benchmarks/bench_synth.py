@@ -55,7 +55,7 @@ def test_metro_generate(benchmark):
     seconds = split["simulate_s"] + split["tables_s"]
     moves = reg.moves.num_rows
     benchmark.extra_info.update(
-        scale=SCALE, years=10, household_moves=moves, persons_end=cfg.residents,
+        scale=SCALE, years=10, household_moves=moves, residents=cfg.residents,
         simulate_s=round(split["simulate_s"], 2), tables_s=round(split["tables_s"], 2),
         moves_per_s_simulation=round(moves / split["simulate_s"]),
         moves_per_s_total=round(moves / seconds),

@@ -104,7 +104,7 @@ def report(m: dict, args, seconds: float) -> str:
         ("Multi-dwelling flats that are rental", f"{m['flats_rental']:.0%}", "about 60%", SOURCES["flats"],
          _ok(0.5 <= m["flats_rental"] <= 0.7)),
         ("Small houses that are owner-occupied", f"{m['houses_owner']:.0%}", "over 90%", SOURCES["flats"],
-         _ok(m["houses_owner"] > 0.85)),
+         _ok(m["houses_owner"] >= 0.9)),
         ("Multi-dwelling flats with a public landlord", f"{m['flats_public']:.0%}", "28%", SOURCES["public"],
          _ok(0.2 <= m["flats_public"] <= 0.4)),
         ("Mean floor area, flat / small house", f"{m['flat_m2']:.0f} m² / {m['house_m2']:.0f} m²",
@@ -159,6 +159,11 @@ def report(m: dict, args, seconds: float) -> str:
         "",
         ("Every figure above is inside its published range in this run. " if not misses else
          "Outside the published range in this run: " + "; ".join(misses) + ". "),
+        f"Inside the ranges but off the point figures: the mean chain length ({m['mean_length']:.2f}) "
+        f"differs from the 2.4 of the older Swedish studies by {m['mean_length'] - 2.4:+.2f}; domestic moves "
+        f"per person ({m['moves_per_person']:.3f}) differ from 1/7 by {m['moves_per_person'] - 1 / 7:+.3f}; "
+        f"the owner share of the stock ({t['owner']:.0%}) is a choice for a metro region, not a "
+        "published regional figure.",
         "Beyond the table, the generator is not calibrated on: the age profile of movers, "
         "distances moved, the share of moves between tenure forms, vacancy durations, prices "
         "or rents, the number of persons not registered on a dwelling (about 2% in the real "
