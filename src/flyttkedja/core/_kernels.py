@@ -70,60 +70,70 @@ def _bucket(day, kind, start):
     return (day - start) * 3 + cls
 
 
-@njit(cache=True)
-def _by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished, start, end):
+@njit(cache=True, parallel=True)
+def _by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished, start, end, n_chunks):
     """Stable counting sort of all events by (day, same-day class).
 
     Events are enumerated as completions, moves by row (departure, arrival),
-    demolitions, so ties keep table order with a completion first.
+    demolitions, so ties keep table order with a completion first. Moves are
+    counted and scattered in parallel over fixed chunks; slot row 0 holds the
+    completions, rows 1..n_chunks the chunks, the last row the demolitions, and
+    the scan runs over (bucket, row): the result equals the sequential sort.
     Returns ``(codes, dwellings)`` in time order.
     """
     n_moves = mv_date.shape[0]
     n_dw = dw_completed.shape[0]
-    counts = np.zeros((end - start + 1) * 3 + 1, np.int64)
+    n_buckets = (end - start + 1) * 3
+    size = (n_moves + n_chunks - 1) // n_chunks
+    counts = np.zeros((n_chunks + 2, n_buckets), np.int64)
     for d in range(n_dw):
         if start <= dw_completed[d] <= end:
-            counts[_bucket(dw_completed[d], COMPLETION, start) + 1] += 1
+            counts[0, _bucket(dw_completed[d], COMPLETION, start)] += 1
         if start <= dw_demolished[d] <= end:
-            counts[_bucket(dw_demolished[d], DEMOLITION, start) + 1] += 1
-    for r in range(n_moves):
-        day = mv_date[r]
-        if start <= day <= end:
-            if mv_from[r] >= 0 and mv_vacates[r]:
-                counts[_bucket(day, DEPARTURE, start) + 1] += 1
-            if mv_to[r] >= 0 and mv_fills[r]:
-                counts[_bucket(day, ARRIVAL, start) + 1] += 1
-    for b in range(counts.shape[0] - 1):
-        counts[b + 1] += counts[b]
-    codes = np.empty(counts[-1], np.int64)
-    dw_of = np.empty(counts[-1], np.int32)
+            counts[n_chunks + 1, _bucket(dw_demolished[d], DEMOLITION, start)] += 1
+    for c in prange(n_chunks):
+        for r in range(c * size, min(n_moves, (c + 1) * size)):
+            day = mv_date[r]
+            if start <= day <= end:
+                if mv_from[r] >= 0 and mv_vacates[r]:
+                    counts[c + 1, _bucket(day, DEPARTURE, start)] += 1
+                if mv_to[r] >= 0 and mv_fills[r]:
+                    counts[c + 1, _bucket(day, ARRIVAL, start)] += 1
+    total = 0
+    for b in range(n_buckets):
+        for c in range(n_chunks + 2):
+            k = counts[c, b]
+            counts[c, b] = total
+            total += k
+    codes = np.empty(total, np.int64)
+    dw_of = np.empty(total, np.int32)
     for d in range(n_dw):
         day = dw_completed[d]
         if start <= day <= end:
             b = _bucket(day, COMPLETION, start)
-            codes[counts[b]] = _code(day, start, d, COMPLETION)
-            dw_of[counts[b]] = d
-            counts[b] += 1
-    for r in range(n_moves):
-        day = mv_date[r]
-        if start <= day <= end:
-            if mv_from[r] >= 0 and mv_vacates[r]:
-                b = _bucket(day, DEPARTURE, start)
-                codes[counts[b]] = _code(day, start, r, DEPARTURE)
-                dw_of[counts[b]] = mv_from[r]
-                counts[b] += 1
-            if mv_to[r] >= 0 and mv_fills[r]:
-                b = _bucket(day, ARRIVAL, start)
-                codes[counts[b]] = _code(day, start, r, ARRIVAL)
-                dw_of[counts[b]] = mv_to[r]
-                counts[b] += 1
-    for d in range(n_dw):
+            codes[counts[0, b]] = _code(day, start, d, COMPLETION)
+            dw_of[counts[0, b]] = d
+            counts[0, b] += 1
         day = dw_demolished[d]
         if start <= day <= end:
             b = _bucket(day, DEMOLITION, start)
-            codes[counts[b]] = _code(day, start, d, DEMOLITION)
-            dw_of[counts[b]] = d
-            counts[b] += 1
+            codes[counts[n_chunks + 1, b]] = _code(day, start, d, DEMOLITION)
+            dw_of[counts[n_chunks + 1, b]] = d
+            counts[n_chunks + 1, b] += 1
+    for c in prange(n_chunks):
+        for r in range(c * size, min(n_moves, (c + 1) * size)):
+            day = mv_date[r]
+            if start <= day <= end:
+                if mv_from[r] >= 0 and mv_vacates[r]:
+                    b = _bucket(day, DEPARTURE, start)
+                    codes[counts[c + 1, b]] = _code(day, start, r, DEPARTURE)
+                    dw_of[counts[c + 1, b]] = mv_from[r]
+                    counts[c + 1, b] += 1
+                if mv_to[r] >= 0 and mv_fills[r]:
+                    b = _bucket(day, ARRIVAL, start)
+                    codes[counts[c + 1, b]] = _code(day, start, r, ARRIVAL)
+                    dw_of[counts[c + 1, b]] = mv_to[r]
+                    counts[c + 1, b] += 1
     return codes, dw_of
 
 
@@ -199,7 +209,7 @@ def event_index(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_
     ``codes[dw_start[d]:dw_start[d + 1]]``.
     """
     by_time, dw_of = _by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished,
-                              start, end)
+                              start, end, n_chunks)
     return _by_dwelling(by_time, dw_of, dw_completed.shape[0], n_chunks)
 
 
