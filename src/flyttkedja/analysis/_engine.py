@@ -230,14 +230,35 @@ class Family:
 
 
 def family(records: pl.DataFrame, dims: Sequence[str]) -> Family:
-    """Number the distinct ``dims`` combinations of ``records`` as cells 0..k-1 (sorted, nulls last)."""
+    """Number the distinct ``dims`` combinations of ``records`` as cells 0..k-1 (sorted, nulls last).
+
+    Each dim is coded by its sorted distinct values (null last); the codes
+    combine into one mixed-radix integer, and a bincount over those finds the
+    combinations present — linear in the records, no hash join.
+    """
     dims = list(dims)
-    groups = (records.with_row_index("_i").group_by(dims).agg(pl.col("_i"))
-              .sort(dims, nulls_last=True).with_row_index("_cell").with_columns(pl.col("_cell").cast(pl.Int64)))
-    members = groups.select("_cell", "_i").explode("_i")
-    cell = np.empty(records.height, dtype=np.int64)
-    cell[members["_i"].to_numpy()] = members["_cell"].to_numpy()
-    return Family(records.select("_chain", "_rkey").with_columns(_cell=cell), groups.drop("_i"))
+    combined = np.zeros(records.height, dtype=np.int64)
+    levels, stride = [], 1
+    for d in reversed(dims):
+        col = records[d]
+        values = col.drop_nulls().unique().sort()
+        code = col.replace_strict(values, pl.Series(np.arange(len(values))), default=len(values),
+                                  return_dtype=pl.Int64).to_numpy()
+        combined += code * stride
+        levels.append((d, values, stride, len(values) + 1))
+        stride *= len(values) + 1
+    if stride <= max(1 << 24, 4 * records.height):
+        present = np.flatnonzero(np.bincount(combined, minlength=stride))
+        rank = np.zeros(stride, dtype=np.int64)
+        rank[present] = np.arange(len(present))
+        cell = rank[combined]
+    else:  # too many combinations for a table: sort instead
+        present, cell = np.unique(combined, return_inverse=True)
+    cells = {"_cell": np.arange(len(present), dtype=np.int64)}
+    for d, values, step, size in reversed(levels):
+        code = (present // step) % size
+        cells[d] = pl.Series(d, values.to_list() + [None], dtype=records.schema[d])[code]
+    return Family(records.select("_chain", "_rkey").with_columns(_cell=cell.ravel()), pl.DataFrame(cells))
 
 
 @dataclass

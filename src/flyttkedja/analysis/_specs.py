@@ -157,7 +157,7 @@ def reach_spec(b: Builder) -> Spec:
     hh.cells = hh.cells.with_columns(target_group=pl.col("_tg").replace_strict(dict(enumerate(names)),
                                                                                return_dtype=pl.String))
     # one record per (chain, group it reached): the distinct (chain, cell) pairs of the households
-    reached = hh.records.select("_chain", "_cell").unique().sort("_chain", "_cell")
+    reached = hh.records.select("_chain", "_cell").unique(maintain_order=True)
     chain_keys = pl.Series(b.p.chains["_rkey"].to_numpy()[reached["_chain"].to_numpy()])
     ch = Family(reached.with_columns(_rkey=chain_keys), hh.cells)
     parts = []
