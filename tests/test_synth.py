@@ -222,3 +222,12 @@ def test_cli_bad_config_leaves_nothing(tmp_path):
     assert result.exit_code == 2
     assert "new_builds.tenure: shares sum to 0.9" in result.output
     assert not (tmp_path / "reg").exists()
+
+
+def test_joined_household_does_not_move_the_same_day():
+    """Regression (found by hypothesis): a couple formed by one partner moving in must
+    not move on as a household the same day, or the join lands in an empty dwelling."""
+    reg = generate({"base": "tiny", "region": {"residents": 3241, "max_gap_days": 30},
+                    "mobility": {"swap_share": 0.3}, "market": {"left_empty": 0.0, "demolished": 0.0}},
+                   years=1, seed=0)
+    check_register(reg)

@@ -1029,6 +1029,7 @@ def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, 
                 _add_member(hh, p, r_, q)
                 hh[r_, H_CORE] = 2
                 hh[r_, H_PARTNER] = q
+                hh[r_, H_LASTMOVE] = day  # the joined household stays put today: its newcomer just moved
                 hh[j, H_ALIVE] = 0
                 hh[j, H_DW] = -1
                 hh[j, H_SEEKER] = -1
