@@ -231,3 +231,15 @@ def test_joined_household_does_not_move_the_same_day():
                     "mobility": {"swap_share": 0.3}, "market": {"left_empty": 0.0, "demolished": 0.0}},
                    years=1, seed=0)
     check_register(reg)
+
+
+def test_tracer_recovers_the_ground_truth(small_register):
+    """The contract: the tracer, which never reads truth/, finds exactly the true chains."""
+    import flyttkedja
+
+    reg = small_register
+    cs = flyttkedja.trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
+    got = cs.chains.select("seed_dwelling", "seed_date", "length", "end_reason", "end_date").sort("seed_dwelling")
+    assert got.equals(pl.from_arrow(reg.truth_chains).sort("seed_dwelling"))
+    links = cs.links.select("move_row", "step").sort("move_row")
+    assert links.equals(pl.from_arrow(reg.truth_links).select("move_row", "step").sort("move_row"))
