@@ -299,17 +299,15 @@ def margins(cells: pl.DataFrame, dims: Sequence[str], offset: int, full: bool = 
     return frame.sort(dims, nulls_last=True, maintain_order=True)
 
 
-def functional(cells: pl.Expr, coef: pl.Expr | float = 1.0) -> pl.Expr:
-    """A functional column: list of {cell, coef} structs from a list of cells (and a coef per cell)."""
-    coef = coef if isinstance(coef, pl.Expr) else pl.lit(float(coef))
-    return pl.struct(cell=cells, coef=coef)
+def ratio_rows(frame: pl.DataFrame, statistic: str | None, num: str, den: str, scale: float | None) -> pl.DataFrame:
+    """Rows of a ratio statistic: ``num`` and ``den`` name list[i64] cell columns (coefficient 1).
 
-
-def ratio_rows(frame: pl.DataFrame, statistic: str, num: str, den: str, scale: float) -> pl.DataFrame:
-    """Rows of one statistic: num and den are list[i64] cell columns with coefficient 1."""
+    ``statistic`` and ``scale`` set those columns; ``statistic=None`` keeps the frame's own.
+    """
     as_f = lambda c: pl.col(c).list.eval(pl.struct(cell=pl.element(), coef=pl.lit(1.0)))  # noqa: E731
-    return frame.with_columns(statistic=pl.lit(statistic), scale=pl.lit(float(scale)), kind=pl.lit("ratio"),
-                              num=as_f(num), den=as_f(den)).drop([c for c in {num, den} if c not in ("num", "den")])
+    own = {} if statistic is None else {"statistic": pl.lit(statistic), "scale": pl.lit(float(scale))}
+    return frame.with_columns(kind=pl.lit("ratio"), num=as_f(num), den=as_f(den), **own).drop(
+        [c for c in {num, den} if c not in ("num", "den")])
 
 
 # -------------------------------------------------------------------- evaluation

@@ -127,9 +127,7 @@ def rounds_spec(b: Builder, rounds: int) -> Spec | None:
     rows = pl.DataFrame(out, schema={"_group": pl.Int32, "step": pl.Int32, "area_class": pl.String,
                                      "statistic": pl.String, "_n": pl.List(pl.Int64), "_d": pl.List(pl.Int64),
                                      "scale": pl.Float64}, orient="row")
-    stat = ratio_rows(rows.drop("statistic", "scale"), "x", "_n", "_d", 1.0).drop("statistic", "scale")
-    stat = stat.with_columns(statistic=rows["statistic"], scale=rows["scale"])
-    return Spec("rounds", stat, ["step", "area_class", "statistic"])
+    return Spec("rounds", ratio_rows(rows, None, "_n", "_d", None), ["step", "area_class", "statistic"])
 
 
 def segregation_spec(b: Builder) -> Spec:
