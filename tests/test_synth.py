@@ -29,6 +29,8 @@ def check_register(reg) -> None:
         conform(getattr(reg, name), name, check_unique=name != "persons")
     first = reg.persons.filter(pa.compute.equal(reg.persons["year"], reg.window[0].year - 1))
     initial = dict(zip(first["household_id"].to_pylist(), first["dwelling_id"].to_pylist()))
+    dates = reg.moves["move_date"].to_pylist()
+    assert dates == sorted(dates)  # table order is event order
     problems = naive_synth.replay_occupancy(moves, initial)
     assert problems == [], problems[:5]
     # ground truth == the chain rule applied to the moves
@@ -161,6 +163,9 @@ def test_different_seeds_differ():
      "stock.rooms_by_tenure"),
     ({"migration": {"in_migrant_households_per_1000": -1.0}}, "migration.in_migrant_households_per_1000"),
     ({"mobility": {"base_by_age": [0.1, 0.1, -0.1, 0.1]}}, "mobility.base_by_age[2]"),
+    ({"mobilty": {"swap_share": 0.1}}, "mobilty"),
+    ({"market": {"bonus": [0.0, 1.0]}}, "market.bonus"),
+    ({"region": {"years": 0}}, "region.years"),
 ])
 def test_bad_config_is_refused_naming_the_field(override, field):
     with pytest.raises(ConfigError, match="^" + re.escape(field)):

@@ -206,7 +206,23 @@ def _keyed(raw: dict, field: str, keys: tuple[str, ...], length: int | None, *, 
         _vector(raw, f"{field}.{k}", length, shares=shares)
 
 
+SECTIONS = ("region", "municipality", "stock", "households", "income", "demography", "migration",
+            "mobility", "market", "new_builds")
+
+
+def _signed_vector(raw: dict, field: str, length: int) -> None:
+    vec = _get(raw, field)
+    if not isinstance(vec, list) or len(vec) != length:
+        raise ConfigError(f"{field}: must be a list of {length} numbers, got {vec!r}")
+    for i, x in enumerate(vec):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            raise ConfigError(f"{field}[{i}]: must be a number, got {x!r}")
+
+
 def _validate(raw: dict) -> None:
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section; allowed: {', '.join(SECTIONS)}")
     n_at = len(AREA_TYPES)
     _number(raw, "region.first_year", lo=1900, hi=2200, integer=True)
     _number(raw, "region.years", lo=1, hi=100, integer=True)
@@ -252,8 +268,8 @@ def _validate(raw: dict) -> None:
     _vector(raw, "income.base_by_age", 5)
     for f in ("sd_permanent", "sd_yearly"):
         _number(raw, f"income.{f}", hi=3)
-    _get(raw, "income.mean_by_tenure")
-    _get(raw, "income.mean_by_area_type")
+    _signed_vector(raw, "income.mean_by_tenure", len(TENURES))
+    _signed_vector(raw, "income.mean_by_area_type", n_at)
     _number(raw, "income.born_abroad_effect", lo=-5)
 
     _number(raw, "demography.death_log_a", lo=-50)
@@ -275,7 +291,7 @@ def _validate(raw: dict) -> None:
     _vector(raw, "market.income_weight", 4)
     _number(raw, "market.jitter")
     _number(raw, "market.same_municipality_bonus")
-    _get(raw, "market.bonus")
+    _signed_vector(raw, "market.bonus", len(SEEKER_KINDS))
     _vector(raw, "market.patience_days", len(SEEKER_KINDS))
     for f in ("cross_municipality", "cross_municipality_newcomer", "owner_preference",
               "cooperative_preference", "left_empty", "demolished", "price_cut_per_month", "price_floor"):
