@@ -63,7 +63,7 @@ def window(data, moves) -> tuple | None:
     return (min(a, b), max(a, b))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rng=st.randoms(use_true_random=False), data=st.data())
 def test_matches_naive(rng: random.Random, data) -> None:
     moves, dwellings = naive.random_register(
