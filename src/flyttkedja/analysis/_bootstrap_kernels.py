@@ -37,18 +37,17 @@ def _output(seed, index):
 
 @njit(cache=True, inline="always")
 def _poisson1(u, cdf):
-    k = 0
-    while k < cdf.shape[0] - 1 and u >= cdf[k]:
-        k += 1
+    """Poisson(1) by inversion: the number of cdf entries ≤ u.
+
+    The first eight comparisons are summed without branches (random exits
+    would mispredict); the loop only runs for the tail (probability 1e-5).
+    """
+    k = ((u >= cdf[0]) + (u >= cdf[1]) + (u >= cdf[2]) + (u >= cdf[3])
+         + (u >= cdf[4]) + (u >= cdf[5]) + (u >= cdf[6]) + (u >= cdf[7]))
+    if k == 8:
+        while k < cdf.shape[0] - 1 and u >= cdf[k]:
+            k += 1
     return k
-
-
-@njit(cache=True, inline="always")
-def unit_weight(seed, u, cdf):
-    """Poisson(1) weight of unit ``u`` in the replicate seeded with ``seed``."""
-    z = _output(seed, u // 2 + 1)
-    bits = (z >> np.uint64(32)) if u % 2 == 0 else (z & np.uint64(0xFFFFFFFF))
-    return _poisson1(np.float64(bits) * _TWO32, cdf)
 
 
 @njit(cache=True, parallel=True)
@@ -70,14 +69,15 @@ def replicate_cell_totals(indptr, cells, counts, n_cells, seeds, cdf):
         z = np.zeros(BATCH, dtype=np.uint64)
         for u in range(n_units):
             total = 0.0
-            for j in range(size):
-                if u % 2 == 0:  # one 64-bit output serves units u and u + 1
+            if u % 2 == 0:  # one 64-bit output serves units u (high half) and u + 1 (low half)
+                for j in range(size):
                     z[j] = _output(seeds[first + j], u // 2 + 1)
-                    bits = z[j] >> np.uint64(32)
-                else:
-                    bits = z[j] & np.uint64(0xFFFFFFFF)
-                w[j] = _poisson1(np.float64(bits) * _TWO32, cdf)
-                total += w[j]
+                    w[j] = _poisson1(np.float64(z[j] >> np.uint64(32)) * _TWO32, cdf)
+                    total += w[j]
+            else:
+                for j in range(size):
+                    w[j] = _poisson1(np.float64(z[j] & np.uint64(0xFFFFFFFF)) * _TWO32, cdf)
+                    total += w[j]
             if total == 0.0:
                 continue
             for k in range(indptr[u], indptr[u + 1]):
