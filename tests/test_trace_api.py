@@ -208,3 +208,14 @@ def test_pure_python_run_matches(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "ok"
+
+
+def test_sparse_household_ids_are_checked_too() -> None:
+    moves, dwellings = example()
+    for m in moves:
+        m["household_id"] = m["household_id"] * 10**15  # no lookup table: the sorting path
+    cs = flyttkedja.trace(*tables(moves, dwellings))
+    assert cs.chains.select("length", "end_reason").row(0) == (2, "not_vacated")
+    moves.append({**moves[0], "from_dwelling": 1, "to_dwelling": 3, "fills": False})
+    with pytest.raises(SchemaError, match=r"move twice on one day, e\.g\. rows \[\(0, 3\)\]"):
+        flyttkedja.trace(*tables(moves, dwellings))

@@ -570,3 +570,21 @@ def quality_counts(mv_date, mv_from, mv_vacates, step, dw_completed, comp_first,
             s = comp_first[d]
             out[3 if s >= 0 else (4 if s == -UNFILLED - 1 else 5)] += 1
     return out
+
+
+@njit(cache=True, parallel=True)
+def dense_households(household, lo, span):
+    """Compact household ids (range ``span`` from ``lo``) → 0..k-1 in id order; returns (dense, k)."""
+    n = household.shape[0]
+    rank = np.zeros(span, np.int32)
+    for i in range(n):
+        rank[household[i] - lo] = 1
+    k = 0
+    for j in range(span):
+        seen = rank[j]
+        rank[j] = k
+        k += seen
+    dense = np.empty(n, np.int32)
+    for i in prange(n):
+        dense[i] = rank[household[i] - lo]
+    return dense, k

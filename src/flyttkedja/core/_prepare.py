@@ -152,12 +152,10 @@ def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
         return np.empty(0, np.int64), 0
     lo, hi = int(household.min()), int(household.max())
     if hi - lo + 1 <= _LOOKUP_SPAN * len(household) + (1 << 20):
-        present = np.zeros(hi - lo + 1, bool)
-        present[household - lo] = True
-        rank = np.cumsum(present, dtype=np.int64) - 1
-        return rank[household - lo], int(present.sum())
+        dense, k = K.dense_households(household, np.int64(lo), hi - lo + 1)
+        return dense, int(k)
     unique, inverse = np.unique(household, return_inverse=True)
-    return inverse.astype(np.int64), len(unique)
+    return inverse.astype(np.int32), len(unique)
 
 
 def _check_households(household, day, mv_from, mv_to) -> None:
