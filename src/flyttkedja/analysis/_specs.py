@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from flyttkedja.analysis._engine import Family, Prepared, Spec, family, margins, ratio_rows
@@ -155,9 +156,12 @@ def reach_spec(b: Builder) -> Spec:
     hh.cells = hh.cells.with_columns(target_group=pl.col("_tg").replace_strict(dict(enumerate(names)),
                                                                                return_dtype=pl.String))
     # one record per (chain, group it reached): the distinct (chain, cell) pairs of the households
-    reached = hh.records.select("_chain", "_cell").unique(maintain_order=True)
-    chain_keys = pl.Series(b.p.chains["_rkey"].to_numpy()[reached["_chain"].to_numpy()])
-    ch = Family(reached.with_columns(_rkey=chain_keys), hh.cells)
+    n = max(hh.cells.height, 1)
+    pairs = np.sort(hh.records["_chain"].to_numpy() * n + hh.records["_cell"].to_numpy())
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs  # distinct, sorted
+    chain = pairs // n
+    ch = Family(pl.DataFrame({"_chain": chain, "_rkey": b.p.chains["_rkey"].to_numpy()[chain], "_cell": pairs % n}),
+                hh.cells)
     parts = []
     for fam, statistic, scale in ((hh, "per_100", 100.0), (ch, "share_of_chains", 1.0)):
         off = b.add(fam)
