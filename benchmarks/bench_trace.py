@@ -163,7 +163,7 @@ def test_same_answers_small() -> None:
 
 def test_kernels(benchmark, register) -> None:
     _, _, reg, low = register
-    benchmark.pedantic(timed, args=("kernels", kernels, reg, low), rounds=3, iterations=1)
+    benchmark.pedantic(timed, args=("kernels", kernels, reg, low), rounds=5, iterations=1)
 
 
 def test_trace_end_to_end(benchmark, register) -> None:
