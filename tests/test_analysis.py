@@ -294,6 +294,9 @@ def test_report_write_and_summary(tmp_path):
     with pytest.raises(FileExistsError):
         report.write(tmp_path / "rep")
     assert pl.read_parquet(out / "reach.parquet").equals(report["reach"])
+    import json
+    assert json.loads((out / "report.json").read_text())["bootstrap_units"] == {"resampled": "building_id",
+                                                                                 "units": 10}
 
 
 def test_report_cli(tmp_path):

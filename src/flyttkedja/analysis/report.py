@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flyttkedja.analysis.tables import TABLES, tables
+from flyttkedja.analysis.tables import TABLES, _tables_and_units
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.io import atomic_directory, write_parquet
 
@@ -36,8 +36,10 @@ class Report:
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
                         "threshold": 5, "rounds": 6, "cluster": "auto", **options}
         self.target_groups = list((target_groups or {}).keys()) or None
-        self.tables: dict[str, pl.DataFrame] = tables(chainset, names, by=self.by, areas=areas,
-                                                      target_groups=target_groups, **self.options)
+        options = {k: v for k, v in self.options.items() if k not in ("cluster", "income_median")}
+        self.tables, self.bootstrap_units = _tables_and_units(
+            chainset, names, by=self.by, areas=areas, target_groups=target_groups,
+            income_median=self.options.get("income_median"), cluster=self.options["cluster"], **options)
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]
@@ -45,6 +47,7 @@ class Report:
     def parameters(self) -> dict:
         """What produced the tables (written as report.json)."""
         return {"by": list(self.by), "tables": list(self.tables), "target_groups": self.target_groups,
+                "bootstrap_units": self.bootstrap_units,
                 **{k: v for k, v in self.options.items() if k != "income_median"},
                 "definitions": "docs/analysis.md", "disclosure_rules": "docs/disclosure.md"}
 
@@ -64,7 +67,7 @@ class Report:
         lines = [f"Vacancy chains by {', '.join(self.by) or 'all seeds'} "
                  f"(disclosure: {self.options['disclosure'] or 'none'}; "
                  f"{int(self.options['level'] * 100)}% bootstrap intervals"
-                 f"{'' if self.options['ci'] else ' off'})", ""]
+                 + (f", resampling {self.bootstrap_units['resampled']})" if self.options["ci"] else " off)"), ""]
         lines += self._length_lines() + [""] + self._reach_lines()
         if "rounds" in self.tables:
             lines += [""] + self._rounds_lines()

@@ -204,6 +204,12 @@ def tables(
 
     ``names``: any of :data:`TABLES` ("rounds" needs ``areas``). Returns name → DataFrame.
     """
+    return _tables_and_units(chainset, names, by=by, areas=areas, target_groups=target_groups,
+                             income_median=income_median, cluster=cluster, **options)[0]
+
+
+def _tables_and_units(chainset, names, *, by, areas, target_groups, income_median, cluster, **options):
+    """:func:`tables` plus what the bootstrap resampled: ``{"cluster": ..., "units": n}``."""
     unknown = [n for n in names if n not in TABLES]
     if unknown:
         raise ValueError(f"unknown table(s) {unknown}; choose from {TABLES}")
@@ -211,7 +217,8 @@ def tables(
     prepared = prepare(chainset, by=by, areas=areas, target_groups=target_groups,
                        income_median=income_median, cluster=cluster, key_seed=opts.seed)
     b, specs = build_specs(prepared, names, opts.rounds)
-    return publish(b, specs, opts)
+    units = {"resampled": prepared.params["cluster"] or "chains", "units": prepared.n_units}
+    return publish(b, specs, opts), units
 
 
 def _one(name: str):
