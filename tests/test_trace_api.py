@@ -219,3 +219,12 @@ def test_sparse_household_ids_are_checked_too() -> None:
     moves.append({**moves[0], "from_dwelling": 1, "to_dwelling": 3, "fills": False})
     with pytest.raises(SchemaError, match=r"move twice on one day, e\.g\. rows \[\(0, 3\)\]"):
         flyttkedja.trace(*tables(moves, dwellings))
+
+
+def test_empty_inputs() -> None:
+    mv, dw = tables(*example())
+    only_build = flyttkedja.trace(mv.slice(0, 0), dw)  # window from the completion dates
+    assert only_build.chains.select("length", "end_reason").rows() == [(0, "censored")]
+    assert len(flyttkedja.trace(mv.slice(0, 0), dw.slice(0, 0))) == 0
+    late = flyttkedja.trace(mv, dw, "all", window=("2030-01-01", "2030-02-01"))
+    assert len(late) == 0 and late.quality["moves_outside_window"] == 3
