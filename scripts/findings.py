@@ -43,7 +43,9 @@ def main() -> None:
     by_rooms = tables(chainset, ["length_summary"], by=["rooms"], **opts)["length_summary"]
     by_tenure = tables(chainset, ["length_summary", "flows", "reach", "rounds", "end_reasons"], by=["tenure"],
                        **opts)
-    flows = {dim: tables(chainset, ["flows"], by=[dim], **opts)["flows"] for dim in DIMENSIONS}
+    # Shares of vacated dwellings need exact counts: secondary suppression would
+    # hide cells of the numerators. The register is synthetic, so nothing is disclosed.
+    flows = {dim: tables(chainset, ["flows"], by=[dim], disclosure=None, **opts)["flows"] for dim in DIMENSIONS}
     lines = _header(args, register, chainset, time.perf_counter() - started)
     lines += _length_section(by_size, by_rooms, by_tenure["length_summary"])
     lines += _resemblance_section(flows)
@@ -112,7 +114,9 @@ def _resemblance_section(flows: dict[str, pl.DataFrame]) -> list[str]:
     lines = ["## 2. Vacated dwellings resemble the new one", "",
              "For each kind of new dwelling: the share of the dwellings its chains vacated (all steps, and "
              "step 1) that are of the *same* kind, against that kind's share among all dwellings vacated "
-             "by all chains. Resemblance means the first is larger (ratio > 1).", ""]
+             "by all chains. Resemblance means the first is larger (ratio > 1). These shares use exact, "
+             "unsuppressed counts (the register is synthetic); on register data, publish them only "
+             "after disclosure control.", ""]
     verdicts = []
     for dim, label in DIMENSIONS.items():
         f = flows[dim].filter(pl.col("dimension") == dim)
