@@ -8,8 +8,11 @@ readable line (tracebacks with ``--debug``).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from flyttkedja import __version__
 
@@ -40,6 +43,18 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+def refuse_existing(out: Path, overwrite: bool) -> None:
+    """Fail before any work when the output directory exists (the write would refuse it at the end)."""
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"output directory {out} exists; choose another or pass --overwrite")
+
+
+def spinner() -> Progress:
+    """A transient spinner on stderr for steps of unknown length (stdout stays for summaries)."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    return Progress(*columns, console=Console(stderr=True), transient=True)
 
 
 def _register_subcommands() -> None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from flyttkedja.cli import main
+from flyttkedja.cli import main, refuse_existing, spinner
 
 
 @main.command()
@@ -43,11 +41,8 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
     from flyttkedja.analysis import Report
     from flyttkedja.core import read_chainset
 
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"output directory {out} exists; choose another or pass --overwrite")
-    console = Console(stderr=True)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    refuse_existing(out, overwrite)
+    with spinner() as progress:
         task = progress.add_task(f"reading {trace_dir}", total=None)
         cs = read_chainset(trace_dir)
         if areas is None and cs.params.get("register_dir"):

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flyttkedja.cli import main
+from flyttkedja.cli import main, refuse_existing
 
 
 @main.command()
@@ -36,8 +36,7 @@ def synth(preset: str, years: int | None, seed: int, scale: float, out: Path, ov
     """
     from flyttkedja.synth import generate, load_config
 
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"output directory {out} exists; choose another or pass --overwrite")
+    refuse_existing(out, overwrite)
     cfg = load_config(preset, years=years, scale=scale)  # validate before any work
     console = Console(stderr=True)
     start = time.perf_counter()

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from flyttkedja.cli import main
+from flyttkedja.cli import main, refuse_existing, spinner
 
 
 @main.command()
@@ -38,11 +37,9 @@ def trace(register_dir: Path, out: Path, seeds: str, max_gap_days: int | None, m
     """
     from flyttkedja.core import trace_register
 
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"output directory {out} exists; choose another or pass --overwrite")
+    refuse_existing(out, overwrite)
     console = Console(stderr=True)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with spinner() as progress:
         task = progress.add_task(f"tracing {seeds} chains in {register_dir}", total=None)
         cs = trace_register(register_dir, seeds, window=window or None, max_gap_days=max_gap_days,
                             max_length=max_length)
