@@ -53,3 +53,28 @@ def test_atomic_directory_refuses_to_clobber_unless_asked(tmp_path):
     with atomic_directory(tmp_path / "out", overwrite=True) as d:
         (d / "v").write_text("2")
     assert (tmp_path / "out" / "v").read_text() == "2"
+
+
+def test_atomic_parquet_writer_appears_only_when_complete(tmp_path):
+    from flyttkedja.io import atomic_parquet_writer
+
+    schema = pa.schema([("a", pa.int64())])
+    with atomic_parquet_writer(tmp_path / "p.parquet", schema) as writer:
+        writer.write_table(pa.table({"a": [1, 2]}, schema=schema))
+        assert not (tmp_path / "p.parquet").exists()
+        writer.write_table(pa.table({"a": [3]}, schema=schema))
+    assert pq.read_table(tmp_path / "p.parquet")["a"].to_pylist() == [1, 2, 3]
+    with pytest.raises(RuntimeError):
+        with atomic_parquet_writer(tmp_path / "q.parquet", schema) as writer:
+            writer.write_table(pa.table({"a": [1]}, schema=schema))
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.parquet"]
+
+
+def test_write_json_is_key_order_independent(tmp_path):
+    from flyttkedja.io import write_json
+
+    write_json({"b": 1, "a": [1, 2]}, tmp_path / "x.json")
+    first = (tmp_path / "x.json").read_bytes()
+    write_json({"a": [1, 2], "b": 1}, tmp_path / "x.json")
+    assert (tmp_path / "x.json").read_bytes() == first

@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -74,19 +75,52 @@ def _read_path(path: Path, name: str) -> pa.Table:
         raise ValueError(f"{name}: cannot read {path}: {exc}") from None
 
 
-def write_parquet(table: pa.Table, path: str | os.PathLike) -> Path:
-    """Write ``table`` to Parquet at ``path`` atomically (temp file, then rename)."""
-    path = Path(path)
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it into place on success, remove it on failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        pq.write_table(table, tmp, **PARQUET_OPTIONS)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def write_parquet(table: pa.Table, path: str | os.PathLike) -> Path:
+    """Write ``table`` to Parquet at ``path`` atomically (temp file, then rename)."""
+    path = Path(path)
+    with _atomic_file(path) as tmp:
+        pq.write_table(table, tmp, **PARQUET_OPTIONS)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_parquet_writer(path: str | os.PathLike, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A Parquet writer for appending tables one by one; the file appears at ``path`` only when complete.
+
+    Used for outputs built in pieces (e.g. one pair of years at a time) that
+    should never be held in memory whole.
+
+    >>> with atomic_parquet_writer(out, MOVES) as writer:   # doctest: +SKIP
+    ...     writer.write_table(part, row_group_size=PARQUET_OPTIONS["row_group_size"])
+    """
+    path = Path(path)
+    with _atomic_file(path) as tmp:
+        writer = pq.ParquetWriter(tmp, schema, compression=PARQUET_OPTIONS["compression"])
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
+def write_json(data: dict, path: str | os.PathLike) -> Path:
+    """Write metadata as JSON in one fixed format (sorted keys), so equal data give equal bytes."""
+    path = Path(path)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 

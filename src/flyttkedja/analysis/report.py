@@ -9,7 +9,6 @@ Example
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ import polars as pl
 
 from flyttkedja.analysis.tables import TABLES, _tables_and_units
 from flyttkedja.core.chainset import ChainSet
-from flyttkedja.io import atomic_directory, write_parquet
+from flyttkedja.io import atomic_directory, write_json, write_parquet
 
 
 class Report:
@@ -57,7 +56,7 @@ class Report:
             for name, frame in self.tables.items():
                 write_parquet(frame.to_arrow(), tmp / f"{name}.parquet")
                 frame.write_csv(tmp / f"{name}.csv", float_precision=6)
-            (tmp / "report.json").write_text(json.dumps(self.parameters(), indent=2, sort_keys=True) + "\n")
+            write_json(self.parameters(), tmp / "report.json")
             (tmp / "summary.txt").write_text(self.summary() + "\n")
         return Path(path)
 

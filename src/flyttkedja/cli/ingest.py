@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from flyttkedja.cli import main
-from flyttkedja.io import atomic_directory
+from flyttkedja.io import atomic_directory, write_json
 
 COLUMN_PRESETS = ("scb",)
 
@@ -119,14 +119,11 @@ def _finish(tmp: Path, dwellings: Path, params: dict, *, max_gap_days: int) -> N
     shutil.copyfile(dwellings, tmp / "dwellings.parquet")
     params["dwellings"] = str(dwellings.resolve())
     params["rows"] = {"moves": pq.read_metadata(tmp / "moves.parquet").num_rows}
-    _write_json(tmp / "ingest.json", params)
+    write_json(params, tmp / "ingest.json")
     dates = pq.read_table(tmp / "moves.parquet", columns=["move_date"]).column("move_date")
     meta = {"source": f"flyttkedja ingest {params['kind']}", "max_gap_days": max_gap_days}
     if len(dates):
         first, last = pc.min(dates).as_py(), pc.max(dates).as_py()
         meta |= {"window_start": f"{first.year}-01-01", "window_end": f"{last.year}-12-31"}
-    _write_json(tmp / "register.json", meta)
+    write_json(meta, tmp / "register.json")
 
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

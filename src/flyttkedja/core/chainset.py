@@ -38,7 +38,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import atomic_directory, write_parquet
+from flyttkedja.io import atomic_directory, write_json, write_parquet
 
 CHAIN_COLUMNS: dict[str, pl.DataType] = {
     "chain_id": pl.Int64,
@@ -145,7 +145,7 @@ class ChainSet:
                 "quality": self.quality,
                 "rows": {"chains": self.chains.height, "links": self.links.height},
             }
-            (tmp / "trace.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            write_json(record, tmp / "trace.json")
         return Path(path)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pyarrow.parquet as pq
 
 from flyttkedja.ingest._households import PARENT_GAP, household_moves, to_moves_table
 from flyttkedja.ingest._panel import YearSource, check_year, collect, open_panel
-from flyttkedja.io import PARQUET_OPTIONS, to_arrow
+from flyttkedja.io import PARQUET_OPTIONS, atomic_parquet_writer, to_arrow
 from flyttkedja.schema import DESTINATIONS, MOVES, ORIGINS, SchemaError
 
 MOVE_DATES = ("year_end", "mid_year")
@@ -198,16 +197,13 @@ class _MovesSink(contextlib.AbstractContextManager):
         self.out = Path(out) if out is not None else None
         self.tables: list[pa.Table] = []
         self.writer: pq.ParquetWriter | None = None
-        self.tmp: str | None = None
         self.result: pa.Table | Path | None = None
         self.rows = 0
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self):
         if self.out is not None:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent)
-            os.close(fd)
-            self.writer = pq.ParquetWriter(self.tmp, MOVES, compression=PARQUET_OPTIONS["compression"])
+            self.writer = self._stack.enter_context(atomic_parquet_writer(self.out, MOVES))
         return self
 
     def __call__(self, table: pa.Table) -> None:
@@ -218,16 +214,11 @@ class _MovesSink(contextlib.AbstractContextManager):
             self.writer.write_table(table, row_group_size=PARQUET_OPTIONS["row_group_size"])
 
     def __exit__(self, kind, exc, tb):
-        if self.writer is None:
-            if kind is None:
-                self.result = pa.concat_tables(self.tables) if self.tables else MOVES.empty_table()
-            return False
-        self.writer.close()
+        self._stack.__exit__(kind, exc, tb)  # closes the writer; renames on success, removes on failure
         if kind is None:
-            os.replace(self.tmp, self.out)
-            self.result = self.out
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.tmp)
+            if self.writer is None:
+                self.result = pa.concat_tables(self.tables) if self.tables else MOVES.empty_table()
+            else:
+                self.result = self.out
         return False
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from flyttkedja.io import atomic_directory, write_parquet
+from flyttkedja.io import atomic_directory, write_json, write_parquet
 from flyttkedja.schema import (
     AREA_TYPES, BUILDING_TYPES, DESTINATIONS, END_REASONS, FORMATIONS, HOUSEHOLD_TYPES, LANDLORDS,
     ORIGINS, PERSON_EVENT_KINDS, SCHEMAS, SEXES, TENURES,
@@ -102,7 +102,7 @@ class Register:
                 write_parquet(getattr(self, name), tmp / rel)
             for year, part in self._panel_years():
                 write_parquet(part, tmp / "persons" / f"persons_{year}.parquet")
-            (tmp / "register.json").write_text(json.dumps(self.metadata(), indent=2, sort_keys=True) + "\n")
+            write_json(self.metadata(), tmp / "register.json")
         return Path(directory)
 
     def _panel_years(self):
