@@ -137,7 +137,7 @@ def test_all_tables(benchmark, chainset):
     assert set(result) == set(TABLES)
 
 
-def test_bootstrap_vs_polars(benchmark, chainset):
+def test_bootstrap_vs_polars(benchmark, chainset, speed_ratio):
     """Bootstrap with REPLICATES replicates (numba kernel) against a polars bootstrap scaled to as many."""
     cs, areas = chainset
     t0 = time.perf_counter()  # chains are the units (1 per chain): the bootstrap's worst case
@@ -163,3 +163,4 @@ def test_bootstrap_vs_polars(benchmark, chainset):
           f"{prep_seconds:.2f} s preparing the cells), polars bootstrap of the cell totals alone "
           f"{polars_seconds:.1f} s (scaled from {POLARS_REPLICATES}), ratio {polars_seconds / ours:.1f}x")
     assert result["length_summary"]["ci_low"].null_count() < result["length_summary"].height
+    speed_ratio("bootstrap_vs_polars", polars_seconds, ours)
