@@ -18,11 +18,17 @@ from flyttkedja import __version__
 
 
 class _Group(click.Group):
-    """Click group that prints expected errors as one line, exit status 2."""
+    """Click group that prints expected errors, usage errors included, as one line, exit status 2."""
 
     def invoke(self, ctx: click.Context):  # noqa: D401
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # bad option or argument: one line, not click's usage block
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            where = exc.ctx.command_path if exc.ctx else ctx.command_path
+            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
         except (ValueError, FileNotFoundError, FileExistsError, KeyError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -37,9 +43,17 @@ class _Group(click.Group):
 def main(ctx: click.Context, debug: bool) -> None:
     """flyttkedja: housing vacancy chains from register data.
 
+    Each step reads the directory the previous one wrote and writes its own;
+    `flyttkedja COMMAND --help` shows each command's options and examples.
+
     \b
     Examples:
+      flyttkedja demo --out flyttkedja-demo          # the whole path on the synthetic default
       flyttkedja synth --preset metro --scale 0.05 --seed 7 --out run/register
+      flyttkedja validate run/register
+      flyttkedja trace run/register --out run/chains
+      flyttkedja report run/chains --out run/report
+      flyttkedja bench --out bench-results           # speed against polars and plain Python
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

@@ -41,7 +41,14 @@ def load_columns(spec: str | None) -> dict[str, str] | None:
 
 @main.group("ingest")
 def ingest() -> None:
-    """Turn person-level register data into canonical household moves."""
+    """Turn person-level register data into canonical household moves.
+
+    \b
+    Examples:
+      flyttkedja ingest snapshots DATA/persons --dwellings DATA/dwellings.parquet --columns scb --out run/annual
+      flyttkedja ingest events DATA/person_events.parquet --persons DATA/persons \\
+          --dwellings DATA/dwellings.parquet --out run/daily
+    """
 
 
 _common = [
