@@ -66,9 +66,13 @@ def refuse_existing(out: Path, overwrite: bool) -> None:
 
 
 def spinner() -> Progress:
-    """A transient spinner on stderr for steps of unknown length (stdout stays for summaries)."""
+    """A transient spinner on stderr for steps of unknown length (stdout stays for summaries).
+
+    Silent when stderr is not a terminal, so scripts and logs get no stray lines.
+    """
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    return Progress(*columns, console=Console(stderr=True), transient=True)
+    console = Console(stderr=True)
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 
 def _register_subcommands() -> None:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
-from flyttkedja.cli import main
+from flyttkedja.cli import main, spinner
 from flyttkedja.io import atomic_directory, write_json
 
 COLUMN_PRESETS = ("scb",)
@@ -114,7 +114,8 @@ def events_command(events, persons, dwellings, out, columns, overwrite, unordere
     """
     from flyttkedja.ingest import from_person_moves
 
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(out, overwrite=overwrite) as tmp, spinner() as progress:
+        progress.add_task("person events → household moves")
         from_person_moves(events, persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet",
                           ordered=not unordered)
         _finish(tmp, dwellings, dict(kind="events", events=str(events.resolve()), persons=str(persons.resolve()),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from flyttkedja.cli import main
+from flyttkedja.cli import main, spinner
 from flyttkedja.cli.ingest import load_columns
 
 
@@ -31,7 +31,9 @@ def validate_command(register: Path, persons: Path | None, columns: str | None, 
     from flyttkedja.validate import validate
 
     try:
-        report = validate(register, persons=persons, columns=load_columns(columns))
+        with spinner() as progress:
+            progress.add_task(f"validating {register}")
+            report = validate(register, persons=persons, columns=load_columns(columns))
     except Exception as exc:  # noqa: BLE001 - any read failure is "unreadable input"
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
