@@ -57,6 +57,8 @@ class Index:
 
 def build_index(reg: Prepared) -> Index:
     """Rule items 1–5: the successor of every move, from one pass over the events in time order."""
+    if len(reg.mv_date) + len(reg.dw_completed) >= 2**31 - 1:  # the kernel's int32 per-dwelling state
+        raise ValueError(f"too large: {len(reg.mv_date)} moves + {len(reg.dw_completed)} dwellings (limit 2**31)")
     step, comp_first, inconsistent, orphan = K.successors_by_time(
         reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
         reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, numba.get_num_threads())
