@@ -271,6 +271,149 @@ def successors(dw_start, codes, mv_from, mv_vacates, mv_origin, start, end, max_
     return step, comp_first, inconsistent, orphan
 
 
+@njit(cache=True, parallel=True)
+def _in_order(mv_date, n_chunks):
+    """True when move dates never decrease in table order (checked over fixed chunks)."""
+    n = mv_date.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    bad = np.zeros(n_chunks, np.int64)
+    for c in prange(n_chunks):
+        for r in range(max(c * size, 1), min(n, (c + 1) * size)):
+            if mv_date[r] < mv_date[r - 1]:
+                bad[c] += 1
+    return bad.sum() == 0
+
+
+@njit(cache=True)
+def _by_day(day, start, end, dense):
+    """Stable counting sort of the items dated inside the window by day.
+
+    Returns ``(day_start, items)``: the items of window day k are
+    ``items[day_start[k]:day_start[k + 1]]`` in index order. With ``dense``
+    (dates already non-decreasing) no items array is built: day k's items are
+    ``day_start[k]..day_start[k + 1]-1`` themselves.
+    """
+    n_days = end - start + 1
+    day_start = np.zeros(n_days + 1, np.int64)
+    before = 0
+    for i in range(day.shape[0]):
+        t = day[i]
+        if start <= t <= end:
+            day_start[t - start + 1] += 1
+        elif t < start:
+            before += 1
+    day_start[0] = before if dense else 0
+    for k in range(n_days):
+        day_start[k + 1] += day_start[k]
+    if dense:
+        return day_start, np.empty(0, np.int32)
+    fill = day_start[:-1].copy()
+    items = np.empty(day_start[n_days], np.int32)
+    for i in range(day.shape[0]):
+        t = day[i]
+        if start <= t <= end:
+            items[fill[t - start]] = i
+            fill[t - start] += 1
+    return day_start, items
+
+
+@njit(cache=True, parallel=True)
+def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin, dw_completed, dw_demolished,
+                       start, end, max_gap, n_parts):
+    """Rule items 1-3 and 5 in one pass over the events in time order, no event index.
+
+    Days are visited in order; inside a day, first the completions and the
+    vacating departures (rows in table order), then the filling arrivals, then
+    the demolitions: exactly the same-day order of the rule. One state per
+    dwelling, ``pending[d]`` (the vacancy at d whose next event has not come,
+    packed as ``day << 40 | ref << 1 | is_completion``, or -1), decides each
+    vacancy when the next event at d comes. Dwellings are split into
+    ``n_parts`` classes (``d % n_parts``, n_parts rounded down to a power of two), one per thread; each thread visits
+    every event but handles only its dwellings' events, in time order, so the
+    outputs (every slot written by the owner of one dwelling) are identical for
+    any number of threads. Input in date order (the usual case) is read in
+    place; otherwise rows are first put in day order by a stable counting sort.
+
+    Returns ``(step, comp_first, inconsistent, orphan)`` as :func:`successors`
+    (the last two per part).
+    """
+    n_dw = dw_completed.shape[0]
+    n_days = end - start + 1
+    dense = _in_order(mv_date, n_parts)
+    day_start, rows = _by_day(mv_date, start, end, dense)
+    comp_start, comp_dw = _by_day(dw_completed, start, end, False)
+    demo_start, demo_dw = _by_day(dw_demolished, start, end, False)
+    step = _end_codes(mv_from, mv_vacates, mv_origin)
+    comp_first = np.full(n_dw, -UNFILLED - 1, np.int64)
+    parts = 1
+    while parts * 2 <= n_parts:  # a power of two: d & mask, no division per event
+        parts *= 2
+    n_parts, mask = parts, parts - 1
+    inconsistent = np.zeros(n_parts, np.int64)
+    orphan = np.zeros(n_parts, np.int64)
+    n_moves = mv_date.shape[0]
+    pending = np.full(n_dw, -1, np.int32)
+    widest = 0
+    for t in range(n_days):
+        widest = max(widest, day_start[t + 1] - day_start[t])
+    for k in prange(n_parts):
+        got = np.empty(widest, np.int32)
+        got_row = np.empty(widest, np.int32)
+        n_inc = 0
+        n_orph = 0
+        for t in range(n_days):
+            lo, hi = day_start[t], day_start[t + 1]
+            for i in range(comp_start[t], comp_start[t + 1]):  # completions
+                d = comp_dw[i]
+                if (d & mask) == k:
+                    if pending[d] >= 0:
+                        n_inc += 1
+                    pending[d] = n_moves + d
+            for i in range(lo, hi):  # vacating departures
+                r = i if dense else rows[i]
+                d = mv_from[r]
+                if d >= 0 and (d & mask) == k and mv_vacates[r]:
+                    if pending[d] >= 0:
+                        n_inc += 1
+                    pending[d] = r
+            j = 0
+            for i in range(lo, hi):  # filling arrivals: their pending vacancies first
+                r = i if dense else rows[i]
+                d = mv_to[r]
+                if d >= 0 and (d & mask) == k and mv_fills[r]:
+                    got[j] = pending[d]  # independent loads: many cache misses in flight
+                    got_row[j] = r
+                    pending[d] = -1
+                    j += 1
+            for i in range(j):  # then what they filled (rule item 3)
+                p, r = got[i], got_row[i]
+                if p < 0:
+                    n_orph += 1  # filled nothing
+                elif p >= n_moves:
+                    if t + start - dw_completed[p - n_moves] <= max_gap:
+                        comp_first[p - n_moves] = r
+                    else:
+                        n_orph += 1  # after the gap: the vacancy stays unfilled
+                elif t + start - mv_date[p] <= max_gap:
+                    step[p] = r
+                else:
+                    n_orph += 1
+            for i in range(demo_start[t], demo_start[t + 1]):  # demolitions: unfilled
+                d = demo_dw[i]
+                if (d & mask) == k:
+                    pending[d] = -1
+        for d in range(k, n_dw, n_parts):  # no next event inside the window
+            p = pending[d]
+            if p >= n_moves:
+                if end - dw_completed[d] < max_gap:
+                    comp_first[d] = -CENSORED - 1
+            elif p >= 0 and end - mv_date[p] < max_gap:
+                step[p] = -CENSORED - 1
+        inconsistent[k] = n_inc
+        orphan[k] = n_orph
+    return step, comp_first, inconsistent, orphan
+
+
 @njit(cache=True)
 def seed_vacancies(dw_start, codes, step, comp_first, selected, completions_only, start, end):
     """Seed vacancies in chain-id order (seed_date, dwelling, completion first, move row).

@@ -34,24 +34,35 @@ Seeds = str | Sequence[int] | np.ndarray | pl.Expr
 
 @dataclass
 class Index:
-    """Event index and successors of a prepared register (kernel outputs, see ``_kernels``)."""
+    """Successors of a prepared register (kernel outputs, see ``_kernels``).
 
-    dw_start: np.ndarray
-    codes: np.ndarray
+    ``events()`` gives the per-dwelling event index ``(dw_start, codes)``, built
+    on first use (only seed selections other than new builds need it).
+    """
+
+    reg: Prepared
     step: np.ndarray
     comp_first: np.ndarray
     inconsistent: int
     orphan_fills: int
+    _events: tuple | None = None
+
+    def events(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._events is None:
+            r = self.reg
+            self._events = K.event_index(r.mv_date, r.mv_from, r.mv_to, r.mv_vacates, r.mv_fills, r.dw_completed,
+                                         r.dw_demolished, r.start, r.end, numba.get_num_threads())
+        return self._events
 
 
 def build_index(reg: Prepared) -> Index:
-    """Rule items 1–5: per-dwelling event order and the successor of every move."""
-    dw_start, codes = K.event_index(reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills,
-                                    reg.dw_completed, reg.dw_demolished, reg.start, reg.end,
-                                    numba.get_num_threads())
-    step, comp_first, inconsistent, orphan = K.successors(
-        dw_start, codes, reg.mv_from, reg.mv_vacates, reg.mv_origin, reg.start, reg.end, reg.max_gap_days)
-    return Index(dw_start, codes, step, comp_first, int(inconsistent.sum()), int(orphan.sum()))
+    """Rule items 1–5: the successor of every move, from one pass over the events in time order."""
+    if len(reg.mv_date) + len(reg.dw_completed) >= 2**31 - 1:  # the kernel's int32 per-dwelling state
+        raise ValueError(f"too large: {len(reg.mv_date)} moves + {len(reg.dw_completed)} dwellings (limit 2**31)")
+    step, comp_first, inconsistent, orphan = K.successors_by_time(
+        reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
+        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, numba.get_num_threads())
+    return Index(reg, step, comp_first, int(inconsistent.sum()), int(orphan.sum()))
 
 
 def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,7 +83,7 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
             raise ValueError(f"seeds: {int((dense < 0).sum())} dwelling id(s) not in dwellings.dwelling_id")
         selected = np.zeros(len(reg.dwelling_ids), bool)
         selected[dense] = True
-    return K.seed_vacancies(index.dw_start, index.codes, index.step, index.comp_first, selected,
+    return K.seed_vacancies(*index.events(), index.step, index.comp_first, selected,
                             False, reg.start, reg.end)
 
 
