@@ -17,6 +17,7 @@ import polars as pl
 
 from flyttkedja.analysis import svg
 from flyttkedja.analysis.labels import SUPPRESSED_MARK, label
+from flyttkedja.schema import TENURES
 
 REFERENCES = (
     "White, H. C. (1970). Chains of Opportunity: System Models of Mobility in Organizations. Harvard University Press.",
@@ -89,7 +90,9 @@ def _colours(report, t) -> dict[str, str]:
         names += [t(v) for v in s[report.by[0]].unique(maintain_order=True).to_list()]
     names = list(dict.fromkeys(names))
     out = {n: svg.colour(i) for i, n in enumerate(n for n in names if n != t("all"))}
-    out[t("all")] = "#444444"
+    for n in names:  # the grand margin ("all", "all / all") is dark grey everywhere
+        if set(n.split(" / ")) == {t("all")}:
+            out[n] = "#444444"
     return out
 
 
@@ -120,19 +123,19 @@ def _length_chart(report, t, colours) -> str:
 
 def _sankeys(report, t, colours) -> str:
     f = report.tables["flows"].filter((pl.col("dimension") == "tenure") & (pl.col("category") != "all"))
-    seed_col = report.by[0] if report.by else None
+    if report.by:  # seed groups, not their margin (the flows table has only the grand margin)
+        f = f.filter(~pl.all_horizontal([pl.col(c) == "all" for c in report.by]))
     charts = []
     for step in SANKEY_STEPS:
         rows = f.filter(pl.col("step") == step)
-        if seed_col is not None:
-            rows = rows.filter(pl.col(seed_col) != "all")
-            if len(report.by) > 1:  # one seed attribute per Sankey: margins of the others
-                rows = rows.filter(pl.all_horizontal([pl.col(c) == "all" for c in report.by[1:]]))
-        bands = [(t(r[seed_col]) if seed_col else t("all"), t(r["category"]), float(r["n"]))
+        bands = [(_group(r, report.by, t), t(r["category"]), float(r["n"]))
                  for r in rows.iter_rows(named=True) if r["n"] is not None and r["n"] > 0]
         hidden = rows.filter(pl.col("suppressed")).height
         title = f"{t('step')} {step}" + (f" ({hidden}× {SUPPRESSED_MARK})" if hidden else "")
-        charts.append(svg.sankey(bands, f"sankey_step_{step}", title, colours=colours) if bands
+        nodes = len({b[0] for b in bands})
+        right = [t(c) for c in TENURES] + sorted({b[1] for b in bands} - {t(c) for c in TENURES})
+        charts.append(svg.sankey(bands, f"sankey_step_{step}", title, right=right,
+                                 height=max(220, 40 + 26 * nodes), colours=colours) if bands
                       else f'<p class="note">{escape(title)}: {escape(t("no_data"))}</p>')
     body = f'<div class="sankeys">{"".join(charts)}</div>'
     return _section("flows", t, body, t("sankey"))

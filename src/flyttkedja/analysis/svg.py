@@ -165,7 +165,7 @@ def stacked(rows: dict[str, list[tuple[str, float | None]]], name: str, colours:
 
 
 def sankey(bands: list[tuple[str, str, float]], name: str, title: str = "", left: list[str] | None = None,
-           right: list[str] | None = None, width: int = 330, height: int = 220,
+           right: list[str] | None = None, width: int = 360, height: int = 220,
            colours: dict[str, str] | None = None) -> str:
     """A two-column Sankey: ``bands = [(source, target, flow), ...]``, band widths proportional to flow.
 
@@ -173,9 +173,9 @@ def sankey(bands: list[tuple[str, str, float]], name: str, title: str = "", left
     a node's height is the sum of its bands. Colour follows the source node.
     """
     left = left or list(dict.fromkeys(s for s, _, _ in bands))
-    right = right or list(dict.fromkeys(t for _, t, _ in bands))
+    right = [n for n in right if any(b[1] == n for b in bands)] if right else list(dict.fromkeys(t for _, t, _ in bands))
     total = sum(f for *_, f in bands) or 1.0
-    gap, top, nx, lx, rx = 8, 24, 10, 90, width - 110
+    gap, top, nx, lx, rx = 8, 24, 10, 120, width - 110
     scale = (height - top - 8 - gap * max(len(left), len(right))) / total
 
     def stack(nodes, key):
