@@ -123,3 +123,36 @@ def test_cli_writes_html_xlsx_with_lang_and_scenario(small_register, tmp_path):
     missing = runner.invoke(main, ["report", str(tmp_path / "B"), "--out", str(tmp_path / "E"),
                                    "--scenario", str(tmp_path / "A")])
     assert missing.exit_code != 0 and "comparison.parquet" in missing.output
+
+
+@pytest.mark.parametrize("by", [(), ("tenure", "rooms")])
+def test_other_groupings_draw_every_chart(small_register, by):
+    from flyttkedja.analysis import Report
+    from flyttkedja.core import trace
+
+    reg = small_register
+    cs = trace(reg.moves, reg.dwellings, "new_builds", window=reg.window, max_gap_days=reg.max_gap_days)
+    html = Report(cs, areas=reg.areas, by=by, replicates=10, disclosure=None).html()
+    for chart in ("length_distribution", "sankey_step_1", "reach", "rounds", "end_reasons"):
+        assert f'data-chart="{chart}"' in html, chart
+
+
+@pytest.mark.parametrize("require", [False, True])
+def test_browser_test_fails_without_browser_when_required(tmp_path, require):
+    """CI sets FLYTTKEDJA_REQUIRE_BROWSER: then a missing Chromium is an error, not a skip."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "FLYTTKEDJA_CHROMIUM": str(tmp_path / "no-chromium")}
+    env.pop("FLYTTKEDJA_REQUIRE_BROWSER", None)
+    if require:
+        env["FLYTTKEDJA_REQUIRE_BROWSER"] = "1"
+    test = Path(__file__).with_name("test_browser_report.py")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+                         env=env, capture_output=True, text=True, cwd=tmp_path)
+    if require:
+        assert run.returncode != 0 and "FLYTTKEDJA_REQUIRE_BROWSER" in run.stdout
+    else:
+        assert run.returncode in (0, 5) and "1 skipped" in run.stdout, run.stdout  # 5: nothing collected
