@@ -4,7 +4,8 @@ Example
 -------
 >>> report = Report(chainset, areas=register.areas, by=["tenure"])   # doctest: +SKIP
 >>> print(report)                                                    # doctest: +SKIP
->>> report.write("out/report")   # <table>.parquet, <table>.csv, report.json, summary.txt
+>>> report.write("out/report")   # <table>.parquet/.csv, report.json, summary.txt, report.html, report.xlsx
+>>> report.write_html("report.html", lang="sv")                    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import polars as pl
 
 from flyttkedja.analysis.tables import TABLES, _tables_and_units
 from flyttkedja.core.chainset import ChainSet
-from flyttkedja.io import atomic_directory, write_json, write_parquet
+from flyttkedja.io import _atomic_file, atomic_directory, write_json, write_parquet
 
 
 class Report:
@@ -50,15 +51,39 @@ class Report:
                 **{k: v for k, v in self.options.items() if k != "income_median"},
                 "definitions": "docs/analysis.md", "disclosure_rules": "docs/disclosure.md"}
 
-    def write(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json and summary.txt, atomically."""
+    def write(self, path: str | os.PathLike, *, overwrite: bool = False, lang: str = "en",
+              scenario: pl.DataFrame | None = None) -> Path:
+        """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
+        report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison when given), atomically."""
         with atomic_directory(path, overwrite=overwrite) as tmp:
             for name, frame in self.tables.items():
                 write_parquet(frame.to_arrow(), tmp / f"{name}.parquet")
                 frame.write_csv(tmp / f"{name}.csv", float_precision=6)
             write_json(self.parameters(), tmp / "report.json")
             (tmp / "summary.txt").write_text(self.summary() + "\n")
+            self.write_html(tmp / "report.html", lang=lang, scenario=scenario)
+            self.write_excel(tmp / "report.xlsx", lang=lang, scenario=scenario)
         return Path(path)
+
+    def html(self, lang: str = "en", scenario: pl.DataFrame | None = None) -> str:
+        """The self-contained HTML report (charts as inline SVG, every table, method note) as a string."""
+        from flyttkedja.analysis.html import render_html
+
+        return render_html(self, lang=lang, scenario=scenario)
+
+    def write_html(self, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None) -> Path:
+        """Write :meth:`html` to ``path`` atomically (UTF-8); same report and lang give the same bytes."""
+        path = Path(path)
+        with _atomic_file(path) as tmp:
+            Path(tmp).write_text(self.html(lang, scenario), encoding="utf-8")
+        return path
+
+    def write_excel(self, path: str | os.PathLike, *, lang: str = "en",
+                    scenario: pl.DataFrame | None = None) -> Path:
+        """Write the tables to an Excel workbook (one sheet per table, ".." for suppressed cells, notes sheet)."""
+        from flyttkedja.analysis.excel import write_excel
+
+        return write_excel(self, path, lang=lang, scenario=scenario)
 
     # ------------------------------------------------------------------ text
     def summary(self) -> str:

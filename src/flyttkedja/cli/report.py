@@ -3,7 +3,8 @@
 Reads the ChainSet with :func:`flyttkedja.core.read_chainset` (and the
 register's ``areas.parquet``, when present, for the rounds table), builds a
 :class:`flyttkedja.analysis.Report` and writes its tables as Parquet and CSV,
-``report.json`` and ``summary.txt`` into ``DIR``, atomically. Small cells are
+``report.json``, ``summary.txt``, the self-contained ``report.html`` and
+``report.xlsx`` (labels in ``--lang``) into ``DIR``, atomically. Small cells are
 suppressed unless ``--disclosure`` says otherwise.
 """
 
@@ -29,19 +30,34 @@ from flyttkedja.cli import main, refuse_existing, spinner
 @click.option("--rounds", type=int, default=6, show_default=True, help="Steps in the rounds table.")
 @click.option("--areas", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Areas table (default: areas.parquet of the traced register, if present).")
+@click.option("--lang", type=click.Choice(["en", "sv"]), default="en", show_default=True,
+              help="Language of the labels in report.html and report.xlsx.")
+@click.option("--scenario", "scenario_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Output of `flyttkedja scenario run` (comparison.parquet) to add to the report.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disclosure: str, threshold: int,
-           rounds: int, areas: Path | None, overwrite: bool) -> None:
+           rounds: int, areas: Path | None, lang: str, scenario_dir: Path | None, overwrite: bool) -> None:
     """Write the analysis tables of the chains in TRACE_DIR to --out.
 
     \b
     Example:
       flyttkedja report run/chains --out run/report --by tenure,rooms
+      flyttkedja report run/chains --out run/rapport --lang sv --scenario run/scenario
+
+    Open run/report/report.html in a browser; report.xlsx holds the same tables.
     """
     from flyttkedja.analysis import Report
     from flyttkedja.core import read_chainset
 
     refuse_existing(out, overwrite)
+    comparison = None
+    if scenario_dir is not None:
+        import polars as pl
+
+        source = scenario_dir / "comparison.parquet"
+        if not source.exists():
+            raise click.UsageError(f"--scenario: no comparison.parquet in {scenario_dir}")
+        comparison = pl.read_parquet(source)
     with spinner() as progress:
         task = progress.add_task(f"reading {trace_dir}", total=None)
         cs = read_chainset(trace_dir)
@@ -53,5 +69,6 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
                         replicates=replicates, seed=seed, disclosure=None if disclosure == "none" else disclosure,
                         threshold=threshold, rounds=rounds)
         progress.update(task, description=f"writing {out}")
-        result.write(out, overwrite=overwrite)
+        result.write(out, overwrite=overwrite, lang=lang, scenario=comparison)
     click.echo(result.summary())
+    click.echo(f"\nreport: {out / 'report.html'}  (tables for Excel: {out / 'report.xlsx'})")
