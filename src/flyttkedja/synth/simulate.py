@@ -164,6 +164,7 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         nb_d, nb_btype, nb_floor, nb_building, completion = new_builds(
             cfg, rng, region, standing, day0, ndays, next_building)
         next_building = int(nb_building.max()) + 1 if len(nb_building) else next_building
+        n_regular = len(nb_d)
         if programme is not None:
             prng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, yi)))
             extra = programme(yi, prng, region, day0, ndays, next_building)
@@ -178,6 +179,8 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         cnt[K.C_D] = n_d + len(nb_d)
         btype.append(nb_btype), floor.append(nb_floor), building.append(nb_building)
         nb = np.stack([np.arange(n_d, n_d + len(nb_d)), completion], axis=1).astype(np.int64)
+        if programme is not None:  # mark the programme's dwellings (the kernel lists them last)
+            nb = np.c_[nb, np.arange(n_d, n_d + len(nb_d)) >= n_d + n_regular].astype(np.int64)
         residents = int(np.sum(p[: cnt[K.C_P], K.P_HH] >= 0))
         arr, ap = arrivals(cfg, rng, residents, year, day0, ndays)
 
