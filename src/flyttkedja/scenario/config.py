@@ -240,3 +240,15 @@ def load_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path.name}: not valid TOML: {exc}") from None
     return parse_scenario(raw, path.parent)
+
+
+def replace_source(scenario: Scenario, source: Source, municipality: str | None = None) -> Scenario:
+    """The same scenario learning from another source (e.g. ``tiny`` for a quick run); with
+    ``municipality``, every line is moved to that municipality."""
+    from dataclasses import replace
+
+    programmes = scenario.programmes
+    if municipality is not None:
+        programmes = tuple(replace(p, lines=tuple(replace(line, municipality=municipality) for line in p.lines))
+                           for p in programmes)
+    return replace(scenario, source=source, programmes=programmes)
