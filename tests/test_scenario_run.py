@@ -125,3 +125,15 @@ def test_cli_one_line_errors(tmp_path):
     assert result.output.strip().splitlines()[-1].startswith("error: programme[0].line[0].tenure")
     help_text = CliRunner().invoke(main, ["scenario", "run", "--help"]).output
     assert "examples/" in help_text
+
+
+def test_register_source_uses_the_disclosed_model(small_register, tmp_path):
+    small_register.write(tmp_path / "register")
+    raw = {**BASE, "source": {"register": str(tmp_path / "register")}}
+    table = run(parse_scenario(raw), tmp_path / "out")
+    assert set(table["method"]) == {"transition_model"}
+    import json
+
+    record = json.loads((tmp_path / "out" / "scenario.json").read_text())
+    assert any("microsimulation skipped" in w for w in record["warnings"])
+    assert any("disclosure-controlled" in w for w in record["warnings"])

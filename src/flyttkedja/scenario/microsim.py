@@ -15,8 +15,10 @@ eligible seeker may win a dwelling); the transition model applies it.
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
-from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, TENURES
+from flyttkedja.analysis.groups import consumption_units
+from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, HOUSEHOLD_TYPES, TENURES
 from flyttkedja.synth import _kernels as SK
 from flyttkedja.synth.config import SynthConfig
 from flyttkedja.synth.population import FLOOR_AREA_BY_ROOMS, _buildings, _dwellings
@@ -76,19 +78,17 @@ def programme_hook(cfg: SynthConfig, programme, years: int):
     return hook
 
 
-def consumption_units(size, adults, htype) -> np.ndarray:
-    """SCB's consumption units (as :func:`flyttkedja.analysis.groups.consumption_units`), numpy form."""
-    adults = np.maximum(adults, 1).astype(np.float64)
-    children = np.maximum(size - adults, 0)
-    second = np.where((htype == 1) | (htype == 3), 0.51, 0.60)
-    return (1.0 + np.where(adults >= 2, second, 0.0) + 0.60 * np.maximum(adults - 2, 0)
-            + np.where(children >= 1, 0.52, 0.0) + 0.42 * np.maximum(children - 1, 0))
+def income_per_cu(mv: np.ndarray) -> np.ndarray:
+    """Income per consumption unit of simulator move rows (SCB's scale, :func:`analysis.groups.consumption_units`)."""
+    frame = pl.DataFrame({"size": mv[:, SK.M_SIZE], "adults": mv[:, SK.M_ADULTS],
+                          "household_type": np.asarray(HOUSEHOLD_TYPES, dtype=object)[mv[:, SK.M_HTYPE]]})
+    return mv[:, SK.M_INCOME] / frame.select(consumption_units()).to_series().to_numpy()
 
 
 def income_cuts(raw) -> tuple[float, float]:
     """Median and 20th percentile of income per consumption unit of moving households, person-weighted."""
     mv = raw.moves
-    per_cu = mv[:, SK.M_INCOME] / consumption_units(mv[:, SK.M_SIZE], mv[:, SK.M_ADULTS], mv[:, SK.M_HTYPE])
+    per_cu = income_per_cu(mv)
     order = np.argsort(per_cu, kind="stable")
     cum = np.cumsum(mv[order, SK.M_SIZE].astype(np.float64))
     pick = lambda q: float(per_cu[order][np.searchsorted(cum, q * cum[-1])]) if len(cum) else 0.0  # noqa: E731
@@ -107,7 +107,7 @@ def measures(raw, cuts: tuple[float, float]) -> dict[str, float]:
     for a, name in enumerate(AREA_TYPES):
         out[f"vacancies_area_{name}_per_100_new"] = float((frm[:, SK.D_ATYPE] == a).sum())
     m = mv[into & (mv[:, SK.M_FILL] == 1)]
-    per_cu = m[:, SK.M_INCOME] / consumption_units(m[:, SK.M_SIZE], m[:, SK.M_ADULTS], m[:, SK.M_HTYPE])
+    per_cu = income_per_cu(m)
     age = m[:, SK.M_AGE]
     flags = {
         "young_adults": (age >= 18) & (age <= 29), "seniors": age >= 65,

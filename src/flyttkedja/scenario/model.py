@@ -210,29 +210,35 @@ class TransitionModel:
         return first, later, fills, gf
 
     # ------------------------------------------------------------------ save / load
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the model as JSON holding disclosure-controlled counts only (no ids, no microdata).
+    def disclosed(self) -> "TransitionModel":
+        """The model with every count of 1 to ``threshold - 1`` records suppressed (set to 0).
 
-        Every count of 1 to ``threshold - 1`` records is suppressed (set to 0)
-        before writing; a stratum's group count is also suppressed when its
-        complement (fills not in the group) is that small.
+        A stratum's group count is also suppressed when its complement (fills
+        not in the group) is that small; the stratum's fills are then dropped
+        too, so that the filler shares stay consistent. No chain records.
         """
         first, later, fg = (np.where(primary_suppression(a, self.threshold), 0, a)
                             for a in (self.first, self.later, self.first_group))
         fills = np.where(primary_suppression(self.fills, self.threshold), 0, self.fills)
         gf = self.group_fills
         small = primary_suppression(gf, self.threshold) | primary_suppression(self.fills[:, None] - gf, self.threshold)
-        gf = np.where(small | (fills[:, None] == 0), 0, gf)
-        fills_out = np.where(small.any(axis=1), 0, fills)  # keep F consistent: drop rows with hidden groups
-        gf = np.where(fills_out[:, None] == 0, 0, gf)
+        fills = np.where(small.any(axis=1), 0, fills)
+        gf = np.where(fills[:, None] == 0, 0, gf)
         suppressed = int(sum(((a != b).sum()) for a, b in [(first, self.first), (later, self.later),
-                                                           (fg, self.first_group), (gf, self.group_fills)]))
+                                                           (fg, self.first_group), (gf, self.group_fills),
+                                                           (fills, self.fills)]))
+        return TransitionModel(self.keys, self.strata, self.groups, first, later, fills, gf, fg, self.threshold,
+                               suppressed, dict(self.meta), None, self.reasons)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`disclosed` as JSON: disclosure-controlled counts only (no ids, no microdata)."""
+        m = self.disclosed()
         record = {
-            "format": FORMAT, "keys": list(self.keys), "strata": list(self.strata), "groups": list(self.groups),
-            "reasons": list(self.reasons), "threshold": self.threshold, "suppressed_cells": suppressed,
-            "first": first.astype(np.int64).tolist(), "later": later.astype(np.int64).tolist(),
-            "fills": fills_out.astype(np.int64).tolist(), "group_fills": gf.astype(np.int64).tolist(),
-            "first_group": fg.astype(np.int64).tolist(), "meta": self.meta,
+            "format": FORMAT, "keys": list(m.keys), "strata": list(m.strata), "groups": list(m.groups),
+            "reasons": list(m.reasons), "threshold": m.threshold, "suppressed_cells": m.suppressed_cells,
+            "first": m.first.astype(np.int64).tolist(), "later": m.later.astype(np.int64).tolist(),
+            "fills": m.fills.astype(np.int64).tolist(), "group_fills": m.group_fills.astype(np.int64).tolist(),
+            "first_group": m.first_group.astype(np.int64).tolist(), "meta": m.meta,
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -152,6 +152,10 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         warnings.simplefilter("always")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations)
     messages = [str(w.message) for w in caught]
+    if src.register:  # register microdata: every figure that leaves comes from the disclosed counts
+        model = model.disclosed()
+        messages.append(f"register source: the comparison uses the disclosure-controlled model "
+                        f"({model.suppressed_cells} cells suppressed, threshold {model.threshold})")
     rows = []
     for i, prog in enumerate(scenario.programmes):
         say(f"transition model: {prog.name}", 0.1 + 0.1 * i / len(scenario.programmes))
