@@ -83,7 +83,7 @@ def main() -> None:
     print(f"{args.preset} scale {args.scale}, {args.years} years; model from seed {args.seeds[0]} "
           f"({chainsets[0].chains.height} chains, {len(model_a.strata)} strata), register seed {args.seeds[1]} "
           f"({chainsets[1].chains.height} new builds, {unmatched} in strata unseen in A)")
-    print(f"| measure (per new dwelling) | traced B | model A → B | 95% bootstrap | in-sample model B |")
+    print("| measure (per new dwelling) | traced B | model A → B | 95% bootstrap | in-sample model B |")
     print("|---|---|---|---|---|")
     for k, key in enumerate(pred):
         if traced[key] == 0 and pred[key] == 0:

@@ -7,7 +7,6 @@ import warnings
 
 import numba
 import numpy as np
-import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
