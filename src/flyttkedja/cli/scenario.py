@@ -1,7 +1,7 @@
 """``flyttkedja scenario run FILE --out DIR``: compare new-build programmes.
 
 Writes ``comparison.parquet``, ``scenario.json`` and ``model.json`` into DIR
-(see :mod:`flyttkedja.scenario.run`) and prints the headline figures.
+(see :mod:`flyttkedja.scenario.compare`) and prints the headline figures.
 """
 
 from __future__ import annotations

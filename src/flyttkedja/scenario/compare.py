@@ -1,4 +1,4 @@
-"""``flyttkedja.scenario.run``: every programme by both methods, as one comparison table.
+"""`flyttkedja.scenario.run` (this module: `compare`): every programme by both methods, as one comparison table.
 
 Output directory (written atomically): ``comparison.parquet`` (columns
 :data:`COMPARISON_COLUMNS`, the contract with the report), ``scenario.json``
