@@ -136,3 +136,12 @@ def test_register_source_uses_the_disclosed_model(small_register, tmp_path):
     record = json.loads((tmp_path / "out" / "scenario.json").read_text())
     assert any("microsimulation skipped" in w for w in record["warnings"])
     assert any("disclosure-controlled" in w for w in record["warnings"])
+
+
+def test_sparse_programme_lines_warn(tmp_path):
+    raw = _with("model", {"bootstrap": 0, "min_observations": 10**6})
+    run(parse_scenario(raw), tmp_path / "out")
+    import json
+
+    warnings_ = json.loads((tmp_path / "out" / "scenario.json").read_text())["warnings"]
+    assert any("programme 'a' line 0" in w for w in warnings_)

@@ -61,6 +61,20 @@ def programme_kinds(model: TransitionModel, programme: Programme) -> tuple[list,
     return kinds, np.array([line.count for line in programme.lines], np.int64)
 
 
+def sparse_lines(model: TransitionModel, programmes, min_observations: int) -> list[str]:
+    """Warnings for programme lines whose strata hold fewer than ``min_observations`` vacancy records."""
+    observed = model.first.sum(axis=1) + model.later.sum(axis=1)
+    out = []
+    for prog in programmes:
+        kinds, _ = programme_kinds(model, prog)
+        for k, (weights, _) in enumerate(kinds):
+            n = int(observed[weights > 0].sum())
+            if n < min_observations:
+                out.append(f"programme {prog.name!r} line {k}: its strata hold {n} vacancy records "
+                           f"(fewer than {min_observations}); its figures rest on few observations")
+    return out
+
+
 def _summaries(model: TransitionModel, kinds, counts, probs=None) -> np.ndarray:
     """Per-new-dwelling expectations of a programme, flattened in :func:`_measure_names` order."""
     total = counts.sum()
@@ -156,6 +170,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         model = model.disclosed()
         messages.append(f"register source: the comparison uses the disclosure-controlled model "
                         f"({model.suppressed_cells} cells suppressed, threshold {model.threshold})")
+    messages += sparse_lines(model, scenario.programmes, ms.min_observations)
     rows = []
     for i, prog in enumerate(scenario.programmes):
         say(f"transition model: {prog.name}", 0.1 + 0.1 * i / len(scenario.programmes))
