@@ -33,6 +33,7 @@ def generate(
     seed: int = 7,
     overrides: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    programme: Callable | None = None,
 ) -> Register:
     """Simulate a region and return its register with ground truth.
 
@@ -50,13 +51,15 @@ def generate(
         Same preset, scale, years and seed give byte-identical output files.
     progress : callable, optional
         Called with each simulated year when it is done.
+    programme : callable, optional
+        Extra new builds per year (a scenario's programme; see :func:`simulate.simulate`).
     """
     from flyttkedja import __version__
 
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
     cfg = load_config(preset, years=years, scale=scale, overrides=overrides)
-    raw = simulate(cfg, seed, progress)
+    raw = simulate(cfg, seed, progress, programme)
     meta = {"preset": cfg.preset, "seed": seed, "scale": cfg.scale, "years": cfg.years,
             "first_year": cfg.first_year, "residents": cfg.residents, "flyttkedja_version": __version__}
     return build_register(raw, meta)

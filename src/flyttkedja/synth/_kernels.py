@@ -803,7 +803,7 @@ def _single_free(hh, p, h, day, year):
 def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, arr, ap, mv, pe, wd, ve):
     """Run one year of the market; appends to ``mv``/``pe`` and updates the state in place.
 
-    ``nb`` holds (dwelling, completion day) of the year's new builds; ``arr``
+    ``nb`` holds (dwelling, completion day[, programme flag]) of the year's new builds; ``arr``
     the year's prospective arrivals and ``ap`` their persons.
     """
     n_hh0 = cnt[C_HH]
@@ -848,18 +848,25 @@ def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, 
             e_a[k] = i // 2
             e_q[k] = ev[i, 2]
             k += 1
-    for i in range(nb.shape[0]):
-        e_day[k] = nb[i, 1]
-        e_kind[k] = EV_COMPLETE
-        e_a[k] = nb[i, 0]
-        e_q[k] = -1
-        k += 1
-    for i in range(arr.shape[0]):
-        e_day[k] = arr[i, A_DAY]
-        e_kind[k] = EV_ARRIVAL
-        e_a[k] = i
-        e_q[k] = -1
-        k += 1
+    # a third column of nb marks a scenario programme's dwellings: they are listed after the
+    # arrivals, so that every other event keeps its index (and random draws) in the list
+    for extra in range(2 if nb.shape[1] > 2 else 1):
+        for i in range(nb.shape[0]):
+            if (nb[i, 2] if nb.shape[1] > 2 else 0) != extra:
+                continue
+            e_day[k] = nb[i, 1]
+            e_kind[k] = EV_COMPLETE
+            e_a[k] = nb[i, 0]
+            e_q[k] = -1
+            k += 1
+        if extra == 1:
+            break
+        for i in range(arr.shape[0]):
+            e_day[k] = arr[i, A_DAY]
+            e_kind[k] = EV_ARRIVAL
+            e_a[k] = i
+            e_q[k] = -1
+            k += 1
     sort_key = np.empty(n_all, np.int64)
     mask39 = np.uint64((1 << 39) - 1)
     for i in range(n_all):

@@ -124,8 +124,18 @@ def _compact_seekers(sk: np.ndarray, cnt: np.ndarray, hh: np.ndarray, p: np.ndar
     cnt[K.C_SK] = kept
 
 
-def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None = None) -> RawRegister:
-    """Run the whole window; ``progress(year)`` is called after each simulated year."""
+def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None = None,
+             programme: Callable | None = None) -> RawRegister:
+    """Run the whole window; ``progress(year)`` is called after each simulated year.
+
+    ``programme(year_index, rng, region, day0, ndays, building_start)``, when
+    given, returns extra new builds for the year in the form of
+    :func:`~flyttkedja.synth.population.new_builds` (a scenario's programme).
+    It draws from its own stream (``SeedSequence(seed, spawn_key=(3, year))``)
+    and its dwellings do not count in the stock that sets the regular
+    construction volume, so the regular builds and arrivals are the same as
+    without it. Without a programme nothing changes.
+    """
     first, years = cfg.first_year, cfg.years
     window = (day_number(dt.date(first, 1, 1)), day_number(dt.date(first + years - 1, 12, 31)))
     rng0 = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
@@ -141,21 +151,36 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
     snapshots = [_snapshot(hh, p, cnt[K.C_P], first - 1)]
     moves, events = [], []
     next_building = int(building[0].max()) + 1
+    programme_rows: list[np.ndarray] = []
     for yi in range(years):
         year = first + yi
         day0 = day_number(dt.date(year, 1, 1))
         ndays = day_number(dt.date(year + 1, 1, 1)) - day0
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, yi)))
         standing = int(np.sum(d[: cnt[K.C_D], K.D_STATE] != K.DS_DEMOLISHED))
+        if programme_rows:
+            rows = np.concatenate(programme_rows)
+            standing -= int(np.sum(d[rows, K.D_STATE] != K.DS_DEMOLISHED))
         nb_d, nb_btype, nb_floor, nb_building, completion = new_builds(
             cfg, rng, region, standing, day0, ndays, next_building)
         next_building = int(nb_building.max()) + 1 if len(nb_building) else next_building
+        n_regular = len(nb_d)
+        if programme is not None:
+            prng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, yi)))
+            extra = programme(yi, prng, region, day0, ndays, next_building)
+            if len(extra[0]):
+                programme_rows.append(np.arange(cnt[K.C_D] + len(nb_d), cnt[K.C_D] + len(nb_d) + len(extra[0])))
+                nb_d, nb_btype, nb_floor, nb_building, completion = (
+                    np.concatenate([a, b]) for a, b in zip((nb_d, nb_btype, nb_floor, nb_building, completion), extra))
+                next_building = int(nb_building.max()) + 1
         n_d = cnt[K.C_D]
         d = _grow(d, n_d + len(nb_d))
         d[n_d: n_d + len(nb_d)] = nb_d
         cnt[K.C_D] = n_d + len(nb_d)
         btype.append(nb_btype), floor.append(nb_floor), building.append(nb_building)
         nb = np.stack([np.arange(n_d, n_d + len(nb_d)), completion], axis=1).astype(np.int64)
+        if programme is not None:  # mark the programme's dwellings (the kernel lists them last)
+            nb = np.c_[nb, np.arange(n_d, n_d + len(nb_d)) >= n_d + n_regular].astype(np.int64)
         residents = int(np.sum(p[: cnt[K.C_P], K.P_HH] >= 0))
         arr, ap = arrivals(cfg, rng, residents, year, day0, ndays)
 

@@ -1,0 +1,100 @@
+"""numba kernels of the transition model's Monte Carlo chains (private).
+
+One random stream per chain: chain ``c`` (= replication × n_new + dwelling)
+starts a splitmix64 sequence at ``seed ^ (c + 1) * GOLD``, so every chain's
+draws depend on the seed and its own index only, never on the thread count.
+Replications run in ``prange``; each writes only its own output rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+GOLD = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(inline="always", cache=True)
+def _mix(z):
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always", cache=True)
+def _uniform(state):
+    """(new state, uniform in [0, 1)) -- one splitmix64 step."""
+    state = state + GOLD
+    return state, np.float64(_mix(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(inline="always", cache=True)
+def _draw(cum, u):
+    """First index k with u < cum[k] (binary search; cum is non-decreasing and ends at 1)."""
+    lo = 0
+    hi = cum.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if u < cum[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(parallel=True, cache=True)
+def simulate_chains(kind_of, start_cum, first_cum, first_group, later_cum, fill_group, moves_flag,
+                    reps, seed, max_length, n_hist):
+    """Walk ``reps`` × ``len(kind_of)`` chains.
+
+    Parameters (S strata, R absorbing reasons, G target groups, K dwelling kinds)
+    kind_of (n,) kind of each new dwelling; start_cum (K, S) its stratum;
+    first_cum (K, S, S+R) the first vacancy's outcome; first_group (K, S, G)
+    probability that the first filler is in each group; later_cum (S, S+R) and
+    fill_group (S, G) the same for vacancies in the existing stock;
+    moves_flag (S+R) 1 where the outcome is a move.
+
+    Returns per replication: moves (reps,), vacancies by stratum in the
+    existing stock (reps, S), households reached by group (reps, G), chain
+    ends by reason (reps, R) and the chain-length histogram (reps, n_hist; the
+    last bin holds every longer chain).
+    """
+    n = kind_of.shape[0]
+    S = later_cum.shape[0]
+    R = later_cum.shape[1] - S
+    G = fill_group.shape[1]
+    moves = np.zeros(reps, np.int64)
+    vac = np.zeros((reps, S), np.int64)
+    reach = np.zeros((reps, G), np.int64)
+    ends = np.zeros((reps, R), np.int64)
+    hist = np.zeros((reps, n_hist), np.int64)
+    for r in prange(reps):
+        for i in range(n):
+            state = np.uint64(seed) ^ (np.uint64(r * n + i + 1) * GOLD)
+            k = kind_of[i]
+            state, u = _uniform(state)
+            s = _draw(start_cum[k], u)
+            length = 0
+            first = True
+            while True:
+                state, u = _uniform(state)
+                out = _draw(first_cum[k, s], u) if first else _draw(later_cum[s], u)
+                if moves_flag[out]:
+                    length += 1
+                    for g in range(G):
+                        state, u = _uniform(state)
+                        p = first_group[k, s, g] if first else fill_group[s, g]
+                        if u < p:
+                            reach[r, g] += 1
+                first = False
+                if out >= S:
+                    ends[r, out - S] += 1
+                    break
+                if length >= max_length:
+                    ends[r, R - 1] += 1  # the last reason is max_length
+                    break
+                vac[r, out] += 1
+                s = out
+            moves[r] += length
+            hist[r, min(length, n_hist - 1)] += 1
+    return moves, vac, reach, ends, hist
