@@ -17,7 +17,13 @@ from flyttkedja.cli import main, refuse_existing
 
 @main.group()
 def scenario() -> None:
-    """Test new-build programmes before they are built (docs/scenarios.md)."""
+    """Test new-build programmes before they are built (docs/scenarios.md).
+
+    \b
+    Example:
+      flyttkedja scenario run examples/kustvik_rental_share.toml --out run/scenario
+      flyttkedja report run/chains --out run/report --scenario run/scenario
+    """
 
 
 @scenario.command("run")
