@@ -84,7 +84,7 @@ def model():
     return metro_like_model()
 
 
-def test_monte_carlo_numba(benchmark, model):
+def test_monte_carlo_numba(benchmark, model, speed_ratio):
     start = np.full(S, 1.0 / S)
     kinds, counts = [(start, None)], np.array([N_NEW])
     model.simulate(kinds, counts, 2, seed=1)  # warm the JIT
@@ -99,6 +99,7 @@ def test_monte_carlo_numba(benchmark, model):
     benchmark.extra_info.update(numpy_seconds_scaled=numpy_time, ratio_numpy_over_numba=numpy_time / best)
     print(f"\n{chains:,} chains: numba {best:.2f} s, vectorised numpy {numpy_time:.2f} s (scaled from "
           f"{NUMPY_REPLICATIONS} replications), ratio {numpy_time / best:.1f}x")
+    speed_ratio("monte_carlo_vs_numpy", numpy_time, best)
 
 
 def test_paired_microsimulation(benchmark, tmp_path):
