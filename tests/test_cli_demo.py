@@ -10,9 +10,9 @@ def test_demo_runs_the_whole_path(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--preset", "tiny", "--scale", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     for name in ["register/moves.parquet", "chains/chains.parquet", "chains/links.parquet",
-                 "report/summary.txt", "report/report.json"]:
+                 "report/summary.txt", "report/report.json", "report/report.html", "report/report.xlsx"]:
         assert (out / name).is_file(), name
-    assert f"report written to {out / 'report'}" in result.output
+    assert f"open {out / 'report' / 'report.html'}" in result.output
 
 
 def test_demo_refuses_to_clobber_with_one_line(tmp_path):

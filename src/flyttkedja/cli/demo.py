@@ -27,9 +27,11 @@ from flyttkedja.cli.trace import trace
 @click.option("--scale", type=float, default=0.1, show_default=True,
               help="Region size relative to the preset (metro at 1.0: about 1 million residents).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the synthetic register.")
+@click.option("--lang", type=click.Choice(["en", "sv"]), default="en", show_default=True,
+              help="Language of the report's labels.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output directories.")
 @click.pass_context
-def demo(ctx: click.Context, out: Path, preset: str, scale: float, seed: int, overwrite: bool) -> None:
+def demo(ctx: click.Context, out: Path, preset: str, scale: float, seed: int, lang: str, overwrite: bool) -> None:
     """Generate a synthetic register, trace its new-build chains and report on them.
 
     \b
@@ -39,5 +41,6 @@ def demo(ctx: click.Context, out: Path, preset: str, scale: float, seed: int, ov
     register, chains, tables = out / "register", out / "chains", out / "report"
     ctx.invoke(synth, preset=preset, seed=seed, scale=scale, out=register, overwrite=overwrite)
     ctx.invoke(trace, register_dir=register, out=chains, overwrite=overwrite)
-    ctx.invoke(report, trace_dir=chains, out=tables, overwrite=overwrite)
-    click.echo(f"\nreport written to {tables}/ (summary: {tables / 'summary.txt'})")
+    ctx.invoke(report, trace_dir=chains, out=tables, lang=lang, overwrite=overwrite)
+    click.echo(f"\nreport written to {tables}/: open {tables / 'report.html'} in a browser "
+               f"(tables: {tables / 'report.xlsx'}, summary: {tables / 'summary.txt'})")
