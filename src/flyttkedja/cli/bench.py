@@ -15,6 +15,7 @@ otherwise, 2 on usage errors.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -101,6 +102,10 @@ def bench(suite: str, out: Path, only: tuple[str, ...], select: str | None, benc
       flyttkedja bench --only bench_trace --out bench-trace
       flyttkedja bench --suite full --out bench-full    # figures of the closing notes
     """
+    missing = [m for m in ("pytest", "pytest_benchmark", "hypothesis") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"flyttkedja bench needs {', '.join(missing)}: install the test extra "
+                         "(pip install -e '.[test]' in the source checkout)")
     bench_dir = find_benchmarks(bench_dir)
     suites = tomllib.loads((bench_dir / "suites.toml").read_text())
     if suite not in suites:
