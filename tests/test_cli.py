@@ -64,7 +64,8 @@ def test_malformed_register_files(tmp_path: Path) -> None:
 
 def test_report_needs_a_trace_directory(tmp_path: Path) -> None:
     (tmp_path / "chains").mkdir()
-    one_line_error(["report", str(tmp_path / "chains"), "--out", str(tmp_path / "rep")], "chains")
+    one_line_error(["report", str(tmp_path / "chains"), "--out", str(tmp_path / "rep")],
+                   "no trace.json (expected a directory written by 'flyttkedja trace')")
     assert not (tmp_path / "rep").exists()
 
 

@@ -168,6 +168,8 @@ def read_chainset(path: str | os.PathLike, *, moves=None, dwellings=None) -> Cha
     from flyttkedja.schema import conform
 
     path = Path(path)
+    if not (path / "trace.json").is_file():
+        raise FileNotFoundError(f"{path}: no trace.json (expected a directory written by 'flyttkedja trace')")
     record = json.loads((path / "trace.json").read_text())
     params = record.get("params", {})
     register = params.get("register_dir")
