@@ -76,8 +76,15 @@ def _read_path(path: Path, name: str) -> pa.Table:
 
 
 @contextlib.contextmanager
-def _atomic_file(path: Path) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; rename it into place on success, remove it on failure."""
+def atomic_file(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it into place on success, remove it on failure.
+
+    The one mechanism behind every single-file output (Parquet, JSON, HTML, Excel).
+
+    >>> with atomic_file(out / "report.html") as tmp:   # doctest: +SKIP
+    ...     Path(tmp).write_text(html, encoding="utf-8")
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -93,7 +100,7 @@ def _atomic_file(path: Path) -> Iterator[str]:
 def write_parquet(table: pa.Table, path: str | os.PathLike) -> Path:
     """Write ``table`` to Parquet at ``path`` atomically (temp file, then rename)."""
     path = Path(path)
-    with _atomic_file(path) as tmp:
+    with atomic_file(path) as tmp:
         pq.write_table(table, tmp, **PARQUET_OPTIONS)
     return path
 
@@ -109,7 +116,7 @@ def atomic_parquet_writer(path: str | os.PathLike, schema: pa.Schema) -> Iterato
     ...     writer.write_table(part, row_group_size=PARQUET_OPTIONS["row_group_size"])
     """
     path = Path(path)
-    with _atomic_file(path) as tmp:
+    with atomic_file(path) as tmp:
         writer = pq.ParquetWriter(tmp, schema, compression=PARQUET_OPTIONS["compression"])
         try:
             yield writer
@@ -120,7 +127,8 @@ def atomic_parquet_writer(path: str | os.PathLike, schema: pa.Schema) -> Iterato
 def write_json(data: dict, path: str | os.PathLike) -> Path:
     """Write metadata as JSON in one fixed format (sorted keys), so equal data give equal bytes."""
     path = Path(path)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with atomic_file(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 

@@ -19,7 +19,7 @@ import xlsxwriter
 
 from flyttkedja.analysis.html import METHOD, REFERENCES
 from flyttkedja.analysis.labels import SUPPRESSED_MARK, label
-from flyttkedja.io import _atomic_file
+from flyttkedja.io import atomic_file
 
 FIXED_DATE = dt.datetime(2000, 1, 1)  # not "now": same tables, same bytes
 NUMBER_COLUMNS = ("value", "ci_low", "ci_high", "estimate", "lower", "upper", "n")
@@ -31,7 +31,7 @@ def write_excel(report, path: str | os.PathLike, *, lang: str = "en", scenario: 
     frames = dict(report.tables)
     if scenario is not None:
         frames["scenario"] = scenario
-    with _atomic_file(path) as tmp:
+    with atomic_file(path) as tmp:
         wb = xlsxwriter.Workbook(tmp, {"strings_to_numbers": False})
         wb.set_properties({"title": label("title", lang), "created": FIXED_DATE})
         fmt = {"head": wb.add_format({"bold": True, "bg_color": "#F4F4F4", "border": 1}),

@@ -18,7 +18,7 @@ import polars as pl
 
 from flyttkedja.analysis.tables import TABLES, _tables_and_units
 from flyttkedja.core.chainset import ChainSet
-from flyttkedja.io import _atomic_file, atomic_directory, write_json, write_parquet
+from flyttkedja.io import atomic_file, atomic_directory, write_json, write_parquet
 
 
 class Report:
@@ -74,7 +74,7 @@ class Report:
     def write_html(self, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None) -> Path:
         """Write :meth:`html` to ``path`` atomically (UTF-8); same report and lang give the same bytes."""
         path = Path(path)
-        with _atomic_file(path) as tmp:
+        with atomic_file(path) as tmp:
             Path(tmp).write_text(self.html(lang, scenario), encoding="utf-8")
         return path
 
