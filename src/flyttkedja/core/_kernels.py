@@ -318,100 +318,107 @@ def _by_day(day, start, end, dense):
 
 
 @njit(cache=True, parallel=True)
+def _end_codes_into(step, mv_from, mv_vacates, mv_origin):
+    """:func:`_end_codes` written into ``step``."""
+    for m in prange(mv_from.shape[0]):
+        if mv_from[m] < 0:
+            step[m] = -(mv_origin[m] - 1) - 1  # ORIGINS[1:] == END_REASONS[:3]
+        elif not mv_vacates[m]:
+            step[m] = -NOT_VACATED - 1
+        else:
+            step[m] = -UNFILLED - 1
+
+
+@njit(cache=True)
+def _pending(day, ref):
+    """A pending vacancy: its window day and ref (move row, or n_moves + dwelling for a completion)."""
+    return (np.int64(day) << 32) | ref
+
+
+@njit(cache=True)
+def _settle(pending, outcome, n_moves, step, comp_first):
+    """Write the first code of a pending vacancy (its filler, or ``-(reason + 1)``)."""
+    ref = pending & 0xFFFFFFFF
+    if ref >= n_moves:
+        comp_first[ref - n_moves] = outcome
+    else:
+        step[ref] = outcome
+
+
+@njit(cache=True, parallel=True)
 def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin, dw_completed, dw_demolished,
-                       start, end, max_gap, n_parts):
+                       start, end, max_gap, n_parts, step, comp_first, pending):
     """Rule items 1-3 and 5 in one pass over the events in time order, no event index.
 
     Days are visited in order; inside a day, first the completions and the
     vacating departures (rows in table order), then the filling arrivals, then
     the demolitions: exactly the same-day order of the rule. One state per
     dwelling, ``pending[d]`` (the vacancy at d whose next event has not come,
-    packed as ``day << 40 | ref << 1 | is_completion``, or -1), decides each
-    vacancy when the next event at d comes. Dwellings are split into
-    ``n_parts`` classes (``d % n_parts``, n_parts rounded down to a power of two), one per thread; each thread visits
+    packed by :func:`_pending` with its day, so deciding it reads nothing else,
+    or -1), decides each vacancy when the next event at d comes. Dwellings are
+    split into ``n_parts`` contiguous ranges, one per thread; each thread reads
     every event but handles only its dwellings' events, in time order, so the
     outputs (every slot written by the owner of one dwelling) are identical for
-    any number of threads. Input in date order (the usual case) is read in
-    place; otherwise rows are first put in day order by a stable counting sort.
+    any number of threads, and no two threads write one dwelling's cache line.
+    Input in date order (the usual case) is read in place; otherwise rows are
+    first put in day order by a stable counting sort.
 
-    Returns ``(step, comp_first, inconsistent, orphan)`` as :func:`successors`
-    (the last two per part).
+    Fills the caller's ``step`` (one per move), ``comp_first`` and ``pending``
+    (one per dwelling; allocated by numpy, which asks the kernel for huge pages,
+    so the random accesses miss the TLB less). Returns ``(inconsistent,
+    orphan)`` per part.
     """
     n_dw = dw_completed.shape[0]
-    n_days = end - start + 1
+    n_moves = mv_date.shape[0]
     dense = _in_order(mv_date, n_parts)
     day_start, rows = _by_day(mv_date, start, end, dense)
     comp_start, comp_dw = _by_day(dw_completed, start, end, False)
     demo_start, demo_dw = _by_day(dw_demolished, start, end, False)
-    step = _end_codes(mv_from, mv_vacates, mv_origin)
-    comp_first = np.full(n_dw, -UNFILLED - 1, np.int64)
-    parts = 1
-    while parts * 2 <= n_parts:  # a power of two: d & mask, no division per event
-        parts *= 2
-    n_parts, mask = parts, parts - 1
+    _end_codes_into(step, mv_from, mv_vacates, mv_origin)
     inconsistent = np.zeros(n_parts, np.int64)
     orphan = np.zeros(n_parts, np.int64)
-    n_moves = mv_date.shape[0]
-    pending = np.full(n_dw, -1, np.int32)
-    widest = 0
-    for t in range(n_days):
-        widest = max(widest, day_start[t + 1] - day_start[t])
     for k in prange(n_parts):
-        got = np.empty(widest, np.int32)
-        got_row = np.empty(widest, np.int32)
+        dlo = (n_dw * k) // n_parts
+        dhi = (n_dw * (k + 1)) // n_parts
+        for d in range(dlo, dhi):
+            pending[d] = -1
+            comp_first[d] = -UNFILLED - 1
         n_inc = 0
         n_orph = 0
-        for t in range(n_days):
-            lo, hi = day_start[t], day_start[t + 1]
+        for t in range(end - start + 1):
             for i in range(comp_start[t], comp_start[t + 1]):  # completions
                 d = comp_dw[i]
-                if (d & mask) == k:
-                    if pending[d] >= 0:
-                        n_inc += 1
-                    pending[d] = n_moves + d
+                if dlo <= d < dhi:
+                    n_inc += pending[d] >= 0
+                    pending[d] = _pending(t, n_moves + d)
+            lo, hi = day_start[t], day_start[t + 1]
             for i in range(lo, hi):  # vacating departures
                 r = i if dense else rows[i]
                 d = mv_from[r]
-                if d >= 0 and (d & mask) == k and mv_vacates[r]:
-                    if pending[d] >= 0:
-                        n_inc += 1
-                    pending[d] = r
-            j = 0
-            for i in range(lo, hi):  # filling arrivals: their pending vacancies first
+                if dlo <= d < dhi and mv_vacates[r]:
+                    n_inc += pending[d] >= 0
+                    pending[d] = _pending(t, r)
+            for i in range(lo, hi):  # filling arrivals (rule item 3)
                 r = i if dense else rows[i]
                 d = mv_to[r]
-                if d >= 0 and (d & mask) == k and mv_fills[r]:
-                    got[j] = pending[d]  # independent loads: many cache misses in flight
-                    got_row[j] = r
+                if dlo <= d < dhi and mv_fills[r]:
+                    p = pending[d]
                     pending[d] = -1
-                    j += 1
-            for i in range(j):  # then what they filled (rule item 3)
-                p, r = got[i], got_row[i]
-                if p < 0:
-                    n_orph += 1  # filled nothing
-                elif p >= n_moves:
-                    if t + start - dw_completed[p - n_moves] <= max_gap:
-                        comp_first[p - n_moves] = r
+                    if p >= 0 and t - (p >> 32) <= max_gap:
+                        _settle(p, r, n_moves, step, comp_first)
                     else:
-                        n_orph += 1  # after the gap: the vacancy stays unfilled
-                elif t + start - mv_date[p] <= max_gap:
-                    step[p] = r
-                else:
-                    n_orph += 1
+                        n_orph += 1  # filled nothing (or came after the gap: that vacancy stays unfilled)
             for i in range(demo_start[t], demo_start[t + 1]):  # demolitions: unfilled
                 d = demo_dw[i]
-                if (d & mask) == k:
+                if dlo <= d < dhi:
                     pending[d] = -1
-        for d in range(k, n_dw, n_parts):  # no next event inside the window
+        for d in range(dlo, dhi):  # no next event inside the window
             p = pending[d]
-            if p >= n_moves:
-                if end - dw_completed[d] < max_gap:
-                    comp_first[d] = -CENSORED - 1
-            elif p >= 0 and end - mv_date[p] < max_gap:
-                step[p] = -CENSORED - 1
+            if p >= 0 and end - start - (p >> 32) < max_gap:
+                _settle(p, -CENSORED - 1, n_moves, step, comp_first)
         inconsistent[k] = n_inc
         orphan[k] = n_orph
-    return step, comp_first, inconsistent, orphan
+    return inconsistent, orphan
 
 
 @njit(cache=True)
@@ -530,29 +537,14 @@ def _suffix(length, count, reason):
 
 
 @njit(cache=True)
-def suffix_walk(step, cond):
-    """Memoised suffix walk over the successor relation, linear in the moves.
+def _finish_suffix(suffix, step, cond):
+    """Pass 2 of the suffix walk in :func:`move_vacancy_stats`: the moves pass 1 left (``suffix == 0``).
 
-    For every move m, the chain that starts with m as a link: its number of
-    links to the end, how many meet ``cond``, and its end reason, packed as
-    ``length << 32 | count << 4 | reason`` (lengths below 2**28).
-    ``suffix[m] = suffix[step[m]] + m``. Pass 1 runs in reverse row order:
-    a link's successor happens on the same day or later, so in date-sorted
-    tables it is nearly always a later row, already done, and close in memory.
-    Pass 2 walks whatever is left (same-day successors, unsorted input) up to a
-    finished move, or round a closed cycle (a cycle has no entry from outside,
-    as the relation is injective), then writes the walk backwards. Cycle
-    members get the cycle's size, total and CYCLE.
+    Walks from each up to a finished move, or round a closed cycle (a cycle has
+    no entry from outside, as the relation is injective), then writes the walk
+    backwards. Cycle members get the cycle's size, total and CYCLE.
     """
     n = step.shape[0]
-    suffix = np.zeros(n, np.int64)  # 0 = not yet known (a known suffix has length >= 1)
-    for m in range(n - 1, -1, -1):
-        nxt = step[m]
-        if nxt < 0:
-            suffix[m] = _suffix(1, cond[m], -nxt - 1)
-        elif suffix[nxt] != 0:
-            s = suffix[nxt]
-            suffix[m] = s + (np.int64(1) << 32) + (np.int64(cond[m]) << 4)
     walk = np.empty(0, np.int64)
     for m0 in range(n):
         if suffix[m0] != 0:
@@ -578,7 +570,6 @@ def suffix_walk(step, cond):
             for i in range(k - 1, -1, -1):
                 s = s + (np.int64(1) << 32) + (np.int64(cond[walk[i]]) << 4)
                 suffix[walk[i]] = s
-    return suffix
 
 
 @njit(cache=True)
@@ -598,33 +589,63 @@ def _from_first(first, suffix, step, cond, max_length):
     return max_length, MAX_LENGTH, c
 
 
-@njit(cache=True, parallel=True)
-def move_vacancy_stats(suffix, step, cond, is_vacancy, max_length):
-    """Length, end reason and condition count of the chain each move's vacancy starts.
+@njit(cache=True)
+def _is_vacancy(code, day, start, end):
+    """A move opens a vacancy in the window: it vacates (its step is a filler, or it
+    ended unfilled or censored; never an origin or not_vacated) and is dated inside."""
+    return start <= day <= end and (code >= 0 or code == -UNFILLED - 1 or code == -CENSORED - 1)
 
-    Sequential in memory: the chain from the vacancy m left is m's own suffix
-    without m (the same for a cycle member). Rows that are no vacancy get -1.
+
+@njit(cache=True)
+def move_vacancy_stats(step, cond, mv_date, start, end, max_length):
+    """The suffix walk and, in the same pass, the statistics of every move's vacancy.
+
+    The suffix of move m is the chain that starts with m as a link: its number
+    of links to the end, how many meet ``cond``, and its end reason, packed as
+    ``length << 32 | count << 4 | reason`` (lengths below 2**28), so that
+    ``suffix[m] = suffix[step[m]] + m``. Pass 1 runs in reverse row order: a
+    link's successor happens on the same day or later, so in date-sorted tables
+    it is nearly always a later row, already done, and close in memory.
+
+    Returns ``(suffix, length, reason, count)``: the packed suffix per move, and
+    per move row the length, end reason and condition count of the chain its
+    vacancy starts (-1, -1, 0 where the row opens no vacancy in the window). The chain from the vacancy m left is its filler's suffix, known
+    in pass 1 of the suffix walk when the filler is a later row (the usual case);
+    the rest (same-day successors, cycles, unsorted rows, chains longer than
+    ``max_length``) are finished after the walk.
     """
     n = step.shape[0]
-    length = np.full(n, -1, np.int32)
-    reason = np.full(n, -1, np.int8)
-    count = np.zeros(n, np.int32)
-    for m in prange(n):
-        if not is_vacancy[m]:
+    suffix = np.zeros(n, np.int64)  # 0 = not yet known (a known suffix has length >= 1)
+    length = np.empty(n, np.int32)  # every slot written below (no separate fill pass)
+    reason = np.empty(n, np.int8)
+    count = np.empty(n, np.int32)
+    n_late = 0
+    late = np.empty(0, np.int64)
+    for m in range(n - 1, -1, -1):
+        nxt = step[m]
+        length[m], reason[m], count[m] = -1, -1, 0
+        vacancy = _is_vacancy(nxt, mv_date[m], start, end)
+        if nxt < 0:
+            suffix[m] = _suffix(1, cond[m], -nxt - 1)
+            if vacancy:
+                length[m], reason[m] = 0, -nxt - 1
             continue
-        first = step[m]
-        s = suffix[m]
-        k = (s >> 32) - 1
-        why = s & 15
-        if first < 0:
-            length[m], reason[m] = 0, -first - 1
-        elif why == CYCLE:
-            length[m], reason[m], count[m] = _from_first(first, suffix, step, cond, max_length)
-        elif k <= max_length:
-            length[m], reason[m], count[m] = k, why, ((s >> 4) & 0xFFFFFFF) - cond[m]
-        else:
-            length[m], reason[m], count[m] = _from_first(first, suffix, step, cond, max_length)
-    return length, reason, count
+        s = suffix[nxt]
+        if s != 0:
+            suffix[m] = s + (np.int64(1) << 32) + (np.int64(cond[m]) << 4)
+            if vacancy and (s >> 32) <= max_length:
+                length[m], reason[m], count[m] = s >> 32, s & 15, (s >> 4) & 0xFFFFFFF
+                continue
+        if vacancy:  # finished after the walk
+            if n_late == late.shape[0]:
+                late = np.concatenate((late, np.empty(max(1024, n_late), np.int64)))
+            late[n_late] = m
+            n_late += 1
+    _finish_suffix(suffix, step, cond)
+    for i in range(n_late):
+        m = late[i]
+        length[m], reason[m], count[m] = _from_first(step[m], suffix, step, cond, max_length)
+    return suffix, length, reason, count
 
 
 @njit(cache=True, parallel=True)

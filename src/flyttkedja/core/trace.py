@@ -57,12 +57,21 @@ class Index:
 
 def build_index(reg: Prepared) -> Index:
     """Rule items 1–5: the successor of every move, from one pass over the events in time order."""
-    if len(reg.mv_date) + len(reg.dw_completed) >= 2**31 - 1:  # the kernel's int32 per-dwelling state
-        raise ValueError(f"too large: {len(reg.mv_date)} moves + {len(reg.dw_completed)} dwellings (limit 2**31)")
-    step, comp_first, inconsistent, orphan = K.successors_by_time(
+    step, comp_first, inconsistent, orphan = successors(reg, numba.get_num_threads())
+    return Index(reg, step, comp_first, inconsistent, orphan)
+
+
+def successors(reg: Prepared, n_parts: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``(step, comp_first, inconsistent, orphan fills)`` from the time-ordered pass, split
+    over ``n_parts`` dwelling ranges (the result does not depend on it)."""
+    n_moves, n_dw = len(reg.mv_date), len(reg.dw_completed)
+    if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's packed pending state
+        raise ValueError(f"too large: {n_moves} moves + {n_dw} dwellings (limit 2**31)")
+    step, comp_first, pending = np.empty(n_moves, np.int64), np.empty(n_dw, np.int64), np.empty(n_dw, np.int64)
+    inconsistent, orphan = K.successors_by_time(
         reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
-        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, numba.get_num_threads())
-    return Index(reg, step, comp_first, int(inconsistent.sum()), int(orphan.sum()))
+        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, max(1, n_parts), step, comp_first, pending)
+    return step, comp_first, int(inconsistent.sum()), int(orphan.sum())
 
 
 def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,19 +242,17 @@ def statistics_arrays(reg: Prepared, index: Index, cond: np.ndarray) -> list[tup
     """Kernel part of :func:`vacancy_statistics`: for each condition (a row of ``cond``),
     ``(length, reason, count)`` per move row (-1 where the row opens no vacancy in the
     window) and per dwelling (its completion vacancy)."""
-    inside = (reg.mv_date >= reg.start) & (reg.mv_date <= reg.end)
-    is_vacancy = inside & reg.mv_vacates & (reg.mv_from >= 0)
     built = np.flatnonzero((reg.dw_completed >= reg.start) & (reg.dw_completed <= reg.end))
     out = []
     for c in cond if cond.shape[0] else np.zeros((1, len(reg.mv_date)), bool):
-        suffix = K.suffix_walk(index.step, c)
+        suffix, *by_move = K.move_vacancy_stats(index.step, c, reg.mv_date, reg.start, reg.end, reg.max_length)
         by_build = K.vacancy_stats(index.comp_first[built], suffix, index.step, c, reg.max_length)
         by_dwelling = []
         for values in by_build:  # scatter back to dwellings (-1: no completion in the window)
             full = np.full(len(reg.dwelling_ids), -1, values.dtype)
             full[built] = values
             by_dwelling.append(full)
-        out.append((K.move_vacancy_stats(suffix, index.step, c, is_vacancy, reg.max_length), tuple(by_dwelling)))
+        out.append((tuple(by_move), tuple(by_dwelling)))
     return out
 
 
