@@ -238,21 +238,21 @@ def _conditions(reg: Prepared, condition) -> tuple[list[str], np.ndarray]:
     return names, np.stack(rows)
 
 
+def new_builds(reg: Prepared) -> np.ndarray:
+    """Dense indices of the dwellings completed inside the window, ascending."""
+    return np.flatnonzero((reg.dw_completed >= reg.start) & (reg.dw_completed <= reg.end))
+
+
 def statistics_arrays(reg: Prepared, index: Index, cond: np.ndarray) -> list[tuple]:
     """Kernel part of :func:`vacancy_statistics`: for each condition (a row of ``cond``),
     ``(length, reason, count)`` per move row (-1 where the row opens no vacancy in the
-    window) and per dwelling (its completion vacancy)."""
-    built = np.flatnonzero((reg.dw_completed >= reg.start) & (reg.dw_completed <= reg.end))
+    window) and per new build (the completion vacancies of :func:`new_builds`, in order)."""
+    built = new_builds(reg)
     out = []
     for c in cond if cond.shape[0] else np.zeros((1, len(reg.mv_date)), bool):
         suffix, *by_move = K.move_vacancy_stats(index.step, c, reg.mv_date, reg.start, reg.end, reg.max_length)
         by_build = K.vacancy_stats(index.comp_first[built], suffix, index.step, c, reg.max_length)
-        by_dwelling = []
-        for values in by_build:  # scatter back to dwellings (-1: no completion in the window)
-            full = np.full(len(reg.dwelling_ids), -1, values.dtype)
-            full[built] = values
-            by_dwelling.append(full)
-        out.append((tuple(by_move), tuple(by_dwelling)))
+        out.append((tuple(by_move), by_build))
     return out
 
 
@@ -281,10 +281,13 @@ def vacancy_statistics(moves, dwellings, condition=None, *, window=None, max_gap
     names, cond = _conditions(reg, condition)
     ref = (seed_code >> 2) & K.REF_MASK
     is_build = (seed_code & 3) == K.COMPLETION
+    build_pos = np.searchsorted(new_builds(reg), ref[is_build])  # completion seeds are new builds
 
-    def per_seed(by_move: np.ndarray, by_dwelling: np.ndarray) -> np.ndarray:
-        return np.where(is_build, by_dwelling[np.where(is_build, ref, 0)],
-                        by_move[np.where(is_build, 0, ref)] if len(by_move) else 0)
+    def per_seed(by_move: np.ndarray, by_build: np.ndarray) -> np.ndarray:
+        out = np.empty(len(ref), by_move.dtype)
+        out[is_build] = by_build[build_pos]
+        out[~is_build] = by_move[ref[~is_build]]
+        return out
 
     stats = statistics_arrays(reg, index, cond)
     length, reason = (per_seed(stats[0][0][i], stats[0][1][i]) for i in (0, 1))
