@@ -129,9 +129,11 @@ def trace(moves, dwellings, seeds="new_builds", window=None, max_gap_days=365, m
             "links": links,
         })
     reasons = [reason for _, reason in outcome.values()]
+    arrivals = sum(e[3] == "arrival" for evs in events.values() for e in evs)
     return chains, {"inconsistent_vacancies": inconsistent, "vacancies": len(outcome),
                     "filled": reasons.count(None), "unfilled": reasons.count("unfilled"),
-                    "censored": reasons.count("censored")}
+                    "censored": reasons.count("censored"),
+                    "orphan_fills": arrivals - reasons.count(None)}  # filling arrivals that filled nothing
 
 
 def successor_of(moves, dwellings, window, max_gap_days) -> dict[int, int]:

@@ -144,12 +144,12 @@ def test_same_result_for_one_and_two_threads() -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rng=st.randoms(use_true_random=False), parts=st.sampled_from([1, 2, 3, 4, 31]),
        max_gap=st.sampled_from([0, 2, 365]), shuffle=st.booleans())
-def test_time_pass_equals_event_index(rng: random.Random, parts: int, max_gap: int, shuffle: bool) -> None:
-    """The time-ordered successor pass equals the per-dwelling event index walk, for
-    sorted and unsorted rows and any number of dwelling ranges (threads)."""
-    from flyttkedja.core import _kernels as K
+def test_successor_pass_matches_the_reference(rng: random.Random, parts: int, max_gap: int, shuffle: bool) -> None:
+    """The time-ordered successor pass decides every vacancy as the reference does, for
+    sorted and unsorted rows and any number of dwelling ranges (threads), more than dwellings included."""
     from flyttkedja.core._prepare import prepare
     from flyttkedja.core.trace import successors
+    from flyttkedja.schema import END_REASONS
 
     moves, dwellings = naive.random_register(rng, n_dwellings=rng.randrange(2, 20), n_days=rng.randrange(1, 30),
                                              p_corrupt=0.2)
@@ -158,9 +158,12 @@ def test_time_pass_equals_event_index(rng: random.Random, parts: int, max_gap: i
     if not moves:
         return
     r = prepare(*tables(moves, dwellings), max_gap_days=max_gap)
-    dw_start, codes = K.event_index(r.mv_date, r.mv_from, r.mv_to, r.mv_vacates, r.mv_fills, r.dw_completed,
-                                    r.dw_demolished, r.start, r.end, 2)
-    want = K.successors(dw_start, codes, r.mv_from, r.mv_vacates, r.mv_origin, r.start, r.end, max_gap)
-    got = successors(r, parts)
-    assert (got[0] == want[0]).all() and (got[1] == want[1]).all()
-    assert got[2] == want[2].sum() and got[3] == want[3].sum()
+    step, comp_first, inconsistent, orphan = successors(r, parts)
+    window = r.window_dates()
+    outcome, want_inconsistent = naive.fill_vacancies(naive.dwelling_events(moves, dwellings, window), window, max_gap)
+    for (kind, ref), (filler, reason) in outcome.items():
+        got = comp_first[r.dense(np.array([ref]))[0]] if kind == "completion" else step[ref]
+        assert got == (filler if filler is not None else -(END_REASONS.index(reason) + 1)), (kind, ref)
+    assert inconsistent == want_inconsistent
+    _, quality = naive.trace(moves, dwellings, window=window, max_gap_days=max_gap)
+    assert orphan == quality["orphan_fills"]

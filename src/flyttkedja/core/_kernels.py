@@ -214,64 +214,6 @@ def event_index(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_
 
 
 @njit(cache=True, parallel=True)
-def _end_codes(mv_from, mv_vacates, mv_origin):
-    """The step of every move as if its own vacancy (if any) went unfilled."""
-    n = mv_from.shape[0]
-    step = np.empty(n, np.int64)
-    for m in prange(n):
-        if mv_from[m] < 0:
-            step[m] = -(mv_origin[m] - 1) - 1  # ORIGINS[1:] == END_REASONS[:3]
-        elif not mv_vacates[m]:
-            step[m] = -NOT_VACATED - 1
-        else:
-            step[m] = -UNFILLED - 1
-    return step
-
-
-@njit(cache=True, parallel=True)
-def successors(dw_start, codes, mv_from, mv_vacates, mv_origin, start, end, max_gap):
-    """Rule items 3 and 5 for every vacancy at once, in parallel over dwellings.
-
-    Returns ``(step, comp_first, inconsistent, orphan)``: the step of every
-    move; the first code of every dwelling's completion vacancy; per dwelling,
-    the vacancies whose next event was another departure and the filling
-    arrivals that filled nothing.
-    """
-    n_dw = dw_start.shape[0] - 1
-    step = _end_codes(mv_from, mv_vacates, mv_origin)
-    comp_first = np.full(n_dw, -UNFILLED - 1, np.int64)
-    inconsistent = np.zeros(n_dw, np.int32)
-    orphan = np.zeros(n_dw, np.int32)
-    for d in prange(n_dw):
-        lo, hi = dw_start[d], dw_start[d + 1]
-        for i in range(lo, hi):
-            code = codes[i]
-            kind = code & 3
-            if kind == ARRIVAL and (i == lo or (codes[i - 1] & 3) > DEPARTURE):
-                orphan[d] += 1
-            if kind > DEPARTURE:
-                continue
-            day = code >> DAY_SHIFT
-            first = -UNFILLED - 1
-            if i + 1 < hi:
-                nxt = codes[i + 1]
-                nkind = nxt & 3
-                if nkind == ARRIVAL and (nxt >> DAY_SHIFT) - day <= max_gap:
-                    first = event_ref(nxt)
-                elif nkind <= DEPARTURE:
-                    inconsistent[d] += 1
-                elif nkind == ARRIVAL:
-                    orphan[d] += 1  # filled nothing: came after the gap
-            elif end - start - day < max_gap:
-                first = -CENSORED - 1
-            if kind == COMPLETION:
-                comp_first[d] = first
-            else:
-                step[event_ref(code)] = first
-    return step, comp_first, inconsistent, orphan
-
-
-@njit(cache=True, parallel=True)
 def _in_order(mv_date, n_chunks):
     """True when move dates never decrease in table order (checked over fixed chunks)."""
     n = mv_date.shape[0]
@@ -318,8 +260,8 @@ def _by_day(day, start, end, dense):
 
 
 @njit(cache=True, parallel=True)
-def _end_codes_into(step, mv_from, mv_vacates, mv_origin):
-    """:func:`_end_codes` written into ``step``."""
+def _end_codes(step, mv_from, mv_vacates, mv_origin):
+    """Write into ``step`` the step of every move as if its own vacancy (if any) went unfilled."""
     for m in prange(mv_from.shape[0]):
         if mv_from[m] < 0:
             step[m] = -(mv_origin[m] - 1) - 1  # ORIGINS[1:] == END_REASONS[:3]
@@ -374,7 +316,7 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     day_start, rows = _by_day(mv_date, start, end, dense)
     comp_start, comp_dw = _by_day(dw_completed, start, end, False)
     demo_start, demo_dw = _by_day(dw_demolished, start, end, False)
-    _end_codes_into(step, mv_from, mv_vacates, mv_origin)
+    _end_codes(step, mv_from, mv_vacates, mv_origin)
     inconsistent = np.zeros(n_parts, np.int64)
     orphan = np.zeros(n_parts, np.int64)
     for k in prange(n_parts):
@@ -597,7 +539,7 @@ def _is_vacancy(code, day, start, end):
 
 
 @njit(cache=True)
-def move_vacancy_stats(step, cond, mv_date, start, end, max_length):
+def move_vacancy_stats(step, cond, mv_date, start, end, max_length, suffix, length, reason, count):
     """The suffix walk and, in the same pass, the statistics of every move's vacancy.
 
     The suffix of move m is the chain that starts with m as a link: its number
@@ -607,18 +549,17 @@ def move_vacancy_stats(step, cond, mv_date, start, end, max_length):
     link's successor happens on the same day or later, so in date-sorted tables
     it is nearly always a later row, already done, and close in memory.
 
-    Returns ``(suffix, length, reason, count)``: the packed suffix per move, and
-    per move row the length, end reason and condition count of the chain its
-    vacancy starts (-1, -1, 0 where the row opens no vacancy in the window). The chain from the vacancy m left is its filler's suffix, known
-    in pass 1 of the suffix walk when the filler is a later row (the usual case);
-    the rest (same-day successors, cycles, unsorted rows, chains longer than
-    ``max_length``) are finished after the walk.
+    Fills the caller's arrays (one slot per move, every slot written; allocated
+    by numpy, which asks the kernel for huge pages: first-touch page faults of a
+    fresh 80 MB array otherwise cost more than the walk): ``suffix``, and the
+    length, end reason and condition count of the chain each move's vacancy
+    starts (-1, -1, 0 where the row opens no vacancy in the window). The chain
+    from the vacancy m left is its filler's suffix, known in pass 1 when the
+    filler is a later row (the usual case); the rest (same-day successors,
+    cycles, unsorted rows, chains longer than ``max_length``) are finished after
+    the walk.
     """
     n = step.shape[0]
-    suffix = np.zeros(n, np.int64)  # 0 = not yet known (a known suffix has length >= 1)
-    length = np.empty(n, np.int32)  # every slot written below (no separate fill pass)
-    reason = np.empty(n, np.int8)
-    count = np.empty(n, np.int32)
     n_late = 0
     late = np.empty(0, np.int64)
     for m in range(n - 1, -1, -1):
@@ -630,13 +571,11 @@ def move_vacancy_stats(step, cond, mv_date, start, end, max_length):
             if vacancy:
                 length[m], reason[m] = 0, -nxt - 1
             continue
-        s = suffix[nxt]
-        if s != 0:
-            suffix[m] = s + (np.int64(1) << 32) + (np.int64(cond[m]) << 4)
-            if vacancy and (s >> 32) <= max_length:
-                length[m], reason[m], count[m] = s >> 32, s & 15, (s >> 4) & 0xFFFFFFF
-                continue
-        if vacancy:  # finished after the walk
+        s = suffix[nxt] if nxt > m else 0  # 0 = not yet known (a known suffix has length >= 1)
+        suffix[m] = s + (np.int64(1) << 32) + (np.int64(cond[m]) << 4) if s != 0 else 0
+        if s != 0 and vacancy and (s >> 32) <= max_length:
+            length[m], reason[m], count[m] = s >> 32, s & 15, (s >> 4) & 0xFFFFFFF
+        elif vacancy:  # finished after the walk
             if n_late == late.shape[0]:
                 late = np.concatenate((late, np.empty(max(1024, n_late), np.int64)))
             late[n_late] = m
@@ -645,7 +584,6 @@ def move_vacancy_stats(step, cond, mv_date, start, end, max_length):
     for i in range(n_late):
         m = late[i]
         length[m], reason[m], count[m] = _from_first(step[m], suffix, step, cond, max_length)
-    return suffix, length, reason, count
 
 
 @njit(cache=True, parallel=True)

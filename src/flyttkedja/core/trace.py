@@ -250,7 +250,9 @@ def statistics_arrays(reg: Prepared, index: Index, cond: np.ndarray) -> list[tup
     built = new_builds(reg)
     out = []
     for c in cond if cond.shape[0] else np.zeros((1, len(reg.mv_date)), bool):
-        suffix, *by_move = K.move_vacancy_stats(index.step, c, reg.mv_date, reg.start, reg.end, reg.max_length)
+        n = len(reg.mv_date)  # numpy allocates (huge pages), the kernel fills
+        suffix, *by_move = np.empty(n, np.int64), np.empty(n, np.int32), np.empty(n, np.int8), np.empty(n, np.int32)
+        K.move_vacancy_stats(index.step, c, reg.mv_date, reg.start, reg.end, reg.max_length, suffix, *by_move)
         by_build = K.vacancy_stats(index.comp_first[built], suffix, index.step, c, reg.max_length)
         out.append((tuple(by_move), by_build))
     return out
