@@ -43,9 +43,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import flyttkedja
-from flyttkedja.core import _kernels as K
 from flyttkedja.core._prepare import prepare
-from flyttkedja.core.trace import build_index, select_seeds, statistics_arrays
+from flyttkedja.core.trace import build_index, select_seeds, statistics_arrays, walk_chains
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _registers import make_register  # noqa: E402
@@ -100,7 +99,7 @@ def kernels(reg, low: np.ndarray):
     index = build_index(reg)
     stats = statistics_arrays(reg, index, low[None, :])
     _, _, builds = select_seeds(reg, index, "new_builds")
-    chains = K.walk_chains(builds, index.step, reg.max_length)
+    chains = walk_chains(builds, index.step, reg.max_length)
     return stats, chains
 
 

@@ -452,25 +452,18 @@ def _walk(first, step, links, offset, max_length):
 
 
 @njit(cache=True, parallel=True)
-def walk_chains(seed_first, step, max_length):
-    """Every seed's chain, in parallel: lengths, offsets by cumsum, then links.
-
-    Returns ``(length, end_reason, offsets, links)``; the links of chain c are
-    ``links[offsets[c]:offsets[c + 1]]`` (move rows, in step order).
-    """
-    n = seed_first.shape[0]
-    length = np.empty(n, np.int32)
-    reason = np.empty(n, np.int8)
+def chain_lengths(seed_first, step, max_length, length, reason):
+    """Every seed's chain length and end reason, in parallel (fills ``length``, ``reason``)."""
     none = np.empty(0, np.int64)
-    for c in prange(n):
+    for c in prange(seed_first.shape[0]):
         length[c], reason[c] = _walk(seed_first[c], step, none, -1, max_length)
-    offsets = np.zeros(n + 1, np.int64)
-    for c in range(n):
-        offsets[c + 1] = offsets[c] + length[c]
-    links = np.empty(offsets[n], np.int64)
-    for c in prange(n):
+
+
+@njit(cache=True, parallel=True)
+def chain_links(seed_first, step, max_length, offsets, links):
+    """Every seed's links (move rows, in step order) into ``links[offsets[c]:offsets[c + 1]]``."""
+    for c in prange(seed_first.shape[0]):
         _walk(seed_first[c], step, links, offsets[c], max_length)
-    return length, reason, offsets, links
 
 
 @njit(cache=True)

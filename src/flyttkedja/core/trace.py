@@ -96,6 +96,23 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
                             False, reg.start, reg.end)
 
 
+def walk_chains(seed_first: np.ndarray, step: np.ndarray, max_length: int) -> tuple[np.ndarray, ...]:
+    """Every seed's chain: ``(length, end_reason, offsets, links)``, the links of chain c
+    being ``links[offsets[c]:offsets[c + 1]]`` (move rows, in step order).
+
+    Two parallel passes (lengths, then links at offsets from their cumulative sum);
+    numpy allocates the outputs (huge pages, see ``_kernels.move_vacancy_stats``).
+    """
+    n = len(seed_first)
+    length, reason = np.empty(n, np.int32), np.empty(n, np.int8)
+    K.chain_lengths(seed_first, step, max_length, length, reason)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(length, out=offsets[1:])
+    links = np.empty(offsets[-1], np.int64)
+    K.chain_links(seed_first, step, max_length, offsets, links)
+    return length, reason, offsets, links
+
+
 def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap_days: int = 365,
           max_length: int = 1000, register_dir: str | Path | None = None) -> ChainSet:
     """Trace the vacancy chains started by ``seeds`` (rule: ``docs/chains.md``).
@@ -136,7 +153,7 @@ def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap
     reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap_days, max_length=max_length)
     index = build_index(reg)
     seed_code, seed_dw, seed_first = select_seeds(reg, index, seeds)
-    length, reason, offsets, links = K.walk_chains(seed_first, index.step, reg.max_length)
+    length, reason, offsets, links = walk_chains(seed_first, index.step, reg.max_length)
     chains = _chains_frame(reg, seed_code, seed_dw, length, reason, offsets, links)
     params = _params(reg, seeds, moves, dwellings, register_dir)
     return ChainSet(chains, _links_frame(reg, length, offsets, links), reg.moves, reg.dwellings,
