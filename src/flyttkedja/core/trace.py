@@ -65,9 +65,9 @@ def successors(reg: Prepared, n_parts: int) -> tuple[np.ndarray, np.ndarray, int
     """``(step, comp_first, inconsistent, orphan fills)`` from the time-ordered pass, split
     over ``n_parts`` dwelling ranges (the result does not depend on it)."""
     n_moves, n_dw = len(reg.mv_date), len(reg.dw_completed)
-    if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's packed pending state
+    if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's int32 pending state
         raise ValueError(f"too large: {n_moves} moves + {n_dw} dwellings (limit 2**31)")
-    step, comp_first, pending = np.empty(n_moves, np.int64), np.empty(n_dw, np.int64), np.empty(n_dw, np.int64)
+    step, comp_first, pending = np.empty(n_moves, np.int64), np.empty(n_dw, np.int64), np.empty(n_dw, np.int32)
     inconsistent, orphan = K.successors_by_time(
         reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
         reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, max(1, n_parts), step, comp_first, pending)
