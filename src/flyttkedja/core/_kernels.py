@@ -20,7 +20,10 @@ so parallel results are identical for any number of threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 COMPLETION, DEPARTURE, ARRIVAL, DEMOLITION = 0, 1, 2, 3
 # positions in schema.END_REASONS
@@ -28,6 +31,42 @@ NOT_VACATED, UNFILLED, CENSORED, CYCLE, MAX_LENGTH = 3, 4, 5, 6, 7
 NO_DATE = np.iinfo(np.int32).min
 DAY_SHIFT = 40
 REF_MASK = (1 << 38) - 1
+AHEAD = 24  # prefetch distance, in rows, of the random accesses in the successor pass
+
+
+def prefetch(array, index):
+    """Ask the CPU to start loading ``array[index]`` into cache; never changes a result.
+
+    The successor pass is bound by cache misses at addresses known a few rows
+    ahead (the pending slot of a later row's dwelling); issuing those loads early
+    overlaps the misses (36% faster with one thread, 13% with two, at 10.2 M
+    moves; the suffix pass, whose successors are mostly in cache, got slower and
+    does without). A no-op in plain Python (NUMBA_DISABLE_JIT=1).
+    """
+
+
+@intrinsic
+def _llvm_prefetch(typingctx, array, index):
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        ary = context.make_array(array_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, array_type, ary, [args[1]], wraparound=False,
+                                       boundscheck=False)
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]),
+                                            "llvm.prefetch.p0i8")
+        # write intent (the slot is usually updated), high locality, data cache
+        builder.call(fn, [builder.bitcast(ptr, byte_ptr), i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.void(array, index), codegen
+
+
+@overload(prefetch)
+def _prefetch_jit(array, index):
+    def impl(array, index):
+        _llvm_prefetch(array, index)
+    return impl
 
 
 @njit(cache=True, parallel=True)
@@ -336,12 +375,20 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
                     pending[d] = n_moves + d
             lo, hi = day_start[t], day_start[t + 1]
             for i in range(lo, hi):  # vacating departures
+                if i + AHEAD < hi:
+                    q = mv_from[i + AHEAD if dense else rows[i + AHEAD]]
+                    if dlo <= q < dhi:
+                        prefetch(pending, q)
                 r = i if dense else rows[i]
                 d = mv_from[r]
                 if dlo <= d < dhi and mv_vacates[r]:
                     n_inc += pending[d] >= 0
                     pending[d] = r
             for i in range(lo, hi):  # filling arrivals (rule item 3)
+                if i + AHEAD < hi:
+                    q = mv_to[i + AHEAD if dense else rows[i + AHEAD]]
+                    if dlo <= q < dhi:
+                        prefetch(pending, q)
                 r = i if dense else rows[i]
                 d = mv_to[r]
                 if dlo <= d < dhi and mv_fills[r]:
