@@ -363,6 +363,19 @@ def codes(column: pa.ChunkedArray | pa.Array, code_list: Sequence[str], null_cod
     return pc.fill_null(index, null_code).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
+def canonical_code(column: str, value: str | None) -> str | None:
+    """The canonical code of one input value of a categorical column, or None when
+    it is null or unknown (folded and matched as :func:`conform` does).
+
+    >>> canonical_code("family_position", "Övrig")
+    'other'
+    """
+    if value is None:
+        return None
+    table = aliases(column)
+    return table.get(value, table.get(_fold(value)))
+
+
 def aliases(column: str) -> dict[str, str]:
     """Accepted input spellings → canonical code of a categorical column, for
     readers that normalise lazily (e.g. polars); keys are folded as :func:`conform`

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import FAMILY_POSITIONS, SchemaError, aliases
+from flyttkedja.schema import FAMILY_POSITIONS, SchemaError, canonical_code
 
 # Columns from_snapshots needs; household_id (labels only) and family_position
 # (head, partner, children; docs/ingest.md) are optional.
@@ -94,9 +94,13 @@ def _family_position(col: pl.Expr) -> pl.Expr:
     """family_position as a canonical code (schema.FAMILY_POSITIONS); Swedish names and
     any case accepted (as ``schema.conform`` does); unknown codes become null and are
     reported by :func:`check_year`."""
-    folded = (col.cast(pl.String).str.normalize("NFKD").str.replace_all(r"\p{M}", "")
-              .str.strip_chars().str.to_lowercase().str.replace_all(" ", "_"))
-    return folded.replace_strict(aliases("family_position"), default=None, return_dtype=pl.String)
+    return col.cast(pl.String).map_batches(_positions, return_dtype=pl.String, is_elementwise=True)
+
+
+def _positions(values: pl.Series) -> pl.Series:
+    # fold each distinct value once per batch: a panel has a handful of codes in millions of rows
+    mapping = {v: canonical_code("family_position", v) for v in values.drop_nulls().unique().to_list()}
+    return values.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
 def open_panel(persons, columns: Mapping[str, str] | None = None) -> list[YearSource]:
