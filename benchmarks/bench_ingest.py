@@ -3,7 +3,8 @@
 A vectorised maker writes a synthetic person panel (one Parquet file per year):
 households of 1-5 persons in dwellings (20% spare), each year 12% of
 households move to a random free dwelling, 1% of persons leave and as many
-new persons arrive. Peak memory is the max RSS of a child process
+new persons arrive. Family positions: the first member of a household is its
+head, the second its partner, the others children. Peak memory is the max RSS of a child process
 (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``), one fresh child per run.
 
 Sizes: ``FLYTTKEDJA_BENCH_SCALE`` = persons in millions (default 0.1, quick);
@@ -41,6 +42,8 @@ def make_panel(directory: Path, persons: int, years: int, seed: int = 7) -> Path
     home = rng.permutation(dwellings)[:n_hh].astype(np.int64)
     birth = (FIRST_YEAR - rng.integers(0, 90, n)).astype(np.int32)
     pid = np.arange(n, dtype=np.int64)
+    rank = np.arange(n) - np.repeat(np.cumsum(size) - size, size)  # place in the household
+    position = np.array(["head", "partner", "child"])[np.minimum(rank, 2)]
     next_pid = n
     for k in range(years):
         year = FIRST_YEAR + k
@@ -60,7 +63,7 @@ def make_panel(directory: Path, persons: int, years: int, seed: int = 7) -> Path
             "person_id": pid, "year": np.full(n, year, np.int16), "dwelling_id": home[household],
             "household_id": household.astype(np.int64), "birth_year": birth.astype(np.int16),
             "sex": np.where(pid % 2 == 0, "F", "M"), "born_abroad": pid % 5 == 0,
-            "income": (pid * 7919) % 400_000,
+            "income": (pid * 7919) % 400_000, "family_position": position,
         }).write_parquet(directory / f"persons_{year}.parquet")
     return directory
 

@@ -18,11 +18,17 @@ def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant
                absent_destination="emigrant", parent_gap=15, date=None, first_label=0) -> list[dict]:
     """Household moves between snapshots ``year - 1`` (before) and ``year`` (after).
 
-    ``before``/``after``: person_id → dict(dwelling, birth_year, born_abroad, income);
-    dwelling None = on no dwelling of the area. A person missing from a dict is absent.
+    ``before``/``after``: person_id → dict(dwelling, birth_year, born_abroad, income,
+    optional position); dwelling None = on no dwelling of the area, position None =
+    not known. A person missing from a dict is absent.
     """
     people = sorted(set(before) | set(after))
-    attr = {p: after.get(p) or before[p] for p in people}
+    attr = {}
+    for p in people:
+        was = before.get(p, {}).get("position")
+        now = after.get(p, {}).get("position")
+        attr[p] = dict(after.get(p) or before[p], position=now if p in after else was,
+                       position_before=was, outdated=False)
     moves = period_moves(
         d0={p: before[p]["dwelling"] if p in before else None for p in people},
         d1={p: after[p]["dwelling"] if p in after else None for p in people},
@@ -54,7 +60,7 @@ def period_moves(d0, d1, attr, year, date, born, origin_of, destination_of, orde
         groups.setdefault((d0[p], d1[p]), []).append(p)
     info = {}
     for key, members in groups.items():
-        head = min(members, key=lambda p: (attr[p]["birth_year"], p))
+        head = min(members, key=lambda p: head_key(attr[p], p))
         info[key] = dict(members=members, head=head, head_by=attr[head]["birth_year"],
                          last=max(order[p] for p in members) if order else 0,
                          first=min(order[p] for p in members) if order else 0)
@@ -75,7 +81,11 @@ def period_moves(d0, d1, attr, year, date, born, origin_of, destination_of, orde
         fills = b is not None and filler.get(b) == (a, b)
         if (b is None and not vacates) or (a is None and not fills):
             continue  # a member leaving or joining a household that stays
-        home_leaver = a is not None and not vacates and g["head_by"] >= oldest[a] + parent_gap
+        was = attr[g["head"]].get("position_before")
+        if was is not None:  # the family position before the move says who leaves home
+            home_leaver = a is not None and not vacates and was == "child"
+        else:
+            home_leaver = a is not None and not vacates and g["head_by"] >= oldest[a] + parent_gap
         head = g["head"]
         if a is None:
             origin = origin_of[head]
@@ -87,11 +97,43 @@ def period_moves(d0, d1, attr, year, date, born, origin_of, destination_of, orde
     return moves
 
 
-def day_moves(events: list[tuple], location: dict, attr: dict, *, ordered=True, parent_gap=15) -> list[dict]:
+def head_key(a: dict, p: int) -> tuple:
+    """The head is the first member by: family position head, position not outdated,
+    oldest, lowest id (without positions: the oldest)."""
+    return (a.get("position") != "head", bool(a.get("outdated")), a["birth_year"], p)
+
+
+def is_child(a: dict, oldest: int, parent_gap: int) -> bool:
+    """By family position when known, else born at least parent_gap years after the oldest member."""
+    if a.get("position") is not None:
+        return a["position"] == "child"
+    return a["birth_year"] >= oldest + parent_gap
+
+
+def positions_at(p, year, step, steps, positions) -> dict:
+    """Family position of person ``p`` at their event ``step`` in ``year`` (see docs/ingest.md).
+
+    ``positions``: (person, snapshot year) → position (None: not known) for the
+    snapshots the person is in; ``steps``: the person's non-birth event steps that year.
+    """
+    def latest(upto):
+        years = [y for (q, y) in positions if q == p and y <= upto]
+        return (positions[(p, max(years))], max(years)) if years else (None, None)
+    now, now_year = latest(year)
+    before, _ = latest(year - 1)
+    use_before = step < max(steps) and before is not None
+    position = before if use_before else now
+    outdated = (use_before or (now_year is not None and now_year < year)) and step > min(steps)
+    return dict(position=position, position_before=before, outdated=outdated and position is not None)
+
+
+def day_moves(events: list[tuple], location: dict, attr: dict, *, ordered=True, parent_gap=15,
+              positions: dict | None = None) -> list[dict]:
     """Reference for ``from_person_moves``: events (person, date, kind, from, to) in table order.
 
     ``location``: person → dwelling (None: on none) for persons present at the start;
-    ``attr``: person → dict(birth_year, born_abroad, income) (income constant here).
+    ``attr``: person → dict(birth_year, born_abroad, income) (income constant here);
+    ``positions``: (person, snapshot year) → family position, for :func:`positions_at`.
     Each day is three periods: births followed that day by another event of the same
     person, then every other non-birth event, then the other births.
     """
@@ -105,6 +147,10 @@ def day_moves(events: list[tuple], location: dict, attr: dict, *, ordered=True, 
         return 0 if per_day[(e[0], e[1])] > 1 else 2
 
     indexed = sorted(enumerate(events), key=lambda ie: (ie[1][1], phase(ie[1]), ie[0]))
+    person_steps: dict = {}  # (person, year) → (date, phase) of their non-birth events
+    for _, e in indexed:
+        if e[2] != "birth":
+            person_steps.setdefault((e[0], e[1].year), []).append((e[1], phase(e)))
     loc = dict(location)
     moves = []
     steps = sorted({(e[1], phase(e)) for e in events})
@@ -125,7 +171,11 @@ def day_moves(events: list[tuple], location: dict, attr: dict, *, ordered=True, 
         order = {e[0]: i for i, e in today} if ordered else None
         if order is not None:
             order = {p: order.get(p, 0) for p in d0}
-        moves += period_moves(d0, d1, attr, date.year, date, {p for p, k in kinds.items() if k == "birth"},
+        now = dict(attr)
+        for p, k in kinds.items():
+            if k != "birth" and positions is not None:
+                now[p] = dict(attr[p], **positions_at(p, date.year, (date, ph), person_steps[(p, date.year)], positions))
+        moves += period_moves(d0, d1, now, date.year, date, {p for p, k in kinds.items() if k == "birth"},
                               origin_of, destination_of, order, parent_gap)
     return sort_moves(moves)
 
@@ -133,7 +183,8 @@ def day_moves(events: list[tuple], location: dict, attr: dict, *, ordered=True, 
 def _move(members, head, attr, year, date, a, b, origin, destination, vacates, fills, start, parent_gap):
     adults = sum(year - attr[p]["birth_year"] >= ADULT_AGE for p in members)
     size = len(members)
-    children = sum(attr[p]["birth_year"] >= attr[head]["birth_year"] + parent_gap for p in members)
+    oldest = min(attr[p]["birth_year"] for p in members)
+    children = sum(is_child(attr[p], oldest, parent_gap) for p in members)
     kind = {(1, False): "single", (2, False): "couple", (1, True): "single_parent",
             (2, True): "couple_with_children"}.get((size - children, children > 0), "other")
     return dict(

@@ -174,10 +174,15 @@ def test_failure_in_a_later_year_writes_nothing(tmp_path):
 
 
 # ----------------------------------------------------------------- generated panels
+POSITIONS = st.one_of(st.none(), st.sampled_from(["head", "partner", "child", "other"]))
+
+
 @st.composite
 def panels(draw, max_persons=10, max_dwellings=6):
+    """Random panels, with a family_position column (some nulls) or without one."""
     n = draw(st.integers(1, max_persons))
     years = draw(st.integers(2, 4))
+    with_positions = draw(st.booleans())
     dwelling = st.one_of(st.none(), st.integers(0, max_dwellings - 1))
     rows = []
     for p in range(1, n + 1):
@@ -185,16 +190,18 @@ def panels(draw, max_persons=10, max_dwellings=6):
         income = draw(st.integers(0, 500))
         for y in range(2015, 2015 + years):
             if p == 1 or draw(st.booleans()):  # person 1 in every year: no year missing
-                rows.append((p, y, draw(dwelling), birth, p % 3 == 0, income + y))
-    return pl.DataFrame(
-        rows, schema=["person_id", "year", "dwelling_id", "birth_year", "born_abroad", "income"], orient="row"
-    )
+                rows.append((p, y, draw(dwelling), birth, p % 3 == 0, income + y, draw(POSITIONS)))
+    df = pl.DataFrame(rows, schema={"person_id": pl.Int64, "year": pl.Int64, "dwelling_id": pl.Int64,
+                                    "birth_year": pl.Int64, "born_abroad": pl.Boolean, "income": pl.Int64,
+                                    "family_position": pl.String}, orient="row")
+    return df if with_positions else df.drop("family_position")
 
 
 def as_dicts(df: pl.DataFrame, year: int) -> dict:
     part = df.filter(pl.col("year") == year)
     return {r["person_id"]: dict(dwelling=r["dwelling_id"], birth_year=r["birth_year"],
-                                 born_abroad=r["born_abroad"], income=r["income"])
+                                 born_abroad=r["born_abroad"], income=r["income"],
+                                 position=r.get("family_position"))
             for r in part.iter_rows(named=True)}
 
 
@@ -323,6 +330,66 @@ def test_day_resolution_keeps_the_order_inside_the_year():
     assert got[(None, 11)]["origin"] == "new_household" and got[(None, 12)]["move_date"] == D(2020, 8, 1)
 
 
+# 2019: 1 (head, 1960), 2 (partner, 1980: 20 years younger) and child 3 in 10; 5 alone in 20, 6 alone in 21.
+# 2020: the family moves to 13 in March; 3 leaves home for 14 in October, 2 splits off to 15 in
+# November. 6 moves in with 5 in January and both emigrate in September.
+FAMILY = [
+    (1, 2019, 10, 1960, "head"), (2, 2019, 10, 1980, "partner"), (3, 2019, 10, 2001, "child"),
+    (5, 2019, 20, 1970, "head"), (6, 2019, 21, 1960, "head"),
+    (1, 2020, 13, 1960, "head"), (2, 2020, 15, 1980, "head"), (3, 2020, 14, 2001, "head"),
+]
+FAMILY_EVENTS = [
+    (6, D(2020, 1, 10), "move", 21, 20),
+    (1, D(2020, 3, 1), "move", 10, 13), (2, D(2020, 3, 1), "move", 10, 13), (3, D(2020, 3, 1), "move", 10, 13),
+    (5, D(2020, 9, 1), "emigration", 20, None), (6, D(2020, 9, 1), "emigration", 20, None),
+    (3, D(2020, 10, 1), "move", 13, 14), (2, D(2020, 11, 1), "move", 13, 15),
+]
+
+
+def family_moves(with_positions: bool) -> dict:
+    persons = panel([r[:4] for r in FAMILY])
+    if with_positions:
+        persons = persons.with_columns(family_position=pl.Series([r[4] for r in FAMILY]))
+    m = moves_df(from_person_moves(events_df(FAMILY_EVENTS), persons))
+    return {r["move_date"].month: r for r in m.iter_rows(named=True)}
+
+
+def test_family_positions_decide_head_children_and_home_leaving():
+    got = family_moves(with_positions=True)
+    # March: 2 and 3 head their own households by 31 December, but they moved again later
+    # that year: their positions of 2019 (partner, child) hold at the March move
+    assert (got[3]["household_type"], got[3]["age_head"], got[3]["size"]) == ("couple_with_children", 60, 3)
+    assert (got[10]["origin"], got[10]["from_dwelling"]) == ("new_household", None)  # 3 was a child
+    assert (got[11]["origin"], got[11]["from_dwelling"], got[11]["vacates"]) == ("dwelling", 13, False)  # a split
+    # September: 6 (older) was a head in 2019 but moved in with 5 in January: 5 heads the couple
+    assert (got[9]["household_type"], got[9]["age_head"], got[9]["destination"]) == ("couple", 50, "emigrant")
+
+
+def test_without_family_positions_the_age_rules_apply():
+    got = family_moves(with_positions=False)
+    # the oldest is the head; members born 15+ years after the oldest are children, so the
+    # partner 20 years younger is a child (March: single parent) and leaves home (November)
+    assert (got[3]["household_type"], got[3]["age_head"]) == ("single_parent", 60)
+    assert (got[11]["origin"], got[11]["from_dwelling"]) == ("new_household", None)
+    assert (got[9]["household_type"], got[9]["age_head"]) == ("couple", 60)
+    # an all-null column is the same as none
+    persons = panel([r[:4] for r in FAMILY]).with_columns(family_position=pl.lit(None, pl.String))
+    assert from_person_moves(events_df(FAMILY_EVENTS), persons).equals(
+        from_person_moves(events_df(FAMILY_EVENTS), panel([r[:4] for r in FAMILY])))
+
+
+def test_swedish_family_positions_and_unknown_codes():
+    persons = panel([r[:4] for r in FAMILY]).with_columns(
+        family_position=pl.Series([{"head": "Huvudman", "partner": "Sambo", "child": "barn"}[r[4]] for r in FAMILY]))
+    assert from_person_moves(events_df(FAMILY_EVENTS), persons).equals(
+        from_person_moves(events_df(FAMILY_EVENTS), persons.with_columns(
+            family_position=pl.Series([r[4] for r in FAMILY]))))
+    bad = persons.with_columns(family_position=pl.when(pl.col("person_id") == 3).then(pl.lit("kusin"))
+                               .otherwise("family_position"))
+    with pytest.raises(SchemaError, match=r"family_position: 1 row\(s\) with unknown code.*rows \[2\]"):
+        from_snapshots(bad)
+
+
 def test_events_on_one_day_per_year_equal_the_snapshots():
     one_day = [(p, D(2020, 12, 31), e, f, t) for p, _, e, f, t in EVENTS]
     by_events = from_person_moves(events_df(one_day), panel(), ordered=False)
@@ -416,13 +483,29 @@ def dated_histories(draw):
     return events, location, attr
 
 
-def history_panel(location, attr) -> pl.DataFrame:
+@st.composite
+def snapshot_positions(draw, location, attr):
+    """(person, year) → family position (None: null) for the snapshots 2014-2016 of
+    :func:`history_panel`; some persons are missing from the 2016 snapshot."""
+    gone = draw(st.sets(st.sampled_from(sorted(attr))))
+    keys = [(p, 2014) for p in location] + [(p, 2015) for p in attr] + [(p, 2016) for p in attr if p not in gone]
+    return {key: draw(POSITIONS) for key in keys}
+
+
+def history_panel(location, attr, positions=None) -> pl.DataFrame:
+    """Snapshots 2014 (the start: ``location``), 2015 and 2016 (everyone, on no dwelling);
+    with ``positions`` a family_position column and only the persons it lists in 2016."""
     rows = [(p, 2014, d, attr[p]["birth_year"], attr[p]["born_abroad"], attr[p]["income"]) for p, d in location.items()]
     rows += [(10_000, y, None, 1950, False, 0) for y in (2014, 2015, 2016)]  # 2014 is never empty
-    rows += [(p, y, None, a["birth_year"], a["born_abroad"], a["income"]) for y in (2015, 2016) for p, a in attr.items()]
-    return pl.DataFrame(rows, schema={"person_id": pl.Int64, "year": pl.Int64, "dwelling_id": pl.Int64,
-                                      "birth_year": pl.Int64, "born_abroad": pl.Boolean, "income": pl.Int64},
-                        orient="row")
+    rows += [(p, y, None, a["birth_year"], a["born_abroad"], a["income"]) for y in (2015, 2016) for p, a in attr.items()
+             if positions is None or (p, y) in positions]
+    df = pl.DataFrame(rows, schema={"person_id": pl.Int64, "year": pl.Int64, "dwelling_id": pl.Int64,
+                                    "birth_year": pl.Int64, "born_abroad": pl.Boolean, "income": pl.Int64},
+                      orient="row")
+    if positions is None:
+        return df
+    return df.with_columns(family_position=pl.struct("person_id", "year").map_elements(
+        lambda r: positions.get((r["person_id"], r["year"])), return_dtype=pl.String))
 
 
 @settings(max_examples=150, deadline=None)
@@ -433,3 +516,27 @@ def test_from_person_moves_matches_the_reference(history, ordered):
         return
     got = from_person_moves(events_df(events), history_panel(location, attr), ordered=ordered).to_pylist()
     assert got == naive.day_moves(events, location, attr, ordered=ordered)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), dated_histories(), st.booleans())
+def test_from_person_moves_with_family_positions_matches_the_reference(data, history, ordered):
+    events, location, attr = history
+    if not events:
+        return
+    positions = data.draw(snapshot_positions(location, attr))
+    got = from_person_moves(events_df(events), history_panel(location, attr, positions), ordered=ordered)
+    assert got.to_pylist() == naive.day_moves(events, location, attr, ordered=ordered, positions=positions)
+
+
+def test_conform_accepts_persons_without_family_position():
+    from flyttkedja.schema import conform
+
+    base = {"person_id": [1, 2, 3], "year": [2020] * 3, "dwelling_id": [1, 1, 1], "household_id": [1, 1, 1],
+            "birth_year": [1970, 1972, 2005], "sex": ["F", "M", "F"], "born_abroad": [False] * 3,
+            "income": [1, 2, 0], "municipality": ["9901"] * 3, "area_id": [1] * 3}
+    assert "family_position" not in conform(pa.table(base), "persons").column_names
+    swedish = conform(pa.table(base | {"family_position": ["Huvudman", "sambo", "Barn"]}), "persons")
+    assert swedish["family_position"].to_pylist() == ["head", "partner", "child"]
+    with pytest.raises(SchemaError, match=r"persons\.family_position.*'kusin'.*rows \[2\]"):
+        conform(pa.table(base | {"family_position": ["head", "partner", "kusin"]}), "persons")

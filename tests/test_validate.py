@@ -94,6 +94,14 @@ def test_fills_into_occupied_and_persons_checks(tmp_path):
     assert "99" not in text.replace("rows [", "")  # no person ids in the report (rows only)
 
 
+def test_unknown_family_position_is_counted_with_rows():
+    people = panel().with_columns(family_position=pl.Series(["head", "barn", "kusin"] * (panel().height // 3)
+                                                            + ["head"] * (panel().height % 3)))
+    report = flyttkedja.validate(persons=people)  # one line per snapshot year
+    lines = [c for c in report.checks if c["check"] == "unknown family_position code"]
+    assert sum(c["rows"] for c in lines) == panel().height // 3 and lines[0]["example_rows"][0] == 2
+
+
 def test_validate_cli_exit_status(tmp_path):
     runner = CliRunner()
     register = clean_register(tmp_path / "reg")

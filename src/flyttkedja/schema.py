@@ -50,6 +50,12 @@ HOUSEHOLD_TYPES: tuple[str, ...] = (
 )
 FORMATIONS: tuple[str, ...] = ("initial", "new_household", "in_migrant", "immigrant", "split")
 SEXES: tuple[str, ...] = ("F", "M")
+FAMILY_POSITIONS: tuple[str, ...] = (  # a person's place in the register household (FamSt-like)
+    "head",     # household head / reference person; a person living alone
+    "partner",  # the head's spouse, registered partner or cohabitant
+    "child",    # a child living with a parent
+    "other",    # anyone else (another relative, a lodger)
+)
 END_REASONS: tuple[str, ...] = (  # how a chain ends; docs/chains.md
     "new_household",
     "in_migrant",
@@ -103,6 +109,12 @@ _ALIASES: dict[str, dict[str, str]] = {
         "4": "good", "goda_socioekonomiska_forutsattningar": "good",
         "5": "very_good", "mycket_goda_socioekonomiska_forutsattningar": "very_good",
     },
+    "family_position": {
+        "huvudman": "head", "referensperson": "head", "ensamstaende": "head",
+        "make": "partner", "maka": "partner", "sambo": "partner", "gift": "partner", "registrerad_partner": "partner",
+        "barn": "child", "hemmavarande_barn": "child",
+        "ovrig": "other", "ovriga": "other",
+    },
     "sex": {"k": "F", "kvinna": "F", "female": "F", "2": "F", "m": "M", "man": "M", "male": "M", "1": "M"},
 }
 
@@ -118,6 +130,7 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
     "sex": SEXES,
     "head_sex": SEXES,
     "event": PERSON_EVENT_KINDS,
+    "family_position": FAMILY_POSITIONS,
 }
 
 # ------------------------------------------------------------------------- schemas
@@ -161,7 +174,8 @@ MOVES = pa.schema([
     _f("size", pa.int8(), False, "Persons in the moving household."),
     _f("adults", pa.int8(), False, "Persons aged 18 or more in the moving household."),
     _f("age_head", pa.int16(), False, "Age of the household head at the move, years."),
-    _f("income", pa.int64(), False, "Household disposable income, SEK per year, at the move."),
+    _f("income", pa.int64(), False, "Household disposable income, SEK per year: the members' incomes of the "
+       "move year's 31 December snapshot (the previous one for members gone by then); docs/ingest.md."),
     _f("household_type", pa.string(), False, "single, couple, single_parent, couple_with_children or other."),
     _f("born_abroad", pa.bool_(), False, "Head born outside Sweden."),
 ])
@@ -184,6 +198,8 @@ PERSONS = pa.schema([  # SCB-style yearly snapshot panel, one row per person and
     _f("income", pa.int64(), False, "Individual disposable income that year, SEK."),
     _f("municipality", pa.string(), True, "Municipality of residence; null when outside the region."),
     _f("area_id", pa.int32(), True, "Small area of residence."),
+    _f("family_position", pa.string(), True,
+       "head, partner, child or other in the register household (FamSt); optional, see docs/ingest.md."),
 ])
 
 PERSON_EVENTS = pa.schema([  # dated person-level register events (folkbokföring)
@@ -202,6 +218,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     "persons": PERSONS,
     "person_events": PERSON_EVENTS,
 }
+# Nullable columns a table may lack altogether (registers without them): conform leaves them out.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"persons": ("family_position",)}
 UNIQUE_KEYS: dict[str, str] = {"dwellings": "dwelling_id", "households": "household_id", "areas": "area_id"}
 
 
@@ -273,7 +291,8 @@ def conform(
     name : {"dwellings", "households", "moves", "areas", "persons", "person_events"}
     partial : bool
         Allow canonical columns to be missing (used for inputs that carry only
-        what a step needs).
+        what a step needs). Columns in ``OPTIONAL_COLUMNS`` (``persons.family_position``)
+        may always be missing; they are then left out.
     check_unique : bool
         Check the table's key column (``dwelling_id`` ...) for duplicates.
 
@@ -283,7 +302,8 @@ def conform(
         Naming the table, the column and example row numbers.
     """
     schema = SCHEMAS[name]
-    missing = [f.name for f in schema if f.name not in table.column_names]
+    optional = OPTIONAL_COLUMNS.get(name, ())
+    missing = [f.name for f in schema if f.name not in table.column_names and f.name not in optional]
     if missing and not partial:
         raise SchemaError(f"{name}: missing column(s) {missing}; present: {table.column_names}")
     columns: dict[str, pa.ChunkedArray] = {}
@@ -341,6 +361,31 @@ def codes(column: pa.ChunkedArray | pa.Array, code_list: Sequence[str], null_cod
         rows = _example_rows(unknown.to_numpy(zero_copy_only=False))
         raise SchemaError(f"unknown code(s) at rows {rows}; allowed: {', '.join(code_list)}")
     return pc.fill_null(index, null_code).to_numpy(zero_copy_only=False).astype(np.int8)
+
+
+def canonical_code(column: str, value: str | None) -> str | None:
+    """The canonical code of one input value of a categorical column, or None when
+    it is null or unknown (folded and matched as :func:`conform` does).
+
+    >>> canonical_code("family_position", "Övrig")
+    'other'
+    """
+    if value is None:
+        return None
+    table = aliases(column)
+    return table.get(value, table.get(_fold(value)))
+
+
+def aliases(column: str) -> dict[str, str]:
+    """Accepted input spellings → canonical code of a categorical column, for
+    readers that normalise lazily (e.g. polars); keys are folded as :func:`conform`
+    folds (lower case, no diacritics, spaces as underscores).
+
+    >>> aliases("family_position")["barn"]
+    'child'
+    """
+    allowed = CODE_LISTS[column]
+    return {code: code for code in allowed} | _ALIASES.get(column.removeprefix("head_"), {})
 
 
 def empty(name: str) -> pa.Table:

@@ -22,7 +22,7 @@ filling arrival before those that join; then table order);
 impossible sizes and ages.
 persons (one year at a time): a person twice in one year (duplicate id), in two
 dwellings at once, impossible ages (year - birth_year outside 0..120),
-dwellings unknown to the dwellings table.
+dwellings unknown to the dwellings table, unknown family_position codes.
 
 Example
 -------
@@ -227,6 +227,8 @@ def _check_persons(report: ValidationReport, persons, dw: pl.DataFrame | None, c
         "person in two dwellings at once": pl.col("dwelling_id").n_unique().over("person_id") > 1,
         f"impossible age (year - birth_year outside 0..{MAX_AGE})":
             ((pl.col("year") - pl.col("birth_year")) < 0) | ((pl.col("year") - pl.col("birth_year")) > MAX_AGE),
+        # the reader maps known codes and Swedish names; what is left is unknown
+        "unknown family_position code": pl.col("_given_family_position") & pl.col("family_position").is_null(),
     }
     if dw is not None:
         known = dw["dwelling_id"].implode()

@@ -30,6 +30,7 @@ SCB_COLUMNS: dict[str, str] = {
     "Kon": "sex",
     "FodLand": "born_abroad",
     "DispInk": "income",
+    "FamStF": "family_position",  # optional; values recoded to head/partner/child/other (docs/ingest.md)
     "Kommun": "municipality",
     "DeSO": "area_id",
 }

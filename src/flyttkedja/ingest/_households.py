@@ -6,7 +6,9 @@ period, with the occupancy facts the rules need; the output is canonical
 MOVES rows. The rules (docs/ingest.md, "Rules"):
 
 * persons with the same (from dwelling, to dwelling) in a period move together:
-  one household move; its head is the oldest member (ties: lowest person id);
+  one household move; its head is the member whose family position is head
+  (of several, one whose position is not outdated), else the oldest member
+  (ties: lowest person id);
   ``household_id`` numbers the moves in output order (person registers show
   who lives together each period, not one household's identity through splits
   and unions, so every move is its own household);
@@ -16,16 +18,18 @@ MOVES rows. The rules (docs/ingest.md, "Rules"):
   (the last to leave when the order inside the period is known, moves to a
   dwelling before leaving the area, oldest head, lowest head id);
 * a group leaving A that does not vacate it is a *home leaver* (origin
-  ``new_household``, ``from_dwelling`` null) when its head is at least
+  ``new_household``, ``from_dwelling`` null) when its head was a child in the
+  snapshot before the period's year (without a position: is at least
   ``parent_gap`` years younger than A's oldest resident at the start of the
-  period, otherwise a *split* (origin ``dwelling``, ``vacates`` false);
+  period), otherwise a *split* (origin ``dwelling``, ``vacates`` false);
 * an arrival *fills* dwelling B when nobody who lived in B at the start is
   still there at the end, and it is the first arriving group by (the first to
   arrive when the order is known, comes from a dwelling of the area, oldest
   head, lowest head id); later groups join it;
-* ``household_type``: members born at least ``parent_gap`` years after the
-  oldest member are children, the others the couple (registers without a
-  family position give no better clue);
+* ``household_type``: members whose family position is child are children
+  (a member without a position: born at least ``parent_gap`` years after the
+  oldest member), the others the couple; which snapshot's position the
+  ingesters give each mover is in docs/ingest.md, "Family positions";
 * a person who leaves the area (or dies) while others stay is a member
   leaving, and a person who arrives from outside into a dwelling someone fills
   or keeps is a member joining: neither is a household move.
@@ -53,6 +57,9 @@ MOVER_COLUMNS: dict[str, pl.DataType] = {
     "stay_from": pl.Int64,       # start residents of d0 still in d0 at the end
     "stay_to": pl.Int64,         # start residents of d1 still in d1 at the end
     "oldest_from": pl.Int32,     # birth year of d0's oldest resident at the start
+    "position": pl.String,       # family position at the move (null: not known; see module docstring)
+    "position_before": pl.String,  # family position in the last snapshot before the move's year
+    "position_outdated": pl.Boolean,  # position from a snapshot before an earlier move of the person
     "order": pl.Int64,           # order of events inside the period (0 throughout when unknown)
 }
 MOVES_POLARS: dict[str, pl.DataType] = dict(pl.from_arrow(MOVES.empty_table()).schema)
@@ -67,16 +74,22 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
     (move_date, to_dwelling, from_dwelling, head's person id, start dwelling),
     with ``household_id`` = ``first_label`` + row number.
     """
-    head = ["birth_year", "person_id"]
+    # head: the member whose family position is head, else (no position) the oldest
+    # (of several heads, one whose position is not outdated: who lived there first)
+    head = [pl.col("position").ne_missing("head"), "position_outdated", "birth_year", "person_id"]
+    position = pl.col("position")
+    child = (pl.when(position.is_null()).then(pl.col("birth_year") >= pl.col("birth_year").min() + parent_gap)
+             .otherwise(position == "child"))
     groups = (
         movers.group_by(["period", "d0", "d1"])
         .agg(
             size=pl.len(),
             adults=((pl.col("ref_year") - pl.col("birth_year")) >= ADULT_AGE).sum(),
             income=pl.col("income").sum(),
-            head_birth_year=pl.col("birth_year").min(),
-            children=(pl.col("birth_year") >= pl.col("birth_year").min() + parent_gap).sum(),
+            head_birth_year=pl.col("birth_year").sort_by(head).first(),
+            children=child.sum(),
             head_id=pl.col("person_id").sort_by(head).first(),
+            head_was_child=pl.col("position_before").sort_by(head).first() == "child",
             born_abroad=pl.col("born_abroad").sort_by(head).first(),
             origin_kind=pl.col("origin_kind").sort_by(head).first(),
             destination_kind=pl.col("destination_kind").sort_by(head).first(),
@@ -101,7 +114,8 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
     d0, d1 = pl.col("d0"), pl.col("d1")
     vacates = d0.is_not_null() & (pl.col("stay_from") == 0) & pl.col("first_from")
     fills = d1.is_not_null() & (pl.col("stay_to") == 0) & pl.col("first_to")
-    home_leaver = d0.is_not_null() & ~vacates & (pl.col("head_birth_year") >= pl.col("oldest_from") + parent_gap)
+    by_age = pl.col("head_birth_year") >= pl.col("oldest_from") + parent_gap
+    home_leaver = d0.is_not_null() & ~vacates & pl.coalesce("head_was_child", by_age)
     groups = groups.with_columns(vacates=vacates, fills=fills, home_leaver=home_leaver).filter(
         ~((d1.is_null() & ~pl.col("vacates")) | (d0.is_null() & ~pl.col("fills")))
     )

@@ -21,11 +21,12 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import SchemaError
+from flyttkedja.schema import FAMILY_POSITIONS, SchemaError, canonical_code
 
-# Columns from_snapshots needs; household_id is optional (labels only).
+# Columns from_snapshots needs; household_id (labels only) and family_position
+# (head, partner, children; docs/ingest.md) are optional.
 REQUIRED: tuple[str, ...] = ("person_id", "year", "dwelling_id", "birth_year", "born_abroad", "income")
-OPTIONAL: tuple[str, ...] = ("household_id",)
+OPTIONAL: tuple[str, ...] = ("household_id", "family_position")
 INTEGER_COLUMNS: dict[str, pl.DataType] = {
     "person_id": pl.Int64,
     "year": pl.Int32,
@@ -68,6 +69,9 @@ def _canonical(frame: pl.LazyFrame, label: str, columns: Mapping[str, str] | Non
         exprs.append(pl.col(name).cast(dtype, strict=False).alias(name))
         exprs.append(pl.col(name).is_not_null().alias(f"_given_{name}"))
     exprs.append(_born_abroad(schema["born_abroad"], label).alias("born_abroad"))
+    position = pl.col("family_position") if "family_position" in schema else pl.lit(None, pl.String)
+    exprs.append(_family_position(position).alias("family_position"))
+    exprs.append(position.is_not_null().alias("_given_family_position"))
     if "_file_row" in schema:
         exprs.append(pl.col("_file_row"))
     return frame.select(exprs)
@@ -84,6 +88,19 @@ def _born_abroad(dtype: pl.DataType, label: str) -> pl.Expr:
         folded = col.str.strip_chars().str.to_lowercase()
         return pl.when(col.is_null()).then(None).otherwise(~folded.is_in(list(SWEDEN))).alias("born_abroad")
     raise SchemaError(f"{label}.born_abroad: expected bool, 0/1 or a country of birth, got {dtype}")
+
+
+def _family_position(col: pl.Expr) -> pl.Expr:
+    """family_position as a canonical code (schema.FAMILY_POSITIONS); Swedish names and
+    any case accepted (as ``schema.conform`` does); unknown codes become null and are
+    reported by :func:`check_year`."""
+    return col.cast(pl.String).map_batches(_positions, return_dtype=pl.String, is_elementwise=True)
+
+
+def _positions(values: pl.Series) -> pl.Series:
+    # fold each distinct value once per batch: a panel has a handful of codes in millions of rows
+    mapping = {v: canonical_code("family_position", v) for v in values.drop_nulls().unique().to_list()}
+    return values.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
 def open_panel(persons, columns: Mapping[str, str] | None = None) -> list[YearSource]:
@@ -169,6 +186,8 @@ def check_year(source: YearSource) -> None:
             problems.append((name, pl.col(f"_given_{name}") & pl.col(name).is_null(), "not an integer"))
     for name in NOT_NULL:
         problems.append((name, pl.col(name).is_null(), "null value"))
+    problems.append(("family_position", pl.col("_given_family_position") & pl.col("family_position").is_null(),
+                     f"unknown code (allowed: {', '.join(FAMILY_POSITIONS)})"))
     problems.append(("person_id", pl.col("person_id").is_duplicated(), "duplicate person id"))
     problems.append(("year", pl.col("year") != source.year, f"year differs from {source.year}"))
     counts = collect(frame.select([e.sum().alias(str(i)) for i, (_, e, _) in enumerate(problems)]), source.label)

@@ -50,7 +50,8 @@ def from_person_moves(
     persons : directory, file or table
         The PERSONS panel, or at least its first year: the first snapshot year
         is the initial state (31 December), later years (if given) supply the
-        income of the move year and the attributes of persons who arrive later.
+        income and family position (optional column) of the move year and the
+        attributes of persons who arrive later.
     dwellings : table or path, optional
         The study area (``dwelling_id``); events on other dwellings count as
         leaving or entering the area.
@@ -136,7 +137,7 @@ def _restrict_to_area(ev: pl.DataFrame, area: pl.Series | None) -> pl.DataFrame:
 
 
 def _attributes(sources, ev: pl.DataFrame) -> pl.DataFrame:
-    """Per person and snapshot year: birth_year, born_abroad, income (only persons in events)."""
+    """Per person and snapshot year: birth_year, born_abroad, income, family_position (persons in events)."""
     wanted = ev.select(pl.col("person_id").unique())
     frames = []
     for source in sources:
@@ -144,7 +145,7 @@ def _attributes(sources, ev: pl.DataFrame) -> pl.DataFrame:
             check_year(source)
         frames.append(collect(
             source.frame.join(wanted.lazy(), on="person_id", how="semi")
-            .select("person_id", "year", "birth_year", "born_abroad", "income"),
+            .select("person_id", "year", "birth_year", "born_abroad", "income", "family_position"),
             source.label,
         ))
     return pl.concat(frames).sort("person_id", "year")
@@ -225,15 +226,19 @@ def _raise_on_status(ev: pl.DataFrame, status: np.ndarray) -> None:
 
 
 def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame, ordered: bool) -> pl.LazyFrame:
-    """Movers frame (``_households.MOVER_COLUMNS``); income from the move year's snapshot."""
-    income = attributes.select("person_id", ref_year=pl.col("year").cast(pl.Int32), income="income").sort("ref_year")
+    """Movers frame (``_households.MOVER_COLUMNS``): income and family position from the
+    move year's snapshot, the position before the move from the previous years' (docs/ingest.md)."""
+    snap = attributes.select("person_id", ref_year=pl.col("year").cast(pl.Int32), income="income",
+                             position="family_position", position_year=pl.col("year").cast(pl.Int32)
+                             ).sort("ref_year").lazy()
     ev = ev.filter(pl.col("event") != "birth").with_columns(ref_year=pl.col("event_date").dt.year().cast(pl.Int32))
-    # the move year's snapshot (31 Dec), else the latest before it, else the first after it
-    for strategy, name in (("backward", "income"), ("forward", "income_after")):
-        ev = ev.sort("ref_year").join_asof(
-            income.lazy().rename({"income": name}), on="ref_year", by="person_id",
-            strategy=strategy, check_sortedness=False,
-        )
+    # the move year's snapshot (31 Dec), else the latest before it, else (income) the first after it
+    ev = ev.sort("ref_year").join_asof(snap, on="ref_year", by="person_id", check_sortedness=False)
+    ev = ev.join_asof(snap.select("person_id", "ref_year", income_after="income"), on="ref_year", by="person_id",
+                      strategy="forward", check_sortedness=False)
+    # the position before the move: the latest snapshot before the move's year
+    before = snap.select("person_id", position_before="position", ref_year=pl.col("ref_year") + 1)
+    ev = _positions_at_the_move(ev.join_asof(before, on="ref_year", by="person_id", check_sortedness=False))
     return ev.select(
         period=pl.col("step").cast(pl.Int64),
         move_date="event_date",
@@ -249,8 +254,31 @@ def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame, ordered: bool) -> pl.Laz
         stay_from="stay_from",
         stay_to="stay_to",
         oldest_from="oldest_from",
+        position="position",
+        position_outdated="position_outdated",
+        position_before="position_before",
         order=pl.col("_row").cast(pl.Int64) if ordered else pl.lit(0, pl.Int64),
     )
+
+
+def _positions_at_the_move(ev: pl.LazyFrame) -> pl.LazyFrame:
+    """Each mover's family position at the move and whether it may be outdated (docs/ingest.md).
+
+    Input: ``position`` from the move year's snapshot (the latest earlier one for a
+    person gone by then; ``position_year`` says which), ``position_before`` from the
+    latest snapshot before the move's year.
+    """
+    first, last = (pl.col("step").min().over("person_id", "ref_year"),
+                   pl.col("step").max().over("person_id", "ref_year"))  # the person's events that year
+    # a person who moves again later that year may have a new position by 31 December
+    # (a child who then leaves home): the position before the move's year is nearer
+    use_before = (pl.col("step") < last) & pl.col("position_before").is_not_null()
+    # a known position from before the move's year, of a person who moved earlier that year
+    # (perhaps in with a partner), may be outdated
+    outdated = (use_before | (pl.col("position_year") < pl.col("ref_year"))) & (pl.col("step") > first)
+    ev = ev.with_columns(position=pl.when(use_before).then("position_before").otherwise("position"),
+                         position_outdated=outdated.fill_null(False))
+    return ev.with_columns(position_outdated=pl.col("position_outdated") & pl.col("position").is_not_null())
 
 
 def annual_projection(events, persons=None, *, columns: Mapping[str, str] | None = None,

@@ -46,6 +46,8 @@ def from_snapshots(
         PERSONS panel (one row per person and year, snapshot at 31 December):
         a directory of Parquet files with the year in each name
         (``persons/persons_2019.parquet``), one file, or a pyarrow/polars/pandas table.
+        An optional ``family_position`` column (head, partner, child, other) decides
+        heads, children and home leavers; without it the age rules do.
     dwellings : table or path, optional
         The study area's dwellings (needs ``dwelling_id``). A person registered
         on a dwelling not listed counts as outside the study area. ``None``:
@@ -142,9 +144,10 @@ def pair_moves(
     y0, y1 = before.year, after.year
     p0 = _located(before.frame, area).select(
         "person_id", d0="dwelling_id", by0="birth_year", ba0="born_abroad", inc0="income", in0=pl.lit(True),
+        position_before="family_position",
     )
     p1 = _located(after.frame, area).select(
-        "person_id", "birth_year", "born_abroad", "income", d1="dwelling_id", in1=pl.lit(True),
+        "person_id", "birth_year", "born_abroad", "income", "family_position", d1="dwelling_id", in1=pl.lit(True),
     )
     joined = collect(
         p0.join(p1, on="person_id", how="full", coalesce=True).with_columns(
@@ -152,6 +155,8 @@ def pair_moves(
             birth_year=pl.coalesce("birth_year", "by0"),
             born_abroad=pl.coalesce("born_abroad", "ba0"),
             income=pl.coalesce("income", "inc0"),
+            # the family position of the year's snapshot; the previous one for persons gone by then
+            position=pl.when(pl.col("in1")).then("family_position").otherwise("position_before"),
         ),
         f"{before.label} + {after.label}",
     ).lazy()
@@ -175,6 +180,9 @@ def pair_moves(
             stay_from=pl.col("stay").fill_null(0),
             stay_to=pl.col("stay_to").fill_null(0),
             oldest_from="oldest_from",
+            position="position",
+            position_before="position_before",
+            position_outdated=pl.lit(False),
             order=pl.lit(0, pl.Int64),  # snapshots do not show the order inside a year
         )
     )

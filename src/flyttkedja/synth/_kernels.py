@@ -30,8 +30,8 @@ H_SEEKER, H_LASTMOVE, H_INCPREV, H_FORMATION, H_FORMED, H_HEADBY, H_HEADSEX, H_A
     8, 9, 10, 11, 12, 13, 14, 15)
 H_NCOL = 16
 # persons
-P_HH, P_NEXT, P_BY, P_SEX, P_ABROAD, P_PERM, P_INCOME, P_ROLE, P_SEEKER = 0, 1, 2, 3, 4, 5, 6, 7, 8
-P_NCOL = 9
+P_HH, P_NEXT, P_BY, P_SEX, P_ABROAD, P_PERM, P_INCOME, P_ROLE, P_SEEKER, P_INCPREV = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+P_NCOL = 10  # P_INCPREV: last year's income (for the register-observable move income)
 ROLE_CORE, ROLE_CHILD = 0, 1
 # dwellings
 D_TENURE, D_ROOMS, D_AREA, D_MUNI, D_ATYPE, D_COST, D_OCC, D_STATE = 0, 1, 2, 3, 4, 5, 6, 7
@@ -56,8 +56,8 @@ M_SIZE, M_ADULTS, M_AGE, M_INCOME, M_HTYPE, M_ABROAD, M_SRC, M_GAP = 8, 9, 10, 1
 M_NCOL = 16
 SRC_NEW_BUILD, SRC_NONE = -1, -2  # M_SRC when the vacancy was a completion / has no move
 # person events output
-E_PERSON, E_DAY, E_KIND, E_FROM, E_TO = 0, 1, 2, 3, 4
-E_NCOL = 5
+E_PERSON, E_DAY, E_KIND, E_FROM, E_TO, E_ROW = 0, 1, 2, 3, 4, 5
+E_NCOL = 6  # E_ROW: the household move row the event belongs to (-1: none), not published
 # counters (cnt)
 C_HH, C_P, C_D, C_SK, C_ROW0, C_MV, C_PE, C_WD, C_VE = 0, 1, 2, 3, 4, 5, 6, 7, 8
 C_NCOL = 9
@@ -161,6 +161,7 @@ def year_start(hh, p, d, n_hh, n_p, year, day0, ndays, key, par, ev):
             hh[h, H_INCPREV] = household_income(hh, p, h)
     for q in prange(n_p):
         if p[q, P_HH] >= 0:
+            p[q, P_INCPREV] = p[q, P_INCOME]
             shock = par[PR_SD_YEARLY] * _normal(key, q, 11)
             p[q, P_INCOME] = person_income(par, p[q, P_PERM], year - p[q, P_BY], shock)
     for h in prange(n_hh):
@@ -370,7 +371,7 @@ def _record_move(mv, cnt, hh, p, h, day, year, from_dw, to_dw, origin, dest, vac
 
 
 @njit(cache=True)
-def _person_event(pe, cnt, q, day, kind, from_dw, to_dw):
+def _person_event(pe, cnt, q, day, kind, from_dw, to_dw, row):
     i = cnt[C_PE]
     cnt[C_PE] += 1
     pe[i, E_PERSON] = q
@@ -378,13 +379,14 @@ def _person_event(pe, cnt, q, day, kind, from_dw, to_dw):
     pe[i, E_KIND] = kind
     pe[i, E_FROM] = from_dw
     pe[i, E_TO] = to_dw
+    pe[i, E_ROW] = row
 
 
 @njit(cache=True)
-def _member_events(pe, cnt, hh, p, h, day, kind, from_dw, to_dw):
+def _member_events(pe, cnt, hh, p, h, day, kind, from_dw, to_dw, row):
     q = hh[h, H_FIRST]
     while q >= 0:
-        _person_event(pe, cnt, q, day, kind, from_dw, to_dw)
+        _person_event(pe, cnt, q, day, kind, from_dw, to_dw, row)
         q = p[q, P_NEXT]
 
 
@@ -658,7 +660,7 @@ def _match(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, s, dw, day, year, key):
         h = sk[s, S_HH]
         from_dw = hh[h, H_DW]
         row = _record_move(mv, cnt, hh, p, h, day, year, from_dw, dw, O_DWELLING, X_DWELLING, 1, 1, src, gap)
-        _member_events(pe, cnt, hh, p, h, day, PE_MOVE, from_dw, dw)
+        _member_events(pe, cnt, hh, p, h, day, PE_MOVE, from_dw, dw, row)
         hh[h, H_SEEKER] = -1
         hh[h, H_DW] = dw
         if _vacate(d, wd, cnt, from_dw, day, row, key, par):
@@ -677,10 +679,10 @@ def _match(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, s, dw, day, year, key):
         hh[h, H_CORE] = 1
         hh[h, H_DW] = dw
         if kind == SK_LEAVE:
-            _record_move(mv, cnt, hh, p, h, day, year, -1, dw, O_NEW_HOUSEHOLD, X_DWELLING, 0, 1, src, gap)
+            row = _record_move(mv, cnt, hh, p, h, day, year, -1, dw, O_NEW_HOUSEHOLD, X_DWELLING, 0, 1, src, gap)
         else:
-            _record_move(mv, cnt, hh, p, h, day, year, from_dw, dw, O_DWELLING, X_DWELLING, 0, 1, src, gap)
-        _person_event(pe, cnt, q, day, PE_MOVE, from_dw, dw)
+            row = _record_move(mv, cnt, hh, p, h, day, year, from_dw, dw, O_DWELLING, X_DWELLING, 0, 1, src, gap)
+        _person_event(pe, cnt, q, day, PE_MOVE, from_dw, dw, row)
     else:
         a = sk[s, S_ARRIVAL]
         formation = F_IN_MIGRANT if kind == SK_INMIG else F_IMMIGRANT
@@ -698,6 +700,7 @@ def _match(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, s, dw, day, year, key):
             p[q, P_SEEKER] = -1
             shock = par[PR_SD_YEARLY] * _normal(key, q, 11)
             p[q, P_INCOME] = person_income(par, p[q, P_PERM], year - p[q, P_BY], shock)
+            p[q, P_INCPREV] = 0
             _add_member(hh, p, h, q)
             if ap[j, AP_ROLE] == ROLE_CORE:
                 hh[h, H_CORE] += 1
@@ -708,8 +711,8 @@ def _match(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, s, dw, day, year, key):
                     hh[h, H_HEAD] = q
         hh[h, H_DW] = dw
         origin = O_IN_MIGRANT if kind == SK_INMIG else O_IMMIGRANT
-        _record_move(mv, cnt, hh, p, h, day, year, -1, dw, origin, X_DWELLING, 0, 1, src, gap)
-        _member_events(pe, cnt, hh, p, h, day, PE_IN if kind == SK_INMIG else PE_IMM, -1, dw)
+        row = _record_move(mv, cnt, hh, p, h, day, year, -1, dw, origin, X_DWELLING, 0, 1, src, gap)
+        _member_events(pe, cnt, hh, p, h, day, PE_IN if kind == SK_INMIG else PE_IMM, -1, dw, row)
     if d[dw, D_TENURE] == T_RENTAL and d[dw, D_LANDLORD] == 0:
         hh[h, H_QUEUE] = day  # queue points are used up
     d[dw, D_STATE] = DS_OCC
@@ -779,7 +782,7 @@ def _leave_region(hh, p, d, cnt, mv, pe, wd, h, day, year, dest, pe_kind, key, p
     q = hh[h, H_FIRST]
     while q >= 0:
         nxt = p[q, P_NEXT]
-        _person_event(pe, cnt, q, day, pe_kind, dw, -1)
+        _person_event(pe, cnt, q, day, pe_kind, dw, -1, row)
         p[q, P_HH] = -1
         p[q, P_NEXT] = -1
         q = nxt
@@ -947,7 +950,7 @@ def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, 
                 if size == 1:
                     row = _record_move(mv, cnt, hh, p, h, day, year, dw, -1, O_DWELLING, X_DISSOLVED, 1, 0,
                                        SRC_NONE, 0)
-                    _person_event(pe, cnt, q, day, PE_DEATH, dw, -1)
+                    _person_event(pe, cnt, q, day, PE_DEATH, dw, -1, row)
                     _remove_member(hh, p, h, q)
                     hh[h, H_ALIVE] = 0
                     hh[h, H_DW] = -1
@@ -956,7 +959,7 @@ def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, 
                         _drain(hh, p, d, sk, cnt, mv, pe, wd, arr, ap, par, ve, vhead, vtail, shead, stail,
                                vq, dw, day, year, key)
                 else:
-                    _person_event(pe, cnt, q, day, PE_DEATH, dw, -1)
+                    _person_event(pe, cnt, q, day, PE_DEATH, dw, -1, -1)  # a member dies: no household move
                     _remove_member(hh, p, h, q)
             elif kind == EV_BIRTH:
                 if hh[h, H_CORE] != 2:
@@ -968,10 +971,11 @@ def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, 
                 p[c, P_ABROAD] = 0
                 p[c, P_PERM] = np.int64(0.5 * p[hh[h, H_HEAD], P_PERM] + 3e5 * _normal(key, c, 302))
                 p[c, P_INCOME] = 0
+                p[c, P_INCPREV] = 0
                 p[c, P_ROLE] = ROLE_CHILD
                 p[c, P_SEEKER] = -1
                 _add_member(hh, p, h, c)
-                _person_event(pe, cnt, c, day, PE_BIRTH, -1, hh[h, H_DW])
+                _person_event(pe, cnt, c, day, PE_BIRTH, -1, hh[h, H_DW], -1)
             elif kind == EV_LEAVE or kind == EV_SEPARATE:
                 if p[q, P_HH] != h or p[q, P_SEEKER] >= 0 and sk[p[q, P_SEEKER], S_ACTIVE] == 1:
                     continue
@@ -1030,7 +1034,7 @@ def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, 
                 row = _record_move(mv, cnt, hh, p, j, day, year, dj, dr, O_DWELLING, X_DWELLING, 1, 0,
                                    SRC_NONE, 0)
                 q = hh[j, H_HEAD]
-                _person_event(pe, cnt, q, day, PE_MOVE, dj, dr)
+                _person_event(pe, cnt, q, day, PE_MOVE, dj, dr, row)
                 _remove_member(hh, p, j, q)
                 p[q, P_ROLE] = ROLE_CORE
                 _add_member(hh, p, r_, q)
@@ -1057,8 +1061,8 @@ def simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, key, ev, nb, 
                 row_a = cnt[C_ROW0] + cnt[C_MV]
                 _record_move(mv, cnt, hh, p, o, day, year, da, db, O_DWELLING, X_DWELLING, 1, 1, row_a + 1, 0)
                 _record_move(mv, cnt, hh, p, h, day, year, db, da, O_DWELLING, X_DWELLING, 1, 1, row_a, 0)
-                _member_events(pe, cnt, hh, p, o, day, PE_MOVE, da, db)
-                _member_events(pe, cnt, hh, p, h, day, PE_MOVE, db, da)
+                _member_events(pe, cnt, hh, p, o, day, PE_MOVE, da, db, row_a)
+                _member_events(pe, cnt, hh, p, h, day, PE_MOVE, db, da, row_a + 1)
                 hh[o, H_DW] = db
                 hh[h, H_DW] = da
                 d[db, D_OCC] = o

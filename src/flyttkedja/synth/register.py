@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from flyttkedja.io import atomic_directory, write_json, write_parquet
 from flyttkedja.schema import (
-    AREA_TYPES, BUILDING_TYPES, DESTINATIONS, END_REASONS, FORMATIONS, HOUSEHOLD_TYPES, LANDLORDS,
+    AREA_TYPES, BUILDING_TYPES, DESTINATIONS, END_REASONS, FAMILY_POSITIONS, FORMATIONS, HOUSEHOLD_TYPES, LANDLORDS,
     ORIGINS, PERSON_EVENT_KINDS, SCHEMAS, SEXES, TENURES,
 )
 from flyttkedja.synth import _kernels as K
@@ -257,6 +257,7 @@ class PersonPanel:
             "born_abroad": self.born_abroad[q], "income": snap.income.astype(np.int64),
             "municipality": pc.take(self.muni_codes, pa.array(self.dwelling_muni[snap.dwelling])),
             "area_id": self.dwelling_area[snap.dwelling],
+            "family_position": pc.take(pa.array(FAMILY_POSITIONS), pa.array(snap.position)),
         })
 
 

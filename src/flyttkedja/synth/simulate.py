@@ -71,6 +71,7 @@ class Snapshot:
     household: np.ndarray
     dwelling: np.ndarray
     income: np.ndarray
+    position: np.ndarray  # family position: index into schema.FAMILY_POSITIONS (head, partner, child, other)
 
 
 @dataclass
@@ -96,13 +97,38 @@ def _year_key(seed: int, year_index: int) -> np.uint64:
     return np.random.SeedSequence(seed, spawn_key=(2, year_index)).generate_state(1, np.uint64)[0]
 
 
+INCOME_CAP = 2**31 - 1  # snapshot incomes are int32
+
+
 def _snapshot(hh: np.ndarray, p: np.ndarray, n_p: int, year: int) -> Snapshot:
     person = np.flatnonzero(p[:n_p, K.P_HH] >= 0)
     household = p[person, K.P_HH]
     # int32 indices: the panel is the largest output, keep it compact
-    income = np.minimum(p[person, K.P_INCOME], 2**31 - 1).astype(np.int32)
+    income = np.minimum(p[person, K.P_INCOME], INCOME_CAP).astype(np.int32)
+    position = np.select(
+        [hh[household, K.H_HEAD] == person, hh[household, K.H_PARTNER] == person,
+         p[person, K.P_ROLE] == K.ROLE_CHILD],
+        [0, 1, 2], 3).astype(np.int8)
     return Snapshot(year, person.astype(np.int32), household.astype(np.int32),
-                    hh[household, K.H_DW].astype(np.int32), income)
+                    hh[household, K.H_DW].astype(np.int32), income, position)
+
+
+def _observed_income(mv: np.ndarray, pe: np.ndarray, p: np.ndarray, row0: int) -> None:
+    """Set the year's move incomes to what the registers show (docs/synthetic.md, "Moves").
+
+    A member's income is the one of the year-end snapshot when the member is in
+    it; a member who left the area or died before 31 December contributes the
+    previous snapshot's income (0 for a child born that year). Called at the
+    end of the year, before the snapshot; ``pe``'s ``E_ROW`` names each
+    member's move.
+    """
+    member = pe[:, K.E_ROW] >= 0
+    q = pe[member, K.E_PERSON]
+    present = p[q, K.P_HH] >= 0
+    income = np.minimum(np.where(present, p[q, K.P_INCOME], p[q, K.P_INCPREV]), INCOME_CAP)
+    total = np.zeros(len(mv), np.int64)
+    np.add.at(total, pe[member, K.E_ROW] - row0, income)
+    mv[:, K.M_INCOME] = total
 
 
 def _compact_seekers(sk: np.ndarray, cnt: np.ndarray, hh: np.ndarray, p: np.ndarray, next_day: int) -> None:
@@ -201,6 +227,7 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         cnt[K.C_MV] = cnt[K.C_PE] = 0
         K.simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, _year_key(seed, 1000 + yi),
                         ev, nb, arr, ap, mv, pe, wd, ve)
+        _observed_income(mv[: cnt[K.C_MV]], pe[: cnt[K.C_PE]], p, int(cnt[K.C_ROW0]))
         moves.append(mv[: cnt[K.C_MV]].copy())
         events.append(pe[: cnt[K.C_PE]].copy())
         cnt[K.C_ROW0] += cnt[K.C_MV]
