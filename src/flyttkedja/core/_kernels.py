@@ -252,42 +252,35 @@ def event_index(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_
     return _by_dwelling(by_time, dw_of, dw_completed.shape[0], n_chunks)
 
 
-@njit(cache=True, parallel=True)
-def _in_order(mv_date, n_chunks):
-    """True when move dates never decrease in table order (checked over fixed chunks)."""
-    n = mv_date.shape[0]
-    size = (n + n_chunks - 1) // n_chunks
-    bad = np.zeros(n_chunks, np.int64)
-    for c in prange(n_chunks):
-        for r in range(max(c * size, 1), min(n, (c + 1) * size)):
-            if mv_date[r] < mv_date[r - 1]:
-                bad[c] += 1
-    return bad.sum() == 0
-
-
 @njit(cache=True)
-def _by_day(day, start, end, dense):
+def _by_day(day, start, end, in_place):
     """Stable counting sort of the items dated inside the window by day.
 
-    Returns ``(day_start, items)``: the items of window day k are
-    ``items[day_start[k]:day_start[k + 1]]`` in index order. With ``dense``
-    (dates already non-decreasing) no items array is built: day k's items are
+    Returns ``(day_start, items, dense)``: the items of window day k are
+    ``items[day_start[k]:day_start[k + 1]]`` in index order. With ``in_place``
+    and dates already non-decreasing (checked in the same pass; the usual case
+    for moves) no items array is built and ``dense`` is True: day k's items are
     ``day_start[k]..day_start[k + 1]-1`` themselves.
     """
     n_days = end - start + 1
     day_start = np.zeros(n_days + 1, np.int64)
     before = 0
+    ordered = True
+    previous = np.iinfo(np.int32).min
     for i in range(day.shape[0]):
         t = day[i]
+        ordered &= t >= previous
+        previous = t
         if start <= t <= end:
             day_start[t - start + 1] += 1
         elif t < start:
             before += 1
+    dense = in_place and ordered
     day_start[0] = before if dense else 0
     for k in range(n_days):
         day_start[k + 1] += day_start[k]
     if dense:
-        return day_start, np.empty(0, np.int32)
+        return day_start, np.empty(0, np.int32), True
     fill = day_start[:-1].copy()
     items = np.empty(day_start[n_days], np.int32)
     for i in range(day.shape[0]):
@@ -295,7 +288,7 @@ def _by_day(day, start, end, dense):
         if start <= t <= end:
             items[fill[t - start]] = i
             fill[t - start] += 1
-    return day_start, items
+    return day_start, items, False
 
 
 @njit(cache=True, parallel=True)
@@ -352,10 +345,9 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     """
     n_dw = dw_completed.shape[0]
     n_moves = mv_date.shape[0]
-    dense = _in_order(mv_date, n_parts)
-    day_start, rows = _by_day(mv_date, start, end, dense)
-    comp_start, comp_dw = _by_day(dw_completed, start, end, False)
-    demo_start, demo_dw = _by_day(dw_demolished, start, end, False)
+    day_start, rows, dense = _by_day(mv_date, start, end, True)
+    comp_start, comp_dw, _ = _by_day(dw_completed, start, end, False)
+    demo_start, demo_dw, _ = _by_day(dw_demolished, start, end, False)
     _end_codes(step, mv_from, mv_vacates, mv_origin)
     inconsistent = np.zeros(n_parts, np.int64)
     orphan = np.zeros(n_parts, np.int64)
