@@ -318,88 +318,148 @@ def _settle(ref, outcome, n_moves, step, comp_first):
         comp_first[ref - n_moves] = outcome
 
 
+UNTOUCHED = -2         # span state: no event at the dwelling in this span yet
+FIRST_LEAVES = -3      # first event at a dwelling in a span: a departure or completion
+FIRST_DEMOLISHED = -4  # ... its demolition (an arrival is recorded as its row, >= 0)
+
+
+@njit(cache=True)
+def _spans(day_start, n_spans):
+    """Split the window's days into ``n_spans`` runs with about equal numbers of moves."""
+    n_days = day_start.shape[0] - 1
+    bounds = np.empty(n_spans + 1, np.int64)
+    lo, total = day_start[0], day_start[n_days] - day_start[0]
+    t = 0
+    for c in range(n_spans):
+        while t < n_days and (day_start[t] - lo) * n_spans < c * total:
+            t += 1
+        bounds[c] = t
+    bounds[n_spans] = n_days
+    return bounds
+
+
+@njit(cache=True)
+def _touch(slot, d, first):
+    """Record the first event at d in this span, when it is the first."""
+    if slot[2 * d] == UNTOUCHED:
+        slot[2 * d + 1] = first
+        slot[2 * d] = -1
+
+
 @njit(cache=True, parallel=True)
 def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin, dw_completed, dw_demolished,
-                       start, end, max_gap, n_parts, step, comp_first, pending):
+                       start, end, max_gap, step, comp_first, state):
     """Rule items 1-3 and 5 in one pass over the events in time order, no event index.
 
     Days are visited in order; inside a day, first the completions and the
     vacating departures (rows in table order), then the filling arrivals, then
-    the demolitions: exactly the same-day order of the rule. One state per
-    dwelling, ``pending[d]`` (int32: the row of the vacancy at d whose next
+    the demolitions: exactly the same-day order of the rule. One int32 state per
+    dwelling, its *pending* vacancy (the row of the vacancy at d whose next
     event has not come, n_moves + d for its completion, or -1), decides each
-    vacancy when the next event at d comes. (Packing the day into an int64 slot
-    saves reading the vacancy's date but doubles the array that takes the random
-    accesses: 15% slower at 10 M moves.) Dwellings are
-    split into ``n_parts`` contiguous ranges, one per thread; each thread reads
-    every event but handles only its dwellings' events, in time order, so the
-    outputs (every slot written by the owner of one dwelling) are identical for
-    any number of threads, and no two threads write one dwelling's cache line.
-    Input in date order (the usual case) is read in place; otherwise rows are
-    first put in day order by a stable counting sort.
+    vacancy when the next event at d comes. Input in date order (the usual
+    case) is read in place; otherwise rows are first put in day order by a
+    stable counting sort.
 
-    Fills the caller's ``step`` (one per move), ``comp_first`` and ``pending``
-    (one per dwelling; allocated by numpy, which asks the kernel for huge pages,
-    so the random accesses miss the TLB less). Returns ``(inconsistent,
-    orphan)`` per part.
+    In parallel over ``state.shape[0]`` spans of days (about equal numbers of
+    moves), one per thread, each with its own states: a span decides the
+    vacancies whose next event falls inside it, and records, per dwelling, the
+    first event it saw there (untouched dwellings: UNTOUCHED). A parallel pass
+    over dwellings then joins the spans in time order: the vacancy still
+    pending at a dwelling when a span ends is decided by the first event there
+    in a later span, exactly as one sequential pass would decide it. Each
+    thread handles only its own events (no thread reads the others' rows, as a
+    split by dwelling would) and writes the steps of its own time span, so no
+    two threads write near each other; the result is the rule's, whatever the
+    number of spans (tested against the reference with 1 to 8 spans, more
+    spans than days included).
+
+    Fills the caller's ``step`` (one per move), ``comp_first`` (one per
+    dwelling) and ``state`` (spans × 2 per dwelling: pending vacancy, first
+    event), all allocated by numpy, which asks the kernel for huge pages
+    (numba's own allocations are not, and their first-touch page faults cost
+    as much as the pass). Returns ``(inconsistent, orphan)`` per span plus the
+    join.
     """
+    n_spans = state.shape[0]
     n_dw = dw_completed.shape[0]
     n_moves = mv_date.shape[0]
     day_start, rows, dense = _by_day(mv_date, start, end, True)
     comp_start, comp_dw, _ = _by_day(dw_completed, start, end, False)
     demo_start, demo_dw, _ = _by_day(dw_demolished, start, end, False)
     _end_codes(step, mv_from, mv_vacates, mv_origin)
-    inconsistent = np.zeros(n_parts, np.int64)
-    orphan = np.zeros(n_parts, np.int64)
-    for k in prange(n_parts):
-        dlo = (n_dw * k) // n_parts
-        dhi = (n_dw * (k + 1)) // n_parts
-        for d in range(dlo, dhi):
-            pending[d] = -1
-            comp_first[d] = -UNFILLED - 1
+    for d in prange(n_dw):
+        comp_first[d] = -UNFILLED - 1
+    bounds = _spans(day_start, n_spans)
+    inconsistent = np.zeros(n_spans + 1, np.int64)
+    orphan = np.zeros(n_spans + 1, np.int64)
+    for c in prange(n_spans):
+        slot = state[c]  # dwelling d: slot[2d] its pending vacancy, slot[2d + 1] its first event in the span
+        for d in range(n_dw):
+            slot[2 * d] = UNTOUCHED if c > 0 else -1  # nothing comes before the first span
         n_inc = 0
         n_orph = 0
-        for t in range(end - start + 1):
+        for t in range(bounds[c], bounds[c + 1]):
             for i in range(comp_start[t], comp_start[t + 1]):  # completions
                 d = comp_dw[i]
-                if dlo <= d < dhi:
-                    n_inc += pending[d] >= 0
-                    pending[d] = n_moves + d
+                _touch(slot, d, FIRST_LEAVES)
+                n_inc += slot[2 * d] >= 0
+                slot[2 * d] = n_moves + d
             lo, hi = day_start[t], day_start[t + 1]
             for i in range(lo, hi):  # vacating departures
                 if i + AHEAD < hi:
                     q = mv_from[i + AHEAD if dense else rows[i + AHEAD]]
-                    if dlo <= q < dhi:
-                        prefetch(pending, q)
+                    if q >= 0:
+                        prefetch(slot, 2 * q)
                 r = i if dense else rows[i]
                 d = mv_from[r]
-                if dlo <= d < dhi and mv_vacates[r]:
-                    n_inc += pending[d] >= 0
-                    pending[d] = r
+                if d >= 0 and mv_vacates[r]:
+                    _touch(slot, d, FIRST_LEAVES)
+                    n_inc += slot[2 * d] >= 0
+                    slot[2 * d] = r
             for i in range(lo, hi):  # filling arrivals (rule item 3)
                 if i + AHEAD < hi:
                     q = mv_to[i + AHEAD if dense else rows[i + AHEAD]]
-                    if dlo <= q < dhi:
-                        prefetch(pending, q)
+                    if q >= 0:
+                        prefetch(slot, 2 * q)
                 r = i if dense else rows[i]
                 d = mv_to[r]
-                if dlo <= d < dhi and mv_fills[r]:
-                    p = pending[d]
-                    pending[d] = -1
-                    if p >= 0 and t + start - _vacancy_day(p, n_moves, mv_date, dw_completed) <= max_gap:
+                if d >= 0 and mv_fills[r]:
+                    p = slot[2 * d]
+                    slot[2 * d] = -1
+                    if p == UNTOUCHED:
+                        slot[2 * d + 1] = r  # decided when the spans are joined
+                    elif p >= 0 and t + start - _vacancy_day(p, n_moves, mv_date, dw_completed) <= max_gap:
                         _settle(p, r, n_moves, step, comp_first)
                     else:
                         n_orph += 1  # filled nothing (or came after the gap: that vacancy stays unfilled)
             for i in range(demo_start[t], demo_start[t + 1]):  # demolitions: unfilled
                 d = demo_dw[i]
-                if dlo <= d < dhi:
-                    pending[d] = -1
-        for d in range(dlo, dhi):  # no next event inside the window
-            p = pending[d]
-            if p >= 0 and end - _vacancy_day(p, n_moves, mv_date, dw_completed) < max_gap:
-                _settle(p, -CENSORED - 1, n_moves, step, comp_first)
-        inconsistent[k] = n_inc
-        orphan[k] = n_orph
+                _touch(slot, d, FIRST_DEMOLISHED)
+                slot[2 * d] = -1
+        inconsistent[c] = n_inc
+        orphan[c] = n_orph
+    n_inc = 0
+    n_orph = 0
+    for d in prange(n_dw):  # join the spans: what became of the vacancy pending at d when a span began
+        v = -1
+        for c in range(n_spans):
+            p = state[c, 2 * d]
+            if p == UNTOUCHED:
+                continue  # no event at d in span c: v stays pending
+            if c > 0:
+                first = state[c, 2 * d + 1]
+                if first >= 0:  # an arrival
+                    if v >= 0 and mv_date[first] - _vacancy_day(v, n_moves, mv_date, dw_completed) <= max_gap:
+                        _settle(v, first, n_moves, step, comp_first)
+                    else:
+                        n_orph += 1
+                elif first == FIRST_LEAVES and v >= 0:
+                    n_inc += 1
+            v = p
+        if v >= 0 and end - _vacancy_day(v, n_moves, mv_date, dw_completed) < max_gap:
+            _settle(v, -CENSORED - 1, n_moves, step, comp_first)  # no next event inside the window
+    inconsistent[n_spans] = n_inc
+    orphan[n_spans] = n_orph
     return inconsistent, orphan
 
 

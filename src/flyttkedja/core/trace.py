@@ -30,6 +30,7 @@ from flyttkedja.core.chainset import ChainSet
 from flyttkedja.schema import END_REASONS
 
 Seeds = str | Sequence[int] | np.ndarray | pl.Expr
+MAX_SPANS = 8  # parallel spans of the successor pass
 
 
 @dataclass
@@ -61,16 +62,18 @@ def build_index(reg: Prepared) -> Index:
     return Index(reg, step, comp_first, inconsistent, orphan)
 
 
-def successors(reg: Prepared, n_parts: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """``(step, comp_first, inconsistent, orphan fills)`` from the time-ordered pass, split
-    over ``n_parts`` dwelling ranges (the result does not depend on it)."""
+def successors(reg: Prepared, n_spans: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``(step, comp_first, inconsistent, orphan fills)`` from the time-ordered pass, in
+    parallel over ``n_spans`` spans of days (at most 8: each holds 8 bytes per dwelling;
+    the result does not depend on it)."""
     n_moves, n_dw = len(reg.mv_date), len(reg.dw_completed)
-    if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's int32 pending state
+    if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's int32 state
         raise ValueError(f"too large: {n_moves} moves + {n_dw} dwellings (limit 2**31)")
-    step, comp_first, pending = np.empty(n_moves, np.int64), np.empty(n_dw, np.int64), np.empty(n_dw, np.int32)
+    step, comp_first = np.empty(n_moves, np.int64), np.empty(n_dw, np.int64)
+    state = np.empty((min(max(1, n_spans), MAX_SPANS), 2 * n_dw), np.int32)
     inconsistent, orphan = K.successors_by_time(
         reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
-        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, max(1, n_parts), step, comp_first, pending)
+        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, step, comp_first, state)
     return step, comp_first, int(inconsistent.sum()), int(orphan.sum())
 
 
