@@ -228,3 +228,18 @@ def test_empty_inputs() -> None:
     assert len(flyttkedja.trace(mv.slice(0, 0), dw.slice(0, 0))) == 0
     late = flyttkedja.trace(mv, dw, "all", window=("2030-01-01", "2030-02-01"))
     assert len(late) == 0 and late.quality["moves_outside_window"] == 3
+
+
+@pytest.mark.parametrize("shape", [10, (2, 3_000_000)])  # plain numpy, and a huge-page mapping (24 MB)
+def test_scratch_arrays_are_writable_and_reach_the_kernels(shape) -> None:
+    from flyttkedja.core import _kernels as K
+    from flyttkedja.core._scratch import scratch
+
+    out = scratch(shape, np.int32)
+    assert out.shape == (shape if isinstance(shape, tuple) else (shape,)) and out.dtype == np.int32
+    assert out.flags.writeable and out.flags.c_contiguous
+    flat = out.reshape(-1)
+    n = flat.size
+    step = scratch(n, np.int64)
+    K._end_codes(step, np.full(n, -1, np.int32), np.zeros(n, bool), np.full(n, 2, np.int8))  # numba writes into it
+    assert (step == -2).all()  # origin 2 (in_migrant): END_REASONS[1]

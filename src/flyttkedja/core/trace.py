@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
 from flyttkedja.core._prepare import Prepared, prepare
+from flyttkedja.core._scratch import scratch
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.schema import END_REASONS
 
@@ -69,8 +70,8 @@ def successors(reg: Prepared, n_spans: int) -> tuple[np.ndarray, np.ndarray, int
     n_moves, n_dw = len(reg.mv_date), len(reg.dw_completed)
     if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's int32 state
         raise ValueError(f"too large: {n_moves} moves + {n_dw} dwellings (limit 2**31)")
-    step, comp_first = np.empty(n_moves, np.int64), np.empty(n_dw, np.int64)
-    state = np.empty((min(max(1, n_spans), MAX_SPANS), 2 * n_dw), np.int32)
+    step, comp_first = scratch(n_moves, np.int64), scratch(n_dw, np.int64)
+    state = scratch((min(max(1, n_spans), MAX_SPANS), 2 * n_dw), np.int32)
     inconsistent, orphan = K.successors_by_time(
         reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
         reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, step, comp_first, state)
@@ -104,14 +105,14 @@ def walk_chains(seed_first: np.ndarray, step: np.ndarray, max_length: int) -> tu
     being ``links[offsets[c]:offsets[c + 1]]`` (move rows, in step order).
 
     Two parallel passes (lengths, then links at offsets from their cumulative sum);
-    numpy allocates the outputs (huge pages, see ``_kernels.move_vacancy_stats``).
+    the outputs are :func:`~flyttkedja.core._scratch.scratch` arrays (huge pages).
     """
     n = len(seed_first)
-    length, reason = np.empty(n, np.int32), np.empty(n, np.int8)
+    length, reason = scratch(n, np.int32), scratch(n, np.int8)
     K.chain_lengths(seed_first, step, max_length, length, reason)
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(length, out=offsets[1:])
-    links = np.empty(offsets[-1], np.int64)
+    links = scratch(int(offsets[-1]), np.int64)
     K.chain_links(seed_first, step, max_length, offsets, links)
     return length, reason, offsets, links
 
@@ -270,8 +271,8 @@ def statistics_arrays(reg: Prepared, index: Index, cond: np.ndarray) -> list[tup
     built = new_builds(reg)
     out = []
     for c in cond if cond.shape[0] else np.zeros((1, len(reg.mv_date)), bool):
-        n = len(reg.mv_date)  # numpy allocates (huge pages), the kernel fills
-        suffix, *by_move = np.empty(n, np.int64), np.empty(n, np.int32), np.empty(n, np.int8), np.empty(n, np.int32)
+        n = len(reg.mv_date)
+        suffix, *by_move = scratch(n, np.int64), scratch(n, np.int32), scratch(n, np.int8), scratch(n, np.int32)
         K.move_vacancy_stats(index.step, c, reg.mv_date, reg.start, reg.end, reg.max_length, suffix, *by_move)
         by_build = K.vacancy_stats(index.comp_first[built], suffix, index.step, c, reg.max_length)
         out.append((tuple(by_move), by_build))
