@@ -346,6 +346,25 @@ def _touch(slot, d, first):
         slot[2 * d] = -1
 
 
+@njit(cache=True)
+def _leave(slot, d, ref):
+    """A completion or vacating departure at d (``ref``) becomes d's pending vacancy.
+    Returns True when it replaces a vacancy still pending (an inconsistent vacancy)."""
+    _touch(slot, d, FIRST_LEAVES)
+    replaced = slot[2 * d] >= 0
+    slot[2 * d] = ref
+    return replaced
+
+
+@njit(cache=True, inline="always")  # as a call (not inlined) the successor pass ran 40% slower
+def _prefetch_ahead(slot, dwelling, rows, dense, i, hi):
+    """Prefetch the state of the dwelling of the row AHEAD rows after position i of the day."""
+    if i + AHEAD < hi:
+        q = dwelling[i + AHEAD if dense else rows[i + AHEAD]]
+        if q >= 0:
+            prefetch(slot, 2 * q)
+
+
 @njit(cache=True, parallel=True)
 def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin, dw_completed, dw_demolished,
                        start, end, max_gap, step, comp_first, state):
@@ -401,26 +420,16 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
         for t in range(bounds[c], bounds[c + 1]):
             for i in range(comp_start[t], comp_start[t + 1]):  # completions
                 d = comp_dw[i]
-                _touch(slot, d, FIRST_LEAVES)
-                n_inc += slot[2 * d] >= 0
-                slot[2 * d] = n_moves + d
+                n_inc += _leave(slot, d, n_moves + d)
             lo, hi = day_start[t], day_start[t + 1]
             for i in range(lo, hi):  # vacating departures
-                if i + AHEAD < hi:
-                    q = mv_from[i + AHEAD if dense else rows[i + AHEAD]]
-                    if q >= 0:
-                        prefetch(slot, 2 * q)
+                _prefetch_ahead(slot, mv_from, rows, dense, i, hi)
                 r = i if dense else rows[i]
                 d = mv_from[r]
                 if d >= 0 and mv_vacates[r]:
-                    _touch(slot, d, FIRST_LEAVES)
-                    n_inc += slot[2 * d] >= 0
-                    slot[2 * d] = r
+                    n_inc += _leave(slot, d, r)
             for i in range(lo, hi):  # filling arrivals (rule item 3)
-                if i + AHEAD < hi:
-                    q = mv_to[i + AHEAD if dense else rows[i + AHEAD]]
-                    if q >= 0:
-                        prefetch(slot, 2 * q)
+                _prefetch_ahead(slot, mv_to, rows, dense, i, hi)
                 r = i if dense else rows[i]
                 d = mv_to[r]
                 if d >= 0 and mv_fills[r]:

@@ -268,10 +268,9 @@ def statistics_arrays(reg: Prepared, index: Index, cond: np.ndarray) -> list[tup
     """Kernel part of :func:`vacancy_statistics`: for each condition (a row of ``cond``),
     ``(length, reason, count)`` per move row (-1 where the row opens no vacancy in the
     window) and per new build (the completion vacancies of :func:`new_builds`, in order)."""
-    built = new_builds(reg)
+    built, n = new_builds(reg), len(reg.mv_date)
     out = []
-    for c in cond if cond.shape[0] else np.zeros((1, len(reg.mv_date)), bool):
-        n = len(reg.mv_date)
+    for c in cond if cond.shape[0] else np.zeros((1, n), bool):
         suffix, *by_move = scratch(n, np.int64), scratch(n, np.int32), scratch(n, np.int8), scratch(n, np.int32)
         K.move_vacancy_stats(index.step, c, reg.mv_date, reg.start, reg.end, reg.max_length, suffix, *by_move)
         by_build = K.vacancy_stats(index.comp_first[built], suffix, index.step, c, reg.max_length)
