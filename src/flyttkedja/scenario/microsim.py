@@ -8,8 +8,9 @@ random numbers); the programme's dwellings draw from their own stream. The
 difference of the two runs is the programme's effect in that replication;
 the mean over replications with a t interval is the estimate.
 
-Target-group allocation of a line is not modelled in the market (any
-eligible seeker may win a dwelling); the transition model applies it.
+A line's target group becomes the dwellings' allocation rule in the market
+(seniors, young adults, low income, families: only eligible households get
+them, at completion and at every re-letting; :data:`ALLOCATION_OF_GROUP`).
 """
 
 from __future__ import annotations
@@ -18,101 +19,74 @@ import numpy as np
 import polars as pl
 
 from flyttkedja.analysis.groups import consumption_units
-from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, HOUSEHOLD_TYPES, TENURES
-from flyttkedja.synth import _kernels as SK
-from flyttkedja.synth.config import SynthConfig
-from flyttkedja.synth.population import FLOOR_AREA_BY_ROOMS, _buildings, _dwellings
+from flyttkedja.schema import AREA_TYPES, HOUSEHOLD_TYPES, TENURES
+from flyttkedja.synth.config import ConfigError, SynthConfig
+from flyttkedja.synth.programme import Programme as SynthProgramme
+from flyttkedja.synth.programme import ProgrammeLine
 from flyttkedja.synth.simulate import simulate
 
 GROUPS = ("young_adults", "seniors", "low_income", "lowest_quintile", "families", "born_abroad")
+# a line's target group as the market's allocation rule (docs/synthetic.md, "Allocated housing");
+# lowest_quintile and born_abroad are no allocation rule a landlord applies: such lines are open
+ALLOCATION_OF_GROUP = {"seniors": "seniors", "young_adults": "young_adults", "low_income": "low_income",
+                       "families": "families"}
 
 
-def programme_hook(cfg: SynthConfig, programme, years: int):
-    """The ``programme`` callable for the simulator: each line's dwellings spread evenly over ``years``.
+def programme_hook(cfg: SynthConfig, programme, years: int) -> SynthProgramme:
+    """The synth programme for the simulator: each line's dwellings spread evenly over ``years``.
 
     A line's dwellings go to the areas of its municipality (and area type),
     uniformly; the cost is the preset's for the tenure, rooms and area type,
-    times the new-build premium and the line's ``level``.
+    times the new-build premium and the line's ``level``; its target group
+    becomes the allocation rule.
     """
-    codes = [m["code"] for m in cfg.section("municipality")]
-    for line in programme.lines:
-        if line.municipality is not None and line.municipality not in codes:
-            raise ValueError(f"programme {programme.name!r}: municipality {line.municipality} is not in the "
-                             f"preset; choose one of {', '.join(codes)}")
-    premium = cfg.section("market")["new_build_premium"]
-    size = cfg.section("new_builds")["project_size"]
-
-    def hook(yi, rng, region, day0, ndays, building_start):
-        if yi >= years:
-            return (np.empty((0, SK.D_NCOL), np.int64),) + tuple(np.empty(0, t) for t in (np.int8, np.int16, np.int64, np.int64))
-        parts = []
-        for line in programme.lines:
-            n = line.count * (yi + 1) // years - line.count * yi // years
-            ok = np.ones(len(region.area_muni), bool)
-            if line.municipality is not None:
-                ok &= region.area_muni == codes.index(line.municipality)
-            if line.area_type is not None:
-                ok &= region.area_type == AREA_TYPES.index(line.area_type)
-            if n == 0:
-                continue
-            if not ok.any():
-                raise ValueError(f"programme {programme.name!r}: no area of type {line.area_type} in "
-                                 f"municipality {line.municipality}")
-            area = rng.choice(np.flatnonzero(ok), size=n)
-            tenure = np.full(n, TENURES.index(line.tenure))
-            rooms = np.full(n, line.rooms)
-            d, _, _ = _dwellings(cfg, rng, area, region.area_type[area], tenure, rooms, region.area_muni[area],
-                                 np.full(n, 1.0 if line.landlord == "public" else 0.0))
-            btype = np.full(n, BUILDING_TYPES.index(line.building_type), np.int8)
-            floor = np.maximum(FLOOR_AREA_BY_ROOMS[rooms - 1] + 20 * btype + rng.normal(0, 8, n), 15).astype(np.int16)
-            d[:, SK.D_COST] = (d[:, SK.D_COST] * premium * line.level).astype(np.int64)
-            d[:, SK.D_STATE] = SK.DS_FUTURE
-            parts.append((d, btype, floor, area * 3 + tenure))
-        if not parts:
-            return hook(years, rng, region, day0, ndays, building_start)
-        d, btype, floor, group = (np.concatenate(x) for x in zip(*parts))
-        building = _buildings(group, btype, size["multi_dwelling"], size["small_house"], building_start)
-        days = day0 + rng.integers(0, ndays, int(building.max()) - building_start + 1)
-        return d, btype, floor, building, days[building - building_start]
-
-    return hook
+    spec = SynthProgramme(tuple(ProgrammeLine(
+        count=line.count, tenure=line.tenure, rooms=line.rooms, landlord=line.landlord,
+        building_type=line.building_type, municipality=line.municipality, area_type=line.area_type,
+        level=line.level, allocation=ALLOCATION_OF_GROUP.get(line.target_group, "open"))
+        for line in programme.lines), years=years, name=programme.name)
+    try:
+        spec.validate(cfg)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return spec
 
 
-def income_per_cu(mv: np.ndarray) -> np.ndarray:
-    """Income per consumption unit of simulator move rows (SCB's scale, :func:`analysis.groups.consumption_units`)."""
-    frame = pl.DataFrame({"size": mv[:, SK.M_SIZE], "adults": mv[:, SK.M_ADULTS],
-                          "household_type": np.asarray(HOUSEHOLD_TYPES, dtype=object)[mv[:, SK.M_HTYPE]]})
-    return mv[:, SK.M_INCOME] / frame.select(consumption_units()).to_series().to_numpy()
+def income_per_cu(raw, rows=slice(None)) -> np.ndarray:
+    """Income per consumption unit of simulator moves ``rows`` (SCB's scale, :func:`analysis.groups.consumption_units`)."""
+    col = lambda name: raw.moves_column(name)[rows]  # noqa: E731
+    frame = pl.DataFrame({"size": col("size"), "adults": col("adults"),
+                          "household_type": np.asarray(HOUSEHOLD_TYPES, dtype=object)[col("household_type")]})
+    return col("income") / frame.select(consumption_units()).to_series().to_numpy()
 
 
 def income_cuts(raw) -> tuple[float, float]:
     """Median and 20th percentile of income per consumption unit of moving households, person-weighted."""
-    mv = raw.moves
-    per_cu = income_per_cu(mv)
+    per_cu = income_per_cu(raw)
     order = np.argsort(per_cu, kind="stable")
-    cum = np.cumsum(mv[order, SK.M_SIZE].astype(np.float64))
+    cum = np.cumsum(raw.moves_column("size")[order].astype(np.float64))
     pick = lambda q: float(per_cu[order][np.searchsorted(cum, q * cum[-1])]) if len(cum) else 0.0  # noqa: E731
     return pick(0.5), pick(0.2)
 
 
 def measures(raw, cuts: tuple[float, float]) -> dict[str, float]:
     """Counts of one run: housing moves, vacancies by tenure and area type, households housed by group."""
-    mv, d = raw.moves, raw.d
-    into = mv[:, SK.M_TO] >= 0
-    vac = (mv[:, SK.M_VAC] == 1) & (mv[:, SK.M_FROM] >= 0)
-    frm = d[mv[vac, SK.M_FROM]]
+    mv = raw.moves_column
+    into = mv("to_dwelling") >= 0
+    vac = (mv("vacates") == 1) & (mv("from_dwelling") >= 0)
+    frm = mv("from_dwelling")[vac]
     out = {"moves_per_100_new": float(into.sum())}
     for t, name in enumerate(TENURES):
-        out[f"vacancies_{name}_per_100_new"] = float((frm[:, SK.D_TENURE] == t).sum())
+        out[f"vacancies_{name}_per_100_new"] = float((raw.dwellings_column("tenure")[frm] == t).sum())
     for a, name in enumerate(AREA_TYPES):
-        out[f"vacancies_area_{name}_per_100_new"] = float((frm[:, SK.D_ATYPE] == a).sum())
-    m = mv[into & (mv[:, SK.M_FILL] == 1)]
-    per_cu = income_per_cu(m)
-    age = m[:, SK.M_AGE]
+        out[f"vacancies_area_{name}_per_100_new"] = float((raw.dwellings_column("area_type")[frm] == a).sum())
+    m = into & (mv("fills") == 1)
+    per_cu = income_per_cu(raw, m)
+    age = mv("age_head")[m]
     flags = {
         "young_adults": (age >= 18) & (age <= 29), "seniors": age >= 65,
         "low_income": per_cu < 0.6 * cuts[0], "lowest_quintile": per_cu < cuts[1],
-        "families": m[:, SK.M_SIZE] > m[:, SK.M_ADULTS], "born_abroad": m[:, SK.M_ABROAD] == 1,
+        "families": mv("size")[m] > mv("adults")[m], "born_abroad": mv("born_abroad")[m] == 1,
     }
     for g in GROUPS:
         out[f"reached_{g}_per_100_new"] = float(flags[g].sum())
