@@ -399,13 +399,25 @@ def _column_digest(column: pa.ChunkedArray) -> bytes:
                 data.update(memoryview(buffer)[int(offsets[0]):int(offsets[-1])])
         elif pa.types.is_boolean(t):
             values.update(np.asarray(pc.fill_null(chunk, False).to_numpy(zero_copy_only=False), np.uint8).tobytes())
-        elif t.bit_width and not pa.types.is_nested(t) and not pa.types.is_decimal(t):
-            ints = chunk.view(pa.int64() if t.bit_width == 64 else pa.int32() if t.bit_width == 32
-                              else pa.int16() if t.bit_width == 16 else pa.int8())
+        elif _fixed_width(t) in _INT_OF_WIDTH:
+            ints = chunk.view(_INT_OF_WIDTH[_fixed_width(t)])
             values.update(np.ascontiguousarray(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False)).tobytes())
         else:  # nested or decimal: rare in a register; the Python values are canonical
             values.update(repr(chunk.to_pylist()).encode())
     return valid.digest() + values.digest() + data.digest()
+
+
+_INT_OF_WIDTH = {8: pa.int8(), 16: pa.int16(), 32: pa.int32(), 64: pa.int64()}
+
+
+def _fixed_width(t: pa.DataType) -> int | None:
+    """Bit width of a flat fixed-width type (ints, floats, dates, times), else None."""
+    if pa.types.is_nested(t) or pa.types.is_decimal(t) or pa.types.is_dictionary(t):
+        return None
+    try:
+        return t.bit_width
+    except ValueError:  # variable width (e.g. null, string view)
+        return None
 
 
 def check_register(manifest: TraceManifest, tables: Mapping[str, pa.Table], where: str | os.PathLike,
