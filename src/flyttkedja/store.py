@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flyttkedja.io import write_json
+from flyttkedja.io import read_json, write_json
 
 FORMAT_VERSION = 1
 
@@ -164,17 +163,12 @@ def _write(directory: str | os.PathLike, name: str, record: Mapping[str, Any]) -
     return write_json({KEY_FORMAT: FORMAT_VERSION, **record}, Path(directory) / name)
 
 
-def _read(directory: str | os.PathLike, name: str, what: str) -> dict | None:
+def _read(directory: str | os.PathLike, name: str) -> dict | None:
     """The manifest as a dict (without the version key), None when absent; newer versions refused."""
     path = Path(directory) / name
     if not path.is_file():
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: not a readable {what} manifest: {exc}") from None
-    if not isinstance(record, dict):
-        raise FormatError(f"{path}: not a {what} manifest (expected a JSON object)")
+    record = read_json(path, name)  # a corrupt one: one line naming the file
     version = record.pop(KEY_FORMAT, 0)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise FormatError(f"{path}: format version {version!r} is newer than this flyttkedja reads "
@@ -215,7 +209,7 @@ def write_register_manifest(directory: str | os.PathLike, manifest: RegisterMani
 
 def read_register_manifest(directory: str | os.PathLike) -> RegisterManifest | None:
     """``register.json`` of a register directory, or None when it has none."""
-    record = _read(directory, REGISTER_MANIFEST, "register")
+    record = _read(directory, REGISTER_MANIFEST)
     if record is None:
         return None
     start, end = record.pop(KEY_WINDOW_START, None), record.pop(KEY_WINDOW_END, None)
@@ -256,7 +250,7 @@ def write_ingest_manifest(directory: str | os.PathLike, manifest: IngestManifest
 
 def read_ingest_manifest(directory: str | os.PathLike) -> IngestManifest | None:
     """``ingest.json`` of an ingested register directory, or None."""
-    record = _read(directory, INGEST_MANIFEST, "ingest")
+    record = _read(directory, INGEST_MANIFEST)
     if record is None:
         return None
     return IngestManifest(record.get(KEY_KIND, ""), record.get(KEY_INPUTS, {}), record.get(KEY_PARAMS, {}),
@@ -290,7 +284,7 @@ def write_trace_manifest(directory: str | os.PathLike, manifest: TraceManifest) 
 
 def read_trace_manifest(directory: str | os.PathLike) -> TraceManifest:
     """``trace.json`` of a chains directory; a directory without one is an error."""
-    record = _read(directory, TRACE_MANIFEST, "trace")
+    record = _read(directory, TRACE_MANIFEST)
     if record is None:
         raise FileNotFoundError(f"{directory}: no {TRACE_MANIFEST} (expected a directory written by 'flyttkedja trace')")
     return TraceManifest(record.get(KEY_PARAMS, {}) or {}, record.get(KEY_QUALITY, {}) or {},
@@ -305,7 +299,7 @@ def write_report_manifest(directory: str | os.PathLike, parameters: Mapping[str,
 
 def read_report_manifest(directory: str | os.PathLike) -> dict[str, Any] | None:
     """``report.json`` of a report directory (the Report's parameters), or None."""
-    return _read(directory, REPORT_MANIFEST, "report")
+    return _read(directory, REPORT_MANIFEST)
 
 
 @dataclass(frozen=True)
@@ -328,7 +322,7 @@ def write_scenario_manifest(directory: str | os.PathLike, manifest: ScenarioMani
 
 def read_scenario_manifest(directory: str | os.PathLike) -> ScenarioManifest | None:
     """``scenario.json`` of a scenario directory, or None."""
-    record = _read(directory, SCENARIO_MANIFEST, "scenario")
+    record = _read(directory, SCENARIO_MANIFEST)
     if record is None:
         return None
     return ScenarioManifest(record.get(KEY_SCENARIO, {}), record.get(KEY_SEEDS, []), record.get(KEY_WARNINGS, []),

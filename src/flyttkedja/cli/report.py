@@ -54,7 +54,8 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
     from flyttkedja.analysis import Report
     from flyttkedja.core import read_chainset
 
-    refuse_existing(out, overwrite)
+    register_dir = register_dir or store.read_trace_manifest(trace_dir).register_dir
+    refuse_existing(out, overwrite, inputs=[trace_dir, register_dir, areas, scenario_dir])
     comparison = None
     if scenario_dir is not None:
         import polars as pl
@@ -66,7 +67,6 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
     with spinner() as progress:
         task = progress.add_task(f"reading {trace_dir}", total=None)
         cs = read_chainset(trace_dir, register=register_dir)
-        register_dir = register_dir or store.read_trace_manifest(trace_dir).register_dir
         if areas is None and register_dir is not None:
             candidate = store.register_file(register_dir, "areas")
             areas = candidate if candidate.exists() else None

@@ -137,7 +137,7 @@ class ChainSet:
         hash of the register (:func:`flyttkedja.store.register_hash`), so that
         :func:`read_chainset` can load the ChainSet with its register and refuse another.
         """
-        with atomic_directory(path, overwrite=overwrite) as tmp:
+        with atomic_directory(path, overwrite=overwrite, inputs=[self.params.get("register_dir")]) as tmp:
             for name, table in self.to_arrow().items():
                 write_parquet(table, store.chains_file(tmp, name))
             store.write_trace_manifest(tmp, store.TraceManifest(
