@@ -294,3 +294,11 @@ def choose_target(cost, p_owner, p_coop, kind, size, kids, core, age, income, cu
     if income >= cost[1][rooms - 1] and u3 < p_coop:
         return 1, rooms
     return 0, rooms
+
+
+def joined_moves(moves: list[dict]) -> list:
+    """Per move: the row of the move that filled its to_dwelling the same day, if it joins it there."""
+    fills = {(m["to_dwelling"], m["move_date"]): row for row, m in enumerate(moves)
+             if m["fills"] and m["to_dwelling"] is not None}
+    return [fills.get((m["to_dwelling"], m["move_date"])) if not m["fills"] and m["to_dwelling"] is not None
+            else None for m in moves]

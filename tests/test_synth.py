@@ -50,6 +50,14 @@ def check_register(reg) -> None:
     # chains are disjoint paths
     all_links = reg.truth_links["move_row"].to_pylist()
     assert len(all_links) == len(set(all_links))
+    # couples moving in together: the joining move names the fill it joined; every move names what it freed
+    joined = reg.truth_moves["joined_move"].to_pylist()
+    assert joined == naive_synth.joined_moves(moves)
+    assert reg.truth_moves["freed_dwelling"].to_pylist() == [m["from_dwelling"] if m["vacates"] else None
+                                                             for m in moves]
+    for j, f in enumerate(joined):
+        if f is not None and moves[j]["vacates"]:  # a household moving in together left a dwelling of its own
+            assert moves[f]["vacates"] and moves[f]["origin"] == "dwelling"
 
 
 def check_panel(reg) -> None:
@@ -112,13 +120,21 @@ def test_every_mechanism_occurs(small_register):
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(residents=st.integers(1500, 5000), years=st.integers(1, 2), seed=st.integers(0, 2**31),
        swap=st.sampled_from([0.0, 0.3]), empty=st.sampled_from([0.0, 0.05]),
-       demolished=st.sampled_from([0.0, 0.05]), gap=st.sampled_from([30, 365]))
-def test_random_configs_keep_every_invariant(residents, years, seed, swap, empty, demolished, gap):
+       demolished=st.sampled_from([0.0, 0.05]), gap=st.sampled_from([30, 365]),
+       together=st.sampled_from([0.0, 0.5, 1.0]), couples=st.sampled_from([0.1, 0.4]))
+def test_random_configs_keep_every_invariant(residents, years, seed, swap, empty, demolished, gap, together,
+                                             couples):
+    """Random small configurations (also many couples moving in together): the chain truth, occupancy,
+    the persons panel and the household moves stay consistent."""
     reg = generate({"base": "tiny", "region": {"residents": residents, "max_gap_days": gap},
                     "mobility": {"swap_share": swap},
+                    "demography": {"couple_move_together": together, "couple_rate": couples},
                     "market": {"left_empty": empty, "demolished": demolished}}, years=years, seed=seed)
     check_register(reg)
     check_panel(reg)
+    check_events_match_moves(reg)
+    if together == 1.0:
+        assert reg.truth_moves["joined_move"].null_count < reg.truth_moves.num_rows  # couples did move together
 
 
 def test_write_read_roundtrip_is_byte_identical(small_register, tmp_path):

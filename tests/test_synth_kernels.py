@@ -91,6 +91,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         sk[i, K.S_ACTIVE] = 1
         sk[i, K.S_EXPIRE] = day - 1 if s["state"] == 0 else day + 30
         sk[i, K.S_KEY] = s["key"]
+        sk[i, K.S_PARTNER] = -1
         hh[i, K.H_ALIVE], hh[i, K.H_SEEKER] = 1, i
         hh[i, K.H_LASTMOVE] = day if s["state"] == 2 else -1
         # the household the seeker would move in as: head of age s["age"] with s["kids"] children

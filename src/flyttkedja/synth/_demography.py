@@ -16,13 +16,13 @@ from numba import njit, prange
 from flyttkedja._random import normal, u01, u01x
 from flyttkedja.synth._market import drain, new_seeker, offer_seeker, vacate
 from flyttkedja.synth._state import (
-    C_MV, C_P, C_ROW0, D_MUNI, D_OCC, D_VACDAY, D_VACROW, D_ROOMS, D_TENURE, DR_DEMOGRAPHY, DR_INCOME, DR_MOBILITY, DR_PERM, DR_SEX, DR_SWAP,
+    C_MV, C_P, C_ROW0, D_MUNI, D_OCC, D_VACDAY, D_VACROW, D_ROOMS, D_TENURE, DR_DEMOGRAPHY, DR_INCOME, DR_MOBILITY, DR_PERM, DR_SEX, DR_SWAP, DR_TOGETHER,
     H_ABROAD, H_CORE, H_DW, H_FIRST, H_HEAD, H_INCPREV, H_KEY, H_LASTMOVE, H_PARTNER, H_QUEUE,
     H_SEEKER, H_SIZE, ID_BIRTH, O_DWELLING, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_NEXT,
     P_PERM, P_ROLE, P_SEEKER, P_SEX, PE_BIRTH, PE_DEATH, PE_EMIG, PE_MOVE, PE_OUT, PR_BIRTH, PR_COUPLE,
     PR_CROWDING, PR_DEATH_A, PR_DEATH_B, PR_DOWNSIZING, PR_EMIG_ABROAD, PR_EMIG_NATIVE, PR_INCOME_RISE,
-    PR_LEAVE18, PR_LEAVE25, PR_MOVE0, PR_OUT_OTHER, PR_OUT_YOUNG, PR_SD_YEARLY, PR_SEPARATION, PR_SWAP,
-    ROLE_CHILD, ROLE_CORE, S_ACTIVE, SK_INTERNAL, SK_LEAVE, SK_SPLIT, SRC_NONE, T_RENTAL, X_DISSOLVED,
+    PR_LEAVE18, PR_LEAVE25, PR_MOVE0, PR_OUT_OTHER, PR_OUT_YOUNG, PR_SD_YEARLY, PR_SEPARATION, PR_SWAP, PR_TOGETHER,
+    ROLE_CHILD, ROLE_CORE, S_ACTIVE, S_PARTNER, SK_INTERNAL, SK_LEAVE, SK_SPLIT, SRC_NONE, T_RENTAL, X_DISSOLVED,
     X_DWELLING, X_EMIGRANT, X_OUT_MIGRANT, add_member, composition, end_household, household_income,
     ident, member_events, person_event, person_income, record_move, remove_member,
 )
@@ -284,6 +284,10 @@ def on_couple(m, h, day):
         m.pair[0, muni] = h
         return
     m.pair[0, muni] = -1
+    ka, kb = min(hh[h, H_KEY], hh[other, H_KEY]), max(hh[h, H_KEY], hh[other, H_KEY])
+    if u01x(m.key, ka, kb, DR_TOGETHER) < m.par[PR_TOGETHER]:
+        _seek_together(m, other, h, day)
+        return
     j, r = other, h
     if d[hh[h, H_DW], D_ROOMS] < d[hh[other, H_DW], D_ROOMS]:
         j, r = h, other
@@ -301,6 +305,23 @@ def on_couple(m, h, day):
     end_household(m, j)
     if vacate(m, dj, day, row):
         drain(m, dj, day)
+
+
+@njit(cache=True)
+def _seek_together(m, a, b, day):
+    """Singles ``a`` and ``b`` look for a dwelling together (one seeker for both; each keeps theirs meanwhile)."""
+    hh, p, d = m.hh, m.p, m.d
+    age = max(m.year - p[hh[a, H_HEAD], P_BY], m.year - p[hh[b, H_HEAD], P_BY])
+    if m.year - p[hh[b, H_HEAD], P_BY] > m.year - p[hh[a, H_HEAD], P_BY]:
+        a, b = b, a  # the older partner's household carries on (its head is the couple's head)
+    income = household_income(hh, p, a) + household_income(hh, p, b)
+    dw = hh[a, H_DW]
+    s = new_seeker(m, SK_INTERNAL, a, -1, hh[a, H_KEY], 2, 0, 2, age, income, -1, 0, d[dw, D_MUNI], day,
+                   min(hh[a, H_QUEUE], hh[b, H_QUEUE]), -1)
+    m.sk[s, S_PARTNER] = b
+    hh[a, H_SEEKER] = s
+    hh[b, H_SEEKER] = s
+    offer_seeker(m, s, day)
 
 
 @njit(cache=True)

@@ -27,9 +27,9 @@ from flyttkedja.synth._state import (
     P_ROLE, P_SEEKER, P_SEX, PE_IMM, PE_IN, PE_MOVE, PR_BONUS0, PR_CAND, PR_COOP_PREF, PR_CROSS,
     PR_CROSS_NEW, PR_DEMOLISH, PR_IW0, PR_JITTER, PR_LEFT_EMPTY, PR_OWNER_PREF, PR_PAT0, PR_PRICE_CUT,
     PR_PRICE_FLOOR, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
-    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_MUNI, S_NEXT, S_PERSON, S_QUEUE, S_ROOMS,
-    S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
-    X_DWELLING, add_member, ident, member_events, new_household, person_event, person_income,
+    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
+    S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
+    X_DWELLING, add_member, end_household, ident, member_events, new_household, person_event, person_income,
     record_move, remove_member,
 )
 
@@ -101,6 +101,13 @@ def seeker_valid(m, s, day):
         h = sk[s, S_HH]
         if hh[h, H_ALIVE] == 0 or hh[h, H_SEEKER] != s:
             return 0
+        b = sk[s, S_PARTNER]
+        if b >= 0:  # a couple moving in together: both still single and waiting for it
+            if (hh[b, H_ALIVE] == 0 or hh[b, H_SEEKER] != s or hh[b, H_SIZE] != 1 or hh[h, H_SIZE] != 1
+                    or hh[h, H_CORE] != 1 or hh[b, H_CORE] != 1):
+                return 0
+            if hh[b, H_LASTMOVE] == day:
+                return 2
         return 2 if hh[h, H_LASTMOVE] == day else 1
     if kind == SK_LEAVE or kind == SK_SPLIT:
         q = sk[s, S_PERSON]
@@ -347,6 +354,7 @@ def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenu
     sk[s, S_ARRIVAL] = arrival
     sk[s, S_NEXT] = -1
     sk[s, S_KEY] = skey
+    sk[s, S_PARTNER] = -1
     return s
 
 
@@ -361,6 +369,36 @@ def _move_household(m, s, dw, day, src, gap):
     m.hh[h, H_SEEKER] = -1
     m.hh[h, H_DW] = dw
     return h, (from_dw if vacate(m, from_dw, day, row) else -1)
+
+
+@njit(cache=True)
+def _move_couple(m, s, dw, day, src, gap):
+    """Two singles move in together into ``dw``: two moves, one fills, the other joins; both leave a dwelling.
+
+    Returns (household, first freed dwelling on the market or -1, second or -1).
+    """
+    hh, p = m.hh, m.p
+    a = m.sk[s, S_HH]
+    b = m.sk[s, S_PARTNER]
+    da = hh[a, H_DW]
+    db = hh[b, H_DW]
+    row_a = record_move(m, a, day, da, dw, O_DWELLING, X_DWELLING, 1, 1, src, gap)
+    member_events(m, a, day, PE_MOVE, da, dw, row_a)
+    row_b = record_move(m, b, day, db, dw, O_DWELLING, X_DWELLING, 1, 0, SRC_NONE, 0)
+    member_events(m, b, day, PE_MOVE, db, dw, row_b)
+    q = hh[b, H_HEAD]
+    remove_member(hh, p, b, q)
+    p[q, P_ROLE] = ROLE_CORE
+    add_member(hh, p, a, q)
+    hh[a, H_CORE] = 2
+    hh[a, H_PARTNER] = q
+    hh[a, H_SEEKER] = -1
+    hh[a, H_DW] = dw
+    hh[a, H_QUEUE] = min(hh[a, H_QUEUE], hh[b, H_QUEUE])
+    end_household(m, b)
+    left_a = da if vacate(m, da, day, row_a) else -1
+    left_b = db if vacate(m, db, day, row_b) else -1
+    return a, left_a, left_b
 
 
 @njit(cache=True)
@@ -436,19 +474,23 @@ def match(m, s, dw, day):
     gap = day - d[dw, D_VACDAY]
     m.sk[s, S_ACTIVE] = 0
     left = -1
-    if kind == SK_INTERNAL:
+    left2 = -1
+    fill_row = m.cnt[C_MV]  # the filling move is the next one recorded
+    if kind == SK_INTERNAL and m.sk[s, S_PARTNER] >= 0:
+        h, left, left2 = _move_couple(m, s, dw, day, src, gap)
+    elif kind == SK_INTERNAL:
         h, left = _move_household(m, s, dw, day, src, gap)
     elif kind == SK_LEAVE or kind == SK_SPLIT:
         h = _form_household(m, s, dw, day, src, gap)
     else:
         h = _settle_arrival(m, s, dw, day, src, gap)
-    m.mv[m.cnt[C_MV] - 1, M_SINC] = m.sk[s, S_INCOME]  # the filling move was recorded last
+    m.mv[fill_row, M_SINC] = m.sk[s, S_INCOME]
     if d[dw, D_TENURE] == T_RENTAL and d[dw, D_LANDLORD] == 0:
         m.hh[h, H_QUEUE] = day  # queue points are used up
     d[dw, D_STATE] = DS_OCC
     d[dw, D_OCC] = h
     d[dw, D_SEQ] += 1
-    return left
+    return left, left2
 
 
 @njit(cache=True)
@@ -466,9 +508,12 @@ def drain(m, dw, day):
         if s < 0:
             append_vacancy(m, v)
             continue
-        left = match(m, s, v, day)
+        left, left2 = match(m, s, v, day)
         if left >= 0:
             vq[tail] = left
+            tail += 1
+        if left2 >= 0:
+            vq[tail] = left2
             tail += 1
 
 
@@ -478,9 +523,11 @@ def offer_seeker(m, s, day):
     if seeker_valid(m, s, day) == 1:
         dw = find_vacancy(m, s, day)
         if dw >= 0:
-            left = match(m, s, dw, day)
+            left, left2 = match(m, s, dw, day)
             if left >= 0:
                 drain(m, left, day)
+            if left2 >= 0:
+                drain(m, left2, day)
             return
     append_seeker(m.sk, m.shead, m.stail, s)
 
@@ -497,9 +544,11 @@ def sweep(m, day):
             if d[dw, D_STATE] == DS_VAC and d[dw, D_SEQ] == ve[e, 1] and day - d[dw, D_VACDAY] >= 30:
                 s = find_seeker(m, dw, day, True)
                 if s >= 0:
-                    left = match(m, s, dw, day)
+                    left, left2 = match(m, s, dw, day)
                     if left >= 0:
                         drain(m, left, day)
+                    if left2 >= 0:
+                        drain(m, left2, day)
             e = nxt
 
 

@@ -50,6 +50,8 @@ TRUTH_MOVES = pa.schema([
     pa.field("move_row", pa.int64(), nullable=False),
     pa.field("filled_after_move", pa.int64(), nullable=True),
     pa.field("filled_new_build", pa.bool_(), nullable=False),
+    pa.field("joined_move", pa.int64(), nullable=True),
+    pa.field("freed_dwelling", pa.int64(), nullable=True),
 ])
 TABLES = ("dwellings", "households", "moves", "areas", "person_events")
 TRUTH = ("truth_chains", "truth_links", "truth_moves")
@@ -284,10 +286,29 @@ def _truth_tables(raw: RawRegister, max_gap: int) -> tuple[pa.Table, pa.Table, p
     link_table = pa.Table.from_arrays([
         pa.array(raw.dwelling_id[seeds[link_seed]], pa.int64()), pa.array(step + 1, pa.int32()),
         pa.array(links, pa.int64())], schema=TRUTH_LINKS)
+    joined = joined_moves(mv)
     moves = pa.Table.from_arrays([
         pa.array(np.arange(len(mv)), pa.int64()), pa.array(filled_after, mask=filled_after < 0, type=pa.int64()),
-        pa.array(filled_new)], schema=TRUTH_MOVES)
+        pa.array(filled_new), pa.array(joined, mask=joined < 0, type=pa.int64()),
+        _dwelling_ids(np.where(mv[:, K.M_VAC] == 1, mv[:, K.M_FROM], -1), raw.dwelling_id)], schema=TRUTH_MOVES)
     return chains, link_table, moves
+
+
+def joined_moves(mv: np.ndarray) -> np.ndarray:
+    """Per move: the row of the move that filled its ``to_dwelling`` the same day, if it joined that
+    household there (a couple moving in together: one fills, the other joins); -1 otherwise."""
+    joins = np.flatnonzero((mv[:, K.M_FILL] == 0) & (mv[:, K.M_TO] >= 0))
+    fills = np.flatnonzero((mv[:, K.M_FILL] == 1) & (mv[:, K.M_TO] >= 0))
+    out = np.full(len(mv), -1, np.int64)
+    if len(joins) == 0 or len(fills) == 0:
+        return out
+    key = lambda rows: mv[rows, K.M_TO] * 100_000 + mv[rows, K.M_DAY]  # noqa: E731 (days < 100,000)
+    order = np.argsort(key(fills), kind="stable")
+    fk = key(fills)[order]
+    at = np.searchsorted(fk, key(joins))
+    hit = (at < len(fk)) & (fk[np.minimum(at, len(fk) - 1)] == key(joins))
+    out[joins[hit]] = fills[order[at[hit]]]
+    return out
 
 
 def build_register(raw: RawRegister, meta: dict[str, Any]) -> Register:
