@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import atomic_directory, write_json, write_parquet
+from flyttkedja.io import atomic_directory, check_output, write_json, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
 from flyttkedja.scenario.model import TransitionModel, estimate
 from flyttkedja.schema import AREA_TYPES, TENURES
@@ -156,6 +156,8 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
 
     say = progress or (lambda step, frac: None)
     src, ms = scenario.source, scenario.model
+    if out is not None:  # refused before any work, not after it
+        check_output(out, [src.register], overwrite=overwrite)
     say("tracing the source register", 0.0)
     if src.register:
         cs = trace_register(src.register, "new_builds")
@@ -193,7 +195,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         messages.append("microsimulation skipped: the source is a register, not a synthetic preset")
     table = pa.Table.from_pylist(rows, schema=COMPARISON_SCHEMA)
     if out is not None:
-        with atomic_directory(out, overwrite=overwrite) as tmp:
+        with atomic_directory(out, overwrite=overwrite, inputs=[src.register]) as tmp:
             write_parquet(table, tmp / "comparison.parquet")
             write_json({"scenario": scenario.to_dict(), "microsimulation_seeds": seeds, "warnings": messages,
                         "model": {"strata": len(model.strata), "chains": model.meta["chains"],
