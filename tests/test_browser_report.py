@@ -44,6 +44,7 @@ from PIL import Image  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
+from flyttkedja import store  # noqa: E402
 from flyttkedja.analysis.labels import label  # noqa: E402
 
 
@@ -88,7 +89,7 @@ def _not_blank(png: bytes) -> bool:
 @pytest.fixture(scope="module")
 def opened(browser, small_register, tmp_path_factory):
     report = build_report(small_register)
-    page = report.write_html(tmp_path_factory.mktemp("report") / "report.html", scenario=scenario_fixture())
+    page = report.write_html(tmp_path_factory.mktemp("report") / store.REPORT_HTML, scenario=scenario_fixture())
     urls, errors = _open(browser, page)
     return report, page, urls, errors
 
