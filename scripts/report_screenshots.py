@@ -50,6 +50,7 @@ def _open(driver, page: Path) -> None:
 
 
 def main() -> None:
+    from flyttkedja import store
     from flyttkedja.analysis import Report
     from flyttkedja.core import trace
     from flyttkedja.synth import generate
@@ -61,8 +62,10 @@ def main() -> None:
     driver = _browser()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            en = report.write_html(Path(tmp) / "report.html", lang="en")
-            sv = report.write_html(Path(tmp) / "rapport.html", lang="sv")
+            (Path(tmp) / "en").mkdir()
+            (Path(tmp) / "sv").mkdir()
+            en = report.write_html(Path(tmp) / "en" / store.REPORT_HTML, lang="en")
+            sv = report.write_html(Path(tmp) / "sv" / store.REPORT_HTML, lang="sv")
             _open(driver, en)
             for chart in driver.find_elements(By.CSS_SELECTOR, "div.chart"):
                 driver.execute_script("arguments[0].scrollIntoView()", chart)
