@@ -15,7 +15,7 @@ from flyttkedja.synth.config import load_config
 from flyttkedja.synth.simulate import simulate
 
 BASE = {"name": "t", "source": {"preset": "tiny", "years": 2, "seed": 11}, "replications": 2,
-        "chain_replications": 20, "model": {"bootstrap": 10},
+        "chain_replications": 20, "model": {"bootstrap": 10}, "run": {"workers": 0},
         "programme": [{"name": "a", "line": [{"count": 20, "tenure": "rental", "rooms": 2, "municipality": "9980"}]}]}
 
 
@@ -106,8 +106,14 @@ def test_run_writes_the_contract(tmp_path):
     assert got.columns == list(COMPARISON_COLUMNS)
     assert got.equals(table)
     assert set(got["method"]) == {"transition_model", "microsimulation"}
-    moves = got.filter(pl.col("measure") == "moves_per_100_new")
-    assert moves.height == 2 and (moves["estimate"] > 0).all()
+    whole = got.filter(pl.col("line").is_null() & (pl.col("area") == "region"))
+    gross = whole.filter(pl.col("measure") == "moves_gross_per_100_new")
+    assert sorted(gross["method"]) == ["microsimulation", "transition_model"] and (gross["estimate"] > 0).all()
+    assert whole.filter(pl.col("measure").is_in(["moves_net_per_100_new", "displacement_ratio"]))["method"].to_list() \
+        == ["microsimulation"] * 2
+    assert "moves_per_100_new" not in set(got["measure"])
+    assert {"municipality", "rest"} <= set(got["area"]) and set(got["line"].drop_nulls()) == {"1"}
+    assert (tmp_path / "out" / "summary.txt").read_text().count("displacement ratio") == 1
     assert (tmp_path / "out" / "scenario.json").exists() and (tmp_path / "out" / "model.json").exists()
     again = run(sc, tmp_path / "again")
     assert (tmp_path / "out" / "comparison.parquet").read_bytes() == (tmp_path / "again" / "comparison.parquet").read_bytes()
@@ -144,4 +150,4 @@ def test_sparse_programme_lines_warn(tmp_path):
     import json
 
     warnings_ = json.loads((tmp_path / "out" / "scenario.json").read_text())["warnings"]
-    assert any("programme 'a' line 0" in w for w in warnings_)
+    assert any("programme 'a' line 1" in w for w in warnings_)

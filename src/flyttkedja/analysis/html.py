@@ -71,7 +71,7 @@ def render_html(report, lang: str = "en", scenario: pl.DataFrame | None = None) 
         sections.append(_rounds_chart(report, t))
     sections.append(_end_chart(report, t))
     if scenario is not None:
-        sections.append(_scenario_section(scenario, t))
+        sections.append(_scenario_section(scenario, t, lang))
     sections += [_tables_section(report, t, scenario), _method(report, t, lang)]
     nav = "".join(f'<a href="#{k}">{escape(t(k))}</a>' for k in
                   ["length_distribution", "flows", "reach", "rounds", "end_reasons", "scenario", "tables", "method_note"]
@@ -172,8 +172,11 @@ def _end_chart(report, t) -> str:
     return _section("end_reasons", t, svg.stacked(rows, "end_reasons"), escape(t("share")))
 
 
-def _scenario_section(scenario: pl.DataFrame, t) -> str:
-    charts = []
+def _scenario_section(scenario: pl.DataFrame, t, lang: str = "en") -> str:
+    from flyttkedja.scenario.summary import headline, summary_paragraphs  # the planner's sentences (one source)
+
+    charts = [f"<p>{escape(p)}</p>" for p in summary_paragraphs(scenario, lang=lang)]
+    scenario = headline(scenario)
     for measure in sorted(scenario["measure"].unique().to_list()):
         d = scenario.filter(pl.col("measure") == measure).sort(["programme", "method", "group"], nulls_last=False)
         series: dict[str, list] = {}
