@@ -42,6 +42,11 @@ def _with(path: str, value):
     ("model.strata", ["tenure", "storey"], r"model\.strata\[1\]: 'storey' is not one of"),
     ("programme", [], r"programme: need at least one"),
     ("source.scale", "big", r"source\.scale: must be a number"),
+    ("max_replications", 1, r"max_replications: 1 is outside 2\.\."),
+    ("run", {"workers": -1}, r"run\.workers: -1 is outside"),
+    ("run", {"cluster": "x"}, r"run\.cluster: unknown field"),
+    ("model.shrinkage", "much", r"model\.shrinkage: must be a number"),
+    ("model.cross_validation", 1, r"model\.cross_validation: must be true or false"),
 ])
 def test_scenario_errors_name_the_field(path, value, message):
     with pytest.raises(ScenarioError, match=message):
@@ -114,6 +119,11 @@ def test_run_writes_the_contract(tmp_path):
     assert "moves_per_100_new" not in set(got["measure"])
     assert {"municipality", "rest"} <= set(got["area"]) and set(got["line"].drop_nulls()) == {"1"}
     assert (tmp_path / "out" / "summary.txt").read_text().count("displacement ratio") == 1
+    assert "undanträngningskvot" in (tmp_path / "out" / "summary.txt").read_text()
+    from test_scenario import _assert_disjoint_reach
+
+    _assert_disjoint_reach(got.filter(pl.col("method") == "microsimulation").to_dicts(), "moves_gross_per_100_new")
+    _assert_disjoint_reach(got.filter(pl.col("method") == "transition_model").to_dicts(), "moves_gross_per_100_new")
     assert (tmp_path / "out" / "scenario.json").exists() and (tmp_path / "out" / "model.json").exists()
     again = run(sc, tmp_path / "again")
     assert (tmp_path / "out" / "comparison.parquet").read_bytes() == (tmp_path / "again" / "comparison.parquet").read_bytes()
@@ -151,3 +161,67 @@ def test_sparse_programme_lines_warn(tmp_path):
 
     warnings_ = json.loads((tmp_path / "out" / "scenario.json").read_text())["warnings"]
     assert any("programme 'a' line 1" in w for w in warnings_)
+
+
+def test_unused_line_attributes_are_named(tmp_path):
+    raw = _with("programme.0.line.0.level", 1.2)
+    raw["programme"][0]["line"][0]["building_type"] = "small_house"
+    raw["model"] = {"bootstrap": 0, "strata": ["tenure", "size_band"], "cross_validation": False}
+    raw["max_replications"] = 2
+    import json
+
+    sc = parse_scenario(raw)
+    with pytest.warns(UserWarning, match="ignores building_type, municipality, level"):
+        run(sc, tmp_path / "out")
+    warnings_ = json.loads((tmp_path / "out" / "scenario.json").read_text())["warnings"]
+    assert any("line 1: the transition model ignores building_type, municipality, level" in w for w in warnings_)
+
+
+def _fake_results(effects, reps, seed=0):
+    """Replication results of programmes whose net moves differ from the baseline by ``effects`` (+ noise)."""
+    from flyttkedja.scenario.microsim import COUNTS
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(reps):
+        base = rng.poisson(1000, (len(COUNTS), 3)).astype(float)
+        total = [base + e + rng.normal(0, 5, base.shape) for e in effects]
+        out.append({"base": base, "total": total, "gross": [np.zeros((1, len(COUNTS), 3)) for _ in effects]})
+    return out
+
+
+def test_replications_stop_when_the_differences_are_resolved():
+    from flyttkedja.scenario.compare import replications_until_resolved
+
+    progs = [Programme(n, (Line(count=100, tenure="rental", rooms=2),)) for n in ("a", "b")]
+    pool = _fake_results([0.0, 30.0], 40)
+    calls = []
+
+    def batch(seeds):
+        calls.append(len(seeds))
+        return pool[sum(calls) - len(seeds): sum(calls)]
+
+    results, diffs = replications_until_resolved(None, list(range(40)), 2, programmes=progs, run_batch=batch)
+    assert diffs[0]["resolved"] and len(results) < 40 and diffs[0]["replications"] == len(results)
+    # indistinguishable programmes: the budget is spent and the difference stays unresolved
+    pool = _fake_results([0.0, 0.0], 10, seed=3)
+    calls.clear()
+    results, diffs = replications_until_resolved(None, list(range(10)), 2, programmes=progs, run_batch=batch)
+    assert len(results) == 10 and not diffs[0]["resolved"]
+
+
+SMALL = {"name": "exec", "source": {"preset": "tiny", "years": 1, "seed": 11}, "replications": 2,
+         "chain_replications": 5, "model": {"bootstrap": 0, "cross_validation": False},
+         "programme": [{"name": "a", "line": [{"count": 10, "tenure": "rental", "rooms": 1, "municipality": "9980"}]}]}
+
+
+def test_dask_cluster_gives_the_local_executors_bytes(tmp_path):
+    """Replications through local processes and through a dask.distributed LocalCluster: same bytes."""
+    distributed = pytest.importorskip("distributed")
+    sc = parse_scenario(SMALL)
+    run(sc, tmp_path / "local", workers=2)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        run(sc, tmp_path / "dask", scheduler=cl.scheduler_address)
+    assert (tmp_path / "local" / "comparison.parquet").read_bytes() == \
+        (tmp_path / "dask" / "comparison.parquet").read_bytes()
+    assert (tmp_path / "local" / "summary.txt").read_bytes() == (tmp_path / "dask" / "summary.txt").read_bytes()

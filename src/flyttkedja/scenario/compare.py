@@ -82,6 +82,10 @@ def programme_municipalities(programme: Programme) -> list[str]:
 
 
 # ---------------------------------------------------------------------- transition model
+class UnusedAttributeWarning(UserWarning):
+    """A programme line sets an attribute the transition model cannot use (not among its strata)."""
+
+
 LINE_ATTRIBUTES = ("tenure", "rooms", "area_type", "landlord", "building_type", "municipality")
 
 
@@ -147,7 +151,7 @@ def _model_spec(model: TransitionModel) -> list[tuple[str, str | None, str, floa
 
 def _by_key(model: TransitionModel, key: str, values) -> np.ndarray | None:
     """(len(values), S) indicator of strata whose ``key`` is each value (None if not a key)."""
-    if key not in model.keys:
+    if key not in model.keys or not len(values):
         return None
     pos = model.keys.index(key)
     which = np.array([s.split("|")[pos] for s in model.strata])
@@ -158,7 +162,7 @@ def _model_values(model: TransitionModel, kinds, counts, munis: list[str], probs
     """(1 + lines, columns of :func:`_model_spec`): per new dwelling, the programme then each line."""
     pr = model.probabilities() if probs is None else probs
     in_muni = _by_key(model, "municipality", munis)
-    mask = in_muni.sum(axis=0) > 0 if (in_muni is not None and munis) else None
+    mask = in_muni.sum(axis=0) > 0 if in_muni is not None else None
     ten, area = _by_key(model, "tenure", TENURES), _by_key(model, "area_type", AREA_TYPES)
     nan = lambda n: np.full(n, np.nan)  # noqa: E731
     G = len(model.groups)
@@ -366,7 +370,10 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         messages.append(f"register source: the comparison uses the disclosure-controlled model "
                         f"({model.suppressed_cells} cells suppressed, threshold {model.threshold})")
     for prog in scenario.programmes:
-        messages += unused_attributes(model, prog) + programme_kinds(model, prog)[2]
+        for text in unused_attributes(model, prog):
+            warnings.warn(text, UnusedAttributeWarning, stacklevel=2)
+            messages.append(text)
+        messages += programme_kinds(model, prog)[2]
     messages += sparse_lines(model, scenario.programmes, ms.min_observations)
     rows = []
     for i, prog in enumerate(scenario.programmes):
