@@ -33,6 +33,7 @@ class Report:
                  target_groups: Mapping[str, pl.Expr] | None = None, **options):
         names = [n for n in TABLES if n != "rounds" or areas is not None]
         self.by = (by,) if isinstance(by, str) else tuple(by)
+        self._inputs = [chainset.params.get("register_dir")]  # never written over (io.check_output)
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
                         "threshold": 5, "rounds": 6, "cluster": "auto", **options}
         self.target_groups = list((target_groups or {}).keys()) or None
@@ -55,7 +56,7 @@ class Report:
               scenario: pl.DataFrame | None = None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
         report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison when given), atomically."""
-        with atomic_directory(path, overwrite=overwrite) as tmp:
+        with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
             for name, frame in self.tables.items():
                 write_parquet(frame.to_arrow(), tmp / f"{name}.parquet")
                 frame.write_csv(tmp / f"{name}.csv", float_precision=6)

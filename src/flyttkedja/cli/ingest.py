@@ -87,7 +87,8 @@ def snapshots_command(persons, dwellings, out, columns, overwrite, move_date, ab
     from flyttkedja.ingest import from_snapshots
 
     params = dict(move_date=move_date, absent_origin=absent_origin, absent_destination=absent_destination)
-    with atomic_directory(out, overwrite=overwrite) as tmp, Progress(transient=True) as bar:
+    with atomic_directory(out, overwrite=overwrite, inputs=[persons, dwellings]) as tmp, \
+            Progress(transient=True) as bar:
         task = bar.add_task("year pairs", total=None)
         def progress(done, total, year):
             bar.update(task, completed=done, total=total, description=f"year pairs (to {year})")
@@ -114,7 +115,8 @@ def events_command(events, persons, dwellings, out, columns, overwrite, unordere
     """
     from flyttkedja.ingest import from_person_moves
 
-    with atomic_directory(out, overwrite=overwrite) as tmp, spinner() as progress:
+    with atomic_directory(out, overwrite=overwrite, inputs=[events, persons, dwellings]) as tmp, \
+            spinner() as progress:
         progress.add_task("person events → household moves")
         from_person_moves(events, persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet",
                           ordered=not unordered)

@@ -48,8 +48,11 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
     """
     from flyttkedja.analysis import Report
     from flyttkedja.core import read_chainset
+    from flyttkedja.io import read_json
 
-    refuse_existing(out, overwrite)
+    manifest = trace_dir / "trace.json"
+    register = read_json(manifest, "trace.json").get("params", {}).get("register_dir") if manifest.is_file() else None
+    refuse_existing(out, overwrite, inputs=[trace_dir, register, areas, scenario_dir])
     comparison = None
     if scenario_dir is not None:
         import polars as pl

@@ -46,7 +46,7 @@ def run_command(file: Path, out: Path, overwrite: bool, workers: int | None, sch
     from flyttkedja.scenario import load_scenario, run
 
     sc = load_scenario(file)
-    refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite, inputs=[file, sc.source.register])
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:

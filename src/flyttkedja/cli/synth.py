@@ -36,7 +36,7 @@ def synth(preset: str, years: int | None, seed: int, scale: float, out: Path, ov
     """
     from flyttkedja.synth import generate, load_config
 
-    refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite, inputs=[preset] if Path(preset).is_file() else [])
     cfg = load_config(preset, years=years, scale=scale)  # validate before any work
     console = Console(stderr=True)
     start = time.perf_counter()

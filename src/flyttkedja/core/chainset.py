@@ -29,7 +29,6 @@ Example
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -136,7 +135,7 @@ class ChainSet:
         register directory, when known) and the data-quality counts, so that
         :func:`read_chainset` can load the ChainSet with its register.
         """
-        with atomic_directory(path, overwrite=overwrite) as tmp:
+        with atomic_directory(path, overwrite=overwrite, inputs=[self.params.get("register_dir")]) as tmp:
             for name, table in self.to_arrow().items():
                 write_parquet(table, tmp / f"{name}.parquet")
             record = {
@@ -164,13 +163,13 @@ def read_chainset(path: str | os.PathLike, *, moves=None, dwellings=None) -> Cha
 
     >>> cs = read_chainset("run/chains")        # doctest: +SKIP
     """
-    from flyttkedja.io import to_arrow
+    from flyttkedja.io import read_json, to_arrow
     from flyttkedja.schema import conform
 
     path = Path(path)
     if not (path / "trace.json").is_file():
         raise FileNotFoundError(f"{path}: no trace.json (expected a directory written by 'flyttkedja trace')")
-    record = json.loads((path / "trace.json").read_text())
+    record = read_json(path / "trace.json", "trace.json")
     params = record.get("params", {})
     register = params.get("register_dir")
     if moves is None or dwellings is None:

@@ -11,11 +11,11 @@ Example
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.core.trace import Seeds, trace
+from flyttkedja.io import read_json
 
 
 def register_params(register_dir: str | Path) -> dict:
@@ -23,7 +23,7 @@ def register_params(register_dir: str | Path) -> dict:
     meta_path = Path(register_dir) / "register.json"
     if not meta_path.exists():
         return {}
-    meta = json.loads(meta_path.read_text())
+    meta = read_json(meta_path, "register.json")
     out = {}
     if meta.get("window_start") and meta.get("window_end"):
         out["window"] = (meta["window_start"], meta["window_end"])

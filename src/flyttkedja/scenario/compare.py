@@ -39,7 +39,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import atomic_directory, atomic_file, write_json, write_parquet
+from flyttkedja.io import atomic_directory, atomic_file, check_output, write_json, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
 from flyttkedja.scenario.model import Z975, TransitionModel, estimate
 from flyttkedja.schema import AREA_TYPES, TENURES
@@ -348,6 +348,8 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     src, ms = scenario.source, scenario.model
     workers = scenario.execution.workers if workers is None else workers
     scheduler = scenario.execution.scheduler if scheduler is None else scheduler
+    if out is not None:  # refused before any work, not after it
+        check_output(out, [src.register], overwrite=overwrite)
     say("tracing the source register", 0.0)
     if src.register:
         cs = trace_register(src.register, "new_builds")
@@ -406,7 +408,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     frame = pl.from_arrow(table)
     if out is not None:
         text = "\n\n\n".join(summary_text(frame, diffs, lang=lang) for lang in ("en", "sv"))
-        with atomic_directory(out, overwrite=overwrite) as tmp:
+        with atomic_directory(out, overwrite=overwrite, inputs=[src.register]) as tmp:
             write_parquet(table, tmp / "comparison.parquet")
             with atomic_file(tmp / "summary.txt") as part:
                 Path(part).write_text(text + "\n", encoding="utf-8")
