@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 import time
 import warnings
@@ -31,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from flyttkedja import store
 from flyttkedja.core import trace
 from flyttkedja.scenario import load_scenario, parse_scenario, run
 from flyttkedja.scenario.compare import GROSS, NET, RATIO, programme_kinds
-from flyttkedja.scenario.model import analytic, estimate
+from flyttkedja.scenario.model import analytic, estimate, load_model
 from flyttkedja.synth import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,8 +126,8 @@ def main() -> None:
     t0 = time.perf_counter()
     table = run(sc, tmp / "kustvik", workers=args.workers)
     t_kustvik = time.perf_counter() - t0
-    record = json.loads((tmp / "kustvik" / "scenario.json").read_text())
-    cv = json.loads((tmp / "kustvik" / "model.json").read_text())["meta"].get("cross_validation", {})
+    record = store.read_scenario_manifest(tmp / "kustvik")
+    cv = load_model(store.scenario_file(tmp / "kustvik", "model")).meta.get("cross_validation", {})
     t0 = time.perf_counter()
     single_table = run(single, tmp / "single", workers=args.workers)
     t_single = time.perf_counter() - t0
@@ -144,7 +144,7 @@ def main() -> None:
              f"--replications {args.replications} --max-replications {args.max_replications} "
              f"--single-replications {args.single_replications} --workers {args.workers}` "
              f"(metro preset, source seed {src.seed}; a 2-core machine shared with other jobs).*", ""]
-    n_reps = len(record["microsimulation_seeds"])
+    n_reps = len(record.microsimulation_seeds)
     lines += [f"Kustvik, {sc.programmes[0].dwellings} dwellings in municipality {muni}, "
               f"{n_reps} paired replications (95% intervals):", "",
               "| per 100 new dwellings | " + " | ".join(p.name for p in sc.programmes) + " |",
@@ -183,7 +183,7 @@ def main() -> None:
               f"{args.max_replications}; {t_kustvik / 60:.1f} minutes for the whole Kustvik run including "
               f"tracing, model, cross-validation and bootstrap; the single-kind run took {t_single / 60:.1f}):", "",
               "| difference | estimate (95%) | replications | resolved |", "|---|---|---|---|"]
-    for d in record["differences"]:
+    for d in record.differences:
         lines.append(f"| {d['a']} − {d['b']} | {d['difference']:.0f} ({d['lower']:.0f} to {d['upper']:.0f}) | "
                      f"{d['replications']} | {'yes' if d['resolved'] else 'no'} |")
     lines += ["", "Cross-validation by municipality (estimate without the chains of municipality m's new builds, "

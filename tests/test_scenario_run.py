@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from flyttkedja import store
 from flyttkedja.scenario import COMPARISON_COLUMNS, ScenarioError, load_scenario, parse_scenario, read_comparison, run
 from flyttkedja.scenario.config import Line, Programme
 from flyttkedja.scenario.microsim import programme_hook
@@ -118,15 +119,15 @@ def test_run_writes_the_contract(tmp_path):
         == ["microsimulation"] * 2
     assert "moves_per_100_new" not in set(got["measure"])
     assert {"municipality", "rest"} <= set(got["area"]) and set(got["line"].drop_nulls()) == {"1"}
-    assert (tmp_path / "out" / "summary.txt").read_text().count("displacement ratio") == 1
-    assert "undanträngningskvot" in (tmp_path / "out" / "summary.txt").read_text()
+    assert store.scenario_file(tmp_path / "out", "summary").read_text().count("displacement ratio") == 1
+    assert "undanträngningskvot" in store.scenario_file(tmp_path / "out", "summary").read_text()
     from test_scenario import _assert_disjoint_reach
 
     _assert_disjoint_reach(got.filter(pl.col("method") == "microsimulation").to_dicts(), "moves_gross_per_100_new")
     _assert_disjoint_reach(got.filter(pl.col("method") == "transition_model").to_dicts(), "moves_gross_per_100_new")
-    assert (tmp_path / "out" / "scenario.json").exists() and (tmp_path / "out" / "model.json").exists()
+    assert (tmp_path / "out" / store.SCENARIO_MANIFEST).exists() and (tmp_path / "out" / store.MODEL_FILE).exists()
     again = run(sc, tmp_path / "again")
-    assert (tmp_path / "out" / "comparison.parquet").read_bytes() == (tmp_path / "again" / "comparison.parquet").read_bytes()
+    assert (tmp_path / "out" / store.COMPARISON_FILE).read_bytes() == (tmp_path / "again" / store.COMPARISON_FILE).read_bytes()
     assert again.equals(table)
 
 
@@ -147,19 +148,15 @@ def test_register_source_uses_the_disclosed_model(small_register, tmp_path):
     raw = {**BASE, "source": {"register": str(tmp_path / "register")}}
     table = run(parse_scenario(raw), tmp_path / "out")
     assert set(table["method"]) == {"transition_model"}
-    import json
-
-    record = json.loads((tmp_path / "out" / "scenario.json").read_text())
-    assert any("microsimulation skipped" in w for w in record["warnings"])
-    assert any("disclosure-controlled" in w for w in record["warnings"])
+    record = store.read_scenario_manifest(tmp_path / "out")
+    assert any("microsimulation skipped" in w for w in record.warnings)
+    assert any("disclosure-controlled" in w for w in record.warnings)
 
 
 def test_sparse_programme_lines_warn(tmp_path):
     raw = _with("model", {"bootstrap": 0, "min_observations": 10**6})
     run(parse_scenario(raw), tmp_path / "out")
-    import json
-
-    warnings_ = json.loads((tmp_path / "out" / "scenario.json").read_text())["warnings"]
+    warnings_ = store.read_scenario_manifest(tmp_path / "out").warnings
     assert any("programme 'a' line 1" in w for w in warnings_)
 
 
@@ -168,12 +165,10 @@ def test_unused_line_attributes_are_named(tmp_path):
     raw["programme"][0]["line"][0]["building_type"] = "small_house"
     raw["model"] = {"bootstrap": 0, "strata": ["tenure", "size_band"], "cross_validation": False}
     raw["max_replications"] = 2
-    import json
-
     sc = parse_scenario(raw)
     with pytest.warns(UserWarning, match="ignores building_type, municipality, level"):
         run(sc, tmp_path / "out")
-    warnings_ = json.loads((tmp_path / "out" / "scenario.json").read_text())["warnings"]
+    warnings_ = store.read_scenario_manifest(tmp_path / "out").warnings
     assert any("line 1: the transition model ignores building_type, municipality, level" in w for w in warnings_)
 
 
@@ -222,6 +217,6 @@ def test_dask_cluster_gives_the_local_executors_bytes(tmp_path):
     run(sc, tmp_path / "local", workers=2)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
         run(sc, tmp_path / "dask", scheduler=cl.scheduler_address)
-    assert (tmp_path / "local" / "comparison.parquet").read_bytes() == \
-        (tmp_path / "dask" / "comparison.parquet").read_bytes()
-    assert (tmp_path / "local" / "summary.txt").read_bytes() == (tmp_path / "dask" / "summary.txt").read_bytes()
+    for name in ("comparison", "summary"):
+        assert store.scenario_file(tmp_path / "local", name).read_bytes() == \
+            store.scenario_file(tmp_path / "dask", name).read_bytes()

@@ -1,7 +1,7 @@
 """``flyttkedja scenario run FILE --out DIR``: compare new-build programmes.
 
-Writes ``comparison.parquet``, ``scenario.json`` and ``model.json`` into DIR
-(see :mod:`flyttkedja.scenario.compare`) and prints the headline figures.
+Writes ``comparison.parquet``, ``summary.txt``, ``scenario.json`` and ``model.json`` into DIR
+(see :mod:`flyttkedja.scenario.compare`) and prints the summary (gross, net and displacement per programme).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from flyttkedja import store
 from flyttkedja.cli import main, refuse_existing
 
 
@@ -54,6 +55,6 @@ def run_command(file: Path, out: Path, overwrite: bool, workers: int | None, sch
         table = run(sc, out, overwrite=overwrite, workers=workers, scheduler=scheduler,
                     progress=lambda step, frac: progress.update(task, description=step, completed=frac))
     console.print(f"{sc.name}: {len(sc.programmes)} programmes")
-    console.print((out / "summary.txt").read_text(encoding="utf-8").split("\n\n\n")[0].strip(), markup=False,
-                  highlight=False)
-    console.print(f"wrote {out}/comparison.parquet and {out}/summary.txt")
+    summary = store.scenario_file(out, "summary")
+    console.print(summary.read_text(encoding="utf-8").split("\n\n\n")[0].strip(), markup=False, highlight=False)
+    console.print(f"wrote {store.scenario_file(out, 'comparison')} and {summary}")

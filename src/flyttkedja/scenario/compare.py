@@ -39,7 +39,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import atomic_directory, atomic_file, check_output, write_json, write_parquet
+from flyttkedja import store
+from flyttkedja.io import atomic_directory, atomic_file, check_output, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
 from flyttkedja.scenario.model import Z975, TransitionModel, estimate
 from flyttkedja.schema import AREA_TYPES, TENURES
@@ -65,7 +66,7 @@ def t975(df: int) -> float:
 
 def read_comparison(path: str | os.PathLike) -> pl.DataFrame:
     """The comparison table of a scenario output directory, columns in contract order."""
-    return pl.read_parquet(Path(path) / "comparison.parquet").select(list(COMPARISON_COLUMNS))
+    return pl.read_parquet(store.scenario_file(path, "comparison")).select(list(COMPARISON_COLUMNS))
 
 
 def _row(programme, method, measure, group, est, lo=None, hi=None, n=0, suppressed=False, line=None,
@@ -409,22 +410,20 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     if out is not None:
         text = "\n\n\n".join(summary_text(frame, diffs, lang=lang) for lang in ("en", "sv"))
         with atomic_directory(out, overwrite=overwrite, inputs=[src.register]) as tmp:
-            write_parquet(table, tmp / "comparison.parquet")
-            with atomic_file(tmp / "summary.txt") as part:
+            write_parquet(table, store.scenario_file(tmp, "comparison"))
+            with atomic_file(store.scenario_file(tmp, "summary")) as part:
                 Path(part).write_text(text + "\n", encoding="utf-8")
-            write_json({"scenario": scenario.to_dict(), "microsimulation_seeds": used, "warnings": messages,
-                        "differences": diffs,
-                        "programme_municipalities": {p.name: programme_municipalities(p)
-                                                     for p in scenario.programmes},
-                        "model": {"strata": len(model.strata), "keys": list(model.keys),
-                                  "chains": model.meta["chains"], "shrinkage": model.shrinkage,
-                                  "sparse_strata": model.meta["sparse_strata"],
-                                  "cross_validation": {k: v for k, v in model.meta.get("cross_validation", {}).items()
-                                                       if k != "by_municipality"}},
-                        "notes": ["target-group allocation is applied in the transition model only",
-                                  "gross = the chains the programme's dwellings start; net = the paired change in "
-                                  "all moves that fill a dwelling; displacement_ratio = net / gross"]},
-                       tmp / "scenario.json")
-            model.save(tmp / "model.json")
+            store.write_scenario_manifest(tmp, store.ScenarioManifest(
+                scenario=scenario.to_dict(), microsimulation_seeds=used, warnings=messages,
+                model={"strata": len(model.strata), "keys": list(model.keys), "chains": model.meta["chains"],
+                       "shrinkage": model.shrinkage, "sparse_strata": model.meta["sparse_strata"],
+                       "cross_validation": {k: v for k, v in model.meta.get("cross_validation", {}).items()
+                                            if k != "by_municipality"}},
+                notes=["target-group allocation is applied in the transition model only",
+                       "gross = the chains the programme's dwellings start; net = the paired change in all moves "
+                       "that fill a dwelling; displacement_ratio = net / gross"],
+                differences=diffs,
+                programme_municipalities={p.name: programme_municipalities(p) for p in scenario.programmes}))
+            model.save(store.scenario_file(tmp, "model"))
     say("done", 1.0)
     return frame
