@@ -16,7 +16,7 @@ Writes ``docs/coupling.md`` (generated; do not edit by hand)::
 
     python scripts/coupling.py --scale 1 --years 5 --seeds 4
 
-Works on any flyttkedja checkout that has ``scenario.microsim.paired_runs``;
+Works on any flyttkedja checkout with ``scenario.microsim.programme_hook``;
 the identical-move shares need the stable keys of this version
 (``RawRegister.household_key``), the variance part does not (``--variance-only``
 runs it on an older checkout, e.g. 4efb7be, for the "before" figures).
@@ -69,7 +69,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from flyttkedja.scenario.config import load_scenario
-    from flyttkedja.scenario.microsim import income_cuts, measures, programme_hook
+    from flyttkedja.scenario.microsim import programme_hook
     from flyttkedja.synth import load_config
     from flyttkedja.synth.simulate import simulate
 
@@ -81,11 +81,10 @@ def main() -> None:
     base_m, run_m = [], {p.name: [] for p in sc.programmes}
     for seed in seeds:
         base = simulate(cfg, seed)
-        cuts = income_cuts(base)
-        base_m.append(measures(base, cuts))
+        base_m.append(measures(base))
         for prog in sc.programmes:
             run = simulate(cfg, seed, programme=programme_hook(cfg, prog, args.years))
-            run_m[prog.name].append(measures(run, cuts))
+            run_m[prog.name].append(measures(run))
             if not args.variance_only:
                 shares[prog.name].append(identical_share(base, run))
     seconds = time.perf_counter() - t0

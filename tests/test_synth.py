@@ -284,7 +284,7 @@ def broken_allocations(raw) -> list[int]:
     col = raw.moves_column
     to = col("to_dwelling")
     rule = np.where(to >= 0, raw.dwellings_column("allocation")[np.maximum(to, 0)], 0)
-    ceiling = np.where(to >= 0, raw.d[np.maximum(to, 0), 18], 0)  # D_CEILING
+    ceiling = np.where(to >= 0, raw.dwellings_column("income_ceiling")[np.maximum(to, 0)], 0)
     age, htype = col("age_head"), col("household_type")
     kids = (htype == 2) | (htype == 3)  # single_parent, couple_with_children
     ok = np.select([rule == 1, rule == 2, rule == 3, rule == 4],

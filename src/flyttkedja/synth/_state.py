@@ -36,8 +36,8 @@ P_NCOL = 11  # P_INCPREV: last year's income (for the register-observable move i
 ROLE_CORE, ROLE_CHILD = 0, 1
 # dwellings
 (D_TENURE, D_ROOMS, D_AREA, D_MUNI, D_ATYPE, D_COST, D_OCC, D_STATE, D_VACDAY, D_VACROW, D_RETURN,
- D_DEMOLISH, D_COMPLETED, D_DEMOLISHED, D_SEQ, D_LANDLORD, D_KEY, D_ALLOC, D_CEILING) = range(19)
-D_NCOL = 19
+ D_DEMOLISH, D_COMPLETED, D_DEMOLISHED, D_SEQ, D_LANDLORD, D_KEY, D_ALLOC, D_CEILING, D_LINE) = range(20)
+D_NCOL = 20  # D_LINE: the programme line a dwelling belongs to (-1: not a programme's)
 DS_OCC, DS_VAC, DS_WITHDRAWN, DS_DEMOLISHED, DS_FUTURE = 0, 1, 2, 3, 4
 # allocation rules of a dwelling (D_ALLOC); docs/synthetic.md "Allocated housing"
 ALLOCATIONS = ("open", "seniors", "young_adults", "low_income", "families")

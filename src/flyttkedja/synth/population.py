@@ -74,6 +74,7 @@ def dwelling_rows(cfg: SynthConfig, rng: np.random.Generator, area: np.ndarray, 
     d[:, K.D_VACROW] = K.SRC_NONE
     d[:, K.D_COMPLETED] = -1
     d[:, K.D_DEMOLISHED] = -1
+    d[:, K.D_LINE] = -1
     rental = tenure == K.T_RENTAL
     d[:, K.D_LANDLORD] = np.where(rental, (rng.random(n) >= public_share).astype(np.int64), -1)
     small_share = np.array([cfg.section("stock")["small_house_share"][t] for t in ("rental", "cooperative", "owner")])

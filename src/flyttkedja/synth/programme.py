@@ -162,7 +162,7 @@ def programme_dwellings(cfg: SynthConfig, programme: Programme, year_index: int,
     premium = cfg.section("market")["new_build_premium"]
     size = cfg.section("new_builds")["project_size"]
     parts = []
-    for line in programme.lines:
+    for li, line in enumerate(programme.lines):
         n = programme.count_in_year(line, year_index, cfg.first_year)
         if n == 0:
             continue
@@ -177,6 +177,7 @@ def programme_dwellings(cfg: SynthConfig, programme: Programme, year_index: int,
         d[:, K.D_STATE] = K.DS_FUTURE
         d[:, K.D_ALLOC] = ALLOCATIONS.index(line.allocation)
         d[:, K.D_CEILING] = line.income_ceiling if line.income_ceiling is not None else DEFAULT_INCOME_CEILING
+        d[:, K.D_LINE] = li
         parts.append((d, btype, floor, area * 3 + tenure))
     if not parts:
         return (np.empty((0, K.D_NCOL), np.int64), np.empty(0, np.int8), np.empty(0, np.int16),

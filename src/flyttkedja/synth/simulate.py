@@ -113,6 +113,12 @@ class RawRegister:
         n_regular = int((~prog).sum())
         return np.where(prog, n_regular + key - K.PROGRAMME_KEY, key) + 1
 
+    def programme_dwellings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(published dwelling ids, programme line index) of the programme's dwellings, in id order."""
+        rows = np.flatnonzero(self.d[:, K.D_KEY] >= K.PROGRAMME_KEY)
+        rows = rows[np.argsort(self.dwelling_id[rows], kind="stable")]
+        return self.dwelling_id[rows].astype(np.int64), self.d[rows, K.D_LINE].astype(np.int64)
+
     def household_key(self) -> np.ndarray:
         """Stable key per household index."""
         return self.hh[:, K.H_KEY]
@@ -136,7 +142,7 @@ MOVE_COLUMNS = {"household": K.M_HH, "day": K.M_DAY, "from_dwelling": K.M_FROM, 
                 "household_type": K.M_HTYPE, "born_abroad": K.M_ABROAD, "search_income": K.M_SINC}
 DWELLING_COLUMNS = {"tenure": K.D_TENURE, "rooms": K.D_ROOMS, "area": K.D_AREA, "municipality": K.D_MUNI,
                     "area_type": K.D_ATYPE, "landlord": K.D_LANDLORD, "completed": K.D_COMPLETED,
-                    "allocation": K.D_ALLOC}
+                    "allocation": K.D_ALLOC, "income_ceiling": K.D_CEILING, "programme_line": K.D_LINE}
 
 
 def _year_key(seed: int, year_index: int) -> np.uint64:
