@@ -31,8 +31,21 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-MEASURES = ("moves_per_100_new", "vacancies_rental_per_100_new", "reached_young_adults_per_100_new",
-            "reached_low_income_per_100_new")
+MEASURES = ("moves", "vacancies_rental", "vacancies_owner", "reached_young_adults", "reached_seniors")
+M_FROM, M_TO, M_VAC, M_FILL, M_AGE, D_TENURE = 2, 3, 6, 7, 10, 0  # raw columns (the same in 4efb7be)
+
+
+def measures(raw) -> dict[str, float]:
+    """Counts of one run over the whole market: filling moves, vacated rental / owner dwellings, young
+    adults (head 18-29) and seniors (65+) housed; from the raw arrays, so older checkouts work too."""
+    mv, d = raw.moves, raw.d
+    fill = (mv[:, M_TO] >= 0) & (mv[:, M_FILL] == 1)
+    vac = (mv[:, M_VAC] == 1) & (mv[:, M_FROM] >= 0)
+    tenure = d[mv[vac, M_FROM], D_TENURE]
+    age = mv[fill, M_AGE]
+    return {"moves": float(fill.sum()), "vacancies_rental": float((tenure == 0).sum()),
+            "vacancies_owner": float((tenure == 2).sum()),
+            "reached_young_adults": float(((age >= 18) & (age <= 29)).sum()), "reached_seniors": float((age >= 65).sum())}
 
 
 def move_keys(raw) -> tuple[np.ndarray, np.ndarray]:
