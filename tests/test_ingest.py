@@ -120,7 +120,10 @@ def test_partitioned_directory_and_atomic_output(tmp_path):
     [
         (lambda df: df.drop("birth_year"), "missing column(s) ['birth_year']"),
         (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.String).replace("13", "x13")), "not an integer"),
-        (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.Float64)), "expected integers"),
+        (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.Date)), "expected integers"),
+        # SAS stores every number as a double: integral ones are ids, one with a fraction is not
+        (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.Float64) + (pl.col("person_id") == 4) * 0.5),
+         "not an integer"),
         (lambda df: df.with_columns(birth_year=pl.when(pl.col("person_id") == 4).then(None).otherwise("birth_year")),
          "null value"),
         (lambda df: df.with_columns(person_id=pl.when(pl.col("person_id") == 7).then(6).otherwise("person_id")),

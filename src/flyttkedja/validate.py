@@ -119,8 +119,8 @@ def validate(
         root = Path(register)
         if not root.is_dir():
             raise FileNotFoundError(f"register directory {root} not found")
-        dwellings = dwellings if dwellings is not None else _maybe(store.register_file(root, "dwellings"))
-        moves = moves if moves is not None else _maybe(store.register_file(root, "moves"))
+        dwellings = dwellings if dwellings is not None else _maybe(store.register_input(root, "dwellings"))
+        moves = moves if moves is not None else _maybe(store.register_input(root, "moves"))
         persons = persons if persons is not None else _maybe(store.persons_dir(root))
     report = ValidationReport()
     dw = _frame(dwellings, "dwellings") if dwellings is not None else None

@@ -98,7 +98,7 @@ def from_snapshots(
     sources = open_panel(persons, columns)
     if len(sources) < 2:
         raise SchemaError(f"persons: need at least two snapshot years, found {[s.year for s in sources]}")
-    area = _study_area(dwellings)
+    area = _study_area(dwellings, columns)
     options = dict(move_date=move_date, absent_origin=absent_origin,
                    absent_destination=absent_destination, parent_gap=parent_gap)
     pairs = list(zip(sources[:-1], sources[1:]))
@@ -117,10 +117,10 @@ def _check_code(name: str, value: str, allowed) -> None:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
-def _study_area(dwellings) -> pl.Series | None:
+def _study_area(dwellings, columns: Mapping[str, str] | None = None) -> pl.Series | None:
     if dwellings is None:
         return None
-    table = to_arrow(dwellings, "dwellings")
+    table = to_arrow(dwellings, "dwellings", dict(columns) if columns else None)
     if "dwelling_id" not in table.column_names:
         raise SchemaError(f"dwellings: missing column ['dwelling_id']; present: {table.column_names}")
     return pl.Series("dwelling_id", table.column("dwelling_id").to_numpy(), dtype=pl.Int64)
