@@ -202,10 +202,10 @@ def panels(draw, max_persons=10, max_dwellings=6):
 
 
 def as_dicts(df: pl.DataFrame, year: int) -> dict:
-    part = df.filter(pl.col("year") == year)
+    part = df.with_row_index("_row").filter(pl.col("year") == year)  # row: place in the table, the last tie-break
     return {r["person_id"]: dict(dwelling=r["dwelling_id"], birth_year=r["birth_year"],
                                  born_abroad=r["born_abroad"], income=r["income"],
-                                 position=r.get("family_position"))
+                                 position=r.get("family_position"), row=r["_row"])
             for r in part.iter_rows(named=True)}
 
 

@@ -153,7 +153,8 @@ def _directory_sources(directory: Path, columns) -> list[YearSource]:
     sources = []
     for year in sorted(by_year):
         path = by_year[year]
-        sources.append(YearSource(year, str(path), _canonical(_scan(path), str(path), columns)))
+        frame = _scan(path).with_row_index("_file_row")  # row order: the tie-break of last resort
+        sources.append(YearSource(year, str(path), _canonical(frame, str(path), columns)))
     return sources
 
 

@@ -256,6 +256,7 @@ def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame, ordered: bool) -> pl.Laz
         position_outdated="position_outdated",
         position_before="position_before",
         order=pl.col("_row").cast(pl.Int64) if ordered else pl.lit(0, pl.Int64),
+        row=pl.col("_row").cast(pl.Int64),  # table order of the events: the tie-break of last resort
     )
 
 

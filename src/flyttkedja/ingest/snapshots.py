@@ -144,10 +144,11 @@ def pair_moves(
     y0, y1 = before.year, after.year
     p0 = _located(before.frame, area).select(
         "person_id", d0="dwelling_id", by0="birth_year", ba0="born_abroad", inc0="income", in0=pl.lit(True),
-        position_before="family_position",
+        position_before="family_position", row0=pl.col("_file_row").cast(pl.Int64),
     )
     p1 = _located(after.frame, area).select(
         "person_id", "birth_year", "born_abroad", "income", "family_position", d1="dwelling_id", in1=pl.lit(True),
+        row1=pl.col("_file_row").cast(pl.Int64),
     )
     joined = collect(
         p0.join(p1, on="person_id", how="full", coalesce=True).with_columns(
@@ -184,6 +185,8 @@ def pair_moves(
             position_before="position_before",
             position_outdated=pl.lit(False),
             order=pl.lit(0, pl.Int64),  # snapshots do not show the order inside a year
+            # row order of the year's snapshot (then of the previous one, for persons gone)
+            row=pl.coalesce("row1", pl.col("row0") + (1 << 40)),
         )
     )
     return to_moves_table(household_moves(movers, parent_gap=parent_gap, first_label=first_label).collect())
