@@ -121,7 +121,9 @@ def spool_parquet(path: str | os.PathLike, name: str, directory: str | os.PathLi
     if _kind_or_error(path, name) == "parquet":
         return path
     directory = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="flyttkedja-spool-"))
-    out = directory / (path.name.replace(".", "_") + ".parquet")
+    fd, name_ = tempfile.mkstemp(prefix=path.name.replace(".", "_") + ".", suffix=".parquet", dir=directory)
+    os.close(fd)  # a fresh name: two inputs of one name (year=2019/part.sas7bdat ...) never collide
+    out = Path(name_)
     writer = None
     try:
         for table in iter_tables(path, name):
