@@ -25,7 +25,7 @@ def test_missing_columns_are_named():
 
 def test_nulls_in_required_column_are_refused():
     t = pa.table({"household_id": pa.array([1, None, 3], pa.int64())})
-    with pytest.raises(SchemaError, match=r"moves\.household_id: 1 null.*rows \[1\]"):
+    with pytest.raises(SchemaError, match=r"moves\.household_id: 1 row\(s\) with null value\(s\), e\.g\. rows \[1\]"):
         conform(t, "moves", partial=True)
 
 
