@@ -312,7 +312,7 @@ def _structural_rules() -> list[Rule]:
             if f.name in CODE_LISTS:
                 rules.append(Rule(table, f.name, _code(f.name) == UNKNOWN_CODE,
                                   f"unknown code(s); allowed: {', '.join(CODE_LISTS[f.name])} "
-                                  "(Swedish names and SCB codes are accepted too)", show_values=True))
+                                  "(Swedish names and SCB codes are accepted too)"))
         if table in UNIQUE_KEYS:
             key = UNIQUE_KEYS[table]
             rules.append(Rule(table, key, pl.col(key).is_duplicated(), "duplicate id(s)"))
@@ -381,7 +381,7 @@ def _content_rules() -> list[Rule]:
         Rule("persons", "person_id", pl.col("person_id").is_duplicated(),
              "duplicate person id"),
         Rule("persons", "birth_year", _outside(pl.col("year") - pl.col("birth_year"), 0, MAX_AGE),
-             f"impossible age (year - birth_year outside 0..{MAX_AGE})"),
+             f"impossible age (year - birth_year outside 0..{MAX_AGE})", action="count"),
         Rule("persons", "income", _outside("income", -MAX_INCOME, MAX_INCOME),
              f"income outside ±{MAX_INCOME:,} SEK", show_values=True),
         Rule("persons", "dwelling_id", pl.col("_dwelling_known").not_(),
@@ -418,7 +418,8 @@ class Finding:
     example_values: list = field(default_factory=list)
 
     def message(self) -> str:
-        values = f" (values {', '.join(map(str, self.example_values))})" if self.example_values else ""
+        shown = [repr(v) if isinstance(v, str) else str(v) for v in self.example_values]
+        values = f" (values {', '.join(shown)})" if shown else ""
         return (f"{self.rule.table}.{self.rule.column}: {self.rows} row(s) with {self.rule.message}{values}, "
                 f"e.g. rows {self.example_rows}")
 
@@ -451,9 +452,11 @@ def evaluate(table_rules: Sequence[Rule], frame: pl.DataFrame | pl.LazyFrame, *,
         bad = r.check.fill_null(False)
         exprs += [bad.sum().alias(f"n{i}"), index.filter(bad).head(EXAMPLES).implode().alias(f"r{i}")]
         if r.show_values and r.column in names:
-            exprs.append(pl.col(r.column).filter(bad).unique(maintain_order=True).head(3).cast(pl.String)
-                         .implode().alias(f"v{i}"))
-    out = frame.lazy().select(exprs).collect()
+            exprs.append(pl.col(r.column).filter(bad).unique(maintain_order=True).head(3).implode().alias(f"v{i}"))
+    try:
+        out = frame.lazy().select(exprs).collect(engine="streaming" if isinstance(frame, pl.LazyFrame) else "auto")
+    except (pl.exceptions.PolarsError, OSError) as exc:  # a file that fails to read while scanned
+        raise SchemaError(f"{label or table_rules[0].table}: cannot read: {exc}") from None
     findings = []
     for i, r in enumerate(todo):
         n = int(out[f"n{i}"][0] or 0)
@@ -574,6 +577,40 @@ def _first_valid(column: pa.ChunkedArray) -> int:
     return rows[0] if rows else 0
 
 
+def inspect(table: pa.Table, name: str, *, check_unique: bool = True) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
+    """:func:`conform` without refusing: the conformed table (a column of the wrong type left
+    out), the int8 codes of its categorical columns (code-list order; -1 null, -2 unknown) and
+    one :class:`Finding` per rule of the table (``validate`` reports them all)."""
+    schema = SCHEMAS[name]
+    columns: dict[str, pa.ChunkedArray] = {}
+    code_arrays: dict[str, np.ndarray] = {}
+    problems: list[Finding] = []
+    for field in schema:
+        if field.name not in table.column_names:
+            continue
+        column = table.column(field.name)
+        if field.name in CODE_LISTS:
+            column, code_arrays[field.name] = code_column(field.name, column)
+        try:
+            columns[field.name] = _cast(name, field, column)
+        except SchemaError as exc:
+            what = str(exc).split(": ", 1)[1]
+            problems.append(Finding(Rule(name, field.name, pl.lit(True), what), table.num_rows,
+                                    _example_rows(pc.is_valid(column).to_numpy(zero_copy_only=False))))
+    for extra in table.column_names:
+        if extra not in columns and extra not in schema.names:
+            columns[extra] = table.column(extra)
+    fields = [schema.field(c) if c in schema.names else pa.field(c, columns[c].type) for c in columns]
+    out = pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
+    findings = check_table(out, name, code_arrays, check_unique=check_unique)
+    for i, f in enumerate(findings):  # the unknown spellings themselves (conformed to null above)
+        if f.rows and f.rule.check.meta.root_names() == [f"_code_{f.rule.column}"] and "unknown" in f.rule.message:
+            raw = table.column(f.rule.column).cast(pa.string())
+            values = pc.unique(pc.filter(raw, code_arrays[f.rule.column] == UNKNOWN_CODE)).to_pylist()
+            findings[i] = Finding(f.rule, f.rows, f.example_rows, values[:5])
+    return out, code_arrays, problems + findings
+
+
 def conform_codes(
     table: pa.Table,
     name: str,
@@ -589,27 +626,7 @@ def conform_codes(
     missing = [f.name for f in schema if f.name not in table.column_names and f.name not in optional]
     if missing and not partial:
         raise SchemaError(f"{name}: missing column(s) {missing}; present: {table.column_names}")
-    columns: dict[str, pa.ChunkedArray] = {}
-    code_arrays: dict[str, np.ndarray] = {}
-    for field in schema:
-        if field.name not in table.column_names:
-            continue
-        column = table.column(field.name)
-        if field.name in CODE_LISTS:
-            column, code_arrays[field.name] = code_column(field.name, column)
-            unknown = code_arrays[field.name] == UNKNOWN_CODE
-            if unknown.any():
-                bad = pc.unique(pc.filter(table.column(field.name).cast(pa.string()), unknown)).to_pylist()
-                raise SchemaError(
-                    f"{name}.{field.name}: unknown code(s) {bad[:5]} at rows {_example_rows(unknown)}; "
-                    f"allowed: {', '.join(CODE_LISTS[field.name])} (Swedish names and SCB codes are accepted too)")
-        columns[field.name] = _cast(name, field, column)
-    for extra in table.column_names:
-        if extra not in columns:
-            columns[extra] = table.column(extra)
-    fields = [schema.field(c) if c in schema.names else pa.field(c, columns[c].type) for c in columns]
-    out = pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
-    findings = check_table(out, name, code_arrays, check_unique=check_unique)
+    out, code_arrays, findings = inspect(table, name, check_unique=check_unique)
     refuse(findings)
     return out, code_arrays, findings
 
