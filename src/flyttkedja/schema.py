@@ -686,6 +686,31 @@ def conform(
     return conform_codes(table, name, partial=partial, check_unique=check_unique)[0]
 
 
+def with_areas(dwellings: pl.DataFrame, areas: pl.DataFrame) -> pl.DataFrame:
+    """Dwellings with the derived columns ``_area_known`` and ``_area_municipality`` (from the areas table)."""
+    if "area_id" not in dwellings.columns or "area_id" not in areas.columns:
+        return dwellings
+    lookup = areas.select(pl.col("area_id").cast(pl.Int32), _area_known=pl.lit(True),
+                          **({"_area_municipality": "municipality"} if "municipality" in areas.columns else {}))
+    out = dwellings.with_columns(pl.col("area_id").cast(pl.Int32)).join(
+        lookup.unique("area_id", keep="first"), on="area_id", how="left", maintain_order="left")
+    return out.with_columns(pl.col("_area_known").fill_null(False))
+
+
+def check_areas(areas: pa.Table, dwellings: pa.Table) -> pa.Table:
+    """Conform an areas table and refuse it unless it covers every dwelling's area_id, with the
+    same municipality (an incomplete table, or one of another region, gives wrong area classes
+    without a word). Returns the conformed areas.
+
+    >>> check_areas(register.areas, register.dwellings)   # doctest: +SKIP
+    """
+    conformed = conform(areas, "areas", partial=True)
+    cols = [c for c in ("area_id", "municipality") if c in dwellings.column_names]
+    frame = with_areas(pl.from_arrow(dwellings.select(cols)), pl.from_arrow(conformed))
+    refuse(evaluate(rules("dwellings", scope="register"), frame))
+    return conformed
+
+
 def codes(column: pa.ChunkedArray | pa.Array, code_list: Sequence[str], null_code: int = -1) -> np.ndarray:
     """Integer codes (int8) of a conformed categorical column, in ``code_list`` order.
 

@@ -49,7 +49,7 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import EXAMPLES, Finding, SchemaError, evaluate, inspect, rules
+from flyttkedja.schema import EXAMPLES, Finding, SchemaError, evaluate, inspect, rules, with_areas
 
 
 @dataclass
@@ -153,7 +153,7 @@ def validate(
         if areas is not None:
             ar_table, _, found = inspect(to_arrow(areas, "areas"), "areas")
             report.extend(found)
-            report.extend(evaluate(rules("dwellings", scope="register"), _with_areas(dw, pl.from_arrow(ar_table))))
+            report.extend(evaluate(rules("dwellings", scope="register"), with_areas(dw, pl.from_arrow(ar_table))))
     elif areas is not None:
         report.extend(inspect(to_arrow(areas, "areas"), "areas")[2])
     if moves is not None:
@@ -174,16 +174,6 @@ def validate(
 
 def _maybe(path: Path):
     return path if path.exists() else None
-
-
-def _with_areas(dw: pl.DataFrame, areas: pl.DataFrame) -> pl.DataFrame:
-    """Dwellings with the derived columns ``_area_known`` and ``_area_municipality``."""
-    if "area_id" not in dw.columns or "area_id" not in areas.columns:
-        return dw
-    lookup = areas.select("area_id", _area_known=pl.lit(True),
-                          **({"_area_municipality": "municipality"} if "municipality" in areas.columns else {}))
-    out = dw.join(lookup.unique("area_id", keep="first"), on="area_id", how="left", maintain_order="left")
-    return out.with_columns(pl.col("_area_known").fill_null(False))
 
 
 def _moves_derived(mv: pa.Table, dw: pl.DataFrame | None) -> pl.DataFrame:
