@@ -221,6 +221,14 @@ SCHEMAS: dict[str, pa.Schema] = {
     "persons": PERSONS,
     "person_events": PERSON_EVENTS,
 }
+# Columns without which no step can use a table (the tracer's; ingestion's are in ingest/_panel.py).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "moves": ("household_id", "move_date", "from_dwelling", "to_dwelling", "origin", "destination",
+              "vacates", "fills"),
+    "dwellings": ("dwelling_id",),
+    "areas": ("area_id", "median_income"),
+    "person_events": ("person_id", "event_date", "event", "from_dwelling", "to_dwelling"),
+}
 # Nullable columns a table may lack altogether (registers without them): conform leaves them out.
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"persons": ("family_position",)}
 UNIQUE_KEYS: dict[str, str] = {"dwellings": "dwelling_id", "households": "household_id", "areas": "area_id"}
@@ -452,7 +460,10 @@ def evaluate(table_rules: Sequence[Rule], frame: pl.DataFrame | pl.LazyFrame, *,
         bad = r.check.fill_null(False)
         exprs += [bad.sum().alias(f"n{i}"), index.filter(bad).head(EXAMPLES).implode().alias(f"r{i}")]
         if r.show_values and r.column in names:
-            exprs.append(pl.col(r.column).filter(bad).unique(maintain_order=True).head(3).implode().alias(f"v{i}"))
+            value = pl.col(r.column)
+            if frame.collect_schema()[r.column] == pl.Date:  # days: dates beyond year 9999 exist in date32
+                value = value.cast(pl.Int32)
+            exprs.append(value.filter(bad).unique(maintain_order=True).head(3).implode().alias(f"v{i}"))
     try:
         out = frame.lazy().select(exprs).collect(engine="streaming" if isinstance(frame, pl.LazyFrame) else "auto")
     except (pl.exceptions.PolarsError, OSError) as exc:  # a file that fails to read while scanned
@@ -461,12 +472,22 @@ def evaluate(table_rules: Sequence[Rule], frame: pl.DataFrame | pl.LazyFrame, *,
     for i, r in enumerate(todo):
         n = int(out[f"n{i}"][0] or 0)
         values = out[f"v{i}"][0].to_list() if n and f"v{i}" in out.columns else []
+        if values and frame.collect_schema()[r.column] == pl.Date:
+            values = [_day_text(v) for v in values]
         findings.append(Finding(r, n, out[f"r{i}"][0].to_list() if n else [], values))
     if label is not None:
         findings = [Finding(Rule(label, f.rule.column, f.rule.check, f.rule.message, f.rule.action,
                                  f.rule.show_values), f.rows, f.example_rows, f.example_values)
                     for f in findings]
     return findings
+
+
+def _day_text(days: int) -> str:
+    """A date32 value for a message: ISO when Python can hold it, else the day number."""
+    try:
+        return (dt.date(1970, 1, 1) + dt.timedelta(days=int(days))).isoformat()
+    except OverflowError:
+        return f"day {days} from 1970-01-01"
 
 
 def refuse(findings: Sequence[Finding]) -> None:
@@ -584,7 +605,8 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True) -> tuple[p
     schema = SCHEMAS[name]
     columns: dict[str, pa.ChunkedArray] = {}
     code_arrays: dict[str, np.ndarray] = {}
-    problems: list[Finding] = []
+    problems: list[Finding] = [Finding(Rule(name, c, pl.lit(True), "a missing column (required)"), table.num_rows,
+                                       []) for c in REQUIRED_COLUMNS.get(name, ()) if c not in table.column_names]
     for field in schema:
         if field.name not in table.column_names:
             continue

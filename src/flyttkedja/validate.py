@@ -48,7 +48,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import to_arrow
+from flyttkedja.io import read_json, to_arrow
 from flyttkedja.schema import EXAMPLES, Finding, SchemaError, evaluate, inspect, rules, with_areas
 
 
@@ -139,6 +139,8 @@ def validate(
         root = Path(register)
         if not root.is_dir():
             raise FileNotFoundError(f"register directory {root} not found")
+        if (root / "register.json").is_file():  # the manifest trace reads: a corrupt one is unreadable input
+            read_json(root / "register.json", "register.json")
         dwellings = dwellings if dwellings is not None else _maybe(root / "dwellings.parquet")
         moves = moves if moves is not None else _maybe(root / "moves.parquet")
         areas = areas if areas is not None else _maybe(root / "areas.parquet")

@@ -16,10 +16,9 @@ import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import DATE_MAX, DATE_MIN, SchemaError, check_table, conform_codes, counted, refuse
+from flyttkedja.schema import DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, check_table, conform_codes, counted, refuse
 
-MOVE_COLUMNS = ("household_id", "move_date", "from_dwelling", "to_dwelling",
-                "origin", "destination", "vacates", "fills")
+MOVE_COLUMNS = REQUIRED_COLUMNS["moves"]
 # Dense-id lookup tables are used when the id range is at most this many times the count.
 _LOOKUP_SPAN = 8
 
