@@ -4,6 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from flyttkedja import store
 from flyttkedja.io import atomic_directory, to_arrow, write_parquet
 
 
@@ -155,6 +156,6 @@ def test_cli_refuses_outputs_over_inputs_before_any_work(tmp_path, small_registe
     assert result.exit_code == 2 and "is an input" in result.output
     result = runner.invoke(main, ["report", str(tmp_path / "c"), "--out", str(tmp_path / "reg" / "r")])
     assert result.exit_code == 2 and "inside the input" in result.output  # the register the chains came from
-    (tmp_path / "c" / "trace.json").write_text("{")
+    (tmp_path / "c" / store.TRACE_MANIFEST).write_text("{")
     result = runner.invoke(main, ["report", str(tmp_path / "c"), "--out", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "trace.json" in result.output and "not valid JSON" in result.output
+    assert result.exit_code == 2 and store.TRACE_MANIFEST in result.output and "not valid JSON" in result.output

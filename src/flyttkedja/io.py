@@ -191,7 +191,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[str]:
 
     The one mechanism behind every single-file output (Parquet, JSON, HTML, Excel).
 
-    >>> with atomic_file(out / "report.html") as tmp:   # doctest: +SKIP
+    >>> with atomic_file(out / "page.html") as tmp:   # doctest: +SKIP
     ...     Path(tmp).write_text(html, encoding="utf-8")
     """
     path = Path(path)
@@ -268,7 +268,7 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False,
     stale temporaries of killed runs are removed.
 
     >>> with atomic_directory(tmp_path / "out") as d:   # doctest: +SKIP
-    ...     write_parquet(table, d / "moves.parquet")
+    ...     write_parquet(table, d / "table.parquet")
     """
     path = check_output(path, inputs, overwrite=overwrite, what="output directory")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import read_json, to_arrow
+from flyttkedja import store
+from flyttkedja.io import to_arrow
 from flyttkedja.schema import EXAMPLES, Finding, SchemaError, evaluate, inspect, rules, with_areas
 
 
@@ -139,13 +140,12 @@ def validate(
         root = Path(register)
         if not root.is_dir():
             raise FileNotFoundError(f"register directory {root} not found")
-        if (root / "register.json").is_file():  # the manifest trace reads: a corrupt one is unreadable input
-            read_json(root / "register.json", "register.json")
-        dwellings = dwellings if dwellings is not None else _maybe(root / "dwellings.parquet")
-        moves = moves if moves is not None else _maybe(root / "moves.parquet")
-        areas = areas if areas is not None else _maybe(root / "areas.parquet")
-        persons = persons if persons is not None else _maybe(root / "persons")
-        events = events if events is not None else _maybe(root / "person_events.parquet")
+        store.read_register_manifest(root)  # the manifest trace reads: a corrupt one is unreadable input
+        dwellings = dwellings if dwellings is not None else _maybe(store.register_file(root, "dwellings"))
+        moves = moves if moves is not None else _maybe(store.register_file(root, "moves"))
+        areas = areas if areas is not None else _maybe(store.register_file(root, "areas"))
+        persons = persons if persons is not None else _maybe(store.persons_dir(root))
+        events = events if events is not None else _maybe(store.register_file(root, "person_events"))
     report = ValidationReport()
     dw = None
     if dwellings is not None:
