@@ -424,8 +424,11 @@ class Finding:
     rows: int
     example_rows: list[int]
     example_values: list = field(default_factory=list)
+    text: str | None = None  # a message of its own (a column that cannot be read as its type)
 
     def message(self) -> str:
+        if self.text is not None:
+            return f"{self.rule.table}.{self.rule.column}: {self.text}"
         shown = [repr(v) if isinstance(v, str) else str(v) for v in self.example_values]
         values = f" (values {', '.join(shown)})" if shown else ""
         return (f"{self.rule.table}.{self.rule.column}: {self.rows} row(s) with {self.rule.message}{values}, "
@@ -540,10 +543,10 @@ def code_column(name: str, column: pa.ChunkedArray | pa.Array) -> tuple[pa.Chunk
         parts = []
         for chunk in column.chunks:
             _, dict_codes = code_column(name, chunk.dictionary)
-            idx = chunk.indices.to_numpy(zero_copy_only=False)
-            parts.append(np.where(chunk.is_valid().to_numpy(zero_copy_only=False),
-                                  dict_codes[np.asarray(idx, np.int64) if len(dict_codes) else idx * 0], -1)
-                         .astype(np.int8) if len(chunk) else np.empty(0, np.int8))
+            idx = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+            picked = dict_codes[idx] if len(dict_codes) else np.full(len(chunk), NULL_CODE, np.int8)
+            parts.append(np.where(valid, picked, NULL_CODE).astype(np.int8))
         codes_ = np.concatenate(parts) if parts else np.empty(0, np.int8)
         return _from_codes(codes_, allowed), codes_
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
@@ -605,8 +608,7 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True) -> tuple[p
     schema = SCHEMAS[name]
     columns: dict[str, pa.ChunkedArray] = {}
     code_arrays: dict[str, np.ndarray] = {}
-    problems: list[Finding] = [Finding(Rule(name, c, pl.lit(True), "a missing column (required)"), table.num_rows,
-                                       []) for c in REQUIRED_COLUMNS.get(name, ()) if c not in table.column_names]
+    problems: list[Finding] = []
     for field in schema:
         if field.name not in table.column_names:
             continue
@@ -617,8 +619,8 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True) -> tuple[p
             columns[field.name] = _cast(name, field, column)
         except SchemaError as exc:
             what = str(exc).split(": ", 1)[1]
-            problems.append(Finding(Rule(name, field.name, pl.lit(True), what), table.num_rows,
-                                    _example_rows(pc.is_valid(column).to_numpy(zero_copy_only=False))))
+            problems.append(Finding(Rule(name, field.name, pl.lit(True), f"values not of type {field.type}"),
+                                    table.num_rows, [], text=what))
     for extra in table.column_names:
         if extra not in columns and extra not in schema.names:
             columns[extra] = table.column(extra)
@@ -631,6 +633,13 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True) -> tuple[p
             values = pc.unique(pc.filter(raw, code_arrays[f.rule.column] == UNKNOWN_CODE)).to_pylist()
             findings[i] = Finding(f.rule, f.rows, f.example_rows, values[:5])
     return out, code_arrays, problems + findings
+
+
+def missing_columns(table: pa.Table, name: str) -> list[Finding]:
+    """One finding per column of :data:`REQUIRED_COLUMNS` that ``table`` lacks (validate's report;
+    the refusing functions raise on the first)."""
+    return [Finding(Rule(name, c, pl.lit(True), "a missing column (required)"), max(table.num_rows, 1), [])
+            for c in REQUIRED_COLUMNS.get(name, ()) if c not in table.column_names]
 
 
 def conform_codes(

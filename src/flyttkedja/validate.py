@@ -50,7 +50,7 @@ import pyarrow as pa
 
 from flyttkedja import store
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import EXAMPLES, Finding, SchemaError, evaluate, inspect, rules, with_areas
+from flyttkedja.schema import EXAMPLES, Finding, SchemaError, evaluate, inspect, missing_columns, rules, with_areas
 
 
 @dataclass
@@ -149,8 +149,9 @@ def validate(
     report = ValidationReport()
     dw = None
     if dwellings is not None:
-        dw_table, _, found = inspect(to_arrow(dwellings, "dwellings"), "dwellings")
-        report.extend(found)
+        raw = to_arrow(dwellings, "dwellings")
+        dw_table, _, found = inspect(raw, "dwellings")
+        report.extend(missing_columns(raw, "dwellings") + found)
         dw = pl.from_arrow(dw_table)
         if areas is not None:
             ar_table, _, found = inspect(to_arrow(areas, "areas"), "areas")
@@ -159,8 +160,9 @@ def validate(
     elif areas is not None:
         report.extend(inspect(to_arrow(areas, "areas"), "areas")[2])
     if moves is not None:
-        mv_table, _, found = inspect(to_arrow(moves, "moves"), "moves")
-        report.extend(found)
+        raw = to_arrow(moves, "moves")
+        mv_table, _, found = inspect(raw, "moves")
+        report.extend(missing_columns(raw, "moves") + found)
         report.extend(evaluate(rules("moves", scope="register"), _moves_derived(mv_table, dw), row="_row"))
     if persons is not None:
         _check_persons(report, persons, dw, columns)
@@ -168,7 +170,7 @@ def validate(
         table = to_arrow(events, "person_events")
         if columns:
             table = table.rename_columns([columns.get(c, c) for c in table.column_names])
-        report.extend(inspect(table, "person_events")[2])
+        report.extend(missing_columns(table, "person_events") + inspect(table, "person_events")[2])
     if not report.checks:
         raise FileNotFoundError("validate: no dwellings, moves, persons or events given")
     return report

@@ -19,6 +19,7 @@ from flyttkedja.io import to_arrow
 from flyttkedja.schema import DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, check_table, conform_codes, counted, refuse
 
 MOVE_COLUMNS = REQUIRED_COLUMNS["moves"]
+MAX_GAP_DAYS = 36_525  # a century: the kernels add it to int32 days
 # Dense-id lookup tables are used when the id range is at most this many times the count.
 _LOOKUP_SPAN = 8
 
@@ -182,10 +183,10 @@ def _require(table: pa.Table, name: str, columns) -> None:
 def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_length: int = 1000,
             check_households: bool = True) -> Prepared:
     """Validate and convert ``moves`` and ``dwellings`` (any table-like input)."""
-    if int(max_gap_days) < 0:
-        raise ValueError(f"max_gap_days must be >= 0, got {max_gap_days}")
-    if int(max_length) < 1:
-        raise ValueError(f"max_length must be >= 1, got {max_length}")
+    if not 0 <= int(max_gap_days) <= MAX_GAP_DAYS:
+        raise ValueError(f"max_gap_days must be in 0..{MAX_GAP_DAYS} (days), got {max_gap_days}")
+    if not 1 <= int(max_length) < 2**31:
+        raise ValueError(f"max_length must be in 1..{2**31 - 1}, got {max_length}")
     mv = to_arrow(moves, "moves")
     dw = to_arrow(dwellings, "dwellings")
     _require(mv, "moves", MOVE_COLUMNS)
