@@ -34,6 +34,8 @@ class _Group(click.Group):
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise  # --help, --version, Ctrl-C and click's own errors keep their meaning
         except Exception as exc:  # noqa: BLE001 - never a traceback without --debug: one line that says what
             if ctx.obj and ctx.obj.get("debug"):
                 raise
