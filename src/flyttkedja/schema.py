@@ -458,26 +458,33 @@ def evaluate(table_rules: Sequence[Rule], frame: pl.DataFrame | pl.LazyFrame, *,
     if not todo:
         return []
     index = pl.col(row).cast(pl.Int64) if row else pl.int_range(pl.len(), dtype=pl.Int64)
-    exprs = []
-    for i, r in enumerate(todo):
-        bad = r.check.fill_null(False)
-        exprs += [bad.sum().alias(f"n{i}"), index.filter(bad).head(EXAMPLES).implode().alias(f"r{i}")]
-        if r.show_values and r.column in names:
-            value = pl.col(r.column)
-            if frame.collect_schema()[r.column] == pl.Date:  # days: dates beyond year 9999 exist in date32
-                value = value.cast(pl.Int32)
-            exprs.append(value.filter(bad).unique(maintain_order=True).head(3).implode().alias(f"v{i}"))
-    try:
-        out = frame.lazy().select(exprs).collect(engine="streaming" if isinstance(frame, pl.LazyFrame) else "auto")
+    lazy = frame.lazy()
+    engine = "streaming" if isinstance(frame, pl.LazyFrame) else "auto"
+    schema = frame.collect_schema()
+    try:  # first the counts alone (one fused pass); examples only for the rules that found rows
+        counts = lazy.select([r.check.fill_null(False).sum().alias(f"n{i}") for i, r in enumerate(todo)]) \
+            .collect(engine=engine)
+        hit = [i for i in range(len(todo)) if counts[f"n{i}"][0]]
+        exprs = []
+        for i in hit:
+            r, bad = todo[i], todo[i].check.fill_null(False)
+            exprs.append(index.filter(bad).head(EXAMPLES).implode().alias(f"r{i}"))
+            if r.show_values and r.column in names:
+                value = pl.col(r.column)
+                if schema[r.column] == pl.Date:  # days: dates beyond year 9999 exist in date32
+                    value = value.cast(pl.Int32)
+                exprs.append(value.filter(bad).unique(maintain_order=True).head(3).implode().alias(f"v{i}"))
+        out = lazy.select(exprs).collect(engine=engine) if exprs else None
     except (pl.exceptions.PolarsError, OSError) as exc:  # a file that fails to read while scanned
         raise SchemaError(f"{label or table_rules[0].table}: cannot read: {exc}") from None
     findings = []
     for i, r in enumerate(todo):
-        n = int(out[f"n{i}"][0] or 0)
+        n = int(counts[f"n{i}"][0] or 0)
+        rows = out[f"r{i}"][0].to_list() if n else []
         values = out[f"v{i}"][0].to_list() if n and f"v{i}" in out.columns else []
-        if values and frame.collect_schema()[r.column] == pl.Date:
+        if values and schema[r.column] == pl.Date:
             values = [_day_text(v) for v in values]
-        findings.append(Finding(r, n, out[f"r{i}"][0].to_list() if n else [], values))
+        findings.append(Finding(r, n, rows, values))
     if label is not None:
         findings = [Finding(Rule(label, f.rule.column, f.rule.check, f.rule.message, f.rule.action,
                                  f.rule.show_values), f.rows, f.example_rows, f.example_values)
