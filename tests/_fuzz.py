@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from flyttkedja import store
+
 MEMORY_LIMIT = 8 * 2**30  # bytes of address space for the worker: a 17 GB allocation fails, not the machine
 TARGETS = ("trace", "report", "snapshots", "events", "cli")
 Frames = dict[str, pl.DataFrame]
@@ -290,14 +292,16 @@ def _files(where: str, name: str, content):
 
 
 MUTATIONS += [  # the CLI's own inputs: files and manifests
-    Mutation("register_json_corrupt", "register.json", "JSON", "refuse", ("cli",), _files("register", "register.json", b"{")),
-    Mutation("register_json_not_an_object", "register.json", "JSON", "refuse", ("cli",),
-             _files("register", "register.json", b"[1, 2]")),
-    Mutation("trace_json_corrupt", "trace.json", "JSON", "refuse", ("cli",), _files("chains", "trace.json", b"")),
+    Mutation("register_json_corrupt", store.REGISTER_MANIFEST, "JSON", "refuse", ("cli",),
+             _files("register", store.REGISTER_MANIFEST, b"{")),
+    Mutation("register_json_not_an_object", store.REGISTER_MANIFEST, "JSON", "refuse", ("cli",),
+             _files("register", store.REGISTER_MANIFEST, b"[1, 2]")),
+    Mutation("trace_json_corrupt", store.TRACE_MANIFEST, "JSON", "refuse", ("cli",),
+             _files("chains", store.TRACE_MANIFEST, b"")),
     Mutation("moves_parquet_truncated", MV, "parquet", "refuse", ("cli",),
-             _files("register", "moves.parquet", lambda b: b[: len(b) // 2])),
+             _files("register", store.REGISTER_FILES[MV], lambda b: b[: len(b) // 2])),
     Mutation("dwellings_parquet_garbage", DW, "parquet", "refuse", ("cli",),
-             _files("register", "dwellings.parquet", b"PAR1 not really")),
+             _files("register", store.REGISTER_FILES[DW], b"PAR1 not really")),
 ]
 BY_NAME = {m.name: m for m in MUTATIONS}
 
@@ -359,7 +363,7 @@ class Worker:
         reg = root / "register"
         reg.mkdir()
         for name in (MV, DW, AR):
-            f[name].write_parquet(reg / f"{name}.parquet")
+            f[name].write_parquet(store.register_file(reg, name))
         runner = CliRunner()
         try:
             _replace_files(reg, f.get("__register__", {}))
@@ -369,9 +373,9 @@ class Worker:
                 if result.exit_code != 0:
                     raise CliFailure(result.exit_code, result.output, result.exception)
                 _replace_files(root / "chains", f.get("__chains__", {}))
-            return (pl.read_parquet(root / "chains" / "chains.parquet"),
-                    pl.read_parquet(root / "report" / "length_summary.parquet")), \
-                json.loads((root / "chains" / "trace.json").read_text())["quality"]
+            return (pl.read_parquet(store.chains_file(root / "chains", "chains")),
+                    pl.read_parquet(store.report_table_files(root / "report", "length_summary")[0])), \
+                store.read_trace_manifest(root / "chains").quality
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -403,7 +407,7 @@ class Worker:
         root = Path(tempfile.mkdtemp(dir=self.tmp))
         try:
             for name in (MV, DW, AR):
-                f[name].write_parquet(root / f"{name}.parquet")
+                f[name].write_parquet(store.register_file(root, name))
             _replace_files(root, f.get("__register__", {}))
             if "__chains__" in f:  # validate reads registers, not traces: nothing to agree on
                 return None, False

@@ -104,7 +104,7 @@ def bad(moves_edit=None, dwellings_edit=None):
      r"moves\.move_date: 1 row\(s\) with the household's second move on one day, e\.g\. rows \[3\]"),
     (lambda m, d: m.append({**m[0], "move_date": date(2021, 3, 20), "from_dwelling": 3, "to_dwelling": 2}),
      r"moves\.from_dwelling: .*two dwellings at once.*rows \[3\]"),
-    (lambda m, d: m[0].update(origin="palace"), r"moves\.origin: unknown code"),
+    (lambda m, d: m[0].update(origin="palace"), r"moves\.origin: 1 row\(s\) with unknown code.*'palace'"),
 ])
 def test_bad_input_is_refused(edit, match) -> None:
     moves, dwellings = example()
