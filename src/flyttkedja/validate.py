@@ -129,7 +129,7 @@ def validate(
     events : table or path, optional
         PERSON_EVENTS (input of ``from_person_moves``).
     columns : mapping, optional
-        Register names → canonical names for the person panel and events.
+        Register names → canonical names (person panel, events, dwellings and moves).
 
     Raises
     ------
@@ -141,15 +141,16 @@ def validate(
         if not root.is_dir():
             raise FileNotFoundError(f"register directory {root} not found")
         store.read_register_manifest(root)  # the manifest trace reads: a corrupt one is unreadable input
-        dwellings = dwellings if dwellings is not None else _maybe(store.register_file(root, "dwellings"))
-        moves = moves if moves is not None else _maybe(store.register_file(root, "moves"))
+        dwellings = dwellings if dwellings is not None else _maybe(store.register_input(root, "dwellings"))
+        moves = moves if moves is not None else _maybe(store.register_input(root, "moves"))
         areas = areas if areas is not None else _maybe(store.register_file(root, "areas"))
         persons = persons if persons is not None else _maybe(store.persons_dir(root))
         events = events if events is not None else _maybe(store.register_file(root, "person_events"))
     report = ValidationReport()
+    mapping = dict(columns) if columns else None
     dw = None
     if dwellings is not None:
-        raw = to_arrow(dwellings, "dwellings")
+        raw = to_arrow(dwellings, "dwellings", mapping)
         dw_table, _, found = inspect(raw, "dwellings")
         report.extend(missing_columns(raw, "dwellings") + found)
         dw = pl.from_arrow(dw_table)
@@ -160,7 +161,7 @@ def validate(
     elif areas is not None:
         report.extend(inspect(to_arrow(areas, "areas"), "areas")[2])
     if moves is not None:
-        raw = to_arrow(moves, "moves")
+        raw = to_arrow(moves, "moves", mapping)
         mv_table, _, found = inspect(raw, "moves")
         report.extend(missing_columns(raw, "moves") + found)
         report.extend(evaluate(rules("moves", scope="register"), _moves_derived(mv_table, dw), row="_row"))

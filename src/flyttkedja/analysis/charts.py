@@ -37,7 +37,7 @@ MARGIN_COLOUR = "#444444"  # the grand margin ("all") in every chart
 WITHHELD_COLOUR = "#bbbbbb"
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
 # scenario measures shown first in the comparison chart, when present (headline figures)
-SCENARIO_FIRST = ("moves_gross_per_100_new", "moves_per_100_new", "chain_length_mean")
+SCENARIO_FIRST = ("moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio", "chain_length_mean")
 
 
 class Text:

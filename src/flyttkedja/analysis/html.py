@@ -161,8 +161,10 @@ class _Page:
 
     def scenario(self, scenario: pl.DataFrame) -> str:
         t = self.t
-        parts = []  # the scenario's plain-language summary (flyttkedja.scenario) belongs here, before the chart
-        parts.append(self._chart("scenario", charts.scenario_figure(scenario, t)))
+        from flyttkedja.scenario.summary import headline, summary_paragraphs  # the planner's sentences (one source)
+
+        parts = [f"<p>{escape(p)}</p>" for p in summary_paragraphs(scenario, lang=t.lang)]
+        parts.append(self._chart("scenario", charts.scenario_figure(headline(scenario), t)))
         return _section("scenario", t, "".join(parts), escape(f"{t('scenario_note')} {t('interval_note')}"))
 
     def scripts(self) -> str:

@@ -100,6 +100,17 @@ class ChainSet:
     def __repr__(self) -> str:
         return f"ChainSet({self.chains.height} chains, {self.links.height} links)"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: what was traced and the length summary by seed tenure.
+
+        Drawn by :mod:`flyttkedja.analysis.display` (imported here, not at the
+        top: the figures pass the analysis layer's disclosure control, which
+        sits above core), so only protected aggregates show, never an id.
+        """
+        from flyttkedja.analysis.display import chainset_html
+
+        return chainset_html(self)
+
     def link_attributes(
         self,
         move_columns: Sequence[str] = (),
@@ -169,8 +180,8 @@ def read_chainset(path: str | os.PathLike, *, register: str | os.PathLike | None
     if moves is None or dwellings is None:
         if register is None:
             raise ValueError(f"{path}/{store.TRACE_MANIFEST} names no register directory; pass moves= and dwellings=")
-        moves = store.register_file(register, "moves") if moves is None else moves
-        dwellings = store.register_file(register, "dwellings") if dwellings is None else dwellings
+        moves = store.register_input(register, "moves") if moves is None else moves
+        dwellings = store.register_input(register, "dwellings") if dwellings is None else dwellings
     moves = conform(to_arrow(moves, "moves"), "moves", partial=True)
     dwellings = conform(to_arrow(dwellings, "dwellings"), "dwellings", partial=True, check_unique=False)
     store.check_register(manifest, {"moves": moves, "dwellings": dwellings}, path, named)
