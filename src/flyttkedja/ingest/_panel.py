@@ -200,7 +200,16 @@ def _frame_sources(persons, columns) -> list[YearSource]:
     ]
 
 
-<<<<<<< HEAD
+_SPOOL: list[tempfile.TemporaryDirectory] = []
+
+
+def _spool_directory() -> str:
+    """One temporary directory per process for spooled panel files, removed at exit."""
+    if not _SPOOL:
+        _SPOOL.append(tempfile.TemporaryDirectory(prefix="flyttkedja-spool-"))
+    return _SPOOL[0].name
+
+
 def _panel_rules(year: int) -> list[Rule]:
     """What the reader itself can get wrong (values that are not integers, unknown family
     positions, a file's rows of another year), checked before the schema's rules on persons."""
@@ -225,16 +234,6 @@ def year_findings(source: YearSource, dwelling_ids: pl.Series | None = None) -> 
                                    .then(pl.col("dwelling_id").is_in(dwelling_ids.implode())))
         todo += rules("persons", scope="register")
     return evaluate(todo, frame, row="_file_row", label=source.label)
-=======
-_SPOOL: list[tempfile.TemporaryDirectory] = []
-
-
-def _spool_directory() -> str:
-    """One temporary directory per process for spooled panel files, removed at exit."""
-    if not _SPOOL:
-        _SPOOL.append(tempfile.TemporaryDirectory(prefix="flyttkedja-spool-"))
-    return _SPOOL[0].name
->>>>>>> main
 
 
 def check_year(source: YearSource) -> None:

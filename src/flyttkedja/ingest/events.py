@@ -98,14 +98,8 @@ def from_person_moves(
 
 
 def _events(events, columns) -> pl.DataFrame:
-<<<<<<< HEAD
-    table = to_arrow(events, "person_events")
-    if columns:
-        table = table.rename_columns([columns.get(c, c) for c in table.column_names])
-    # schema.RULES refuse here: the dwellings each kind of event needs, self-moves, duplicated events ...
-=======
     table = to_arrow(events, "person_events", columns)
->>>>>>> main
+    # schema.RULES refuse here: the dwellings each kind of event needs, self-moves, duplicated events ...
     table = conform(table, "person_events")
     return pl.from_arrow(table).with_row_index("_row")
 
