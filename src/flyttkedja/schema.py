@@ -386,7 +386,7 @@ def _content_rules() -> list[Rule]:
         # persons (one snapshot year at a time)
         Rule("persons", "year", _outside("year", DATE_MIN.year, DATE_MAX.year),
              f"year outside {DATE_MIN.year}..{DATE_MAX.year}", show_values=True),
-        Rule("persons", "person_id", pl.col("person_id").is_duplicated(),
+        Rule("persons", "person_id", pl.struct("person_id", "year").is_duplicated(),  # a panel: once a year
              "duplicate person id"),
         Rule("persons", "birth_year", _outside(pl.col("year") - pl.col("birth_year"), 0, MAX_AGE),
              f"impossible age (year - birth_year outside 0..{MAX_AGE})", action="count"),
