@@ -152,7 +152,11 @@ def _self_move(frames, rng, n):
 def _flip(column, other):
     def apply(frames, rng, n):
         mv = frames["moves"]
-        rows = _rows(mv, rng, n, pl.col(other).is_not_null())
+        where = pl.col(other).is_not_null()
+        if column == "vacates":  # a vacancy nobody fills afterwards leaves no trace a checker could count
+            refilled = mv.filter(pl.col("fills"))["to_dwelling"].unique().implode()
+            where = where & pl.col(other).is_in(refilled)
+        rows = _rows(mv, rng, n, where)
         mask = pl.Series(np.isin(np.arange(mv.height), rows))
         return {**frames, "moves": mv.with_columns(pl.when(mask).then(~pl.col(column)).otherwise(pl.col(column))
                                                   .alias(column))}

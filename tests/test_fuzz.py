@@ -102,7 +102,7 @@ def _bad(results, outcomes):
 
 def test_every_variant_gives_the_correct_output_or_one_clear_error(campaign):
     bad = _bad(campaign, ("silent", "unclear", "crash"))
-    shown = {(r["mutation"], r["target"]): f"{r['outcome']}: {r.get('error', '')[:300]}" for r in bad}
+    shown = {f"{r['mutation']} / {r['target']}": f"{r['outcome']}: {r.get('error', '')[:300]}" for r in bad}
     assert not bad, json.dumps(shown, indent=1)
     assert {r["outcome"] for r in campaign} == {"correct", "clear"}
 
