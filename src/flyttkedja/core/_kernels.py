@@ -792,3 +792,230 @@ def dense_households(household, lo, span):
     for i in prange(n):
         dense[i] = rank[household[i] - lo]
     return dense, k
+
+
+# ------------------------------------------------------------------ trees
+# The tree convention (docs/chains.md, "Trees"): the arrivals at one dwelling on
+# one day form one filling; the first fills the vacancy (its step target), the
+# others join it. ``sib`` links a filling's members: filler → first joiner →
+# next joiner (table order) → -1, one int32 per move. Everything else about a
+# vacancy (who fills it, when it ends) is the path convention's ``step``.
+
+@njit(cache=True, parallel=True)
+def _filler_flags(step, comp_first, flag):
+    """flag[m] = 1 when move m filled a vacancy (a step target or a completion's first link)."""
+    n = step.shape[0]
+    for m in prange(n):
+        flag[m] = 0
+    for m in prange(n):  # the step map is injective: each target is written once
+        s = step[m]
+        if s >= 0:
+            flag[s] = 1
+    for d in range(comp_first.shape[0]):
+        s = comp_first[d]
+        if s >= 0:
+            flag[s] = 1
+
+
+@njit(cache=True, parallel=True)
+def _collect(keep, n_chunks):
+    """Rows where ``keep`` is true, ascending, collected in parallel over fixed chunks."""
+    n = keep.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    counts = np.zeros(n_chunks + 1, np.int64)
+    for c in prange(n_chunks):
+        k = 0
+        for r in range(c * size, min(n, (c + 1) * size)):
+            k += keep[r]
+        counts[c + 1] = k
+    for c in range(n_chunks):
+        counts[c + 1] += counts[c]
+    out = np.empty(counts[n_chunks], np.int64)
+    for c in prange(n_chunks):
+        k = counts[c]
+        for r in range(c * size, min(n, (c + 1) * size)):
+            if keep[r]:
+                out[k] = r
+                k += 1
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _joiner_candidates(mv_date, mv_to, flag, start, end, keep):
+    """keep[r] = 1 for arrivals in the window that filled no vacancy (possible joiners)."""
+    for r in prange(mv_date.shape[0]):
+        keep[r] = 1 if (mv_to[r] >= 0 and flag[r] == 0 and start <= mv_date[r] <= end) else 0
+
+
+@njit(cache=True, parallel=True)
+def _fillers_at(mv_to, flag, marked, keep):
+    """keep[r] = 1 for fillers at a dwelling ``marked`` (one where a possible joiner arrives)."""
+    for r in prange(mv_to.shape[0]):
+        keep[r] = 1 if (flag[r] == 1 and marked[mv_to[r]] == 1) else 0
+
+
+@njit(cache=True)
+def _link_joiners(cand, fillers, mv_date, mv_to, start, n_days, sib):
+    """Match possible joiners to the filler at their (dwelling, day); link each filling's members
+    in ``sib`` (filler, then joiners in table order). Returns the number of joiners."""
+    kc = np.empty(cand.shape[0], np.int64)
+    for i in range(cand.shape[0]):
+        r = cand[i]
+        kc[i] = np.int64(mv_to[r]) * n_days + (mv_date[r] - start)
+    kf = np.empty(fillers.shape[0], np.int64)
+    for i in range(fillers.shape[0]):
+        r = fillers[i]
+        kf[i] = np.int64(mv_to[r]) * n_days + (mv_date[r] - start)
+    oc = np.argsort(kc, kind="mergesort")  # stable: joiners of one filling stay in table order
+    of = np.argsort(kf)  # one filler per (dwelling, day): keys distinct
+    j = 0
+    n_join = 0
+    last = -1  # last member linked in the current filling
+    current = np.int64(-1)
+    for i in range(oc.shape[0]):
+        key = kc[oc[i]]
+        while j < of.shape[0] and kf[of[j]] < key:
+            j += 1
+        if j == of.shape[0] or kf[of[j]] != key:
+            continue  # arrived where no vacancy was filled that day: joins an occupied dwelling
+        f = fillers[of[j]]
+        if f != current:
+            current = f
+            last = f
+        r = cand[oc[i]]
+        sib[last] = r
+        last = r
+        n_join += 1
+    return n_join
+
+
+@njit(cache=True, parallel=True)
+def _no_siblings(sib):
+    for m in prange(sib.shape[0]):
+        sib[m] = -1
+
+
+@njit(cache=True)
+def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, n_chunks, sib, flag):
+    """The members of every filling (tree convention), in linear time, into ``sib``.
+
+    ``flag`` (uint8, one per move) is scratch. Only arrivals that filled nothing
+    and the fillers at their dwellings are sorted (by dwelling and day), so the
+    cost over the path convention is two parallel scans of the moves plus a
+    sort of the (few) arrivals into occupied dwellings. Returns the number of
+    joiners.
+    """
+    _no_siblings(sib)
+    _filler_flags(step, comp_first, flag)
+    _joiner_candidates(mv_date, mv_to, flag, start, end, flag)  # flag: 0/1 filler → 0/1 candidate, in place
+    cand = _collect(flag, n_chunks)
+    if cand.shape[0] == 0:
+        return 0
+    marked = np.zeros(n_dw, np.uint8)
+    for i in range(cand.shape[0]):
+        marked[mv_to[cand[i]]] = 1
+    _filler_flags(step, comp_first, flag)
+    _fillers_at(mv_to, flag, marked, flag)
+    fillers = _collect(flag, n_chunks)
+    return _link_joiners(cand, fillers, mv_date, mv_to, start, end - start + 1, sib)
+
+
+@njit(cache=True)
+def _tree(first, step, sib, max_length, node, level, parent, leaf, joined, off):
+    """Breadth-first walk of one tree into ``node[off:]`` (move rows), ``level`` (round),
+    ``parent`` (row of the link whose vacancy the link's filling filled; -1 in round 1),
+    ``leaf`` (end reason of a leaf, -1 for a link whose vacancy was filled inside the tree)
+    and ``joined`` (1 for a joiner, 0 for the filler of its filling).
+
+    The written region is the queue. Returns ``(length, depth, spine reason, leaves)``, or
+    length -1 when the region is too small. The spine is the branch of fillers (never a
+    joiner): the path convention's chain, so its reason is the path's end reason. Each
+    move has one parent (a filling fills one vacancy; a move is a member of one filling),
+    so a tree revisits a move only through the root filling: ``step[x] == first``.
+    """
+    if first < 0:
+        return 0, 0, -first - 1, 1
+    cap = node.shape[0] - off
+    tail = 0
+    y = first
+    while y >= 0:
+        if tail == cap:
+            return -1, 0, 0, 0
+        node[off + tail], level[off + tail], parent[off + tail] = y, 1, -1
+        joined[off + tail] = y != first
+        tail += 1
+        y = sib[y]
+    head = 0
+    spine = first
+    spine_reason = -1
+    depth = 1
+    leaves = 0
+    while head < tail:
+        x = node[off + head]
+        k = level[off + head]
+        s = step[x]
+        reason = -1
+        if s < 0:
+            reason = -s - 1
+        elif s == first:
+            reason = CYCLE
+        elif k == max_length:
+            reason = MAX_LENGTH
+        else:
+            y = s
+            while y >= 0:
+                if tail == cap:
+                    return -1, 0, 0, 0
+                node[off + tail], level[off + tail], parent[off + tail] = y, k + 1, x
+                joined[off + tail] = y != s
+                tail += 1
+                y = sib[y]
+            if k + 1 > depth:
+                depth = k + 1
+        leaf[off + head] = reason
+        if x == spine:
+            if reason >= 0:
+                spine_reason = reason
+            else:
+                spine = s
+        if reason >= 0:
+            leaves += 1
+        head += 1
+    return tail, depth, spine_reason, leaves
+
+
+@njit(cache=True, parallel=True)
+def tree_sizes(seed_first, step, sib, max_length, n_chunks, length, depth, reason, leaves):
+    """Every seed's tree: length (moves), depth (rounds), spine end reason and number of
+    leaves, in parallel over fixed chunks of seeds, each with its own growable queue."""
+    n = seed_first.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        cap = 256
+        node = np.empty(cap, np.int64)
+        level = np.empty(cap, np.int32)
+        parent = np.empty(cap, np.int64)
+        leaf = np.empty(cap, np.int8)
+        joined = np.empty(cap, np.uint8)
+        for i in range(c * size, min(n, (c + 1) * size)):
+            while True:
+                k, dp, r, lv = _tree(seed_first[i], step, sib, max_length, node, level, parent, leaf, joined, 0)
+                if k >= 0:
+                    break
+                cap *= 2
+                node = np.empty(cap, np.int64)
+                level = np.empty(cap, np.int32)
+                parent = np.empty(cap, np.int64)
+                leaf = np.empty(cap, np.int8)
+                joined = np.empty(cap, np.uint8)
+            length[i], depth[i], reason[i], leaves[i] = k, dp, r, lv
+
+
+@njit(cache=True, parallel=True)
+def tree_links(seed_first, step, sib, max_length, offsets, links, level, parent, leaf, joined):
+    """Every seed's links in breadth-first order into ``links[offsets[c]:offsets[c + 1]]``,
+    with their round, parent row, leaf end reason and role (see :func:`_tree`)."""
+    for c in prange(seed_first.shape[0]):
+        if offsets[c + 1] > offsets[c]:
+            _tree(seed_first[c], step, sib, max_length, links[:offsets[c + 1]], level, parent, leaf, joined,
+                  offsets[c])
