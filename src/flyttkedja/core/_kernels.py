@@ -802,11 +802,13 @@ def dense_households(household, lo, span):
 # vacancy (who fills it, when it ends) is the path convention's ``step``.
 
 @njit(cache=True, parallel=True)
-def _filler_flags(step, comp_first, flag):
-    """flag[m] = 1 when move m filled a vacancy (a step target or a completion's first link)."""
+def _filler_flags(step, comp_first, flag, sib):
+    """flag[m] = 1 when move m filled a vacancy (a step target or a completion's first link);
+    sib[m] = -1 (no filling linked yet)."""
     n = step.shape[0]
     for m in prange(n):
         flag[m] = 0
+        sib[m] = -1
     for m in prange(n):  # the step map is injective: each target is written once
         s = step[m]
         if s >= 0:
@@ -817,16 +819,25 @@ def _filler_flags(step, comp_first, flag):
             flag[s] = 1
 
 
+@njit(cache=True)
+def _wanted(r, mv_date, mv_to, flag, marked, start, end, fillers):
+    """A possible joiner (an arrival in the window that filled nothing), or with ``fillers``
+    a filler at a ``marked`` dwelling (one where a possible joiner arrives)."""
+    if fillers:
+        return flag[r] == 1 and marked[mv_to[r]] == 1
+    return mv_to[r] >= 0 and flag[r] == 0 and start <= mv_date[r] <= end
+
+
 @njit(cache=True, parallel=True)
-def _collect(keep, n_chunks):
-    """Rows where ``keep`` is true, ascending, collected in parallel over fixed chunks."""
-    n = keep.shape[0]
+def _collect(mv_date, mv_to, flag, marked, start, end, fillers, n_chunks):
+    """Rows that are :func:`_wanted`, ascending, collected in parallel over fixed chunks."""
+    n = mv_date.shape[0]
     size = (n + n_chunks - 1) // n_chunks
     counts = np.zeros(n_chunks + 1, np.int64)
     for c in prange(n_chunks):
         k = 0
         for r in range(c * size, min(n, (c + 1) * size)):
-            k += keep[r]
+            k += _wanted(r, mv_date, mv_to, flag, marked, start, end, fillers)
         counts[c + 1] = k
     for c in range(n_chunks):
         counts[c + 1] += counts[c]
@@ -834,24 +845,10 @@ def _collect(keep, n_chunks):
     for c in prange(n_chunks):
         k = counts[c]
         for r in range(c * size, min(n, (c + 1) * size)):
-            if keep[r]:
+            if _wanted(r, mv_date, mv_to, flag, marked, start, end, fillers):
                 out[k] = r
                 k += 1
     return out
-
-
-@njit(cache=True, parallel=True)
-def _joiner_candidates(mv_date, mv_to, flag, start, end, keep):
-    """keep[r] = 1 for arrivals in the window that filled no vacancy (possible joiners)."""
-    for r in prange(mv_date.shape[0]):
-        keep[r] = 1 if (mv_to[r] >= 0 and flag[r] == 0 and start <= mv_date[r] <= end) else 0
-
-
-@njit(cache=True, parallel=True)
-def _fillers_at(mv_to, flag, marked, keep):
-    """keep[r] = 1 for fillers at a dwelling ``marked`` (one where a possible joiner arrives)."""
-    for r in prange(mv_to.shape[0]):
-        keep[r] = 1 if (flag[r] == 1 and marked[mv_to[r]] == 1) else 0
 
 
 @njit(cache=True)
@@ -889,34 +886,24 @@ def _link_joiners(cand, fillers, mv_date, mv_to, start, n_days, sib):
     return n_join
 
 
-@njit(cache=True, parallel=True)
-def _no_siblings(sib):
-    for m in prange(sib.shape[0]):
-        sib[m] = -1
-
-
 @njit(cache=True)
 def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, n_chunks, sib, flag):
     """The members of every filling (tree convention), in linear time, into ``sib``.
 
-    ``flag`` (uint8, one per move) is scratch. Only arrivals that filled nothing
-    and the fillers at their dwellings are sorted (by dwelling and day), so the
-    cost over the path convention is two parallel scans of the moves plus a
-    sort of the (few) arrivals into occupied dwellings. Returns the number of
-    joiners.
+    ``flag`` (uint8, one per move) is scratch. Only the arrivals that filled
+    nothing and the fillers at their dwellings are sorted (by dwelling and day),
+    so the cost over the path convention is a few parallel scans of the moves
+    plus a sort of the (few) arrivals into occupied dwellings. Returns the
+    number of joiners.
     """
-    _no_siblings(sib)
-    _filler_flags(step, comp_first, flag)
-    _joiner_candidates(mv_date, mv_to, flag, start, end, flag)  # flag: 0/1 filler → 0/1 candidate, in place
-    cand = _collect(flag, n_chunks)
+    _filler_flags(step, comp_first, flag, sib)
+    marked = np.zeros(n_dw, np.uint8)
+    cand = _collect(mv_date, mv_to, flag, marked, start, end, False, n_chunks)
     if cand.shape[0] == 0:
         return 0
-    marked = np.zeros(n_dw, np.uint8)
     for i in range(cand.shape[0]):
         marked[mv_to[cand[i]]] = 1
-    _filler_flags(step, comp_first, flag)
-    _fillers_at(mv_to, flag, marked, flag)
-    fillers = _collect(flag, n_chunks)
+    fillers = _collect(mv_date, mv_to, flag, marked, start, end, True, n_chunks)
     return _link_joiners(cand, fillers, mv_date, mv_to, start, end - start + 1, sib)
 
 
