@@ -40,6 +40,8 @@ else:
 from PIL import Image  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
+from flyttkedja import store
+
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
@@ -75,7 +77,7 @@ def _not_blank(png: bytes) -> bool:
 
 
 def test_report_offline_in_chromium(browser, small_register, tmp_path):
-    page = build_report(small_register).write_html(tmp_path / "report.html", scenario=scenario_fixture())
+    page = build_report(small_register).write_html(tmp_path / store.REPORT_HTML, scenario=scenario_fixture())
     urls, errors = _open(browser, page)
     assert errors == []
     assert urls and set(urls) == {page.as_uri()}

@@ -7,6 +7,7 @@ import re
 import polars as pl
 import pytest
 
+from flyttkedja import store
 from flyttkedja.analysis.labels import LANGS, SUPPRESSED_MARK, label
 
 
@@ -111,18 +112,18 @@ def test_cli_writes_html_xlsx_with_lang_and_scenario(small_register, tmp_path):
     runner = CliRunner()
     assert runner.invoke(main, ["trace", str(tmp_path / "A"), "--out", str(tmp_path / "B")]).exit_code == 0
     (tmp_path / "S").mkdir()
-    scenario_fixture().write_parquet(tmp_path / "S" / "comparison.parquet")
+    scenario_fixture().write_parquet(tmp_path / "S" / store.COMPARISON_FILE)
     result = runner.invoke(main, ["report", str(tmp_path / "B"), "--out", str(tmp_path / "C"), "--replicates", "20",
                                   "--lang", "sv", "--scenario", str(tmp_path / "S")])
     assert result.exit_code == 0, result.output
-    html = (tmp_path / "C" / "report.html").read_text(encoding="utf-8")
+    html = (tmp_path / "C" / store.REPORT_HTML).read_text(encoding="utf-8")
     assert "hyresrätt" in html and "Scenariojämförelse" in html and "rental_100" in html
-    assert (tmp_path / "C" / "report.xlsx").stat().st_size > 0
+    assert (tmp_path / "C" / store.REPORT_XLSX).stat().st_size > 0
     bad = runner.invoke(main, ["report", str(tmp_path / "B"), "--out", str(tmp_path / "D"), "--lang", "de"])
     assert bad.exit_code != 0
     missing = runner.invoke(main, ["report", str(tmp_path / "B"), "--out", str(tmp_path / "E"),
                                    "--scenario", str(tmp_path / "A")])
-    assert missing.exit_code != 0 and "comparison.parquet" in missing.output
+    assert missing.exit_code != 0 and store.COMPARISON_FILE in missing.output
 
 
 @pytest.mark.parametrize("by", [(), ("tenure", "rooms")])

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flyttkedja import store
 from flyttkedja.scenario import _kernels as K
 from flyttkedja.scenario.model import TransitionModel, analytic, estimate, load_model
 from naive_scenario import naive_chains, naive_expectations
@@ -143,7 +144,7 @@ def test_sparse_strata_warn(traced):
 
 
 def test_saved_model_is_disclosure_controlled(model, tmp_path):
-    path = model.save(tmp_path / "model.json")
+    path = model.save(tmp_path / store.MODEL_FILE)
     record = json.loads(path.read_text())
     counts = np.concatenate([np.ravel(record[k]) for k in ("first", "later", "fills", "group_fills", "first_group")])
     assert not np.any((counts > 0) & (counts < model.threshold))

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from flyttkedja import store
 from flyttkedja.scenario import COMPARISON_COLUMNS, ScenarioError, load_scenario, parse_scenario, read_comparison, run
 from flyttkedja.scenario.config import Line, Programme
 from flyttkedja.scenario.microsim import programme_hook
@@ -108,9 +109,9 @@ def test_run_writes_the_contract(tmp_path):
     assert set(got["method"]) == {"transition_model", "microsimulation"}
     moves = got.filter(pl.col("measure") == "moves_per_100_new")
     assert moves.height == 2 and (moves["estimate"] > 0).all()
-    assert (tmp_path / "out" / "scenario.json").exists() and (tmp_path / "out" / "model.json").exists()
+    assert (tmp_path / "out" / store.SCENARIO_MANIFEST).exists() and (tmp_path / "out" / store.MODEL_FILE).exists()
     again = run(sc, tmp_path / "again")
-    assert (tmp_path / "out" / "comparison.parquet").read_bytes() == (tmp_path / "again" / "comparison.parquet").read_bytes()
+    assert (tmp_path / "out" / store.COMPARISON_FILE).read_bytes() == (tmp_path / "again" / store.COMPARISON_FILE).read_bytes()
     assert again.equals(table)
 
 
@@ -131,17 +132,13 @@ def test_register_source_uses_the_disclosed_model(small_register, tmp_path):
     raw = {**BASE, "source": {"register": str(tmp_path / "register")}}
     table = run(parse_scenario(raw), tmp_path / "out")
     assert set(table["method"]) == {"transition_model"}
-    import json
-
-    record = json.loads((tmp_path / "out" / "scenario.json").read_text())
-    assert any("microsimulation skipped" in w for w in record["warnings"])
-    assert any("disclosure-controlled" in w for w in record["warnings"])
+    record = store.read_scenario_manifest(tmp_path / "out")
+    assert any("microsimulation skipped" in w for w in record.warnings)
+    assert any("disclosure-controlled" in w for w in record.warnings)
 
 
 def test_sparse_programme_lines_warn(tmp_path):
     raw = _with("model", {"bootstrap": 0, "min_observations": 10**6})
     run(parse_scenario(raw), tmp_path / "out")
-    import json
-
-    warnings_ = json.loads((tmp_path / "out" / "scenario.json").read_text())["warnings"]
+    warnings_ = store.read_scenario_manifest(tmp_path / "out").warnings
     assert any("programme 'a' line 0" in w for w in warnings_)

@@ -5,7 +5,7 @@ Example
 >>> report = Report(chainset, areas=register.areas, by=["tenure"])   # doctest: +SKIP
 >>> print(report)                                                    # doctest: +SKIP
 >>> report.write("out/report")   # <table>.parquet/.csv, report.json, summary.txt, report.html, report.xlsx
->>> report.write_html("report.html", lang="sv")                    # doctest: +SKIP
+>>> report.write_html("rapport.html", lang="sv")                    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import polars as pl
 
+from flyttkedja import store
 from flyttkedja.analysis.tables import TABLES, _tables_and_units
 from flyttkedja.core.chainset import ChainSet
-from flyttkedja.io import atomic_file, atomic_directory, write_json, write_parquet
+from flyttkedja.io import atomic_file, atomic_directory, write_parquet
 
 
 class Report:
@@ -33,6 +34,7 @@ class Report:
                  target_groups: Mapping[str, pl.Expr] | None = None, **options):
         names = [n for n in TABLES if n != "rounds" or areas is not None]
         self.by = (by,) if isinstance(by, str) else tuple(by)
+        self._inputs = [chainset.params.get("register_dir")]  # never written over (io.check_output)
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
                         "threshold": 5, "rounds": 6, "cluster": "auto", **options}
         self.target_groups = list((target_groups or {}).keys()) or None
@@ -55,14 +57,15 @@ class Report:
               scenario: pl.DataFrame | None = None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
         report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison when given), atomically."""
-        with atomic_directory(path, overwrite=overwrite) as tmp:
+        with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
             for name, frame in self.tables.items():
-                write_parquet(frame.to_arrow(), tmp / f"{name}.parquet")
-                frame.write_csv(tmp / f"{name}.csv", float_precision=6)
-            write_json(self.parameters(), tmp / "report.json")
-            (tmp / "summary.txt").write_text(self.summary() + "\n")
-            self.write_html(tmp / "report.html", lang=lang, scenario=scenario)
-            self.write_excel(tmp / "report.xlsx", lang=lang, scenario=scenario)
+                parquet, csv = store.report_table_files(tmp, name)
+                write_parquet(frame.to_arrow(), parquet)
+                frame.write_csv(csv, float_precision=6)
+            store.write_report_manifest(tmp, self.parameters())
+            store.report_file(tmp, "summary").write_text(self.summary() + "\n")
+            self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario)
+            self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)
         return Path(path)
 
     def html(self, lang: str = "en", scenario: pl.DataFrame | None = None) -> str:

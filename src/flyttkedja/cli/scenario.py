@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from flyttkedja import store
 from flyttkedja.cli import main, refuse_existing
 
 
@@ -43,7 +44,7 @@ def run_command(file: Path, out: Path, overwrite: bool) -> None:
     from flyttkedja.scenario import load_scenario, run
 
     sc = load_scenario(file)
-    refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite, inputs=[file, sc.source.register])
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -55,4 +56,4 @@ def run_command(file: Path, out: Path, overwrite: bool) -> None:
     for row in head.iter_rows(named=True):
         lo = "" if row["lower"] is None else f" ({row['lower']:.0f}–{row['upper']:.0f})"
         console.print(f"  {row['programme']:<24} {row['method']:<17} {row['estimate']:.0f}{lo}")
-    console.print(f"wrote {out}/comparison.parquet")
+    console.print(f"wrote {store.scenario_file(out, 'comparison')}")

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import atomic_directory, write_json, write_parquet
+from flyttkedja import store
+from flyttkedja.io import atomic_directory, check_output, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
 from flyttkedja.scenario.model import TransitionModel, estimate
 from flyttkedja.schema import AREA_TYPES, TENURES
@@ -41,7 +41,7 @@ T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
 
 def read_comparison(path: str | os.PathLike) -> pl.DataFrame:
     """The comparison table of a scenario output directory, columns in contract order."""
-    return pl.read_parquet(Path(path) / "comparison.parquet").select(list(COMPARISON_COLUMNS))
+    return pl.read_parquet(store.scenario_file(path, "comparison")).select(list(COMPARISON_COLUMNS))
 
 
 def _row(programme, method, measure, group, est, lo=None, hi=None, n=0, suppressed=False) -> dict:
@@ -156,6 +156,8 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
 
     say = progress or (lambda step, frac: None)
     src, ms = scenario.source, scenario.model
+    if out is not None:  # refused before any work, not after it
+        check_output(out, [src.register], overwrite=overwrite)
     say("tracing the source register", 0.0)
     if src.register:
         cs = trace_register(src.register, "new_builds")
@@ -193,13 +195,13 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         messages.append("microsimulation skipped: the source is a register, not a synthetic preset")
     table = pa.Table.from_pylist(rows, schema=COMPARISON_SCHEMA)
     if out is not None:
-        with atomic_directory(out, overwrite=overwrite) as tmp:
-            write_parquet(table, tmp / "comparison.parquet")
-            write_json({"scenario": scenario.to_dict(), "microsimulation_seeds": seeds, "warnings": messages,
-                        "model": {"strata": len(model.strata), "chains": model.meta["chains"],
-                                  "sparse_strata": model.meta["sparse_strata"]},
-                        "notes": ["target-group allocation is applied in the transition model only"]},
-                       tmp / "scenario.json")
-            model.save(tmp / "model.json")
+        with atomic_directory(out, overwrite=overwrite, inputs=[src.register]) as tmp:
+            write_parquet(table, store.scenario_file(tmp, "comparison"))
+            store.write_scenario_manifest(tmp, store.ScenarioManifest(
+                scenario=scenario.to_dict(), microsimulation_seeds=seeds, warnings=messages,
+                model={"strata": len(model.strata), "chains": model.meta["chains"],
+                       "sparse_strata": model.meta["sparse_strata"]},
+                notes=["target-group allocation is applied in the transition model only"]))
+            model.save(store.scenario_file(tmp, "model"))
     say("done", 1.0)
     return pl.from_arrow(table)

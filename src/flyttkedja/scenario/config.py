@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flyttkedja import store
 from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, LANDLORDS, TENURES
 
 TARGET_GROUP_NAMES = ("young_adults", "seniors", "low_income", "lowest_quintile", "families", "born_abroad")
@@ -187,8 +188,8 @@ def _source(raw: Any, base: Path | None) -> Source:
     if register is not None:
         register = _str(register, "source.register")
         path = Path(register) if base is None or Path(register).is_absolute() else base / register
-        if not (path / "moves.parquet").exists():
-            raise ScenarioError(f"source.register: {path} holds no moves.parquet")
+        if not store.is_register(path):
+            raise ScenarioError(f"source.register: {path} holds no {store.register_file(path, 'moves').name}")
         register = str(path)
     return Source(
         register=register,
