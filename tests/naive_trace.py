@@ -286,7 +286,7 @@ def random_register(rng, n_dwellings: int = 12, n_days: int = 30, p_corrupt: flo
         moved, filled, arrived = set(), set(), set()
         for _ in range(rng.choice([0, 1, 1, 2, 3, 4, 6])):
             empty = [d for d in ids if d not in occupant and standing(d, day) and (couples or d not in arrived)]
-            movers = [h for h, d in where.items() if h not in moved and d not in filled]
+            movers = [h for h, d in where.items() if h not in moved and d not in filled and (couples or d not in arrived)]
             kinds = ["move", "move", "move", "swap", "ring", "split", "new", "exit", "join", "demolish"]
             kind = rng.choice(kinds + (["couple", "couple", "couple_home", "merge3", "swap_couple"] if couples else []))
             rows = []

@@ -182,7 +182,7 @@ def test_cli(tmp_path: Path) -> None:
     assert_same_chains(read_chainset(tmp_path / "c"), want)
     again = CliRunner().invoke(main, ["trace", str(reg), "--out", str(tmp_path / "c")])
     assert again.exit_code == 2 and "exists" in again.output
-    assert record["params"]["convention"] == "path"
+    assert record.params["convention"] == "path"
     trees = CliRunner().invoke(main, ["trace", str(reg), "--out", str(tmp_path / "t"), "--seeds", "all",
                                       "--max-gap-days", "10", "--convention", "tree"])
     assert trees.exit_code == 0, trees.output
