@@ -797,47 +797,51 @@ def dense_households(household, lo, span):
 # ------------------------------------------------------------------ trees
 # The tree convention (docs/chains.md, "Trees"): the arrivals at one dwelling on
 # one day form one filling; the first fills the vacancy (its step target), the
-# others join it. ``sib`` links a filling's members: filler → first joiner →
-# next joiner (table order) → -1, one int32 per move. Everything else about a
-# vacancy (who fills it, when it ends) is the path convention's ``step``.
+# others join it. ``sib`` links a filling's members: ``sib[m] - 1`` is the member
+# after m (filler → first joiner → next joiner in table order), 0 ends the list;
+# one int32 per move, zero where nothing is linked, so a fresh zero-filled mapping
+# needs no initialising pass. Everything else about a vacancy (who fills it,
+# when it ends) is the path convention's ``step``.
 
-@njit(cache=True, parallel=True)
-def _filler_flags(step, comp_first, flag, sib):
-    """flag[m] = 1 when move m filled a vacancy (a step target or a completion's first link);
-    sib[m] = -1 (no filling linked yet)."""
+@njit(cache=True)
+def _filler_bits(step, comp_first):
+    """One bit per move: set when the move filled a vacancy (a step target or a
+    completion's first link). Sequential: bits of one byte would race; the bitmap
+    (n/8 bytes) stays in cache while ``step`` streams through."""
     n = step.shape[0]
-    for m in prange(n):
-        flag[m] = 0
-        sib[m] = -1
-    for m in prange(n):  # the step map is injective: each target is written once
+    bits = np.zeros((n >> 3) + 1, np.uint8)
+    for m in range(n):
         s = step[m]
         if s >= 0:
-            flag[s] = 1
+            bits[s >> 3] |= np.uint8(1 << (s & 7))
     for d in range(comp_first.shape[0]):
         s = comp_first[d]
         if s >= 0:
-            flag[s] = 1
+            bits[s >> 3] |= np.uint8(1 << (s & 7))
+    return bits
 
 
 @njit(cache=True)
-def _wanted(r, mv_date, mv_to, flag, marked, start, end, fillers):
+def _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers):
     """A possible joiner (an arrival in the window that filled nothing), or with ``fillers``
     a filler at a ``marked`` dwelling (one where a possible joiner arrives)."""
+    filler = (bits[r >> 3] >> (r & 7)) & 1
     if fillers:
-        return flag[r] == 1 and marked[mv_to[r]] == 1
-    return mv_to[r] >= 0 and flag[r] == 0 and start <= mv_date[r] <= end
+        return filler == 1 and marked[mv_to[r]] == 1
+    return mv_to[r] >= 0 and filler == 0 and start <= mv_date[r] <= end
 
 
 @njit(cache=True, parallel=True)
-def _collect(mv_date, mv_to, flag, marked, start, end, fillers, n_chunks):
-    """Rows that are :func:`_wanted`, ascending, collected in parallel over fixed chunks."""
+def _collect(mv_date, mv_to, bits, marked, start, end, fillers, n_chunks):
+    """Rows that are :func:`_wanted`, ascending, collected in parallel over fixed chunks
+    (a multiple of 8 rows each, so no two chunks share a byte of ``bits``)."""
     n = mv_date.shape[0]
-    size = (n + n_chunks - 1) // n_chunks
+    size = (((n + n_chunks - 1) // n_chunks + 7) >> 3) << 3
     counts = np.zeros(n_chunks + 1, np.int64)
     for c in prange(n_chunks):
         k = 0
         for r in range(c * size, min(n, (c + 1) * size)):
-            k += _wanted(r, mv_date, mv_to, flag, marked, start, end, fillers)
+            k += _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers)
         counts[c + 1] = k
     for c in range(n_chunks):
         counts[c + 1] += counts[c]
@@ -845,7 +849,7 @@ def _collect(mv_date, mv_to, flag, marked, start, end, fillers, n_chunks):
     for c in prange(n_chunks):
         k = counts[c]
         for r in range(c * size, min(n, (c + 1) * size)):
-            if _wanted(r, mv_date, mv_to, flag, marked, start, end, fillers):
+            if _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers):
                 out[k] = r
                 k += 1
     return out
@@ -880,30 +884,30 @@ def _link_joiners(cand, fillers, mv_date, mv_to, start, n_days, sib):
             current = f
             last = f
         r = cand[oc[i]]
-        sib[last] = r
+        sib[last] = r + 1
         last = r
         n_join += 1
     return n_join
 
 
 @njit(cache=True)
-def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, n_chunks, sib, flag):
-    """The members of every filling (tree convention), in linear time, into ``sib``.
+def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, n_chunks, sib):
+    """The members of every filling (tree convention), in linear time, into ``sib``
+    (zero-filled by the caller).
 
-    ``flag`` (uint8, one per move) is scratch. Only the arrivals that filled
-    nothing and the fillers at their dwellings are sorted (by dwelling and day),
-    so the cost over the path convention is a few parallel scans of the moves
-    plus a sort of the (few) arrivals into occupied dwellings. Returns the
-    number of joiners.
+    A bitmap of fillers (one streaming pass over ``step``), a parallel scan for
+    the arrivals in the window that filled nothing, a parallel scan for the
+    fillers at their dwellings; only those two small sets are sorted by
+    (dwelling, day) and matched. Returns the number of joiners.
     """
-    _filler_flags(step, comp_first, flag, sib)
+    bits = _filler_bits(step, comp_first)
     marked = np.zeros(n_dw, np.uint8)
-    cand = _collect(mv_date, mv_to, flag, marked, start, end, False, n_chunks)
+    cand = _collect(mv_date, mv_to, bits, marked, start, end, False, n_chunks)
     if cand.shape[0] == 0:
         return 0
     for i in range(cand.shape[0]):
         marked[mv_to[cand[i]]] = 1
-    fillers = _collect(mv_date, mv_to, flag, marked, start, end, True, n_chunks)
+    fillers = _collect(mv_date, mv_to, bits, marked, start, end, True, n_chunks)
     return _link_joiners(cand, fillers, mv_date, mv_to, start, end - start + 1, sib)
 
 
@@ -931,7 +935,7 @@ def _tree(first, step, sib, max_length, node, level, parent, leaf, joined, off):
         node[off + tail], level[off + tail], parent[off + tail] = y, 1, -1
         joined[off + tail] = y != first
         tail += 1
-        y = sib[y]
+        y = sib[y] - 1
     head = 0
     spine = first
     spine_reason = -1
@@ -956,7 +960,7 @@ def _tree(first, step, sib, max_length, node, level, parent, leaf, joined, off):
                 node[off + tail], level[off + tail], parent[off + tail] = y, k + 1, x
                 joined[off + tail] = y != s
                 tail += 1
-                y = sib[y]
+                y = sib[y] - 1
             if k + 1 > depth:
                 depth = k + 1
         leaf[off + head] = reason

@@ -119,12 +119,12 @@ def walk_chains(seed_first: np.ndarray, step: np.ndarray, max_length: int) -> tu
 
 
 def fillings(reg: Prepared, index: Index) -> tuple[np.ndarray, int]:
-    """Tree convention: ``sib`` (each filling's members linked: filler, then its joiners in
-    table order, -1 at the end; one int32 per move) and the number of joiners."""
-    n = len(reg.mv_date)
-    sib, flag = scratch(n, np.int32), scratch(n, np.uint8)
+    """Tree convention: ``sib`` (each filling's members linked: ``sib[m] - 1`` the member
+    after m — filler, then its joiners in table order —, 0 at the end; one int32 per move)
+    and the number of joiners."""
+    sib = scratch(len(reg.mv_date), np.int32, zero=True)
     n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, len(reg.dw_completed),
-                        reg.start, reg.end, numba.get_num_threads(), sib, flag)
+                        reg.start, reg.end, numba.get_num_threads(), sib)
     return sib, int(n_join)
 
 
