@@ -12,8 +12,8 @@ a manifest without a version is version 0, read as version 1)::
                      trace.json     (params, quality, rows, register_hash, flyttkedja_version)
     report/          <table>.parquet <table>.csv summary.txt report.html report.xlsx
                      report.json    (the Report's parameters)
-    scenario/        comparison.parquet model.json
-                     scenario.json  (resolved scenario, microsimulation seeds, warnings, notes)
+    scenario/        comparison.parquet model.json summary.txt
+                     scenario.json  (resolved scenario, microsimulation seeds, warnings, differences, notes)
 
 Every file name and manifest key is spelled here and nowhere else in the
 package (tests import them too; ``tests/test_store.py`` checks it): the other
@@ -60,6 +60,7 @@ REPORT_MANIFEST = "report.json"
 SCENARIO_MANIFEST = "scenario.json"
 MODEL_FILE = "model.json"
 COMPARISON_FILE = "comparison.parquet"
+SCENARIO_SUMMARY = "summary.txt"
 REPORT_HTML = "report.html"
 REPORT_XLSX = "report.xlsx"
 REPORT_SUMMARY = "summary.txt"
@@ -96,6 +97,8 @@ KEY_SEEDS = "microsimulation_seeds"
 KEY_WARNINGS = "warnings"
 KEY_MODEL = "model"
 KEY_NOTES = "notes"
+KEY_DIFFERENCES = "differences"
+KEY_AREAS = "programme_municipalities"
 # the key of a ChainSet's params that names the register directory it was traced from
 PARAM_REGISTER_DIR = "register_dir"
 
@@ -149,8 +152,8 @@ def report_file(directory: str | os.PathLike, name: str) -> Path:
 
 
 def scenario_file(directory: str | os.PathLike, name: str) -> Path:
-    """``comparison`` (Parquet) or ``model`` (JSON) file of a scenario directory."""
-    return Path(directory) / {"comparison": COMPARISON_FILE, "model": MODEL_FILE}[name]
+    """``comparison`` (Parquet), ``model`` (JSON) or ``summary`` (text) file of a scenario directory."""
+    return Path(directory) / {"comparison": COMPARISON_FILE, "model": MODEL_FILE, "summary": SCENARIO_SUMMARY}[name]
 
 
 def is_register(directory: str | os.PathLike) -> bool:
@@ -304,20 +307,24 @@ def read_report_manifest(directory: str | os.PathLike) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class ScenarioManifest:
-    """``scenario.json``: the resolved scenario, microsimulation seeds, warnings, a model summary, notes."""
+    """``scenario.json``: the resolved scenario, microsimulation seeds, warnings, a model summary, notes;
+    the programmes' pairwise differences (resolved or not) and the municipalities of each programme."""
 
     scenario: dict[str, Any]
     microsimulation_seeds: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    programme_municipalities: dict[str, list[str]] = field(default_factory=dict)
 
 
 def write_scenario_manifest(directory: str | os.PathLike, manifest: ScenarioManifest) -> Path:
     """Write ``scenario.json`` into a scenario directory."""
     return _write(directory, SCENARIO_MANIFEST, {
         KEY_SCENARIO: manifest.scenario, KEY_SEEDS: list(manifest.microsimulation_seeds),
-        KEY_WARNINGS: list(manifest.warnings), KEY_MODEL: manifest.model, KEY_NOTES: list(manifest.notes)})
+        KEY_WARNINGS: list(manifest.warnings), KEY_MODEL: manifest.model, KEY_NOTES: list(manifest.notes),
+        KEY_DIFFERENCES: list(manifest.differences), KEY_AREAS: dict(manifest.programme_municipalities)})
 
 
 def read_scenario_manifest(directory: str | os.PathLike) -> ScenarioManifest | None:
@@ -326,7 +333,8 @@ def read_scenario_manifest(directory: str | os.PathLike) -> ScenarioManifest | N
     if record is None:
         return None
     return ScenarioManifest(record.get(KEY_SCENARIO, {}), record.get(KEY_SEEDS, []), record.get(KEY_WARNINGS, []),
-                            record.get(KEY_MODEL, {}), record.get(KEY_NOTES, []))
+                            record.get(KEY_MODEL, {}), record.get(KEY_NOTES, []), record.get(KEY_DIFFERENCES, []),
+                            record.get(KEY_AREAS, {}))
 
 
 def _version() -> str:

@@ -39,6 +39,8 @@ class Report:
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
                         "threshold": 5, "rounds": 6, "cluster": "auto", **options}
         self.target_groups = list((target_groups or {}).keys()) or None
+        #: the chain convention of the ChainSet ("path": one filling per vacancy; "tree": CBS's)
+        self.convention = chainset.params.get("convention", "path")
         options = {k: v for k, v in self.options.items() if k not in ("cluster", "income_median")}
         self.tables, self.bootstrap_units = _tables_and_units(
             chainset, names, by=self.by, areas=areas, target_groups=target_groups,
@@ -56,9 +58,10 @@ class Report:
                 "definitions": "docs/analysis.md", "disclosure_rules": "docs/disclosure.md"}
 
     def write(self, path: str | os.PathLike, *, overwrite: bool = False, lang: str = "en",
-              scenario: pl.DataFrame | None = None) -> Path:
+              scenario: pl.DataFrame | None = None, alongside: Report | None = None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
-        report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison when given), atomically."""
+        report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison when given), atomically.
+        ``alongside``: see :meth:`html`."""
         with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
             for name, frame in self.tables.items():
                 parquet, csv = store.report_table_files(tmp, name)
@@ -66,21 +69,26 @@ class Report:
                 frame.write_csv(csv, float_precision=6)
             store.write_report_manifest(tmp, self.parameters())
             store.report_file(tmp, "summary").write_text(self.summary() + "\n")
-            self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario)
+            self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario, alongside=alongside)
             self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)
         return Path(path)
 
-    def html(self, lang: str = "en", scenario: pl.DataFrame | None = None) -> str:
-        """The self-contained HTML report (charts as inline SVG, every table, method note) as a string."""
+    def html(self, lang: str = "en", scenario: pl.DataFrame | None = None, alongside: Report | None = None) -> str:
+        """The self-contained HTML report (interactive charts, every table, method note) as a string.
+
+        ``alongside``: a Report of the same register under the other chain
+        convention; charts whose figures differ are then drawn side by side.
+        """
         from flyttkedja.analysis.html import render_html
 
-        return render_html(self, lang=lang, scenario=scenario)
+        return render_html(self, lang=lang, scenario=scenario, alongside=alongside)
 
-    def write_html(self, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None) -> Path:
+    def write_html(self, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None,
+                   alongside: Report | None = None) -> Path:
         """Write :meth:`html` to ``path`` atomically (UTF-8); same report and lang give the same bytes."""
         path = Path(path)
         with atomic_file(path) as tmp:
-            Path(tmp).write_text(self.html(lang, scenario), encoding="utf-8")
+            Path(tmp).write_text(self.html(lang, scenario, alongside), encoding="utf-8")
         return path
 
     def write_excel(self, path: str | os.PathLike, *, lang: str = "en",
@@ -89,6 +97,12 @@ class Report:
         from flyttkedja.analysis.excel import write_excel
 
         return write_excel(self, path, lang=lang, scenario=scenario)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: settings, the length summary by seed group and the tables (published cells only)."""
+        from flyttkedja.analysis.display import report_html
+
+        return report_html(self)
 
     # ------------------------------------------------------------------ text
     def summary(self) -> str:
