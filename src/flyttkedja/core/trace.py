@@ -213,7 +213,7 @@ def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap
     chains = _chains_frame(reg, seed_code, seed_dw, t["length"], t["depth"], t["leaves"], t["reason"],
                            t["offsets"], t["links"], latest=True)
     links = _links_frame(reg, t["length"], t["offsets"], t["links"], t["level"]).with_columns(
-        parent_row=pl.Series(t["parent"]).replace(-1, None),
+        parent_row=_nullable(t["parent"], t["parent"] < 0),
         joined=pl.Series(t["joined"].view(np.bool_)),
         end_reason=_reasons(t["leaf"]))
     return ChainSet(chains, links, reg.moves, reg.dwellings, params, q)
@@ -247,7 +247,13 @@ def _dates(days: np.ndarray) -> pl.Series:
 
 
 def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str) -> pl.Series:
-    return pl.Series(name, np.asarray(labels, dtype=object)[idx], dtype=pl.String)
+    """Codes → strings by a gather in polars (no Python objects per row)."""
+    return pl.Series(name, list(labels), dtype=pl.String).gather(idx)
+
+
+def _nullable(values: np.ndarray, null: np.ndarray) -> pl.Series:
+    """An Int64 series, null where ``null``: the values' buffer with a validity mask."""
+    return pl.from_arrow(pa.array(values.astype(np.int64, copy=False), mask=null, type=pa.int64()))
 
 
 def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -259,14 +265,14 @@ def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> 
         "seed_kind": _codes_to(("new_build", "move"), (~is_build).astype(np.int64), "seed_kind"),
         "seed_dwelling": reg.dwelling_ids[seed_dw],
         "seed_date": _dates(seed_date),
-        "seed_move": pl.Series(np.where(is_build, -1, ref)).replace(-1, None),
+        "seed_move": _nullable(ref, is_build),
     }, seed_date
 
 
 def _reasons(code: np.ndarray) -> pl.Series:
     """End reason codes → strings; -1 → null."""
-    labels = pl.Series("end_reason", END_REASONS, dtype=pl.String)
-    return labels.gather(pl.Series(code.astype(np.int64)).replace(-1, None))
+    return _codes_to(END_REASONS, np.maximum(code, 0).astype(np.int64), "end_reason").scatter(
+        np.flatnonzero(code < 0), None)
 
 
 def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offsets, links,
@@ -308,7 +314,7 @@ def _links_frame(reg, length, offsets, links, level=None) -> pl.DataFrame:
         "move_row": links.astype(np.int64),
         "household_id": reg.household[links],
         "move_date": _dates(reg.mv_date[links]),
-        "from_dwelling": pl.from_arrow(pa.array(from_ids, mask=~vacated, type=pa.int64())),
+        "from_dwelling": _nullable(from_ids, ~vacated),
         "to_dwelling": reg.dwelling_ids[reg.mv_to[links]] if n else np.empty(0, np.int64),
     })
 
