@@ -109,10 +109,11 @@ def test_load_comparison_reads_the_run_warnings(tmp_path):
     from flyttkedja import store
     from flyttkedja.scenario import Comparison, load_comparison
 
-    scenario_fixture().write_parquet(tmp_path / store.COMPARISON_FILE)
+    table = _new_style(scenario_fixture())  # the contract's columns, per-line and per-area rows included
+    table.write_parquet(tmp_path / store.COMPARISON_FILE)
     assert load_comparison(tmp_path).warnings == ()
     store.write_scenario_manifest(tmp_path, store.ScenarioManifest({"name": "x"}, warnings=["few records"]))
     loaded = load_comparison(tmp_path)
     assert isinstance(loaded, Comparison) and loaded.warnings == ("few records",)
-    assert loaded.table.equals(scenario_fixture())
+    assert loaded.table.equals(table)
     assert "few records" in loaded._repr_html_()
