@@ -23,10 +23,11 @@ def register(seed: int, couples: bool = True) -> tuple[pa.Table, pa.Table, pa.Ta
     moves, dwellings = naive.random_register(rng, n_dwellings=60, n_days=120, p_corrupt=0.0, couples=couples)
     mv, dw = arrow_tables(moves, dwellings)
     n, k = mv.num_rows, dw.num_rows
-    mv = (pl.from_arrow(mv).with_columns(
-        age_head=pl.Series([rng.randrange(18, 90) for _ in range(n)]), size=pl.Series([rng.randrange(1, 5) for _ in range(n)]))
-        .with_columns(adults=pl.min_horizontal(pl.col("size"), 2), born_abroad=pl.Series([rng.random() < .2 for _ in range(n)]),
-                      household_type=pl.when(pl.col("size") == 1).then(pl.lit("single")).otherwise(pl.lit("couple"))))
+    mv = pl.from_arrow(mv).with_columns(age_head=pl.Series([rng.randrange(18, 90) for _ in range(n)]),
+                                        size=pl.Series([rng.randrange(1, 5) for _ in range(n)]),
+                                        born_abroad=pl.Series([rng.random() < .2 for _ in range(n)]))
+    mv = mv.with_columns(adults=pl.min_horizontal(pl.col("size"), 2),
+                         household_type=pl.when(pl.col("size") == 1).then(pl.lit("single")).otherwise(pl.lit("couple")))
     dw = pl.from_arrow(dw).with_columns(
         tenure=pl.Series([TENURES[i % 3] for i in range(k)]), rooms=pl.Series([1 + i % 5 for i in range(k)]),
         area_id=pl.Series([i % 4 for i in range(k)]),

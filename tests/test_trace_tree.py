@@ -12,7 +12,6 @@ import random
 from collections import Counter
 from datetime import date
 
-import numba
 import numpy as np
 import polars as pl
 import pytest
@@ -21,7 +20,7 @@ from hypothesis import strategies as st
 
 import flyttkedja
 from tests import naive_trace as naive
-from tests.test_trace_naive import params, tables, window
+from tests.test_trace_naive import params, tables, window, with_one_and_two_threads
 
 PATH_COLUMNS = ["chain_id", "seed_kind", "seed_dwelling", "seed_date", "seed_move", "length", "end_reason",
                 "end_date"]
@@ -166,15 +165,11 @@ def test_depth_bound_and_threads() -> None:
     rng = random.Random(11)
     moves, dwellings = naive.random_register(rng, n_dwellings=5000, n_days=150, p_corrupt=0.05)
     mv, dw = tables(moves, dwellings)
-    before = numba.get_num_threads()
-    results = []
-    try:
-        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
-            numba.set_num_threads(threads)
-            cs = flyttkedja.trace(mv, dw, "all", max_gap_days=30, max_length=2, convention="tree")
-            results.append((cs.chains, cs.links))
-    finally:
-        numba.set_num_threads(before)
+
+    def run():
+        cs = flyttkedja.trace(mv, dw, "all", max_gap_days=30, max_length=2, convention="tree")
+        return cs.chains, cs.links
+    results = with_one_and_two_threads(run)
     assert results[0][0].equals(results[1][0]) and results[0][1].equals(results[1][1])
     want, _ = naive.trace_tree(moves, dwellings, "all", max_gap_days=30, max_length=2)
     cs = flyttkedja.trace(mv, dw, "all", max_gap_days=30, max_length=2, convention="tree")
