@@ -357,10 +357,12 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     else:
         reg = generate(src.preset, scale=src.scale, years=src.years, seed=src.seed)
         cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
+        del reg
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
                          shrinkage=ms.shrinkage)
+    del cs  # the model's records are all that is needed from here on
     messages = [str(w.message) for w in caught]
     sigma = 0.0
     if ms.cross_validation and model.records is not None and model.records.get("seed_muni") is not None:
@@ -383,6 +385,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         say(f"transition model: {prog.name}", 0.1 + 0.1 * i / len(scenario.programmes))
         rows += transition_rows(model, prog, bootstrap=ms.bootstrap, reps=scenario.chain_replications,
                                 seed=scenario.seed, model_error=sigma)
+    model.records = None  # bootstrap and cross-validation are done: free the chain records before the market runs
     budget = max(scenario.max_replications, scenario.replications)
     seeds = [int(s % 2**31) for s in np.random.SeedSequence(scenario.seed).generate_state(budget)]
     diffs: list[dict] = []
