@@ -119,6 +119,9 @@ def test_run_writes_the_contract(tmp_path):
         == ["microsimulation"] * 2
     assert "moves_per_100_new" not in set(got["measure"])
     assert {"municipality", "rest"} <= set(got["area"]) and set(got["line"].drop_nulls()) == {"1"}
+    by_round = got.filter(pl.col("measure") == "below_median_share_by_round")
+    assert by_round["group"].to_list() == [str(k) for k in range(1, 7)]
+    assert by_round["estimate"].drop_nulls().is_between(0, 1).all() and by_round["estimate"].null_count() < 6
     assert store.scenario_file(tmp_path / "out", "summary").read_text().count("displacement ratio") == 1
     assert "undanträngningskvot" in store.scenario_file(tmp_path / "out", "summary").read_text()
     from test_scenario import _assert_disjoint_reach
