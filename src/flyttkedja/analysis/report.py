@@ -96,6 +96,12 @@ class Report:
 
         return write_excel(self, path, lang=lang, scenario=scenario)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: settings, the length summary by seed group and the tables (published cells only)."""
+        from flyttkedja.analysis.display import report_html
+
+        return report_html(self)
+
     # ------------------------------------------------------------------ text
     def summary(self) -> str:
         """A readable text summary of the main figures (suppressed values shown as "..")."""

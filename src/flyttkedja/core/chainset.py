@@ -100,6 +100,17 @@ class ChainSet:
     def __repr__(self) -> str:
         return f"ChainSet({self.chains.height} chains, {self.links.height} links)"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: what was traced and the length summary by seed tenure.
+
+        Drawn by :mod:`flyttkedja.analysis.display` (imported here, not at the
+        top: the figures pass the analysis layer's disclosure control, which
+        sits above core), so only protected aggregates show, never an id.
+        """
+        from flyttkedja.analysis.display import chainset_html
+
+        return chainset_html(self)
+
     def link_attributes(
         self,
         move_columns: Sequence[str] = (),
