@@ -28,6 +28,7 @@ eligible seeker may win a dwelling); the transition model applies it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,6 +193,16 @@ def market_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str]) -> 
 ROUNDS = 6  # Mast's six rounds
 
 
+def completions_only(cs):
+    """The chains of ``cs`` seeded by a dwelling's completion, renumbered 0..n-1 (tracing dwelling ids
+    seeds every vacancy at them; the programme's gross chains are the ones its completions start)."""
+    keep = cs.chains.filter(pl.col("seed_kind") == "new_build")
+    remap = keep.select(pl.col("chain_id").alias("_old"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_new"))
+    links = (cs.links.join(remap, left_on="chain_id", right_on="_old", how="inner", maintain_order="left")
+             .with_columns(chain_id=pl.col("_new")).drop("_new"))
+    return dataclasses.replace(cs, chains=keep.with_columns(chain_id=remap["_new"]), links=links)
+
+
 def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_lines: int) -> tuple[np.ndarray, np.ndarray]:
     """(lines, COUNTS, municipalities) in the chains the programme's dwellings start, traced in this run;
     and Mast's rounds (2, ROUNDS): dwellings vacated at step k in below-median-income areas, and all
@@ -203,7 +214,8 @@ def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_li
     by_round = np.zeros((2, ROUNDS))
     if len(run.programme_dwellings) == 0:
         return out, by_round
-    cs = trace(run.moves, run.dwellings, run.programme_dwellings, window=run.window, max_gap_days=run.max_gap_days)
+    cs = completions_only(trace(run.moves, run.dwellings, run.programme_dwellings, window=run.window,
+                                max_gap_days=run.max_gap_days))
     share = rounds(cs, areas=run.areas, ci=False, disclosure=None, rounds=ROUNDS).filter(
         (pl.col("statistic") == "share") & (pl.col("area_class") == "below_median"))
     for r in share.iter_rows(named=True):
