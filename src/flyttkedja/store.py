@@ -121,6 +121,26 @@ def register_file(directory: str | os.PathLike, table: str) -> Path:
     return Path(directory) / REGISTER_FILES[table]
 
 
+def register_input(directory: str | os.PathLike, table: str) -> Path:
+    """The file holding ``table`` in a register directory to read: ``moves.parquet`` as
+    flyttkedja writes it, else ``moves.<any kind io.to_arrow reads>`` (``moves.sas7bdat``,
+    ``moves.csv.gz``, ...) as a register environment delivers it; the Parquet name when
+    there is none (so that a message names what was expected).
+
+    >>> register_input("reg", "dwellings").name
+    'dwellings.parquet'
+    """
+    from flyttkedja.io import is_table_file
+
+    written = register_file(directory, table)
+    if written.is_file():
+        return written
+    stem = written.name.removesuffix(".parquet")
+    found = sorted(p for p in written.parent.glob(f"{stem}.*")
+                   if p.is_file() and is_table_file(p) and p.name.split(".", 1)[0] == stem)
+    return found[0] if found else written
+
+
 def persons_dir(directory: str | os.PathLike) -> Path:
     """The directory of yearly person snapshots in a register directory."""
     return Path(directory) / PERSONS_DIR
@@ -157,8 +177,8 @@ def scenario_file(directory: str | os.PathLike, name: str) -> Path:
 
 
 def is_register(directory: str | os.PathLike) -> bool:
-    """True when ``directory`` holds a moves table (what tracing needs)."""
-    return register_file(directory, "moves").is_file()
+    """True when ``directory`` holds a moves table (what tracing needs), of any kind :func:`register_input` finds."""
+    return register_input(directory, "moves").is_file()
 
 
 # ------------------------------------------------------------------ manifests

@@ -38,10 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from flyttkedja import store
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import TENURES, SchemaError
+from flyttkedja.schema import SCHEMAS, TENURES, SchemaError
 
 MAX_AGE = 120
 EXAMPLES = 5
@@ -108,7 +109,7 @@ def validate(
     persons : directory, file or table, optional
         PERSONS panel, read one year at a time.
     columns : mapping, optional
-        Register names → canonical names for the person panel.
+        Register names → canonical names (person panel, dwellings and moves).
 
     Raises
     ------
@@ -119,15 +120,15 @@ def validate(
         root = Path(register)
         if not root.is_dir():
             raise FileNotFoundError(f"register directory {root} not found")
-        dwellings = dwellings if dwellings is not None else _maybe(store.register_file(root, "dwellings"))
-        moves = moves if moves is not None else _maybe(store.register_file(root, "moves"))
+        dwellings = dwellings if dwellings is not None else _maybe(store.register_input(root, "dwellings"))
+        moves = moves if moves is not None else _maybe(store.register_input(root, "moves"))
         persons = persons if persons is not None else _maybe(store.persons_dir(root))
     report = ValidationReport()
-    dw = _frame(dwellings, "dwellings") if dwellings is not None else None
+    dw = _frame(dwellings, "dwellings", columns) if dwellings is not None else None
     if dw is not None:
         _check_dwellings(report, dw)
     if moves is not None:
-        _check_moves(report, _frame(moves, "moves"), dw)
+        _check_moves(report, _frame(moves, "moves", columns), dw)
     if persons is not None:
         _check_persons(report, persons, dw, columns)
     if not report.checks:
@@ -139,8 +140,17 @@ def _maybe(path: Path):
     return path if path.exists() else None
 
 
-def _frame(source, name: str) -> pl.DataFrame:
-    return pl.from_arrow(to_arrow(source, name)).with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+def _frame(source, name: str, columns: Mapping[str, str] | None = None) -> pl.DataFrame:
+    table = to_arrow(source, name, dict(columns) if columns else None)
+    frame = pl.from_arrow(table).with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+    return frame.with_columns(_whole_numbers(frame, name))
+
+
+def _whole_numbers(frame: pl.DataFrame, name: str) -> list[pl.Expr]:
+    """Integer columns stored as doubles (SAS has no integers) back to integers, when every value is whole."""
+    integer = {f.name for f in SCHEMAS[name] if pa.types.is_integer(f.type)}
+    return [pl.col(c).cast(pl.Int64) for c, t in frame.schema.items()
+            if c in integer and t.is_float() and bool((frame[c].drop_nulls() % 1 == 0).all())]
 
 
 def _require(df: pl.DataFrame, name: str, cols: list[str]) -> None:

@@ -68,7 +68,7 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
         task = progress.add_task(f"reading {trace_dir}", total=None)
         cs = read_chainset(trace_dir, register=register_dir)
         if areas is None and register_dir is not None:
-            candidate = store.register_file(register_dir, "areas")
+            candidate = store.register_input(register_dir, "areas")
             areas = candidate if candidate.exists() else None
         progress.update(task, description=f"analysing {cs.chains.height} chains")
         result = Report(cs, areas=areas, by=[c for c in by.split(",") if c], ci=replicates > 0,

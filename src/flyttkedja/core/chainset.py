@@ -180,8 +180,8 @@ def read_chainset(path: str | os.PathLike, *, register: str | os.PathLike | None
     if moves is None or dwellings is None:
         if register is None:
             raise ValueError(f"{path}/{store.TRACE_MANIFEST} names no register directory; pass moves= and dwellings=")
-        moves = store.register_file(register, "moves") if moves is None else moves
-        dwellings = store.register_file(register, "dwellings") if dwellings is None else dwellings
+        moves = store.register_input(register, "moves") if moves is None else moves
+        dwellings = store.register_input(register, "dwellings") if dwellings is None else dwellings
     moves = conform(to_arrow(moves, "moves"), "moves", partial=True)
     dwellings = conform(to_arrow(dwellings, "dwellings"), "dwellings", partial=True, check_unique=False)
     store.check_register(manifest, {"moves": moves, "dwellings": dwellings}, path, named)

@@ -37,11 +37,11 @@ def trace_register(register_dir: str | Path, seeds: Seeds = "new_builds", *, win
     else to :func:`flyttkedja.core.trace`'s defaults.
     """
     register_dir = Path(register_dir)
-    moves = store.register_file(register_dir, "moves")
+    moves = store.register_input(register_dir, "moves")
     if not moves.exists():
         raise FileNotFoundError(f"{register_dir}: no {moves.name} (expected a register directory)")
     meta = register_params(register_dir)
-    return trace(moves, store.register_file(register_dir, "dwellings"), seeds,
+    return trace(moves, store.register_input(register_dir, "dwellings"), seeds,
                  window=window if window is not None else meta.get("window"),
                  max_gap_days=max_gap_days if max_gap_days is not None else meta.get("max_gap_days", 365),
                  max_length=max_length, register_dir=register_dir)

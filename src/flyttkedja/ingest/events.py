@@ -81,7 +81,7 @@ def from_person_moves(
     sources = open_panel(persons, columns)
     initial = sources[0]
     check_year(initial)
-    area = _study_area(dwellings)
+    area = _study_area(dwellings, columns)
     ev = _restrict_to_area(ev, area)
     start = dt.date(initial.year, 12, 31)
     too_early = ev.filter(pl.col("event_date") <= start)
@@ -98,9 +98,7 @@ def from_person_moves(
 
 
 def _events(events, columns) -> pl.DataFrame:
-    table = to_arrow(events, "person_events")
-    if columns:
-        table = table.rename_columns([columns.get(c, c) for c in table.column_names])
+    table = to_arrow(events, "person_events", columns)
     table = conform(table, "person_events")
     ev = pl.from_arrow(table).with_row_index("_row")
     need_from = pl.col("event").is_in(["move", *DEPARTURES])
@@ -258,6 +256,7 @@ def _movers(ev: pl.LazyFrame, attributes: pl.DataFrame, ordered: bool) -> pl.Laz
         position_outdated="position_outdated",
         position_before="position_before",
         order=pl.col("_row").cast(pl.Int64) if ordered else pl.lit(0, pl.Int64),
+        row=pl.col("_row").cast(pl.Int64),  # table order of the events: the tie-break of last resort
     )
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from flyttkedja.analysis.labels import SUPPRESSED_MARK
+
 GROSS, NET, RATIO = "moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio"
 
 TEXT = {
@@ -108,6 +110,8 @@ def _value(table, programme, method, measure, area="region", lang="en", digits=0
     if d.height == 0 or d["estimate"][0] is None:
         return None
     r = d.row(0, named=True)
+    if r.get("suppressed"):  # withheld by disclosure control: the mark, never the estimate
+        return SUPPRESSED_MARK
     txt = _fmt(r["estimate"], digits, lang)
     if r["lower"] is not None and r["upper"] is not None:
         txt += _interval(r["lower"], r["upper"], digits, lang)
