@@ -98,7 +98,7 @@ def _estimate(table, programme, method, measure, area="region") -> float | None:
         d = d.filter(pl.col("line").is_null())
     if _has(d, "area"):
         d = d.filter(pl.col("area") == area)
-    return d["estimate"][0] if d.height else None
+    return d["estimate"][0] if d.height and not d["suppressed"][0] else None  # never a withheld estimate
 
 
 def _value(table, programme, method, measure, area="region", lang="en", digits=0) -> str | None:
