@@ -99,7 +99,7 @@ def test_comparison_repr_html_headline():
     _safe(html)
     cells = _cells(html)
     assert "205.00 (190.00–220.00)" in cells and "210.00" in cells  # microsimulation with interval, model without
-    assert "moves net per 100 new" in cells and "displacement ratio" in cells
+    assert label("moves_net_per_100_new") in cells and label("displacement_ratio") in cells
     assert "reached young adults" not in html  # key measures only
     assert "2050.00" not in html and "20500.00" not in html  # no per-line or per-area rows
     assert "2 programme(s): rental_100, coop_100" in html and "its strata hold 3" in html
@@ -110,7 +110,7 @@ def test_comparison_withheld_cells_are_marked():
     from flyttkedja.scenario import Comparison
 
     html = Comparison(contract_fixture())._repr_html_()
-    coop = [c for c in re.findall(r"<tr>(.*?)</tr>", html) if "coop_100" in c and "moves net" in c]
+    coop = [c for c in re.findall(r"<tr>(.*?)</tr>", html) if "coop_100" in c and label("moves_net_per_100_new") in c]
     assert coop and all(f">{SUPPRESSED_MARK}<" in c and "236" not in c for c in coop)  # 118 × 2 withheld
     assert "236" not in html
 

@@ -214,3 +214,15 @@ def test_a_corrupt_sas_file_fails_in_one_line(tmp_path):
     with pytest.raises(ValueError, match="lisa_2019.sas7bdat"):
         io.to_arrow(bad, "persons")
     assert io.kind_of(bad) == "sas7bdat"
+
+
+def test_the_printed_scb_mapping_is_the_one_used(tmp_path):
+    import tomllib
+
+    result = CliRunner().invoke(main, ["ingest", "columns"])
+    assert result.exit_code == 0 and tomllib.loads(result.output)["columns"] == SCB_COLUMNS
+    (tmp_path / "bad.toml").write_text('[columns]\nLopNr = "personnummer"\n')
+    with pytest.raises(ValueError, match="unknown canonical column"):
+        load_columns(tmp_path / "bad.toml")
+    with pytest.raises(ValueError, match="two columns"):
+        io.to_arrow(pa.table({"FodelseAr": [1950], "FodAr": [1950]}), columns=SCB_COLUMNS)

@@ -135,6 +135,7 @@ def test_swedish_labels(report):
     assert '<html lang="sv">' in sv and "hyresrätt" in sv and "bostadsrätt" in sv and "äganderätt" in sv
     assert "Flyttkedjor från nyproduktion" in sv and "unga vuxna" in sv
     assert "hyresrätt" not in en and "rental" in en
+    assert re.search(r"<b>\d+,\d\d</b>medellängd", sv) and re.search(r"<b>\d+\.\d\d</b>mean chain length", en)
     assert label("owner", "sv") == "äganderätt" and label("unknown_code", "sv") == "unknown_code"
     with pytest.raises(ValueError, match="lang"):
         label("rental", "de")

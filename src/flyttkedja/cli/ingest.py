@@ -1,7 +1,10 @@
 """``flyttkedja ingest snapshots|events``: person registers → household moves.
 
-Both write an output directory (atomically): ``moves.parquet``, a copy of
-``dwellings.parquet`` and ``register.json`` (so ``flyttkedja trace`` can read
+Inputs may be Parquet, CSV, SAS, Stata or SPSS files (docs/ingest.md); ``--columns``
+names a mapping file of the register's variable names (``flyttkedja ingest columns``
+prints SCB's). Both write a register directory (atomically, layout owned by
+:mod:`flyttkedja.store`): ``moves.parquet``, the dwellings as ``dwellings.parquet``
+(canonical names) and ``register.json`` (so ``flyttkedja trace`` can read
 the directory as it is: window = 1 January of the first move year to 31
 December of the last; ``max_gap_days`` 730 for annual data, 365 for dated
 events — docs/ingest.md, "What annual resolution loses") and ``ingest.json``

@@ -16,6 +16,7 @@ from html import escape
 import polars as pl
 
 from flyttkedja import store
+from flyttkedja.analysis.charts import Text, measure_label
 from flyttkedja.analysis.display import block, html_table, with_interval
 from flyttkedja.analysis.labels import SUPPRESSED_MARK, label
 from flyttkedja.scenario.compare import GROSS, NET, RATIO, read_comparison
@@ -63,7 +64,7 @@ def comparison_html(table: pl.DataFrame, warnings=(), lang: str = "en") -> str:
     t = lambda k: label(k, lang)  # noqa: E731
     programmes = table["programme"].unique(maintain_order=True).to_list()
     methods = [t(m) for m in table["method"].unique(maintain_order=True).to_list()]
-    rows = [[(r["programme"], True), (t(r["method"]), True), (r["measure"].replace("_", " "), True),
+    rows = [[(r["programme"], True), (t(r["method"]), True), (measure_label(r["measure"], Text(lang)), True),
              (SUPPRESSED_MARK if r["suppressed"] else with_interval(r["estimate"], r["lower"], r["upper"], 2), False)]
             for r in key_rows(table).iter_rows(named=True)]
     body = (f"<p>{len(programmes)} programme(s): {escape(', '.join(programmes))}; methods: "
