@@ -136,6 +136,7 @@ def test_trace_records_the_register_hash_and_report_refuses_another(tmp_path):
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "rep").exists()
     # the register the chains name, changed in place after tracing: refused too
     moves = pl.read_parquet(store.register_file(reg, "moves"))
-    moves.with_columns(fills=~pl.col("fills")).write_parquet(store.register_file(reg, "moves"))
+    moves.with_columns(fills=~pl.col("fills") & pl.col("to_dwelling").is_not_null()).write_parquet(
+        store.register_file(reg, "moves"))  # (a change the rule set accepts: fills only where a to_dwelling is)
     with pytest.raises(store.RegisterMismatch, match=str(reg)):
         read_chainset(tmp_path / "chains")

@@ -190,6 +190,24 @@ def clean_stale(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported,
+    so that replacing an output directory never has an instant with no output at all."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    return False
+
+
 def _temp_prefix(path: Path) -> str:
     return f".{path.name}.{os.getpid()}."
 
@@ -288,10 +306,13 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False,
             if not overwrite:
                 raise FileExistsError(f"output directory {path} appeared while this run wrote it; "
                                       f"the new output was not kept")
-            old = path.with_name(f"{_temp_prefix(path)}old")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            if _exchange(tmp, path):  # one atomic step: the old output is now at tmp
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:  # no atomic exchange here: a kill between the two renames leaves no output (and a .old)
+                old = path.with_name(f"{_temp_prefix(path)}old")
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
     except BaseException:

@@ -96,6 +96,10 @@ def prepare(
     """Validate and join what the tables need; see :class:`Prepared`."""
     if not isinstance(chainset, ChainSet):
         raise TypeError(f"expected a ChainSet, got {type(chainset).__name__}")
+    if areas is not None:  # before any work: incomplete areas, or areas of another region, are refused
+        from flyttkedja.io import to_arrow
+        from flyttkedja.schema import check_areas
+        areas = check_areas(to_arrow(areas, "areas"), chainset.dwellings)
     by = (by,) if isinstance(by, str) else tuple(by)
     chains = chainset.chains.with_columns(
         **{k: v for k, v in SEED_DERIVED.items() if k not in chainset.chains.columns

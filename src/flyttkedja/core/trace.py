@@ -184,7 +184,8 @@ def quality(reg: Prepared, index: Index) -> dict:
                               index.comp_first, reg.start, reg.end, numba.get_num_threads())
     names = ("moves_outside_window", "new_builds", "vacancies", "filled", "unfilled", "censored")
     return {"moves": int(len(reg.mv_date)), **{k: int(v) for k, v in zip(names, counts)},
-            "inconsistent_vacancies": index.inconsistent, "orphan_fills": index.orphan_fills}
+            "inconsistent_vacancies": index.inconsistent, "orphan_fills": index.orphan_fills,
+            "input_counts": reg.input_counts}  # accepted rows that break a "count" rule (schema.RULES)
 
 
 def _dates(days: np.ndarray) -> pl.Series:

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from flyttkedja import io
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import FAMILY_POSITIONS, SchemaError, canonical_code
+from flyttkedja.schema import FAMILY_POSITIONS, Finding, Rule, SchemaError, canonical_code, evaluate, refuse, rules
 
 # Columns from_snapshots needs; household_id (labels only) and family_position
 # (head, partner, children; docs/ingest.md) are optional.
@@ -190,7 +190,11 @@ def _frame_sources(persons, columns) -> list[YearSource]:
             raise SchemaError(str(exc)) from None
     # row numbers in messages count from the start of the file/table, not of the year
     frame = _canonical(frame.with_row_index("_file_row"), label, columns)
-    years = frame.select(pl.col("year").unique().sort()).collect()["year"].drop_nulls().to_list()
+    years = frame.select(pl.col("year").unique().sort()).collect()["year"].to_list()
+    if None in years:  # rows of no year would belong to no snapshot: refused, not dropped
+        rows = frame.filter(pl.col("year").is_null()).select("_file_row").head(5).collect()["_file_row"].to_list()
+        raise SchemaError(f"{label}.year: null year in some rows (each row is one person in one year), "
+                          f"e.g. rows {rows}")
     return [
         YearSource(y, f"{label} (year {y})", frame.filter(pl.col("year") == y)) for y in years
     ]
@@ -206,31 +210,39 @@ def _spool_directory() -> str:
     return _SPOOL[0].name
 
 
+def _panel_rules(year: int) -> list[Rule]:
+    """What the reader itself can get wrong (values that are not integers, unknown family
+    positions, a file's rows of another year), checked before the schema's rules on persons."""
+    out = [Rule("persons", name, pl.col(f"_given_{name}") & pl.col(name).is_null(), "not an integer")
+           for name in INTEGER_COLUMNS]
+    out.append(Rule("persons", "family_position", pl.col("_given_family_position") & pl.col("family_position").is_null(),
+                    f"unknown code (allowed: {', '.join(FAMILY_POSITIONS)})"))
+    out.append(Rule("persons", "year", pl.col("year") != year, f"year differs from {year}"))
+    return out
+
+
+def year_findings(source: YearSource, dwelling_ids: pl.Series | None = None) -> list[Finding]:
+    """Every rule on one snapshot year (schema.RULES on persons, plus the reader's own), as
+    findings with row numbers inside that file or year, from 0; ``dwelling_ids`` adds the
+    (counted) check that persons live on known dwellings."""
+    frame = source.frame
+    if "_file_row" not in frame.collect_schema().names():
+        frame = frame.with_row_index("_file_row")
+    todo = _panel_rules(source.year) + rules("persons", scope="table")
+    if dwelling_ids is not None:
+        frame = frame.with_columns(_dwelling_known=pl.when(pl.col("dwelling_id").is_not_null())
+                                   .then(pl.col("dwelling_id").is_in(dwelling_ids.implode())))
+        todo += rules("persons", scope="register")
+    return evaluate(todo, frame, row="_file_row", label=source.label)
+
+
 def check_year(source: YearSource) -> None:
-    """Check one snapshot's content: types, nulls, duplicate person ids, its year.
+    """Check one snapshot's content against :func:`year_findings`' rules.
 
     Raises :class:`SchemaError` naming the file, the column and example rows
     (row numbers inside that file or year, from 0).
     """
-    frame = source.frame
-    names = frame.collect_schema().names()
-    problems: list[tuple[str, pl.Expr, str]] = []
-    for name in INTEGER_COLUMNS:
-        if name in names:
-            problems.append((name, pl.col(f"_given_{name}") & pl.col(name).is_null(), "not an integer"))
-    for name in NOT_NULL:
-        problems.append((name, pl.col(name).is_null(), "null value"))
-    problems.append(("family_position", pl.col("_given_family_position") & pl.col("family_position").is_null(),
-                     f"unknown code (allowed: {', '.join(FAMILY_POSITIONS)})"))
-    problems.append(("person_id", pl.col("person_id").is_duplicated(), "duplicate person id"))
-    problems.append(("year", pl.col("year") != source.year, f"year differs from {source.year}"))
-    counts = collect(frame.select([e.sum().alias(str(i)) for i, (_, e, _) in enumerate(problems)]), source.label)
-    for i, (column, expr, what) in enumerate(problems):
-        n = counts[str(i)][0]
-        if n:
-            numbered = frame if "_file_row" in names else frame.with_row_index("_file_row")
-            rows = numbered.filter(expr).select("_file_row").head(5).collect()["_file_row"].to_list()
-            raise SchemaError(f"{source.label}.{column}: {n} row(s) with {what}, e.g. rows {rows}")
+    refuse(year_findings(source))
 
 
 def collect(frame: pl.LazyFrame, label: str) -> pl.DataFrame:
