@@ -84,8 +84,8 @@ def period_moves(d0, d1, attr, year, date, born, origin_of, destination_of, orde
     for (a, b), g in info.items():
         vacates = a is not None and carrier.get(a) == (a, b)
         fills = b is not None and filler.get(b) == (a, b)
-        if (b is None and not vacates) or (a is None and not fills):
-            continue  # a member leaving or joining a household that stays
+        if (b is None and not vacates) or (a is None and not fills and stay.get(b, 0) > 0):
+            continue  # a member leaving a household that stays, or joining one from outside
         was = attr[g["head"]].get("position_before")
         if was is not None:  # the family position before the move says who leaves home
             home_leaver = a is not None and not vacates and was == "child"

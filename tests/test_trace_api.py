@@ -182,6 +182,15 @@ def test_cli(tmp_path: Path) -> None:
     assert_same_chains(read_chainset(tmp_path / "c"), want)
     again = CliRunner().invoke(main, ["trace", str(reg), "--out", str(tmp_path / "c")])
     assert again.exit_code == 2 and "exists" in again.output
+    assert record.params["convention"] == "path"
+    trees = CliRunner().invoke(main, ["trace", str(reg), "--out", str(tmp_path / "t"), "--seeds", "all",
+                                      "--max-gap-days", "10", "--convention", "tree"])
+    assert trees.exit_code == 0, trees.output
+    assert "tree convention" in trees.output and "per leaf" in trees.output
+    back = read_chainset(tmp_path / "t")
+    assert back.convention == "tree" and back.params["convention"] == "tree"
+    from tests.test_trace_tree import assert_same_trees
+    assert_same_trees(back, naive.trace_tree(moves, dwellings, "all", max_gap_days=10)[0])
 
 
 def test_pure_python_run_matches(tmp_path: Path) -> None:
@@ -201,6 +210,9 @@ def test_pure_python_run_matches(tmp_path: Path) -> None:
         "    stats = vacancy_statistics(mv, dw, pl.col('income') < 200_000, max_gap_days=5, max_length=3)\n"
         "    want = naive.trace(moves, dwellings, 'all', max_gap_days=5, max_length=3)[0]\n"
         "    assert stats['count'].to_list() == [sum(moves[r]['income'] < 200_000 for r in c['links']) for c in want]\n"
+        "    from tests.test_trace_tree import assert_same_trees\n"
+        "    assert_same_trees(flyttkedja.trace(mv, dw, 'all', max_gap_days=5, max_length=3, convention='tree'),\n"
+        "                      naive.trace_tree(moves, dwellings, 'all', max_gap_days=5, max_length=3)[0])\n"
         "print('ok')\n"
     )
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}

@@ -19,7 +19,11 @@ from flyttkedja.analysis.groups import (
 )
 from flyttkedja.analysis.report import Report
 from flyttkedja.analysis.tables import (
+    DEPTH_TABLES,
     TABLES,
+    default_tables,
+    depth_distribution,
+    depth_summary,
     end_reasons,
     length_distribution,
     length_summary,
@@ -31,7 +35,7 @@ from flyttkedja.analysis.tables import (
 )
 
 __all__ = [
-    "Report", "TABLES", "TARGET_GROUPS", "area_income_classes", "cell_key_perturbation", "consumption_units",
-    "end_reasons", "length_distribution", "length_summary", "percentile_interval", "reach",
+    "DEPTH_TABLES", "Report", "TABLES", "TARGET_GROUPS", "area_income_classes", "cell_key_perturbation",
+    "consumption_units", "default_tables", "depth_distribution", "depth_summary", "end_reasons", "length_distribution", "length_summary", "percentile_interval", "reach",
     "replicate_cell_totals", "rounds", "secondary_suppression", "segregation", "tables", "vacancy_flows",
 ]

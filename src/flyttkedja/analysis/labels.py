@@ -58,6 +58,10 @@ _LABELS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "share_of_chains": ("share of chains", "andel av kedjorna"),
     "share_of_origin": ("share of origin", "andel av ursprung"),
     # columns
+    "convention": ("convention", "konvention"),
+    "path": ("path (one move per vacancy)", "kedja (en flytt per vakans)"),
+    "tree": ("tree (everyone moving in together)", "träd (alla som flyttar in tillsammans)"),
+    "depth": ("depth (rounds)", "djup (omgångar)"),
     "tenure": ("tenure", "upplåtelseform"),
     "length": ("length", "längd"),
     "step": ("step", "steg"),

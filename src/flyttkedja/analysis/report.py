@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from flyttkedja import store
-from flyttkedja.analysis.tables import TABLES, _tables_and_units
+from flyttkedja.analysis.tables import _tables_and_units, default_tables
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.io import atomic_file, atomic_directory, write_parquet
 
@@ -32,7 +32,8 @@ class Report:
 
     def __init__(self, chainset: ChainSet, areas=None, *, by: Sequence[str] = ("tenure",),
                  target_groups: Mapping[str, pl.Expr] | None = None, **options):
-        names = [n for n in TABLES if n != "rounds" or areas is not None]
+        names = [n for n in default_tables(chainset) if n != "rounds" or areas is not None]
+        self.convention = chainset.convention
         self.by = (by,) if isinstance(by, str) else tuple(by)
         self._inputs = [chainset.params.get("register_dir")]  # never written over (io.check_output)
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
@@ -50,7 +51,8 @@ class Report:
 
     def parameters(self) -> dict:
         """What produced the tables (written as report.json)."""
-        return {"by": list(self.by), "tables": list(self.tables), "target_groups": self.target_groups,
+        return {"convention": self.convention, "by": list(self.by), "tables": list(self.tables),
+                "target_groups": self.target_groups,
                 "bootstrap_units": self.bootstrap_units,
                 **{k: v for k, v in self.options.items() if k != "income_median"},
                 "definitions": "docs/analysis.md", "disclosure_rules": "docs/disclosure.md"}

@@ -66,6 +66,12 @@ class Options:
 
 
 TABLES = ("length_summary", "length_distribution", "flows", "reach", "rounds", "segregation", "end_reasons")
+DEPTH_TABLES = ("depth_summary", "depth_distribution")  # trees' rounds (a path's depth is its length)
+
+
+def default_tables(chainset: ChainSet) -> tuple[str, ...]:
+    """The tables of a ChainSet: :data:`TABLES`, and for trees also :data:`DEPTH_TABLES`."""
+    return TABLES + (DEPTH_TABLES if chainset.convention == "tree" else ())
 
 
 def build_specs(prepared: Prepared, names: Sequence[str], rounds: int) -> tuple[_specs.Builder, list[Spec]]:
@@ -86,6 +92,8 @@ def build_specs(prepared: Prepared, names: Sequence[str], rounds: int) -> tuple[
         specs.append(_specs.segregation_spec(b))
     if "end_reasons" in names:
         specs.append(_specs.end_reason_spec(b))
+    if "depth_summary" in names or "depth_distribution" in names:  # last: the others' cells as for paths
+        specs += [s for s in _specs.depth_specs(b) if s.name in names]
     if not prepared.by:  # one group: its rows duplicate the "all" margin rows
         for spec in specs:
             spec.rows = spec.rows.filter(pl.col("_group").is_null())
@@ -185,13 +193,14 @@ def _frame(p: Prepared, spec: Spec, rows, n, base, value, low, high, suppressed)
         value=pl.Series(value).fill_nan(None), ci_low=pl.Series(low).fill_nan(None),
         ci_high=pl.Series(high).fill_nan(None), suppressed=pl.Series(suppressed),
     )
-    return out.select(*p.by, *[k for k in spec.keys if k != "statistic"], *OUTPUT_COLUMNS)
+    out = out.with_columns(convention=pl.lit(p.convention))  # which rule produced the chains
+    return out.select("convention", *p.by, *[k for k in spec.keys if k != "statistic"], *OUTPUT_COLUMNS)
 
 
 # ------------------------------------------------------------------ public API
 def tables(
     chainset: ChainSet,
-    names: Sequence[str] = TABLES,
+    names: Sequence[str] | None = None,
     *,
     by: Sequence[str] = ("tenure",),
     areas=None,
@@ -202,17 +211,20 @@ def tables(
 ) -> dict[str, pl.DataFrame]:
     """Several tables at once, sharing one bootstrap (the same resamples for all).
 
-    ``names``: any of :data:`TABLES` ("rounds" needs ``areas``). Returns name → DataFrame.
+    ``names``: any of :data:`TABLES` and :data:`DEPTH_TABLES` ("rounds" needs ``areas``;
+    default: :func:`default_tables`). Returns name → DataFrame; every table's first
+    column, ``convention``, says which rule traced the chains ("path" or "tree").
     """
+    names = default_tables(chainset) if names is None else names
     return _tables_and_units(chainset, names, by=by, areas=areas, target_groups=target_groups,
                              income_median=income_median, cluster=cluster, **options)[0]
 
 
 def _tables_and_units(chainset, names, *, by, areas, target_groups, income_median, cluster, **options):
     """:func:`tables` plus what the bootstrap resampled: ``{"cluster": ..., "units": n}``."""
-    unknown = [n for n in names if n not in TABLES]
+    unknown = [n for n in names if n not in TABLES + DEPTH_TABLES]
     if unknown:
-        raise ValueError(f"unknown table(s) {unknown}; choose from {TABLES}")
+        raise ValueError(f"unknown table(s) {unknown}; choose from {TABLES + DEPTH_TABLES}")
     opts = Options(**options)
     prepared = prepare(chainset, by=by, areas=areas, target_groups=target_groups,
                        income_median=income_median, cluster=cluster, key_seed=opts.seed)
@@ -268,5 +280,16 @@ def segregation(chainset: ChainSet, **kwargs) -> pl.DataFrame:
 
 
 def end_reasons(chainset: ChainSet, **kwargs) -> pl.DataFrame:
-    """Share of chains ending for each reason, by seed group."""
+    """Share of leaves ending for each reason, by seed group (``n_base`` = leaves; a path
+    has one leaf, so for paths this is the share of chains)."""
     return _one("end_reasons")(chainset, **kwargs)
+
+
+def depth_summary(chainset: ChainSet, **kwargs) -> pl.DataFrame:
+    """Depth (rounds) by seed group: ``mean`` and ``median`` (``n`` = rounds summed, ``n_base`` = chains)."""
+    return _one("depth_summary")(chainset, **kwargs)
+
+
+def depth_distribution(chainset: ChainSet, **kwargs) -> pl.DataFrame:
+    """Share of chains of each depth (rounds), by seed group."""
+    return _one("depth_distribution")(chainset, **kwargs)

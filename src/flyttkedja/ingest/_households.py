@@ -32,8 +32,14 @@ MOVES rows. The rules (docs/ingest.md, "Rules"):
   oldest member), the others the couple; which snapshot's position the
   ingesters give each mover is in docs/ingest.md, "Family positions";
 * a person who leaves the area (or dies) while others stay is a member
-  leaving, and a person who arrives from outside into a dwelling someone fills
-  or keeps is a member joining: neither is a household move.
+  leaving, and a person who arrives from outside into a dwelling someone
+  keeps is a member joining: neither is a household move. A group from
+  outside that arrives in a dwelling another group fills in the period is a
+  household move (``from_dwelling`` null, ``fills`` false): it moved in with
+  the filler (a couple formed from two households), and the tree convention
+  of docs/chains.md counts it in that filling. Every other arriving group
+  into a filled dwelling is written too, dated like the filler, so a couple
+  from two dwellings is two moves with one date and one ``to_dwelling``.
 """
 
 from __future__ import annotations
@@ -118,8 +124,11 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
     fills = d1.is_not_null() & (pl.col("stay_to") == 0) & pl.col("first_to")
     by_age = pl.col("head_birth_year") >= pl.col("oldest_from") + parent_gap
     home_leaver = d0.is_not_null() & ~vacates & pl.coalesce("head_was_child", by_age)
+    # a member leaving, or joining from outside a dwelling someone keeps, is no household move;
+    # joining from outside a dwelling filled in the period is (the tree convention counts it)
+    joins_kept = d0.is_null() & ~pl.col("fills") & (pl.col("stay_to") > 0)
     groups = groups.with_columns(vacates=vacates, fills=fills, home_leaver=home_leaver).filter(
-        ~((d1.is_null() & ~pl.col("vacates")) | (d0.is_null() & ~pl.col("fills")))
+        ~((d1.is_null() & ~pl.col("vacates")) | joins_kept)
     )
     # members born parent_gap years after the oldest are children, the others the couple
     couple, children = pl.col("size") - pl.col("children"), pl.col("children")

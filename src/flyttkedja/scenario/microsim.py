@@ -29,6 +29,7 @@ them, at completion and at every re-letting; :data:`ALLOCATION_OF_GROUP`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,7 @@ class MarketRun:
 
     moves: pa.Table
     dwellings: pa.Table
+    areas: pa.Table
     window: tuple
     max_gap_days: int
     programme_dwellings: np.ndarray
@@ -93,7 +95,7 @@ def market_run(cfg: SynthConfig, seed: int, programme=None, years: int | None = 
     raw = simulate(cfg, int(seed), programme=spec)
     reg = build_register(raw, {})
     ids, line = raw.programme_dwellings()
-    return MarketRun(reg.moves, reg.dwellings, reg.window, reg.max_gap_days, ids, line)
+    return MarketRun(reg.moves, reg.dwellings, reg.areas, reg.window, reg.max_gap_days, ids, line)
 
 
 def _dwelling_codes(dwellings: pa.Table, munis: list[str]) -> pl.DataFrame:
@@ -150,14 +152,38 @@ def market_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str]) -> 
     return _tally(frame, 1, len(munis))[0]
 
 
-def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_lines: int) -> np.ndarray:
-    """(lines, COUNTS, municipalities) in the chains the programme's dwellings start, traced in this run."""
+ROUNDS = 6  # Mast's six rounds
+
+
+def completions_only(cs):
+    """The chains of ``cs`` seeded by a dwelling's completion, renumbered 0..n-1 (tracing dwelling ids
+    seeds every vacancy at them; the programme's gross chains are the ones its completions start)."""
+    keep = cs.chains.filter(pl.col("seed_kind") == "new_build")
+    remap = keep.select(pl.col("chain_id").alias("_old"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_new"))
+    links = (cs.links.join(remap, left_on="chain_id", right_on="_old", how="inner", maintain_order="left")
+             .with_columns(chain_id=pl.col("_new")).drop("_new"))
+    return dataclasses.replace(cs, chains=keep.with_columns(chain_id=remap["_new"]), links=links)
+
+
+def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lines, COUNTS, municipalities) in the chains the programme's dwellings start, traced in this run;
+    and Mast's rounds (2, ROUNDS): dwellings vacated at step k in below-median-income areas, and all
+    dwellings vacated at step k (:func:`flyttkedja.analysis.tables.rounds`' definition)."""
+    from flyttkedja.analysis.tables import rounds
     from flyttkedja.core import trace
 
     out = np.zeros((n_lines, len(COUNTS), len(munis)))
+    by_round = np.zeros((2, ROUNDS))
     if len(run.programme_dwellings) == 0:
-        return out
-    cs = trace(run.moves, run.dwellings, run.programme_dwellings, window=run.window, max_gap_days=run.max_gap_days)
+        return out, by_round
+    cs = completions_only(trace(run.moves, run.dwellings, run.programme_dwellings, window=run.window,
+                                max_gap_days=run.max_gap_days))
+    share = rounds(cs, areas=run.areas, ci=False, disclosure=None, rounds=ROUNDS).filter(
+        (pl.col("statistic") == "share") & (pl.col("area_class") == "below_median"))
+    for r in share.iter_rows(named=True):
+        k = int(r["step"]) - 1
+        if 0 <= k < ROUNDS:
+            by_round[:, k] = r["n"], r["n_base"]
     links = cs.link_attributes(list(HOUSEHOLD_COLUMNS))
     line_of = pl.DataFrame({"seed_dwelling": run.programme_dwellings, "unit": run.programme_line})
     chain_unit = cs.chains.select("chain_id", "seed_dwelling").join(line_of, on="seed_dwelling", how="left")
@@ -165,23 +191,26 @@ def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_li
     links = links.with_columns(vac=pl.col("from_dwelling").is_not_null())
     frame = _with_dwellings(links, _dwelling_codes(run.dwellings, munis))
     frame = pl.concat([frame, _flags(frame, reference)], how="horizontal")
-    return _tally(frame, n_lines, len(munis))
+    return _tally(frame, n_lines, len(munis)), by_round
 
 
 def replicate(cfg: SynthConfig, programmes, years: int, seed: int) -> dict:
     """One replication: the baseline and every programme's run with ``seed``.
 
     Returns ``{"base": (COUNTS, U), "total": [(COUNTS, U) per programme],
-    "gross": [(lines, COUNTS, U) per programme]}`` (U = the preset's
+    "gross": [(lines, COUNTS, U) per programme], "rounds": [(2, ROUNDS) per
+    programme]}`` (U = the preset's
     municipalities in preset order); plain arrays, so that any executor can
     carry them.
     """
     munis = [m["code"] for m in cfg.section("municipality")]
     base = market_run(cfg, seed)
     reference = income_reference(base.moves)
-    out = {"base": market_counts(base, reference, munis), "total": [], "gross": []}
+    out = {"base": market_counts(base, reference, munis), "total": [], "gross": [], "rounds": []}
     for prog in programmes:
         run = market_run(cfg, seed, prog, years)
         out["total"].append(market_counts(run, reference, munis))
-        out["gross"].append(chain_counts(run, reference, munis, len(prog.lines)))
+        gross, by_round = chain_counts(run, reference, munis, len(prog.lines))
+        out["gross"].append(gross)
+        out["rounds"].append(by_round)
     return out
