@@ -22,6 +22,7 @@ and the ratio to an older version when one is given.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
