@@ -22,9 +22,11 @@ Definitions (one each; the names are those of the table):
   dwelling refilled inside the chain (links whose own vacancy was filled), per occupied
   new build — CBS's "vacated and reoccupied";
 - *depth*: mean rounds;
-- *starters in link k*: share of the link-k households that left no dwelling of the
-  area behind and formed a new household (origin ``new_household``); households from
-  outside (``in_migrant``, ``immigrant``) are shown apart.
+- *starters in link k*: share of the link-k households that left no vacancy behind
+  (no dwelling of the area, or one where others stayed) -- the definition
+  scripts/calibrate.py uses for the same CBS figure; of them, *new households*
+  (origin ``new_household``) and households *from outside* (``in_migrant``,
+  ``immigrant``) are shown apart.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ def figures(cs) -> dict:
     occupied = cs.chains.filter(pl.col("length") > 0)
     n = occupied.height
     links = cs.links.join(occupied.select("chain_id"), on="chain_id", how="semi")
-    links = links.with_columns(origin=pl.from_arrow(cs.moves.select(["origin"]))["origin"].gather(links["move_row"]))
+    moves = pl.from_arrow(cs.moves.select(["origin", "vacates"]))
+    links = links.with_columns(origin=moves["origin"].gather(links["move_row"]),
+                               vacates=moves["vacates"].gather(links["move_row"]))
     refilled = links.filter(pl.col("from_dwelling").is_not_null())
     if "end_reason" in links.columns:  # a tree: a link's vacancy refilled unless it is a leaf
         refilled = refilled.filter(pl.col("end_reason").is_null())
@@ -57,7 +61,8 @@ def figures(cs) -> dict:
         refilled = refilled.join(occupied.select("chain_id", "length"), on="chain_id").filter(
             pl.col("step") < pl.col("length"))
     by_step = links.group_by("step").agg(
-        households=pl.len(), starters=(pl.col("origin") == "new_household").mean(),
+        households=pl.len(), starters=(pl.col("from_dwelling").is_null() | ~pl.col("vacates")).mean(),
+        new_households=(pl.col("origin") == "new_household").mean(),
         outside=pl.col("origin").is_in(["in_migrant", "immigrant"]).mean()).sort("step")
     at = {row["step"]: row for row in by_step.iter_rows(named=True)}
     return {
@@ -68,6 +73,7 @@ def figures(cs) -> dict:
         "reoccupied": (n + refilled.height) / max(n, 1),
         "depth": occupied["depth"].mean() if n else 0.0,
         "starters": {k: at[k]["starters"] for k in sorted(at)[:3]},
+        "new_households": {k: at[k]["new_households"] for k in sorted(at)[:3]},
         "outside": {k: at[k]["outside"] for k in sorted(at)[:3]},
         "joiners": cs.quality.get("joiners"),
     }
@@ -89,8 +95,10 @@ def render(scale: float = 1.0, seed: int = 7) -> str:
         ("dwellings reoccupied per occupied new build", f"≈ {CBS['reoccupied']:.1f}",
          f"{path['reoccupied']:.2f}", f"{tree['reoccupied']:.2f}"),
         ("depth (rounds) per occupied new build", "–", f"{path['depth']:.2f}", f"{tree['depth']:.2f}"),
-        *[(f"starters (new households) in link {k}", "≈ 50%" if k <= 2 else "–", pct(path["starters"], k),
+        *[(f"starters (no vacancy left behind) in link {k}", "≈ 50%" if k <= 2 else "–", pct(path["starters"], k),
            pct(tree["starters"], k)) for k in (1, 2, 3)],
+        *[(f"of which new households (left the parental home) in link {k}", "–", pct(path["new_households"], k),
+           pct(tree["new_households"], k)) for k in (1, 2, 3)],
         *[(f"from outside (in-migrants, immigrants) in link {k}", "–", pct(path["outside"], k),
            pct(tree["outside"], k)) for k in (1, 2, 3)],
     ]
