@@ -15,8 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from flyttkedja.analysis.labels import SUPPRESSED_MARK
-
-GROSS, NET, RATIO = "moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio"
+from flyttkedja.scenario.compare import GROSS, NET, RATIO  # the measure names comparison.parquet uses
 
 TEXT = {
     "en": {
