@@ -116,3 +116,50 @@ def test_paired_microsimulation(benchmark, tmp_path):
     benchmark.extra_info.update(preset=sc.source.preset, programmes=len(sc.programmes),
                                 replications=sc.replications, rows=result.height)
     print(f"\nthree-programme comparison on {sc.source.preset}: {benchmark.stats.stats.min:.1f} s")
+
+
+def test_market_run(benchmark):
+    """One market run of the microsimulation (``FLYTTKEDJA_BENCH_MICROSIM`` preset, 5 years), by phase: the
+    simulator, the register tables without the truth (what :func:`microsim.market_run` builds) against with it
+    (what ``synth.generate`` builds: the strongest alternative, same raw run), and the measures."""
+    from flyttkedja.analysis.groups import income_reference
+    from flyttkedja.scenario import load_scenario
+    from flyttkedja.scenario.microsim import chain_counts, market_counts, programme_hook
+    from flyttkedja.synth.config import load_config
+    from flyttkedja.synth.register import build_register
+    from flyttkedja.synth.simulate import simulate
+
+    sc = load_scenario(Path(__file__).parent.parent / "examples" / "kustvik_rental_share.toml")
+    cfg = load_config(MICROSIM, years=5, scale=1.0)
+    munis = [m["code"] for m in cfg.section("municipality")]
+    prog = sc.programmes[2] if MICROSIM == "metro" else None
+    spec = programme_hook(cfg, prog, 5) if prog is not None else None
+    t0 = time.perf_counter()
+    raw = simulate(cfg, 11, programme=spec)
+    t_sim = time.perf_counter() - t0
+    build_register(raw, {})  # loads the truth kernels: compile time is no part of either figure
+    t0 = time.perf_counter()
+    build_register(raw, {})
+    t_full = time.perf_counter() - t0
+
+    def market():
+        return build_register(raw, {}, truth=False)
+
+    reg = benchmark.pedantic(market, rounds=3, iterations=1)
+    t_market = benchmark.stats.stats.min
+    from flyttkedja.scenario.microsim import MarketRun
+
+    ids, line = raw.programme_dwellings()
+    run_ = MarketRun(reg.moves, reg.dwellings, reg.areas, reg.window, reg.max_gap_days, ids, line)
+    t0 = time.perf_counter()
+    reference = income_reference(run_.moves)
+    market_counts(run_, reference, munis)
+    if prog is not None:
+        chain_counts(run_, reference, munis, len(prog.lines))
+    t_measure = time.perf_counter() - t0
+    benchmark.extra_info.update(preset=MICROSIM, moves=reg.moves.num_rows, simulate_seconds=t_sim,
+                                register_with_truth_seconds=t_full, measure_seconds=t_measure,
+                                ratio_with_truth_over_without=t_full / t_market)
+    print(f"\nmarket run ({MICROSIM}, {reg.moves.num_rows:,} moves): simulate {t_sim:.2f} s, register "
+          f"{t_market:.2f} s without the truth against {t_full:.2f} s with it ({t_full / t_market:.2f}×), "
+          f"measures {t_measure:.2f} s")

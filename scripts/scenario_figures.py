@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import tempfile
 import time
 import warnings
@@ -125,7 +126,8 @@ def main() -> None:
     single = parse_scenario({
         "name": "single kinds", "seed": base.seed, "replications": args.single_replications,
         "source": dataclasses.asdict(src) | {"register": None},
-        "programme": [{"name": name, "line": [{"count": 600, "municipality": muni, **attrs}]} for name, attrs in SINGLE]})
+        "programme": [{"name": name, "line": [{"count": 600, "municipality": muni, **attrs}]}
+                      for name, attrs in [*SINGLE, *((label, attrs) for label, attrs, _ in ALLOCATED)]]})
     single = dataclasses.replace(single, source=src, model=sc.model)
     tmp = Path(tempfile.mkdtemp(prefix="scenario_figures_"))
     reg = generate(src.preset, scale=src.scale, years=src.years, seed=src.seed)
@@ -191,9 +193,9 @@ def main() -> None:
     lines += table_rows(table, sc.programmes, old)
     single_note = "transition model only" if args.model_only else f"{args.single_replications} replications"
     lines += ["", f"Single kinds, 600 dwellings each in {muni}, {single_note}:", "",
-              "| per 100 new dwellings | " + " | ".join(p.name for p in single.programmes) + " |",
-              "|---|" + "---|" * len(single.programmes)]
-    lines += table_rows(single_table, single.programmes, old_single)
+              "| per 100 new dwellings | " + " | ".join(p.name for p in single.programmes[:len(SINGLE)]) + " |",
+              "|---|" + "---|" * len(SINGLE)]
+    lines += table_rows(single_table, single.programmes[:len(SINGLE)], old_single)
     if record is not None:
         lines += ["", "Resolving the programmes (paired difference of net moves per 100 new dwellings; "
                   f"{args.replications} replications first, then batches of {args.replications} up to "
@@ -221,6 +223,21 @@ def main() -> None:
               "|---|---|---|---|---|---|---|"]
     for label, strata, other, before, after, moves, both in alloc:
         lines.append(f"| {label} | {strata} | {other} | {before:.1f} | {after:.1f} | {moves:.0f} | {both:.0f} |")
+    lines += ["", f"Allocation in both methods (600 dwellings in {muni}, per 100 new dwellings, gross: the chains "
+              "the line's dwellings start; the model with the default strata, the market with its eligibility "
+              f"rules{'' if args.model_only else f', {args.single_replications} replications'}):", "",
+              "| line | method | own group reached | other group reached | gross moves | young adults + seniors |",
+              "|---|---|---|---|---|---|"]
+    for (label, attrs, other), method in itertools.product(ALLOCATED, ("transition_model", "microsimulation")):
+        own = attrs["target_group"]
+        got = {m: value(single_table, label, method, m) for m in
+               (f"reached_{own}_per_100_new", f"reached_{other}_per_100_new", GROSS,
+                "reached_young_adults_per_100_new", "reached_seniors_per_100_new")}
+        both = (None if None in (got["reached_young_adults_per_100_new"], got["reached_seniors_per_100_new"]) else
+                {"estimate": got["reached_young_adults_per_100_new"]["estimate"]
+                 + got["reached_seniors_per_100_new"]["estimate"], "lower": None})
+        lines.append(f"| {label} | {method} | {fmt(got[f'reached_{own}_per_100_new'], 1)} | "
+                     f"{fmt(got[f'reached_{other}_per_100_new'], 1)} | {fmt(got[GROSS])} | {fmt(both)} |")
     lines.append("<!-- figures:end -->")
     text = args.out.read_text(encoding="utf-8")
     start, end = text.index("<!-- figures:start -->"), text.index("<!-- figures:end -->") + len("<!-- figures:end -->")
