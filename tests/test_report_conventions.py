@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from click.testing import CliRunner
 
+from flyttkedja import store
 from flyttkedja.analysis.conventions import FIGURES, margin_matrix, protect_table
 from flyttkedja.analysis.disclosure import disclosed
 from flyttkedja.cli import main
@@ -49,13 +49,13 @@ def test_report_both_conventions(tmp_path: Path, small_register) -> None:
                         "--both-conventions"])
     assert result.exit_code == 0, result.output
     out = tmp_path / "report"
-    manifest = json.loads((out / "report.json").read_text())
+    manifest = store.read_report_manifest(out)
     assert manifest["convention"] == "path" and manifest["alongside"]["convention"] == "tree"
-    html = (out / "report.html").read_text()
+    html = store.report_file(out, "html").read_text()
     assert 'class="panels"' in html  # some figures differ between the conventions, drawn side by side
     threshold = manifest["threshold"]
     for name in manifest["alongside"]["tables"]:
-        path, tree = pl.read_parquet(out / f"{name}.parquet"), pl.read_parquet(out / f"tree_{name}.parquet")
+        path, tree = (pl.read_parquet(store.report_table_files(out, t)[0]) for t in (name, f"tree_{name}"))
         assert set(tree["convention"]) == {"tree"}
         keys = [c for c in tree.columns if c not in FIGURES]
         both = tree.join(path, on=keys, suffix="_p", nulls_equal=True).filter(~pl.col("suppressed"))
