@@ -108,7 +108,10 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
         return ids.copy(), np.empty(0, np.int64), None
     lo, hi = int(ids.min()), int(ids.max())
     if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20):
-        counts = np.bincount(ids - lo, minlength=hi - lo + 1)
+        lookup, rows, sorted_ids, dup = K.dense_lookup(ids, np.int64(lo), hi - lo + 1)
+        if dup < 0:
+            return sorted_ids, rows, (lookup, lo)
+        counts = np.bincount(ids - lo, minlength=hi - lo + 1)  # the refusal names every repeated row
         _refuse("dwellings", "dwelling_id", "duplicate id", counts[ids - lo] > 1)
         rank = np.cumsum(counts, dtype=np.int64) - 1
         lookup = np.where(counts > 0, rank, -1).astype(np.int32)
@@ -136,19 +139,20 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup) -> np.ndarray:
 
 
 def _date_column(days: np.ndarray) -> pa.Array:
-    """int32 days (NO_DATE for none) as a date32 column with nulls, for the rules."""
-    return pa.array(days, mask=days == K.NO_DATE, type=pa.int32()).cast(pa.date32())
+    """int32 days (NO_DATE for none) as a date32 column with nulls, for the rules: the days'
+    buffer itself with a validity bitmap (no cast, no copy of the values)."""
+    valid = days != K.NO_DATE
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)])
 
 
 def _derived(mv_from, mv_to, completed, twice, elsewhere) -> dict:
     """The derived columns of schema.DERIVED that the register-scope rules on moves read,
     from the dense dwelling index (the tracer's own lookups, no joins)."""
-    no_dw = np.full(1, K.NO_DATE, np.int32)
-    done = np.concatenate([completed, no_dw])  # index -1 (null) and -2 (unknown) → the last slot
-    pick = lambda dense: _date_column(done[np.where(dense >= 0, dense, len(completed))])  # noqa: E731
+    pick = lambda dense: _date_column(K.gather_days(completed, dense, K.NO_DATE))  # noqa: E731
     return {"_from_known": mv_from != -2, "_to_known": mv_to != -2,
             "_from_completed": pick(mv_from), "_to_completed": pick(mv_to),
-            "_twice": twice >= 0, "_elsewhere": elsewhere >= 0}
+            "_twice": twice, "_elsewhere": elsewhere}
 
 
 def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
@@ -164,13 +168,24 @@ def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.ndarray]:
-    """Per move, the earlier move of its household that it conflicts with (-1: none): on the same
-    date (``twice``), or leaving a dwelling other than the one that move entered (``elsewhere``)."""
-    if len(household) < 2:
-        return np.full(len(household), -1, np.int64), np.full(len(household), -1, np.int64)
+    """Per move, whether it conflicts with the earlier move of its household: on the same date
+    (``twice``), or leaving a dwelling other than the one that move entered (``elsewhere``).
+
+    Tables in date order with compact household ids take one pass
+    (:func:`~flyttkedja.core._kernels.household_conflicts_in_order`); others are grouped by
+    household with a counting sort first."""
+    n = len(household)
+    twice, elsewhere = np.zeros(n, bool), np.zeros(n, bool)
+    if n < 2:
+        return twice, elsewhere
+    lo, hi = int(household.min()), int(household.max())
+    if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20) and K.household_conflicts_in_order(
+            household, np.int64(lo), hi - lo + 1, day, mv_from, mv_to, twice, elsewhere):
+        return twice, elsewhere
     dense, k = _dense_households(household)
     start, rows = K.household_order(dense, k, day)
-    return K.household_conflicts(start, rows, day, mv_from, mv_to)
+    earlier_same_day, earlier_elsewhere = K.household_conflicts(start, rows, day, mv_from, mv_to)
+    return earlier_same_day >= 0, earlier_elsewhere >= 0
 
 
 def _require(table: pa.Table, name: str, columns) -> None:
@@ -204,7 +219,7 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     completed = _dates(dw.column("completed") if "completed" in dw.column_names else None, len(rows))[rows]
     demolished = _dates(dw.column("demolished") if "demolished" in dw.column_names else None, len(rows))[rows]
     # ... and the register rules (dwellings known, households, completions) from the dense index
-    none = np.full(len(day), -1, np.int64)
+    none = np.zeros(len(day), bool)
     twice, elsewhere = household_conflicts(household, day, mv_from, mv_to) if check_households else (none, none)
     register_found = check_table(mv.select([c for c in ("move_date",) if c in mv.column_names]), "moves",
                                  derived=_derived(mv_from, mv_to, completed, twice, elsewhere), scope="register")
