@@ -39,6 +39,7 @@ class Prepared:
     mv_vacates: np.ndarray        # bool
     mv_fills: np.ndarray          # bool
     mv_origin: np.ndarray         # int8 position in ORIGINS
+    dw_codes: dict                # int8 codes of the dwellings' code columns, per row (schema.CODE_LISTS order)
     dw_completed: np.ndarray      # int32 days, NO_DATE when null
     dw_demolished: np.ndarray     # int32 days, NO_DATE when null
     start: int                    # window, inclusive, days since 1970-01-01
@@ -60,12 +61,15 @@ class Prepared:
 
 
 # ------------------------------------------------------------------ arrow → numpy
-def _array(column: pa.ChunkedArray) -> pa.Array:
+def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.Array):
+        return column
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def values(column: pa.ChunkedArray, dtype) -> np.ndarray:
-    """The value buffer of a fixed-width column as a numpy view (no copy)."""
+def values(column: pa.ChunkedArray | pa.Array, dtype) -> np.ndarray:
+    """The value buffer of a fixed-width column as a numpy view (no copy for one chunk; a file
+    read in row groups is combined once: pass the combined array on to :func:`valid`)."""
     arr = _array(column)
     if pa.types.is_date32(arr.type):
         arr = arr.view(pa.int32())
@@ -75,7 +79,7 @@ def values(column: pa.ChunkedArray, dtype) -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype, count=len(arr) + arr.offset)[arr.offset:]
 
 
-def valid(column: pa.ChunkedArray) -> np.ndarray:
+def valid(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if column.null_count == 0:
         return np.ones(len(column), bool)
     return _array(column).is_valid().to_numpy(zero_copy_only=False)
@@ -84,7 +88,8 @@ def valid(column: pa.ChunkedArray) -> np.ndarray:
 def _dates(column: pa.ChunkedArray | None, n: int) -> np.ndarray:
     if column is None:
         return np.full(n, K.NO_DATE, np.int32)
-    return np.where(valid(column), values(column, np.int32), K.NO_DATE).astype(np.int32)
+    arr = _array(column)
+    return np.where(valid(arr), values(arr, np.int32), K.NO_DATE).astype(np.int32)
 
 
 def to_days(value) -> int:
@@ -127,7 +132,8 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
 
 
 def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup) -> np.ndarray:
-    raw, ok = values(column, np.int64), valid(column)
+    arr = _array(column)
+    raw, ok = values(arr, np.int64), valid(arr)
     if len(raw) == 0:
         return np.empty(0, np.int32)
     if lookup is not None:
@@ -208,7 +214,7 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     _require(dw, "dwellings", ("dwelling_id",))
     # the table rules of schema.RULES (types, nulls, codes, ranges, dates, flags) refuse here ...
     mv, mv_codes, mv_found = conform_codes(mv, "moves", partial=True)
-    dw, _, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False)
+    dw, dw_codes, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False)
     sorted_ids, rows, lookup = _dense_lookup(values(dw.column("dwelling_id"), np.int64))
     mv_from = _map(mv.column("from_dwelling"), sorted_ids, lookup)
     mv_to = _map(mv.column("to_dwelling"), sorted_ids, lookup)
@@ -226,7 +232,7 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     refuse(register_found)
     start, end = _window(window, day, completed)
     return Prepared(mv, dw, sorted_ids, rows, household, day, mv_from, mv_to, vacates, fills,
-                    mv_codes["origin"], completed, demolished, start, end, int(max_gap_days), int(max_length),
+                    mv_codes["origin"], dw_codes, completed, demolished, start, end, int(max_gap_days), int(max_length),
                     counted(mv_found + dw_found + register_found))
 
 
