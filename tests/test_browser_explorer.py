@@ -146,3 +146,28 @@ def test_swedish_page(browser, page):  # noqa: F811
     browser.find_element(By.ID, "lang-en").click()
     _wait_drawn(browser)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_explorer_section_of_the_report(browser, small_register, explorer_dirs, tmp_path):  # noqa: F811
+    """report.html with a scenario carries the explorer: both draw, offline, from one plotly.js; the
+    section's evaluate is the same as Python's."""
+    from test_report_html import build_report, scenario_fixture
+
+    _, scen = explorer_dirs
+    path = build_report(small_register, replicates=0).write_html(tmp_path / "report.html", scenario=scenario_fixture(),
+                                                                explorer=scen)
+    urls, errors = _open(browser, path)
+    assert browser.execute_script("return document.documentElement.dataset.explorer") == "ready"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not browser.execute_script("return document.documentElement.dataset.charts"):
+        time.sleep(0.1)
+    assert browser.execute_script("return document.documentElement.dataset.charts") == "ready"
+    assert errors == [] and set(urls) == {path.as_uri()}
+    assert path.read_text(encoding="utf-8").count('type="application/gzip;base64"') == 1  # one plotly.js
+    section = browser.find_element(By.ID, "explorer")
+    assert section.find_elements(By.CSS_SELECTOR, "div.xchart g.point path")
+    model = load_model(scen)
+    programmes = generate_programmes(model, 20, seed=3)
+    for prog, got in zip(programmes, browser.execute_script("return window.flyttkedja.evaluateMany(arguments[0])",
+                                                            programmes)):
+        assert_same(got, model.evaluate(prog))

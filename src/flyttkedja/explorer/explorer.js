@@ -17,6 +17,8 @@
   const C = data.constants;
   const model = new window.FlyttkedjaModel(data.model, C);
   const host = $("explorer");
+  const embedded = host.dataset.embedded === "1";  // a section of the report: its headings are one level down
+  const H = embedded ? "h3" : "h2";
   const state = {
     lang: data.lang,
     programmes: data.programmes.slice(0, MAX_PROGRAMMES).map((p) => JSON.parse(JSON.stringify(p))),
@@ -168,8 +170,13 @@
   }
 
   // ------------------------------------------------------------------ plotly.js (inlined, compressed)
-  function plotlyReady() {
-    if (window.Plotly) return Promise.resolve(window.Plotly);
+  // In the report the bundle comes after this script and the report's loader may unpack it first:
+  // both share the one promise window.__flyttkedjaPlotly.
+  async function plotlyReady() {
+    if (window.Plotly) return window.Plotly;
+    if (document.readyState === "loading") {
+      await new Promise((done) => document.addEventListener("DOMContentLoaded", done, { once: true }));
+    }
     if (!window.__flyttkedjaPlotly) {
       window.__flyttkedjaPlotly = (async () => {
         if (!("DecompressionStream" in window)) throw new Error("this browser cannot unpack the charts");
@@ -181,7 +188,8 @@
         return window.Plotly;
       })();
     }
-    return window.__flyttkedjaPlotly;
+    await window.__flyttkedjaPlotly;
+    return window.Plotly;
   }
 
   // ------------------------------------------------------------------ the programme editor
@@ -260,7 +268,7 @@
         render();
       },
     });
-    return el("section", { id: "programmes" }, el("h2", { text: t("programmes") }),
+    return el("section", { id: "programmes" }, el(H, { text: t("programmes") }),
               el("p", { class: "note", text: t("editor_note") }), el("div", { class: "cards" }, ...cards), add);
   }
 
@@ -363,10 +371,10 @@
       el("label", { class: "button", for: "load-toml", text: t("load_toml") }),
       el("input", { type: "file", id: "load-toml", accept: ".toml,text/plain", hidden: true, onchange: openToml }),
       el("span", { id: "toml-status", class: "note" }));
-    host.replaceChildren(
-      el("h1", { text: t("explorer_title") }), el("p", { class: "note", text: t("explorer_intro") }), toolbar,
-      editor(), el("section", { id: "results" }), el("p", { class: "note", text: t("method_text") }));
-    document.documentElement.lang = state.lang;
+    host.replaceChildren(...[
+      embedded ? null : el("h1", { text: t("explorer_title") }), el("p", { class: "note", text: t("explorer_intro") }), toolbar,
+      editor(), el("section", { id: "results" }), el("p", { class: "note", text: t("method_text") })].filter(Boolean));
+    if (!embedded) document.documentElement.lang = state.lang;
     return update();
   }
 
@@ -377,8 +385,8 @@
       el("select", { id: "round-area", onchange: (ev) => { state.roundArea = ev.target.value; update(); } },
          ...C.area_types.map((a) => el("option", { value: a, selected: a === state.roundArea, text: t(a) })))) : null;
     const chartDivs = figs.map(([name]) => el("div", { class: "xchart", id: `xchart-${name}`, "data-chart": name }));
-    $("results").replaceChildren(el("h2", { text: t("results") }), figuresTable(results), warningsList(results),
-      el("div", { class: "xcharts" }, ...chartDivs.slice(0, 4)), roundPick, ...chartDivs.slice(4));
+    $("results").replaceChildren(...[el(H, { text: t("results") }), figuresTable(results), warningsList(results),
+      el("div", { class: "xcharts" }, ...chartDivs.slice(0, 4)), roundPick, ...chartDivs.slice(4)].filter(Boolean));
     drawing = drawing.then(async () => {
       const Plotly = await plotlyReady();
       for (const [name, traces, lay] of figs) {

@@ -99,19 +99,23 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
                     "docs/explorer.md förklarar varje tal."),
 }
 
-CSS = """body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1300px;
-padding:1em 1.5em;color:#222;line-height:1.4}h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;margin-top:1.5em}
-.note{color:#555;font-size:.9em}.toolbar{display:flex;gap:.5em;align-items:center;flex-wrap:wrap}
-button,.button{font:inherit;padding:.2em .7em;border:1px solid #999;border-radius:3px;background:#f6f6f6;cursor:pointer}
-button:disabled{opacity:.5;cursor:default}.cards{display:flex;flex-direction:column;gap:1em;margin-bottom:1em}
-.card{border:1px solid #ccc;border-top:4px solid #999;padding:.5em .8em;border-radius:3px}
-.cardhead{display:flex;gap:.5em;margin-bottom:.4em}input.name{font:inherit;font-weight:600;flex:1}
-table{border-collapse:collapse;font-size:.88em}td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
-th{background:#f4f4f4}td.k{text-align:left}table.lines td{border:none;padding:1px 3px}
-table.lines input{width:6em}select{font:inherit;font-size:.95em}button.x{padding:0 .4em}
-#warnings li{color:#8a4b00}#warnings li.error{color:#b00}
-.xcharts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1em}
-div.xchart{width:100%;min-height:300px}"""
+#: the explorer's own style, scoped to its element (the report carries it too)
+EXPLORER_CSS = """#explorer .note{color:#555;font-size:.9em}#explorer .toolbar{display:flex;gap:.5em;align-items:center;
+flex-wrap:wrap}#explorer button,#explorer .button{font:inherit;padding:.2em .7em;border:1px solid #999;
+border-radius:3px;background:#f6f6f6;cursor:pointer}#explorer button:disabled{opacity:.5;cursor:default}
+#explorer .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(600px,1fr));gap:1em;margin-bottom:1em}
+#explorer .card{border:1px solid #ccc;border-top:4px solid #999;padding:.5em .8em;border-radius:3px}
+#explorer .cardhead{display:flex;gap:.5em;margin-bottom:.4em}#explorer input.name{font:inherit;font-weight:600;flex:1}
+#explorer table{border-collapse:collapse;font-size:.88em}#explorer td,#explorer th{border:1px solid #ddd;
+padding:2px 6px;text-align:right}#explorer th{background:#f4f4f4}#explorer td.k{text-align:left}
+#explorer table.lines td{border:none;padding:1px 3px}#explorer table.lines input{width:5em}
+#explorer select{font:inherit;font-size:.95em}#explorer button.x{padding:0 .4em}
+#explorer #warnings li{color:#8a4b00}#explorer #warnings li.error{color:#b00}
+#explorer .xcharts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1em}
+#explorer div.xchart{width:100%;min-height:300px}"""
+
+PAGE_CSS = """body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1300px;
+padding:1em 1.5em;color:#222;line-height:1.4}h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;margin-top:1.5em}"""
 
 
 def _asset(name: str) -> str:
@@ -180,16 +184,17 @@ def _json(data) -> str:
     return text.replace("<", "\\u003c")  # valid JSON that can never close the script element
 
 
-def explorer_body(source: str | os.PathLike, lang: str = "en", *, plotly: bool = True) -> str:
-    """The explorer's element, its data and its scripts (``plotly``: also the inlined plotly.js; a page
-    that already carries it, such as the report, passes False)."""
+def explorer_body(source: str | os.PathLike, lang: str = "en", *, embedded: bool = False) -> str:
+    """The explorer's element, its style, data and scripts. ``embedded``: a section of a page that
+    carries plotly.js itself (the report) — no plotly.js of its own, no page title."""
     scripts = f'<script type="application/json" id="explorer-data">{_json(explorer_data(source, lang))}</script>'
-    if plotly:
+    if not embedded:
         version, bundle = charts.plotly_bundle()
         scripts += (f'<script type="application/gzip;base64" id="plotly-js" data-version="{escape(version)}">'
                     f"{bundle}</script>")
     js = (_asset("evaluate.js") + "\n" + _asset("explorer.js")).replace("</script", "<\\/script")
-    return f'<div id="explorer"></div>{scripts}<script>{js}</script>'
+    return (f'<style>{EXPLORER_CSS}</style><div id="explorer" data-embedded="{int(embedded)}"></div>'
+            f"{scripts}<script>{js}</script>")
 
 
 def explorer_html(source: str | os.PathLike, lang: str = "en") -> str:
@@ -198,7 +203,7 @@ def explorer_html(source: str | os.PathLike, lang: str = "en") -> str:
     body = explorer_body(source, lang)
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+            f"<title>{escape(title)}</title><style>{PAGE_CSS}</style></head><body>"
             f'<noscript><p class="note">JavaScript is needed.</p></noscript>{body}</body></html>\n')
 
 
