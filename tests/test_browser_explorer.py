@@ -25,7 +25,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from flyttkedja.explorer import write_explorer  # noqa: E402
+from flyttkedja.explorer import explorer_data, write_explorer  # noqa: E402
 from flyttkedja.scenario import load_model, parse_scenario  # noqa: E402
 
 CHARTS = ("gross", "vacancies", "reached", "length", "rounds")
@@ -89,6 +89,25 @@ def test_browser_evaluate_equals_python(browser, page, explorer_dirs):  # noqa: 
         kinds |= {k for w in want["warnings"] for k in ("ignores", "no observed stratum", "fewer than") if k in w}
     assert kinds == {"ignores", "no observed stratum", "fewer than"}  # every kind of warning compared
 
+
+def test_browser_evaluate_equals_python_on_a_suppressed_model(browser, page, explorer_model, tmp_path):  # noqa: F811
+    """The same on the model saved at threshold 5: most rows fall back to coarser strata or to the pooled
+    end distribution (model._close), and evaluate warns how much was withheld."""
+    explorer_model.threshold = 5
+    try:
+        explorer_model.save(tmp_path / "model.json")
+    finally:
+        explorer_model.threshold = 1
+    record = json.loads((tmp_path / "model.json").read_text())
+    model = load_model(tmp_path)
+    programmes = generate_programmes(model, 60, seed=7)
+    constants = explorer_data(tmp_path)["constants"]
+    js = browser.execute_script("const m = new window.FlyttkedjaModel(arguments[0], arguments[1]);"
+                                "return arguments[2].map((p) => m.evaluate(p));", record, constants, programmes)
+    for prog, got in zip(programmes, js):
+        want = model.evaluate(prog)
+        assert want["warnings"][0].startswith("disclosure control withheld")
+        assert_same(got, want)
 
 def test_line_added_through_the_controls(browser, page, explorer_dirs):  # noqa: F811
     """Add a line to the first programme with the page's buttons and menus; the gross figure shown is
@@ -171,3 +190,4 @@ def test_explorer_section_of_the_report(browser, small_register, explorer_dirs, 
     for prog, got in zip(programmes, browser.execute_script("return window.flyttkedja.evaluateMany(arguments[0])",
                                                             programmes)):
         assert_same(got, model.evaluate(prog))
+

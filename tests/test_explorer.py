@@ -198,3 +198,18 @@ def test_explorer_file_is_self_contained_and_reproducible(explorer_dirs, tmp_pat
     res = runner.invoke(main, ["explore", str(saved), "--out", str(out)])
     assert res.exit_code != 0 and "--overwrite" in res.output
     assert runner.invoke(main, ["explore", str(saved), "--out", str(out), "--overwrite"]).exit_code == 0
+
+
+def test_a_suppressed_model_says_how_much_it_kept(explorer_model, tmp_path):
+    """Saved at the default threshold, the tiny register's fine model keeps few records; evaluate says so."""
+    explorer_model.threshold = 5
+    try:
+        explorer_model.save(tmp_path / "model.json")
+    finally:
+        explorer_model.threshold = 1
+    model = load_model(tmp_path)
+    first = model.evaluate({"name": "a", "line": [{"count": 10, "tenure": "rental", "rooms": 2}]})["warnings"][0]
+    kept = int(model.first.sum() + model.later.sum())
+    assert first.startswith(f"disclosure control withheld {model.suppressed_cells} cells")
+    assert f"keeps {kept} of its {explorer_model.meta['records']} vacancy records" in first
+    assert model.suppressed_cells > 0 and kept < explorer_model.meta["records"]

@@ -197,6 +197,8 @@
       this.groups = record.groups;
       this.reasons = record.reasons;
       this.shrinkage = Number(record.shrinkage || 0);
+      this.threshold = record.threshold;
+      this.suppressedCells = record.suppressed_cells || 0;
       this.meta = record.meta || {};
       const S = this.S = this.strata.length, G = this.G = this.groups.length;
       const W = this.W = S + this.reasons.length;
@@ -409,6 +411,14 @@
       return out;
     }
 
+    disclosureWarning() {  // evaluation.disclosure_warning
+      const records = this.meta.records;
+      if (!this.suppressedCells || !records) return [];
+      return [`disclosure control withheld ${this.suppressedCells} cells of the model (counts below ` +
+              `${this.threshold}): it keeps ${this.records} of its ${Math.trunc(records)} vacancy records, and its ` +
+              "figures rest on those"];
+    }
+
     sparseLines(prog, kinds, minObservations) {
       const out = [];
       kinds.forEach(([w], k) => {
@@ -588,7 +598,7 @@
           }
         }
       }
-      const warnings = [...this.unusedAttributes(prog), ...relaxed, ...this.sparseLines(prog, kinds, minObservations)];
+      const warnings = [...this.disclosureWarning(), ...this.unusedAttributes(prog), ...relaxed, ...this.sparseLines(prog, kinds, minObservations)];
       return { programme: prog.name, dwellings: sum, municipalities: munis, model_error: this.modelError(), rows, warnings };
     }
   }

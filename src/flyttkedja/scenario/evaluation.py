@@ -19,7 +19,8 @@ data:
   many moves) and ``vacancies_area_{a}_share_by_round`` (group k = 1..6: of
   the dwellings vacated by the k-th movers, the share in area type *a*;
   Mast's rounds, by area type since the model's strata hold no area income).
-- ``warnings``: attributes the model cannot use, strata relaxed, sparse strata.
+- ``warnings``: how much disclosure control withheld from a saved model, attributes the model cannot
+  use, strata relaxed, sparse strata.
 
 The explorer (:mod:`flyttkedja.explorer`) computes exactly this in the browser.
 
@@ -83,9 +84,22 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
                 if total > 0:
                     rows.append(_row(prog.name, METHOD, f"vacancies_area_{a}_share_by_round", str(k + 1),
                                      inside[k] / total, n=n))
-    warnings = unused_attributes(model, prog) + relaxed + sparse_lines(model, [prog], min_observations)
+    warnings = (disclosure_warning(model) + unused_attributes(model, prog) + relaxed
+                + sparse_lines(model, [prog], min_observations))
     return {"programme": prog.name, "dwellings": prog.dwellings, "municipalities": programme_municipalities(prog),
             "model_error": model_error(model), "rows": rows, "warnings": warnings}
+
+
+def disclosure_warning(model) -> list[str]:
+    """A saved model whose small cells were suppressed says how much of its estimation sample is left
+    (a fine model of a small register can keep almost nothing, and its figures then mean little)."""
+    records = model.meta.get("records")
+    if not model.suppressed_cells or not records:
+        return []
+    kept = int(model.first.sum() + model.later.sum())
+    return [f"disclosure control withheld {model.suppressed_cells} cells of the model (counts below "
+            f"{model.threshold}): it keeps {kept} of its {int(records)} vacancy records, and its figures rest "
+            f"on those"]
 
 
 def _first_row(pr, group):
