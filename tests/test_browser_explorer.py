@@ -25,6 +25,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
+from flyttkedja import store  # noqa: E402
 from flyttkedja.explorer import explorer_data, write_explorer  # noqa: E402
 from flyttkedja.scenario import load_model, parse_scenario  # noqa: E402
 
@@ -95,10 +96,10 @@ def test_browser_evaluate_equals_python_on_a_suppressed_model(browser, page, exp
     end distribution (model._close), and evaluate warns how much was withheld."""
     explorer_model.threshold = 5
     try:
-        explorer_model.save(tmp_path / "model.json")
+        explorer_model.save(store.scenario_file(tmp_path, "model"))
     finally:
         explorer_model.threshold = 1
-    record = json.loads((tmp_path / "model.json").read_text())
+    record = json.loads(store.scenario_file(tmp_path, "model").read_text())
     model = load_model(tmp_path)
     programmes = generate_programmes(model, 60, seed=7)
     constants = explorer_data(tmp_path)["constants"]
@@ -173,7 +174,7 @@ def test_explorer_section_of_the_report(browser, small_register, explorer_dirs, 
     from test_report_html import build_report, scenario_fixture
 
     _, scen = explorer_dirs
-    path = build_report(small_register, replicates=0).write_html(tmp_path / "report.html", scenario=scenario_fixture(),
+    path = build_report(small_register, replicates=0).write_html(tmp_path / store.REPORT_HTML, scenario=scenario_fixture(),
                                                                 explorer=scen)
     urls, errors = _open(browser, path)
     assert browser.execute_script("return document.documentElement.dataset.explorer") == "ready"

@@ -130,7 +130,7 @@ def test_saved_model_and_scenario_output_load_alike(explorer_model, explorer_dir
     assert_same(load_model(saved).evaluate(prog), fresh, 1e-12)
     assert_same(load_model(scen).evaluate(prog), fresh, 1e-12)
     assert_same(load_model(store.scenario_file(saved, "model")).evaluate(prog), fresh, 1e-12)
-    with pytest.raises(FileNotFoundError, match="model.json"):
+    with pytest.raises(FileNotFoundError, match=store.MODEL_FILE):
         load_model(tmp_path)
 
 
@@ -204,7 +204,7 @@ def test_a_suppressed_model_says_how_much_it_kept(explorer_model, tmp_path):
     """Saved at the default threshold, the tiny register's fine model keeps few records; evaluate says so."""
     explorer_model.threshold = 5
     try:
-        explorer_model.save(tmp_path / "model.json")
+        explorer_model.save(store.scenario_file(tmp_path, "model"))
     finally:
         explorer_model.threshold = 1
     model = load_model(tmp_path)
