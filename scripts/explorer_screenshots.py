@@ -53,30 +53,32 @@ def build_model(directory: Path, scale: float):
     model.meta["cross_validation"] = model.cross_validate()
     model.save(store.scenario_file(directory, "model"))
     store.write_scenario_manifest(directory, store.ScenarioManifest(scenario=sc.to_dict()))
-    return sc
+    return sc, model
 
 
 WORDS = {
     "en": {"head": "| programme | gross moves per 100 new (95%) | in Kustvik | rest of the region | "
-                   "chains of one move | round 3 in areas with challenges |",
+                   "chains of one move | round 3 in areas with challenges | gross, model before disclosure control |",
            "note": "Computed by `python scripts/explorer_screenshots.py --scale {scale}` (metro preset, scale "
                    "{scale}, 5 years, seed 7; the model keeps {kept} of its {records} vacancy records after "
-                   "disclosure control; out-of-sample error {sigma:.1%})."},
+                   "disclosure control; out-of-sample error {sigma}%)."},
     "sv": {"head": "| program | bruttoflyttningar per 100 nya (95 %) | i Kustvik | resten av regionen | "
-                   "kedjor med en flyttning | omgång 3 i områden med utmaningar |",
+                   "kedjor med en flyttning | omgång 3 i områden med utmaningar | brutto, modellen före röjandeskydd |",
            "note": "Beräknat med `python scripts/explorer_screenshots.py --scale {scale}` (metro, skala {scale}, "
                    "5 år, frö 7; modellen behåller {kept} av sina {records} vakansposter efter röjandeskyddet; "
-                   "fel utanför urvalet {sigma:.1%})."},
+                   "fel utanför urvalet {sigma}\u00a0%)."},
 }
 
 
-def figures_table(model, scenario, lang: str, scale: float) -> str:
-    """The walkthrough's figures of the example's programmes, as a Markdown table."""
+def figures_table(model, full, scenario, lang: str, scale: float) -> str:
+    """The walkthrough's figures of the example's programmes, as a Markdown table (``model``: as saved;
+    ``full``: before disclosure control, as the scenario run's comparison uses it for a synthetic source)."""
     def fmt(x, d=0):
         text = f"{x:,.{d}f}".replace(",", "\u00a0")
         return text.replace(".", ",") if lang == "sv" else text
 
-    rows = [WORDS[lang]["head"], "|---|---|---|---|---|---|"]
+    pct = "\u00a0%" if lang == "sv" else "%"
+    rows = [WORDS[lang]["head"], "|---|---|---|---|---|---|---|"]
     for prog in scenario.programmes:
         res = model.evaluate(prog)
         get = {(r["measure"], r["area"], r["group"], r["line"]): r for r in res["rows"]}
@@ -88,21 +90,24 @@ def figures_table(model, scenario, lang: str, scale: float) -> str:
         rows.append(f"| {prog.name} | {fmt(g['estimate'])} ({fmt(g['lower'])}–{fmt(g['upper'])}) | "
                     f"{fmt(get[('moves_gross_per_100_new', 'municipality', None, None)]['estimate'])} | "
                     f"{fmt(get[('moves_gross_per_100_new', 'rest', None, None)]['estimate'])} | "
-                    f"{fmt(100 * one)} % | {fmt(100 * r3)} % |")
+                    f"{fmt(100 * one)}{pct} | {fmt(100 * r3)}{pct} | {fmt(gross(full, prog))} |")
     kept = int(model.first.sum() + model.later.sum())
-    note = WORDS[lang]["note"].format(scale=scale, kept=kept, records=model.meta["records"],
-                                      sigma=model.meta["cross_validation"]["sigma"])
-    if lang == "sv":
-        note = note.replace("%", "\u00a0%")
+    note = WORDS[lang]["note"].format(scale=scale, kept=fmt(kept), records=fmt(model.meta["records"]),
+                                      sigma=fmt(100 * model.meta["cross_validation"]["sigma"], 1))
     return "\n".join(rows) + "\n\n" + note
+
+
+def gross(model, prog) -> float:
+    return next(r["estimate"] for r in model.evaluate(prog)["rows"]
+                if r["measure"] == "moves_gross_per_100_new" and r["area"] == "region" and r["line"] is None)
 
 
 def write_figures(text: str, path: Path) -> None:
     doc = path.read_text(encoding="utf-8")
-    new = re.sub(r"(<!-- figures -->\n).*?(\n<!-- /figures -->)", lambda m: m.group(1) + text + m.group(2), doc,
-                 flags=re.S)
-    if new == doc and "<!-- figures -->" not in doc:
-        sys.exit(f"{path}: no <!-- figures --> marker")
+    if "<!-- figures -->\n" not in doc or "<!-- /figures -->" not in doc:
+        sys.exit(f"{path}: no <!-- figures --> ... <!-- /figures --> markers")
+    new = re.sub(r"<!-- figures -->\n.*?<!-- /figures -->", lambda m: f"<!-- figures -->\n{text}\n<!-- /figures -->",
+                 doc, flags=re.S)
     path.write_text(new, encoding="utf-8")
     print("wrote", path)
 
@@ -133,10 +138,10 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         scen = Path(tmp) / "kustvik"
-        scenario = build_model(scen, args.scale)
+        scenario, full = build_model(scen, args.scale)
         model = load_model(scen)
         for lang, path in DOCS.items():
-            write_figures(figures_table(model, scenario, lang, args.scale), path)
+            write_figures(figures_table(model, full, scenario, lang, args.scale), path)
         page = write_explorer(scen, Path(tmp) / "explorer.html")
         driver = _browser()
         driver.set_window_size(1300, 1000)

@@ -297,10 +297,10 @@
   }
 
   function warningsList(results) {
-    const items = [];
+    const items = [], seen = new Set();  // a model-wide warning comes with every programme: list it once
     results.forEach((r, pi) => {
       if (r.error) items.push(el("li", { class: "error", text: `${state.programmes[pi].name}: ${r.error}` }));
-      else for (const w of r.ok.warnings) items.push(el("li", { text: w }));
+      else for (const w of r.ok.warnings) if (!seen.has(w)) { seen.add(w); items.push(el("li", { text: w })); }
     });
     const error = model.modelError();
     const note = error > 0 ? t("interval_model_error").replace("{s}", fmt(100 * error, 1)) : t("no_model_error");

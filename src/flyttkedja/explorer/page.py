@@ -103,8 +103,8 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
 EXPLORER_CSS = """#explorer .note{color:#555;font-size:.9em}#explorer .toolbar{display:flex;gap:.5em;align-items:center;
 flex-wrap:wrap}#explorer button,#explorer .button{font:inherit;padding:.2em .7em;border:1px solid #999;
 border-radius:3px;background:#f6f6f6;cursor:pointer}#explorer button:disabled{opacity:.5;cursor:default}
-#explorer .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(600px,1fr));gap:1em;margin-bottom:1em}
-#explorer .card{border:1px solid #ccc;border-top:4px solid #999;padding:.5em .8em;border-radius:3px}
+#explorer .cards{display:flex;flex-direction:column;gap:1em;margin-bottom:1em}
+#explorer .card{border:1px solid #ccc;border-top:4px solid #999;padding:.5em .8em;border-radius:3px;overflow-x:auto}
 #explorer .cardhead{display:flex;gap:.5em;margin-bottom:.4em}#explorer input.name{font:inherit;font-weight:600;flex:1}
 #explorer table{border-collapse:collapse;font-size:.88em}#explorer td,#explorer th{border:1px solid #ddd;
 padding:2px 6px;text-align:right}#explorer th{background:#f4f4f4}#explorer td.k{text-align:left}
