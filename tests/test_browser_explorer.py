@@ -132,8 +132,11 @@ def test_line_added_through_the_controls(browser, page, explorer_dirs):  # noqa:
         {"count": 40, "tenure": "rental", "landlord": "public", "rooms": 2, "municipality": "9980",
          "target_group": "seniors"},
         {"count": 60, "tenure": "owner", "rooms": 4, "municipality": "9980"}]}
-    want = next(r["estimate"] for r in load_model(scen).evaluate(expected_prog)["rows"]
-                if r["measure"] == "moves_gross_per_100_new" and r["area"] == "region" and r["line"] is None)
+    rows = load_model(scen).evaluate(expected_prog)["rows"]
+    gross = {r["line"]: r["estimate"] for r in rows if r["measure"] == "moves_gross_per_100_new" and r["area"] == "region"}
+    want = gross[None]
+    line = float(browser.find_element(By.ID, "line-0-1-gross").get_attribute("data-value"))
+    assert line == pytest.approx(gross["2"], rel=1e-9)  # the new line's own chains
     assert shown == pytest.approx(want, rel=1e-9) and shown != pytest.approx(before, rel=1e-6)
     assert cell().text.startswith(f"{want:,.0f}")
     drawn = browser.execute_script("return document.getElementById('xchart-gross').data[0].y[0]")

@@ -296,6 +296,29 @@
     return el("table", { class: "figures", id: "figures" }, el("thead", {}, head), el("tbody", {}, ...rows));
   }
 
+  // Gross moves of each line (per 100 of its own dwellings): which line of a programme carries its chains.
+  function linesTable(results) {
+    const rows = [];
+    results.forEach((r, pi) => {
+      if (!r.ok) return;
+      state.programmes[pi].line.forEach((line, li) => {
+        const row = find(r.ok, GROSS, null, "region", String(li + 1));
+        const what = [`${line.count}`, t(line.tenure), line.landlord ? t(line.landlord) : null,
+                      `${line.rooms === 5 ? "5+" : line.rooms} ${t("rooms")}`, line.building_type ? t(line.building_type) : null,
+                      line.municipality || null, line.area_type ? t(line.area_type) : null,
+                      line.target_group ? `→ ${t(line.target_group)}` : null].filter((x) => x !== null).join(", ");
+        rows.push(el("tr", {}, el("td", { class: "k", style: `color:${COLOURS[pi]}`, text: state.programmes[pi].name }),
+                      el("td", { class: "k", text: what }),
+                      el("td", { id: `line-${pi}-${li}-gross`, "data-value": row ? String(row.estimate) : null,
+                                 text: row ? withInterval(row, 0) : "–" })));
+      });
+    });
+    return el("details", { id: "by-line" }, el("summary", { text: t("by_line") }),
+              el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: t("programme") }), el("th", { text: t("line") }),
+                                                   el("th", { text: t(GROSS) }))),
+                 el("tbody", {}, ...rows)));
+  }
+
   function warningsList(results) {
     const items = [], seen = new Set();  // a model-wide warning comes with every programme: list it once
     results.forEach((r, pi) => {
@@ -385,7 +408,7 @@
       el("select", { id: "round-area", onchange: (ev) => { state.roundArea = ev.target.value; update(); } },
          ...C.area_types.map((a) => el("option", { value: a, selected: a === state.roundArea, text: t(a) })))) : null;
     const chartDivs = figs.map(([name]) => el("div", { class: "xchart", id: `xchart-${name}`, "data-chart": name }));
-    $("results").replaceChildren(...[el(H, { text: t("results") }), figuresTable(results), warningsList(results),
+    $("results").replaceChildren(...[el(H, { text: t("results") }), figuresTable(results), linesTable(results), warningsList(results),
       el("div", { class: "xcharts" }, ...chartDivs.slice(0, 4)), roundPick, ...chartDivs.slice(4)].filter(Boolean));
     drawing = drawing.then(async () => {
       const Plotly = await plotlyReady();

@@ -28,6 +28,7 @@ from flyttkedja.analysis.labels import LANGS, label
 from flyttkedja.io import atomic_file
 from flyttkedja.scenario.compare import AREAS, LINE_ATTRIBUTES
 from flyttkedja.scenario.config import LINE_FIELDS, TARGET_GROUP_NAMES
+from flyttkedja.scenario.model import FORMATS
 from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, END_REASONS, LANDLORDS, TENURES
 
 MAX_PROGRAMMES = 4
@@ -62,6 +63,9 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "programme": ("Programme", "Program"),
     "results": ("What the programmes start", "Vad programmen startar"),
     "measure": ("per 100 new dwellings", "per 100 nya bostäder"),
+    "by_line": ("Gross moves of each line, per 100 of its own dwellings",
+                "Bruttoflyttningar per rad, per 100 av radens bostäder"),
+    "line": ("line", "rad"),
     "chain_length_mean": ("mean chain length (moves per new dwelling)", "medellängd (flyttningar per ny bostad)"),
     "area_region": ("region", "regionen"),
     "area_municipality": ("the programme's municipality", "programmets kommun"),
@@ -147,8 +151,6 @@ def explorer_data(source: str | os.PathLike, lang: str = "en") -> dict:
         raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
     path = model_path(source)
     record = json.loads(path.read_text(encoding="utf-8"))
-    from flyttkedja.scenario.model import FORMATS
-
     if record.get("format") not in FORMATS:
         raise ValueError(f"{path}: not a flyttkedja transition model (format {record.get('format')!r})")
     manifest = store.read_scenario_manifest(path.parent) if (path.parent / store.SCENARIO_MANIFEST).exists() else None
