@@ -62,21 +62,13 @@ td.s{color:#b00}.note{color:#555;font-size:.9em}.figs{display:flex;gap:2em;flex-
 details{margin:.4em 0}summary{cursor:pointer;font-weight:600}
 @media print{div.chart{break-inside:avoid}}"""
 
-# Unpacks plotly.js (base64 of gzip) with the browser's DecompressionStream, runs it as an inline
-# script (no request), then draws every div.chart from its spec. Sets <html data-charts="ready">
+# Unpacks plotly.js (charts.plotly_loader) and draws every div.chart from its spec. Sets <html data-charts="ready">
 # when all are drawn, "failed" (and a console error) otherwise, so tests and readers can tell.
 LOADER = """(async () => {
   const root = document.documentElement, $ = (id) => document.getElementById(id);
   try {
     if (!("DecompressionStream" in window)) throw new Error("this browser cannot unpack the charts");
-    window.__flyttkedjaPlotly = window.__flyttkedjaPlotly || (async () => {  // shared with the explorer
-      const bytes = Uint8Array.from(atob($("plotly-js").textContent), (c) => c.charCodeAt(0));
-      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-      const script = document.createElement("script");
-      script.textContent = await new Response(stream).text();
-      document.head.appendChild(script);
-    })();
-    await window.__flyttkedjaPlotly;
+    await window.flyttkedjaPlotly();  // charts.plotly_loader(): shared with the scenario explorer
     const specs = JSON.parse($("chart-specs").textContent);
     if (specs.locale) Plotly.register({moduleType: "locale", name: specs.locale.name,
                                        dictionary: specs.locale.dictionary});
@@ -186,7 +178,7 @@ class _Page:
         data = data.replace("<", "\\u003c")  # valid JSON that can never close the script element
         return (f'<script type="application/json" id="chart-specs">{data}</script>'
                 f'<script type="application/gzip;base64" id="plotly-js" data-version="{escape(version)}">'
-                f"{bundle}</script><script>{LOADER}</script>")
+                f"{bundle}</script><script>{charts.plotly_loader()}</script><script>{LOADER}</script>")
 
 
 def _key_figures(report, t) -> str:

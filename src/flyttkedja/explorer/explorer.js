@@ -170,26 +170,13 @@
   }
 
   // ------------------------------------------------------------------ plotly.js (inlined, compressed)
-  // In the report the bundle comes after this script and the report's loader may unpack it first:
-  // both share the one promise window.__flyttkedjaPlotly.
+  // plotly.js: unpacked by analysis/plotly_unpack.js (once per page, shared with the report's charts).
+  // In the report the bundle comes after this script: wait for the whole page first.
   async function plotlyReady() {
-    if (window.Plotly) return window.Plotly;
     if (document.readyState === "loading") {
       await new Promise((done) => document.addEventListener("DOMContentLoaded", done, { once: true }));
     }
-    if (!window.__flyttkedjaPlotly) {
-      window.__flyttkedjaPlotly = (async () => {
-        if (!("DecompressionStream" in window)) throw new Error("this browser cannot unpack the charts");
-        const bytes = Uint8Array.from(atob($("plotly-js").textContent), (c) => c.charCodeAt(0));
-        const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-        const script = document.createElement("script");
-        script.textContent = await new Response(stream).text();
-        document.head.appendChild(script);
-        return window.Plotly;
-      })();
-    }
-    await window.__flyttkedjaPlotly;
-    return window.Plotly;
+    return window.flyttkedjaPlotly();
   }
 
   // ------------------------------------------------------------------ the programme editor

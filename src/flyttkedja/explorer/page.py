@@ -193,7 +193,7 @@ def explorer_body(source: str | os.PathLike, lang: str = "en", *, embedded: bool
     if not embedded:
         version, bundle = charts.plotly_bundle()
         scripts += (f'<script type="application/gzip;base64" id="plotly-js" data-version="{escape(version)}">'
-                    f"{bundle}</script>")
+                    f"{bundle}</script><script>{charts.plotly_loader()}</script>")
     js = (_asset("evaluate.js") + "\n" + _asset("explorer.js")).replace("</script", "<\\/script")
     return (f'<style>{EXPLORER_CSS}</style><div id="explorer" data-embedded="{int(embedded)}"></div>'
             f"{scripts}<script>{js}</script>")
