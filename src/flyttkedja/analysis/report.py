@@ -61,13 +61,21 @@ class Report:
               scenario: pl.DataFrame | None = None, alongside: Report | None = None, explorer=None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
         report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison when given), atomically.
-        ``alongside``: see :meth:`html`."""
+        ``alongside``: see :meth:`html`; its tables are written too, as ``<convention>_<name>.parquet``/``.csv``
+        (protect it first: :func:`flyttkedja.analysis.conventions.protect_alongside`)."""
         with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
             for name, frame in self.tables.items():
                 parquet, csv = store.report_table_files(tmp, name)
                 write_parquet(frame.to_arrow(), parquet)
                 frame.write_csv(csv, float_precision=6)
-            store.write_report_manifest(tmp, self.parameters())
+            extra = {}
+            if alongside is not None:  # what the page shows of the other convention is published too
+                extra = {"alongside": {"convention": alongside.convention, "tables": list(alongside.tables)}}
+                for name, frame in alongside.tables.items():
+                    parquet, csv = store.report_table_files(tmp, f"{alongside.convention}_{name}")
+                    write_parquet(frame.to_arrow(), parquet)
+                    frame.write_csv(csv, float_precision=6)
+            store.write_report_manifest(tmp, {**self.parameters(), **extra})
             store.report_file(tmp, "summary").write_text(self.summary() + "\n")
             self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario, alongside=alongside,
                             explorer=explorer)

@@ -439,7 +439,10 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                        "shrinkage": model.shrinkage, "sparse_strata": model.meta["sparse_strata"],
                        "cross_validation": {k: v for k, v in model.meta.get("cross_validation", {}).items()
                                             if k != "by_municipality"}},
-                notes=["target-group allocation is applied in the transition model only",
+                notes=["target-group allocation: the transition model conditions the first filler on the group; "
+                       "the microsimulation lets only eligible households get the line's dwellings, at completion "
+                       "and at every re-letting (the market's rules; lowest_quintile and born_abroad lines stay "
+                       "open there)",
                        "gross = the chains the programme's dwellings start; net = the paired change in all moves "
                        "that fill a dwelling; displacement_ratio = net / gross"],
                 differences=diffs,
