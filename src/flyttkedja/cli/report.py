@@ -88,6 +88,8 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
             other = protect_alongside(result, Report(retrace(cs, convention), areas=areas, by=result.by,
                                                      **result.options))
         progress.update(task, description=f"writing {out}")
-        result.write(out, overwrite=overwrite, lang=lang, scenario=comparison, alongside=other)
+        has_model = scenario_dir is not None and store.scenario_file(scenario_dir, "model").exists()
+        explorer = scenario_dir if has_model else None  # the report's explorer section tries programmes on it
+        result.write(out, overwrite=overwrite, lang=lang, scenario=comparison, alongside=other, explorer=explorer)
     click.echo(result.summary())
     click.echo(f"\nreport: {store.report_file(out, 'html')}  (tables for Excel: {store.report_file(out, 'xlsx')})")
