@@ -67,7 +67,7 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
     kinds, counts, relaxed = programme_kinds(model, prog)
     pr = model.probabilities()
     n = int(model.first.sum() + model.later.sum())
-    rows = expectation_rows(model, prog, bootstrap=0, seed=0, model_error=model_error(model))
+    rows = expectation_rows(model, prog, bootstrap=0, seed=0, model_error=model_error(model), probs=pr)
     share = counts / counts.sum()
     hist = sum(s * length_distribution(model, pr, w, g) for s, (w, g) in zip(share, kinds))
     for k, value in enumerate(hist):
