@@ -28,7 +28,7 @@ from flyttkedja.core import _kernels as K
 from flyttkedja.core._prepare import Prepared, prepare
 from flyttkedja.core._scratch import scratch
 from flyttkedja.core.chainset import ChainSet
-from flyttkedja.schema import END_REASONS
+from flyttkedja.schema import CODE_LISTS, END_REASONS
 
 Seeds = str | Sequence[int] | np.ndarray | pl.Expr
 MAX_SPANS = 8  # parallel spans of the successor pass
@@ -219,6 +219,23 @@ def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap
     return ChainSet(chains, links, reg.moves, reg.dwellings, params, q)
 
 
+def retrace(chainset: ChainSet, convention: str) -> ChainSet:
+    """The same register, seeds, window, gap and bound traced under another ``convention``.
+
+    Seeds given as dwelling ids or an expression are taken as the dwellings the chains
+    start at (every vacancy there in the window: the same seeds).
+
+    >>> trees = retrace(paths, "tree")                          # doctest: +SKIP
+    """
+    p = chainset.params
+    seeds = p.get("seeds", "new_builds")
+    if seeds not in ("new_builds", "all"):
+        seeds = chainset.chains["seed_dwelling"].unique().sort().to_numpy()
+    return trace(chainset.moves, chainset.dwellings, seeds, window=tuple(p["window"]),
+                 max_gap_days=p["max_gap_days"], max_length=p["max_length"], convention=convention,
+                 register_dir=p.get("register_dir"))
+
+
 def _params(reg: Prepared, seeds: Seeds, moves, dwellings, register_dir) -> dict:
     if register_dir is None and isinstance(moves, (str, Path)) and isinstance(dwellings, (str, Path)):
         if Path(moves).resolve().parent == Path(dwellings).resolve().parent:
@@ -298,9 +315,26 @@ def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offset
         "end_reason": _codes_to(END_REASONS, reason.astype(np.int64), "end_reason"),
         "end_date": _dates(end_date),
     })
-    attrs = pl.from_arrow(reg.dwellings.take(reg.dwelling_rows[seed_dw])).drop("dwelling_id")
+    attrs = _dwelling_attributes(reg, reg.dwelling_rows[seed_dw])
     attrs = attrs.rename({c: f"dwelling_{c}" for c in attrs.columns if c in frame.columns})
     return pl.concat([frame, attrs], how="horizontal")
+
+
+def _dwelling_attributes(reg: Prepared, rows: np.ndarray) -> pl.DataFrame:
+    """The dwellings' columns (but ``dwelling_id``) at ``rows``; code columns from their int8
+    codes (a gather of bytes instead of Arrow's take of strings across row-group chunks)."""
+    columns = [c for c in reg.dwellings.column_names if c != "dwelling_id"]
+    plain = [c for c in columns if c not in reg.dw_codes]
+    taken = pl.from_arrow(reg.dwellings.select(plain).take(rows)) if plain else None
+    series = {}
+    for c in columns:
+        if c in reg.dw_codes:
+            codes = reg.dw_codes[c][rows]
+            series[c] = _codes_to(CODE_LISTS[c], np.maximum(codes, 0).astype(np.int64), c).scatter(
+                np.flatnonzero(codes < 0), None)
+        else:
+            series[c] = taken[c] if isinstance(taken, pl.DataFrame) else taken
+    return pl.DataFrame(series, height=len(rows))
 
 
 def _links_frame(reg, length, offsets, links, level=None) -> pl.DataFrame:

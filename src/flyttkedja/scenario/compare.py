@@ -188,9 +188,28 @@ def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: 
     """The transition model's rows for one programme and its lines: exact expectations with bootstrap
     intervals (gross moves: also the model's cross-validated error, relative sd ``model_error``), and the
     Monte Carlo distribution of the programme's total moves."""
+    rows = expectation_rows(model, programme, bootstrap=bootstrap, seed=seed, model_error=model_error)
+    kinds, counts, _ = programme_kinds(model, programme)
+    sim = model.simulate(kinds, counts, reps, seed)
+    per100 = sim["moves"] / counts.sum() * 100
+    rows.append(_row(programme.name, "transition_model", f"{GROSS}_simulated", None, per100.mean(),
+                     *np.percentile(per100, [2.5, 97.5]), reps))
+    hist = sim["hist"].sum(axis=0) / sim["hist"].sum()
+    rows.append(_row(programme.name, "transition_model", "chain_length_share_0", None, hist[0], n=reps))
+    rows.append(_row(programme.name, "transition_model", "chain_length_share_5_plus", None, hist[5:].sum(), n=reps))
+    return rows
+
+
+def expectation_rows(model: TransitionModel, programme: Programme, *, bootstrap: int, seed: int,
+                     model_error: float = 0.0, probs=None) -> list[dict]:
+    """The exact-expectation rows of :func:`transition_rows` (no Monte Carlo): ``chain_length_mean`` and
+    every measure of :func:`_model_spec`, per programme and line, with bootstrap intervals when
+    ``bootstrap`` > 0 (gross moves: widened by the relative model error ``model_error``).
+    :meth:`TransitionModel.evaluate` gives these with ``bootstrap=0``; ``probs``: the model's
+    :meth:`~TransitionModel.probabilities`, if already computed."""
     kinds, counts, _ = programme_kinds(model, programme)
     munis = programme_municipalities(programme)
-    point = _model_values(model, kinds, counts, munis)
+    point = _model_values(model, kinds, counts, munis, probs)
     boot = (model.bootstrap(lambda p: _model_values(model, kinds, counts, munis, p), bootstrap, seed)
             if bootstrap else None)
     n = int(model.first.sum() + model.later.sum())
@@ -215,13 +234,6 @@ def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: 
                 half = Z975 * np.hypot(sd_boot, model_error * est)
                 lo, hi = est - half, est + half
             rows.append(_row(programme.name, "transition_model", name, group, est, lo, hi, n, line=line, area=area))
-    sim = model.simulate(kinds, counts, reps, seed)
-    per100 = sim["moves"] / counts.sum() * 100
-    rows.append(_row(programme.name, "transition_model", f"{GROSS}_simulated", None, per100.mean(),
-                     *np.percentile(per100, [2.5, 97.5]), reps))
-    hist = sim["hist"].sum(axis=0) / sim["hist"].sum()
-    rows.append(_row(programme.name, "transition_model", "chain_length_share_0", None, hist[0], n=reps))
-    rows.append(_row(programme.name, "transition_model", "chain_length_share_5_plus", None, hist[5:].sum(), n=reps))
     return rows
 
 
