@@ -26,7 +26,11 @@ Example
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
 from threadpoolctl import threadpool_limits
 
 DEFAULT_THRESHOLD = 5
@@ -47,20 +51,319 @@ def primary_suppression(counts: np.ndarray, threshold: int = DEFAULT_THRESHOLD) 
 
 
 def disclosed(A: np.ndarray, suppressed: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """Suppressed rows of ``A`` that lie in the span of the published rows (recomputable)."""
-    basis = _rowspace(A[~suppressed], tol)
+    """Suppressed rows of ``A`` that lie in the span of the published rows (recomputable exactly)."""
+    A = np.asarray(A, dtype=np.float64)
+    pub = A[~suppressed]
     sup = A[suppressed]
-    residual = sup - (sup @ basis.T) @ basis if basis.size else sup
-    scale = np.maximum(np.linalg.norm(sup, axis=1), 1.0)
     out = np.zeros(len(A), dtype=bool)
+    if not len(sup):
+        return out
+    if not len(pub):
+        return out
+    _, s, vt = np.linalg.svd(pub, full_matrices=False)
+    basis = vt[s > tol * max(s.max(initial=0.0), 1.0)]
+    residual = sup - (sup @ basis.T) @ basis
+    scale = np.maximum(np.linalg.norm(sup, axis=1), 1.0)
     out[np.flatnonzero(suppressed)] = np.linalg.norm(residual, axis=1) < 1e-7 * scale
     return out
 
 
-def _rowspace(P: np.ndarray, tol: float) -> np.ndarray:
-    if P.size == 0:
-        return np.zeros((0, P.shape[1]))
-    return _decompose(P)[2]
+@dataclass(frozen=True)
+class Rules:
+    """What counts as disclosive and how wide an attacker's interval must stay.
+
+    ``threshold``: counts ``1 ≤ n < threshold`` are withheld (primary); below
+    SCB's 5 only with ``unsafe=True``. ``width``: every withheld count must keep
+    an attacker's interval (LP bounds with x ≥ 0 over every published count
+    and identity of the release) at least this wide — 3 means it is never known
+    exactly nor to within ±1. ``zeros``: zeros that are part of a withheld
+    small count are withheld too (else "..", 0, 0 tells that all of a small
+    group share one outcome). ``dominance``: (n, k) rule for sums of
+    magnitudes such as incomes — a sum is withheld when its ``n`` largest
+    contributions make more than ``k`` of it (no flyttkedja table publishes
+    such a sum today; kept so that the rule set is complete).
+
+    >>> Rules.named("sacro").threshold
+    10
+    """
+
+    threshold: int = DEFAULT_THRESHOLD
+    width: int = 3
+    zeros: bool = True
+    dominance: tuple[int, float] = (1, 0.5)
+    name: str = "scb"
+    unsafe: bool = False
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1 or self.width < 1:
+            raise ValueError("threshold and width must be ≥ 1")
+        if self.threshold < DEFAULT_THRESHOLD and not self.unsafe:
+            raise ValueError(f"threshold {self.threshold} is below SCB's {DEFAULT_THRESHOLD}: counts of "
+                             f"{self.threshold}–{DEFAULT_THRESHOLD - 1} households would be published; "
+                             "pass unsafe=True (CLI: --unsafe-threshold) only inside the secure environment")
+
+    @classmethod
+    def named(cls, name: str, threshold: int | None = None, unsafe: bool = False) -> "Rules":
+        """``"scb"`` (threshold 5) or ``"sacro"`` (SACRO/ACRO output checking: threshold 10, wider intervals)."""
+        if name not in RULE_SETS:
+            raise ValueError(f"unknown rule set {name!r}; choose from {sorted(RULE_SETS)}")
+        base = RULE_SETS[name]
+        return cls(**{**base, "threshold": base["threshold"] if threshold is None else int(threshold),
+                      "name": name, "unsafe": unsafe})
+
+    def as_dict(self) -> dict:
+        return {"rules": self.name, "threshold": self.threshold, "interval_width": self.width,
+                "zeros_in_small_counts_withheld": self.zeros, "dominance_n_k": list(self.dominance),
+                "unsafe": self.unsafe}
+
+
+RULE_SETS = {"scb": {"threshold": 5, "width": 3, "zeros": True},
+             "sacro": {"threshold": 10, "width": 5, "zeros": True}}
+
+
+def dominated(contributions: list[np.ndarray], n: int = 1, k: float = 0.5) -> np.ndarray:
+    """(n, k) dominance rule: sums whose ``n`` largest contributions exceed share ``k`` of the sum.
+
+    >>> dominated([np.array([90.0, 5, 5]), np.array([30.0, 30, 40])]).tolist()
+    [True, False]
+    """
+    out = np.zeros(len(contributions), bool)
+    for i, c in enumerate(contributions):
+        c = np.sort(np.abs(np.asarray(c, np.float64)))[::-1]
+        total = c.sum()
+        out[i] = total > 0 and c[:n].sum() > k * total
+    return out
+
+
+@dataclass
+class Model:
+    """The protection model of a release: what an attacker knows, as linear constraints.
+
+    ``A`` (items × cells, sparse): item i is the published count ``A[i] @ x``
+    of the unknown non-negative cell counts x; ``x`` the true counts. ``E``
+    (identities × cells): structural equalities ``E @ x = 0`` that hold for every
+    register (e.g. chains = ended by a move + unfilled + censored + cycle is a
+    margin; links at step k = chains of length ≥ k). ``G``: structural
+    inequalities ``G @ x ≤ 0``. ``fixed``: items published by earlier releases
+    (from the ledger): known to the attacker, never withheld now.
+    """
+
+    A: sparse.csr_matrix
+    x: np.ndarray
+    E: sparse.csr_matrix | None = None
+    G: sparse.csr_matrix | None = None
+    fixed: np.ndarray | None = None
+    cell_group: np.ndarray | None = None  # seed group of each cell (−1: none); lets :func:`protect` work locally
+
+    def __post_init__(self) -> None:
+        self.A = sparse.csr_matrix(self.A, dtype=np.float64)
+        n = self.A.shape[1]
+        self.E = sparse.csr_matrix((0, n)) if self.E is None else sparse.csr_matrix(self.E, dtype=np.float64)
+        self.G = sparse.csr_matrix((0, n)) if self.G is None else sparse.csr_matrix(self.G, dtype=np.float64)
+        self.fixed = np.zeros(self.A.shape[0], bool) if self.fixed is None else np.asarray(self.fixed, bool)
+        self.x = np.asarray(self.x, np.float64)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.A @ self.x
+
+
+@dataclass
+class Protection:
+    """Result of :func:`protect`: the withheld items and what it took."""
+
+    suppressed: np.ndarray
+    primary: np.ndarray
+    zeros: np.ndarray
+    unprotectable: np.ndarray  # withheld but already determined by earlier releases (nothing can help)
+    lps: int = 0
+
+
+def protect(model: Model, rules: Rules = Rules(), *, cost: np.ndarray | None = None,
+            primary: np.ndarray | None = None) -> Protection:
+    """Primary and secondary suppression of a whole release by linear programming.
+
+    Primary: counts ``1 ≤ n < threshold`` (and, with ``rules.zeros``, zeros
+    inside them). Secondary, as the LP heuristics behind τ-ARGUS/sdcTable
+    (Kelly, Golden & Assad; Fischetti & Salazar's per-cell subproblem): for each
+    withheld item p in turn (smallest first) that no deviation found so far
+    already covers, solve
+
+        min Σ_i cost_i t_i   over y (cells) and t (published items)
+        s.t. A_p y = width,  −t_i ≤ A_i y ≤ t_i,  E y = 0,  G (x + y) ≤ 0,  x + y ≥ 0,
+             A_j y = 0 for items fixed by earlier releases,
+
+    and withhold every item the deviation y moves (t_i > 0). Then x and x + y
+    are both consistent with everything published, so an attacker's interval
+    for p is at least ``width`` wide; a deviation stays valid as more items are
+    withheld, so every withheld item — primary or secondary — ends covered by
+    the deviations found (up and down, combined). Items withheld as
+    secondaries join the queue, so they get the same guarantee.
+    ``cost`` (default: count + 1) is the loss of withholding an item.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _protect(model, rules, cost, primary)
+
+
+def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
+    A, x, fixed = model.A, model.x, model.fixed
+    values = np.rint(A @ x)
+    n_items = A.shape[0]
+    prim = primary_suppression(values, rules.threshold) if primary is None else np.asarray(primary, bool).copy()
+    prim &= ~fixed
+    zeros = _zeros_inside(A, values, prim) & ~fixed if rules.zeros else np.zeros(n_items, bool)
+    suppressed = prim | zeros
+    cost = values + 1.0 if cost is None else np.asarray(cost, np.float64)
+    up = np.zeros(n_items)    # largest upward move of each item among the deviations found
+    down = np.zeros(n_items)  # largest downward move
+    unprotectable = np.zeros(n_items, bool)
+    lps = 0
+    done = np.zeros(n_items, bool)
+    while True:
+        todo = np.flatnonzero(suppressed & ~done)
+        if not len(todo):
+            break
+        for p in todo[np.argsort(values[todo], kind="stable")]:
+            done[p] = True
+            if up[p] + down[p] >= rules.width - 1e-7:
+                continue
+            y = None
+            for cells in (_neighbourhood(model, p, suppressed), None):
+                for sign in (1.0, -1.0):
+                    if sign < 0 and values[p] < rules.width:
+                        continue  # cannot move that far down
+                    lps += 1
+                    y = _deviation(model, p, sign * rules.width, suppressed, cost, cells)
+                    if y is not None:
+                        break
+                if y is not None:
+                    break
+            if y is None:
+                unprotectable[p] = True
+                continue
+            move = A @ y
+            moved = np.abs(move) > 1e-7
+            new = moved & ~suppressed & ~fixed
+            suppressed |= new
+            up = np.maximum(up, move)
+            down = np.maximum(down, -move)
+    return Protection(suppressed, prim, zeros & ~prim, unprotectable, lps)
+
+
+def _zeros_inside(A: sparse.csr_matrix, values: np.ndarray, primary: np.ndarray) -> np.ndarray:
+    """Zero items whose cells all lie inside a primary item's cells."""
+    zero = np.flatnonzero(values == 0)
+    prim = np.flatnonzero(primary)
+    out = np.zeros(A.shape[0], bool)
+    if not len(zero) or not len(prim):
+        return out
+    B = (A != 0).astype(np.float64).tocsr()
+    Z, P = B[zero], B[prim]
+    size = np.asarray(Z.sum(axis=1)).ravel()
+    overlap = (Z @ P.T).tocsr()
+    overlap.data = (overlap.data >= np.repeat(size, np.diff(overlap.indptr)) - 1e-9).astype(np.float64)
+    overlap.eliminate_zeros()
+    out[zero[(np.diff(overlap.indptr) > 0) & (size > 0)]] = True
+    return out
+
+
+PARTNERS = 2  # other seed groups a local deviation may use (to keep the "all" rows)
+
+
+def _neighbourhood(model: Model, p: int, suppressed: np.ndarray) -> np.ndarray | None:
+    """Cells of item p's seed group(s) and of :data:`PARTNERS` other groups (None: p spans many groups).
+
+    A deviation confined to a few groups is as valid as any (cells outside
+    stay unchanged) and its LP is many times smaller; the groups with the
+    most withheld counts already are the cheapest partners.
+    """
+    g = model.cell_group
+    if g is None:
+        return None
+    mine = np.unique(g[model.A[p].indices])
+    mine = mine[mine >= 0]
+    if len(mine) == 0 or len(mine) > 2:
+        return None
+    others = np.setdiff1d(np.unique(g[g >= 0]), mine)
+    if len(others) <= PARTNERS:
+        return None
+    # withheld items per group (through their cells), as a cheap proxy of how easily a group can move
+    A = model.A[np.flatnonzero(suppressed)]
+    touched = np.bincount(np.maximum(g[A.indices], 0), minlength=g.max() + 1)
+    partners = others[np.argsort(-touched[others], kind="stable")[:PARTNERS]]
+    return np.flatnonzero(np.isin(g, np.r_[mine, partners]))
+
+
+def _deviation(model: Model, p: int, target: float, suppressed: np.ndarray, cost: np.ndarray,
+               cells: np.ndarray | None = None) -> np.ndarray | None:
+    """The cheapest change y of the cells that moves item p by ``target`` (see :func:`protect`).
+
+    ``cells``: only these cells may change (a local problem); None: all.
+    """
+    A, x = model.A, model.x
+    n_all = A.shape[1]
+    E, G = model.E, model.G
+    if cells is not None:
+        A, E, G = A[:, cells], E[:, cells], G[:, cells]
+        x = x[cells]
+        E = E[np.diff(E.indptr) > 0]
+        G, b_g = G, -(model.G @ model.x)  # G (x + y) ≤ 0 with y zero outside ``cells``
+    else:
+        b_g = -(G @ x)
+    keep_g = np.diff(G.indptr) > 0
+    G, b_g = G[keep_g], b_g[keep_g]
+    n = A.shape[1]
+    touches = np.diff(A.indptr) > 0
+    soft = np.flatnonzero(~suppressed & ~model.fixed & touches)
+    hard = np.flatnonzero(model.fixed & touches)
+    S = A[soft]
+    m = len(soft)
+    eye = sparse.identity(m, format="csr")
+    # variables: y (n, free above −x) then t (m, ≥ 0)
+    A_ub = sparse.vstack([sparse.hstack([S, -eye]), sparse.hstack([-S, -eye]),
+                          sparse.hstack([G, sparse.csr_matrix((G.shape[0], m))])]).tocsr()
+    b_ub = np.r_[np.zeros(2 * m), b_g]
+    eq = sparse.vstack([A[[p]], E, A[hard]])
+    A_eq = sparse.hstack([eq, sparse.csr_matrix((eq.shape[0], m))]).tocsr()
+    b_eq = np.r_[target, np.zeros(eq.shape[0] - 1)]
+    c = np.r_[np.zeros(n), cost[soft]]
+    bounds = np.c_[np.r_[-x, np.zeros(m)], np.full(n + m, np.inf)]
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    y = np.zeros(n_all)
+    y[slice(None) if cells is None else cells] = res.x[:n]
+    y[np.abs(y) < 1e-9] = 0.0
+    return y
+
+
+def attack(model: Model, suppressed: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """An attacker's exact bounds on withheld items: min and max of ``A[p] @ x`` over
+
+    ``{x ≥ 0 : A[published] x = published values, E x = 0, G x ≤ 0}`` (HiGHS LP;
+    published = not ``suppressed``). Returns (low, high) per target item
+    (default every suppressed item), NaN elsewhere. Used by the tests and
+    ``scripts/disclosure_attack.py`` to check :func:`protect`.
+    """
+    A, x = model.A, model.x
+    pub = np.flatnonzero(~np.asarray(suppressed, bool))
+    targets = np.flatnonzero(suppressed) if targets is None else np.asarray(targets)
+    A_eq = sparse.vstack([A[pub], model.E]).tocsr()
+    b_eq = np.r_[A[pub] @ x, np.zeros(model.E.shape[0])]
+    G = model.G if model.G.shape[0] else None
+    b_ub = np.zeros(model.G.shape[0]) if G is not None else None
+    low = np.full(A.shape[0], np.nan)
+    high = np.full(A.shape[0], np.nan)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for p in targets:
+            row = A[p].toarray().ravel()
+            for sign, out in ((1.0, low), (-1.0, high)):
+                res = linprog(sign * row, A_ub=G, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+                if res.status == 0:
+                    out[p] = sign * res.fun
+                elif res.status == 3:  # unbounded above
+                    out[p] = -np.inf * sign
+    return low, high
 
 
 def secondary_suppression(
@@ -70,100 +373,31 @@ def secondary_suppression(
     threshold: int = DEFAULT_THRESHOLD,
     primary: np.ndarray | None = None,
     protected: np.ndarray | None = None,
+    width: int = 3,
 ) -> np.ndarray:
-    """Suppression mask such that no suppressed item is a linear combination of published items.
+    """Suppression mask of one table by :func:`protect` (no identities beyond the table's own rows).
 
-    Parameters
-    ----------
-    A : (items, cells) array
-        Item i's published value is ``A[i] @ x`` for the unknown cell counts x.
-    counts : (items,) array
-        The items' values (used to pick cheap secondary suppressions).
-    primary : bool array, optional
-        Primary suppressions; default :func:`primary_suppression` of ``counts``.
-    protected : bool array, optional
-        Items to keep published if at all possible (e.g. numbers of chains
-        that other tables publish too).
-
-    Algorithm: while some suppressed item is recomputable, write it as a
-    combination of published items (minimum-norm least squares) and suppress,
-    among the items that combination uses, the one with the smallest ratio of
-    count to weight in the combination — preferring items no other published
-    items determine (hiding one surely breaks the combination), and protected
-    items last. Each round suppresses at least one more item, so it ends,
-    and it ends only when no suppressed item is recomputable.
+    ``A`` (items × cells): item i is ``A[i] @ x``; ``counts`` the items' values,
+    from which cell counts consistent with them are recovered (least squares
+    on non-negative cells); ``protected`` items (group totals shared by many
+    tables) cost a thousand times more to withhold.
     """
-    # Many small SVDs: one BLAS thread is fastest, and far faster on a busy machine.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _secondary(np.asarray(A, dtype=np.float64), np.asarray(counts, dtype=np.float64),
-                          threshold, primary, protected)
+    A = np.asarray(A, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    x = _cells_from_items(A, counts)
+    cost = counts + 1.0
+    if protected is not None:
+        cost = np.where(np.asarray(protected, bool), cost * 1000.0, cost)
+    rules = Rules(threshold=threshold, width=width, zeros=False, unsafe=threshold < DEFAULT_THRESHOLD)
+    return protect(Model(A, x), rules, cost=cost, primary=primary).suppressed
 
 
-def _secondary(A, counts, threshold, primary, protected) -> np.ndarray:
-    A = _item_space(A)
-    suppressed = primary_suppression(counts, threshold) if primary is None else np.asarray(primary, bool).copy()
-    protected = np.zeros(len(A), bool) if protected is None else np.asarray(protected, bool)
-    # Preference for secondary suppression: small counts first (zeros cost least), protected items last.
-    cost = counts + np.where(protected, 1e15, 0.0)
-    while suppressed.any() and A.shape[1] and not suppressed.all():
-        pub = np.flatnonzero(~suppressed)
-        u, s, vt, rank = _decompose(A[pub])
-        hidden = np.flatnonzero(suppressed)
-        residual = A[hidden] - (A[hidden] @ vt[:rank].T) @ vt[:rank]
-        scale = np.maximum(np.linalg.norm(A[hidden], axis=1), 1.0)
-        bad = hidden[np.linalg.norm(residual, axis=1) < 1e-7 * scale]  # recomputable, as in disclosed()
-        if not len(bad):
-            break
-        # a published item is "free" when no other published items determine it
-        # (its row of the left null space is zero): hiding it surely breaks the
-        # combinations that use it, so free items are preferred as partners.
-        free = np.zeros(len(A), bool)
-        free[pub] = ~(np.abs(u[:, rank:]) > 1e-7).any(axis=1)
-        # coefficients c with c @ A[pub] = A[bad] (minimum norm)
-        coef = (A[bad] @ vt[:rank].T / s[:rank]) @ u[:, :rank].T
-        added = np.zeros(len(A), bool)
-        for row in coef[np.argsort(counts[bad], kind="stable")]:
-            weight = np.abs(row)
-            mask = (weight > 1e-7) & ~suppressed[pub]
-            used = pub[mask]
-            if added[pub[weight > 1e-7]].any():
-                continue  # this round already hid an item this combination needs; re-check next round
-            if len(used):
-                # items that weigh most in the combination and hold the fewest records
-                score = (cost[used] + 1.0) / weight[mask] + np.where(free[used], 0.0, 1e18)
-                pick = used[np.argmin(score)]
-                suppressed[pick] = added[pick] = True
-    return suppressed
-
-
-def _decompose(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """SVD of P from the eigen-decomposition of P Pᵀ (always converges; P has few rows).
-
-    Returns (u, s, vt, rank) with u square and ordered so that u[:, :rank] pairs with
-    s, vt and u[:, rank:] spans the left null space.
-    """
-    values, vectors = np.linalg.eigh(P @ P.T)
-    order = np.argsort(values)[::-1]
-    values, vectors = values[order], vectors[:, order]
-    rank = int((values > 1e-10 * max(values.max(initial=0.0), 1.0)).sum())
-    s = np.sqrt(values[:rank])
-    vt = (vectors[:, :rank].T @ P) / s[:, None]
-    return vectors, s, vt, rank
-
-
-def _item_space(A: np.ndarray) -> np.ndarray:
-    """Rows of ``A`` in coordinates of an orthonormal basis of its row space.
-
-    Linear dependencies between rows — all that disclosure depends on — are
-    unchanged, and the matrix has at most as many columns as rows, which keeps
-    the SVDs of the secondary suppression small when a table has many cells.
-    """
-    if A.shape[1] <= A.shape[0]:
-        return A
-    # B with B Bᵀ = A Aᵀ has the same row dependencies; from the (small) Gram matrix.
-    values, vectors = np.linalg.eigh(A @ A.T)
-    keep = values > 1e-9 * max(values.max(initial=0.0), 1.0)
-    return vectors[:, keep] * np.sqrt(values[keep])
+def _cells_from_items(A: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Non-negative cell counts with ``A x = counts`` (the items of a table are consistent by construction)."""
+    res = linprog(np.zeros(A.shape[1]), A_eq=A, b_eq=counts, bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise ValueError("counts are not consistent with any non-negative cell counts")
+    return res.x
 
 
 def cell_key_perturbation(counts: np.ndarray, cell_keys: np.ndarray) -> np.ndarray:

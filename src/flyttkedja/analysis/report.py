@@ -4,7 +4,7 @@ Example
 -------
 >>> report = Report(chainset, areas=register.areas, by=["tenure"])   # doctest: +SKIP
 >>> print(report)                                                    # doctest: +SKIP
->>> report.write("out/report")   # <table>.parquet/.csv, report.json, summary.txt, report.html, report.xlsx
+>>> report.write("out/report")   # <table>.parquet/.csv, report.json, summary.txt, output_check.*, report.html/.xlsx
 >>> report.write_html("report.html", lang="sv")                    # doctest: +SKIP
 """
 
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from flyttkedja.analysis.groups import TARGET_GROUPS
+from flyttkedja.analysis.release import Ledger, checking_text, published_counts, register_fingerprint
 from flyttkedja.analysis.tables import TABLES, _tables_and_units
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.io import atomic_file, atomic_directory, write_json, write_parquet
@@ -30,40 +32,69 @@ class Report:
     """
 
     def __init__(self, chainset: ChainSet, areas=None, *, by: Sequence[str] = ("tenure",),
-                 target_groups: Mapping[str, pl.Expr] | None = None, **options):
+                 target_groups: Mapping[str, pl.Expr] | None = None, ledger: str | os.PathLike | None = None,
+                 **options):
         names = [n for n in TABLES if n != "rounds" or areas is not None]
         self.by = (by,) if isinstance(by, str) else tuple(by)
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
-                        "threshold": 5, "rounds": 6, "cluster": "auto", **options}
+                        "threshold": None, "rules": "scb", "unsafe": False, "rounds": 6, "cluster": "auto",
+                        **options}
         self.target_groups = list((target_groups or {}).keys()) or None
+        self.ledger = None if ledger is None else Ledger.open(ledger)
+        self.fingerprint = register_fingerprint(chainset) if self.ledger is not None else None
+        if self.ledger is not None:
+            self.ledger.check_register(self.fingerprint)
         options = {k: v for k, v in self.options.items() if k not in ("cluster", "income_median")}
-        self.tables, self.bootstrap_units = _tables_and_units(
+        self.tables, self.bootstrap_units, self.checking = _tables_and_units(
             chainset, names, by=self.by, areas=areas, target_groups=target_groups,
-            income_median=self.options.get("income_median"), cluster=self.options["cluster"], **options)
+            income_median=self.options.get("income_median"), cluster=self.options["cluster"],
+            ledger=self.ledger, **options)
+        self.state = self.checking.pop("_state", None)  # protection model, for attacks (never written)
+        self._target_names = list((TARGET_GROUPS if target_groups is None else target_groups).keys())
+        if self.options["disclosure"] == "suppress":
+            self.options["threshold"] = self.checking["rules"]["threshold"]
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]
 
     def parameters(self) -> dict:
-        """What produced the tables (written as report.json)."""
+        """What produced the tables (written as report.json); never the Cell Key Method's secret key."""
+        shown = {k: v for k, v in self.options.items() if k not in ("income_median", "cell_key")}
+        if self.options["disclosure"] == "cell_key":
+            shown["cell_key"] = "secret (not recorded)"
         return {"by": list(self.by), "tables": list(self.tables), "target_groups": self.target_groups,
-                "bootstrap_units": self.bootstrap_units,
-                **{k: v for k, v in self.options.items() if k != "income_median"},
+                "bootstrap_units": self.bootstrap_units, **shown,
                 "definitions": "docs/analysis.md", "disclosure_rules": "docs/disclosure.md"}
+
+    def output_check(self) -> str:
+        """The output-checking summary in plain words (also written as output_check.txt / .json)."""
+        return checking_text(self.checking)
 
     def write(self, path: str | os.PathLike, *, overwrite: bool = False, lang: str = "en",
               scenario: pl.DataFrame | None = None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
-        report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison when given), atomically."""
+        output_check.json/.txt, report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison
+        when given), atomically; then record the release in the ledger (when given)."""
         with atomic_directory(path, overwrite=overwrite) as tmp:
             for name, frame in self.tables.items():
                 write_parquet(frame.to_arrow(), tmp / f"{name}.parquet")
                 frame.write_csv(tmp / f"{name}.csv", float_precision=6)
             write_json(self.parameters(), tmp / "report.json")
+            write_json(self.checking, tmp / "output_check.json")
+            (tmp / "output_check.txt").write_text(self.output_check() + "\n")
             (tmp / "summary.txt").write_text(self.summary() + "\n")
             self.write_html(tmp / "report.html", lang=lang, scenario=scenario)
             self.write_excel(tmp / "report.xlsx", lang=lang, scenario=scenario)
+        if self.ledger is not None and self.options["disclosure"] == "suppress":
+            self.record(Path(path).name)
         return Path(path)
+
+    def record(self, name: str) -> Path:
+        """Add this release (under ``name``) to the ledger, atomically."""
+        release = {"name": name, "by": list(self.by), "tables": list(self.tables), "rounds": self.options["rounds"],
+                   "target_groups": self._target_names, "rules": self.checking["rules"],
+                   "published": published_counts(self.tables)}
+        return write_json(self.ledger.record(self.fingerprint, release), self.ledger.path)
 
     def html(self, lang: str = "en", scenario: pl.DataFrame | None = None) -> str:
         """The self-contained HTML report (charts as inline SVG, every table, method note) as a string."""

@@ -26,7 +26,15 @@ from flyttkedja.cli import main, refuse_existing, spinner
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and of the record keys.")
 @click.option("--disclosure", type=click.Choice(["suppress", "cell_key", "none"]), default="suppress",
               show_default=True, help="Disclosure control (docs/disclosure.md).")
-@click.option("--threshold", type=int, default=5, show_default=True, help="Smallest publishable count.")
+@click.option("--threshold", type=int, default=None,
+              help="Smallest publishable count (default: the rule set's, 5 for scb; below 5 needs --unsafe-threshold).")
+@click.option("--rules", type=click.Choice(["scb", "sacro"]), default="scb", show_default=True,
+              help="Disclosure rule set: scb (threshold 5) or sacro (SACRO/ACRO output checking: threshold 10).")
+@click.option("--unsafe-threshold", is_flag=True,
+              help="Allow a threshold below 5 (only for tables that stay inside the secure environment).")
+@click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Ledger of earlier releases of this register (default: disclosure_ledger.json beside --out).")
+@click.option("--no-ledger", is_flag=True, help="Do not protect against, nor record in, a ledger.")
 @click.option("--rounds", type=int, default=6, show_default=True, help="Steps in the rounds table.")
 @click.option("--areas", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Areas table (default: areas.parquet of the traced register, if present).")
@@ -35,8 +43,9 @@ from flyttkedja.cli import main, refuse_existing, spinner
 @click.option("--scenario", "scenario_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Output of `flyttkedja scenario run` (comparison.parquet) to add to the report.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
-def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disclosure: str, threshold: int,
-           rounds: int, areas: Path | None, lang: str, scenario_dir: Path | None, overwrite: bool) -> None:
+def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disclosure: str, threshold: int | None,
+           rules: str, unsafe_threshold: bool, ledger: Path | None, no_ledger: bool, rounds: int, areas: Path | None,
+           lang: str, scenario_dir: Path | None, overwrite: bool) -> None:
     """Write the analysis tables of the chains in TRACE_DIR to --out.
 
     \b
@@ -44,12 +53,26 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
       flyttkedja report run/chains --out run/report --by tenure,rooms
       flyttkedja report run/chains --out run/rapport --lang sv --scenario run/scenario
 
-    Open run/report/report.html in a browser; report.xlsx holds the same tables.
+    Open run/report/report.html in a browser; report.xlsx holds the same tables;
+    output_check.txt is the summary for the secure environment's output checker.
+    Every report into the same parent directory is recorded in its
+    disclosure_ledger.json and protected against the earlier ones.
     """
     from flyttkedja.analysis import Report
     from flyttkedja.core import read_chainset
 
     refuse_existing(out, overwrite)
+    if threshold is not None and threshold < 5 and not unsafe_threshold:
+        raise click.UsageError(f"--threshold {threshold} is below SCB's 5; add --unsafe-threshold only for tables "
+                               "that stay inside the secure environment")
+    by_cols = [c for c in by.split(",") if c]
+    from flyttkedja.analysis.release import IDENTIFYING, LEDGER_NAME
+
+    for c in by_cols:
+        if c.lower() in IDENTIFYING or c.lower().endswith("_id"):
+            raise click.UsageError(f"--by {c}: an identifier cannot be a seed group; use non-identifying "
+                                   "attributes such as tenure, rooms, size_band, seed_year")
+    use_ledger = None if no_ledger or disclosure != "suppress" else (ledger or out.parent / LEDGER_NAME)
     comparison = None
     if scenario_dir is not None:
         import polars as pl
@@ -65,10 +88,14 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
             candidate = Path(cs.params["register_dir"]) / "areas.parquet"
             areas = candidate if candidate.exists() else None
         progress.update(task, description=f"analysing {cs.chains.height} chains")
-        result = Report(cs, areas=areas, by=[c for c in by.split(",") if c], ci=replicates > 0,
-                        replicates=replicates, seed=seed, disclosure=None if disclosure == "none" else disclosure,
-                        threshold=threshold, rounds=rounds)
+        try:
+            result = Report(cs, areas=areas, by=by_cols, ci=replicates > 0, replicates=replicates, seed=seed,
+                            disclosure=None if disclosure == "none" else disclosure, threshold=threshold,
+                            rules=rules, unsafe=unsafe_threshold, rounds=rounds, ledger=use_ledger)
+        except ValueError as e:
+            raise click.UsageError(str(e)) from None
         progress.update(task, description=f"writing {out}")
         result.write(out, overwrite=overwrite, lang=lang, scenario=comparison)
     click.echo(result.summary())
-    click.echo(f"\nreport: {out / 'report.html'}  (tables for Excel: {out / 'report.xlsx'})")
+    click.echo(f"\nreport: {out / 'report.html'}  (tables for Excel: {out / 'report.xlsx'}; output checking: "
+               f"{out / 'output_check.txt'})")

@@ -196,7 +196,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         with atomic_directory(out, overwrite=overwrite) as tmp:
             write_parquet(table, tmp / "comparison.parquet")
             write_json({"scenario": scenario.to_dict(), "microsimulation_seeds": seeds, "warnings": messages,
-                        "model": {"strata": len(model.strata), "chains": model.meta["chains"],
+                        "model": {"strata": len(model.strata), "chains": model.meta.get("chains"),
                                   "sparse_strata": model.meta["sparse_strata"]},
                         "notes": ["target-group allocation is applied in the transition model only"]},
                        tmp / "scenario.json")

@@ -224,11 +224,13 @@ class TransitionModel:
         small = primary_suppression(gf, self.threshold) | primary_suppression(self.fills[:, None] - gf, self.threshold)
         fills = np.where(small.any(axis=1), 0, fills)
         gf = np.where(fills[:, None] == 0, 0, gf)
-        suppressed = int(sum(((a != b).sum()) for a, b in [(first, self.first), (later, self.later),
+        # counts already withheld by an earlier call stay counted (disclosed() of a disclosed model adds none)
+        suppressed = self.suppressed_cells + int(sum(((a != b).sum()) for a, b in [(first, self.first), (later, self.later),
                                                            (fg, self.first_group), (gf, self.group_fills),
                                                            (fills, self.fills)]))
         return TransitionModel(self.keys, self.strata, self.groups, first, later, fills, gf, fg, self.threshold,
-                               suppressed, dict(self.meta), None, self.reasons)
+                               suppressed, {k: v for k, v in self.meta.items() if k not in ("chains", "records")},
+                               None, self.reasons)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`disclosed` as JSON: disclosure-controlled counts only (no ids, no microdata)."""
@@ -238,7 +240,9 @@ class TransitionModel:
             "reasons": list(m.reasons), "threshold": m.threshold, "suppressed_cells": m.suppressed_cells,
             "first": m.first.astype(np.int64).tolist(), "later": m.later.astype(np.int64).tolist(),
             "fills": m.fills.astype(np.int64).tolist(), "group_fills": m.group_fills.astype(np.int64).tolist(),
-            "first_group": m.first_group.astype(np.int64).tolist(), "meta": m.meta,
+            "first_group": m.first_group.astype(np.int64).tolist(),
+            # chain and record totals are not published (docs/scenarios.md): only the estimation parameters
+            "meta": {k: v for k, v in m.meta.items() if k not in ("chains", "records")},
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
