@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from flyttkedja.analysis import Report
 from flyttkedja.analysis.disclosure import attack
@@ -47,15 +48,63 @@ def audit(report: Report) -> dict:
             "attack_seconds": round(time.perf_counter() - t, 1), "lps_protection": int(st.protection.lps)}
 
 
+def audit_published(report: Report, directory: Path, known: np.ndarray | None = None) -> dict:
+    """Attack the tables a report directory (any version's ``report``) actually published, with this model.
+
+    A count is published when any row of any table shows it (``n`` or
+    ``n_base`` not null); rows are matched by position, so ``report`` must be
+    built with the same ``by``, tables and options.
+    """
+    st = report.state
+    published = np.zeros(st.model.A.shape[0], bool) if known is None else known.copy()
+    offset = 0
+    for name, frame in report.tables.items():
+        old = pl.read_parquet(directory / f"{name}.parquet")
+        if old.height != frame.height:
+            raise SystemExit(f"{directory}/{name}: {old.height} rows, expected {frame.height}")
+        rows = slice(offset, offset + frame.height)
+        published[st.num[rows][old["n"].is_not_null().to_numpy()]] = True
+        published[st.den[rows][old["n_base"].is_not_null().to_numpy()]] = True
+        offset += frame.height
+    A = st.model.A
+    targets = np.flatnonzero(~published & (np.diff(A.indptr) > 0))
+    low, high = attack(st.model, ~published, targets)
+    low, high = np.ceil(low[targets] - 1e-6), np.floor(high[targets] + 1e-6)
+    truth = np.rint(st.model.values[targets])
+    width = high - low
+    return {"items": int(A.shape[0]), "cells": int(A.shape[1]), "withheld": int(len(targets)),
+            "exact": int((width <= 0).sum()), "within_1": int((width <= 2).sum()),
+            "exact_true_1_4": int(((width <= 0) & (truth >= 1) & (truth <= 4)).sum())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("chains", type=Path)
     ap.add_argument("--areas", type=Path, default=None)
     ap.add_argument("--by", action="append", default=[], help="one report per --by (comma-separated)")
     ap.add_argument("--sequence", nargs="*", default=[], help="by choices published one after another, one ledger")
+    ap.add_argument("--published", nargs=2, action="append", default=[], metavar=("BY", "DIR"),
+                    help="attack what the report in DIR (written with --by BY, --replicates 0) published")
+    ap.add_argument("--published-sequence", nargs="*", default=[], metavar="BY=DIR",
+                    help="attack what several report directories published together (in this order)")
     args = ap.parse_args()
     cs = read_chainset(args.chains)
     out = {}
+    if args.published_sequence:
+        pairs = [item.split("=", 1) for item in args.published_sequence]
+        with tempfile.TemporaryDirectory() as tmp:
+            ledger = Path(tmp) / "disclosure_ledger.json"
+            for i, (by, directory) in enumerate(pairs):
+                r = Report(cs, areas=args.areas, by=[c for c in by.split(",") if c], ci=False, ledger=ledger)
+                if i < len(pairs) - 1:  # record what the old report actually published
+                    r.tables = {name: pl.read_parquet(Path(directory) / f"{name}.parquet") for name in r.tables}
+                    r.record(f"release{i}")
+            out["published sequence"] = audit_published(r, Path(pairs[-1][1]), known=r.state.model.fixed)
+            print(json.dumps(out["published sequence"]), flush=True)
+    for by, directory in args.published:
+        r = Report(cs, areas=args.areas, by=[c for c in by.split(",") if c], ci=False)
+        out[f"published {directory}"] = audit_published(r, Path(directory))
+        print(json.dumps({directory: out[f"published {directory}"]}), flush=True)
     for by in args.by:
         t = time.perf_counter()
         r = Report(cs, areas=args.areas, by=[c for c in by.split(",") if c], ci=False)

@@ -155,3 +155,23 @@ def test_output_check_written_with_every_report(tmp_path):
         assert t["smallest_published_count"] is None or t["smallest_published_count"] >= 5
     text = (tmp_path / "rep" / "output_check.txt").read_text()
     assert "Rule set scb" in text and "identities" in text.lower()
+
+
+def test_model_threshold_below_five_needs_unsafe():
+    from flyttkedja.scenario.config import ScenarioError, _model
+
+    with pytest.raises(ScenarioError, match="below SCB's 5"):
+        _model({"threshold": 1})
+    assert _model({"threshold": 1, "unsafe_threshold": True}).threshold == 1
+
+
+def test_cli_report_refuses_ids_and_low_thresholds(tmp_path):
+    from click.testing import CliRunner
+
+    from flyttkedja.cli import main
+
+    runner = CliRunner()
+    out = runner.invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "r"), "--threshold", "1"])
+    assert out.exit_code != 0 and "below SCB's 5" in out.output
+    out = runner.invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "r"), "--by", "seed_dwelling"])
+    assert out.exit_code != 0 and "an identifier cannot be a seed group" in out.output
