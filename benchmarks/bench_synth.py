@@ -16,7 +16,6 @@ household moves per second of simulation and of the whole generate() call.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import subprocess
@@ -25,6 +24,7 @@ import time
 
 import pytest
 
+from flyttkedja import store
 from flyttkedja.synth import generate, load_config
 from flyttkedja.synth.register import build_register
 from flyttkedja.synth.simulate import simulate
@@ -75,10 +75,10 @@ def test_national_size_cli(benchmark, tmp_path):
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    meta = json.loads((out / "register.json").read_text())
-    moves = meta["rows"]["moves"]
+    rows = store.read_register_manifest(out).rows
+    moves = rows["moves"]
     benchmark.extra_info.update(scale=float(NATIONAL), household_moves=moves, peak_rss_gib=round(peak_gib, 2),
-                                persons_rows=meta["rows"]["persons"],
+                                persons_rows=rows["persons"],
                                 moves_per_s=round(moves / benchmark.stats.stats.mean))
     assert moves >= 10_000_000
     assert peak_gib <= 24

@@ -27,7 +27,6 @@ quick|full``; ``FLYTTKEDJA_BENCH_SUITE`` when run directly).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import flyttkedja
+from flyttkedja import store
 from flyttkedja.core._prepare import prepare
 from flyttkedja.core.trace import build_index, select_seeds, statistics_arrays, walk_chains
 
@@ -72,20 +72,20 @@ def load_register(n_moves: int) -> tuple[pa.Table, pa.Table, tuple | None, int]:
 
         scale = round(n_moves / 850_000, 1)
         directory = Path(cache or tempfile.mkdtemp()) / f"synth_metro_{scale:g}"
-        if not (directory / "register.json").exists():
+        if store.read_register_manifest(directory) is None:
             generate("metro", scale=scale, seed=7).write(directory, overwrite=True)
-        meta = json.loads((directory / "register.json").read_text())
-        moves, dwellings = (pq.read_table(directory / f"{t}.parquet") for t in ("moves", "dwellings"))
-        return moves, dwellings, (meta["window_start"], meta["window_end"]), int(meta["max_gap_days"])
+        meta = store.read_register_manifest(directory)
+        moves, dwellings = (pq.read_table(store.register_file(directory, t)) for t in ("moves", "dwellings"))
+        return moves, dwellings, tuple(d.isoformat() for d in meta.window), meta.max_gap_days
     if not cache:
         return (*make_register(n_moves), None, MAX_GAP)
     directory = Path(cache) / f"trace_register_{n_moves}"
-    if not (directory / "dwellings.parquet").exists():
+    if not (store.register_file(directory, "dwellings")).exists():
         moves, dwellings = make_register(n_moves)
         directory.mkdir(parents=True, exist_ok=True)
-        pq.write_table(moves, directory / "moves.parquet")
-        pq.write_table(dwellings, directory / "dwellings.parquet")
-    moves, dwellings = (pq.read_table(directory / f"{t}.parquet") for t in ("moves", "dwellings"))
+        pq.write_table(moves, store.register_file(directory, "moves"))
+        pq.write_table(dwellings, store.register_file(directory, "dwellings"))
+    moves, dwellings = (pq.read_table(store.register_file(directory, t)) for t in ("moves", "dwellings"))
     return moves, dwellings, None, MAX_GAP
 
 
@@ -260,9 +260,9 @@ def test_startup_with_warm_cache(tmp_path: Path) -> None:
     The cache is warmed by a first fresh process; the second one is measured.
     """
     moves, dwellings = make_register(2_000)
-    pq.write_table(moves, tmp_path / "moves.parquet")
-    pq.write_table(dwellings, tmp_path / "dwellings.parquet")
-    script = STARTUP.format(moves=str(tmp_path / "moves.parquet"), dwellings=str(tmp_path / "dwellings.parquet"))
+    pq.write_table(moves, store.register_file(tmp_path, "moves"))
+    pq.write_table(dwellings, store.register_file(tmp_path, "dwellings"))
+    script = STARTUP.format(moves=str(store.register_file(tmp_path, "moves")), dwellings=str(store.register_file(tmp_path, "dwellings")))
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=600)
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=600)
     total, first_trace = map(float, out.stdout.split())

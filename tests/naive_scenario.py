@@ -70,8 +70,10 @@ def naive_chains(kind_of, start_cum, first_cum, first_group, later_cum, fill_gro
     return moves, vac, reach, ends, hist
 
 
-def naive_expectations(start, P0, P, F, moves_flag, group=None, tol=1e-13, max_steps=100_000):
-    """Expected moves, vacancies, reach and ends per chain by summing the visit series."""
+def naive_expectations(start, P0, P, F, moves_flag, F0=None, tol=1e-13, max_steps=100_000):
+    """Expected moves, vacancies, reach and ends per chain by summing the visit series.
+
+    ``F0``: group shares of first fillers (default ``F``)."""
     S = P.shape[0]
     first = np.asarray(start, float) @ P0
     v = first[:S].copy()
@@ -83,9 +85,7 @@ def naive_expectations(start, P0, P, F, moves_flag, group=None, tol=1e-13, max_s
             break
     filled = P @ moves_flag
     filled_first = np.asarray(start, float) * (P0 @ moves_flag)
-    F0 = F.copy()
-    if group is not None:
-        F0[:, group] = 1.0
+    F0 = F if F0 is None else F0
     reach = np.zeros(F.shape[1])
     for g in range(F.shape[1]):
         reach[g] = sum(filled_first[i] * F0[i, g] for i in range(S)) + sum(visits[i] * filled[i] * F[i, g]

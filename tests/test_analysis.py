@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flyttkedja import store
 from flyttkedja.analysis import (
     consumption_units,
     end_reasons,
@@ -286,16 +287,14 @@ def test_report_write_and_summary(tmp_path):
     assert "mean length" in text and "Rounds" in text
     out = report.write(tmp_path / "rep")
     names = sorted(p.name for p in out.iterdir())
-    assert "flows.parquet" in names and "flows.csv" in names and "report.json" in names
+    assert "flows.parquet" in names and "flows.csv" in names and store.REPORT_MANIFEST in names
     again = Report(cs, areas=areas, replicates=50).write(tmp_path / "rep2")
     for name in names:
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
     with pytest.raises(FileExistsError):
         report.write(tmp_path / "rep")
     assert pl.read_parquet(out / "reach.parquet").equals(report["reach"])
-    import json
-    assert json.loads((out / "report.json").read_text())["bootstrap_units"] == {"resampled": "building_id",
-                                                                                 "units": 10}
+    assert store.read_report_manifest(out)["bootstrap_units"] == {"resampled": "building_id", "units": 10}
 
 
 def test_report_cli(tmp_path):
@@ -306,10 +305,9 @@ def test_report_cli(tmp_path):
     cs, _ = random_chainset(6, n_chains=30)
     cs.write(tmp_path / "trace")
     (tmp_path / "reg").mkdir()
-    pl.from_arrow(cs.moves).write_parquet(tmp_path / "reg" / "moves.parquet")
-    pl.from_arrow(cs.dwellings).write_parquet(tmp_path / "reg" / "dwellings.parquet")
-    import json
-    (tmp_path / "trace" / "trace.json").write_text(json.dumps({"params": {"register_dir": str(tmp_path / "reg")}}))
+    pl.from_arrow(cs.moves).write_parquet(store.register_file(tmp_path / "reg", "moves"))
+    pl.from_arrow(cs.dwellings).write_parquet(store.register_file(tmp_path / "reg", "dwellings"))
+    store.write_trace_manifest(tmp_path / "trace", store.TraceManifest(params={"register_dir": str(tmp_path / "reg")}))
     result = CliRunner().invoke(main, ["report", str(tmp_path / "trace"), "--out", str(tmp_path / "rep"),
                                        "--replicates", "20", "--by", "tenure,rooms"])
     assert result.exit_code == 0, result.output

@@ -1,9 +1,11 @@
 """The HTML report in a real browser: headless Chromium (Debian's package) through selenium, network off.
 
 Opens report.html from disk with the network emulated offline and every request
-logged; asserts no console errors, no request but the file itself, every chart
-drawn (non-zero box, non-blank screenshot) and the Sankey present. A control
-page with an external image checks that the request and console checks do fire.
+logged; waits until the page has unpacked its inlined plotly.js and drawn every
+chart, then asserts no console errors, no request but the file itself, every
+chart drawn (non-zero box, marks, non-blank screenshot), the Sankey's bands, its
+step slider and values on hover. A control page with an external image checks
+that the request and console checks do fire.
 
 Skipped when Chromium is missing, unless FLYTTKEDJA_REQUIRE_BROWSER is set (CI
 sets it, so CI fails instead).
@@ -15,10 +17,11 @@ import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
-from test_report_html import build_report, scenario_fixture
+from test_report_html import CHARTS, build_report, chart_specs, scenario_fixture
 
 CHROMIUM = os.environ.get("FLYTTKEDJA_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FLYTTKEDJA_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -38,7 +41,11 @@ if os.environ.get("FLYTTKEDJA_REQUIRE_BROWSER"):
 else:
     webdriver = pytest.importorskip("selenium.webdriver")
 from PIL import Image  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+
+from flyttkedja import store  # noqa: E402
+from flyttkedja.analysis.labels import label  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +64,16 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-def _open(driver, path: Path) -> tuple[list[str], list[dict]]:
-    """Load ``path``; return the URLs it requested and its console messages of level SEVERE."""
+def _open(driver, path: Path, wait_for_charts: bool = True) -> tuple[list[str], list[dict]]:
+    """Load ``path`` (and wait until its charts are drawn or failed); return the URLs it requested and its
+    console messages of level SEVERE."""
     driver.get_log("performance"), driver.get_log("browser")  # drop what came before
     driver.get(path.as_uri())
-    driver.execute_script("return document.readyState")
+    deadline = time.monotonic() + 60
+    while wait_for_charts and time.monotonic() < deadline:
+        if driver.execute_script("return document.documentElement.dataset.charts"):
+            break
+        time.sleep(0.1)
     urls = [m["params"]["request"]["url"] for m in
             (json.loads(e["message"])["message"] for e in driver.get_log("performance"))
             if m["method"] == "Network.requestWillBeSent"]
@@ -74,35 +86,80 @@ def _not_blank(png: bytes) -> bool:
     return colours is None or len(colours) > 1
 
 
-def test_report_offline_in_chromium(browser, small_register, tmp_path):
-    page = build_report(small_register).write_html(tmp_path / "report.html", scenario=scenario_fixture())
+@pytest.fixture(scope="module")
+def opened(browser, small_register, tmp_path_factory):
+    report = build_report(small_register)
+    page = report.write_html(tmp_path_factory.mktemp("report") / store.REPORT_HTML, scenario=scenario_fixture())
     urls, errors = _open(browser, page)
+    return report, page, urls, errors
+
+
+def test_report_offline_in_chromium(browser, opened):
+    report, page, urls, errors = opened
+    assert browser.execute_script("return document.documentElement.dataset.charts") == "ready"
     assert errors == []
     assert urls and set(urls) == {page.as_uri()}
-    charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
+    charts = browser.find_elements(By.CSS_SELECTOR, "div.chart")
     names = [c.get_attribute("data-chart") for c in charts]
-    for name in ("length_distribution", "sankey_step_1", "reach", "rounds", "end_reasons",
-                 "scenario_chain_length_mean"):
-        assert name in names, name
+    assert names == [*CHARTS, "scenario"]
+    width = browser.execute_script("return document.querySelector('section').getBoundingClientRect().width")
     for chart, name in zip(charts, names, strict=True):
         browser.execute_script("arguments[0].scrollIntoView()", chart)
         box = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height]",
                                      chart)
-        assert box[0] > 0 and box[1] > 0, name
-        marks = chart.find_elements(By.CSS_SELECTOR, "rect, path, circle")
+        assert box[0] >= 0.95 * width and box[1] > 100, name  # full width of the page's text
+        marks = chart.find_elements(By.CSS_SELECTOR, "g.point path, path.sankey-link, g.trace path.js-line")
         assert any(m.size["width"] > 0 and m.size["height"] > 0 for m in marks), name
         assert _not_blank(chart.screenshot_as_png), name
-    bands = browser.find_elements(By.CSS_SELECTOR, "svg.sankey path.band")
-    assert bands and all(b.size["height"] > 0 for b in bands)
-    shot = tmp_path / "report.png"
+    assert not browser.find_element(By.ID, "no-charts").is_displayed()
+    shot = page.with_suffix(".png")
     browser.save_screenshot(str(shot))
     assert _not_blank(shot.read_bytes())
+
+
+def test_sankey_slider_moves_through_the_steps(browser, opened):
+    """Clicking the slider's second stop redraws the Sankey with the step-2 bands of the page's own spec."""
+    report, page, _, _ = opened
+    sankey = browser.find_element(By.ID, "chart-flows")
+    browser.execute_script("arguments[0].scrollIntoView()", sankey)
+    spec = chart_specs(page.read_text(encoding="utf-8"))["flows"]
+    steps = spec["layout"]["sliders"][0]["steps"]
+    drawn = lambda: browser.execute_script("return arguments[0].data[0].link.value", sankey)  # noqa: E731
+    assert drawn() == steps[0]["args"][0]["link.value"][0]
+    assert steps[0]["args"][0] != steps[1]["args"][0]  # so the click has something to show
+    assert len(sankey.find_elements(By.CSS_SELECTOR, "path.sankey-link")) == len(drawn())
+    rail = sankey.find_element(By.CSS_SELECTOR, "rect.slider-rail-rect")
+    w = rail.size["width"]
+    ActionChains(browser).move_to_element_with_offset(rail, int(-w / 2 + w / (len(steps) - 1)), 0).click().perform()
+    deadline = time.monotonic() + 5
+    while drawn() != steps[1]["args"][0]["link.value"][0] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert drawn() == steps[1]["args"][0]["link.value"][0]
+    assert browser.execute_script("return arguments[0].layout.title.text", sankey).startswith(f"{label('step')} 2")
+    assert len(sankey.find_elements(By.CSS_SELECTOR, "path.sankey-link")) == len(drawn())
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_values_on_hover(browser, opened):
+    """The mouse over a bar of the length distribution shows its group, length and share."""
+    report, _, _, _ = opened
+    chart = browser.find_element(By.ID, "chart-length_distribution")
+    browser.execute_script("arguments[0].scrollIntoView()", chart)
+    first = browser.execute_script("const t = arguments[0].data[0]; return [t.name, t.x, t.y, t.text]", chart)
+    k = next(i for i, (y, text) in enumerate(zip(first[2], first[3])) if y > 0 and text == "")
+    bar = chart.find_elements(By.CSS_SELECTOR, "g.trace.bars")[0].find_elements(By.CSS_SELECTOR, "g.point path")[k]
+    ActionChains(browser).move_to_element(bar).perform()
+    deadline = time.monotonic() + 5
+    while not chart.find_elements(By.CSS_SELECTOR, "g.hovertext") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = " ".join(e.text for e in chart.find_elements(By.CSS_SELECTOR, "g.hovertext"))
+    assert first[0] in text and f"{label('length')} {first[1][k]}:" in text and f"{first[2][k]:.1%}" in text
 
 
 def test_checks_detect_an_external_resource(browser, tmp_path):
     """Control: a page that loads a remote image is caught by the request log and the console."""
     page = tmp_path / "bad.html"
     page.write_text('<!DOCTYPE html><html><body><img src="http://example.invalid/x.png"></body></html>')
-    urls, errors = _open(browser, page)
+    urls, errors = _open(browser, page, wait_for_charts=False)
     assert "http://example.invalid/x.png" in urls
     assert errors, "the offline network should make the image fail with a console error"

@@ -8,6 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from flyttkedja import store
 from flyttkedja.cli import main
 
 
@@ -56,8 +57,8 @@ def test_malformed_register_files(tmp_path: Path) -> None:
     register = tmp_path / "register"
     register.mkdir()
     one_line_error(["trace", str(register), "--out", str(tmp_path / "c")], "moves")
-    (register / "moves.parquet").write_bytes(b"not parquet at all")
-    (register / "dwellings.parquet").write_bytes(b"PAR1")
+    store.register_file(register, "moves").write_bytes(b"not parquet at all")
+    store.register_file(register, "dwellings").write_bytes(b"PAR1")
     one_line_error(["trace", str(register), "--out", str(tmp_path / "c")], "parquet")
     assert not (tmp_path / "c").exists()
 
@@ -65,7 +66,7 @@ def test_malformed_register_files(tmp_path: Path) -> None:
 def test_report_needs_a_trace_directory(tmp_path: Path) -> None:
     (tmp_path / "chains").mkdir()
     one_line_error(["report", str(tmp_path / "chains"), "--out", str(tmp_path / "rep")],
-                   "no trace.json (expected a directory written by 'flyttkedja trace')")
+                   f"no {store.TRACE_MANIFEST} (expected a directory written by 'flyttkedja trace')")
     assert not (tmp_path / "rep").exists()
 
 

@@ -2,6 +2,7 @@
 
 from click.testing import CliRunner
 
+from flyttkedja import store
 from flyttkedja.cli import main
 
 
@@ -9,10 +10,13 @@ def test_demo_runs_the_whole_path(tmp_path):
     out = tmp_path / "demo"
     result = CliRunner().invoke(main, ["demo", "--preset", "tiny", "--scale", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    for name in ["register/moves.parquet", "chains/chains.parquet", "chains/links.parquet",
-                 "report/summary.txt", "report/report.json", "report/report.html", "report/report.xlsx"]:
-        assert (out / name).is_file(), name
-    assert f"open {out / 'report' / 'report.html'}" in result.output
+    files = [store.register_file(out / "register", "moves"), *(store.chains_file(out / "chains", t) for t in
+                                                                ("chains", "links")),
+             out / "report" / store.REPORT_MANIFEST, *(store.report_file(out / "report", k)
+                                                        for k in ("summary", "html", "xlsx"))]
+    for path in files:
+        assert path.is_file(), path
+    assert f"open {store.report_file(out / 'report', 'html')}" in result.output
 
 
 def test_demo_refuses_to_clobber_with_one_line(tmp_path):

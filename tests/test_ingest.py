@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flyttkedja import store
 from flyttkedja.ingest import SCB_COLUMNS, from_person_moves, from_snapshots
 from flyttkedja.ingest import _kernels
 from flyttkedja.schema import MOVES, SchemaError
@@ -106,12 +107,12 @@ def test_one_file_with_every_year(tmp_path):
 
 def test_partitioned_directory_and_atomic_output(tmp_path):
     write_years(panel(), tmp_path / "persons")
-    out = from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+    out = from_snapshots(tmp_path / "persons", out=store.register_file(tmp_path, "moves"))
     assert pa.parquet.read_table(out).equals(from_snapshots(panel()))
     first = out.read_bytes()
-    from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+    from_snapshots(tmp_path / "persons", out=store.register_file(tmp_path, "moves"))
     assert out.read_bytes() == first  # byte-identical rerun
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["moves.parquet", "persons"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [store.REGISTER_FILES["moves"], "persons"]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_malformed_file_is_named_with_column_and_rows(tmp_path, damage, message)
     write_years(df.filter(pl.col("year") == 2019), tmp_path / "persons")
     damage(df.filter(pl.col("year") == 2020)).write_parquet(tmp_path / "persons" / "persons_2020.parquet")
     with pytest.raises(SchemaError) as err:
-        from_snapshots(tmp_path / "persons", out=tmp_path / "out" / "moves.parquet")
+        from_snapshots(tmp_path / "persons", out=store.register_file(tmp_path / "out", "moves"))
     assert "persons_2020.parquet" in str(err.value) and message in str(err.value)
     if message not in ("expected integers",) and "missing" not in message:
         assert "rows [" in str(err.value)
@@ -145,8 +146,8 @@ def test_missing_year_and_corrupt_file(tmp_path):
         from_snapshots(tmp_path / "persons")
     (tmp_path / "persons" / "persons_2021.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(SchemaError, match="persons_2021.parquet: not a readable Parquet file"):
-        from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
-    assert not (tmp_path / "moves.parquet").exists()
+        from_snapshots(tmp_path / "persons", out=store.register_file(tmp_path, "moves"))
+    assert not (store.register_file(tmp_path, "moves")).exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
@@ -159,7 +160,7 @@ def test_corrupt_data_pages_are_named(tmp_path):
     data[4:-2000] = bytes((b * 7 + 3) % 256 for b in data[4:-2000])  # footer intact, pages garbage
     path.write_bytes(bytes(data))
     with pytest.raises(SchemaError, match="persons_2021.parquet: cannot read"):
-        from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+        from_snapshots(tmp_path / "persons", out=store.register_file(tmp_path, "moves"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["persons"]
 
 
@@ -169,7 +170,7 @@ def test_failure_in_a_later_year_writes_nothing(tmp_path):
     bad = tmp_path / "persons" / "persons_2021.parquet"
     pl.read_parquet(bad).with_columns(person_id=pl.lit(1, pl.Int64)).write_parquet(bad)
     with pytest.raises(SchemaError, match="persons_2021.parquet.person_id"):
-        from_snapshots(tmp_path / "persons", out=tmp_path / "moves.parquet")
+        from_snapshots(tmp_path / "persons", out=store.register_file(tmp_path, "moves"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["persons"]
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flyttkedja import store
 from flyttkedja.scenario import _kernels as K
 from flyttkedja.scenario.model import TransitionModel, analytic, estimate, load_model
 from naive_scenario import naive_chains, naive_expectations
@@ -69,10 +70,13 @@ def test_analytic_equals_reference(S, G, data, group):
     rng = np.random.default_rng(data)
     m = _model(rng, S, G, absorb=0.05)
     start = rng.dirichlet(np.ones(S))
-    P0, P, F = m.probabilities()
-    g = 0 if group and G else None
-    got = analytic(start, P0, P, F, m.moves_flag(), g)
-    ref = naive_expectations(start, P0, P, F, m.moves_flag(), g)
+    pr = m.probabilities()
+    P0, P, F = pr
+    F0 = pr.allocated(0)[1] if group and G else None
+    if F0 is not None:
+        P0 = pr.allocated(0)[0]
+    got = analytic(start, P0, P, F, m.moves_flag(), F0)
+    ref = naive_expectations(start, P0, P, F, m.moves_flag(), F0)
     for key in ("moves", "vacancies", "reach", "ends"):
         np.testing.assert_allclose(got[key], ref[key], rtol=1e-8, atol=1e-10)
     assert abs(got["ends"].sum() - 1.0) < 1e-9  # every chain ends
@@ -122,14 +126,21 @@ def traced(small_register):
 def model(traced):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return estimate(traced)
+        return estimate(traced, shrinkage=0)
+
+
+@pytest.fixture(scope="module")
+def shrunk_model(traced):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimate(traced)  # the defaults: municipality and exact rooms, shrinkage 20
 
 
 def test_model_reproduces_the_traced_register(model, traced):
     """In-sample, the programme actually built (observed new-build strata) gets exactly the traced
     mean length and end-reason shares: counts of a Markov chain's transitions conserve flow."""
     nb = model.first.sum(axis=1)
-    e = model.expectations(nb / nb.sum())
+    e = model.expectations(nb / nb.sum())  # the fixture's model has no shrinkage (k = 0)
     chains = traced.chains
     assert e["moves"] == pytest.approx(chains["length"].mean(), rel=1e-9)
     shares = chains["end_reason"].value_counts()
@@ -143,9 +154,10 @@ def test_sparse_strata_warn(traced):
 
 
 def test_saved_model_is_disclosure_controlled(model, tmp_path):
-    path = model.save(tmp_path / "model.json")
+    path = model.save(tmp_path / store.MODEL_FILE)
     record = json.loads(path.read_text())
-    counts = np.concatenate([np.ravel(record[k]) for k in ("first", "later", "fills", "group_fills", "first_group")])
+    counts = np.concatenate([record[k]["value"] for k in ("first", "later", "fills", "group_fills", "first_group",
+                                                           "first_cogroup")])
     assert not np.any((counts > 0) & (counts < model.threshold))
     assert record["suppressed_cells"] > 0
     # saving a model that is already disclosure-controlled still counts what was withheld
@@ -169,9 +181,91 @@ def test_bootstrap_intervals_cover_the_point(model):
 
 
 def test_line_weights_match_attributes(model):
-    w = model.line_weights({"tenure": "rental", "rooms": 2})
+    w, relaxed = model.line_weights({"tenure": "rental", "rooms": 2})
     strata = np.array(model.strata)
-    assert w.sum() == pytest.approx(1.0)
+    assert w.sum() == pytest.approx(1.0) and relaxed == []
     assert all(s.startswith("rental|2|") for s in strata[w > 0])
+    w, relaxed = model.line_weights({"tenure": "rental", "rooms": 2, "municipality": "0000"})
+    assert relaxed == ["municipality"] and w.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="no stratum"):
         model.line_weights({"tenure": "palace"})
+
+
+# ---------------------------------------------------------------------- strata, shrinkage, allocation, CV
+def test_shrinkage_pulls_sparse_rows_towards_their_parent():
+    from flyttkedja.scenario.model import _shrunk
+
+    # strata a|x, a|y (parent a) and b|x (parent b); a|y has no records
+    m = TransitionModel(("t", "k"), ("a|x", "a|y", "b|x"), (), np.zeros((3, 11)), np.zeros((3, 11)),
+                        np.zeros(3), np.zeros((3, 0)), np.zeros((0, 3, 11)))
+    num = np.array([[8.0, 2.0], [0.0, 0.0], [0.0, 10.0]])
+    exact = _shrunk(num, num.sum(axis=1), m.levels(), 0.0)
+    np.testing.assert_allclose(exact, [[0.8, 0.2], [0.8, 0.2], [0.0, 1.0]])  # k = 0: own rows, else parent's
+    k = 10.0
+    got = _shrunk(num, num.sum(axis=1), m.levels(), k)
+    root = np.array([8.0, 12.0]) / 20
+    a = (np.array([8.0, 2.0]) + k * root) / (10 + k)
+    np.testing.assert_allclose(got[1], a)  # a|y: its parent a, itself shrunk to the root
+    np.testing.assert_allclose(got[0], (np.array([8.0, 2.0]) + k * a) / (10 + k))
+    np.testing.assert_allclose(got.sum(axis=1), 1.0)
+
+
+def test_allocated_first_filler_has_the_profile_of_its_group(model, traced):
+    """First fillers in g: outcomes and every other group's share come from first vacancies filled by g;
+    the allocation counts hold first vacancies only."""
+    g, h = model.groups.index("seniors"), model.groups.index("young_adults")
+    new_first = (model.records["stage"] == 0) & model.records["filled"]
+    assert model.first_group[g].sum() == model.records["group"][new_first, g].sum()
+    assert model.first_cogroup[g, :, h].sum() == 0  # no senior is a young adult
+    P0g, F0g = model.probabilities().allocated(g)
+    assert (F0g[:, g] == 1).all() and (F0g[:, h] == 0).all()
+    np.testing.assert_allclose(P0g.sum(axis=1), 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(lines=st.lists(st.tuples(st.sampled_from(["rental", "cooperative", "owner"]), st.integers(1, 5),
+                                st.sampled_from([None, "9980", "9981", "9982"]),
+                                st.sampled_from([None, "young_adults", "seniors", "low_income", "families"]),
+                                st.integers(1, 500)), min_size=1, max_size=4))
+def test_allocation_invariant_on_generated_programmes(shrunk_model, lines):
+    """Young adults and seniors are disjoint: reached_young_adults + reached_seniors ≤ moves_gross, for the
+    programme, each line and each area."""
+    from flyttkedja.scenario.compare import GROSS, transition_rows
+    from flyttkedja.scenario.config import Line, Programme
+
+    prog = Programme("p", tuple(Line(count=c, tenure=t, rooms=r, municipality=m, target_group=g,
+                                     landlord="public" if t == "rental" else None) for t, r, m, g, c in lines))
+    rows = transition_rows(shrunk_model, prog, bootstrap=0, reps=2, seed=1)
+    _assert_disjoint_reach(rows, GROSS)
+
+
+def _assert_disjoint_reach(rows, gross_name):
+    by = {}
+    for r in rows:
+        by.setdefault((r["method"], r["line"], r["area"]), {})[r["measure"]] = r["estimate"]
+    checked = 0
+    for key, m in by.items():
+        if gross_name in m and "reached_young_adults_per_100_new" in m:
+            assert m["reached_young_adults_per_100_new"] + m["reached_seniors_per_100_new"] <= m[gross_name] + 1e-6, key
+            checked += 1
+    assert checked
+
+
+def test_cross_validation_by_municipality(small_register):
+    import flyttkedja
+
+    r = small_register
+    cs = flyttkedja.trace(r.moves, r.dwellings, window=r.window, max_gap_days=r.max_gap_days)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = estimate(cs)
+    cv = m.cross_validate(min_chains=5)
+    assert cv["cases"] > 0 and cv["municipalities"] >= 2
+    assert 0 <= cv["coverage"] <= 1 and cv["sigma"] >= 0 and np.isfinite(cv["bias"])
+    # a perfect model would have no error: a model that saw m's chains predicts them better in-sample
+    lo, hi = cv["relative_error_range"]
+    assert lo <= cv["bias"] <= hi
+    # only aggregates: no identifiers and no per-chain values
+    assert set(cv["by_municipality"]) <= set(cs.chains["municipality"].cast(str).unique().to_list())
+    with pytest.raises(ValueError, match="freshly estimated"):
+        m.disclosed().cross_validate()

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from flyttkedja import store
 from flyttkedja.scenario import COMPARISON_COLUMNS, ScenarioError, load_scenario, parse_scenario, read_comparison, run
 from flyttkedja.scenario.config import Line, Programme
 from flyttkedja.scenario.microsim import programme_hook
@@ -15,7 +16,7 @@ from flyttkedja.synth.config import load_config
 from flyttkedja.synth.simulate import simulate
 
 BASE = {"name": "t", "source": {"preset": "tiny", "years": 2, "seed": 11}, "replications": 2,
-        "chain_replications": 20, "model": {"bootstrap": 10},
+        "chain_replications": 20, "model": {"bootstrap": 10}, "run": {"workers": 0},
         "programme": [{"name": "a", "line": [{"count": 20, "tenure": "rental", "rooms": 2, "municipality": "9980"}]}]}
 
 
@@ -42,6 +43,11 @@ def _with(path: str, value):
     ("model.strata", ["tenure", "storey"], r"model\.strata\[1\]: 'storey' is not one of"),
     ("programme", [], r"programme: need at least one"),
     ("source.scale", "big", r"source\.scale: must be a number"),
+    ("max_replications", 1, r"max_replications: 1 is outside 2\.\."),
+    ("run", {"workers": -1}, r"run\.workers: -1 is outside"),
+    ("run", {"cluster": "x"}, r"run\.cluster: unknown field"),
+    ("model.shrinkage", "much", r"model\.shrinkage: must be a number"),
+    ("model.cross_validation", 1, r"model\.cross_validation: must be true or false"),
 ])
 def test_scenario_errors_name_the_field(path, value, message):
     with pytest.raises(ScenarioError, match=message):
@@ -106,11 +112,22 @@ def test_run_writes_the_contract(tmp_path):
     assert got.columns == list(COMPARISON_COLUMNS)
     assert got.equals(table)
     assert set(got["method"]) == {"transition_model", "microsimulation"}
-    moves = got.filter(pl.col("measure") == "moves_per_100_new")
-    assert moves.height == 2 and (moves["estimate"] > 0).all()
-    assert (tmp_path / "out" / "scenario.json").exists() and (tmp_path / "out" / "model.json").exists()
+    whole = got.filter(pl.col("line").is_null() & (pl.col("area") == "region"))
+    gross = whole.filter(pl.col("measure") == "moves_gross_per_100_new")
+    assert sorted(gross["method"]) == ["microsimulation", "transition_model"] and (gross["estimate"] > 0).all()
+    assert whole.filter(pl.col("measure").is_in(["moves_net_per_100_new", "displacement_ratio"]))["method"].to_list() \
+        == ["microsimulation"] * 2
+    assert "moves_per_100_new" not in set(got["measure"])
+    assert {"municipality", "rest"} <= set(got["area"]) and set(got["line"].drop_nulls()) == {"1"}
+    assert store.scenario_file(tmp_path / "out", "summary").read_text().count("displacement ratio") == 1
+    assert "undanträngningskvot" in store.scenario_file(tmp_path / "out", "summary").read_text()
+    from test_scenario import _assert_disjoint_reach
+
+    _assert_disjoint_reach(got.filter(pl.col("method") == "microsimulation").to_dicts(), "moves_gross_per_100_new")
+    _assert_disjoint_reach(got.filter(pl.col("method") == "transition_model").to_dicts(), "moves_gross_per_100_new")
+    assert (tmp_path / "out" / store.SCENARIO_MANIFEST).exists() and (tmp_path / "out" / store.MODEL_FILE).exists()
     again = run(sc, tmp_path / "again")
-    assert (tmp_path / "out" / "comparison.parquet").read_bytes() == (tmp_path / "again" / "comparison.parquet").read_bytes()
+    assert (tmp_path / "out" / store.COMPARISON_FILE).read_bytes() == (tmp_path / "again" / store.COMPARISON_FILE).read_bytes()
     assert again.equals(table)
 
 
@@ -131,17 +148,75 @@ def test_register_source_uses_the_disclosed_model(small_register, tmp_path):
     raw = {**BASE, "source": {"register": str(tmp_path / "register")}}
     table = run(parse_scenario(raw), tmp_path / "out")
     assert set(table["method"]) == {"transition_model"}
-    import json
-
-    record = json.loads((tmp_path / "out" / "scenario.json").read_text())
-    assert any("microsimulation skipped" in w for w in record["warnings"])
-    assert any("disclosure-controlled" in w for w in record["warnings"])
+    record = store.read_scenario_manifest(tmp_path / "out")
+    assert any("microsimulation skipped" in w for w in record.warnings)
+    assert any("disclosure-controlled" in w for w in record.warnings)
 
 
 def test_sparse_programme_lines_warn(tmp_path):
     raw = _with("model", {"bootstrap": 0, "min_observations": 10**6})
     run(parse_scenario(raw), tmp_path / "out")
-    import json
+    warnings_ = store.read_scenario_manifest(tmp_path / "out").warnings
+    assert any("programme 'a' line 1" in w for w in warnings_)
 
-    warnings_ = json.loads((tmp_path / "out" / "scenario.json").read_text())["warnings"]
-    assert any("programme 'a' line 0" in w for w in warnings_)
+
+def test_unused_line_attributes_are_named(tmp_path):
+    raw = _with("programme.0.line.0.level", 1.2)
+    raw["programme"][0]["line"][0]["building_type"] = "small_house"
+    raw["model"] = {"bootstrap": 0, "strata": ["tenure", "size_band"], "cross_validation": False}
+    raw["max_replications"] = 2
+    sc = parse_scenario(raw)
+    with pytest.warns(UserWarning, match="ignores building_type, municipality, level"):
+        run(sc, tmp_path / "out")
+    warnings_ = store.read_scenario_manifest(tmp_path / "out").warnings
+    assert any("line 1: the transition model ignores building_type, municipality, level" in w for w in warnings_)
+
+
+def _fake_results(effects, reps, seed=0):
+    """Replication results of programmes whose net moves differ from the baseline by ``effects`` (+ noise)."""
+    from flyttkedja.scenario.microsim import COUNTS
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(reps):
+        base = rng.poisson(1000, (len(COUNTS), 3)).astype(float)
+        total = [base + e + rng.normal(0, 5, base.shape) for e in effects]
+        out.append({"base": base, "total": total, "gross": [np.zeros((1, len(COUNTS), 3)) for _ in effects]})
+    return out
+
+
+def test_replications_stop_when_the_differences_are_resolved():
+    from flyttkedja.scenario.compare import replications_until_resolved
+
+    progs = [Programme(n, (Line(count=100, tenure="rental", rooms=2),)) for n in ("a", "b")]
+    pool = _fake_results([0.0, 30.0], 40)
+    calls = []
+
+    def batch(seeds):
+        calls.append(len(seeds))
+        return pool[sum(calls) - len(seeds): sum(calls)]
+
+    results, diffs = replications_until_resolved(None, list(range(40)), 2, programmes=progs, run_batch=batch)
+    assert diffs[0]["resolved"] and len(results) < 40 and diffs[0]["replications"] == len(results)
+    # indistinguishable programmes: the budget is spent and the difference stays unresolved
+    pool = _fake_results([0.0, 0.0], 10, seed=3)
+    calls.clear()
+    results, diffs = replications_until_resolved(None, list(range(10)), 2, programmes=progs, run_batch=batch)
+    assert len(results) == 10 and not diffs[0]["resolved"]
+
+
+SMALL = {"name": "exec", "source": {"preset": "tiny", "years": 1, "seed": 11}, "replications": 2,
+         "chain_replications": 5, "model": {"bootstrap": 0, "cross_validation": False},
+         "programme": [{"name": "a", "line": [{"count": 10, "tenure": "rental", "rooms": 1, "municipality": "9980"}]}]}
+
+
+def test_dask_cluster_gives_the_local_executors_bytes(tmp_path):
+    """Replications through local processes and through a dask.distributed LocalCluster: same bytes."""
+    distributed = pytest.importorskip("distributed")
+    sc = parse_scenario(SMALL)
+    run(sc, tmp_path / "local", workers=2)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        run(sc, tmp_path / "dask", scheduler=cl.scheduler_address)
+    for name in ("comparison", "summary"):
+        assert store.scenario_file(tmp_path / "local", name).read_bytes() == \
+            store.scenario_file(tmp_path / "dask", name).read_bytes()

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import naive_synth
+from flyttkedja import store
 from flyttkedja.schema import conform
 from flyttkedja.synth import ConfigError, generate, load_config, read_register
 
@@ -124,7 +125,7 @@ def test_write_read_roundtrip_is_byte_identical(small_register, tmp_path):
     a = small_register.write(tmp_path / "a")
     b = generate("tiny", years=3, seed=11).write(tmp_path / "b")
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    assert Path("truth/chains.parquet") in files and Path("persons/persons_2019.parquet") in files
+    assert Path(store.REGISTER_FILES["truth_chains"]) in files and store.persons_file("", 2019) in files
     for f in files:
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
     back = read_register(a)

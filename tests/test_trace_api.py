@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import flyttkedja
+from flyttkedja import store
 from flyttkedja.cli import main
 from flyttkedja.core import read_chainset, trace_register
 from flyttkedja.schema import SchemaError
@@ -59,9 +59,9 @@ def test_inputs_of_every_kind(kind: str, tmp_path: Path) -> None:
     elif kind == "pandas":
         args = (mv.to_pandas(), dw.to_pandas())
     else:
-        pq.write_table(mv, tmp_path / "moves.parquet")
-        pq.write_table(dw, tmp_path / "dwellings.parquet")
-        args = (tmp_path / "moves.parquet", tmp_path / "dwellings.parquet")
+        pq.write_table(mv, store.register_file(tmp_path, "moves"))
+        pq.write_table(dw, store.register_file(tmp_path, "dwellings"))
+        args = (store.register_file(tmp_path, "moves"), store.register_file(tmp_path, "dwellings"))
     got = flyttkedja.trace(*args)
     assert got.chains.select(want.chains.columns[:8]).equals(want.chains.select(want.chains.columns[:8]))
     assert got.links.equals(want.links)
@@ -145,21 +145,21 @@ def test_inconsistent_vacancies_are_counted() -> None:
 def write_register(path: Path, moves: list[dict], dwellings: list[dict]) -> Path:
     mv, dw = tables(moves, dwellings)
     path.mkdir()
-    pq.write_table(mv, path / "moves.parquet")
-    pq.write_table(dw, path / "dwellings.parquet")
+    pq.write_table(mv, store.register_file(path, "moves"))
+    pq.write_table(dw, store.register_file(path, "dwellings"))
     return path
 
 
 def test_write_read_roundtrip_is_byte_identical(tmp_path: Path) -> None:
     moves, dwellings = naive.random_register(random.Random(5), n_dwellings=30, n_days=50)
     reg = write_register(tmp_path / "register", moves, dwellings)
-    (reg / "register.json").write_text(json.dumps({"window_start": "2020-01-03", "window_end": "2020-02-10",
-                                                   "max_gap_days": 20}))
+    store.write_register_manifest(reg, store.RegisterManifest(window=(date(2020, 1, 3), date(2020, 2, 10)),
+                                                              max_gap_days=20))
     cs = trace_register(reg, "all")
     assert cs.params["window"] == ["2020-01-03", "2020-02-10"] and cs.params["max_gap_days"] == 20
     cs.write(tmp_path / "a")
     trace_register(reg, "all").write(tmp_path / "b")
-    for name in ("chains.parquet", "links.parquet", "trace.json"):
+    for name in (*store.CHAIN_FILES.values(), store.TRACE_MANIFEST):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     back = read_chainset(tmp_path / "a")
     assert back.chains.equals(cs.chains) and back.links.equals(cs.links)
@@ -176,8 +176,8 @@ def test_cli(tmp_path: Path) -> None:
                                        "--max-gap-days", "10"])
     assert result.exit_code == 0, result.output
     assert "chains" in result.output and "inconsistent" in result.output
-    record = json.loads((tmp_path / "c" / "trace.json").read_text())
-    assert record["params"]["register_dir"] == str(reg.resolve()) and record["params"]["max_gap_days"] == 10
+    record = store.read_trace_manifest(tmp_path / "c")
+    assert record.register_dir == reg.resolve() and record.params["max_gap_days"] == 10
     want = naive.trace(moves, dwellings, "all", max_gap_days=10)[0]
     assert_same_chains(read_chainset(tmp_path / "c"), want)
     again = CliRunner().invoke(main, ["trace", str(reg), "--out", str(tmp_path / "c")])

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import flyttkedja
+from flyttkedja import store
 from flyttkedja.cli import main
 from flyttkedja.ingest import from_snapshots
 from tests.test_ingest import panel, write_years
@@ -25,8 +26,8 @@ def dwellings(ids=(10, 11, 12, 13), tenure="rental") -> pl.DataFrame:
 
 def clean_register(tmp_path):
     write_years(panel(), tmp_path / "persons")
-    dwellings().write_parquet(tmp_path / "dwellings.parquet")
-    from_snapshots(tmp_path / "persons", tmp_path / "dwellings.parquet", out=tmp_path / "moves.parquet")
+    dwellings().write_parquet(store.register_file(tmp_path, "dwellings"))
+    from_snapshots(tmp_path / "persons", store.register_file(tmp_path, "dwellings"), out=store.register_file(tmp_path, "moves"))
     return tmp_path
 
 
@@ -109,12 +110,12 @@ def test_validate_cli_exit_status(tmp_path):
     assert result.exit_code == 0, result.output
     bad = tmp_path / "bad"
     bad.mkdir()
-    dwellings(tenure=None).write_parquet(bad / "dwellings.parquet")
+    dwellings(tenure=None).write_parquet(store.register_file(bad, "dwellings"))
     result = runner.invoke(main, ["validate", str(bad), "--json"])
     assert result.exit_code == 1
     lines = [json.loads(x) for x in result.output.splitlines()]
     assert any(c["check"] == "dwelling without tenure" and c["rows"] == 4 for c in lines)
-    (bad / "moves.parquet").write_bytes(b"garbage")
+    store.register_file(bad, "moves").write_bytes(b"garbage")
     assert runner.invoke(main, ["validate", str(bad)]).exit_code == 2
     assert runner.invoke(main, ["validate", str(tmp_path / "nowhere")]).exit_code == 2
 
@@ -124,18 +125,18 @@ def test_ingest_cli_writes_a_traceable_directory(tmp_path):
     runner = CliRunner()
     out = tmp_path / "annual"
     result = runner.invoke(main, ["ingest", "snapshots", str(register / "persons"),
-                                  "--dwellings", str(register / "dwellings.parquet"), "--out", str(out)])
+                                  "--dwellings", str(store.register_file(register, "dwellings")), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["dwellings.parquet", "ingest.json", "moves.parquet",
-                                                      "register.json"]
-    meta = json.loads((out / "register.json").read_text())
-    assert (meta["window_start"], meta["window_end"], meta["max_gap_days"]) == ("2020-01-01", "2020-12-31", 730)
-    assert pq.read_table(out / "moves.parquet").equals(pq.read_table(register / "moves.parquet"))
-    assert json.loads((out / "ingest.json").read_text())["rows"]["moves"] == 5
+    assert sorted(p.name for p in out.iterdir()) == sorted([store.REGISTER_FILES["dwellings"], store.INGEST_MANIFEST,
+                                                             store.REGISTER_FILES["moves"], store.REGISTER_MANIFEST])
+    meta = store.read_register_manifest(out)
+    assert (meta.window, meta.max_gap_days) == ((dt.date(2020, 1, 1), dt.date(2020, 12, 31)), 730)
+    assert pq.read_table(store.register_file(out, "moves")).equals(pq.read_table(store.register_file(register, "moves")))
+    assert store.read_ingest_manifest(out).rows["moves"] == 5
     # a failing run leaves nothing behind and exits 2
     (register / "persons" / "persons_2020.parquet").write_bytes(b"broken")
     result = runner.invoke(main, ["ingest", "snapshots", str(register / "persons"),
-                                  "--dwellings", str(register / "dwellings.parquet"), "--out", str(tmp_path / "x")])
+                                  "--dwellings", str(store.register_file(register, "dwellings")), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "persons_2020.parquet" in result.output
     assert not (tmp_path / "x").exists()
 
@@ -147,9 +148,9 @@ def test_ingest_events_cli(tmp_path):
     events_df().write_parquet(tmp_path / "events.parquet")
     result = CliRunner().invoke(main, [
         "ingest", "events", str(tmp_path / "events.parquet"), "--persons", str(register / "persons"),
-        "--dwellings", str(register / "dwellings.parquet"), "--out", str(tmp_path / "daily")])
+        "--dwellings", str(store.register_file(register, "dwellings")), "--out", str(tmp_path / "daily")])
     assert result.exit_code == 0, result.output
-    assert pq.read_table(tmp_path / "daily" / "moves.parquet").num_rows == 5
+    assert pq.read_table(store.register_file(tmp_path / "daily", "moves")).num_rows == 5
 
 
 @pytest.mark.parametrize("preset", ["scb"])

@@ -4,7 +4,11 @@ Every public function that takes a table accepts a pyarrow Table, a polars or
 pandas DataFrame, or a path to a Parquet or Arrow IPC (Feather) file, and turns
 it into a pyarrow Table with :func:`to_arrow`. Outputs are written to a
 temporary name beside the target and renamed into place, so a failed run never
-leaves a half-written file or directory.
+leaves a half-written file or directory. A temporary is named
+``.NAME.<pid>.<random>.tmp`` (a replaced directory ``.NAME.<pid>.old`` while it is
+swapped out): the next write into the same place removes those whose process is
+gone (a killed run), and says so on stderr. :func:`check_output` refuses, before
+any work, an output that would replace or sit inside or above an input.
 
 Example
 -------
@@ -18,9 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +37,10 @@ import pyarrow.parquet as pq
 TableLike = Any  # pa.Table | pl.DataFrame | pd.DataFrame | str | os.PathLike
 
 # Parquet settings shared by every writer: fixed, so that equal tables give
-# byte-identical files.
-PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 1 << 20}
+# byte-identical files. Page checksums (CRC32) let any reader that verifies them
+# (pyarrow: page_checksum_verification=True) detect a corrupted copy of microdata.
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 1 << 20, "write_page_checksum": True}
+_WRITER_OPTIONS = {k: v for k, v in PARQUET_OPTIONS.items() if k != "row_group_size"}
 
 
 def to_arrow(source: TableLike, name: str = "table") -> pa.Table:
@@ -75,18 +83,103 @@ def _read_path(path: Path, name: str) -> pa.Table:
         raise ValueError(f"{name}: cannot read {path}: {exc}") from None
 
 
+class OutputError(ValueError):
+    """An output path that would destroy an input, or cannot be a directory; one line naming it."""
+
+
+def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (), *,
+                 overwrite: bool = False, what: str = "--out") -> Path:
+    """Refuse an output directory before any work is done; returns it resolved.
+
+    Refused: ``.``, ``..`` or a path ending in them (the output would replace the
+    working directory or its parent); an existing file; an existing directory
+    without ``overwrite``; a path equal to, inside or above any of ``inputs``
+    (replacing it, or writing into it, would destroy or mix with the input).
+    Stale temporaries of killed runs into the same place are removed (and reported).
+
+    >>> check_output("run/chains", ["run/register"])   # doctest: +SKIP
+    PosixPath('/home/me/run/chains')
+    """
+    given = Path(out)
+    if given.name in ("", ".", "..") or str(out).rstrip("/").endswith(("/.", "/..")) or str(out) in (".", ".."):
+        raise OutputError(f"{what} {out}: names an existing directory by '.' or '..'; "
+                          "give the name of a new output directory")
+    path = given.resolve()
+    if path.is_file():
+        raise OutputError(f"{what} {out}: is an existing file; the output is a directory, give another name")
+    for source in inputs:
+        if source is None:
+            continue
+        src = Path(source).resolve()
+        if path == src:
+            raise OutputError(f"{what} {out}: is an input ({source}); writing there would destroy it")
+        if src in path.parents:
+            raise OutputError(f"{what} {out}: lies inside the input {source}; write the output beside it")
+        if path in src.parents:
+            raise OutputError(f"{what} {out}: contains the input {source}; replacing it would destroy that input")
+    if path.is_dir() and not overwrite:
+        raise FileExistsError(f"{what} {out}: output directory exists; choose another or pass --overwrite")
+    clean_stale(path)
+    return path
+
+
+_STALE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]+)\.(?:[^.]+\.tmp|old)$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove temporaries (``.NAME.<pid>.*.tmp``) and swapped-out ``.NAME.<pid>.old``
+    directories that killed runs left beside ``path``; each removal is reported on stderr.
+
+    Only those whose process is gone are touched, so a run writing into the same
+    place at the same time keeps its own. Returns what was removed.
+    """
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for entry in path.parent.iterdir():
+        m = _STALE.match(entry.name)
+        if not m or m["name"] != path.name or _alive(int(m["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry)
+        print(f"flyttkedja: removed {entry}, left by an interrupted run (pid {m['pid']})", file=sys.stderr)
+    return removed
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``; rename it into place on success, remove it on failure.
 
     The one mechanism behind every single-file output (Parquet, JSON, HTML, Excel).
 
-    >>> with atomic_file(out / "report.html") as tmp:   # doctest: +SKIP
+    >>> with atomic_file(out / "page.html") as tmp:   # doctest: +SKIP
     ...     Path(tmp).write_text(html, encoding="utf-8")
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield tmp
@@ -98,7 +191,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[str]:
 
 
 def write_parquet(table: pa.Table, path: str | os.PathLike) -> Path:
-    """Write ``table`` to Parquet at ``path`` atomically (temp file, then rename)."""
+    """Write ``table`` to Parquet at ``path`` atomically (temp file, then rename), with page checksums."""
     path = Path(path)
     with atomic_file(path) as tmp:
         pq.write_table(table, tmp, **PARQUET_OPTIONS)
@@ -117,7 +210,7 @@ def atomic_parquet_writer(path: str | os.PathLike, schema: pa.Schema) -> Iterato
     """
     path = Path(path)
     with atomic_file(path) as tmp:
-        writer = pq.ParquetWriter(tmp, schema, compression=PARQUET_OPTIONS["compression"])
+        writer = pq.ParquetWriter(tmp, schema, **_WRITER_OPTIONS)
         try:
             yield writer
         finally:
@@ -132,26 +225,43 @@ def write_json(data: dict, path: str | os.PathLike) -> Path:
     return path
 
 
+def read_json(path: str | os.PathLike, what: str = "manifest") -> dict:
+    """Read a JSON manifest written by :func:`write_json`; a corrupt or truncated one is refused
+    with one line naming the file (not json's bare "Expecting value: line 1 column 1")."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: {what} is not valid JSON ({exc}); rerun the step that wrote it") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: {what} is not a JSON object; rerun the step that wrote it")
+    return data
+
+
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False,
+                     inputs: Iterable[str | os.PathLike | None] = ()) -> Iterator[Path]:
     """Build an output directory under a temporary name; rename it into place on success.
 
     On any exception the temporary directory is removed and ``path`` is left
     as it was. With ``overwrite`` an existing directory is replaced only after
-    the new one is complete.
+    the new one is complete. ``path`` is checked first by :func:`check_output`
+    against ``inputs`` (refused when equal to, inside or above one of them);
+    stale temporaries of killed runs are removed.
 
     >>> with atomic_directory(tmp_path / "out") as d:   # doctest: +SKIP
-    ...     write_parquet(table, d / "moves.parquet")
+    ...     write_parquet(table, d / "table.parquet")
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output directory {path} exists; choose another or pass overwrite")
+    path = check_output(path, inputs, overwrite=overwrite, what="output directory")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
+            if not overwrite:
+                raise FileExistsError(f"output directory {path} appeared while this run wrote it; "
+                                      f"the new output was not kept")
+            old = path.with_name(f"{_temp_prefix(path)}old")
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import polars as pl
 
+from flyttkedja import store
 from flyttkedja.io import to_arrow
 from flyttkedja.schema import TENURES, SchemaError
 
@@ -118,9 +119,9 @@ def validate(
         root = Path(register)
         if not root.is_dir():
             raise FileNotFoundError(f"register directory {root} not found")
-        dwellings = dwellings if dwellings is not None else _maybe(root / "dwellings.parquet")
-        moves = moves if moves is not None else _maybe(root / "moves.parquet")
-        persons = persons if persons is not None else _maybe(root / "persons")
+        dwellings = dwellings if dwellings is not None else _maybe(store.register_file(root, "dwellings"))
+        moves = moves if moves is not None else _maybe(store.register_file(root, "moves"))
+        persons = persons if persons is not None else _maybe(store.persons_dir(root))
     report = ValidationReport()
     dw = _frame(dwellings, "dwellings") if dwellings is not None else None
     if dw is not None:

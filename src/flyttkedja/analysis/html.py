@@ -1,8 +1,10 @@
-"""The self-contained HTML report: inline SVG charts, every table with suppression marks, a method note.
+"""The self-contained HTML report: interactive charts, every table with suppression marks, a method note.
 
-One file, no scripts, no external fonts or links: it opens offline and the same
-report gives the same bytes (no timestamps; row order is the tables' own, which
-is sorted). Person and household ids never reach the tables, so never the page.
+One file that opens offline from disk: the charts are drawn by plotly.js, which
+is inlined (compressed) from the ``plotly`` Python package, so the page makes
+no request. The same report gives the same bytes (fixed element ids, no
+timestamps; row order is the tables' own, which is sorted). Person and
+household ids never reach the tables, so never the page.
 
 Example
 -------
@@ -11,14 +13,14 @@ Example
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 import polars as pl
 
-from flyttkedja.analysis import svg
-from flyttkedja.analysis.labels import SUPPRESSED_MARK, label
-from flyttkedja.schema import TENURES
-
+from flyttkedja.analysis import charts
+from flyttkedja.analysis.charts import Text
+from flyttkedja.analysis.labels import SUPPRESSED_MARK
 REFERENCES = (
     "White, H. C. (1970). Chains of Opportunity: System Models of Mobility in Organizations. Harvard University Press.",
     "Lansing, J. B., Clifton, C. W. & Morgan, J. N. (1969). New Homes and Poor People: A Study of Chains of Moves. "
@@ -50,54 +52,131 @@ METHOD = {
            "docs/disclosure.md."),
 }
 
-CSS = """body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1000px;
+CSS = """body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;
 padding:1em 1.5em;color:#222;line-height:1.4}h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;margin-top:2em}
 nav a{margin-right:1em}table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}th{background:#f4f4f4}td.k{text-align:left}
-td.s{color:#b00}.note{color:#555;font-size:.9em}.sankeys{display:flex;flex-wrap:wrap;gap:8px}
-.figs{display:flex;gap:2em;flex-wrap:wrap}.fig b{font-size:1.6em;display:block}svg.chart{max-width:100%;height:auto}
-details{margin:.4em 0}summary{cursor:pointer;font-weight:600}"""
+td.s{color:#b00}.note{color:#555;font-size:.9em}.figs{display:flex;gap:2em;flex-wrap:wrap}
+.fig b{font-size:1.6em;display:block}.panels{display:flex;gap:1em}.panel{flex:1 1 0;min-width:0}
+.panel h3{font-size:1em;margin:.2em 0}div.chart{width:100%;min-height:120px}
+details{margin:.4em 0}summary{cursor:pointer;font-weight:600}
+@media print{div.chart{break-inside:avoid}}"""
 
-SANKEY_STEPS = ("1", "2", "3", "4")
+# Unpacks plotly.js (base64 of gzip) with the browser's DecompressionStream, runs it as an inline
+# script (no request), then draws every div.chart from its spec. Sets <html data-charts="ready">
+# when all are drawn, "failed" (and a console error) otherwise, so tests and readers can tell.
+LOADER = """(async () => {
+  const root = document.documentElement, $ = (id) => document.getElementById(id);
+  try {
+    if (!("DecompressionStream" in window)) throw new Error("this browser cannot unpack the charts");
+    const bytes = Uint8Array.from(atob($("plotly-js").textContent), (c) => c.charCodeAt(0));
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    const code = await new Response(stream).text();
+    const script = document.createElement("script");
+    script.textContent = code;
+    document.head.appendChild(script);
+    const specs = JSON.parse($("chart-specs").textContent);
+    if (specs.locale) Plotly.register({moduleType: "locale", name: specs.locale.name,
+                                       dictionary: specs.locale.dictionary});
+    for (const el of document.querySelectorAll("div.chart")) {
+      const f = specs.charts[el.dataset.chart];
+      await Plotly.newPlot(el, f.data, f.layout, f.config);
+    }
+    root.dataset.charts = "ready";
+  } catch (e) {
+    root.dataset.charts = "failed";
+    $("no-charts").hidden = false;
+    console.error("flyttkedja report: charts not drawn:", e);
+  }
+})();"""
 
 
-def render_html(report, lang: str = "en", scenario: pl.DataFrame | None = None) -> str:
-    """The report as one HTML document (a str); ``scenario`` is a scenario comparison table, if any."""
-    t = lambda k: label(k, lang)  # noqa: E731
-    c = _colours(report, t)
-    sections = [_key_figures(report, t), _length_chart(report, t, c), _sankeys(report, t, c),
-                _reach_chart(report, t, c)]
+def render_html(report, lang: str = "en", scenario: pl.DataFrame | None = None, alongside=None) -> str:
+    """The report as one HTML document (a str).
+
+    ``scenario`` is a scenario comparison table, if any. ``alongside`` is a
+    second Report of the same register under another chain convention (e.g.
+    trees beside paths): each chart whose figures differ is then drawn twice,
+    side by side, captioned with the convention.
+    """
+    t = Text(lang)
+    page = _Page(t, [report] + ([alongside] if alongside is not None else []))
+    sections = [page.key_figures(),
+                page.charts("length_distribution", charts.length_figure, f"{t('share')} · {t('chains')}", True),
+                page.charts("flows", charts.flows_figure, t("sankey_note"), True),
+                page.charts("reach", charts.reach_figure, f"{t('per_100')}. {t('interval_note')}", True)]
     if "rounds" in report.tables:
-        sections.append(_rounds_chart(report, t))
-    sections.append(_end_chart(report, t))
+        sections.append(page.charts("rounds", charts.rounds_figure,
+                                    f"{t('cumulative_per_100')} ({t('all')}). {t('interval_note')}"))
+    sections.append(page.charts("end_reasons", charts.end_figure, t("share_of_chains")))
     if scenario is not None:
-        sections.append(_scenario_section(scenario, t))
+        sections.append(page.scenario(scenario))
     sections += [_tables_section(report, t, scenario), _method(report, t, lang)]
-    nav = "".join(f'<a href="#{k}">{escape(t(k))}</a>' for k in
-                  ["length_distribution", "flows", "reach", "rounds", "end_reasons", "scenario", "tables", "method_note"]
-                  if k != "rounds" or "rounds" in report.tables if k != "scenario" or scenario is not None)
+    keys = ["length_distribution", "flows", "reach", "rounds", "end_reasons", "scenario", "tables", "method_note"]
+    present = {"rounds": "rounds" in report.tables, "scenario": scenario is not None}
+    nav = "".join(f'<a href="#{k}">{escape(t(k))}</a>' for k in keys if present.get(k, True))
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f"<title>{escape(t('title'))}</title><style>{CSS}</style></head><body>"
-            f"<h1>{escape(t('title'))}</h1><nav>{nav}</nav>" + "".join(sections) + "</body></html>\n")
+            f"<h1>{escape(t('title'))}</h1><nav>{nav}</nav>"
+            f'<noscript><p class="note">{escape(t("no_charts"))}</p></noscript>'
+            f'<p class="note" id="no-charts" hidden>{escape(t("no_charts"))}</p>'
+            + "".join(sections) + page.scripts() + "</body></html>\n")
 
 
-def _colours(report, t) -> dict[str, str]:
-    """One colour per seed group (and per first-attribute value, for the Sankeys), the same in every chart."""
-    s = report.tables["length_summary"]
-    names = list(dict.fromkeys(_group(r, report.by, t) for r in s.iter_rows(named=True)))
-    if report.by:
-        names += [t(v) for v in s[report.by[0]].unique(maintain_order=True).to_list()]
-    names = list(dict.fromkeys(names))
-    out = {n: svg.colour(i) for i, n in enumerate(n for n in names if n != t("all"))}
-    for n in names:  # the grand margin ("all", "all / all") is dark grey everywhere
-        if set(n.split(" / ")) == {t("all")}:
-            out[n] = "#444444"
-    return out
+class _Page:
+    """The charts of one page: their specs by name (fixed, so the same report gives the same ids)."""
 
+    def __init__(self, t: Text, reports: list):
+        self.t, self.reports = t, reports
+        self.specs: dict[str, dict] = {}
+        self.colours = charts.colours(reports[0], t)
 
-def _group(row: dict, by: tuple[str, ...], t) -> str:
-    return " / ".join(t(row[c]) for c in by) if by else t("all")
+    def _chart(self, name: str, fig: dict) -> str:
+        self.specs[name] = {**fig, "config": charts.config(name, self.t)}
+        return f'<div class="chart" id="chart-{escape(name)}" data-chart="{escape(name)}"></div>'
+
+    def _panels(self, key: str, figs: list[dict]) -> str:
+        """One chart, or one per convention side by side when the reports' figures differ."""
+        if len(figs) == 1 or all(f == figs[0] for f in figs[1:]):
+            return self._chart(key, figs[0])
+        panels = []
+        for r, fig in zip(self.reports, figs):
+            conv = getattr(r, "convention", "path")
+            panels.append(f'<div class="panel"><h3>{escape(self.t("convention_" + conv))}</h3>'
+                          f"{self._chart(f'{key}__{conv}', fig)}</div>")
+        return f'<div class="panels">{"".join(panels)}</div>'
+
+    def charts(self, key: str, build, note: str, coloured: bool = False) -> str:
+        figs = [build(r, self.t, self.colours) if coloured else build(r, self.t) for r in self.reports]
+        return _section(key, self.t, self._panels(key, figs), escape(note))
+
+    def key_figures(self) -> str:
+        blocks = [_key_figures(r, self.t) for r in self.reports]
+        if len(blocks) == 1 or all(b == blocks[0] for b in blocks[1:]):
+            return blocks[0]
+        return '<div class="panels">' + "".join(
+            f'<div class="panel"><h3>{escape(self.t("convention_" + getattr(r, "convention", "path")))}</h3>{b}'
+            "</div>" for r, b in zip(self.reports, blocks)) + "</div>"
+
+    def scenario(self, scenario: pl.DataFrame) -> str:
+        t = self.t
+        from flyttkedja.scenario.summary import headline, summary_paragraphs  # the planner's sentences (one source)
+
+        parts = [f"<p>{escape(p)}</p>" for p in summary_paragraphs(scenario, lang=t.lang)]
+        parts.append(self._chart("scenario", charts.scenario_figure(headline(scenario), t)))
+        return _section("scenario", t, "".join(parts), escape(f"{t('scenario_note')} {t('interval_note')}"))
+
+    def scripts(self) -> str:
+        version, bundle = charts.plotly_bundle()
+        specs = {"charts": self.specs}
+        if self.t.lang == "sv":
+            specs["locale"] = {"name": "sv", "dictionary": charts.SV_LOCALE}
+        data = json.dumps(specs, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        data = data.replace("<", "\\u003c")  # valid JSON that can never close the script element
+        return (f'<script type="application/json" id="chart-specs">{data}</script>'
+                f'<script type="application/gzip;base64" id="plotly-js" data-version="{escape(version)}">'
+                f"{bundle}</script><script>{LOADER}</script>")
 
 
 def _key_figures(report, t) -> str:
@@ -110,80 +189,6 @@ def _key_figures(report, t) -> str:
     return ('<div class="figs">' + fig(_num(mean.get("n_base"), 0), "new_builds")
             + fig(_num(mean.get("value"), 2), "mean_length")
             + fig(_num(d.get("per_100", {}).get("value"), 0), "moves_per_100") + "</div>")
-
-
-def _length_chart(report, t, colours) -> str:
-    d = report.tables["length_distribution"].filter(pl.col("statistic") == "share")
-    series: dict[str, list] = {}
-    for r in d.iter_rows(named=True):
-        series.setdefault(_group(r, report.by, t), []).append((str(r["length"]), r["value"], None, None))
-    return _section("length_distribution", t, svg.bars(series, "length_distribution", t("length"), colours),
-                    f'{escape(t("share"))} · {escape(t("chains"))}')
-
-
-def _sankeys(report, t, colours) -> str:
-    f = report.tables["flows"].filter((pl.col("dimension") == "tenure") & (pl.col("category") != "all"))
-    if report.by:  # seed groups, not their margin (the flows table has only the grand margin)
-        f = f.filter(~pl.all_horizontal([pl.col(c) == "all" for c in report.by]))
-    charts = []
-    for step in SANKEY_STEPS:
-        rows = f.filter(pl.col("step") == step)
-        bands = [(_group(r, report.by, t), t(r["category"]), float(r["n"]))
-                 for r in rows.iter_rows(named=True) if r["n"] is not None and r["n"] > 0]
-        hidden = rows.filter(pl.col("suppressed")).height
-        title = f"{t('step')} {step}" + (f" ({hidden}× {SUPPRESSED_MARK})" if hidden else "")
-        nodes = len({b[0] for b in bands})
-        right = [t(c) for c in TENURES] + sorted({b[1] for b in bands} - {t(c) for c in TENURES})
-        charts.append(svg.sankey(bands, f"sankey_step_{step}", title, right=right,
-                                 height=max(220, 40 + 26 * nodes), colours=colours) if bands
-                      else f'<p class="note">{escape(title)}: {escape(t("no_data"))}</p>')
-    body = f'<div class="sankeys">{"".join(charts)}</div>'
-    return _section("flows", t, body, t("sankey"))
-
-
-def _margin(frame: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
-    return frame.filter(pl.all_horizontal([pl.col(c) == "all" for c in by])) if by else frame
-
-
-def _reach_chart(report, t, colours) -> str:
-    d = report.tables["reach"].filter(pl.col("statistic") == "per_100")
-    series: dict[str, list] = {}
-    for r in d.iter_rows(named=True):
-        series.setdefault(_group(r, report.by, t), []).append(
-            (t(r["target_group"]), r["value"], r["ci_low"], r["ci_high"]))
-    return _section("reach", t, svg.bars(series, "reach", t("target_group"), colours),
-                    f'{escape(t("per_100"))}. {escape(t("interval_note"))}')
-
-
-def _rounds_chart(report, t) -> str:
-    d = _margin(report.tables["rounds"], report.by).filter(pl.col("statistic") == "cumulative_per_100").sort("step")
-    series: dict[str, list] = {}
-    for r in d.iter_rows(named=True):
-        series.setdefault(t(r["area_class"]), []).append((str(r["step"]), r["value"]))
-    return _section("rounds", t, svg.lines(series, "rounds", t("step")),
-                    f'{escape(t("cumulative_per_100"))} ({escape(t("all"))})')
-
-
-def _end_chart(report, t) -> str:
-    d = report.tables["end_reasons"].filter(pl.col("statistic") == "share")
-    rows: dict[str, list] = {}
-    for r in d.iter_rows(named=True):
-        rows.setdefault(_group(r, report.by, t), []).append((t(r["end_reason"]), r["value"]))
-    return _section("end_reasons", t, svg.stacked(rows, "end_reasons"), escape(t("share")))
-
-
-def _scenario_section(scenario: pl.DataFrame, t) -> str:
-    charts = []
-    for measure in sorted(scenario["measure"].unique().to_list()):
-        d = scenario.filter(pl.col("measure") == measure).sort(["programme", "method", "group"], nulls_last=False)
-        series: dict[str, list] = {}
-        for r in d.iter_rows(named=True):
-            value = None if r["suppressed"] else r["estimate"]
-            lo, hi = (None, None) if r["suppressed"] else (r["lower"], r["upper"])
-            series.setdefault(t(r["method"]), []).append(
-                (r["programme"] + (f" · {t(r['group'])}" if r["group"] is not None else ""), value, lo, hi))
-        charts.append(f"<h3>{escape(measure)}</h3>" + svg.bars(series, f"scenario_{measure}"))
-    return _section("scenario", t, "".join(charts), escape(t("interval_note")))
 
 
 def _section(key: str, t, body: str, note: str = "") -> str:
@@ -225,7 +230,8 @@ def _method(report, t, lang: str) -> str:
     params = ", ".join(f"{k}={v}" for k, v in sorted(report.parameters().items())
                        if k in ("by", "replicates", "level", "seed", "disclosure", "threshold", "rounds"))
     return (f'<section id="method_note"><h2>{escape(t("method_note"))}</h2><p>{escape(METHOD[lang])}</p>'
-            f'<p class="note">{escape(params)}</p><ol>{refs}</ol></section>')
+            f'<p class="note">{escape(params)}</p><ol>{refs}</ol>'
+            f'<p class="note">{escape(t("charts_credit").format(v=charts.plotly_bundle()[0]))}</p></section>')
 
 
 def _num(x, digits: int) -> str:

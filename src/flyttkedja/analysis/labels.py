@@ -110,6 +110,30 @@ _LABELS: dict[str, tuple[str, str]] = {  # key: (en, sv)
                         '".." = undertryckt av röjandeskydd (1 till {t} − 1 poster, eller behövs för att skydda en sådan cell).'),
     "interval_note": ("Bars: 95% bootstrap intervals.", "Strecken: 95 % bootstrapintervall."),
     "no_data": ("no publishable cells", "inga publicerbara celler"),
+    "sankey_note": ("Band width: dwellings vacated at the chosen step of the chains, from the new dwelling's seed "
+                    "group (left) to the tenure of the dwelling left behind (right). Move the slider to follow "
+                    "the chains step by step; hover for the figures.",
+                    "Bandens bredd: bostäder som lämnats i valt steg av kedjorna, från den nya bostadens grupp "
+                    "(vänster) till upplåtelseformen för den lämnade bostaden (höger). Flytta reglaget för att "
+                    "följa kedjorna steg för steg; håll pekaren över för talen."),
+    "scenario_note": ("Pick the measure in the menu; estimate per programme by method.",
+                      "Välj mått i menyn; skattning per program och metod."),
+    "no_charts": ("The charts could not be drawn here (they need JavaScript and a browser from 2023 or later); "
+                  "every figure is in the tables below.",
+                  "Diagrammen kunde inte ritas här (de kräver JavaScript och en webbläsare från 2023 eller "
+                  "senare); alla tal finns i tabellerna nedan."),
+    "charts_credit": ("Charts drawn with plotly.js {v} (MIT licence), included in this file.",
+                      "Diagrammen ritas med plotly.js {v} (MIT-licens), som ingår i filen."),
+    "length_moves": ("chain length (moves)", "kedjans längd (flyttningar)"),
+    "withheld": ("withheld", "undertryckt"),
+    "withheld_together": ("withheld shares together", "undertryckta andelar tillsammans"),
+    "households": ("households", "hushåll"),
+    "vacated": ("dwellings vacated", "lämnade bostäder"),
+    "all_steps": ("all steps", "alla steg"),
+    "new_build_side": ("new dwellings", "nya bostäder"),
+    "vacated_side": ("dwelling left behind", "lämnad bostad"),
+    "convention_path": ("paths: one filling per vacancy", "kedjor: en inflyttning per vakans"),
+    "convention_tree": ("trees: every household moving in (CBS)", "träd: alla hushåll som flyttar in (CBS)"),
     "transition_model": ("transition model", "övergångsmodell"),
     "microsimulation": ("microsimulation", "mikrosimulering"),
 }

@@ -5,7 +5,7 @@ Example
 >>> report = Report(chainset, areas=register.areas, by=["tenure"])   # doctest: +SKIP
 >>> print(report)                                                    # doctest: +SKIP
 >>> report.write("out/report")   # <table>.parquet/.csv, report.json, summary.txt, output_check.*, report.html/.xlsx
->>> report.write_html("report.html", lang="sv")                    # doctest: +SKIP
+>>> report.write_html("rapport.html", lang="sv")                    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from pathlib import Path
 
 import polars as pl
 
+from flyttkedja import store
 from flyttkedja.analysis.groups import TARGET_GROUPS
 from flyttkedja.analysis.release import Ledger, checking_text, published_counts, register_fingerprint
 from flyttkedja.analysis.tables import TABLES, _tables_and_units
 from flyttkedja.core.chainset import ChainSet
-from flyttkedja.io import atomic_file, atomic_directory, write_json, write_parquet
+from flyttkedja.io import atomic_directory, atomic_file, write_json, write_parquet
 
 
 class Report:
@@ -36,6 +37,7 @@ class Report:
                  **options):
         names = [n for n in TABLES if n != "rounds" or areas is not None]
         self.by = (by,) if isinstance(by, str) else tuple(by)
+        self._inputs = [chainset.params.get("register_dir")]  # never written over (io.check_output)
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
                         "threshold": None, "rules": "scb", "unsafe": False, "rounds": 6, "cluster": "auto",
                         **options}
@@ -44,6 +46,8 @@ class Report:
         self.fingerprint = register_fingerprint(chainset) if self.ledger is not None else None
         if self.ledger is not None:
             self.ledger.check_register(self.fingerprint)
+        #: the chain convention of the ChainSet ("path": one filling per vacancy; "tree": CBS's)
+        self.convention = chainset.params.get("convention", "path")
         options = {k: v for k, v in self.options.items() if k not in ("cluster", "income_median")}
         self.tables, self.bootstrap_units, self.checking = _tables_and_units(
             chainset, names, by=self.by, areas=areas, target_groups=target_groups,
@@ -71,20 +75,22 @@ class Report:
         return checking_text(self.checking)
 
     def write(self, path: str | os.PathLike, *, overwrite: bool = False, lang: str = "en",
-              scenario: pl.DataFrame | None = None) -> Path:
+              scenario: pl.DataFrame | None = None, alongside: Report | None = None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
         output_check.json/.txt, report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison
-        when given), atomically; then record the release in the ledger (when given)."""
-        with atomic_directory(path, overwrite=overwrite) as tmp:
+        when given), atomically; then record the release in the ledger (when given). ``alongside``: see
+        :meth:`html`."""
+        with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
             for name, frame in self.tables.items():
-                write_parquet(frame.to_arrow(), tmp / f"{name}.parquet")
-                frame.write_csv(tmp / f"{name}.csv", float_precision=6)
-            write_json(self.parameters(), tmp / "report.json")
-            write_json(self.checking, tmp / "output_check.json")
-            (tmp / "output_check.txt").write_text(self.output_check() + "\n")
-            (tmp / "summary.txt").write_text(self.summary() + "\n")
-            self.write_html(tmp / "report.html", lang=lang, scenario=scenario)
-            self.write_excel(tmp / "report.xlsx", lang=lang, scenario=scenario)
+                parquet, csv = store.report_table_files(tmp, name)
+                write_parquet(frame.to_arrow(), parquet)
+                frame.write_csv(csv, float_precision=6)
+            store.write_report_manifest(tmp, self.parameters())
+            write_json(self.checking, store.report_file(tmp, "check_json"))
+            store.report_file(tmp, "check_text").write_text(self.output_check() + "\n")
+            store.report_file(tmp, "summary").write_text(self.summary() + "\n")
+            self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario, alongside=alongside)
+            self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)
         if self.ledger is not None and self.options["disclosure"] == "suppress":
             self.record(Path(path).name)
         return Path(path)
@@ -96,17 +102,22 @@ class Report:
                    "published": published_counts(self.tables)}
         return write_json(self.ledger.record(self.fingerprint, release), self.ledger.path)
 
-    def html(self, lang: str = "en", scenario: pl.DataFrame | None = None) -> str:
-        """The self-contained HTML report (charts as inline SVG, every table, method note) as a string."""
+    def html(self, lang: str = "en", scenario: pl.DataFrame | None = None, alongside: Report | None = None) -> str:
+        """The self-contained HTML report (interactive charts, every table, method note) as a string.
+
+        ``alongside``: a Report of the same register under the other chain
+        convention; charts whose figures differ are then drawn side by side.
+        """
         from flyttkedja.analysis.html import render_html
 
-        return render_html(self, lang=lang, scenario=scenario)
+        return render_html(self, lang=lang, scenario=scenario, alongside=alongside)
 
-    def write_html(self, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None) -> Path:
+    def write_html(self, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None,
+                   alongside: Report | None = None) -> Path:
         """Write :meth:`html` to ``path`` atomically (UTF-8); same report and lang give the same bytes."""
         path = Path(path)
         with atomic_file(path) as tmp:
-            Path(tmp).write_text(self.html(lang, scenario), encoding="utf-8")
+            Path(tmp).write_text(self.html(lang, scenario, alongside), encoding="utf-8")
         return path
 
     def write_excel(self, path: str | os.PathLike, *, lang: str = "en",
@@ -115,6 +126,12 @@ class Report:
         from flyttkedja.analysis.excel import write_excel
 
         return write_excel(self, path, lang=lang, scenario=scenario)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: settings, the length summary by seed group and the tables (published cells only)."""
+        from flyttkedja.analysis.display import report_html
+
+        return report_html(self)
 
     # ------------------------------------------------------------------ text
     def summary(self) -> str:

@@ -59,10 +59,13 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def refuse_existing(out: Path, overwrite: bool) -> None:
-    """Fail before any work when the output directory exists (the write would refuse it at the end)."""
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"output directory {out} exists; choose another or pass --overwrite")
+def refuse_existing(out: Path, overwrite: bool, inputs=()) -> None:
+    """Fail before any work on an --out that the write would refuse at the end, or that would
+    destroy an input (equal to, inside or above one of ``inputs``; ``.``, ``..``, an existing
+    file): :func:`flyttkedja.io.check_output`. Also removes temporaries of killed runs there."""
+    from flyttkedja.io import check_output
+
+    check_output(out, inputs, overwrite=overwrite)
 
 
 def spinner() -> Progress:

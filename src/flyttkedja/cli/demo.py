@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from flyttkedja import store
 from flyttkedja.cli import main
 from flyttkedja.cli.report import report
 from flyttkedja.cli.synth import synth
@@ -42,5 +43,5 @@ def demo(ctx: click.Context, out: Path, preset: str, scale: float, seed: int, la
     ctx.invoke(synth, preset=preset, seed=seed, scale=scale, out=register, overwrite=overwrite)
     ctx.invoke(trace, register_dir=register, out=chains, overwrite=overwrite)
     ctx.invoke(report, trace_dir=chains, out=tables, lang=lang, overwrite=overwrite)
-    click.echo(f"\nreport written to {tables}/: open {tables / 'report.html'} in a browser "
-               f"(tables: {tables / 'report.xlsx'}, summary: {tables / 'summary.txt'})")
+    click.echo(f"\nreport written to {tables}/: open {store.report_file(tables, 'html')} in a browser "
+               f"(tables: {store.report_file(tables, 'xlsx')}, summary: {store.report_file(tables, 'summary')})")

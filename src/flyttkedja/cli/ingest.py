@@ -10,6 +10,7 @@ events — docs/ingest.md, "What annual resolution loses") and ``ingest.json``
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -19,8 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
+from flyttkedja import store
 from flyttkedja.cli import main, spinner
-from flyttkedja.io import atomic_directory, write_json
+from flyttkedja.io import atomic_directory
 
 COLUMN_PRESETS = ("scb",)
 
@@ -87,14 +89,15 @@ def snapshots_command(persons, dwellings, out, columns, overwrite, move_date, ab
     from flyttkedja.ingest import from_snapshots
 
     params = dict(move_date=move_date, absent_origin=absent_origin, absent_destination=absent_destination)
-    with atomic_directory(out, overwrite=overwrite) as tmp, Progress(transient=True) as bar:
+    with atomic_directory(out, overwrite=overwrite, inputs=[persons, dwellings]) as tmp, \
+            Progress(transient=True) as bar:
         task = bar.add_task("year pairs", total=None)
         def progress(done, total, year):
             bar.update(task, completed=done, total=total, description=f"year pairs (to {year})")
-        from_snapshots(persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet",
+        from_snapshots(persons, dwellings, columns=load_columns(columns), out=store.register_file(tmp, "moves"),
                        progress=progress, **params)
-        _finish(tmp, dwellings, dict(kind="snapshots", persons=str(persons.resolve()), **params), max_gap_days=730)
-    click.echo(f"wrote {out}/moves.parquet")
+        _finish(tmp, dwellings, "snapshots", dict(persons=str(persons.resolve())), params, max_gap_days=730)
+    click.echo(f"wrote {store.register_file(out, 'moves')}")
 
 
 @ingest.command("events")
@@ -114,24 +117,28 @@ def events_command(events, persons, dwellings, out, columns, overwrite, unordere
     """
     from flyttkedja.ingest import from_person_moves
 
-    with atomic_directory(out, overwrite=overwrite) as tmp, spinner() as progress:
+    with atomic_directory(out, overwrite=overwrite, inputs=[events, persons, dwellings]) as tmp, \
+            spinner() as progress:
         progress.add_task("person events → household moves")
-        from_person_moves(events, persons, dwellings, columns=load_columns(columns), out=tmp / "moves.parquet",
-                          ordered=not unordered)
-        _finish(tmp, dwellings, dict(kind="events", events=str(events.resolve()), persons=str(persons.resolve()),
-                                     ordered=not unordered), max_gap_days=365)
-    click.echo(f"wrote {out}/moves.parquet")
+        from_person_moves(events, persons, dwellings, columns=load_columns(columns),
+                          out=store.register_file(tmp, "moves"), ordered=not unordered)
+        _finish(tmp, dwellings, "events", dict(events=str(events.resolve()), persons=str(persons.resolve())),
+                dict(ordered=not unordered), max_gap_days=365)
+    click.echo(f"wrote {store.register_file(out, 'moves')}")
 
 
-def _finish(tmp: Path, dwellings: Path, params: dict, *, max_gap_days: int) -> None:
-    shutil.copyfile(dwellings, tmp / "dwellings.parquet")
-    params["dwellings"] = str(dwellings.resolve())
-    params["rows"] = {"moves": pq.read_metadata(tmp / "moves.parquet").num_rows}
-    write_json(params, tmp / "ingest.json")
-    dates = pq.read_table(tmp / "moves.parquet", columns=["move_date"]).column("move_date")
-    meta = {"source": f"flyttkedja ingest {params['kind']}", "max_gap_days": max_gap_days}
+def _finish(tmp: Path, dwellings: Path, kind: str, inputs: dict, params: dict, *, max_gap_days: int) -> None:
+    """The rest of the register directory: the dwellings, ingest.json and register.json."""
+    shutil.copyfile(dwellings, store.register_file(tmp, "dwellings"))
+    moves = store.register_file(tmp, "moves")
+    rows = {"moves": pq.read_metadata(moves).num_rows}
+    store.write_ingest_manifest(tmp, store.IngestManifest(
+        kind=kind, inputs={**inputs, "dwellings": str(dwellings.resolve())}, params=params, rows=rows))
+    dates = pq.read_table(moves, columns=["move_date"]).column("move_date")
+    window = None
     if len(dates):
         first, last = pc.min(dates).as_py(), pc.max(dates).as_py()
-        meta |= {"window_start": f"{first.year}-01-01", "window_end": f"{last.year}-12-31"}
-    write_json(meta, tmp / "register.json")
+        window = (dt.date(first.year, 1, 1), dt.date(last.year, 12, 31))
+    store.write_register_manifest(tmp, store.RegisterManifest(
+        window=window, max_gap_days=max_gap_days, rows=rows, source=f"flyttkedja ingest {kind}"))
 

@@ -42,10 +42,13 @@ from flyttkedja.cli import main, refuse_existing, spinner
               help="Language of the labels in report.html and report.xlsx.")
 @click.option("--scenario", "scenario_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Output of `flyttkedja scenario run` (comparison.parquet) to add to the report.")
+@click.option("--register", "register_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Register directory the chains were traced from (default: the one trace.json "
+                                 "names); refused when its content differs from the traced one.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disclosure: str, threshold: int | None,
            rules: str, unsafe_threshold: bool, ledger: Path | None, no_ledger: bool, rounds: int, areas: Path | None,
-           lang: str, scenario_dir: Path | None, overwrite: bool) -> None:
+           lang: str, scenario_dir: Path | None, register_dir: Path | None, overwrite: bool) -> None:
     """Write the analysis tables of the chains in TRACE_DIR to --out.
 
     \b
@@ -58,34 +61,36 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
     Every report into the same parent directory is recorded in its
     disclosure_ledger.json and protected against the earlier ones.
     """
+    from flyttkedja import store
     from flyttkedja.analysis import Report
     from flyttkedja.core import read_chainset
 
-    refuse_existing(out, overwrite)
     if threshold is not None and threshold < 5 and not unsafe_threshold:
         raise click.UsageError(f"--threshold {threshold} is below SCB's 5; add --unsafe-threshold only for tables "
                                "that stay inside the secure environment")
-    by_cols = [c for c in by.split(",") if c]
     from flyttkedja.analysis.release import IDENTIFYING, LEDGER_NAME
 
+    by_cols = [c for c in by.split(",") if c]
     for c in by_cols:
         if c.lower() in IDENTIFYING or c.lower().endswith("_id"):
             raise click.UsageError(f"--by {c}: an identifier cannot be a seed group; use non-identifying "
                                    "attributes such as tenure, rooms, size_band, seed_year")
     use_ledger = None if no_ledger or disclosure != "suppress" else (ledger or out.parent / LEDGER_NAME)
+    register_dir = register_dir or store.read_trace_manifest(trace_dir).register_dir
+    refuse_existing(out, overwrite, inputs=[trace_dir, register_dir, areas, scenario_dir])
     comparison = None
     if scenario_dir is not None:
         import polars as pl
 
-        source = scenario_dir / "comparison.parquet"
+        source = store.scenario_file(scenario_dir, "comparison")
         if not source.exists():
-            raise click.UsageError(f"--scenario: no comparison.parquet in {scenario_dir}")
+            raise click.UsageError(f"--scenario: no {source.name} in {scenario_dir}")
         comparison = pl.read_parquet(source)
     with spinner() as progress:
         task = progress.add_task(f"reading {trace_dir}", total=None)
-        cs = read_chainset(trace_dir)
-        if areas is None and cs.params.get("register_dir"):
-            candidate = Path(cs.params["register_dir"]) / "areas.parquet"
+        cs = read_chainset(trace_dir, register=register_dir)
+        if areas is None and register_dir is not None:
+            candidate = store.register_file(register_dir, "areas")
             areas = candidate if candidate.exists() else None
         progress.update(task, description=f"analysing {cs.chains.height} chains")
         try:
@@ -97,5 +102,5 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
         progress.update(task, description=f"writing {out}")
         result.write(out, overwrite=overwrite, lang=lang, scenario=comparison)
     click.echo(result.summary())
-    click.echo(f"\nreport: {out / 'report.html'}  (tables for Excel: {out / 'report.xlsx'}; output checking: "
-               f"{out / 'output_check.txt'})")
+    click.echo(f"\nreport: {store.report_file(out, 'html')}  (tables for Excel: {store.report_file(out, 'xlsx')}; "
+               f"output checking: {store.report_file(out, 'check_text')})")

@@ -36,7 +36,7 @@ def synth(preset: str, years: int | None, seed: int, scale: float, out: Path, ov
     """
     from flyttkedja.synth import generate, load_config
 
-    refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite, inputs=[preset] if Path(preset).is_file() else [])
     cfg = load_config(preset, years=years, scale=scale)  # validate before any work
     console = Console(stderr=True)
     start = time.perf_counter()
@@ -55,14 +55,15 @@ def synth(preset: str, years: int | None, seed: int, scale: float, out: Path, ov
 
 def _summary(console: Console, reg, out: Path, seconds: float) -> None:
     """Row counts per table and the chain picture; no ids are printed."""
-    meta = reg.metadata()
+    from flyttkedja import store
+
     table = Table(title=f"{out} ({seconds:.1f} s)", show_edge=False)
     table.add_column("file")
     table.add_column("rows", justify="right")
-    names = {"truth_chains": "truth/chains", "truth_links": "truth/links", "truth_moves": "truth/moves",
-             "persons": f"persons/persons_{reg.window[0].year - 1}..{reg.window[1].year}"}
-    for name, rows in meta["rows"].items():
-        table.add_row(names.get(name, name) + ".parquet", f"{rows:,}")
+    years = f"{reg.window[0].year - 1}..{reg.window[1].year}"
+    for name, rows in reg.manifest().rows.items():
+        file = store.REGISTER_FILES.get(name) or store.persons_file("", years).as_posix()
+        table.add_row(file, f"{rows:,}")
     console.print(table)
     lengths = reg.truth_chains["length"].to_numpy()
     mean = f"{lengths.mean():.2f}" if len(lengths) else "-"

@@ -37,14 +37,14 @@ def trace(register_dir: Path, out: Path, seeds: str, max_gap_days: int | None, m
     """
     from flyttkedja.core import trace_register
 
-    refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite, inputs=[register_dir])
     console = Console(stderr=True)
     with spinner() as progress:
         task = progress.add_task(f"tracing {seeds} chains in {register_dir}", total=None)
         cs = trace_register(register_dir, seeds, window=window or None, max_gap_days=max_gap_days,
                             max_length=max_length)
         progress.update(task, description=f"writing {out}")
-        cs.write(out, overwrite=overwrite)
+        cs.write(out, overwrite=overwrite)  # checks --out against the register again
     _summary(console, cs)
 
 

@@ -29,7 +29,6 @@ Example
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import atomic_directory, write_json, write_parquet
+from flyttkedja import store
+from flyttkedja.io import atomic_directory, write_parquet
 
 CHAIN_COLUMNS: dict[str, pl.DataType] = {
     "chain_id": pl.Int64,
@@ -100,6 +100,17 @@ class ChainSet:
     def __repr__(self) -> str:
         return f"ChainSet({self.chains.height} chains, {self.links.height} links)"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: what was traced and the length summary by seed tenure.
+
+        Drawn by :mod:`flyttkedja.analysis.display` (imported here, not at the
+        top: the figures pass the analysis layer's disclosure control, which
+        sits above core), so only protected aggregates show, never an id.
+        """
+        from flyttkedja.analysis.display import chainset_html
+
+        return chainset_html(self)
+
     def link_attributes(
         self,
         move_columns: Sequence[str] = (),
@@ -133,34 +144,29 @@ class ChainSet:
         """Write ``chains.parquet``, ``links.parquet`` and ``trace.json`` into ``path``, atomically.
 
         ``trace.json`` holds the parameters (including the absolute path of the
-        register directory, when known) and the data-quality counts, so that
-        :func:`read_chainset` can load the ChainSet with its register.
+        register directory, when known), the data-quality counts and the content
+        hash of the register (:func:`flyttkedja.store.register_hash`), so that
+        :func:`read_chainset` can load the ChainSet with its register and refuse another.
         """
-        with atomic_directory(path, overwrite=overwrite) as tmp:
+        with atomic_directory(path, overwrite=overwrite, inputs=[self.params.get("register_dir")]) as tmp:
             for name, table in self.to_arrow().items():
-                write_parquet(table, tmp / f"{name}.parquet")
-            record = {
-                "flyttkedja_version": _version(),
-                "params": self.params,
-                "quality": self.quality,
-                "rows": {"chains": self.chains.height, "links": self.links.height},
-            }
-            write_json(record, tmp / "trace.json")
+                write_parquet(table, store.chains_file(tmp, name))
+            store.write_trace_manifest(tmp, store.TraceManifest(
+                params=self.params, quality=self.quality,
+                rows={"chains": self.chains.height, "links": self.links.height},
+                register_hash=store.register_hash({"moves": self.moves, "dwellings": self.dwellings})))
         return Path(path)
 
 
-def _version() -> str:
-    from flyttkedja import __version__
-
-    return __version__
-
-
-def read_chainset(path: str | os.PathLike, *, moves=None, dwellings=None) -> ChainSet:
+def read_chainset(path: str | os.PathLike, *, register: str | os.PathLike | None = None, moves=None,
+                  dwellings=None) -> ChainSet:
     """Load a ChainSet written by :meth:`ChainSet.write` (or ``flyttkedja trace``) with its register.
 
-    The register's ``moves.parquet`` and ``dwellings.parquet`` are read from the
-    directory recorded in ``trace.json``; pass ``moves``/``dwellings`` (any
-    table-like input) to override, e.g. when chains were traced from tables in memory.
+    The register's moves and dwellings are read from the directory recorded in
+    ``trace.json``; pass ``register`` (a register directory) or ``moves``/``dwellings``
+    (any table-like input) to override, e.g. when chains were traced from tables in
+    memory. A register whose content differs from the one traced (its hash in
+    ``trace.json``) raises :class:`flyttkedja.store.RegisterMismatch`.
 
     >>> cs = read_chainset("run/chains")        # doctest: +SKIP
     """
@@ -168,21 +174,22 @@ def read_chainset(path: str | os.PathLike, *, moves=None, dwellings=None) -> Cha
     from flyttkedja.schema import conform
 
     path = Path(path)
-    if not (path / "trace.json").is_file():
-        raise FileNotFoundError(f"{path}: no trace.json (expected a directory written by 'flyttkedja trace')")
-    record = json.loads((path / "trace.json").read_text())
-    params = record.get("params", {})
-    register = params.get("register_dir")
+    manifest = store.read_trace_manifest(path)
+    register = Path(register) if register is not None else manifest.register_dir
+    named = register if moves is None and dwellings is None else None  # for the mismatch message
     if moves is None or dwellings is None:
         if register is None:
-            raise ValueError(f"{path}/trace.json names no register directory; pass moves= and dwellings=")
-        moves = Path(register) / "moves.parquet" if moves is None else moves
-        dwellings = Path(register) / "dwellings.parquet" if dwellings is None else dwellings
+            raise ValueError(f"{path}/{store.TRACE_MANIFEST} names no register directory; pass moves= and dwellings=")
+        moves = store.register_file(register, "moves") if moves is None else moves
+        dwellings = store.register_file(register, "dwellings") if dwellings is None else dwellings
+    moves = conform(to_arrow(moves, "moves"), "moves", partial=True)
+    dwellings = conform(to_arrow(dwellings, "dwellings"), "dwellings", partial=True, check_unique=False)
+    store.check_register(manifest, {"moves": moves, "dwellings": dwellings}, path, named)
     return ChainSet(
-        chains=pl.read_parquet(path / "chains.parquet"),
-        links=pl.read_parquet(path / "links.parquet"),
-        moves=conform(to_arrow(moves, "moves"), "moves", partial=True),
-        dwellings=conform(to_arrow(dwellings, "dwellings"), "dwellings", partial=True, check_unique=False),
-        params=params,
-        quality=record.get("quality", {}),
+        chains=pl.read_parquet(store.chains_file(path, "chains")),
+        links=pl.read_parquet(store.chains_file(path, "links")),
+        moves=moves,
+        dwellings=dwellings,
+        params=manifest.params,
+        quality=manifest.quality,
     )

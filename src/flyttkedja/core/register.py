@@ -11,24 +11,21 @@ Example
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from flyttkedja import store
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.core.trace import Seeds, trace
 
 
 def register_params(register_dir: str | Path) -> dict:
     """``window`` and ``max_gap_days`` from ``register.json`` (empty when absent)."""
-    meta_path = Path(register_dir) / "register.json"
-    if not meta_path.exists():
-        return {}
-    meta = json.loads(meta_path.read_text())
+    manifest = store.read_register_manifest(register_dir)
     out = {}
-    if meta.get("window_start") and meta.get("window_end"):
-        out["window"] = (meta["window_start"], meta["window_end"])
-    if meta.get("max_gap_days") is not None:
-        out["max_gap_days"] = int(meta["max_gap_days"])
+    if manifest is not None and manifest.window is not None:
+        out["window"] = tuple(d.isoformat() for d in manifest.window)
+    if manifest is not None and manifest.max_gap_days is not None:
+        out["max_gap_days"] = manifest.max_gap_days
     return out
 
 
@@ -40,10 +37,11 @@ def trace_register(register_dir: str | Path, seeds: Seeds = "new_builds", *, win
     else to :func:`flyttkedja.core.trace`'s defaults.
     """
     register_dir = Path(register_dir)
-    if not (register_dir / "moves.parquet").exists():
-        raise FileNotFoundError(f"{register_dir}: no moves.parquet (expected a register directory)")
+    moves = store.register_file(register_dir, "moves")
+    if not moves.exists():
+        raise FileNotFoundError(f"{register_dir}: no {moves.name} (expected a register directory)")
     meta = register_params(register_dir)
-    return trace(register_dir / "moves.parquet", register_dir / "dwellings.parquet", seeds,
+    return trace(moves, store.register_file(register_dir, "dwellings"), seeds,
                  window=window if window is not None else meta.get("window"),
                  max_gap_days=max_gap_days if max_gap_days is not None else meta.get("max_gap_days", 365),
                  max_length=max_length, register_dir=register_dir)

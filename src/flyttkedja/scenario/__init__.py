@@ -12,6 +12,7 @@
 from flyttkedja.scenario.config import Line, Programme, Scenario, ScenarioError, load_scenario, parse_scenario
 from flyttkedja.scenario.model import TransitionModel, estimate, load_model
 from flyttkedja.scenario.compare import COMPARISON_COLUMNS, read_comparison, run
+from flyttkedja.scenario._comparison import Comparison, load_comparison
 
-__all__ = ["COMPARISON_COLUMNS", "Line", "Programme", "Scenario", "ScenarioError", "TransitionModel", "estimate", "load_model",
+__all__ = ["COMPARISON_COLUMNS", "Comparison", "load_comparison", "Line", "Programme", "Scenario", "ScenarioError", "TransitionModel", "estimate", "load_model",
            "load_scenario", "parse_scenario", "read_comparison", "run"]

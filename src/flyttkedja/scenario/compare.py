@@ -1,64 +1,129 @@
 """`flyttkedja.scenario.run` (this module: `compare`): every programme by both methods, as one comparison table.
 
 Output directory (written atomically): ``comparison.parquet`` (columns
-:data:`COMPARISON_COLUMNS`, the contract with the report), ``scenario.json``
-(the resolved scenario, seeds, warnings) and ``model.json`` (the estimated
-transition model, disclosure-controlled counts only).
+:data:`COMPARISON_COLUMNS`, the contract with the report), ``summary.txt``
+(what the figures say, in English and Swedish), ``scenario.json`` (the
+resolved scenario, seeds, warnings, which programme differences are
+resolved) and ``model.json`` (the estimated transition model,
+disclosure-controlled counts only, with its cross-validated error).
+
+The three quantities a planner needs, per 100 new dwellings (docs/scenarios.md):
+
+- ``moves_gross_per_100_new`` — moves in the chains the programme's dwellings
+  start: the transition model's expectation, and (method
+  ``microsimulation``) the same chains traced inside the market runs;
+- ``moves_net_per_100_new`` — the paired change in all moves of the market;
+- ``displacement_ratio`` — net / gross.
+
+Rows are per programme (``line`` null) and per programme line (``line`` =
+"1", "2", ... in file order), for the whole region (``area`` = "region"),
+the programme's municipality ("municipality") and the rest of the region
+("rest").
 
 Example
 -------
 >>> table = run(load_scenario("examples/kustvik_rental_share.toml"), "out/kustvik")   # doctest: +SKIP
->>> read_comparison("out/kustvik").filter(pl.col("measure") == "moves_per_100_new")   # doctest: +SKIP
+>>> read_comparison("out/kustvik").filter(pl.col("measure") == "moves_gross_per_100_new")   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.io import atomic_directory, write_json, write_parquet
+from flyttkedja import store
+from flyttkedja.io import atomic_directory, atomic_file, check_output, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
-from flyttkedja.scenario.model import TransitionModel, estimate
+from flyttkedja.scenario.model import Z975, TransitionModel, estimate
 from flyttkedja.schema import AREA_TYPES, TENURES
 
 COMPARISON_COLUMNS = {
-    "programme": pa.string(), "method": pa.string(), "measure": pa.string(), "group": pa.string(),
-    "estimate": pa.float64(), "lower": pa.float64(), "upper": pa.float64(), "n": pa.int64(), "suppressed": pa.bool_(),
+    "programme": pa.string(), "line": pa.string(), "area": pa.string(), "method": pa.string(),
+    "measure": pa.string(), "group": pa.string(), "estimate": pa.float64(), "lower": pa.float64(),
+    "upper": pa.float64(), "n": pa.int64(), "suppressed": pa.bool_(),
 }
 COMPARISON_SCHEMA = pa.schema([pa.field(k, t) for k, t in COMPARISON_COLUMNS.items()])
-
+AREAS = ("region", "municipality", "rest")
+GROSS, NET, RATIO = "moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio"
 
 # 97.5% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 
+def t975(df: int) -> float:
+    """97.5% quantile of Student's t with ``df`` degrees of freedom (normal beyond 30)."""
+    return T975[df - 1] if 1 <= df <= 30 else Z975
+
+
 def read_comparison(path: str | os.PathLike) -> pl.DataFrame:
     """The comparison table of a scenario output directory, columns in contract order."""
-    return pl.read_parquet(Path(path) / "comparison.parquet").select(list(COMPARISON_COLUMNS))
+    return pl.read_parquet(store.scenario_file(path, "comparison")).select(list(COMPARISON_COLUMNS))
 
 
-def _row(programme, method, measure, group, est, lo=None, hi=None, n=0, suppressed=False) -> dict:
+def _row(programme, method, measure, group, est, lo=None, hi=None, n=0, suppressed=False, line=None,
+         area="region") -> dict:
     f = lambda x: None if x is None or not np.isfinite(x) else float(x)  # noqa: E731
-    return {"programme": programme, "method": method, "measure": measure, "group": group, "estimate": f(est),
-            "lower": f(lo), "upper": f(hi), "n": int(n), "suppressed": bool(suppressed)}
+    return {"programme": programme, "line": line, "area": area, "method": method, "measure": measure,
+            "group": group, "estimate": f(est), "lower": f(lo), "upper": f(hi), "n": int(n),
+            "suppressed": bool(suppressed)}
 
 
-def programme_kinds(model: TransitionModel, programme: Programme) -> tuple[list, np.ndarray]:
-    """(start distribution, allocated group or None) and the count of each line."""
-    kinds = []
-    for line in programme.lines:
-        attrs = {"tenure": line.tenure, "rooms": line.rooms, "area_type": line.area_type,
-                 "landlord": line.landlord, "building_type": line.building_type, "municipality": line.municipality}
+def programme_municipalities(programme: Programme) -> list[str]:
+    """The municipalities a programme's lines name (its "municipality" area), in order of appearance."""
+    return list(dict.fromkeys(line.municipality for line in programme.lines if line.municipality is not None))
+
+
+# ---------------------------------------------------------------------- transition model
+class UnusedAttributeWarning(UserWarning):
+    """A programme line sets an attribute the transition model cannot use (not among its strata)."""
+
+
+LINE_ATTRIBUTES = ("tenure", "rooms", "area_type", "landlord", "building_type", "municipality")
+
+
+def line_attributes(line) -> dict:
+    return {k: getattr(line, k) for k in LINE_ATTRIBUTES}
+
+
+def programme_kinds(model: TransitionModel, programme: Programme) -> tuple[list, np.ndarray, list[str]]:
+    """(start distribution, allocated group or None) of each line, the counts, and warnings for lines whose
+    exact stratum was never observed (keys relaxed)."""
+    kinds, notes = [], []
+    for i, line in enumerate(programme.lines):
+        w, relaxed = model.line_weights(line_attributes(line))
+        if relaxed:
+            notes.append(f"programme {programme.name!r} line {i + 1}: no observed stratum with its "
+                         f"{', '.join(relaxed)}; the model uses the other strata of its kind instead")
         group = model.groups.index(line.target_group) if line.target_group in model.groups else None
-        kinds.append((model.line_weights(attrs), group))
-    return kinds, np.array([line.count for line in programme.lines], np.int64)
+        kinds.append((w, group))
+    return kinds, np.array([line.count for line in programme.lines], np.int64), notes
+
+
+def unused_attributes(model: TransitionModel, programme: Programme) -> list[str]:
+    """Warnings naming the line attributes the planner wrote that the model cannot use."""
+    out = []
+    for i, line in enumerate(programme.lines):
+        written = set(line.written) if line.written else set()
+        ignored = [k for k in ("landlord", "building_type", "municipality", "area_type")
+                   if k in written and k not in model.keys]
+        if "rooms" not in model.keys and "size_band" not in model.keys:
+            ignored.append("rooms")
+        if line.level != 1.0:
+            ignored.append("level")
+        if ignored:
+            out.append(f"programme {programme.name!r} line {i + 1}: the transition model ignores "
+                       f"{', '.join(ignored)} (not among its strata {', '.join(model.keys)}"
+                       f"{'; the price level only reaches the microsimulation' if 'level' in ignored else ''})")
+    return out
 
 
 def sparse_lines(model: TransitionModel, programmes, min_observations: int) -> list[str]:
@@ -66,60 +131,92 @@ def sparse_lines(model: TransitionModel, programmes, min_observations: int) -> l
     observed = model.first.sum(axis=1) + model.later.sum(axis=1)
     out = []
     for prog in programmes:
-        kinds, _ = programme_kinds(model, prog)
+        kinds, _, _ = programme_kinds(model, prog)
         for k, (weights, _) in enumerate(kinds):
             n = int(observed[weights > 0].sum())
             if n < min_observations:
-                out.append(f"programme {prog.name!r} line {k}: its strata hold {n} vacancy records "
-                           f"(fewer than {min_observations}); its figures rest on few observations")
+                out.append(f"programme {prog.name!r} line {k + 1}: its strata hold {n} vacancy records "
+                           f"(fewer than {min_observations}); its figures lean on coarser strata")
     return out
 
 
-def _summaries(model: TransitionModel, kinds, counts, probs=None) -> np.ndarray:
-    """Per-new-dwelling expectations of a programme, flattened in :func:`_measure_names` order."""
-    total = counts.sum()
-    acc = None
-    for (start, group), c in zip(kinds, counts):
-        e = model.expectations(start, group, probs)
-        vec = np.r_[e["moves"], _by(model, e["vacancies"], "tenure", TENURES),
-                    _by(model, e["vacancies"], "area_type", AREA_TYPES), e["reach"], e["ends"]] * (c / total)
-        acc = vec if acc is None else acc + vec
-    return acc
+def _model_spec(model: TransitionModel) -> list[tuple[str, str | None, str, float]]:
+    """(measure, group, area, scale) of each column of :func:`_model_values`."""
+    out = [(GROSS, None, a, 100.0) for a in AREAS]
+    out += [(f"vacancies_{t}_per_100_new", t, "region", 100.0) for t in TENURES]
+    out += [(f"vacancies_area_{a}_per_100_new", a, "region", 100.0) for a in AREA_TYPES]
+    out += [(f"reached_{g}_per_100_new", g, a, 100.0) for a in AREAS for g in model.groups]
+    out += [(f"end_{r}_share", r, "region", 1.0) for r in model.reasons]
+    return out
 
 
-def _by(model: TransitionModel, vac: np.ndarray, key: str, values) -> np.ndarray:
-    if key not in model.keys:
-        return np.full(len(values), np.nan)
+def _by_key(model: TransitionModel, key: str, values) -> np.ndarray | None:
+    """(len(values), S) indicator of strata whose ``key`` is each value (None if not a key)."""
+    if key not in model.keys or not len(values):
+        return None
     pos = model.keys.index(key)
     which = np.array([s.split("|")[pos] for s in model.strata])
-    return np.array([vac[which == v].sum() for v in values])
+    return np.stack([which == v for v in values]).astype(np.float64)
 
 
-def _measure_names(model: TransitionModel) -> list[tuple[str, str | None, float]]:
-    """(measure, group, scale) in the order of :func:`_summaries`; per-100 measures are scaled by 100."""
-    out = [("moves_per_100_new", None, 100.0)]
-    out += [(f"vacancies_{t}_per_100_new", t, 100.0) for t in TENURES]
-    out += [(f"vacancies_area_{a}_per_100_new", a, 100.0) for a in AREA_TYPES]
-    out += [(f"reached_{g}_per_100_new", g, 100.0) for g in model.groups]
-    out += [(f"end_{r}_share", r, 1.0) for r in model.reasons]
-    return out
+def _model_values(model: TransitionModel, kinds, counts, munis: list[str], probs=None) -> np.ndarray:
+    """(1 + lines, columns of :func:`_model_spec`): per new dwelling, the programme then each line."""
+    pr = model.probabilities() if probs is None else probs
+    in_muni = _by_key(model, "municipality", munis)
+    mask = in_muni.sum(axis=0) > 0 if in_muni is not None else None
+    ten, area = _by_key(model, "tenure", TENURES), _by_key(model, "area_type", AREA_TYPES)
+    nan = lambda n: np.full(n, np.nan)  # noqa: E731
+    G = len(model.groups)
+    rows = []
+    for start, group in kinds:
+        e = model.expectations(start, group, pr)
+        mv, rb = e["moves_by_stratum"], e["reach_by_stratum"]
+        m_mv = mv[mask].sum() if mask is not None else np.nan
+        m_rb = rb[mask].sum(axis=0) if mask is not None else nan(G)
+        rows.append(np.r_[e["moves"], m_mv, e["moves"] - m_mv,
+                          ten @ e["vacancies"] if ten is not None else nan(len(TENURES)),
+                          area @ e["vacancies"] if area is not None else nan(len(AREA_TYPES)),
+                          e["reach"], m_rb, e["reach"] - m_rb, e["ends"]])
+    lines = np.array(rows)
+    share = counts / counts.sum()
+    return np.vstack([share @ lines, lines])
 
 
-def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: int, reps: int, seed: int) -> list[dict]:
-    """The transition model's rows for one programme: exact expectations with bootstrap intervals, and
-    the Monte Carlo distribution of the programme's total moves."""
-    kinds, counts = programme_kinds(model, programme)
-    point = _summaries(model, kinds, counts)
-    boot = model.bootstrap(lambda p: _summaries(model, kinds, counts, p), bootstrap, seed) if bootstrap else None
+def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: int, reps: int, seed: int,
+                    model_error: float = 0.0) -> list[dict]:
+    """The transition model's rows for one programme and its lines: exact expectations with bootstrap
+    intervals (gross moves: also the model's cross-validated error, relative sd ``model_error``), and the
+    Monte Carlo distribution of the programme's total moves."""
+    kinds, counts, _ = programme_kinds(model, programme)
+    munis = programme_municipalities(programme)
+    point = _model_values(model, kinds, counts, munis)
+    boot = (model.bootstrap(lambda p: _model_values(model, kinds, counts, munis, p), bootstrap, seed)
+            if bootstrap else None)
     n = int(model.first.sum() + model.later.sum())
-    rows = [_row(programme.name, "transition_model", "chain_length_mean", None, point[0],
-                 *(np.nanpercentile(boot[:, 0], [2.5, 97.5]) if boot is not None else (None, None)), n)]
-    for k, (name, group, scale) in enumerate(_measure_names(model)):
-        lo, hi = (np.nanpercentile(boot[:, k], [2.5, 97.5]) * scale) if boot is not None else (None, None)
-        rows.append(_row(programme.name, "transition_model", name, group, point[k] * scale, lo, hi, n))
+    rows = []
+    spec = _model_spec(model)
+    for li in range(point.shape[0]):
+        line = None if li == 0 else str(li)
+        if li == 0:
+            lo, hi = np.nanpercentile(boot[:, 0, 0], [2.5, 97.5]) if boot is not None else (None, None)
+            rows.append(_row(programme.name, "transition_model", "chain_length_mean", None, point[0, 0], lo, hi, n))
+        for k, (name, group, area, scale) in enumerate(spec):
+            if area != "region" and not munis:
+                continue
+            est = point[li, k] * scale
+            if not np.isfinite(est):
+                continue
+            lo = hi = None
+            if boot is not None:
+                lo, hi = np.nanpercentile(boot[:, li, k], [2.5, 97.5]) * scale
+            if name == GROSS and model_error > 0:
+                sd_boot = 0.0 if lo is None else (hi - lo) / (2 * Z975)
+                half = Z975 * np.hypot(sd_boot, model_error * est)
+                lo, hi = est - half, est + half
+            rows.append(_row(programme.name, "transition_model", name, group, est, lo, hi, n, line=line, area=area))
     sim = model.simulate(kinds, counts, reps, seed)
     per100 = sim["moves"] / counts.sum() * 100
-    rows.append(_row(programme.name, "transition_model", "moves_per_100_new_simulated", None, per100.mean(),
+    rows.append(_row(programme.name, "transition_model", f"{GROSS}_simulated", None, per100.mean(),
                      *np.percentile(per100, [2.5, 97.5]), reps))
     hist = sim["hist"].sum(axis=0) / sim["hist"].sum()
     rows.append(_row(programme.name, "transition_model", "chain_length_share_0", None, hist[0], n=reps))
@@ -127,35 +224,133 @@ def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: 
     return rows
 
 
-def microsim_rows(programme: Programme, names: list[str], diffs: np.ndarray) -> list[dict]:
-    """Mean difference programme − baseline per 100 programme dwellings, paired t interval."""
+# ---------------------------------------------------------------------- microsimulation
+def _paired(x: np.ndarray) -> tuple[float, float, float]:
+    """Mean and paired t interval over replications (axis 0)."""
+    reps = len(x)
+    mean = float(x.mean())
+    if reps < 2:
+        return mean, np.nan, np.nan
+    half = t975(reps - 1) * x.std(ddof=1) / np.sqrt(reps)
+    return mean, mean - half, mean + half
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> tuple[float, float, float]:
+    """mean(num) / mean(den) with a delta-method t interval over replications."""
+    reps, d = len(num), den.mean()
+    if d <= 0:
+        return np.nan, np.nan, np.nan
+    r = num.mean() / d
+    if reps < 2:
+        return r, np.nan, np.nan
+    half = t975(reps - 1) * (num - r * den).std(ddof=1) / np.sqrt(reps) / d
+    return r, r - half, r + half
+
+
+def _areas(counts: np.ndarray, in_muni: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Sum the last axis (municipalities) into the region, the programme's municipality and the rest."""
+    region = counts.sum(axis=-1)
+    if in_muni is None:
+        return {"region": region}
+    m = counts[..., in_muni].sum(axis=-1)
+    return {"region": region, "municipality": m, "rest": region - m}
+
+
+def microsim_rows(programme: Programme, index: int, results: list[dict], munis: list[str]) -> list[dict]:
+    """Rows of one programme from the replications (:func:`microsim.replicate` results, seed order)."""
+    from flyttkedja.scenario.microsim import COUNTS
+
+    own = programme_municipalities(programme)
+    in_muni = np.isin(munis, own) if own else None
+    reps = len(results)
+    base = np.stack([r["base"] for r in results])
+    total = np.stack([r["total"][index] for r in results])
+    gross = np.stack([r["gross"][index] for r in results])  # (reps, lines, C, U)
+    net_a, gross_a = _areas(total - base, in_muni), _areas(gross.sum(axis=1), in_muni)
     scale = 100.0 / programme.dwellings
-    reps = diffs.shape[0]
     rows = []
-    for k, name in enumerate(names):
-        x = diffs[:, k] * scale
-        mean = x.mean()
-        half = (T975[reps - 2] if reps <= 31 else 1.96) * x.std(ddof=1) / np.sqrt(reps) if reps > 1 else np.nan
-        group = name.split("_per_100")[0].removeprefix("vacancies_area_").removeprefix("vacancies_").removeprefix("reached_")
-        rows.append(_row(programme.name, "microsimulation", name, None if name == "moves_per_100_new" else group,
-                         mean, mean - half, mean + half, reps))
+
+    def named(c: str, net: bool) -> tuple[str, str | None]:
+        if c == "moves":
+            return (NET if net else GROSS), None
+        stem, group = c, c.removeprefix("vacancies_area_").removeprefix("vacancies_").removeprefix("reached_")
+        return f"{stem}{'_net' if net else ''}_per_100_new", group
+
+    for area in gross_a:
+        for ci, c in enumerate(COUNTS):
+            if c != "moves" and c.startswith("vacancies") and area != "region":
+                continue
+            for net, arr in ((False, gross_a[area]), (True, net_a[area])):
+                name, group = named(c, net)
+                rows.append(_row(programme.name, "microsimulation", name, group, *_paired(arr[:, ci] * scale),
+                                 n=reps, area=area))
+        rows.append(_row(programme.name, "microsimulation", RATIO, None,
+                         *_ratio(net_a[area][:, 0], gross_a[area][:, 0]), n=reps, area=area))
+    for li, line in enumerate(programme.lines):  # gross by line (net is the programme's as a whole)
+        line_a = _areas(gross[:, li], in_muni)
+        for area, arr in line_a.items():
+            for ci, c in enumerate(COUNTS):
+                if c.startswith("vacancies") and area != "region":
+                    continue
+                name, group = named(c, False)
+                rows.append(_row(programme.name, "microsimulation", name, group,
+                                 *_paired(arr[:, ci] * 100.0 / line.count), n=reps, line=str(li + 1), area=area))
     return rows
 
 
+def differences(programmes, results: list[dict]) -> list[dict]:
+    """Paired differences of net moves per 100 new dwellings between every two programmes (with one
+    programme: against building nothing), with 95% t intervals; ``resolved`` when the interval excludes 0."""
+    per = [np.array([(r["total"][i][0] - r["base"][0]).sum() for r in results]) * 100.0 / p.dwellings
+           for i, p in enumerate(programmes)]  # COUNTS[0] = moves, summed over municipalities
+    pairs = list(itertools.combinations(range(len(programmes)), 2)) or [(0, None)]
+    out = []
+    for a, b in pairs:
+        d = per[a] - (per[b] if b is not None else 0.0)
+        est, lo, hi = _paired(d)
+        out.append({"a": programmes[a].name, "b": programmes[b].name if b is not None else "nothing built",
+                    "measure": NET, "difference": est, "lower": lo, "upper": hi, "replications": len(d),
+                    "resolved": bool(np.isfinite(lo) and (lo > 0 or hi < 0))})
+    return out
+
+
+def replications_until_resolved(fn, seeds: list[int], first: int, *, programmes, step: int | None = None,
+                                run_batch=None) -> tuple[list[dict], list[dict]]:
+    """Run ``first`` replications, then batches of ``step`` until every pairwise difference is resolved
+    or ``len(seeds)`` replications ran; returns (results, differences)."""
+    results = run_batch(seeds[:first])
+    step = step or max(first, 2)
+    diffs = differences(programmes, results)
+    while len(results) < len(seeds) and not all(d["resolved"] for d in diffs):
+        results += run_batch(seeds[len(results): len(results) + step])
+        diffs = differences(programmes, results)
+    return results, diffs
+
+
+# ---------------------------------------------------------------------- run
 def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: bool = False,
-        progress: Callable[[str, float], None] | None = None) -> pl.DataFrame:
+        progress: Callable[[str, float], None] | None = None, workers: int | None = None,
+        scheduler=None) -> pl.DataFrame:
     """Estimate the transition model, run the paired microsimulation and compare every programme.
 
-    ``progress(step, fraction)`` is called as work completes. Returns the
-    comparison table; with ``out`` also writes the output directory.
+    ``progress(step, fraction)`` is called as work completes. ``workers`` and
+    ``scheduler`` choose where replications run (:mod:`flyttkedja.scenario.executor`;
+    default: the scenario file's ``[run]`` table, else local processes).
+    Returns the comparison table; with ``out`` also writes the output directory.
     """
     from flyttkedja.core import trace, trace_register
+    from flyttkedja.scenario.executor import map_replications
+    from flyttkedja.scenario.microsim import replicate
+    from flyttkedja.scenario.summary import summary_text
     from flyttkedja.synth import generate
     from flyttkedja.synth.config import load_config
-    from flyttkedja.scenario.microsim import paired_runs
 
     say = progress or (lambda step, frac: None)
     src, ms = scenario.source, scenario.model
+    workers = scenario.execution.workers if workers is None else workers
+    scheduler = scenario.execution.scheduler if scheduler is None else scheduler
+    if out is not None:  # refused before any work, not after it
+        check_output(out, [src.register], overwrite=overwrite)
     say("tracing the source register", 0.0)
     if src.register:
         cs = trace_register(src.register, "new_builds")
@@ -164,42 +359,71 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations)
+        model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
+                         shrinkage=ms.shrinkage)
     messages = [str(w.message) for w in caught]
+    sigma = 0.0
+    if ms.cross_validation and model.records is not None and model.records.get("seed_muni") is not None:
+        say("cross-validating the model by municipality", 0.05)
+        cv = model.cross_validate()
+        model.meta["cross_validation"] = cv
+        sigma = float(cv.get("sigma", 0.0))
     if src.register:  # register microdata: every figure that leaves comes from the disclosed counts
         model = model.disclosed()
         messages.append(f"register source: the comparison uses the disclosure-controlled model "
                         f"({model.suppressed_cells} cells suppressed, threshold {model.threshold})")
+    for prog in scenario.programmes:
+        for text in unused_attributes(model, prog):
+            warnings.warn(text, UnusedAttributeWarning, stacklevel=2)
+            messages.append(text)
+        messages += programme_kinds(model, prog)[2]
     messages += sparse_lines(model, scenario.programmes, ms.min_observations)
     rows = []
     for i, prog in enumerate(scenario.programmes):
         say(f"transition model: {prog.name}", 0.1 + 0.1 * i / len(scenario.programmes))
         rows += transition_rows(model, prog, bootstrap=ms.bootstrap, reps=scenario.chain_replications,
-                                seed=scenario.seed)
-    seeds = [int(s % 2**31) for s in np.random.SeedSequence(scenario.seed).generate_state(scenario.replications)]
+                                seed=scenario.seed, model_error=sigma)
+    budget = max(scenario.max_replications, scenario.replications)
+    seeds = [int(s % 2**31) for s in np.random.SeedSequence(scenario.seed).generate_state(budget)]
+    diffs: list[dict] = []
+    used: list[int] = []
     if src.preset:
         cfg = load_config(src.preset, years=src.years, scale=src.scale)
-        total = scenario.replications * (1 + len(scenario.programmes))
+        munis = [m["code"] for m in cfg.section("municipality")]
         done = [0]
 
         def tick():
             done[0] += 1
-            say(f"microsimulation: run {done[0]} of {total}", 0.2 + 0.8 * done[0] / total)
+            say(f"microsimulation: replication {done[0]} (at most {budget})", 0.2 + 0.8 * done[0] / budget)
 
-        diffs = paired_runs(cfg, scenario.programmes, src.years, seeds, tick)
-        for prog in scenario.programmes:
-            rows += microsim_rows(prog, diffs["names"], diffs[prog.name])
+        fn = partial(replicate, cfg, scenario.programmes, src.years)
+        batch = partial(map_replications, fn, workers=workers, scheduler=scheduler, progress=tick)
+        results, diffs = replications_until_resolved(fn, seeds, scenario.replications,
+                                                     programmes=scenario.programmes, run_batch=batch)
+        used = seeds[: len(results)]
+        for i, prog in enumerate(scenario.programmes):
+            rows += microsim_rows(prog, i, results, munis)
     else:
         messages.append("microsimulation skipped: the source is a register, not a synthetic preset")
     table = pa.Table.from_pylist(rows, schema=COMPARISON_SCHEMA)
+    frame = pl.from_arrow(table)
     if out is not None:
-        with atomic_directory(out, overwrite=overwrite) as tmp:
-            write_parquet(table, tmp / "comparison.parquet")
-            write_json({"scenario": scenario.to_dict(), "microsimulation_seeds": seeds, "warnings": messages,
-                        "model": {"strata": len(model.strata), "chains": model.meta.get("chains"),
-                                  "sparse_strata": model.meta["sparse_strata"]},
-                        "notes": ["target-group allocation is applied in the transition model only"]},
-                       tmp / "scenario.json")
-            model.save(tmp / "model.json")
+        text = "\n\n\n".join(summary_text(frame, diffs, lang=lang) for lang in ("en", "sv"))
+        with atomic_directory(out, overwrite=overwrite, inputs=[src.register]) as tmp:
+            write_parquet(table, store.scenario_file(tmp, "comparison"))
+            with atomic_file(store.scenario_file(tmp, "summary")) as part:
+                Path(part).write_text(text + "\n", encoding="utf-8")
+            store.write_scenario_manifest(tmp, store.ScenarioManifest(
+                scenario=scenario.to_dict(), microsimulation_seeds=used, warnings=messages,
+                model={"strata": len(model.strata), "keys": list(model.keys), "chains": model.meta.get("chains"),
+                       "shrinkage": model.shrinkage, "sparse_strata": model.meta["sparse_strata"],
+                       "cross_validation": {k: v for k, v in model.meta.get("cross_validation", {}).items()
+                                            if k != "by_municipality"}},
+                notes=["target-group allocation is applied in the transition model only",
+                       "gross = the chains the programme's dwellings start; net = the paired change in all moves "
+                       "that fill a dwelling; displacement_ratio = net / gross"],
+                differences=diffs,
+                programme_municipalities={p.name: programme_municipalities(p) for p in scenario.programmes}))
+            model.save(store.scenario_file(tmp, "model"))
     say("done", 1.0)
-    return pl.from_arrow(table)
+    return frame

@@ -20,11 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flyttkedja import store
 from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, LANDLORDS, TENURES
 
 TARGET_GROUP_NAMES = ("young_adults", "seniors", "low_income", "lowest_quintile", "families", "born_abroad")
-STRATUM_KEYS = ("tenure", "size_band", "area_type", "landlord", "building_type", "municipality")
-TOP = ("name", "seed", "replications", "chain_replications", "source", "model", "programme")
+STRATUM_KEYS = ("tenure", "rooms", "size_band", "area_type", "landlord", "building_type", "municipality")
+TOP = ("name", "seed", "replications", "max_replications", "chain_replications", "source", "model", "run",
+       "programme")
 
 
 class ScenarioError(ValueError):
@@ -44,6 +46,7 @@ class Line:
     area_type: str | None = None
     level: float = 1.0
     target_group: str | None = None
+    written: tuple[str, ...] = field(default=(), compare=False)  # the fields the file gave (not defaults)
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,21 @@ class Source:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    strata: tuple[str, ...] = ("tenure", "size_band", "area_type")
+    strata: tuple[str, ...] = ("tenure", "rooms", "area_type", "municipality")
     threshold: int = 5
     min_observations: int = 30
     bootstrap: int = 200
+    shrinkage: float = 20.0
+    cross_validation: bool = True
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where the microsimulation's replications run: ``workers`` local processes (None: one per CPU,
+    0: in this process) or the Dask ``scheduler`` at an address such as ``tcp://host:8786``."""
+
+    workers: int | None = None
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,8 @@ class Scenario:
     seed: int = 7
     replications: int = 5
     chain_replications: int = 1000
+    max_replications: int = 5
+    execution: Execution = field(default_factory=Execution)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario (every default filled in), for ``scenario.json``."""
@@ -159,7 +175,7 @@ def _line(raw: Any, where: str) -> Line:
         building_type=_choice(raw.get("building_type", "multi_dwelling"), f"{where}.building_type", BUILDING_TYPES),
         landlord=landlord, municipality=muni, area_type=atype,
         level=_float(raw.get("level", 1.0), f"{where}.level", 0.1, 10.0),
-        target_group=group,
+        target_group=group, written=tuple(sorted(raw)),
     )
 
 
@@ -187,8 +203,8 @@ def _source(raw: Any, base: Path | None) -> Source:
     if register is not None:
         register = _str(register, "source.register")
         path = Path(register) if base is None or Path(register).is_absolute() else base / register
-        if not (path / "moves.parquet").exists():
-            raise ScenarioError(f"source.register: {path} holds no moves.parquet")
+        if not store.is_register(path):
+            raise ScenarioError(f"source.register: {path} holds no {store.register_file(path, 'moves').name}")
         register = str(path)
     return Source(
         register=register,
@@ -201,7 +217,8 @@ def _source(raw: Any, base: Path | None) -> Source:
 
 def _model(raw: Any) -> ModelSettings:
     raw = _table(raw if raw is not None else {}, "model", ("strata", "threshold", "unsafe_threshold",
-                                                           "min_observations", "bootstrap"))
+                                                           "min_observations", "bootstrap", "shrinkage",
+                                                           "cross_validation"))
     strata = raw.get("strata", list(ModelSettings.strata))
     if not isinstance(strata, list) or not strata:
         raise ScenarioError(f"model.strata: must be a non-empty list, got {strata!r}")
@@ -219,7 +236,23 @@ def _model(raw: Any) -> ModelSettings:
         threshold=threshold,
         min_observations=_int(raw.get("min_observations", 30), "model.min_observations", 0),
         bootstrap=_int(raw.get("bootstrap", 200), "model.bootstrap", 0, 100_000),
+        shrinkage=_float(raw.get("shrinkage", 20.0), "model.shrinkage", 0.0, 1e6),
+        cross_validation=_bool(raw.get("cross_validation", True), "model.cross_validation"),
     )
+
+
+def _execution(raw: Any) -> Execution:
+    raw = _table(raw if raw is not None else {}, "run", ("workers", "scheduler"))
+    workers = raw.get("workers")
+    scheduler = raw.get("scheduler")
+    return Execution(workers=None if workers is None else _int(workers, "run.workers", 0, 4096),
+                     scheduler=None if scheduler is None else _str(scheduler, "run.scheduler"))
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{where}: must be true or false, got {value!r}")
+    return value
 
 
 def parse_scenario(raw: dict[str, Any], base: Path | None = None) -> Scenario:
@@ -227,14 +260,17 @@ def parse_scenario(raw: dict[str, Any], base: Path | None = None) -> Scenario:
     unknown = sorted(set(raw) - set(TOP))
     if unknown:
         raise ScenarioError(f"{unknown[0]}: unknown field; allowed: {', '.join(TOP)}")
+    reps = _int(raw.get("replications", 5), "replications", 1, 10_000)
     return Scenario(
         name=_str(raw.get("name"), "name"),
         programmes=_programmes(raw.get("programme")),
         source=_source(raw.get("source"), base),
         model=_model(raw.get("model")),
         seed=_int(raw.get("seed", 7), "seed"),
-        replications=_int(raw.get("replications", 5), "replications", 1, 10_000),
+        replications=reps,
         chain_replications=_int(raw.get("chain_replications", 1000), "chain_replications", 1, 1_000_000),
+        max_replications=_int(raw.get("max_replications", reps), "max_replications", reps, 100_000),
+        execution=_execution(raw.get("run")),
     )
 
 

@@ -1,23 +1,32 @@
 """The absorbing vacancy-transition model (White 1970; Emmi & Magnusson).
 
-A vacancy in stratum *i* (tenure × size band × area type by default) is filled
-by a household leaving a dwelling in stratum *j* (the chain goes on), or the
-chain ends for one of :data:`flyttkedja.schema.END_REASONS` (absorption). The
-first vacancy of a new build has its own outcome distribution (``first``),
-later vacancies share one (``later``); for every stratum the model also holds
-how many of its fillers belong to each target group.
+A vacancy in stratum *i* (tenure × rooms × area type × municipality by
+default) is filled by a household leaving a dwelling in stratum *j* (the chain
+goes on), or the chain ends for one of :data:`flyttkedja.schema.END_REASONS`
+(absorption). The first vacancy of a new build has its own outcome
+distribution (``first``), later vacancies share one (``later``); for every
+stratum the model also holds how many of its fillers belong to each target
+group, and for first vacancies filled by a member of group *g* their outcomes
+and their fillers' whole group profile (allocated dwellings).
+
+Sparse strata borrow strength from coarser ones (hierarchical shrinkage):
+a stratum's row is ``(n·p̂ + k·p_parent) / (n + k)`` where the parent drops
+the last stratum key (municipality, then area type, then rooms, then tenure
+by default) and ``k`` is :attr:`TransitionModel.shrinkage` records.
 
 :func:`estimate` counts these outcomes in a :class:`~flyttkedja.core.ChainSet`;
 :meth:`TransitionModel.expectations` gives exact expected values from the
 fundamental matrix N = (I − Q)⁻¹; :meth:`TransitionModel.simulate` draws
-Monte Carlo chains in numba. :meth:`TransitionModel.save` writes only
+Monte Carlo chains in numba; :meth:`TransitionModel.cross_validate` measures
+the model's error by municipality. :meth:`TransitionModel.save` writes only
 disclosure-controlled counts (cells below the threshold suppressed), so a
 model estimated inside a secure environment can be used anywhere.
 
 Example
 -------
 >>> model = estimate(chainset)                                   # doctest: +SKIP
->>> model.expectations(model.line_weights({"tenure": "rental"}))["moves"]   # doctest: +SKIP
+>>> w, _ = model.line_weights({"tenure": "rental", "rooms": 2})  # doctest: +SKIP
+>>> model.expectations(w)["moves"]                               # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -39,21 +48,52 @@ from flyttkedja.scenario import _kernels as K
 from flyttkedja.schema import END_REASONS
 
 MOVE_REASONS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # the filling move is a link
-DEFAULT_STRATA = ("tenure", "size_band", "area_type")
-FORMAT = "flyttkedja-transition-model/1"
+DEFAULT_STRATA = ("tenure", "rooms", "area_type", "municipality")
+DEFAULT_SHRINKAGE = 20.0  # records: a stratum with 20 records is half its own, half its parent's
+FORMAT = "flyttkedja-transition-model/2"
+FORMATS = ("flyttkedja-transition-model/1", FORMAT)
+TOP_ROOMS = 5  # the rooms key: 1..4, "5+"
+Z975 = 1.959963984540054
 
 
 class SparseStratumWarning(UserWarning):
     """A stratum the model needs has fewer observations than ``min_observations``."""
 
 
+def rooms_label(rooms: pl.Expr) -> pl.Expr:
+    """Stratum label of exact rooms: "1".."4", "5+" (0 rooms counts as "1")."""
+    r = rooms.cast(pl.Int64).clip(1, TOP_ROOMS)
+    return pl.when(r >= TOP_ROOMS).then(pl.lit(f"{TOP_ROOMS}+")).otherwise(r.cast(pl.String))
+
+
 def stratum_expr(keys, prefix: str = "") -> pl.Expr:
-    """Stratum label of a dwelling, e.g. ``"rental|2|mixed"``, from (prefixed) dwelling columns."""
+    """Stratum label of a dwelling, e.g. ``"rental|2|mixed|9983"``, from (prefixed) dwelling columns."""
     parts = []
     for key in keys:
-        col = size_band(pl.col(f"{prefix}rooms")) if key == "size_band" else pl.col(f"{prefix}{key}").cast(pl.String)
+        if key == "size_band":
+            col = size_band(pl.col(f"{prefix}rooms"))
+        elif key == "rooms":
+            col = rooms_label(pl.col(f"{prefix}rooms"))
+        else:
+            col = pl.col(f"{prefix}{key}").cast(pl.String)
         parts.append(col.fill_null("-"))
     return pl.concat_str(parts, separator="|")
+
+
+def attribute_label(key: str, value) -> str | None:
+    """The stratum label a line attribute takes under ``key`` (rooms → "5+" or a size band)."""
+    if value is None:
+        return None
+    if key == "rooms":
+        r = min(max(int(value), 1), TOP_ROOMS)
+        return f"{TOP_ROOMS}+" if r >= TOP_ROOMS else str(r)
+    if key == "size_band":
+        r = int(value)
+        return "4+" if r >= 4 else str(max(r, 1))
+    return str(value)
+
+
+COUNT_ARRAYS = ("first", "later", "fills", "group_fills", "first_group", "first_cogroup")
 
 
 @dataclass
@@ -63,8 +103,11 @@ class TransitionModel:
     ``first`` and ``later`` are (S, S+R) counts: columns 0..S-1 are the
     stratum the filling household left, then one column per end reason.
     ``fills`` (S,) counts filled vacancies and ``group_fills`` (S, G) those
-    filled by each target group. ``first_group`` (G, S, S+R): first-vacancy
-    outcomes when the filler is in group g (used for allocated dwellings).
+    filled by each target group. ``first_group`` (G, S, S+R): outcomes of
+    first vacancies whose filler is in group g; ``first_cogroup`` (G, S, G):
+    of those fillers, how many are in each group h (their whole profile: an
+    allocated dwelling's first filler is in g, and in h as often as g's
+    members are).
     """
 
     keys: tuple[str, ...]
@@ -75,14 +118,22 @@ class TransitionModel:
     fills: np.ndarray
     group_fills: np.ndarray
     first_group: np.ndarray
+    first_cogroup: np.ndarray | None = None
     threshold: int = DEFAULT_THRESHOLD
     suppressed_cells: int = 0
     meta: dict = field(default_factory=dict)
-    records: dict | None = field(default=None, repr=False)  # chain-level, in memory only (bootstrap)
-
+    records: dict | None = field(default=None, repr=False)  # chain-level, in memory only (bootstrap, CV)
     reasons: tuple[str, ...] = END_REASONS
+    shrinkage: float = DEFAULT_SHRINKAGE
 
-    # ------------------------------------------------------------------ probabilities
+    def __post_init__(self):
+        if self.first_cogroup is None:  # hand-built models: profile unknown, only g itself is certain
+            G, S = len(self.groups), len(self.strata)
+            self.first_cogroup = np.zeros((G, S, G), np.int64)
+            for g in range(G):
+                self.first_cogroup[g, :, g] = self.first_group[g].sum(axis=1)
+
+    # ------------------------------------------------------------------ structure
     @property
     def n_strata(self) -> int:
         return len(self.strata)
@@ -92,44 +143,62 @@ class TransitionModel:
         flag[self.n_strata:] = [r in MOVE_REASONS for r in self.reasons]
         return flag
 
-    def probabilities(self, first=None, later=None, fills=None, group_fills=None):
-        """Row-normalised (P0, P, F): outcome and filler-group probabilities.
+    def levels(self) -> list[np.ndarray]:
+        """Stratum → group index at each level of the hierarchy: [fine (identity), ..., root (all 0)].
 
-        Rows without observations fall back: ``first`` to ``later``, ``later``
-        to ending ``unfilled``; filler shares to the all-strata share.
+        Level ℓ keeps the first ``len(keys) − ℓ`` keys."""
+        if "_levels" not in self.__dict__:
+            parts = [s.split("|") for s in self.strata]
+            out = []
+            for lev in range(len(self.keys) + 1):
+                labels = ["|".join(p[: len(self.keys) - lev]) for p in parts]
+                _, inv = np.unique(np.array(labels, dtype=object), return_inverse=True)
+                out.append(inv.astype(np.int64).reshape(-1))
+            self.__dict__["_levels"] = out
+        return self.__dict__["_levels"]
+
+    def counts(self) -> dict:
+        return {k: getattr(self, k) for k in COUNT_ARRAYS}
+
+    # ------------------------------------------------------------------ probabilities
+    def probabilities(self, counts: dict | None = None) -> "Probabilities":
+        """Row-normalised, shrunk probabilities (unpacks as ``P0, P, F``; see :class:`Probabilities`).
+
+        Rows shrink towards their parent stratum (``shrinkage`` records); at
+        the root ``first`` falls back to ``later`` and ``later`` to ending
+        ``unfilled`` when nothing was observed.
         """
-        first = self.first if first is None else first
-        later = self.later if later is None else later
-        fills = self.fills if fills is None else fills
-        group_fills = self.group_fills if group_fills is None else group_fills
-        P = _close(_normalise(later.astype(np.float64), self.n_strata + self.reasons.index("unfilled")), self.n_strata)
-        n0 = first.sum(axis=1, keepdims=True)
-        P0 = np.where(n0 > 0, first / np.maximum(n0, 1), P)
-        overall = group_fills.sum(axis=0) / max(fills.sum(), 1)
-        F = np.where(fills[:, None] > 0, group_fills / np.maximum(fills, 1)[:, None], overall[None, :])
-        return P0, P, np.clip(F, 0.0, 1.0)
+        return Probabilities(self, self.counts() if counts is None else counts)
 
-    def line_weights(self, attrs: dict, warn: bool = True) -> np.ndarray:
-        """Distribution over strata of a dwelling with the given attributes.
+    def line_weights(self, attrs: dict) -> tuple[np.ndarray, list[str]]:
+        """Distribution over strata of a dwelling with the given attributes, and the keys relaxed.
 
-        Attributes that are stratum keys must match; others are ignored. Among
-        matching strata the weight is the number of observed new builds (else
-        of observed vacancies). ``rooms`` is turned into ``size_band``.
+        Attributes that are stratum keys must match; among matching strata the
+        weight is the number of observed new builds (else of observed
+        vacancies). ``rooms`` gives the ``rooms`` or ``size_band`` key. If no
+        stratum matches, the last given key is dropped (municipality first;
+        never the first key) until one does; the dropped keys are returned
+        (the caller warns).
         """
-        want = dict(attrs)
-        if "rooms" in want and "size_band" not in want:
-            rooms = int(want["rooms"])
-            want["size_band"] = "4+" if rooms >= 4 else str(max(rooms, 1))
+        want = {k: attribute_label(k, attrs.get("rooms" if k == "size_band" else k)) for k in self.keys}
         parts = [s.split("|") for s in self.strata]
-        match = np.array([all(want.get(k) is None or p[i] == str(want[k]) for i, k in enumerate(self.keys))
-                          for p in parts], bool)
-        if not match.any():
-            raise ValueError(f"no stratum of the model matches {attrs}; strata are {', '.join(self.strata[:5])}...")
+        relaxed: list[str] = []
+        given = [k for k in self.keys if want[k] is not None]
+        while True:
+            match = np.array([all(want[k] is None or k in relaxed or p[i] == want[k]
+                                  for i, k in enumerate(self.keys)) for p in parts], bool)
+            if match.any():
+                break
+            left = [k for k in given if k not in relaxed and k != self.keys[0]]  # never the first key
+            if not left:
+                raise ValueError(f"no stratum of the model matches {attrs}; strata are "
+                                 f"{', '.join(self.strata[:5])}...")
+            relaxed.append(left[-1])
         for basis in (self.first.sum(axis=1), self.later.sum(axis=1) + self.first.sum(axis=1)):
             w = np.where(match, basis, 0).astype(np.float64)
             if w.sum() > 0:
-                return w / w.sum()
-        return match / match.sum()
+                return w / w.sum(), relaxed
+        return match / match.sum(), relaxed
 
     # ------------------------------------------------------------------ analytic
     def expectations(self, start: np.ndarray, group: int | None = None, probs=None) -> dict:
@@ -137,14 +206,14 @@ class TransitionModel:
 
         Returns ``moves`` (= expected chain length), ``vacancies`` (S,) in the
         existing stock, ``reach`` (G,) households of each group that move,
-        ``ends`` (R,) end-reason probabilities. ``group``: the first filler is
-        allocated to that target group.
+        ``ends`` (R,) end-reason probabilities, ``moves_by_stratum`` (S,) and
+        ``reach_by_stratum`` (S, G) by stratum of the filled vacancy.
+        ``group``: the first filler is allocated to that target group (its
+        outcomes and whole group profile are those of first fillers in g).
         """
-        P0, P, F = self.probabilities() if probs is None else probs
-        if group is not None:
-            Pg = _normalise(self.first_group[group].astype(np.float64), -1)
-            P0 = np.where(self.first_group[group].sum(axis=1, keepdims=True) > 0, Pg, P0)
-        return analytic(start, P0, P, F, self.moves_flag(), group)
+        pr = self.probabilities() if probs is None else probs
+        P0, F0 = (pr.P0, pr.F) if group is None else pr.allocated(group)
+        return analytic(start, P0, pr.P, pr.F, self.moves_flag(), F0, pr.N)
 
     # ------------------------------------------------------------------ Monte Carlo
     def simulate(self, kinds: list[tuple[np.ndarray, int | None]], counts: np.ndarray, reps: int, seed: int,
@@ -153,24 +222,20 @@ class TransitionModel:
 
         Returns the kernel's per-replication arrays (see ``_kernels.simulate_chains``).
         """
-        P0, P, F = self.probabilities()
+        pr = self.probabilities()
         S, G = self.n_strata, len(self.groups)
         start = np.stack([np.cumsum(w) for w, _ in kinds])
-        first = np.empty((len(kinds), S, P.shape[1]))
+        first = np.empty((len(kinds), S, pr.P.shape[1]))
         fgroup = np.empty((len(kinds), S, G))
         for k, (_, g) in enumerate(kinds):
-            p0 = P0
-            fgroup[k] = F
-            if g is not None:
-                own = self.first_group[g].sum(axis=1, keepdims=True) > 0
-                p0 = np.where(own, _normalise(self.first_group[g].astype(np.float64), -1), P0)
-                fgroup[k, :, g] = 1.0
-            first[k] = np.cumsum(p0, axis=2 - 1)
+            p0, f0 = (pr.P0, pr.F) if g is None else pr.allocated(g)
+            fgroup[k] = f0
+            first[k] = np.cumsum(p0, axis=1)
         _finish(start), _finish(first)
-        later = np.cumsum(P, axis=1)
+        later = np.cumsum(pr.P, axis=1)
         _finish(later)
         kind_of = np.repeat(np.arange(len(kinds)), np.asarray(counts, np.int64)).astype(np.int64)
-        out = K.simulate_chains(kind_of, start, first, fgroup, later, np.ascontiguousarray(F), self.moves_flag(),
+        out = K.simulate_chains(kind_of, start, first, fgroup, later, np.ascontiguousarray(pr.F), self.moves_flag(),
                                 int(reps), np.uint64(seed), int(max_length), int(n_hist))
         return dict(zip(("moves", "vacancies", "reach", "ends", "hist"), out))
 
@@ -186,28 +251,82 @@ class TransitionModel:
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(5,)))
         out = []
         for _ in range(replicates):  # a loop over replicates (hundreds), not over chains
-            out.append(fn(self.probabilities(*self._resample(rng))))
+            if self.records is None:
+                counts = self._parametric(rng)
+            else:
+                counts = self.recount(rng.poisson(1.0, self.records["n_chains"]).astype(np.float64))
+            out.append(fn(self.probabilities(counts)))
         return np.array(out)
 
-    def _resample(self, rng):
-        S, W = self.n_strata, self.first.shape[1]
+    def _parametric(self, rng) -> dict:
+        fills = self.fills
+        share = np.where(fills[:, None] > 0, self.group_fills / np.maximum(fills, 1)[:, None], 0)
+        return {"first": _multinomial_rows(rng, self.first), "later": _multinomial_rows(rng, self.later),
+                "fills": fills, "group_fills": rng.binomial(fills[:, None], np.clip(share, 0, 1)),
+                "first_group": self.first_group, "first_cogroup": self.first_cogroup}
+
+    def recount(self, chain_weight: np.ndarray) -> dict:
+        """Every count array from the chain records, each chain weighted (bootstrap, cross-validation)."""
         if self.records is None:
-            first = _multinomial_rows(rng, self.first)
-            later = _multinomial_rows(rng, self.later)
-            fills = self.fills
-            gf = rng.binomial(fills[:, None], np.where(fills[:, None] > 0, self.group_fills / np.maximum(fills, 1)[:, None], 0))
-            return first, later, fills, gf
+            raise ValueError("this model holds counts only (loaded or disclosed): no chain records to recount")
+        return _count(self.records, chain_weight, self.n_strata, self.first.shape[1], len(self.groups))
+
+    # ------------------------------------------------------------------ cross-validation
+    def cross_validate(self, min_chains: int = 30) -> dict:
+        """Model error by municipality: estimate without the chains of municipality m's new builds,
+        predict m's traced new builds (all, by tenure and by tenure × size band), compare.
+
+        Returns aggregates only: ``sigma`` (root mean square relative error of
+        the predicted mean chain length, each case's traced sampling variance
+        removed), ``bias`` (mean relative error), ``cases``, ``municipalities``
+        and ``coverage`` — the share of cases whose traced mean lies in the 95%
+        interval ``prediction × (1 ± 1.96·sqrt(sigma_{−m}² + se²))``, with
+        ``sigma_{−m}`` estimated without m's own cases and ``se`` the case's
+        traced relative standard error. Needs the chain records and a
+        ``municipality`` column on the seeds.
+        """
         rec = self.records
-        w = rng.poisson(1.0, rec["n_chains"]).astype(np.float64)[rec["chain"]]
-        stage0 = rec["stage"] == 0
-        cell = rec["stratum"] * W + rec["outcome"]
-        first = np.bincount(cell[stage0], w[stage0], S * W).reshape(S, W)
-        later = np.bincount(cell[~stage0], w[~stage0], S * W).reshape(S, W)
-        filled = rec["filled"]
-        fills = np.bincount(rec["stratum"][filled], w[filled], S)
-        gf = np.stack([np.bincount(rec["stratum"][filled], w[filled] * rec["group"][filled, g], S)
-                       for g in range(len(self.groups))], axis=1) if len(self.groups) else np.zeros((S, 0))
-        return first, later, fills, gf
+        if rec is None or rec.get("seed_muni") is None:
+            raise ValueError("cross-validation needs a freshly estimated model with seed municipalities")
+        muni, kinds = rec["seed_muni"], rec["seed_kind"]
+        new = rec["new_build"]
+        length = rec["length"].astype(np.float64)
+        seed_s = rec["seed_stratum"]
+        cases = []  # (municipality, label, predicted, traced, relative se)
+        for m in sorted(set(muni[new].tolist())):
+            own = new & (muni == m)
+            pr = self.probabilities(self.recount((~own).astype(np.float64)))
+            for label in sorted(set(kinds[own].tolist())) + ["all"]:
+                sel = own if label == "all" else own & (kinds == label)
+                n = int(sel.sum())
+                if n < min_chains:
+                    continue
+                start = np.bincount(seed_s[sel], minlength=self.n_strata) / n
+                pred = analytic(start, pr.P0, pr.P, pr.F, self.moves_flag(), None, pr.N)["moves"]
+                traced = float(length[sel].mean())
+                se = float(length[sel].std(ddof=1) / np.sqrt(n) / max(traced, 1e-12))
+                cases.append((m, label, pred, traced, se, n))
+        if not cases:
+            return {"cases": 0}
+        muni_c = np.array([c[0] for c in cases], dtype=object)
+        rel = np.array([(c[3] - c[2]) / c[2] for c in cases])
+        se = np.array([c[4] for c in cases])
+
+        def sigma(mask):
+            return float(np.sqrt(max(np.mean(rel[mask] ** 2) - np.mean(se[mask] ** 2), 0.0))) if mask.any() else 0.0
+
+        covered = np.array([abs(rel[i]) <= Z975 * np.sqrt(sigma(muni_c != muni_c[i]) ** 2 + se[i] ** 2)
+                            for i in range(len(cases))])
+        by_muni = {}
+        for m in sorted(set(muni_c.tolist())):
+            sel = muni_c == m
+            by_muni[str(m)] = {"cases": int(sel.sum()), "mean_relative_error": float(rel[sel].mean())}
+        return {"sigma": sigma(np.ones(len(cases), bool)), "bias": float(rel.mean()), "cases": len(cases),
+                "municipalities": len(by_muni), "coverage": float(covered.mean()),
+                "relative_error_range": [float(rel.min()), float(rel.max())], "min_chains": min_chains,
+                "by_municipality": by_muni,
+                "definition": "relative error = (traced − predicted) / predicted of the mean chain length of a "
+                              "held-out municipality's new builds (all, by tenure, by tenure × size band)"}
 
     # ------------------------------------------------------------------ save / load
     def disclosed(self) -> "TransitionModel":
@@ -215,7 +334,8 @@ class TransitionModel:
 
         A stratum's group count is also suppressed when its complement (fills
         not in the group) is that small; the stratum's fills are then dropped
-        too, so that the filler shares stay consistent. No chain records.
+        too, so that the filler shares stay consistent. The same rule holds
+        for the first fillers' group profile. No chain records.
         """
         first, later, fg = (np.where(primary_suppression(a, self.threshold), 0, a)
                             for a in (self.first, self.later, self.first_group))
@@ -224,74 +344,179 @@ class TransitionModel:
         small = primary_suppression(gf, self.threshold) | primary_suppression(self.fills[:, None] - gf, self.threshold)
         fills = np.where(small.any(axis=1), 0, fills)
         gf = np.where(fills[:, None] == 0, 0, gf)
+        cg = self.first_cogroup
+        diag = np.stack([cg[g, :, g] for g in range(len(self.groups))])[:, :, None] if len(self.groups) else cg
+        small = primary_suppression(cg, self.threshold) | primary_suppression(diag - cg, self.threshold)
+        cg = np.where(small.any(axis=2, keepdims=True), 0, cg)
         # counts already withheld by an earlier call stay counted (disclosed() of a disclosed model adds none)
-        suppressed = self.suppressed_cells + int(sum(((a != b).sum()) for a, b in [(first, self.first), (later, self.later),
-                                                           (fg, self.first_group), (gf, self.group_fills),
-                                                           (fills, self.fills)]))
-        return TransitionModel(self.keys, self.strata, self.groups, first, later, fills, gf, fg, self.threshold,
-                               suppressed, {k: v for k, v in self.meta.items() if k not in ("chains", "records")},
-                               None, self.reasons)
+        pairs = [(first, self.first), (later, self.later), (fg, self.first_group), (gf, self.group_fills),
+                 (fills, self.fills), (cg, self.first_cogroup)]
+        suppressed = self.suppressed_cells + int(sum((a != b).sum() for a, b in pairs))
+        return TransitionModel(self.keys, self.strata, self.groups, first, later, fills, gf, fg, cg, self.threshold,
+                               suppressed, _published_meta(self.meta), None, self.reasons, self.shrinkage)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`disclosed` as JSON: disclosure-controlled counts only (no ids, no microdata)."""
+        """Write :meth:`disclosed` as JSON: disclosure-controlled counts only (no ids, no microdata).
+
+        Count arrays are stored sparse (``shape``, flat ``index`` and ``value`` of non-zero cells)."""
         m = self.disclosed()
-        record = {
-            "format": FORMAT, "keys": list(m.keys), "strata": list(m.strata), "groups": list(m.groups),
-            "reasons": list(m.reasons), "threshold": m.threshold, "suppressed_cells": m.suppressed_cells,
-            "first": m.first.astype(np.int64).tolist(), "later": m.later.astype(np.int64).tolist(),
-            "fills": m.fills.astype(np.int64).tolist(), "group_fills": m.group_fills.astype(np.int64).tolist(),
-            "first_group": m.first_group.astype(np.int64).tolist(),
-            # chain and record totals are not published (docs/scenarios.md): only the estimation parameters
-            "meta": {k: v for k, v in m.meta.items() if k not in ("chains", "records")},
-        }
+        record = {"format": FORMAT, "keys": list(m.keys), "strata": list(m.strata), "groups": list(m.groups),
+                  "reasons": list(m.reasons), "threshold": m.threshold, "suppressed_cells": m.suppressed_cells,
+                  "shrinkage": m.shrinkage, "meta": _published_meta(m.meta)}
+        for name in COUNT_ARRAYS:
+            a = np.asarray(getattr(m, name)).astype(np.int64)
+            nz = np.flatnonzero(a)
+            record[name] = {"shape": list(a.shape), "index": nz.tolist(), "value": a.ravel()[nz].tolist()}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_json(record, path)
 
 
+class Probabilities:
+    """Shrunk outcome and filler-group probabilities of one set of counts.
+
+    ``P0`` (S, S+R) first vacancies, ``P`` (S, S+R) later ones, ``F`` (S, G)
+    filler-group shares; :meth:`allocated` gives the first-vacancy outcomes
+    and first fillers' group profile for a dwelling allocated to group g;
+    ``N`` is the fundamental matrix (I − Q)⁻¹, computed once. Unpacks as
+    ``P0, P, F``.
+    """
+
+    def __init__(self, model: TransitionModel, counts: dict):
+        self.model, self.counts = model, counts
+        S, k, levels = model.n_strata, model.shrinkage, model.levels()
+        unfilled = S + model.reasons.index("unfilled")
+        later = np.asarray(counts["later"], np.float64)
+        self.P = _close(_shrunk(later, later.sum(axis=1), levels, k, fallback=_unit(later.shape[1], unfilled)), S)
+        first = np.asarray(counts["first"], np.float64)
+        if first.sum() > 0:
+            self.P0 = _shrunk(first, first.sum(axis=1), levels, k)
+        else:  # no new-build records at all (e.g. move seeds only)
+            self.P0 = self.P
+        fills = np.asarray(counts["fills"], np.float64)
+        self.F = np.clip(_shrunk(np.asarray(counts["group_fills"], np.float64), fills, levels, k,
+                                 fallback=np.zeros(len(model.groups))), 0.0, 1.0)
+        self._alloc: dict[int, tuple] = {}
+        self._N = None
+
+    def __iter__(self):
+        return iter((self.P0, self.P, self.F))
+
+    @property
+    def N(self) -> np.ndarray:
+        if self._N is None:
+            S = self.P.shape[0]
+            self._N = np.linalg.inv(np.eye(S) - self.P[:, :S])
+        return self._N
+
+    def allocated(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """(P0_g, F0_g): outcomes of first vacancies whose filler is in g, and the first filler's
+        share in every group h (column g is exactly 1), shrunk like the other rows; with no such
+        record at all, the unallocated rows with column g set to 1."""
+        if g not in self._alloc:
+            fg = np.asarray(self.counts["first_group"][g], np.float64)
+            cg = np.asarray(self.counts["first_cogroup"][g], np.float64)
+            levels, k = self.model.levels(), self.model.shrinkage
+            if fg.sum() > 0:
+                P0 = _shrunk(fg, fg.sum(axis=1), levels, k)
+                F0 = np.clip(_shrunk(cg, cg[:, g], levels, k), 0.0, 1.0)
+            else:
+                P0, F0 = self.P0, self.F.copy()
+            F0 = F0.copy()
+            F0[:, g] = 1.0
+            self._alloc[g] = (P0, F0)
+        return self._alloc[g]
+
+
+def _published_meta(meta: dict) -> dict:
+    """The model's metadata without the chain and record totals (not published, docs/scenarios.md)."""
+    return {k: v for k, v in meta.items() if k not in ("chains", "records")}
+
+
 def load_model(path: str | os.PathLike) -> TransitionModel:
-    """Read a model written by :meth:`TransitionModel.save`."""
+    """Read a model written by :meth:`TransitionModel.save` (this format or the previous dense one)."""
     record = json.loads(Path(path).read_text())
-    if record.get("format") != FORMAT:
+    if record.get("format") not in FORMATS:
         raise ValueError(f"{path}: not a flyttkedja transition model (format {record.get('format')!r})")
     S, G, W = len(record["strata"]), len(record["groups"]), len(record["strata"]) + len(record["reasons"])
-    arr = lambda k, shape: np.asarray(record[k], np.int64).reshape(shape)  # noqa: E731
+    shapes = {"first": (S, W), "later": (S, W), "fills": (S,), "group_fills": (S, G), "first_group": (G, S, W),
+              "first_cogroup": (G, S, G)}
+
+    def arr(name):
+        raw = record.get(name)
+        if raw is None:
+            return None
+        if isinstance(raw, dict):
+            out = np.zeros(int(np.prod(raw["shape"])), np.int64)
+            out[np.asarray(raw["index"], np.int64)] = raw["value"]
+            return out.reshape(raw["shape"])
+        return np.asarray(raw, np.int64).reshape(shapes[name])
+
     return TransitionModel(
         keys=tuple(record["keys"]), strata=tuple(record["strata"]), groups=tuple(record["groups"]),
-        first=arr("first", (S, W)), later=arr("later", (S, W)), fills=arr("fills", (S,)),
-        group_fills=arr("group_fills", (S, G)), first_group=arr("first_group", (G, S, W)),
+        first=arr("first"), later=arr("later"), fills=arr("fills"), group_fills=arr("group_fills"),
+        first_group=arr("first_group"), first_cogroup=arr("first_cogroup"),
         threshold=record["threshold"], suppressed_cells=record["suppressed_cells"], meta=record.get("meta", {}),
-        reasons=tuple(record["reasons"]))
+        reasons=tuple(record["reasons"]), shrinkage=float(record.get("shrinkage", 0.0)))
 
 
 # ---------------------------------------------------------------------- analytic core
-def analytic(start, P0, P, F, moves_flag, group=None) -> dict:
-    """Expected moves, vacancies (S,), reach (G,), ends (R,) per chain from the fundamental matrix."""
+def analytic(start, P0, P, F, moves_flag, F0=None, N=None) -> dict:
+    """Expected moves, vacancies (S,), reach (G,), ends (R,) per chain from the fundamental matrix.
+
+    ``F0`` (S, G): group shares of first fillers (default ``F``); ``N``: (I − Q)⁻¹ if already known.
+    """
     S = P.shape[0]
     start = np.asarray(start, np.float64)
-    Q = P[:, :S]
-    N = np.linalg.inv(np.eye(S) - Q)
+    if N is None:
+        N = np.linalg.inv(np.eye(S) - P[:, :S])
+    F0 = F if F0 is None else F0
     first = start @ P0  # outcome distribution of the first vacancy
     visits = first[:S] @ N  # expected later vacancies in each stratum
     filled_first = start * (P0 @ moves_flag)  # by stratum of the new build
-    filled = P @ moves_flag
-    F0 = F.copy()
-    if group is not None:
-        F0[:, group] = 1.0
+    filled = visits * (P @ moves_flag)
+    by_stratum = filled_first[:, None] * F0 + filled[:, None] * F
     return {
-        "moves": float(filled_first.sum() + visits @ filled),
+        "moves": float(filled_first.sum() + filled.sum()),
         "vacancies": visits,
-        "reach": filled_first @ F0 + (visits * filled) @ F,
+        "reach": by_stratum.sum(axis=0),
         "ends": first[S:] + visits @ P[:, S:],
+        "moves_by_stratum": filled_first + filled,
+        "reach_by_stratum": by_stratum,
     }
 
 
-def _normalise(counts: np.ndarray, empty_col: int) -> np.ndarray:
-    n = counts.sum(axis=-1, keepdims=True)
-    out = counts / np.maximum(n, 1e-300)
-    if empty_col >= 0:
-        out[..., empty_col] = np.where(n[..., 0] > 0, out[..., empty_col], 1.0)
+def _unit(n: int, i: int) -> np.ndarray:
+    out = np.zeros(n)
+    out[i] = 1.0
     return out
+
+
+def _shrunk(num: np.ndarray, den: np.ndarray, levels: list[np.ndarray], k: float,
+            fallback: np.ndarray | None = None) -> np.ndarray:
+    """Rows ``num / den`` shrunk towards their parents: p_ℓ = (num_ℓ + k·p_{ℓ+1}) / (den_ℓ + k).
+
+    ``levels[ℓ]`` maps each fine row to its group at level ℓ (0 = itself,
+    last = the root). A group without records takes its parent's row; the
+    root takes ``fallback`` (default: zeros) when it has none.
+    """
+    X = num.shape[1]
+    p = None
+    for lev_i in range(len(levels) - 1, -1, -1):
+        lev = levels[lev_i]
+        n_groups = int(lev.max()) + 1 if len(lev) else 0
+        agg = np.zeros((n_groups, X))
+        np.add.at(agg, lev, num)
+        n = np.bincount(lev, den, n_groups)
+        if p is None:  # root
+            base = np.zeros(X) if fallback is None else fallback
+            p = np.where(n[:, None] > 0, agg / np.maximum(n, 1e-300)[:, None], base[None, :])
+            continue
+        parent_of = np.zeros(n_groups, np.int64)
+        parent_of[lev] = levels[lev_i + 1]
+        parent = p[parent_of]
+        p = np.where(n[:, None] > 0, (agg + k * parent) / np.maximum(n + k, 1e-300)[:, None], parent)
+    return p[levels[0]]
 
 
 def _close(P: np.ndarray, S: int) -> np.ndarray:
@@ -331,21 +556,49 @@ def _multinomial_rows(rng, counts: np.ndarray) -> np.ndarray:
                      zip(n.ravel(), p.reshape(-1, counts.shape[-1]))]).reshape(counts.shape)
 
 
+def _count(rec: dict, chain_weight: np.ndarray | None, S: int, W: int, G: int) -> dict:
+    """Count arrays of the model from vacancy records, each record weighted by its chain's weight."""
+    w = np.ones(len(rec["chain"])) if chain_weight is None else np.asarray(chain_weight, np.float64)[rec["chain"]]
+    cell = rec["stratum"] * W + rec["outcome"]
+    s0 = rec["stage"] == 0
+    filled = rec["filled"]
+    first = np.bincount(cell[s0], w[s0], S * W).reshape(S, W)
+    later = np.bincount(cell[~s0], w[~s0], S * W).reshape(S, W)
+    fills = np.bincount(rec["stratum"][filled], w[filled], S)
+    flags = rec["group"]
+    gf = np.stack([np.bincount(rec["stratum"][filled], w[filled] * flags[filled, g], S) for g in range(G)],
+                  axis=1) if G else np.zeros((S, 0))
+    first_filled = s0 & filled
+    fg = np.zeros((G, S, W))
+    cg = np.zeros((G, S, G))
+    for g in range(G):  # first vacancies filled by a member of g: their outcomes and the filler's profile
+        sel = first_filled & (flags[:, g] == 1)
+        fg[g] = np.bincount(cell[sel], w[sel], S * W).reshape(S, W)
+        for h in range(G):
+            cg[g, :, h] = np.bincount(rec["stratum"][sel], w[sel] * flags[sel, h], S)
+    if chain_weight is None:
+        first, later, fills, gf, fg, cg = (a.astype(np.int64) for a in (first, later, fills, gf, fg, cg))
+    return {"first": first, "later": later, "fills": fills, "group_fills": gf, "first_group": fg,
+            "first_cogroup": cg}
+
+
 # ---------------------------------------------------------------------- estimation
 def estimate(cs, keys=DEFAULT_STRATA, groups=None, *, threshold: int = DEFAULT_THRESHOLD,
-             min_observations: int = 30) -> TransitionModel:
+             min_observations: int = 30, shrinkage: float = DEFAULT_SHRINKAGE) -> TransitionModel:
     """Count vacancy outcomes by stratum in a traced ChainSet (new-build and/or move seeds).
 
     Each link is a filled vacancy (the stratum of ``to_dwelling``) with the
     outcome: the stratum of ``from_dwelling`` when it vacated one, else the
     chain's end reason; a chain whose last vacancy was not filled adds that
     vacancy with its end reason. Vacancies at a new build's completion count
-    in ``first``, all others in ``later``. Warns (:class:`SparseStratumWarning`)
-    for strata of observed new builds with fewer than ``min_observations`` records.
+    in ``first``, all others in ``later``. Target groups are those of
+    :mod:`flyttkedja.analysis.groups` (income reference: per calendar year).
+    Warns (:class:`SparseStratumWarning`) for strata of observed new builds
+    with fewer than ``min_observations`` records.
     """
     groups = dict(TARGET_GROUPS if groups is None else groups)
     keys = tuple(keys)
-    dw_cols = sorted({"rooms" if k == "size_band" else k for k in keys})
+    dw_cols = sorted({"rooms" if k in ("size_band", "rooms") else k for k in keys})
     chains = cs.chains.with_columns(stratum=stratum_expr(keys))
     links = cs.link_attributes(list(HOUSEHOLD_COLUMNS), dw_cols)
     links = links.with_columns(to_stratum=stratum_expr(keys, "to_"), from_stratum=stratum_expr(keys, "from_"))
@@ -362,19 +615,19 @@ def estimate(cs, keys=DEFAULT_STRATA, groups=None, *, threshold: int = DEFAULT_T
     lk_chain = links["chain_id"].to_numpy()
     last = np.r_[lk_chain[1:] != lk_chain[:-1], True] if len(lk_chain) else np.zeros(0, bool)
     vacated = links["from_dwelling"].is_not_null().to_numpy()
-    to_s = np.array([index[s] for s in links["to_stratum"].to_list()], np.int64)
-    from_s = np.array([index.get(s, -1) for s in links["from_stratum"].to_list()], np.int64)
-    out_link = np.where(vacated, from_s, np.array([reason_code[r] for r in chain_reason[lk_chain]], np.int64)
+    to_s = _codes(links["to_stratum"], index)
+    from_s = _codes(links["from_stratum"], index, missing=-1)
+    out_link = np.where(vacated, from_s, _codes(pl.Series(chain_reason[lk_chain]), reason_code)
                         if len(lk_chain) else np.zeros(0, np.int64))
     stage_link = np.where((links["step"].to_numpy() == 1) & new_build[lk_chain], 0, 1)
     # chains whose last vacancy stayed empty (or was cut): one record without a move
     open_end = ~np.isin(chain_reason, MOVE_REASONS)
     length = chains["length"].to_numpy()
-    seed_s = np.array([index[s] for s in chains["stratum"].to_list()], np.int64)
+    seed_s = _codes(chains["stratum"], index)
     last_from = np.full(len(length), -1, np.int64)
     last_from[lk_chain[last]] = from_s[last]
     end_s = np.where(length == 0, seed_s, last_from)[open_end]
-    end_out = np.array([reason_code[r] for r in chain_reason[open_end]], np.int64)
+    end_out = _codes(pl.Series(chain_reason[open_end]), reason_code)
     end_stage = np.where((length == 0) & new_build, 0, 1)[open_end]
     keep = end_s >= 0
 
@@ -383,24 +636,40 @@ def estimate(cs, keys=DEFAULT_STRATA, groups=None, *, threshold: int = DEFAULT_T
         "stratum": np.r_[to_s, end_s[keep]], "outcome": np.r_[out_link, end_out[keep]],
         "stage": np.r_[stage_link, end_stage[keep]], "filled": np.r_[np.ones(len(to_s), bool), np.zeros(keep.sum(), bool)],
         "group": np.r_[flags, np.zeros((keep.sum(), len(groups)), np.int8)], "n_chains": len(length),
+        # per chain, for cross-validation by municipality
+        "new_build": new_build, "length": length, "seed_stratum": seed_s,
+        "seed_muni": chains["municipality"].cast(pl.String).fill_null("-").to_numpy()
+        if "municipality" in chains.columns else None,
+        "seed_kind": chains.select(pl.concat_str([pl.col("tenure").cast(pl.String).fill_null("-"),
+                                                  size_band(pl.col("rooms"))], separator=" "))
+        .to_series().to_numpy()
+        if {"tenure", "rooms"} <= set(chains.columns) else np.full(len(length), "all", dtype=object),
     }
     W = S + R
-    cell = rec["stratum"] * W + rec["outcome"]
-    s0 = rec["stage"] == 0
-    first = np.bincount(cell[s0], minlength=S * W).reshape(S, W)
-    later = np.bincount(cell[~s0], minlength=S * W).reshape(S, W)
-    fills = np.bincount(to_s, minlength=S)
-    gf = np.stack([np.bincount(to_s, flags[:, g], S) for g in range(len(groups))], axis=1).astype(np.int64)
-    fg = np.stack([np.bincount(cell[: len(to_s)][flags[:, g] == 1], minlength=S * W).reshape(S, W)
-                   for g in range(len(groups))]) if len(groups) else np.zeros((0, S, W), np.int64)
-    model = TransitionModel(keys, tuple(labels), tuple(groups), first, later, fills, gf, fg, threshold,
-                            meta={"chains": int(len(length)), "records": int(len(cell)),
+    c = _count(rec, None, S, W, len(groups))
+    model = TransitionModel(keys, tuple(labels), tuple(groups), c["first"], c["later"], c["fills"],
+                            c["group_fills"], c["first_group"], c["first_cogroup"], threshold,
+                            meta={"chains": int(len(length)), "records": int(len(rec["chain"])),
                                   "params": {k: v for k, v in cs.params.items() if k != "register_dir"}},
-                            records=rec)
-    sparse = [labels[i] for i in np.flatnonzero((first.sum(axis=1) > 0) & (first.sum(axis=1) + later.sum(axis=1)
+                            records=rec, shrinkage=float(shrinkage))
+    first = c["first"]
+    sparse = [labels[i] for i in np.flatnonzero((first.sum(axis=1) > 0) & (first.sum(axis=1) + c["later"].sum(axis=1)
                                                                          < min_observations))]
     model.meta["sparse_strata"] = sparse
     if sparse:
-        warnings.warn(f"{len(sparse)} new-build strata have fewer than {min_observations} observations: "
+        warnings.warn(f"{len(sparse)} new-build strata have fewer than {min_observations} observations "
+                      f"(their rows shrink towards coarser strata): "
                       f"{', '.join(sparse[:5])}{' ...' if len(sparse) > 5 else ''}", SparseStratumWarning, stacklevel=2)
     return model
+
+
+def _codes(series: pl.Series, index: dict, missing: int | None = None) -> np.ndarray:
+    """Integer codes of string labels (one dictionary lookup per distinct label, not per row)."""
+    if len(series) == 0:
+        return np.zeros(0, np.int64)
+    s = series.cast(pl.String)
+    uniq = s.unique(maintain_order=True)
+    mapping = pl.DataFrame({"_k": uniq, "_v": [index.get(u, missing) for u in uniq.to_list()]},
+                           schema={"_k": pl.String, "_v": pl.Int64})
+    return s.to_frame("_k").join(mapping, on="_k", how="left", maintain_order="left")["_v"].fill_null(
+        -1 if missing is None else missing).to_numpy().astype(np.int64)

@@ -54,12 +54,10 @@ def generate(
     programme : callable, optional
         Extra new builds per year (a scenario's programme; see :func:`simulate.simulate`).
     """
-    from flyttkedja import __version__
-
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
     cfg = load_config(preset, years=years, scale=scale, overrides=overrides)
     raw = simulate(cfg, seed, progress, programme)
     meta = {"preset": cfg.preset, "seed": seed, "scale": cfg.scale, "years": cfg.years,
-            "first_year": cfg.first_year, "residents": cfg.residents, "flyttkedja_version": __version__}
+            "first_year": cfg.first_year, "residents": cfg.residents}
     return build_register(raw, meta)

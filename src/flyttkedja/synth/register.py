@@ -5,18 +5,14 @@
 index + 1; days are date32), :meth:`Register.write` writes the directory
 atomically and :func:`read_register` reads it back.
 
-Directory layout::
-
-    dwellings.parquet households.parquet moves.parquet areas.parquet
-    persons/persons_YYYY.parquet person_events.parquet
-    truth/chains.parquet truth/links.parquet truth/moves.parquet
-    register.json
+Directory layout: a register directory of :mod:`flyttkedja.store` (every
+table of :data:`TABLES` and :data:`TRUTH`, the yearly person snapshots, and
+``register.json`` with the window, maximum gap, row counts and generator settings).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from flyttkedja.io import atomic_directory, write_json, write_parquet
+from flyttkedja import store
+from flyttkedja.io import atomic_directory, write_parquet
 from flyttkedja.schema import (
     AREA_TYPES, BUILDING_TYPES, DESTINATIONS, END_REASONS, FAMILY_POSITIONS, FORMATIONS, HOUSEHOLD_TYPES, LANDLORDS,
     ORIGINS, PERSON_EVENT_KINDS, SCHEMAS, SEXES, TENURES,
@@ -54,8 +51,7 @@ TRUTH_MOVES = pa.schema([
     pa.field("filled_new_build", pa.bool_(), nullable=False),
 ])
 TABLES = ("dwellings", "households", "moves", "areas", "person_events")
-TRUTH = {"truth_chains": "truth/chains.parquet", "truth_links": "truth/links.parquet",
-         "truth_moves": "truth/moves.parquet"}
+TRUTH = ("truth_chains", "truth_links", "truth_moves")
 
 
 @dataclass
@@ -96,13 +92,11 @@ class Register:
     def write(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the register directory atomically; returns its path."""
         with atomic_directory(directory, overwrite=overwrite) as tmp:
-            for name in TABLES:
-                write_parquet(getattr(self, name), tmp / f"{name}.parquet")
-            for name, rel in TRUTH.items():
-                write_parquet(getattr(self, name), tmp / rel)
+            for name in (*TABLES, *TRUTH):
+                write_parquet(getattr(self, name), store.register_file(tmp, name))
             for year, part in self._panel_years():
-                write_parquet(part, tmp / "persons" / f"persons_{year}.parquet")
-            write_json(self.metadata(), tmp / "register.json")
+                write_parquet(part, store.persons_file(tmp, year))
+            store.write_register_manifest(tmp, self.manifest())
         return Path(directory)
 
     def _panel_years(self):
@@ -113,29 +107,22 @@ class Register:
         for year in sorted(pc.unique(self.panel["year"]).to_pylist()):
             yield year, self.panel.filter(pc.equal(self.panel["year"], year))
 
-    def metadata(self) -> dict[str, Any]:
+    def manifest(self) -> store.RegisterManifest:
+        """What ``register.json`` records: window, maximum gap, row counts, generator settings."""
         rows = {name: getattr(self, name).num_rows for name in (*TABLES, *TRUTH)}
         rows["persons"] = (sum(len(s.person) for s in self.panel.snapshots)
                            if isinstance(self.panel, PersonPanel) else self.panel.num_rows)
-        return {**self.meta, "window_start": self.window[0].isoformat(), "window_end": self.window[1].isoformat(),
-                "max_gap_days": self.max_gap_days, "rows": rows}
+        return store.RegisterManifest(window=self.window, max_gap_days=self.max_gap_days, rows=rows,
+                                      source="flyttkedja synth", extra=dict(self.meta))
 
 
 def read_register(directory: str | os.PathLike) -> Register:
     """Read a register directory written by :meth:`Register.write`."""
-    directory = Path(directory)
-    meta_path = directory / "register.json"
-    if not meta_path.exists():
-        raise FileNotFoundError(f"{directory}: not a register directory (no register.json)")
-    meta = json.loads(meta_path.read_text())
-    tables = {name: pq.read_table(directory / f"{name}.parquet") for name in TABLES}
-    tables.update({name: pq.read_table(directory / rel) for name, rel in TRUTH.items()})
-    parts = sorted((directory / "persons").glob("persons_*.parquet"))
+    manifest = store.require_register_manifest(directory)
+    tables = {name: pq.read_table(store.register_file(directory, name)) for name in (*TABLES, *TRUTH)}
+    parts = store.persons_files(directory)
     tables["panel"] = pa.concat_tables([pq.read_table(f) for f in parts]) if parts else SCHEMAS["persons"].empty_table()
-    window = (dt.date.fromisoformat(meta.pop("window_start")), dt.date.fromisoformat(meta.pop("window_end")))
-    max_gap = int(meta.pop("max_gap_days"))
-    meta.pop("rows", None)
-    return Register(**tables, window=window, max_gap_days=max_gap, meta=meta)
+    return Register(**tables, window=manifest.window, max_gap_days=manifest.max_gap_days, meta=manifest.extra)
 
 
 # --------------------------------------------------------------------- building

@@ -1,0 +1,221 @@
+"""Write the figures section of docs/scenarios.md: gross, net and displacement on the Kustvik example.
+
+Runs ``examples/kustvik_rental_share.toml`` (metro preset; adaptive
+replications) and a scenario of single-kind lines with
+:func:`flyttkedja.scenario.run`, estimates the transition model with the old
+default strata (tenure × size band × area type) on the same source register,
+and writes, between the markers ``<!-- figures:start -->`` and
+``<!-- figures:end -->`` of docs/scenarios.md:
+
+- the A–D table (model, old strata / model, new strata / gross traced in the
+  market runs / net, paired) and net / gross per programme;
+- the same for single-kind lines of 600 dwellings;
+- the cross-validated model error and the coverage of its 95% intervals;
+- allocation: seniors reached by youth flats, young adults by senior housing;
+- how many replications, and how long, resolving the programmes took.
+
+    python scripts/scenario_figures.py [--scale 1] [--years 5] [--replications 10] [--max-replications 60]
+                                       [--single-replications 10] [--workers 2] [--out docs/scenarios.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from flyttkedja import store
+from flyttkedja.core import trace
+from flyttkedja.scenario import load_scenario, parse_scenario, run
+from flyttkedja.scenario.compare import GROSS, NET, RATIO, programme_kinds
+from flyttkedja.scenario.model import analytic, estimate, load_model
+from flyttkedja.synth import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD_STRATA = ("tenure", "size_band", "area_type")
+SINGLE = [("public rental, 2 rooms", {"tenure": "rental", "landlord": "public", "rooms": 2}),
+          ("cooperative, 2 rooms", {"tenure": "cooperative", "rooms": 2}),
+          ("owner houses, 4 rooms", {"tenure": "owner", "rooms": 4, "building_type": "small_house"})]
+ALLOCATED = [("youth flats (public rental, 1 room, young adults)", {"tenure": "rental", "landlord": "public",
+                                                                    "rooms": 1, "target_group": "young_adults"},
+              "seniors"),
+             ("senior housing (public rental, 2 rooms, seniors)", {"tenure": "rental", "landlord": "public",
+                                                                   "rooms": 2, "target_group": "seniors"},
+              "young_adults")]
+
+
+def value(table: pl.DataFrame, programme: str, method: str, measure: str, area: str = "region"):
+    d = table.filter((pl.col("programme") == programme) & (pl.col("method") == method)
+                     & (pl.col("measure") == measure) & pl.col("line").is_null() & (pl.col("area") == area))
+    return d.row(0, named=True) if d.height else None
+
+
+def fmt(row, digits: int = 0) -> str:
+    if row is None or row["estimate"] is None:
+        return "–"
+    s = f"{row['estimate']:.{digits}f}"
+    if row["lower"] is not None:
+        s += f" ({row['lower']:.{digits}f} to {row['upper']:.{digits}f})"
+    return s
+
+
+def old_model_gross(cs, scenario) -> dict[str, float]:
+    """Model A: gross moves per 100 new of every programme with the old default strata."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimate(cs, OLD_STRATA)
+    out = {}
+    for prog in scenario.programmes:
+        kinds, counts, _ = programme_kinds(model, prog)
+        out[prog.name] = 100 * sum(c * model.expectations(w, g)["moves"] for (w, g), c in zip(kinds, counts)) / counts.sum()
+    return out, model
+
+
+def allocation_figures(cs, municipality: str) -> list[tuple]:
+    """(label, other group, reach with the old unconditioned profile, with the new conditioned one), old and
+    new strata, per 100 new dwellings."""
+    rows = []
+    for keys in (OLD_STRATA, None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = estimate(cs) if keys is None else estimate(cs, keys)
+        pr = model.probabilities()
+        for label, attrs, other in ALLOCATED:
+            w, _ = model.line_weights({**attrs, "municipality": municipality})
+            g, h = model.groups.index(attrs["target_group"]), model.groups.index(other)
+            P0g, F0g = pr.allocated(g)
+            old_profile = pr.F.copy()
+            old_profile[:, g] = 1.0
+            before = analytic(w, P0g, pr.P, pr.F, model.moves_flag(), old_profile, pr.N)
+            after = analytic(w, P0g, pr.P, pr.F, model.moves_flag(), F0g, pr.N)
+            rows.append((label, "tenure × size band × area type" if keys else "tenure × rooms × area type × municipality",
+                         other, 100 * before["reach"][h], 100 * after["reach"][h], 100 * after["moves"],
+                         100 * (after["reach"][model.groups.index("young_adults")]
+                                + after["reach"][model.groups.index("seniors")])))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--years", type=int, default=5)
+    ap.add_argument("--replications", type=int, default=10)
+    ap.add_argument("--max-replications", type=int, default=60)
+    ap.add_argument("--single-replications", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "scenarios.md")
+    args = ap.parse_args()
+
+    base = load_scenario(ROOT / "examples" / "kustvik_rental_share.toml")
+    src = dataclasses.replace(base.source, scale=args.scale, years=args.years)
+    sc = dataclasses.replace(base, source=src, replications=args.replications,
+                             max_replications=args.max_replications)
+    muni = base.programmes[0].lines[0].municipality
+    single = parse_scenario({
+        "name": "single kinds", "seed": base.seed, "replications": args.single_replications,
+        "source": dataclasses.asdict(src) | {"register": None},
+        "programme": [{"name": name, "line": [{"count": 600, "municipality": muni, **attrs}]} for name, attrs in SINGLE]})
+    single = dataclasses.replace(single, source=src)
+    tmp = Path(tempfile.mkdtemp(prefix="scenario_figures_"))
+    t0 = time.perf_counter()
+    table = run(sc, tmp / "kustvik", workers=args.workers)
+    t_kustvik = time.perf_counter() - t0
+    record = store.read_scenario_manifest(tmp / "kustvik")
+    cv = load_model(store.scenario_file(tmp / "kustvik", "model")).meta.get("cross_validation", {})
+    t0 = time.perf_counter()
+    single_table = run(single, tmp / "single", workers=args.workers)
+    t_single = time.perf_counter() - t0
+
+    reg = generate(src.preset, scale=src.scale, years=src.years, seed=src.seed)
+    cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
+    old, old_model = old_model_gross(cs, sc)
+    old_single, _ = old_model_gross(cs, single)
+    old_cv = old_model.cross_validate()
+    alloc = allocation_figures(cs, muni)
+
+    lines = ["<!-- figures:start -->",
+             f"*Generated by `python scripts/scenario_figures.py --scale {args.scale:g} --years {args.years} "
+             f"--replications {args.replications} --max-replications {args.max_replications} "
+             f"--single-replications {args.single_replications} --workers {args.workers}` "
+             f"(metro preset, source seed {src.seed}; a 2-core machine shared with other jobs).*", ""]
+    n_reps = len(record.microsimulation_seeds)
+    lines += [f"Kustvik, {sc.programmes[0].dwellings} dwellings in municipality {muni}, "
+              f"{n_reps} paired replications (95% intervals):", "",
+              "| per 100 new dwellings | " + " | ".join(p.name for p in sc.programmes) + " |",
+              "|---|" + "---|" * len(sc.programmes)]
+
+    def table_rows(tab, progs, old_gross):
+        out = [("A. model, old default strata (tenure × size band × area type)",
+                [f"{old_gross[p.name]:.0f}" for p in progs]),
+               ("B. model, default strata (tenure × rooms × area type × municipality, shrunk); "
+                "interval with the cross-validated error",
+                [fmt(value(tab, p.name, "transition_model", GROSS)) for p in progs]),
+               ("C. gross: chains of the programme's own dwellings, traced inside the market runs",
+                [fmt(value(tab, p.name, "microsimulation", GROSS)) for p in progs]),
+               ("D. net: change in all moves of the market (paired)",
+                [fmt(value(tab, p.name, "microsimulation", NET)) for p in progs]),
+               ("net / gross (displacement ratio, D / C)",
+                [fmt(value(tab, p.name, "microsimulation", RATIO), 2) for p in progs]),
+               ("B / C − 1 (model against traced gross)",
+                [_rel(value(tab, p.name, "transition_model", GROSS), value(tab, p.name, "microsimulation", GROSS))
+                 for p in progs]),
+               ("gross in the municipality / in the rest (traced)",
+                [f"{fmt(value(tab, p.name, 'microsimulation', GROSS, 'municipality'))} / "
+                 f"{fmt(value(tab, p.name, 'microsimulation', GROSS, 'rest'))}" for p in progs]),
+               ("net in the municipality / in the rest",
+                [f"{fmt(value(tab, p.name, 'microsimulation', NET, 'municipality'))} / "
+                 f"{fmt(value(tab, p.name, 'microsimulation', NET, 'rest'))}" for p in progs])]
+        return [f"| {label} | " + " | ".join(vals) + " |" for label, vals in out]
+
+    lines += table_rows(table, sc.programmes, old)
+    lines += ["", f"Single kinds, 600 dwellings each in {muni}, {args.single_replications} replications:", "",
+              "| per 100 new dwellings | " + " | ".join(p.name for p in single.programmes) + " |",
+              "|---|" + "---|" * len(single.programmes)]
+    lines += table_rows(single_table, single.programmes, old_single)
+    lines += ["", "Resolving the programmes (paired difference of net moves per 100 new dwellings; "
+              f"{args.replications} replications first, then batches of {args.replications} up to "
+              f"{args.max_replications}; {t_kustvik / 60:.1f} minutes for the whole Kustvik run including "
+              f"tracing, model, cross-validation and bootstrap; the single-kind run took {t_single / 60:.1f}):", "",
+              "| difference | estimate (95%) | replications | resolved |", "|---|---|---|---|"]
+    for d in record.differences:
+        lines.append(f"| {d['a']} − {d['b']} | {d['difference']:.0f} ({d['lower']:.0f} to {d['upper']:.0f}) | "
+                     f"{d['replications']} | {'yes' if d['resolved'] else 'no'} |")
+    lines += ["", "Cross-validation by municipality (estimate without the chains of municipality m's new builds, "
+              "predict m's traced mean chain length; cases: m's new builds all together, by tenure and by tenure × "
+              "size band, with at least 30 chains):", "",
+              "| strata | cases | municipalities | bias | σ (relative) | errors from … to | 95% coverage |",
+              "|---|---|---|---|---|---|---|"]
+    for label, c in (("tenure × rooms × area type × municipality (default)", cv),
+                     ("tenure × size band × area type (old default)", old_cv)):
+        if c.get("cases"):
+            lo, hi = c["relative_error_range"]
+            lines.append(f"| {label} | {c['cases']} | {c['municipalities']} | {100 * c['bias']:+.1f}% | "
+                         f"{100 * c['sigma']:.1f}% | {100 * lo:+.1f}% to {100 * hi:+.1f}% | {100 * c['coverage']:.0f}% |")
+    lines += ["", f"Allocation (transition model, per 100 new dwellings in {muni}): the other group's reach with "
+              "the first filler's profile left at the stratum's unconditional shares (before) and conditioned on "
+              "the allocated group (now):", "",
+              "| line | strata | other group | before | now | gross moves | young adults + seniors |",
+              "|---|---|---|---|---|---|---|"]
+    for label, strata, other, before, after, moves, both in alloc:
+        lines.append(f"| {label} | {strata} | {other} | {before:.1f} | {after:.1f} | {moves:.0f} | {both:.0f} |")
+    lines.append("<!-- figures:end -->")
+    text = args.out.read_text(encoding="utf-8")
+    start, end = text.index("<!-- figures:start -->"), text.index("<!-- figures:end -->") + len("<!-- figures:end -->")
+    args.out.write_text(text[:start] + "\n".join(lines) + text[end:], encoding="utf-8")
+    print("\n".join(lines))
+
+
+def _rel(model_row, traced_row) -> str:
+    if model_row is None or traced_row is None or not traced_row["estimate"]:
+        return "–"
+    return f"{100 * (model_row['estimate'] / traced_row['estimate'] - 1):+.1f}%"
+
+
+if __name__ == "__main__":
+    main()
