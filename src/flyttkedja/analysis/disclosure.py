@@ -227,26 +227,37 @@ def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
             done[p] = True
             if up[p] + down[p] >= rules.width - 1e-7:
                 continue
-            y = None
-            for cells in (_neighbourhood(model, p, suppressed), None):
-                for sign in (1.0, -1.0):
-                    if sign < 0 and values[p] < rules.width:
-                        continue  # cannot move that far down
-                    lps += 1
-                    y = _deviation(model, p, sign * rules.width, suppressed, cost, cells)
-                    if y is not None:
+            # the interval may open upwards, downwards (if the count is large enough) or partly each way
+            w, v = rules.width, values[p]
+            splits = [(w, 0.0), *([(0.0, w)] if v >= w else []), *((w - d, d) for d in range(1, int(min(v, w - 1)) + 1))]
+            found = None
+            for need_up, need_down in splits:
+                moves = []
+                for target in (need_up, -need_down):
+                    if (target > 0 and up[p] >= target - 1e-7) or (target < 0 and down[p] >= -target - 1e-7) \
+                            or target == 0:
+                        continue
+                    y, local = None, _neighbourhood(model, p, suppressed)
+                    for cells in ([local, None] if local is not None else [None]):
+                        lps += 1
+                        y = _deviation(model, p, target, suppressed, cost, cells)
+                        if y is not None:
+                            break
+                    if y is None:
                         break
-                if y is not None:
+                    moves.append(y)
+                else:
+                    found = moves
                     break
-            if y is None:
+            if found is None:
                 unprotectable[p] = True
                 continue
-            move = A @ y
-            moved = np.abs(move) > 1e-7
-            new = moved & ~suppressed & ~fixed
-            suppressed |= new
-            up = np.maximum(up, move)
-            down = np.maximum(down, -move)
+            for y in found:
+                move = A @ y
+                moved = np.abs(move) > 1e-7
+                suppressed |= moved & ~suppressed & ~fixed
+                up = np.maximum(up, move)
+                down = np.maximum(down, -move)
     return Protection(suppressed, prim, zeros & ~prim, unprotectable, lps)
 
 

@@ -139,19 +139,49 @@ def specs_for(b: _specs.Builder, names: Sequence[str], rounds: int) -> list[Spec
 
 
 def coarser(prepared: Prepared, by: tuple[str, ...]) -> tuple[Prepared, np.ndarray]:
-    """``prepared`` grouped by ``by`` (a subset of its ``by``): the coarse Prepared and fine → coarse group map."""
+    """``prepared`` grouped by ``by`` (a subset of its ``by``): the coarse Prepared and fine → coarse group map.
+
+    Fine groups are matched by their (string) values, so fine groups without
+    chains (see :func:`unseen_groups`) map too; those whose coarse group has
+    no chains map to −1.
+    """
     chains = prepared.chains
     n_fine = prepared.groups.height
     group_map = np.zeros(n_fine, np.int32)
     if not by:
         return replace(prepared, by=(), groups=pl.DataFrame({"_group": [0]}, schema={"_group": pl.Int32})), group_map
-    groups = (chains.select(by).unique().sort(by, nulls_last=True).with_row_index("_cg")
-              .with_columns(pl.col("_cg").cast(pl.Int32)))
-    fine = chains.select("_group", *by).unique("_group").join(groups, on=list(by), how="left", nulls_equal=True)
-    group_map[fine["_group"].to_numpy()] = fine["_cg"].to_numpy()
-    groups = groups.rename({"_cg": "_group"}).select("_group", *by).with_columns(
-        [pl.col(c).cast(pl.String).fill_null("missing") for c in by])
-    return replace(prepared, by=tuple(by), groups=groups), group_map
+    groups = (chains.select(by).unique().sort(by, nulls_last=True).with_row_index("_group")
+              .with_columns(pl.col("_group").cast(pl.Int32))
+              .with_columns([pl.col(c).cast(pl.String).fill_null("missing") for c in by]))
+    fine = prepared.groups.select(pl.col("_group").alias("_fine"), *by).join(groups, on=list(by), how="left")
+    group_map[fine["_fine"].to_numpy()] = fine["_group"].fill_null(-1).to_numpy()
+    return replace(prepared, by=tuple(by), groups=groups.select("_group", *by)), group_map
+
+
+def unseen_groups(prepared: Prepared, releases: list[tuple[str, ...]]) -> Prepared:
+    """Add the fine groups no chain falls in, as far as no release shows them empty.
+
+    Over the union of several releases' ``by``, which fine combinations hold
+    chains is not published (only each release's own groups are): an empty
+    combination must be an unknown like any other, so it gets (zero) cells
+    too. A combination whose group in some release has no row at all is known
+    to be empty and is left out.
+    """
+    by = prepared.by
+    values = [prepared.groups.select(pl.col(c).unique().sort()) for c in by]
+    full = values[0]
+    for v in values[1:]:
+        full = full.join(v, how="cross")
+    extra = full.join(prepared.groups.select(by), on=list(by), how="anti")
+    for release_by in releases:
+        if release_by:
+            seen = prepared.groups.select(release_by).unique()
+            extra = extra.join(seen, on=list(release_by), how="semi")
+    if extra.is_empty():
+        return prepared
+    n = prepared.groups.height
+    extra = extra.with_columns(_group=pl.int_range(n, n + extra.height, dtype=pl.Int32)).select("_group", *by)
+    return replace(prepared, groups=pl.concat([prepared.groups, extra]))
 
 
 @dataclass
@@ -388,6 +418,8 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
     union = tuple(dict.fromkeys([*by, *(c for r in earlier for c in r["by"])]))
     prepared = prepare(chainset, by=union, areas=areas, target_groups=target_groups,
                        income_median=income_median, cluster=cluster, key_seed=opts.key_seed())
+    if union != by:
+        prepared = unseen_groups(prepared, [by, *(tuple(r["by"]) for r in earlier)])
     b = _specs.Builder(prepared)
     every = [n for n in TABLES if n in names or any(n in r["tables"] for r in earlier)]
     fine_specs = specs_for(b, every, opts.rounds)  # builds every family once, over the finest groups
