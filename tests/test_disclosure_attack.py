@@ -20,6 +20,7 @@ from scipy import sparse
 
 from flyttkedja.analysis import Report
 from flyttkedja.analysis.disclosure import Model, Rules, attack, protect
+from flyttkedja.analysis.release import MOVE_ENDS
 from naive_analysis import random_chainset
 
 BY = [("tenure",), ("rooms",), ("tenure", "rooms"), (), ("municipality",), ("tenure", "municipality")]
@@ -36,8 +37,8 @@ def attacker_widths(report: Report) -> tuple[np.ndarray, np.ndarray]:
     return width, np.rint(st_.model.values[targets])
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n=st.integers(6, 22), by=st.sampled_from(BY))
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(6, 18), by=st.sampled_from(BY))
 def test_attack_on_one_release_recovers_nothing(seed, n, by):
     cs, areas = random_chainset(seed, n_chains=n, max_length=3)
     report = Report(cs, areas=areas, by=by, ci=False)
@@ -46,9 +47,9 @@ def test_attack_on_one_release_recovers_nothing(seed, n, by):
     assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down (true {truth[width < 3]})"
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10_000), n=st.integers(6, 18),
+@given(seed=st.integers(0, 10_000), n=st.integers(6, 14),
        sequence=st.permutations(BY[:3]).map(lambda s: s[:2]))
 def test_attack_on_a_sequence_of_releases_recovers_nothing(tmp_path_factory, seed, n, sequence):
     cs, areas = random_chainset(seed, n_chains=n, max_length=3)
@@ -84,17 +85,29 @@ def test_single_withheld_count_among_zeros_is_not_left_alone():
 
 
 def test_issue_hand_attack_censored_from_chains_unfilled_and_no_dwelling():
-    """censored = chains − unfilled − no_dwelling origins is in the model (the issue's cooperative 5-room case)."""
+    """censored = chains − unfilled − cycle − no_dwelling origins follows from the model (the issue's case)."""
     cs, areas = random_chainset(5, n_chains=40, max_length=3)
-    r = Report(cs, areas=areas, by=("tenure", "rooms"), ci=False)
-    m = r.state.model
-    basis = sparse.vstack([m.A, m.E]).toarray()
-    rank = np.linalg.matrix_rank(basis)
-    fam, off = None, None
-    # the identity itself: its row lies in the span of the items and identities
-    assert rank == np.linalg.matrix_rank(np.vstack([basis, m.E.toarray()]))
-    assert m.E.shape[0] > 0 and r.checking["identities"] == m.E.shape[0]
-    del fam, off
+    r = Report(cs, areas=areas, by=("tenure",), ci=False)
+    m, st_ = r.state.model, r.state
+    rows = {}
+    for name, f in r.tables.items():
+        sl = slice(*[sum(g.height for g in list(r.tables.values())[:k]) for k in
+                     (list(r.tables).index(name), list(r.tables).index(name) + 1)])
+        rows[name] = (f, st_.num[sl], st_.den[sl])
+    f, num, den = rows["end_reasons"]
+    i = f.with_row_index().filter(pl.col("tenure") == "rental")
+    item = {e: num[k] for k, e in zip(i["index"], i["end_reason"])}
+    f, num, _ = rows["segregation"]
+    j = f.with_row_index().filter((pl.col("tenure") == "rental") & (pl.col("origin") == "no_dwelling")
+                                  & (pl.col("destination") == "all") & (pl.col("statistic") == "per_100"))
+    A = m.A.toarray()
+    combo = A[den[i["index"][0]]] - A[num[j["index"][0]]] - sum(A[item[e]] for e in item if e not in
+                                                                ("censored", *MOVE_ENDS))
+    target = A[item["censored"]] if "censored" in item else np.zeros(A.shape[1])
+    # equal modulo the identities E: the residual lies in E's row space
+    E = m.E.toarray()
+    coef, *_ = np.linalg.lstsq(E.T, combo - target, rcond=None)
+    assert np.allclose(E.T @ coef, combo - target, atol=1e-8)
 
 
 @pytest.mark.parametrize("by", ["seed_dwelling", "chain_id", "building_id", "area_id"])

@@ -84,7 +84,8 @@ def complete(fam: Family, dims: list[str], groups: pl.Series, levels: dict | Non
     Structural zeros are left out: a chain of length 0 can only be ``unfilled`` or ``censored``.
     ``levels`` gives a dim's values explicitly (e.g. every target group).
 
-    >>> f = family(pl.DataFrame({"_chain": [0, 1], "_rkey": [0.1, 0.2], "_group": [0, 1], "k": [1, 2]}), ["_group", "k"])
+    >>> records = pl.DataFrame({"_chain": [0, 1], "_rkey": [0.1, 0.2], "_group": [0, 1], "k": [1, 2]})
+    >>> f = family(records, ["_group", "k"])
     >>> complete(f, ["_group", "k"], pl.Series([0, 1], dtype=pl.Int32)).cells.height
     4
     """

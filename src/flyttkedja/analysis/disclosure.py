@@ -1,16 +1,18 @@
-"""Disclosure control: cell suppression with secondary suppression, or the Cell Key Method.
+"""Disclosure control: cell suppression of a whole release by linear programming, or the Cell Key Method.
 
-Every published count is a linear functional ``a · x`` of the (unpublished)
-cell counts ``x`` of a table (a margin is a sum of cells, a total number of
-moves is Σ length × chains, ...). docs/disclosure.md states the rules;
-in short:
+Every published count is a linear functional ``a · x`` of unpublished,
+non-negative cell counts ``x`` (a margin is a sum of cells, a total number
+of moves is Σ length × chains, ...). A :class:`Model` holds the items of a
+release (every table together), the identities between tables and the items
+earlier releases published. docs/disclosure.md states the rules; in short:
 
-*Suppression* (default): counts ``1 ≤ n < threshold`` are suppressed
-(primary). Secondary suppression then adds published counts until no
-suppressed count is a linear combination of published ones, i.e. none can be
-recomputed from the published margins and totals of the table
-(:func:`secondary_suppression`; the guarantee is checked with exact rational
-arithmetic in the tests).
+*Suppression* (default): counts ``1 ≤ n < threshold`` are withheld
+(primary), and zeros inside them. Secondary suppression (:func:`protect`)
+solves, per withheld count not yet covered, a linear program for the
+cheapest change of the cells that moves it by ``width`` while every published
+count stays put (τ-ARGUS/sdcTable style), and withholds what that change
+moves. :func:`attack` is the intruder: min and max of each withheld count
+over all cells consistent with what is published (scipy's HiGHS).
 
 *Cell Key Method* (as SCB from reference year 2025): each record has a key
 in [0, 1); a cell's key is the fractional part of the sum of its records'
@@ -229,7 +231,8 @@ def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
                 continue
             # the interval may open upwards, downwards (if the count is large enough) or partly each way
             w, v = rules.width, values[p]
-            splits = [(w, 0.0), *([(0.0, w)] if v >= w else []), *((w - d, d) for d in range(1, int(min(v, w - 1)) + 1))]
+            splits = [(w, 0.0), *([(0.0, w)] if v >= w else []),
+                      *((w - d, d) for d in range(1, int(min(v, w - 1)) + 1))]
             found = None
             for need_up, need_down in splits:
                 moves = []

@@ -241,11 +241,13 @@ def checking_text(summary: dict) -> str:
     """The output-checking summary in plain words (for a secure environment's output checker)."""
     rules = summary.get("rules") or {}
     lines = [f"Output checking summary — disclosure control: {summary['method']}"]
+    n_earlier = summary.get("earlier_releases", 0)
+    earlier = f" and {n_earlier} earlier release(s)" if n_earlier else ""
     if summary["method"] == "suppress":
         lines += [f"Rule set {rules['rules']}: counts of 1 to {rules['threshold'] - 1} records withheld; "
                   f"zeros inside a withheld small count withheld too; every withheld count keeps an attacker's "
                   f"interval at least {rules['interval_width']} wide (linear programming over all tables of the "
-                  f"release{' and ' + str(summary.get('earlier_releases', 0)) + ' earlier release(s)' if summary.get('earlier_releases') else ''}).",
+                  f"release{earlier}).",
                   f"Identities in the protection model: {summary.get('identities', 0)} equalities and "
                   f"{summary.get('inequalities', 0)} inequalities between tables (chains = their end reasons; "
                   "links per step = chains of that length or longer, less those ended by a move; flows = "

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from flyttkedja import store
+from flyttkedja.analysis.disclosure import Rules
 from flyttkedja.analysis.groups import TARGET_GROUPS
 from flyttkedja.analysis.release import Ledger, checking_text, published_counts, register_fingerprint
 from flyttkedja.analysis.tables import TABLES, _tables_and_units
@@ -55,8 +56,8 @@ class Report:
             ledger=self.ledger, **options)
         self.state = self.checking.pop("_state", None)  # protection model, for attacks (never written)
         self._target_names = list((TARGET_GROUPS if target_groups is None else target_groups).keys())
-        if self.options["disclosure"] == "suppress":
-            self.options["threshold"] = self.checking["rules"]["threshold"]
+        self.options["threshold"] = Rules.named(self.options["rules"], self.options["threshold"],
+                                                self.options["unsafe"]).threshold
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]

@@ -23,7 +23,8 @@ from flyttkedja.cli import main, refuse_existing, spinner
 @click.option("--by", default="tenure", show_default=True,
               help="Seed attributes to group by, comma-separated (e.g. tenure,rooms; '' for none).")
 @click.option("--replicates", type=int, default=1000, show_default=True, help="Bootstrap replicates (0: no CIs).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap (the Cell Key Method's secret key comes from FLYTTKEDJA_CELL_KEY).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the bootstrap (the Cell Key Method's secret key comes from FLYTTKEDJA_CELL_KEY).")
 @click.option("--disclosure", type=click.Choice(["suppress", "cell_key", "none"]), default="suppress",
               show_default=True, help="Disclosure control (docs/disclosure.md).")
 @click.option("--threshold", type=int, default=None,
