@@ -410,6 +410,8 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
         raise ValueError(f"unknown table(s) {unknown}; choose from {TABLES}")
     opts = Options(**options)
     by = (by,) if isinstance(by, str) else tuple(by)
+    if not isinstance(chainset, ChainSet):
+        raise TypeError(f"expected a ChainSet, got {type(chainset).__name__}")
     if opts.disclosure is not None:
         check_by(chainset.chains, by, opts.protection_rules().threshold)
     earlier = [] if ledger is None or opts.disclosure != "suppress" else list(ledger.releases)
