@@ -11,6 +11,13 @@ Sizes: ``FLYTTKEDJA_BENCH_SCALE`` = persons in millions (default 0.1, quick);
 the issue's figure uses ``FLYTTKEDJA_BENCH_SCALE=2``.
 
     FLYTTKEDJA_BENCH_SCALE=2 pytest benchmarks/bench_ingest.py --benchmark-enable -s
+
+National scale (Sweden: 10.5 M persons x 12 years, about 126 M person-years; some
+15 minutes and 5 GiB here, so only with ``FLYTTKEDJA_BENCH_NATIONAL=1``, or
+``flyttkedja bench --suite national``), with the panel under
+``FLYTTKEDJA_BENCH_DIR`` when set (it takes about 2 GB of disk):
+
+    FLYTTKEDJA_BENCH_NATIONAL=1 flock /tmp/fk-heavy.lock pytest benchmarks/bench_ingest.py -k national -s
 """
 
 from __future__ import annotations
@@ -118,6 +125,37 @@ def test_from_snapshots_throughput(benchmark, panels, tmp_path):
     print(f"\nfrom_snapshots {PERSONS:,} persons x 10 years: {ours[0]:.1f} s "
           f"({rows / ours[0]:,.0f} person-years/s), peak RSS {ours[1]:,.0f} MiB; "
           f"in-memory polars baseline (raw moves only): {base[0]:.1f} s, {base[1]:,.0f} MiB")
+
+
+NATIONAL = os.environ.get("FLYTTKEDJA_BENCH_NATIONAL") == "1"
+NATIONAL_PERSONS, NATIONAL_YEARS = 10_500_000, 12
+
+
+@pytest.mark.skipif(not NATIONAL, reason="national scale: set FLYTTKEDJA_BENCH_NATIONAL=1")
+def test_national_from_snapshots(benchmark, tmp_path):
+    """10.5 M persons x 12 yearly snapshots through from_snapshots: time and peak RSS, and
+    peak RSS with the first 6 years of the same panel (memory flat in years)."""
+    root = Path(os.environ.get("FLYTTKEDJA_BENCH_DIR") or tmp_path)
+    full = root / f"national_{NATIONAL_PERSONS}_{NATIONAL_YEARS}"
+    if len(list(full.glob("*.parquet"))) != NATIONAL_YEARS:
+        make_panel(full, NATIONAL_PERSONS, NATIONAL_YEARS)
+    half = tmp_path / "half"
+    half.mkdir()
+    for path in sorted(full.glob("*.parquet"))[: NATIONAL_YEARS // 2]:
+        (half / path.name).symlink_to(path)
+    six = run_child(CHILD, half, tmp_path / "m6.parquet")
+    twelve = benchmark.pedantic(run_child, args=(CHILD, full, tmp_path / "m12.parquet"), rounds=1, iterations=1)
+    rows = pl.scan_parquet(full / "*.parquet").select(pl.len()).collect().item()
+    moves = pl.scan_parquet(tmp_path / "m12.parquet").select(pl.len()).collect().item()
+    benchmark.extra_info.update(persons=NATIONAL_PERSONS, years=NATIONAL_YEARS, person_years=rows,
+                                household_moves=moves, seconds=twelve[0], rss_mib=twelve[1],
+                                person_years_per_s=rows / twelve[0], seconds_6=six[0], rss_6_mib=six[1],
+                                rss_ratio_12_to_6=twelve[1] / six[1])
+    print(f"\nnational from_snapshots: {rows:,} person-years ({NATIONAL_PERSONS:,} persons x {NATIONAL_YEARS} "
+          f"years) -> {moves:,} household moves in {twelve[0]:.0f} s ({rows / twelve[0]:,.0f} person-years/s), "
+          f"peak RSS {twelve[1]:,.0f} MiB; 6 years: {six[0]:.0f} s, {six[1]:,.0f} MiB "
+          f"(12/6 memory ratio {twelve[1] / six[1]:.3f})")
+    assert twelve[1] <= 1.25 * six[1]
 
 
 def test_peak_memory_flat_in_years(benchmark, panels, tmp_path):

@@ -6,16 +6,23 @@ environment variables:
 * ``FLYTTKEDJA_BENCH_SCALE=1`` -- the metro preset at that scale (the issue's target:
   scale 1, 10 years, at most 60 s after compilation);
 * ``FLYTTKEDJA_BENCH_NATIONAL=12`` -- additionally a national-size run (>= 10 million
-  household moves) through the CLI in a child process, recording its peak RSS.
+  household moves) through the CLI in a child process, recording its peak RSS;
+* ``FLYTTKEDJA_BENCH_BASE=/path/to/checkout`` -- the same metro run with an older
+  flyttkedja (a git worktree with its own ``.venv``, e.g. of 4efb7be) in a child
+  process right after this one's, and the speed ratio (issue 12's baseline);
+* ``FLYTTKEDJA_BENCH_COMPILE=1`` -- the first-run compilation of what
+  ``flyttkedja demo`` needs, in a child process with an empty numba cache.
 
 Run: ``pytest benchmarks/bench_synth.py --benchmark-enable``. There is no
 alternative implementation a user could reach for (no other open Swedish-style
-housing-market simulator with ground-truth chains), so the figures are absolute:
-household moves per second of simulation and of the whole generate() call.
+housing-market simulator with ground-truth chains), so the figures are
+household moves per second of simulation and of the whole generate() call,
+and the ratio to an older version when one is given.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -31,6 +38,20 @@ from flyttkedja.synth.simulate import simulate
 
 SCALE = float(os.environ.get("FLYTTKEDJA_BENCH_SCALE", "0.1"))
 NATIONAL = os.environ.get("FLYTTKEDJA_BENCH_NATIONAL")
+BASE = os.environ.get("FLYTTKEDJA_BENCH_BASE")
+COMPILE = os.environ.get("FLYTTKEDJA_BENCH_COMPILE")
+# one metro run in a child: warm the kernels on tiny first, then time simulate() and the tables
+_CHILD = """
+import json, sys, time
+from flyttkedja.synth import generate, load_config
+from flyttkedja.synth.register import build_register
+from flyttkedja.synth.simulate import simulate
+generate("tiny", years=1, seed=0)
+cfg = load_config("metro", years=10, scale=float(sys.argv[1]))
+t0 = time.perf_counter(); raw = simulate(cfg, 7); t1 = time.perf_counter()
+reg = build_register(raw, {}); t2 = time.perf_counter()
+print(json.dumps({"moves": reg.moves.num_rows, "simulate_s": t1 - t0, "tables_s": t2 - t1}))
+"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -82,3 +103,46 @@ def test_national_size_cli(benchmark, tmp_path):
                                 moves_per_s=round(moves / benchmark.stats.stats.mean))
     assert moves >= 10_000_000
     assert peak_gib <= 24
+
+
+def _child_run(python: str, cwd: str | None = None, env: dict | None = None) -> dict:
+    out = subprocess.run([python, "-c", _CHILD, str(SCALE)], check=True, capture_output=True, text=True,
+                         cwd=cwd, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not BASE, reason="set FLYTTKEDJA_BENCH_BASE=<checkout with .venv> for the ratio to an older version")
+def test_metro_against_base(benchmark, tmp_path):
+    """Moves per second of simulation, this version against the checkout at BASE, same machine, same run."""
+    base_python = os.path.join(BASE, ".venv", "bin", "python")
+    env = {**os.environ, "NUMBA_CACHE_DIR": os.path.join(BASE, ".numba-cache")}
+    env.pop("PYTHONPATH", None)
+    result = {}
+
+    def run():
+        result["this"] = _child_run(sys.executable)
+        result["base"] = _child_run(base_python, cwd=BASE, env=env)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    this, base = result["this"], result["base"]
+    ratio = (this["moves"] / this["simulate_s"]) / (base["moves"] / base["simulate_s"])
+    benchmark.extra_info.update(
+        scale=SCALE, base=BASE, moves=this["moves"], base_moves=base["moves"],
+        moves_per_s=round(this["moves"] / this["simulate_s"]), base_moves_per_s=round(base["moves"] / base["simulate_s"]),
+        simulate_s=round(this["simulate_s"], 2), base_simulate_s=round(base["simulate_s"], 2), speed_ratio=round(ratio, 2))
+    print(json.dumps(benchmark.extra_info))
+
+
+@pytest.mark.skipif(not COMPILE, reason="set FLYTTKEDJA_BENCH_COMPILE=1 for the first-run compilation time")
+def test_first_run_compilation(benchmark, tmp_path):
+    """What a new user waits for: `generate('tiny')` (the demo's simulator) with an empty numba cache."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    code = "import time; t=time.perf_counter(); from flyttkedja.synth import generate; generate('tiny', years=1, seed=0); print(time.perf_counter()-t)"
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    seconds = benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(first_run_s=round(seconds, 1))
+    print(json.dumps(benchmark.extra_info))

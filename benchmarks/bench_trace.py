@@ -3,8 +3,11 @@
 Measured (after compilation, inputs already in memory, file reading excluded):
 ``kernels`` = event index + successors + statistics for every vacancy (length,
 end reason, one condition count) + tracing every new-build chain (links);
-``trace`` = :func:`flyttkedja.trace` end to end (validation, conversion,
-kernels, output frames); ``polars`` = benchmarks/baselines/polars_trace.py
+``kernels_tree`` = successors + the fillings' links + every new-build tree
+(links, rounds, parents, leaf reasons: the tree convention's kernels);
+``trace`` / ``trace_tree`` = :func:`flyttkedja.trace` end to end (validation,
+conversion, kernels, output frames) under the path / tree convention, best of
+3; ``polars`` = benchmarks/baselines/polars_trace.py
 (same work); ``python`` = benchmarks/baselines/python_trace.py on every move
 (on the first ``FLYTTKEDJA_BENCH_PY_MOVES`` moves, scaled per move, when set:
 a subset understates Python's time per move, whose dicts then fit in cache;
@@ -44,7 +47,7 @@ import pytest
 import flyttkedja
 from flyttkedja import store
 from flyttkedja.core._prepare import prepare
-from flyttkedja.core.trace import build_index, select_seeds, statistics_arrays, walk_chains
+from flyttkedja.core.trace import build_index, fillings, select_seeds, statistics_arrays, walk_chains, walk_trees
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _registers import make_register  # noqa: E402
@@ -103,6 +106,14 @@ def kernels(reg, low: np.ndarray):
     return stats, chains
 
 
+def kernels_tree(reg):
+    """Tree convention: successors + fillings + every new-build tree (links and their columns)."""
+    index = build_index(reg)
+    sib, _ = fillings(reg, index)
+    _, _, builds = select_seeds(reg, index, "new_builds")
+    return walk_trees(builds, index.step, sib, reg.max_length)
+
+
 def timed(name: str, fn, *args):
     """Run and keep the best wall time, and the CPU seconds (all threads) of that run."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -120,6 +131,7 @@ def register():
     low = reg.moves.column("income").to_numpy() < LOW
     small = prepare(*make_register(2_000), max_gap_days=MAX_GAP)
     kernels(small, small.moves.column("income").to_numpy() < LOW)  # compile / load the cache
+    kernels_tree(small)
     return moves, dwellings, reg, low
 
 
@@ -172,11 +184,19 @@ def test_kernels(benchmark, register) -> None:
     benchmark.pedantic(timed, args=("kernels", kernels, reg, low), rounds=10, iterations=1)
 
 
-def test_trace_end_to_end(benchmark, register) -> None:
+def test_kernels_tree(benchmark, register) -> None:
+    _, _, reg, _ = register
+    benchmark.pedantic(timed, args=("kernels_tree", kernels_tree, reg), rounds=10, iterations=1)
+
+
+@pytest.mark.parametrize("convention", ["path", "tree"])
+def test_trace_end_to_end(benchmark, register, convention: str) -> None:
     moves, dwellings, reg, _ = register
-    benchmark.pedantic(lambda: timed("trace", lambda: flyttkedja.trace(moves, dwellings, window=reg.window_dates(),
-                                                                    max_gap_days=reg.max_gap_days)),
-                       rounds=1, iterations=1)
+    name = "trace" if convention == "path" else "trace_tree"
+    benchmark.pedantic(lambda: timed(name, lambda: flyttkedja.trace(moves, dwellings, window=reg.window_dates(),
+                                                                 max_gap_days=reg.max_gap_days,
+                                                                 convention=convention)),
+                       rounds=3, iterations=1)
 
 
 def test_polars(benchmark, register) -> None:
@@ -203,6 +223,8 @@ def test_ratios(register, speed_ratio) -> None:
           f"({CPU['polars']:.3f} s CPU) = {TIMES['polars'] / TIMES['kernels']:.1f}x, plain Python "
           f"{TIMES['python']:.1f} s" + (f" scaled from {int(PY_MOVES):,} moves" if PY_MOVES < moves else "")
           + f" = {TIMES['python'] / TIMES['kernels']:.0f}x")
+    print(f"tree convention: kernels {TIMES.get('kernels_tree', np.nan):.3f} s wall "
+          f"({CPU.get('kernels_tree', np.nan):.3f} s CPU), trace() end to end {TIMES.get('trace_tree', np.nan):.3f} s")
     speed_ratio("trace_vs_polars", TIMES["polars"], TIMES["kernels"])
     speed_ratio("trace_vs_python", TIMES["python"], TIMES["kernels"])
     if TARGETS:  # the issue's absolute target; needs a quiet machine (CPU contention inflates wall times)

@@ -33,6 +33,14 @@ SOURCES = {
     "size": "Lund/LKF and Boverket (DOMAIN.md): one-room flats give about one step, large "
             "dwellings 5-6 steps; larger dwellings give longer chains",
     "floor": "SCB (DOMAIN.md): typical flat 2 rooms and kitchen, about 60 m²; small house about 122 m²",
+    "rounds": "Mast (JUE 2021/2023, US address histories; DOMAIN.md): about 20% of the dwellings left by "
+              "first-round movers lie in below-median-income tracts, rising to nearly 40% by round 6; Bratu, "
+              "Harjunen & Saarimaa (JUE 2023, Helsinki registers): chains reach the bottom half within 1-2 years",
+    "first_link": "CBS Verhuisketens (Dutch registers, 2021 cohort; DOMAIN.md): 56k households in the first "
+                  "link of 50k occupied new builds, 1.12 per new build (couples forming: each partner leaves a "
+                  "household); about half of each link are starters",
+    "tenure_order": "Magnusson Turner 2008 (Stockholm 2000-02; DOMAIN.md): longest chains from private "
+                    "rentals, shortest from cooperatives",
 }
 
 
@@ -82,10 +90,52 @@ def measure(reg) -> dict:
     done = chains.filter(pl.col("end_reason") != "censored")
     out["mean_length_uncensored"] = done["length"].mean()
     out["end_reasons"] = dict(chains.group_by("end_reason").len().sort("len", descending=True).iter_rows())
-    sized = chains.join(dw.select(pl.col("dwelling_id").alias("seed_dwelling"), "rooms", "tenure"), on="seed_dwelling")
+    sized = chains.join(dw.select(pl.col("dwelling_id").alias("seed_dwelling"), "rooms", "tenure", "landlord"),
+                        on="seed_dwelling")
     out["by_rooms"] = sized.group_by("rooms").agg(pl.len(), pl.col("length").mean()).sort("rooms").rows()
     out["by_tenure"] = sized.group_by("tenure").agg(pl.len(), pl.col("length").mean()).sort("tenure").rows()
+    kind = (pl.when(pl.col("tenure") == "rental").then(pl.concat_str(pl.col("landlord"), pl.lit(" rental")))
+            .otherwise(pl.col("tenure")))
+    out["by_kind"] = dict(sized.group_by(kind.alias("kind")).agg(pl.col("length").mean()).rows())
+    out.update(rounds_and_first_link(reg, dw, mv, links))
     return out
+
+
+def rounds_and_first_link(reg, dw: pl.DataFrame, mv: pl.DataFrame, links: pl.DataFrame) -> dict:
+    """Mast's rounds, CBS's first link and starters, from the ground-truth links (path convention).
+
+    * round k share: of the dwellings vacated by the k-th movers of chains from new builds, the share
+      in areas whose median income (areas table) is below the median of all areas;
+    * households per occupied new build in the first link: households moving into the new build on
+      the day of its first filling (the filler plus any household that joins it that day);
+    * starters of link k: movers that leave no vacancy behind (new households, arrivals, splits).
+    """
+    areas = pl.from_arrow(reg.areas)
+    cut = areas["median_income"].median()
+    low = dw.select(pl.col("dwelling_id").alias("from_dwelling"), "area_id").join(
+        areas.select("area_id", (pl.col("median_income") < cut).alias("low")), on="area_id")
+    rows = mv.with_row_index("move_row").with_columns(pl.col("move_row").cast(pl.Int64))
+    lk = links.join(rows, on="move_row")
+    vacated = lk.filter(pl.col("vacates") & pl.col("from_dwelling").is_not_null()).join(low, on="from_dwelling")
+    rounds = vacated.group_by("step").agg(pl.col("low").mean(), pl.len()).sort("step")
+    first = lk.filter(pl.col("step") == 1).select(pl.col("seed_dwelling").alias("to_dwelling"), "move_date")
+    arriving = mv.filter(pl.col("to_dwelling").is_not_null()).group_by("to_dwelling", "move_date").len()
+    per_new = first.join(arriving, on=["to_dwelling", "move_date"], how="left")["len"].fill_null(1)
+    starters = lk.group_by("step").agg((pl.col("from_dwelling").is_null() | ~pl.col("vacates")).mean()
+                                       .alias("share")).sort("step")
+    return {"rounds": {k: v for k, v, _ in rounds.rows() if k <= 6},
+            "first_link_households": float(per_new.mean()) if len(per_new) else 0.0,
+            "starters": dict(starters.rows()[:3])}
+
+
+def by_kind_ordered(kind: dict) -> bool:
+    """Private rentals give longer chains than public rentals and cooperatives; cooperatives the shortest."""
+    pr, pu, co = (kind.get(k, float("nan")) for k in ("private rental", "public rental", "cooperative"))
+    return pr > pu and pr > co and co <= pu
+
+
+def rounds_rise(rounds: dict) -> bool:
+    return 1 in rounds and 6 in rounds and rounds[1] <= 0.35 and rounds[6] >= rounds[1] + 0.08
 
 
 def _ok(flag: bool) -> str:
@@ -124,6 +174,18 @@ def report(m: dict, args, seconds: float) -> str:
          _ok(1.5 <= m["mean_length"] <= 3.5)),
         ("Chain length grows with the new dwelling's rooms",
          ", ".join(f"{r} rooms: {x:.2f}" for r, _, x in m["by_rooms"]), "increasing", SOURCES["size"], _ok(grows)),
+        ("Chain length by tenure of the new dwelling: private rental longest, cooperative shortest (of flats' tenures)",
+         ", ".join(f"{k}: {v:.2f}" for k, v in sorted(m["by_kind"].items())),
+         "private rental > public rental, cooperative; cooperative shortest", SOURCES["tenure_order"],
+         _ok(by_kind_ordered(m["by_kind"]))),
+        ("Vacated dwellings in below-median-income areas, rounds 1 to 6",
+         ", ".join(f"{k}: {v:.2f}" for k, v in m["rounds"].items()), "round 1 about 0.20 (at most 0.35), "
+         "round 6 about 0.40 (at least round 1 + 0.08)", SOURCES["rounds"], _ok(rounds_rise(m["rounds"]))),
+        ("Households per occupied new build in the first link", f"{m['first_link_households']:.3f}",
+         "1.12 (1.05-1.25)", SOURCES["first_link"], _ok(1.05 <= m["first_link_households"] <= 1.25)),
+        ("Starters (no vacancy left behind) in links 1, 2, 3",
+         ", ".join(f"{v:.0%}" for v in m["starters"].values()), "about half of each link", SOURCES["first_link"],
+         _ok(all(0.3 <= v <= 0.7 for v in m["starters"].values()))),
     ]
     lines = [
         "# Calibration of the synthetic metro region",

@@ -24,62 +24,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from flyttkedja import store
 from flyttkedja.analysis import Report
 from flyttkedja.analysis.disclosure import attack
 from flyttkedja.core import read_chainset
-
-
-def fast_attack(model, suppressed: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`flyttkedja.analysis.disclosure.attack` with one HiGHS model re-solved from the last basis.
-
-    Same LPs (min and max of each target over the same feasible set); with
-    ``highspy`` (optional, not a flyttkedja dependency) only the objective
-    changes between solves, so simplex warm starts make a large audit fast.
-    Without highspy it falls back to :func:`attack`.
-    """
-    try:
-        import highspy
-    except ImportError:
-        return attack(model, suppressed, targets)
-    from scipy import sparse
-
-    A, x = model.A, model.x
-    pub = np.flatnonzero(~suppressed)
-    rows = sparse.vstack([A[pub], model.E, model.G]).tocsc()
-    rhs = np.r_[A[pub] @ x, np.zeros(model.E.shape[0])]
-    lower = np.r_[rhs, np.full(model.G.shape[0], -highspy.kHighsInf)]
-    upper = np.r_[rhs, np.zeros(model.G.shape[0])]
-    n = A.shape[1]
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, rows.shape[0]
-    lp.col_cost_ = np.zeros(n)
-    lp.col_lower_, lp.col_upper_ = np.zeros(n), np.full(n, highspy.kHighsInf)
-    lp.row_lower_, lp.row_upper_ = lower, upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_ = rows.indptr, rows.indices
-    lp.a_matrix_.value_ = rows.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(lp)
-    low = np.full(A.shape[0], np.nan)
-    high = np.full(A.shape[0], np.nan)
-    previous = np.zeros(0, np.int32)
-    for p in targets:
-        row = A[p]
-        idx = np.union1d(previous, row.indices).astype(np.int32)  # HiGHS refuses repeated indices
-        cost = np.zeros(len(idx))
-        cost[np.searchsorted(idx, row.indices)] = row.data
-        h.changeColsCost(len(idx), idx, cost)
-        previous = row.indices.astype(np.int32)
-        for sense, out in ((highspy.ObjSense.kMinimize, low), (highspy.ObjSense.kMaximize, high)):
-            h.changeObjectiveSense(sense)
-            h.run()
-            status = h.getModelStatus()
-            if status == highspy.HighsModelStatus.kOptimal:
-                out[p] = h.getInfo().objective_function_value
-            elif status == highspy.HighsModelStatus.kUnbounded:
-                out[p] = np.inf if sense == highspy.ObjSense.kMaximize else -np.inf
-    return low, high
 
 
 def audit(report: Report) -> dict:
@@ -90,14 +38,14 @@ def audit(report: Report) -> dict:
     nonempty = np.diff(A.indptr) > 0  # counts with no cell at all are structural zeros
     targets = np.flatnonzero(~published & nonempty)
     t = time.perf_counter()
-    low, high = fast_attack(st.model, ~published, targets)
+    low, high = attack(st.model, ~published, targets, enough=3)
     low, high = np.ceil(low[targets] - 1e-6), np.floor(high[targets] + 1e-6)
     truth = np.rint(st.model.values[targets])
     width = high - low
     return {"items": int(A.shape[0]), "cells": int(A.shape[1]), "withheld": int(len(targets)),
             "exact": int((width <= 0).sum()), "within_1": int((width <= 2).sum()),
             "exact_true_1_4": int(((width <= 0) & (truth >= 1) & (truth <= 4)).sum()),
-            "narrowest_interval": None if not len(width) else float(width.min()),
+            "narrowest_interval_below_3": None if not len(width) or width.min() >= 3 else float(width.min()),
             "attack_seconds": round(time.perf_counter() - t, 1), "lps_protection": int(st.protection.lps)}
 
 
@@ -121,7 +69,7 @@ def audit_published(report: Report, directory: Path, known: np.ndarray | None = 
         offset += frame.height
     A = st.model.A
     targets = np.flatnonzero(~published & (np.diff(A.indptr) > 0))
-    low, high = fast_attack(st.model, ~published, targets)
+    low, high = attack(st.model, ~published, targets, enough=3)
     low, high = np.ceil(low[targets] - 1e-6), np.floor(high[targets] + 1e-6)
     truth = np.rint(st.model.values[targets])
     width = high - low
@@ -146,7 +94,7 @@ def main() -> None:
     if args.published_sequence:
         pairs = [item.split("=", 1) for item in args.published_sequence]
         with tempfile.TemporaryDirectory() as tmp:
-            ledger = Path(tmp) / "disclosure_ledger.json"
+            ledger = store.ledger_file(Path(tmp) / "report")
             for i, (by, directory) in enumerate(pairs):
                 r = Report(cs, areas=args.areas, by=[c for c in by.split(",") if c], ci=False, ledger=ledger)
                 if i < len(pairs) - 1:  # record what the old report actually published
@@ -165,7 +113,7 @@ def main() -> None:
         print(json.dumps({by: out[f"by {by}"]}), flush=True)
     if args.sequence:
         with tempfile.TemporaryDirectory() as tmp:
-            ledger = Path(tmp) / "disclosure_ledger.json"
+            ledger = store.ledger_file(Path(tmp) / "report")
             for i, by in enumerate(args.sequence):
                 t = time.perf_counter()
                 r = Report(cs, areas=args.areas, by=[c for c in by.split(",") if c], ci=False, ledger=ledger)

@@ -19,16 +19,19 @@ def pair_moves(before: dict, after: dict, year: int, *, absent_origin="immigrant
     """Household moves between snapshots ``year - 1`` (before) and ``year`` (after).
 
     ``before``/``after``: person_id → dict(dwelling, birth_year, born_abroad, income,
-    optional position); dwelling None = on no dwelling of the area, position None =
-    not known. A person missing from a dict is absent.
+    optional position, row); dwelling None = on no dwelling of the area, position None =
+    not known; row = the person's row in that snapshot (the last tie-break; the person
+    id when not given). A person missing from a dict is absent.
     """
     people = sorted(set(before) | set(after))
     attr = {}
     for p in people:
         was = before.get(p, {}).get("position")
         now = after.get(p, {}).get("position")
+        # row order of the year's snapshot first, then of the previous one for persons gone
+        rank = (0, after[p].get("row", p)) if p in after else (1, before[p].get("row", p))
         attr[p] = dict(after.get(p) or before[p], position=now if p in after else was,
-                       position_before=was, outdated=False)
+                       position_before=was, outdated=False, rank=rank)
     moves = period_moves(
         d0={p: before[p]["dwelling"] if p in before else None for p in people},
         d1={p: after[p]["dwelling"] if p in after else None for p in people},
@@ -61,17 +64,19 @@ def period_moves(d0, d1, attr, year, date, born, origin_of, destination_of, orde
     info = {}
     for key, members in groups.items():
         head = min(members, key=lambda p: head_key(attr[p], p))
-        info[key] = dict(members=members, head=head, head_by=attr[head]["birth_year"],
+        info[key] = dict(members=members, head=head, head_by=attr[head]["birth_year"], head_rank=rank(attr[head], head),
                          last=max(order[p] for p in members) if order else 0,
                          first=min(order[p] for p in members) if order else 0)
     # the group that carries each emptied dwelling's household on (the last to leave,
     # else one moving on inside the area, else the oldest head), and each filler
     carrier, filler = {}, {}
-    by_leaving = sorted(info.items(), key=lambda kv: (-kv[1]["last"], kv[0][1] is None, kv[1]["head_by"], kv[1]["head"]))
+    by_leaving = sorted(info.items(), key=lambda kv: (-kv[1]["last"], kv[0][1] is None, kv[1]["head_by"],
+                                                     kv[1]["head_rank"]))
     for (a, b), g in by_leaving:
         if a is not None and stay.get(a, 0) == 0:
             carrier.setdefault(a, (a, b))
-    by_arriving = sorted(info.items(), key=lambda kv: (kv[1]["first"], kv[0][0] is None, kv[1]["head_by"], kv[1]["head"]))
+    by_arriving = sorted(info.items(), key=lambda kv: (kv[1]["first"], kv[0][0] is None, kv[1]["head_by"],
+                                                       kv[1]["head_rank"]))
     for (a, b), g in by_arriving:
         if b is not None and stay.get(b, 0) == 0:
             filler.setdefault(b, (a, b))
@@ -79,8 +84,8 @@ def period_moves(d0, d1, attr, year, date, born, origin_of, destination_of, orde
     for (a, b), g in info.items():
         vacates = a is not None and carrier.get(a) == (a, b)
         fills = b is not None and filler.get(b) == (a, b)
-        if (b is None and not vacates) or (a is None and not fills):
-            continue  # a member leaving or joining a household that stays
+        if (b is None and not vacates) or (a is None and not fills and stay.get(b, 0) > 0):
+            continue  # a member leaving a household that stays, or joining one from outside
         was = attr[g["head"]].get("position_before")
         if was is not None:  # the family position before the move says who leaves home
             home_leaver = a is not None and not vacates and was == "child"
@@ -93,14 +98,19 @@ def period_moves(d0, d1, attr, year, date, born, origin_of, destination_of, orde
             origin = "new_household" if home_leaver else "dwelling"
         destination = "dwelling" if b is not None else destination_of[head]
         moves.append(_move(g["members"], head, attr, year, date, None if home_leaver else a, b,
-                           origin, destination, vacates, fills, a, parent_gap))
+                           origin, destination, vacates, fills, g["head_rank"], parent_gap))
     return moves
 
 
 def head_key(a: dict, p: int) -> tuple:
     """The head is the first member by: family position head, position not outdated,
-    oldest, lowest id (without positions: the oldest)."""
-    return (a.get("position") != "head", bool(a.get("outdated")), a["birth_year"], p)
+    oldest, first in row order (never the id's value; without positions: the oldest)."""
+    return (a.get("position") != "head", bool(a.get("outdated")), a["birth_year"], rank(a, p))
+
+
+def rank(a: dict, p: int):
+    """The person's place in the input's row order (the person id when the caller gives none)."""
+    return a.get("rank", p)
 
 
 def is_child(a: dict, oldest: int, parent_gap: int) -> bool:
@@ -171,10 +181,13 @@ def day_moves(events: list[tuple], location: dict, attr: dict, *, ordered=True, 
         order = {e[0]: i for i, e in today} if ordered else None
         if order is not None:
             order = {p: order.get(p, 0) for p in d0}
-        now = dict(attr)
+        now = {p: dict(a) for p, a in attr.items()}
+        for i, e in today:
+            if e[0] in now:  # the event's row in the events table: the last tie-break
+                now[e[0]]["rank"] = i
         for p, k in kinds.items():
             if k != "birth" and positions is not None:
-                now[p] = dict(attr[p], **positions_at(p, date.year, (date, ph), person_steps[(p, date.year)], positions))
+                now[p] = dict(now[p], **positions_at(p, date.year, (date, ph), person_steps[(p, date.year)], positions))
         moves += period_moves(d0, d1, now, date.year, date, {p for p, k in kinds.items() if k == "birth"},
                               origin_of, destination_of, order, parent_gap)
     return sort_moves(moves)
@@ -188,7 +201,7 @@ def _move(members, head, attr, year, date, a, b, origin, destination, vacates, f
     kind = {(1, False): "single", (2, False): "couple", (1, True): "single_parent",
             (2, True): "couple_with_children"}.get((size - children, children > 0), "other")
     return dict(
-        household_id=head, move_date=date, from_dwelling=a, to_dwelling=b, origin=origin,
+        household_id=start, move_date=date, from_dwelling=a, to_dwelling=b, origin=origin,
         destination=destination, vacates=vacates, fills=fills, size=size, adults=adults,
         age_head=year - attr[head]["birth_year"], income=sum(attr[p]["income"] for p in members),
         household_type=kind, born_abroad=attr[head]["born_abroad"], _start=start,
@@ -196,12 +209,12 @@ def _move(members, head, attr, year, date, a, b, origin, destination, vacates, f
 
 
 def sort_moves(moves: list[dict], first_label: int = 0) -> list[dict]:
-    """The order ``from_snapshots`` writes: date, to, from, head (nulls last), start dwelling;
+    """The order ``from_snapshots`` writes: date, to, from (nulls last), the head's row;
     household_id then numbers the moves from ``first_label``."""
     def key(m):
         def nl(v):
             return (v is None, v if v is not None else 0)
-        return (m["move_date"], nl(m["to_dwelling"]), nl(m["from_dwelling"]), m["household_id"], nl(m["_start"]))
+        return (m["move_date"], nl(m["to_dwelling"]), nl(m["from_dwelling"]), m["_start"])
     out = sorted(moves, key=key)
     for i, m in enumerate(out):
         m.pop("_start")

@@ -163,10 +163,25 @@ def mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def u01(key: int, a: int, b: int) -> float:
+def hash3(key: int, a: int, b: int) -> int:
     z = mix(key ^ ((a * 0x9E3779B97F4A7C15) & M64))
-    z = mix(z ^ ((b * 0xD6E8FEB86659FD93) & M64))
+    return mix(z ^ ((b * 0xD6E8FEB86659FD93) & M64))
+
+
+def u01(key: int, a: int, b: int) -> float:
+    """Uniform for stream ``key``, identity ``a``, draw ``b`` (flyttkedja._random.u01)."""
+    return (hash3(key, a, b) >> 11) * (1.0 / 9007199254740992.0)
+
+
+def u01x(key: int, a: int, b: int, c: int) -> float:
+    """Uniform for stream ``key``, identity ``a``, counters ``b``, ``c`` (flyttkedja._random.u01x)."""
+    z = mix(hash3(key, a, b) ^ ((c * 0xA0761D6478BD642F) & M64))
     return (z >> 11) * (1.0 / 9007199254740992.0)
+
+
+def ident(kind: int, a: int, b: int) -> int:
+    """Stable identity key (flyttkedja.synth._state.ident)."""
+    return hash3(0x2545F4914F6CDD1D ^ kind, a & M64, b & M64) >> 1
 
 
 def seeker_segments(tenure: int, rooms: int, broad: bool) -> list[int]:
@@ -189,8 +204,12 @@ def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: di
     """Index of the winning seeker for a vacancy, or None.
 
     ``seekers`` in list order, each with seg, state (0 gone, 1 usable, 2 not
-    today), kind, income, muni, queue, index. Examines at most ``scan``
-    live entries and at most ``candidates`` compatible ones; the highest score wins.
+    today), kind, income, muni, queue, index, key (stable), age and kids of
+    the head's household. Examines at most ``scan`` live entries and at most
+    ``candidates`` compatible ones; the highest score wins. Draws are keyed to
+    the seeker's and the dwelling's stable keys; the dwelling's allocation
+    rule (``alloc``: 0 open, 1 seniors, 2 young adults, 3 low income below
+    ``ceiling``, 4 families) admits only eligible seekers.
     """
     months = (day - dwelling["vacday"]) / 30.0
     cut = max(par["floor"], 1.0 - par["cut"] * months)
@@ -206,18 +225,36 @@ def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: di
             scanned += 1
             if s["state"] != 1 or s["income"] < dwelling["cost"] * cut:
                 continue
+            if not eligible(dwelling.get("alloc", 0), dwelling.get("ceiling", 0), s):
+                continue
             cross = par["cross_new"] if s["kind"] >= 3 else par["cross"]
-            if s["muni"] != dwelling["muni"] and not u01(key, s["index"], dwelling["index"] * 4 + 1) < cross:
+            if s["muni"] != dwelling["muni"] and not u01x(key, s["key"], dwelling["key"], DR_CROSS) < cross:
                 continue
             found += 1
             score = (par["qw"][cls] * (day - s["queue"]) / 365.0
                      + par["iw"][cls] * math.log(max(s["income"], 1000))
-                     + par["bonus"][s["kind"]] + par["jitter"] * u01(key, s["index"], dwelling["index"] * 4 + 2))
+                     + par["bonus"][s["kind"]] + par["jitter"] * u01x(key, s["key"], dwelling["key"], DR_JITTER))
             if s["muni"] == dwelling["muni"]:
                 score += par["same_muni"]
             if score > best_score:
                 best, best_score = s["index"], score
     return best
+
+
+DR_CROSS, DR_JITTER = 70, 80  # draw counters of flyttkedja.synth._state
+
+
+def eligible(alloc: int, ceiling: int, s: dict) -> bool:
+    """The allocation rules of docs/synthetic.md, "Allocated housing"."""
+    if alloc == 0:
+        return True
+    if alloc == 1:
+        return s["age"] >= 65
+    if alloc == 2:
+        return 18 <= s["age"] <= 29
+    if alloc == 3:
+        return s["income"] < ceiling
+    return s["kids"] > 0
 
 
 def pick(hazards: list[float], key: int, h: int, slot: int, day0: int, ndays: int) -> tuple[int, int]:
@@ -257,3 +294,11 @@ def choose_target(cost, p_owner, p_coop, kind, size, kids, core, age, income, cu
     if income >= cost[1][rooms - 1] and u3 < p_coop:
         return 1, rooms
     return 0, rooms
+
+
+def joined_moves(moves: list[dict]) -> list:
+    """Per move: the row of the move that filled its to_dwelling the same day, if it joins it there."""
+    fills = {(m["to_dwelling"], m["move_date"]): row for row, m in enumerate(moves)
+             if m["fills"] and m["to_dwelling"] is not None}
+    return [fills.get((m["to_dwelling"], m["move_date"])) if not m["fills"] and m["to_dwelling"] is not None
+            else None for m in moves]

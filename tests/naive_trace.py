@@ -136,6 +136,98 @@ def trace(moves, dwellings, seeds="new_builds", window=None, max_gap_days=365, m
                     "orphan_fills": arrivals - reasons.count(None)}  # filling arrivals that filled nothing
 
 
+# ------------------------------------------------------------------ trees
+def filling_members(moves: list[dict], outcome: dict) -> dict[int, list[int]]:
+    """Tree rule: the members of every filling. The arrivals at one dwelling on one day
+    form one filling: the move that filled the vacancy, then every other move into that
+    dwelling on that day, in table order (whatever its ``fills`` flag)."""
+    arrivals: dict[tuple, list[int]] = {}
+    for row, m in enumerate(moves):
+        if m["to_dwelling"] is not None:
+            arrivals.setdefault((m["to_dwelling"], m["move_date"]), []).append(row)
+    members = {}
+    for filler, _ in outcome.values():
+        if filler is not None:
+            m = moves[filler]
+            members[filler] = [filler] + [r for r in arrivals[(m["to_dwelling"], m["move_date"])] if r != filler]
+    return members
+
+
+def walk_tree(vacancy, outcome: dict, moves: list[dict], members: dict, max_length: int) -> dict:
+    """Tree rule: breadth first from ``vacancy``, round by round.
+
+    Every member of a filling is a link of the next round; a member that vacated a
+    dwelling opens a vacancy whose filling (if any) is the round after. A member is a
+    leaf when its own move ends there (origin, not vacated), its vacancy went
+    unfilled or censored, its vacancy's filler is already in the tree (cycle), or it
+    is in round ``max_length``. The spine follows the filler of each vacancy: the path.
+    """
+    filler, reason = outcome[vacancy]
+    if filler is None:
+        return {"links": [], "rounds": [], "parents": [], "reasons": [], "joined": [], "depth": 0,
+                "end_reason": reason, "leaves": 1}
+    queue = [(row, 1, None, row != filler) for row in members[filler]]
+    in_tree = set(members[filler])
+    reasons = []
+    spine, spine_reason = filler, None
+    i = 0
+    while i < len(queue):
+        row, k, parent, joined = queue[i]
+        m = moves[row]
+        nxt = None
+        if m["from_dwelling"] is None:
+            reason = m["origin"]
+        elif not m["vacates"]:
+            reason = "not_vacated"
+        else:
+            nxt, reason = outcome[("move", row)]
+            if nxt is not None and nxt in in_tree:
+                reason = "cycle"
+            elif nxt is not None and k == max_length:
+                reason = "max_length"
+            elif nxt is not None:
+                queue += [(r, k + 1, row, r != nxt) for r in members[nxt]]
+                in_tree.update(members[nxt])
+        reasons.append(reason)
+        if row == spine:
+            if reason is None:
+                spine = nxt
+            else:
+                spine_reason = reason
+        i += 1
+    return {"links": [q[0] for q in queue], "rounds": [q[1] for q in queue], "parents": [q[2] for q in queue],
+            "joined": [q[3] for q in queue], "reasons": reasons, "depth": max(q[1] for q in queue),
+            "end_reason": spine_reason, "leaves": sum(r is not None for r in reasons)}
+
+
+def trace_tree(moves, dwellings, seeds="new_builds", window=None, max_gap_days=365, max_length=1000):
+    """All trees from the seeds (tree convention): list of dicts like :func:`trace`'s chains,
+    with ``depth``, ``leaves`` and per link its round, parent row, leaf reason and role."""
+    if window is None:
+        days = [m["move_date"] for m in moves]
+        window = (min(days), max(days))
+    events = dwelling_events(moves, dwellings, window)
+    outcome, _ = fill_vacancies(events, window, max_gap_days)
+    members = filling_members(moves, outcome)
+    kind = seeds if isinstance(seeds, str) else "selection"
+    chains = []
+    for seed_date, dwelling_id, seed_move, vacancy in seeds_of(kind, moves, dwellings, window,
+                                                               seeds if kind == "selection" else None):
+        tree = walk_tree(vacancy, outcome, moves, members, max_length)
+        chains.append({
+            "seed_kind": "new_build" if seed_move == -1 else "move",
+            "seed_dwelling": dwelling_id,
+            "seed_date": seed_date,
+            "seed_move": None if seed_move == -1 else seed_move,
+            "length": len(tree["links"]),
+            "end_reason": tree["end_reason"],
+            "end_date": max((moves[r]["move_date"] for r in tree["links"]), default=seed_date),
+            **tree,
+        })
+    joiners = sum(len(v) - 1 for v in members.values())
+    return chains, {"joiners": joiners}
+
+
 def successor_of(moves, dwellings, window, max_gap_days) -> dict[int, int]:
     """Filling move row → row of the vacating move whose vacancy it filled."""
     outcome, _ = fill_vacancies(dwelling_events(moves, dwellings, window), window, max_gap_days)
@@ -144,15 +236,20 @@ def successor_of(moves, dwellings, window, max_gap_days) -> dict[int, int]:
 
 # ------------------------------------------------------------------ test registers
 def random_register(rng, n_dwellings: int = 12, n_days: int = 30, p_corrupt: float = 0.05,
-                    sparse_ids: bool = False) -> tuple[list[dict], list[dict]]:
+                    sparse_ids: bool = False, couples: bool = True) -> tuple[list[dict], list[dict]]:
     """A small simulated register rich in edge cases, as (moves, dwellings) lists.
 
     Households move, swap (pairs and three-way rings), split, join occupied
     dwellings, form, arrive and leave; new builds complete in groups (one
     building); empty dwellings are demolished; several events share a day.
     A fraction ``p_corrupt`` of moves get a flipped ``vacates``/``fills`` flag,
-    which makes inconsistent vacancies and fills of occupied dwellings. The
-    data keep the rules that validation enforces (one move per household and
+    which makes inconsistent vacancies and fills of occupied dwellings. With
+    ``couples`` several households also move into one dwelling on one day (the
+    tree convention's fillings): couples from two dwellings, one of them from the
+    parental home (a split or a new household), three households merging, a
+    household joining one side of a swap, and joins of a dwelling filled earlier
+    that day; without, no dwelling gets two arrivals on one day. Joining
+    households are absorbed (they never move again). The data keep the rules that validation enforces (one move per household and
     day, a household leaves only where it lives, flags match from/to).
     """
     base = date(2020, 1, 1)
@@ -186,11 +283,12 @@ def random_register(rng, n_dwellings: int = 12, n_days: int = 30, p_corrupt: flo
 
     for k in range(n_days):
         day = base + timedelta(days=k)
-        moved, filled = set(), set()
+        moved, filled, arrived = set(), set(), set()
         for _ in range(rng.choice([0, 1, 1, 2, 3, 4, 6])):
-            empty = [d for d in ids if d not in occupant and standing(d, day)]
-            movers = [h for h, d in where.items() if h not in moved and d not in filled]
-            kind = rng.choice(["move", "move", "move", "swap", "ring", "split", "new", "exit", "join", "demolish"])
+            empty = [d for d in ids if d not in occupant and standing(d, day) and (couples or d not in arrived)]
+            movers = [h for h, d in where.items() if h not in moved and d not in filled and (couples or d not in arrived)]
+            kinds = ["move", "move", "move", "swap", "ring", "split", "new", "exit", "join", "demolish"]
+            kind = rng.choice(kinds + (["couple", "couple", "couple_home", "merge3", "swap_couple"] if couples else []))
             rows = []
             if kind == "move" and movers and empty:
                 h, b = rng.choice(movers), rng.choice(empty)
@@ -210,9 +308,24 @@ def random_register(rng, n_dwellings: int = 12, n_days: int = 30, p_corrupt: flo
             elif kind == "exit" and movers:
                 h = rng.choice(movers)
                 rows.append((h, where[h], None, "dwelling", rng.choice(["out_migrant", "emigrant", "dissolved"]), True, False))
+            elif kind in ("couple", "couple_home", "merge3") and len(movers) >= 2 + (kind == "merge3") and empty:
+                group, b = rng.sample(movers, 2 + (kind == "merge3")), rng.choice(empty)
+                for j, h in enumerate(group):  # the first fills, the others join (vacating, or leaving others)
+                    rows.append((h, where[h], b, "dwelling", "dwelling", rng.random() < 0.8, j == 0))
+                if kind == "couple_home":  # the partner leaves the parental home, or forms from nowhere
+                    h = rows[1][0]
+                    rows[1] = ((new_household(), where[h], b, "dwelling", "dwelling", False, False)
+                               if rng.random() < 0.5 else (new_household(), None, b, "new_household", "dwelling", False, False))
+                rng.shuffle(rows)  # table order need not put the filler first
+            elif kind == "swap_couple" and len(movers) >= 3:
+                a, c, j = rng.sample(movers, 3)
+                rows += [(a, where[a], where[c], "dwelling", "dwelling", True, True),
+                         (c, where[c], where[a], "dwelling", "dwelling", True, True),
+                         (j, where[j], where[a], "dwelling", "dwelling", True, False)]
+                rng.shuffle(rows)
             elif kind == "join" and movers:
                 h = rng.choice(movers)
-                others = [d for d in occupant if d != where[h]]
+                others = [d for d in occupant if d != where[h] and (couples or d not in arrived)]
                 if others:
                     rows.append((h, where[h], rng.choice(others), "dwelling", "dwelling", True, False))
             elif kind == "demolish" and empty:
@@ -223,6 +336,8 @@ def random_register(rng, n_dwellings: int = 12, n_days: int = 30, p_corrupt: flo
                     occupant.pop(a, None)
                 where.pop(h, None)
             for h, a, b, origin, destination, vacates, fills in rows:
+                if b is not None:
+                    arrived.add(b)
                 if b is not None and fills:
                     occupant[b], where[h] = h, b
                     filled.add(b)

@@ -120,7 +120,10 @@ def test_partitioned_directory_and_atomic_output(tmp_path):
     [
         (lambda df: df.drop("birth_year"), "missing column(s) ['birth_year']"),
         (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.String).replace("13", "x13")), "not an integer"),
-        (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.Float64)), "expected integers"),
+        (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.Date)), "expected integers"),
+        # SAS stores every number as a double: integral ones are ids, one with a fraction is not
+        (lambda df: df.with_columns(pl.col("dwelling_id").cast(pl.Float64) + (pl.col("person_id") == 4) * 0.5),
+         "not an integer"),
         (lambda df: df.with_columns(birth_year=pl.when(pl.col("person_id") == 4).then(None).otherwise("birth_year")),
          "null value"),
         (lambda df: df.with_columns(person_id=pl.when(pl.col("person_id") == 7).then(6).otherwise("person_id")),
@@ -199,10 +202,10 @@ def panels(draw, max_persons=10, max_dwellings=6):
 
 
 def as_dicts(df: pl.DataFrame, year: int) -> dict:
-    part = df.filter(pl.col("year") == year)
+    part = df.with_row_index("_row").filter(pl.col("year") == year)  # row: place in the table, the last tie-break
     return {r["person_id"]: dict(dwelling=r["dwelling_id"], birth_year=r["birth_year"],
                                  born_abroad=r["born_abroad"], income=r["income"],
-                                 position=r.get("family_position"))
+                                 position=r.get("family_position"), row=r["_row"])
             for r in part.iter_rows(named=True)}
 
 

@@ -10,7 +10,7 @@ import re
 
 import polars as pl
 import pytest
-from test_report_html import build_report, scenario_fixture
+from test_report_html import build_report
 
 from flyttkedja.analysis.labels import SUPPRESSED_MARK, label
 
@@ -74,45 +74,65 @@ def test_chainset_repr_html_passes_disclosure_control(chainset):
         assert shown[row + 1] == SUPPRESSED_MARK
 
 
-def _new_style(frame: pl.DataFrame) -> pl.DataFrame:
-    """The fixture with per-line and per-area rows, as the reworked scenario engine writes them."""
-    lines = frame.with_columns(line=pl.lit("0"), area=pl.lit("region"), estimate=pl.col("estimate") * 10)
-    areas = frame.with_columns(line=pl.lit(None, pl.String), area=pl.lit("rest"), estimate=pl.col("estimate") * 100)
-    whole = frame.with_columns(line=pl.lit(None, pl.String), area=pl.lit("region"))
-    return pl.concat([whole, lines, areas]).select("programme", "line", "area", *frame.columns[1:])
+def contract_fixture() -> pl.DataFrame:
+    """A comparison in the contract's shape: gross/net/ratio per programme, plus per-line and per-area rows."""
+    from flyttkedja.scenario.compare import COMPARISON_COLUMNS, GROSS, NET, RATIO
+
+    rows = []
+    for prog, scale in (("rental_100", 1.0), ("coop_100", 2.0)):
+        for line, area, k in ((None, "region", 1), ("0", "region", 10), (None, "rest", 100)):
+            rows += [(prog, line, area, "transition_model", GROSS, None, 210.0 * scale * k, None, None, 900, False),
+                     (prog, line, area, "microsimulation", GROSS, None, 205.0 * scale * k, 190.0, 220.0, 20, False),
+                     (prog, line, area, "microsimulation", NET, None, 118.0 * scale * k, 74.0, 162.0, 20,
+                      prog == "coop_100"),
+                     (prog, line, area, "microsimulation", RATIO, None, 0.58 * scale, 0.4, 0.7, 20, False),
+                     (prog, line, area, "microsimulation", "reached_young_adults_per_100_new", "young_adults",
+                      41.0 * k, None, None, 3, True)]
+    return pl.DataFrame(rows, schema=list(COMPARISON_COLUMNS), orient="row")
 
 
-@pytest.mark.parametrize("style", ["old", "new"])
-def test_comparison_repr_html_headline(style):
+def test_comparison_repr_html_headline():
     from flyttkedja.scenario import Comparison
 
-    table = scenario_fixture() if style == "old" else _new_style(scenario_fixture())
+    table = contract_fixture()
     html = Comparison(table, ("programme 'coop_100' line 0: its strata hold 3 vacancy records",))._repr_html_()
     _safe(html)
     cells = _cells(html)
-    assert "2.30 (2.00–2.60)" in cells and "2.10" in cells  # microsimulation with interval, model without
-    assert "chain length mean" in cells and "reached young adults" not in html  # headline measures only
-    assert "23.00" not in cells and "230.00" not in cells  # no per-line or per-area rows
+    assert "205.00 (190.00–220.00)" in cells and "210.00" in cells  # microsimulation with interval, model without
+    assert label("moves_net_per_100_new") in cells and label("displacement_ratio") in cells
+    assert "reached young adults" not in html  # key measures only
+    assert "2050.00" not in html and "20500.00" not in html  # no per-line or per-area rows
     assert "2 programme(s): rental_100, coop_100" in html and "its strata hold 3" in html
+    assert "rental_100: " in html  # the planner's sentences of flyttkedja.scenario.summary
 
 
 def test_comparison_withheld_cells_are_marked():
-    from flyttkedja.analysis.display import comparison_html
+    from flyttkedja.scenario import Comparison
 
-    table = scenario_fixture().with_columns(suppressed=pl.col("programme") == "coop_100")
-    html = comparison_html(table)
-    assert SUPPRESSED_MARK in _cells(html)
-    assert not {"2.50", "2.20", "2.90"} & set(re.findall(r"\d+\.\d\d", html))  # coop_100: withheld
+    html = Comparison(contract_fixture())._repr_html_()
+    coop = [c for c in re.findall(r"<tr>(.*?)</tr>", html) if "coop_100" in c and label("moves_net_per_100_new") in c]
+    assert coop and all(f">{SUPPRESSED_MARK}<" in c and "236" not in c for c in coop)  # 118 × 2 withheld
+    assert "236" not in html
 
 
 def test_load_comparison_reads_the_run_warnings(tmp_path):
     from flyttkedja import store
     from flyttkedja.scenario import Comparison, load_comparison
 
-    scenario_fixture().write_parquet(tmp_path / store.COMPARISON_FILE)
+    table = contract_fixture()
+    table.write_parquet(tmp_path / store.COMPARISON_FILE)
     assert load_comparison(tmp_path).warnings == ()
     store.write_scenario_manifest(tmp_path, store.ScenarioManifest({"name": "x"}, warnings=["few records"]))
     loaded = load_comparison(tmp_path)
     assert isinstance(loaded, Comparison) and loaded.warnings == ("few records",)
-    assert loaded.table.equals(scenario_fixture())
+    assert loaded.table.equals(table.select(loaded.table.columns))
     assert "few records" in loaded._repr_html_()
+
+
+def test_report_scenario_section_never_shows_withheld_estimates(report):
+    """The planner's sentences, the chart and the table of report.html print ".." for a withheld row."""
+    page = report.html(scenario=contract_fixture())
+    page = page[:page.index('<script type="application/gzip;base64"')]  # the plotly bundle's digits aside
+    # the withheld estimates (236, 2360) as numbers of their own, not digits inside another value (30.236)
+    assert re.search(r"(?<![\d.])2360?(?![\d])", page) is None
+    assert f"gains {SUPPRESSED_MARK} moves" in page

@@ -119,6 +119,9 @@ def test_run_writes_the_contract(tmp_path):
         == ["microsimulation"] * 2
     assert "moves_per_100_new" not in set(got["measure"])
     assert {"municipality", "rest"} <= set(got["area"]) and set(got["line"].drop_nulls()) == {"1"}
+    by_round = got.filter(pl.col("measure") == "below_median_share_by_round")
+    assert by_round["group"].to_list() == [str(k) for k in range(1, 7)]
+    assert by_round["estimate"].drop_nulls().is_between(0, 1).all() and by_round["estimate"].null_count() < 6
     assert store.scenario_file(tmp_path / "out", "summary").read_text().count("displacement ratio") == 1
     assert "undanträngningskvot" in store.scenario_file(tmp_path / "out", "summary").read_text()
     from test_scenario import _assert_disjoint_reach
@@ -220,3 +223,23 @@ def test_dask_cluster_gives_the_local_executors_bytes(tmp_path):
     for name in ("comparison", "summary"):
         assert store.scenario_file(tmp_path / "local", name).read_bytes() == \
             store.scenario_file(tmp_path / "dask", name).read_bytes()
+
+
+def test_gross_chains_are_the_programmes_completions():
+    """Tracing the programme's dwellings seeds every vacancy at them; the gross chains are the ones their
+    completions start: one per programme dwelling, each with its line."""
+    from flyttkedja.core import trace
+    from flyttkedja.scenario.microsim import completions_only, market_run
+
+    cfg = load_config("tiny", years=2)
+    prog = Programme("p", (Line(count=12, tenure="rental", rooms=2, landlord="public", municipality="9980"),
+                           Line(count=6, tenure="owner", rooms=4, municipality="9981")))
+    run = market_run(cfg, 5, prog, 2)
+    assert len(run.programme_dwellings) == 18 and np.bincount(run.programme_line).tolist() == [12, 6]
+    dw = pl.from_arrow(run.dwellings).filter(pl.col("dwelling_id").is_in(run.programme_dwellings.tolist()))
+    assert sorted(dw["municipality"].cast(str).to_list()) == ["9980"] * 12 + ["9981"] * 6
+    cs = trace(run.moves, run.dwellings, run.programme_dwellings, window=run.window, max_gap_days=run.max_gap_days)
+    gross = completions_only(cs)
+    assert gross.chains.height == 18 and (gross.chains["seed_kind"] == "new_build").all()
+    assert gross.chains["chain_id"].to_list() == list(range(18))
+    assert gross.links.height == gross.chains["length"].sum()

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPELLED_ONCE = [
     store.REGISTER_MANIFEST, store.INGEST_MANIFEST, store.TRACE_MANIFEST, store.REPORT_MANIFEST,
     store.SCENARIO_MANIFEST, store.MODEL_FILE, store.COMPARISON_FILE, store.REPORT_HTML, store.REPORT_XLSX,
-    store.REPORT_SUMMARY, *store.REGISTER_FILES.values(), *store.CHAIN_FILES.values(),
+    store.REPORT_SUMMARY, store.REPORT_CHECK_JSON, store.REPORT_CHECK_TEXT, store.LEDGER_FILE, *store.REGISTER_FILES.values(), *store.CHAIN_FILES.values(),
     store.KEY_FORMAT, store.KEY_VERSION, store.KEY_WINDOW_START, store.KEY_WINDOW_END, store.KEY_REGISTER_HASH,
     store.KEY_SEEDS,
 ]
@@ -136,6 +136,7 @@ def test_trace_records_the_register_hash_and_report_refuses_another(tmp_path):
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "rep").exists()
     # the register the chains name, changed in place after tracing: refused too
     moves = pl.read_parquet(store.register_file(reg, "moves"))
-    moves.with_columns(fills=~pl.col("fills")).write_parquet(store.register_file(reg, "moves"))
+    moves.with_columns(fills=~pl.col("fills") & pl.col("to_dwelling").is_not_null()).write_parquet(
+        store.register_file(reg, "moves"))  # (a change the rule set accepts: fills only where a to_dwelling is)
     with pytest.raises(store.RegisterMismatch, match=str(reg)):
         read_chainset(tmp_path / "chains")

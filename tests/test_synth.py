@@ -50,6 +50,14 @@ def check_register(reg) -> None:
     # chains are disjoint paths
     all_links = reg.truth_links["move_row"].to_pylist()
     assert len(all_links) == len(set(all_links))
+    # couples moving in together: the joining move names the fill it joined; every move names what it freed
+    joined = reg.truth_moves["joined_move"].to_pylist()
+    assert joined == naive_synth.joined_moves(moves)
+    assert reg.truth_moves["freed_dwelling"].to_pylist() == [m["from_dwelling"] if m["vacates"] else None
+                                                             for m in moves]
+    for j, f in enumerate(joined):
+        if f is not None and moves[j]["vacates"]:  # a household moving in together left a dwelling of its own
+            assert moves[f]["vacates"] and moves[f]["origin"] == "dwelling"
 
 
 def check_panel(reg) -> None:
@@ -112,13 +120,21 @@ def test_every_mechanism_occurs(small_register):
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(residents=st.integers(1500, 5000), years=st.integers(1, 2), seed=st.integers(0, 2**31),
        swap=st.sampled_from([0.0, 0.3]), empty=st.sampled_from([0.0, 0.05]),
-       demolished=st.sampled_from([0.0, 0.05]), gap=st.sampled_from([30, 365]))
-def test_random_configs_keep_every_invariant(residents, years, seed, swap, empty, demolished, gap):
+       demolished=st.sampled_from([0.0, 0.05]), gap=st.sampled_from([30, 365]),
+       together=st.sampled_from([0.0, 0.5, 1.0]), couples=st.sampled_from([0.1, 0.4]))
+def test_random_configs_keep_every_invariant(residents, years, seed, swap, empty, demolished, gap, together,
+                                             couples):
+    """Random small configurations (also many couples moving in together): the chain truth, occupancy,
+    the persons panel and the household moves stay consistent."""
     reg = generate({"base": "tiny", "region": {"residents": residents, "max_gap_days": gap},
                     "mobility": {"swap_share": swap},
+                    "demography": {"couple_move_together": together, "couple_rate": couples},
                     "market": {"left_empty": empty, "demolished": demolished}}, years=years, seed=seed)
     check_register(reg)
     check_panel(reg)
+    check_events_match_moves(reg)
+    if together == 1.0:
+        assert reg.truth_moves["joined_move"].null_count < reg.truth_moves.num_rows  # couples did move together
 
 
 def test_write_read_roundtrip_is_byte_identical(small_register, tmp_path):
@@ -249,3 +265,108 @@ def test_tracer_recovers_the_ground_truth(small_register):
     assert got.equals(pl.from_arrow(reg.truth_chains).sort("seed_dwelling"))
     links = cs.links.select("move_row", "step").sort("move_row")
     assert links.equals(pl.from_arrow(reg.truth_links).select("move_row", "step").sort("move_row"))
+
+
+# ---------------------------------------------------------------- programmes, allocation, coupling
+from flyttkedja.synth import Programme, ProgrammeLine  # noqa: E402
+from flyttkedja.synth.simulate import simulate  # noqa: E402
+
+line = st.builds(
+    ProgrammeLine, count=st.integers(1, 40), tenure=st.sampled_from(["rental", "cooperative", "owner"]),
+    rooms=st.integers(1, 5), landlord=st.sampled_from([None, "public", "private"]),
+    municipality=st.sampled_from([None, "9981", "9982"]),
+    allocation=st.sampled_from(["seniors", "young_adults", "low_income", "families", "open"]),
+    income_ceiling=st.sampled_from([None, 150_000, 400_000]), level=st.sampled_from([0.6, 1.0]))
+
+
+def broken_allocations(raw) -> list[int]:
+    """Rows of filling moves into an allocated dwelling whose household is not eligible."""
+    col = raw.moves_column
+    to = col("to_dwelling")
+    rule = np.where(to >= 0, raw.dwellings_column("allocation")[np.maximum(to, 0)], 0)
+    ceiling = np.where(to >= 0, raw.dwellings_column("income_ceiling")[np.maximum(to, 0)], 0)
+    age, htype = col("age_head"), col("household_type")
+    kids = (htype == 2) | (htype == 3)  # single_parent, couple_with_children
+    ok = np.select([rule == 1, rule == 2, rule == 3, rule == 4],
+                   [age >= 65, (age >= 18) & (age <= 29), col("search_income") < ceiling, kids], True)
+    return np.flatnonzero((col("fills") == 1) & (to >= 0) & ~ok).tolist()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(line, min_size=1, max_size=3), years=st.integers(1, 2), seed=st.integers(0, 2**31),
+       spread=st.integers(1, 2))
+def test_allocation_rules_are_never_broken(lines, years, seed, spread):
+    """Generated programmes with allocation rules: every filling of an allocated dwelling, at completion
+    or any re-letting, goes to an eligible household, and every other invariant holds."""
+    cfg = load_config("tiny", years=years)
+    prog = Programme(tuple(lines), years=spread)
+    raw = simulate(cfg, seed, programme=prog)
+    assert broken_allocations(raw) == []
+    # the programme's dwellings carry their lines' rules (all built when spread over the window)
+    rules = raw.dwellings_column("allocation")[raw.dwelling_key() >= (1 << 40)]
+    if spread <= years:
+        want = np.zeros(5, int)
+        for x in lines:
+            want[["open", "seniors", "young_adults", "low_income", "families"].index(x.allocation)] += x.count
+        np.testing.assert_array_equal(np.bincount(rules, minlength=5), want)
+    from flyttkedja.synth.register import build_register
+
+    reg = build_register(raw, {})
+    check_register(reg)
+
+
+def test_allocated_dwellings_go_only_to_the_eligible_and_stay_allocated():
+    """A senior-housing programme houses seniors only, first letting and re-lettings alike; the same
+    dwellings without the rule house others too."""
+    cfg = load_config("tiny", years=3)
+    lines = (ProgrammeLine(count=60, tenure="rental", rooms=2, landlord="public", allocation="seniors"),)
+    raw = simulate(cfg, 4, programme=Programme(lines, years=1))
+    fills = raw.moves_column("fills") == 1
+    to = raw.moves_column("to_dwelling")
+    prog = np.flatnonzero(raw.dwelling_key() >= (1 << 40))
+    into = fills & np.isin(to, prog)
+    assert into.sum() > 10 and (raw.moves_column("age_head")[into] >= 65).all()
+    open_raw = simulate(cfg, 4, programme=Programme((ProgrammeLine(**{**lines[0].__dict__, "allocation": "open"}),),
+                                                     years=1))
+    to = open_raw.moves_column("to_dwelling")
+    into = (open_raw.moves_column("fills") == 1) & np.isin(to, np.flatnonzero(open_raw.dwelling_key() >= (1 << 40)))
+    assert (open_raw.moves_column("age_head")[into] < 65).any()
+
+
+def test_bad_programme_is_refused_naming_the_line():
+    cfg = load_config("tiny", years=1)
+    with pytest.raises(ConfigError, match="line 0: municipality 1234"):
+        simulate(cfg, 1, programme=Programme((ProgrammeLine(count=5, tenure="rental", rooms=2,
+                                                             municipality="1234"),)))
+    with pytest.raises(ConfigError, match="line 0: allocation 'pensioners'"):
+        simulate(cfg, 1, programme=Programme((ProgrammeLine(count=5, tenure="rental", rooms=2,
+                                                             allocation="pensioners"),)))
+
+
+def test_programme_runs_share_the_moves_it_does_not_reach():
+    """Coupled streams: with a programme, the regular dwellings keep their ids and attributes, every
+    move before the programme's first letting occurs identically (same household key, date, from and
+    to), most after it too; an empty programme changes nothing."""
+    cfg = load_config("tiny", years=2)
+    base = simulate(cfg, 9)
+    run = simulate(cfg, 9, programme=Programme((ProgrammeLine(count=2, tenure="cooperative", rooms=3,
+                                                               municipality="9982"),), years=1))
+    n = len(base.d)
+    np.testing.assert_array_equal(np.sort(run.dwelling_id)[:n], base.dwelling_id)
+    keep = run.dwelling_key() < (1 << 40)
+    np.testing.assert_array_equal(run.d[keep][:, :6], base.d[:, :6])
+
+    def keys(raw):
+        dkey = np.r_[raw.dwelling_key(), -1]
+        return list(zip(raw.household_key()[raw.moves_column("household")], raw.moves_column("day"),
+                        dkey[raw.moves_column("from_dwelling")], dkey[raw.moves_column("to_dwelling")]))
+
+    in_run = set(keys(run))
+    same = np.array([k in in_run for k in keys(base)])
+    prog = np.flatnonzero(~keep)
+    first_letting = run.moves_column("day")[np.isin(run.moves_column("to_dwelling"), prog)].min()
+    before = base.moves_column("day") < first_letting
+    assert before.sum() > 300 and same[before].all()
+    assert same.mean() > 0.75, same.mean()
+    empty = simulate(cfg, 9, programme=Programme((), years=1))
+    np.testing.assert_array_equal(base.moves, empty.moves)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import naive_synth
+from flyttkedja import _random
 from flyttkedja.synth import _kernels as K
 from flyttkedja.synth import load_config
 from flyttkedja.synth.simulate import kernel_params
@@ -15,25 +16,53 @@ PAR = kernel_params(load_config("tiny"))
 
 
 @settings(max_examples=200, deadline=None)
-@given(key=st.integers(0, 2**64 - 1), a=st.integers(0, 2**40), b=st.integers(0, 2**20))
-def test_counter_based_uniform_matches_reference(key, a, b):
-    assert K.u01(np.uint64(key), a, b) == naive_synth.u01(key, a, b)
+@given(key=st.integers(0, 2**64 - 1), a=st.integers(0, 2**62), b=st.integers(0, 2**40), c=st.integers(0, 2**20))
+def test_counter_based_uniforms_match_reference(key, a, b, c):
+    assert _random.u01(np.uint64(key), a, b) == naive_synth.u01(key, a, b)
+    assert _random.u01x(np.uint64(key), a, b, c) == naive_synth.u01x(key, a, b, c)
+
+
+@settings(max_examples=100, deadline=None)
+@given(kind=st.integers(1, 7), a=st.integers(-(2**62), 2**62), b=st.integers(0, 2**40))
+def test_identities_match_reference(kind, a, b):
+    assert K.ident(kind, a, b) == naive_synth.ident(kind, a, b)
+    assert K.ident_array(kind, np.array([a]), b)[0] == naive_synth.ident(kind, a, b)
+
+
+def test_vectorised_uniforms_match_the_kernel():
+    key = _random.stream_key(7, 3)
+    a = np.array([0, 1, 2**40, 2**62])
+    np.testing.assert_array_equal(_random.u01_array(key, a, 5), [naive_synth.u01(int(key), int(x), 5) for x in a])
 
 
 seeker = st.fixed_dictionaries({
     "seg": st.integers(0, 14), "state": st.sampled_from([0, 1, 1, 1, 2]), "kind": st.sampled_from([0, 0, 3, 4]),
     "income": st.integers(50_000, 900_000), "muni": st.integers(0, 2), "queue": st.integers(-3000, 0),
+    "key": st.integers(0, 2**62), "age": st.integers(18, 95), "kids": st.integers(0, 3),
 })
+
+
+def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None):
+    """A Market around the given arrays (the rest empty)."""
+    empty = np.zeros((1, 1), np.int64)
+    return K.Market(hh=hh, p=p, d=d, sk=sk, cnt=np.zeros(K.C_NCOL, np.int64), mv=empty, pe=empty,
+                    wd=np.zeros(1, np.int64), ve=np.zeros((1, 3), np.int64), vhead=np.full(K.N_SEG, -1),
+                    vtail=np.full(K.N_SEG, -1), shead=shead, stail=stail, vq=np.zeros(1, np.int64),
+                    pair=np.full((2, 1), -1), arr=arr if arr is not None else np.zeros((1, K.A_NCOL), np.int64),
+                    ap=ap if ap is not None else np.zeros((1, K.AP_NCOL), np.int64), par=par,
+                    cost=np.zeros((3, 5)), year=np.int64(year), key=np.uint64(key))
 
 
 @settings(max_examples=60, deadline=None)
 @given(seekers=st.lists(seeker, max_size=40), tenure=st.integers(0, 2), rooms=st.integers(1, 5),
        landlord=st.integers(0, 1), muni=st.integers(0, 2), cost=st.integers(80_000, 700_000),
        age=st.integers(0, 200), scan=st.integers(1, 12), candidates=st.integers(1, 6), broad=st.booleans(),
-       key=st.integers(0, 2**63))
+       key=st.integers(0, 2**63), dkey=st.integers(0, 2**62), alloc=st.sampled_from([0, 0, 1, 2, 3, 4]),
+       ceiling=st.integers(50_000, 900_000))
 def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, muni, cost, age, scan,
-                                             candidates, broad, key):
-    day = 20_000
+                                             candidates, broad, key, dkey, alloc, ceiling):
+    """The winner, with draws keyed to stable keys and the allocation rule honoured."""
+    day, year = 20_000, 2024
     n = len(seekers)
     for i, s in enumerate(seekers):
         s["index"] = i
@@ -43,10 +72,14 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
     par[K.PR_SCAN], par[K.PR_CAND] = scan, candidates
     dw = 3
     d = np.zeros((5, K.D_NCOL), np.int64)
-    d[dw, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_LANDLORD]] = (
-        tenure, rooms, muni, cost, day - age, landlord if tenure == 0 else -1)
+    d[dw, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_LANDLORD, K.D_KEY, K.D_ALLOC,
+           K.D_CEILING]] = (tenure, rooms, muni, cost, day - age, landlord if tenure == 0 else -1, dkey, alloc,
+                            ceiling)
     sk = np.zeros((n + 1, K.S_NCOL), np.int64)
     hh = np.zeros((n + 1, K.H_NCOL), np.int64)
+    p = np.zeros((n + 1, K.P_NCOL), np.int64)
+    arr = np.zeros((n + 1, K.A_NCOL), np.int64)
+    ap = np.zeros((4 * n + 1, K.AP_NCOL), np.int64)
     shead = np.full(K.N_SEG, -1, np.int64)
     stail = np.full(K.N_SEG, -1, np.int64)
     for i, s in enumerate(seekers):
@@ -57,20 +90,29 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         sk[i, K.S_INCOME], sk[i, K.S_MUNI], sk[i, K.S_QUEUE] = s["income"], s["muni"], day + s["queue"]
         sk[i, K.S_ACTIVE] = 1
         sk[i, K.S_EXPIRE] = day - 1 if s["state"] == 0 else day + 30
+        sk[i, K.S_KEY] = s["key"]
+        sk[i, K.S_PARTNER] = -1
         hh[i, K.H_ALIVE], hh[i, K.H_SEEKER] = 1, i
         hh[i, K.H_LASTMOVE] = day if s["state"] == 2 else -1
-        K._append_seeker(sk, shead, stail, i)
+        # the household the seeker would move in as: head of age s["age"] with s["kids"] children
+        hh[i, K.H_HEAD], hh[i, K.H_CORE], hh[i, K.H_SIZE] = i, 1, 1 + s["kids"]
+        p[i, K.P_BY] = year - s["age"]
+        first = 4 * i
+        sk[i, K.S_ARRIVAL] = i
+        arr[i, K.A_PSTART], arr[i, K.A_PEND] = first, first + 1 + s["kids"]
+        ap[first, K.AP_BY], ap[first, K.AP_ROLE] = year - s["age"], K.ROLE_CORE
+        ap[first + 1: first + 1 + s["kids"], K.AP_ROLE] = K.ROLE_CHILD
+        K.append_seeker(sk, shead, stail, i)
     reference = naive_synth.find_seeker(seekers, {
         "tenure": tenure, "rooms": rooms, "landlord": landlord, "muni": muni, "cost": cost,
-        "vacday": day - age, "index": dw,
+        "vacday": day - age, "key": dkey, "alloc": alloc, "ceiling": ceiling,
     }, day, key, {
         "scan": scan, "candidates": candidates, "floor": par[K.PR_PRICE_FLOOR], "cut": par[K.PR_PRICE_CUT],
         "cross": par[K.PR_CROSS], "cross_new": par[K.PR_CROSS_NEW], "qw": par[K.PR_QW0:K.PR_QW0 + 4],
         "iw": par[K.PR_IW0:K.PR_IW0 + 4], "bonus": par[K.PR_BONUS0:K.PR_BONUS0 + 5], "jitter": par[K.PR_JITTER],
         "same_muni": par[K.PR_SAME_MUNI],
     }, broad)
-    p = np.zeros((1, K.P_NCOL), np.int64)
-    got = K._find_seeker(sk, hh, p, d, shead, stail, dw, day, np.uint64(key), par, broad)
+    got = K.find_seeker(market(sk, hh, p, d, shead, stail, par, key, year, arr, ap), dw, day, broad)
     assert (None if got < 0 else got) == reference
     # unlinking dead entries keeps every live one, in order
     for seg in range(K.N_SEG):
@@ -87,7 +129,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
 @given(hazards=st.lists(st.floats(0, 0.8), min_size=1, max_size=5), key=st.integers(0, 2**63),
        h=st.integers(0, 10**7), slot=st.integers(1, 2))
 def test_competing_risks_match_reference(hazards, key, h, slot):
-    got = K._pick(np.array(hazards), np.uint64(key), h, slot, 19_000, 365)
+    got = K.pick(np.array(hazards), np.uint64(key), h, 10 * slot, 19_000, 365)
     assert tuple(int(x) for x in got) == naive_synth.pick(hazards, key, h, slot, 19_000, 365)
 
 

@@ -94,17 +94,17 @@ def bad(moves_edit=None, dwellings_edit=None):
 
 @pytest.mark.parametrize("edit,match", [
     (lambda m, d: d.append(dict(d[0])), r"dwellings\.dwelling_id: duplicate id .*rows \[0, 3\]"),
-    (lambda m, d: m[0].update(to_dwelling=99), r"moves\.to_dwelling: dwelling id not in dwellings.*rows \[0\]"),
-    (lambda m, d: m[1].update(from_dwelling=99), r"moves\.from_dwelling: dwelling id not in dwellings.*rows \[1\]"),
-    (lambda m, d: m[0].update(household_id=None), r"moves\.household_id: 1 null.*rows \[0\]"),
+    (lambda m, d: m[0].update(to_dwelling=99), r"moves\.to_dwelling: .*dwelling id not in dwellings.*rows \[0\]"),
+    (lambda m, d: m[1].update(from_dwelling=99), r"moves\.from_dwelling: .*dwelling id not in dwellings.*rows \[1\]"),
+    (lambda m, d: m[0].update(household_id=None), r"moves\.household_id: 1 row\(s\) with null value.*rows \[0\]"),
     (lambda m, d: m[2].update(origin="dwelling"), r"moves\.origin: .*rows \[2\]"),
     (lambda m, d: m[0].update(destination="emigrant"), r"moves\.destination: .*rows \[0\]"),
-    (lambda m, d: m[2].update(vacates=True), r"moves\.vacates: .*from_dwelling is null.*rows \[2\]"),
+    (lambda m, d: m[2].update(vacates=True), r"moves\.vacates: .*no from_dwelling.*rows \[2\]"),
     (lambda m, d: m.append({**m[0], "from_dwelling": 1, "to_dwelling": 3, "fills": False}),
-     r"moves\.move_date: 1 household\(s\) move twice on one day, e\.g\. rows \[\(0, 3\)\]"),
+     r"moves\.move_date: 1 row\(s\) with the household's second move on one day, e\.g\. rows \[3\]"),
     (lambda m, d: m.append({**m[0], "move_date": date(2021, 3, 20), "from_dwelling": 3, "to_dwelling": 2}),
-     r"moves\.from_dwelling: .*two dwellings at once.*rows \[\(0, 3\)\]"),
-    (lambda m, d: m[0].update(origin="palace"), r"moves\.origin: unknown code"),
+     r"moves\.from_dwelling: .*two dwellings at once.*rows \[3\]"),
+    (lambda m, d: m[0].update(origin="palace"), r"moves\.origin: 1 row\(s\) with unknown code.*'palace'"),
 ])
 def test_bad_input_is_refused(edit, match) -> None:
     moves, dwellings = example()
@@ -182,6 +182,15 @@ def test_cli(tmp_path: Path) -> None:
     assert_same_chains(read_chainset(tmp_path / "c"), want)
     again = CliRunner().invoke(main, ["trace", str(reg), "--out", str(tmp_path / "c")])
     assert again.exit_code == 2 and "exists" in again.output
+    assert record.params["convention"] == "path"
+    trees = CliRunner().invoke(main, ["trace", str(reg), "--out", str(tmp_path / "t"), "--seeds", "all",
+                                      "--max-gap-days", "10", "--convention", "tree"])
+    assert trees.exit_code == 0, trees.output
+    assert "tree convention" in trees.output and "per leaf" in trees.output
+    back = read_chainset(tmp_path / "t")
+    assert back.convention == "tree" and back.params["convention"] == "tree"
+    from tests.test_trace_tree import assert_same_trees
+    assert_same_trees(back, naive.trace_tree(moves, dwellings, "all", max_gap_days=10)[0])
 
 
 def test_pure_python_run_matches(tmp_path: Path) -> None:
@@ -201,6 +210,9 @@ def test_pure_python_run_matches(tmp_path: Path) -> None:
         "    stats = vacancy_statistics(mv, dw, pl.col('income') < 200_000, max_gap_days=5, max_length=3)\n"
         "    want = naive.trace(moves, dwellings, 'all', max_gap_days=5, max_length=3)[0]\n"
         "    assert stats['count'].to_list() == [sum(moves[r]['income'] < 200_000 for r in c['links']) for c in want]\n"
+        "    from tests.test_trace_tree import assert_same_trees\n"
+        "    assert_same_trees(flyttkedja.trace(mv, dw, 'all', max_gap_days=5, max_length=3, convention='tree'),\n"
+        "                      naive.trace_tree(moves, dwellings, 'all', max_gap_days=5, max_length=3)[0])\n"
         "print('ok')\n"
     )
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
@@ -217,7 +229,7 @@ def test_sparse_household_ids_are_checked_too() -> None:
     cs = flyttkedja.trace(*tables(moves, dwellings))
     assert cs.chains.select("length", "end_reason").row(0) == (2, "not_vacated")
     moves.append({**moves[0], "from_dwelling": 1, "to_dwelling": 3, "fills": False})
-    with pytest.raises(SchemaError, match=r"move twice on one day, e\.g\. rows \[\(0, 3\)\]"):
+    with pytest.raises(SchemaError, match=r"second move on one day, e\.g\. rows \[3\]"):
         flyttkedja.trace(*tables(moves, dwellings))
 
 

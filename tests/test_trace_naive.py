@@ -120,22 +120,29 @@ def test_cycles_and_max_length(n_ring: int, max_length: int) -> None:
     assert stats["count"].to_list() == [sum(moves[r]["income"] > 150_000 for r in c["links"]) for c in want]
 
 
-def test_same_result_for_one_and_two_threads() -> None:
-    rng = random.Random(11)
-    # > 4096 dwellings: the radix sort by dwelling takes two passes
-    moves, dwellings = naive.random_register(rng, n_dwellings=5000, n_days=150, p_corrupt=0.05)
-    mv, dw = tables(moves, dwellings)
+def with_one_and_two_threads(run) -> list:
+    """``run()`` with numba limited to 1 and to 2 threads (the machine's maximum when lower)."""
     before = numba.get_num_threads()
     results = []
     try:
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
-            cs = flyttkedja.trace(mv, dw, "all", max_gap_days=30)
-            stats = vacancy_statistics(mv, dw, pl.col("income") < 200_000, max_gap_days=30)
-            results.append((cs.chains, cs.links, stats))
+            results.append(run())
     finally:
         numba.set_num_threads(before)
-    (c1, l1, s1), (c2, l2, s2) = results
+    return results
+
+
+def test_same_result_for_one_and_two_threads() -> None:
+    rng = random.Random(11)
+    # > 4096 dwellings: the radix sort by dwelling takes two passes
+    moves, dwellings = naive.random_register(rng, n_dwellings=5000, n_days=150, p_corrupt=0.05)
+    mv, dw = tables(moves, dwellings)
+
+    def run():
+        cs = flyttkedja.trace(mv, dw, "all", max_gap_days=30)
+        return cs.chains, cs.links, vacancy_statistics(mv, dw, pl.col("income") < 200_000, max_gap_days=30)
+    (c1, l1, s1), (c2, l2, s2) = with_one_and_two_threads(run)
     assert c1.equals(c2) and l1.equals(l2) and s1.equals(s2)
     want, _ = naive.trace(moves, dwellings, "all", max_gap_days=30)
     assert_same_chains(flyttkedja.trace(mv, dw, "all", max_gap_days=30), want)

@@ -1,8 +1,8 @@
 """Reading any table-like input into Arrow, and writing outputs atomically.
 
 Every public function that takes a table accepts a pyarrow Table, a polars or
-pandas DataFrame, or a path to a Parquet or Arrow IPC (Feather) file, and turns
-it into a pyarrow Table with :func:`to_arrow`. Outputs are written to a
+pandas DataFrame, or a path to a Parquet, Arrow IPC (Feather), CSV, SAS,
+Stata or SPSS file, and turns it into a pyarrow Table with :func:`to_arrow`. Outputs are written to a
 temporary name beside the target and renamed into place, so a failed run never
 leaves a half-written file or directory. A temporary is named
 ``.NAME.<pid>.<random>.tmp`` (a replaced directory ``.NAME.<pid>.old`` while it is
@@ -31,8 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.feather as feather
 import pyarrow.parquet as pq
+
+from flyttkedja._readers import (  # noqa: F401 - the reading side's public names
+    is_table_file, iter_tables, kind_of, read_table, spool_parquet, value_labels,
+)
 
 TableLike = Any  # pa.Table | pl.DataFrame | pd.DataFrame | str | os.PathLike
 
@@ -43,17 +46,49 @@ PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 1 <<
 _WRITER_OPTIONS = {k: v for k, v in PARQUET_OPTIONS.items() if k != "row_group_size"}
 
 
-def to_arrow(source: TableLike, name: str = "table") -> pa.Table:
+def to_arrow(source: TableLike, name: str = "table", columns: dict[str, str] | None = None) -> pa.Table:
     """Turn ``source`` into a pyarrow Table without copying where possible.
 
     Parameters
     ----------
     source : pyarrow.Table, polars.DataFrame, pandas.DataFrame, or path
-        A path may name a Parquet file (``.parquet``/``.pq``) or an Arrow IPC
-        file (``.arrow``/``.feather``/``.ipc``).
+        A path may name a Parquet file (``.parquet``/``.pq``; any unknown suffix
+        is read as Parquet), an Arrow IPC file (``.arrow``/``.feather``/``.ipc``),
+        a CSV file (``.csv``/``.csv.gz``/``.tsv``), a SAS dataset (``.sas7bdat``,
+        XPORT ``.xpt``), a Stata (``.dta``) or SPSS (``.sav``/``.zsav``) file:
+        see :mod:`flyttkedja._readers` for dates, blanks and value labels.
     name : str
         Table name used in error messages.
+    columns : mapping, optional
+        Register name → canonical name (e.g. ``{"LopNr": "person_id"}``), applied to the
+        columns present (:func:`renames`): what :func:`flyttkedja.ingest.load_columns`
+        reads from a mapping file.
     """
+    table = _as_arrow(source, name)
+    if columns:
+        mapping = renames(table.column_names, columns)
+        table = table.rename_columns([mapping.get(c, c) for c in table.column_names])
+    return table
+
+
+def renames(names, columns: dict[str, str]) -> dict[str, str]:
+    """``{present name: canonical name}`` for the ``names`` a mapping covers, matched without
+    regard to case (SAS variable names have none: an XPORT file says ``LOPNR`` for ``LopNr``).
+
+    >>> renames(["LOPNR", "x"], {"LopNr": "person_id"})
+    {'LOPNR': 'person_id'}
+    """
+    folded = {k.casefold(): v for k, v in columns.items()}
+    out = {n: columns.get(n, folded.get(n.casefold())) for n in names if n in columns or n.casefold() in folded}
+    targets = list(out.values()) + [n for n in names if n not in out]
+    twice = sorted({t for t in targets if targets.count(t) > 1})
+    if twice:
+        raise ValueError(f"column mapping: {twice} would be given by two columns "
+                         f"({sorted(n for n in names if out.get(n, n) in twice)}); drop one from the mapping")
+    return out
+
+
+def _as_arrow(source: TableLike, name: str) -> pa.Table:
     if isinstance(source, pa.Table):
         return source
     if isinstance(source, pa.RecordBatch):
@@ -72,15 +107,7 @@ def to_arrow(source: TableLike, name: str = "table") -> pa.Table:
 
 
 def _read_path(path: Path, name: str) -> pa.Table:
-    if not path.exists():
-        raise FileNotFoundError(f"{name}: no such file {path}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".arrow", ".feather", ".ipc"}:
-            return feather.read_table(path, memory_map=True)
-        return pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ValueError(f"{name}: cannot read {path}: {exc}") from None
+    return read_table(path, name)
 
 
 class OutputError(ValueError):
@@ -161,6 +188,24 @@ def clean_stale(path: str | os.PathLike) -> list[Path]:
         removed.append(entry)
         print(f"flyttkedja: removed {entry}, left by an interrupted run (pid {m['pid']})", file=sys.stderr)
     return removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported,
+    so that replacing an output directory never has an instant with no output at all."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    return False
 
 
 def _temp_prefix(path: Path) -> str:
@@ -261,10 +306,13 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False,
             if not overwrite:
                 raise FileExistsError(f"output directory {path} appeared while this run wrote it; "
                                       f"the new output was not kept")
-            old = path.with_name(f"{_temp_prefix(path)}old")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            if _exchange(tmp, path):  # one atomic step: the old output is now at tmp
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:  # no atomic exchange here: a kill between the two renames leaves no output (and a .old)
+                old = path.with_name(f"{_temp_prefix(path)}old")
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
     except BaseException:

@@ -66,6 +66,7 @@ REPORT_XLSX = "report.xlsx"
 REPORT_SUMMARY = "summary.txt"
 REPORT_CHECK_JSON = "output_check.json"  # output-checking summary (analysis.release), for the output checker
 REPORT_CHECK_TEXT = "output_check.txt"
+LEDGER_FILE = "disclosure_ledger.json"  # what earlier releases of a register published (analysis.release.Ledger)
 PERSONS_DIR = "persons"
 PERSONS_PREFIX = "persons_"
 # table name -> file in a register directory (truth/ only in synthetic registers)
@@ -123,6 +124,26 @@ def register_file(directory: str | os.PathLike, table: str) -> Path:
     return Path(directory) / REGISTER_FILES[table]
 
 
+def register_input(directory: str | os.PathLike, table: str) -> Path:
+    """The file holding ``table`` in a register directory to read: ``moves.parquet`` as
+    flyttkedja writes it, else ``moves.<any kind io.to_arrow reads>`` (``moves.sas7bdat``,
+    ``moves.csv.gz``, ...) as a register environment delivers it; the Parquet name when
+    there is none (so that a message names what was expected).
+
+    >>> register_input("reg", "dwellings").name
+    'dwellings.parquet'
+    """
+    from flyttkedja.io import is_table_file
+
+    written = register_file(directory, table)
+    if written.is_file():
+        return written
+    stem = written.name.removesuffix(".parquet")
+    found = sorted(p for p in written.parent.glob(f"{stem}.*")
+                   if p.is_file() and is_table_file(p) and p.name.split(".", 1)[0] == stem)
+    return found[0] if found else written
+
+
 def persons_dir(directory: str | os.PathLike) -> Path:
     """The directory of yearly person snapshots in a register directory."""
     return Path(directory) / PERSONS_DIR
@@ -154,14 +175,20 @@ def report_file(directory: str | os.PathLike, name: str) -> Path:
                               "check_json": REPORT_CHECK_JSON, "check_text": REPORT_CHECK_TEXT}[name]
 
 
+def ledger_file(output: str | os.PathLike) -> Path:
+    """The default disclosure ledger of an output directory: ``disclosure_ledger.json`` beside it (in its parent),
+    so that every release written into one place is recorded in one ledger."""
+    return Path(output).parent / LEDGER_FILE
+
+
 def scenario_file(directory: str | os.PathLike, name: str) -> Path:
     """``comparison`` (Parquet), ``model`` (JSON) or ``summary`` (text) file of a scenario directory."""
     return Path(directory) / {"comparison": COMPARISON_FILE, "model": MODEL_FILE, "summary": SCENARIO_SUMMARY}[name]
 
 
 def is_register(directory: str | os.PathLike) -> bool:
-    """True when ``directory`` holds a moves table (what tracing needs)."""
-    return register_file(directory, "moves").is_file()
+    """True when ``directory`` holds a moves table (what tracing needs), of any kind :func:`register_input` finds."""
+    return register_input(directory, "moves").is_file()
 
 
 # ------------------------------------------------------------------ manifests

@@ -1,28 +1,36 @@
-"""Data-quality report over a register: dwellings, household moves, person panel.
+"""Data-quality report over a register: the checks of :data:`flyttkedja.schema.RULES`.
 
-:func:`validate` runs every check that applies to the tables it is given and
-returns a :class:`ValidationReport`: one row per check with the number of rows
+:func:`validate` evaluates every rule that applies to the tables it is given and
+returns a :class:`ValidationReport`: one row per rule with the number of rows
 concerned and up to five example *row numbers* (never person or household ids,
-so the report can leave a secure environment). The command
-``flyttkedja validate DIR`` prints it and exits 0 (clean), 1 (issues found) or
-2 (input unreadable).
+so the report can leave a secure environment). The rules are the ones the
+refusing functions use: a rule with action ``refuse`` found broken here is what
+``trace``, ``Report``, ``from_snapshots`` and ``from_person_moves`` refuse; a
+``count`` rule is accepted there and counted (the tracer's ``quality``). The
+command ``flyttkedja validate DIR`` prints the report and exits 0 (clean), 1
+(issues found) or 2 (input unreadable).
 
-Checks
+Checks (docs/data-model.md lists each rule)
 ------
-dwellings: duplicate ids, missing or unknown tenure.
-moves: unknown dwellings; the consistency rules of the chain rule
-(``origin == "dwelling"`` iff a from dwelling, ``destination == "dwelling"``
-iff a to dwelling, ``vacates`` needs a from dwelling, ``fills`` a to dwelling);
-a household moving twice on one day; occupancy: a filling move into a dwelling
-that is occupied, a non-filling move into one that is empty, a departure from
-an empty dwelling (occupancy follows each dwelling's events in the tracer's
-order: date, completion and departures before arrivals; on one date the
-departure that empties the dwelling after those that leave others behind, the
-filling arrival before those that join; then table order);
-impossible sizes and ages.
-persons (one year at a time): a person twice in one year (duplicate id), in two
-dwellings at once, impossible ages (year - birth_year outside 0..120),
-dwellings unknown to the dwellings table, unknown family_position codes.
+dwellings: types, nulls, codes in any accepted spelling, duplicate ids, ranges
+of rooms and floor area, dates, completion before demolition; with an areas
+table: every area_id in it, of the same municipality.
+moves: types, nulls, codes, dates in 1900..2100 of a date type, ranges of size,
+adults, age and income (and their sum), self-moves, the consistency rules of the
+chain rule (``origin == "dwelling"`` iff a from dwelling, ``destination ==
+"dwelling"`` iff a to dwelling, ``vacates`` needs a from dwelling, ``fills`` a to
+dwelling); with dwellings: unknown dwellings, departures before a completion
+(an old dwelling marked as a new build), a household moving twice on one day or
+leaving a dwelling it did not last enter; occupancy: a filling move into a
+dwelling that is occupied, a non-filling move into one that is empty, a
+departure from an empty dwelling (occupancy follows each dwelling's events in
+the tracer's order: date, completion and departures before arrivals; on one
+date the departure that empties the dwelling after those that leave others
+behind, the filling arrival before those that join; then table order).
+persons (one year at a time): types, nulls, duplicate ids, impossible ages,
+incomes, unknown family_position codes, dwellings unknown to the dwellings table.
+person_events: types, nulls, codes, dates, dwellings each event kind needs,
+self-moves, duplicated events.
 
 Example
 -------
@@ -38,13 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from flyttkedja import store
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import TENURES, SchemaError
-
-MAX_AGE = 120
-EXAMPLES = 5
+from flyttkedja.schema import EXAMPLES, Finding, SchemaError, evaluate, inspect, missing_columns, rules, with_areas
 
 
 @dataclass
@@ -53,16 +59,21 @@ class ValidationReport:
 
     checks: list[dict] = field(default_factory=list)
 
-    def add(self, table: str, check: str, frame: pl.DataFrame, bad: pl.Expr) -> None:
-        """Count rows of ``frame`` (with a ``_row`` column) where ``bad`` holds."""
-        hits = frame.lazy().filter(bad).select("_row")
-        counted = hits.select(n=pl.len(), rows=pl.col("_row").sort().head(EXAMPLES).implode()).collect()
-        self.checks.append(dict(table=table, check=check, rows=int(counted["n"][0]),
-                                example_rows=counted["rows"][0].to_list()))
+    def extend(self, findings: list[Finding]) -> None:
+        """One check per rule finding (table, column, check, action, rows, example_rows, values)."""
+        for f in findings:
+            self.checks.append(dict(table=f.rule.table, column=f.rule.column, check=f.rule.message,
+                                    action=f.rule.action, rows=f.rows, example_rows=f.example_rows[:EXAMPLES],
+                                    example_values=[str(v) for v in f.example_values]))
 
     @property
     def issues(self) -> list[dict]:
         return [c for c in self.checks if c["rows"]]
+
+    @property
+    def refusals(self) -> list[dict]:
+        """Issues that the refusing functions (trace, Report, ingestion) refuse."""
+        return [c for c in self.issues if c["action"] == "refuse"]
 
     @property
     def ok(self) -> bool:
@@ -74,17 +85,23 @@ class ValidationReport:
         return 0 if self.ok else 1
 
     def to_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.checks, schema={"table": pl.String, "check": pl.String, "rows": pl.Int64,
-                                                 "example_rows": pl.List(pl.Int64)})
+        return pl.DataFrame(self.checks, schema={"table": pl.String, "column": pl.String, "check": pl.String,
+                                                 "action": pl.String, "rows": pl.Int64,
+                                                 "example_rows": pl.List(pl.Int64),
+                                                 "example_values": pl.List(pl.String)})
 
     def to_text(self) -> str:
-        """Plain text: one line per check; example rows are row numbers from 0 in that table/file."""
+        """Plain text: one line per check; example rows are row numbers from 0 in that table/file.
+
+        FAIL: refused by trace/Report/ingestion; WARN: accepted there and counted."""
         lines = []
         for c in self.checks:
-            mark = "ok  " if not c["rows"] else "FAIL"
+            mark = "ok  " if not c["rows"] else ("FAIL" if c["action"] == "refuse" else "WARN")
+            values = f" (values {', '.join(c['example_values'])})" if c["rows"] and c["example_values"] else ""
             rows = f"  e.g. rows {c['example_rows']}" if c["rows"] else ""
-            lines.append(f"{mark} {c['table']}: {c['check']}: {c['rows']}{rows}")
-        verdict = "clean" if self.ok else f"{len(self.issues)} check(s) found issues"
+            lines.append(f"{mark} {c['table']}.{c['column']}: {c['check']}{values}: {c['rows']}{rows}")
+        verdict = "clean" if self.ok else (f"{len(self.issues)} check(s) found issues, {len(self.refusals)} of them "
+                                           "refused by trace, report and ingest")
         return "\n".join(lines + [verdict])
 
 
@@ -94,6 +111,8 @@ def validate(
     dwellings=None,
     moves=None,
     persons=None,
+    events=None,
+    areas=None,
     columns: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Data-quality report over a register directory or tables.
@@ -102,13 +121,15 @@ def validate(
     ----------
     register : path, optional
         A register directory (``dwellings.parquet``, ``moves.parquet``,
-        ``persons/``); tables it lacks are skipped.
-    dwellings, moves : table or path, optional
+        ``areas.parquet``, ``persons/``, ``person_events.parquet``); tables it lacks are skipped.
+    dwellings, moves, areas : table or path, optional
         Override or supply the tables (canonical column names).
     persons : directory, file or table, optional
         PERSONS panel, read one year at a time.
+    events : table or path, optional
+        PERSON_EVENTS (input of ``from_person_moves``).
     columns : mapping, optional
-        Register names → canonical names for the person panel.
+        Register names → canonical names (person panel, events, dwellings and moves).
 
     Raises
     ------
@@ -119,19 +140,40 @@ def validate(
         root = Path(register)
         if not root.is_dir():
             raise FileNotFoundError(f"register directory {root} not found")
-        dwellings = dwellings if dwellings is not None else _maybe(store.register_file(root, "dwellings"))
-        moves = moves if moves is not None else _maybe(store.register_file(root, "moves"))
+        store.read_register_manifest(root)  # the manifest trace reads: a corrupt one is unreadable input
+        dwellings = dwellings if dwellings is not None else _maybe(store.register_input(root, "dwellings"))
+        moves = moves if moves is not None else _maybe(store.register_input(root, "moves"))
+        areas = areas if areas is not None else _maybe(store.register_file(root, "areas"))
         persons = persons if persons is not None else _maybe(store.persons_dir(root))
+        events = events if events is not None else _maybe(store.register_file(root, "person_events"))
     report = ValidationReport()
-    dw = _frame(dwellings, "dwellings") if dwellings is not None else None
-    if dw is not None:
-        _check_dwellings(report, dw)
+    mapping = dict(columns) if columns else None
+    dw = None
+    if dwellings is not None:
+        raw = to_arrow(dwellings, "dwellings", mapping)
+        dw_table, _, found = inspect(raw, "dwellings")
+        report.extend(missing_columns(raw, "dwellings") + found)
+        dw = pl.from_arrow(dw_table)
+        if areas is not None:
+            ar_table, _, found = inspect(to_arrow(areas, "areas"), "areas")
+            report.extend(found)
+            report.extend(evaluate(rules("dwellings", scope="register"), with_areas(dw, pl.from_arrow(ar_table))))
+    elif areas is not None:
+        report.extend(inspect(to_arrow(areas, "areas"), "areas")[2])
     if moves is not None:
-        _check_moves(report, _frame(moves, "moves"), dw)
+        raw = to_arrow(moves, "moves", mapping)
+        mv_table, _, found = inspect(raw, "moves")
+        report.extend(missing_columns(raw, "moves") + found)
+        report.extend(evaluate(rules("moves", scope="register"), _moves_derived(mv_table, dw), row="_row"))
     if persons is not None:
         _check_persons(report, persons, dw, columns)
+    if events is not None:
+        table = to_arrow(events, "person_events")
+        if columns:
+            table = table.rename_columns([columns.get(c, c) for c in table.column_names])
+        report.extend(missing_columns(table, "person_events") + inspect(table, "person_events")[2])
     if not report.checks:
-        raise FileNotFoundError("validate: no dwellings, moves or persons given")
+        raise FileNotFoundError("validate: no dwellings, moves, persons or events given")
     return report
 
 
@@ -139,55 +181,47 @@ def _maybe(path: Path):
     return path if path.exists() else None
 
 
-def _frame(source, name: str) -> pl.DataFrame:
-    return pl.from_arrow(to_arrow(source, name)).with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+def _moves_derived(mv: pa.Table, dw: pl.DataFrame | None) -> pl.DataFrame:
+    """Moves with the derived columns of schema.DERIVED, by polars joins and windows (the
+    tracer derives the same from its dense index; tests/test_fuzz.py checks they agree)."""
+    frame = pl.from_arrow(mv).with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+    if isinstance(frame, pl.Series):
+        frame = frame.to_frame()
+    names = set(frame.columns)
+    if dw is not None and "dwelling_id" in dw.columns and {"from_dwelling", "to_dwelling"} <= names:
+        ids = dw["dwelling_id"].implode()
+        f, t = pl.col("from_dwelling"), pl.col("to_dwelling")
+        frame = frame.with_columns(_from_known=f.is_null() | f.is_in(ids), _to_known=t.is_null() | t.is_in(ids))
+        if "completed" in dw.columns:
+            done = dw.select("dwelling_id", "completed").unique("dwelling_id", keep="first")
+            for side in ("from", "to"):
+                frame = frame.join(done.rename({"dwelling_id": f"{side}_dwelling", "completed": f"_{side}_completed"}),
+                                   on=f"{side}_dwelling", how="left", maintain_order="left")
+    if {"household_id", "move_date", "from_dwelling", "to_dwelling"} <= names:
+        frame = frame.join(_household_conflicts(frame), on="_row", how="left", maintain_order="left")
+    if {"move_date", "from_dwelling", "to_dwelling", "vacates", "fills"} <= names:
+        frame = frame.join(_occupancy(frame, dw), on="_row", how="left", maintain_order="left")
+    return frame
 
 
-def _require(df: pl.DataFrame, name: str, cols: list[str]) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise SchemaError(f"{name}: missing column(s) {missing}; present: {df.columns[1:]}")
+def _household_conflicts(mv: pl.DataFrame) -> pl.DataFrame:
+    """Per move row: ``_twice`` (the household moved earlier that date) and ``_elsewhere`` (it
+    leaves a dwelling other than the one its previous move entered), in (date, row) order."""
+    ordered = mv.select("_row", "household_id", "move_date", "from_dwelling", "to_dwelling") \
+        .sort("household_id", "move_date", "_row")
+    prev_to = pl.col("to_dwelling").shift(1).over("household_id")
+    prev_date = pl.col("move_date").shift(1).over("household_id")
+    return ordered.select(
+        "_row",
+        _twice=prev_date.is_not_null() & (prev_date == pl.col("move_date")),
+        _elsewhere=(prev_date != pl.col("move_date")) & prev_to.is_not_null()
+        & pl.col("from_dwelling").is_not_null() & (pl.col("from_dwelling") != prev_to),
+    )
 
 
-def _check_dwellings(report: ValidationReport, dw: pl.DataFrame) -> None:
-    _require(dw, "dwellings", ["dwelling_id", "tenure"])
-    report.add("dwellings", "duplicate dwelling id", dw, pl.col("dwelling_id").is_duplicated())
-    tenure = pl.col("tenure").cast(pl.String)
-    report.add("dwellings", "dwelling without tenure", dw, tenure.is_null() | (tenure.str.strip_chars() == ""))
-    report.add("dwellings", "unknown tenure code", dw, tenure.is_not_null() & ~tenure.is_in(list(TENURES))
-               & (tenure.str.strip_chars() != ""))
-
-
-def _check_moves(report: ValidationReport, mv: pl.DataFrame, dw: pl.DataFrame | None) -> None:
-    _require(mv, "moves", ["household_id", "move_date", "from_dwelling", "to_dwelling", "origin",
-                           "destination", "vacates", "fills"])
-    mv = mv.with_columns(pl.col("from_dwelling", "to_dwelling").cast(pl.Int64),
-                         pl.col("vacates", "fills").cast(pl.Boolean), pl.col("move_date").cast(pl.Date))
-    f, t = pl.col("from_dwelling"), pl.col("to_dwelling")
-    if dw is not None:
-        known = dw["dwelling_id"].implode()
-        report.add("moves", "move names an unknown dwelling", mv,
-                   (f.is_not_null() & ~f.is_in(known)) | (t.is_not_null() & ~t.is_in(known)))
-    report.add("moves", "origin is 'dwelling' but no from_dwelling, or the reverse", mv,
-               (pl.col("origin") == "dwelling") != f.is_not_null())
-    report.add("moves", "destination is 'dwelling' but no to_dwelling, or the reverse", mv,
-               (pl.col("destination") == "dwelling") != t.is_not_null())
-    report.add("moves", "vacates without a from_dwelling", mv, pl.col("vacates") & f.is_null())
-    report.add("moves", "fills without a to_dwelling", mv, pl.col("fills") & t.is_null())
-    report.add("moves", "household moves more than once on a day", mv,
-               pl.struct("household_id", "move_date").is_duplicated())
-    if "size" in mv.columns:
-        bad = pl.col("size") < 1
-        if "adults" in mv.columns:
-            bad = bad | (pl.col("adults") > pl.col("size")) | (pl.col("adults") < 0)
-        report.add("moves", "impossible size or adults", mv, bad)
-    if "age_head" in mv.columns:
-        report.add("moves", "impossible age of head", mv, (pl.col("age_head") < 0) | (pl.col("age_head") > MAX_AGE))
-    _check_occupancy(report, mv, dw)
-
-
-def _check_occupancy(report: ValidationReport, mv: pl.DataFrame, dw: pl.DataFrame | None) -> None:
-    """Occupancy before each event from the previous event at the same dwelling.
+def _occupancy(mv: pl.DataFrame, dw: pl.DataFrame | None) -> pl.DataFrame:
+    """Occupancy before each event from the previous event at the same dwelling, per move row:
+    ``_occupied_fill``, ``_empty_join``, ``_empty_departure``.
 
     Order at a dwelling: date; then completion, departures that leave others
     behind, the departure that empties it, the arrival that fills it, arrivals
@@ -206,43 +240,24 @@ def _check_occupancy(report: ValidationReport, mv: pl.DataFrame, dw: pl.DataFram
         events.append(dw.select(_row=pl.lit(-1, pl.Int64), dwelling="dwelling_id", date="completed",
                                 kind=pl.lit(0, pl.Int8), empties=pl.lit(True), fills=pl.lit(None, pl.Boolean)))
     ev = (
-        pl.concat([e.with_columns(pl.col("date").cast(pl.Date)) for e in events])
+        pl.concat([e.with_columns(pl.col("date").cast(pl.Date), pl.col("dwelling").cast(pl.Int64)) for e in events])
         .filter(pl.col("dwelling").is_not_null() & pl.col("date").is_not_null())
         .sort("dwelling", "date", "kind", "_row")
     )
     before = pl.col("empties").shift(1).over("dwelling")  # null: no earlier event known
-    ev = ev.with_columns(empty_before=before)
     arrival, departure = pl.col("kind") >= 3, pl.col("kind").is_in([1, 2])
-    report.add("moves", "fills=True into an occupied dwelling", ev,
-               arrival & pl.col("fills") & (pl.col("empty_before") == False))  # noqa: E712
-    report.add("moves", "fills=False into an empty dwelling", ev,
-               arrival & ~pl.col("fills") & pl.col("empty_before"))
-    report.add("moves", "departure from an empty dwelling", ev, departure & pl.col("empty_before"))
+    flags = ev.with_columns(empty_before=before).select(
+        "_row",
+        _occupied_fill=arrival & pl.col("fills") & (pl.col("empty_before") == False),  # noqa: E712
+        _empty_join=arrival & ~pl.col("fills") & pl.col("empty_before"),
+        _empty_departure=departure & pl.col("empty_before"),
+    )
+    return flags.filter(pl.col("_row") >= 0).group_by("_row").agg(pl.all().fill_null(False).any())
 
 
 def _check_persons(report: ValidationReport, persons, dw: pl.DataFrame | None, columns) -> None:
-    from flyttkedja.ingest._panel import open_panel  # the panel reader lives with ingestion
+    from flyttkedja.ingest._panel import open_panel, year_findings  # the panel reader lives with ingestion
 
-    checks = {
-        "person twice in one year (duplicate id)": pl.col("person_id").is_duplicated(),
-        "person in two dwellings at once": pl.col("dwelling_id").n_unique().over("person_id") > 1,
-        f"impossible age (year - birth_year outside 0..{MAX_AGE})":
-            ((pl.col("year") - pl.col("birth_year")) < 0) | ((pl.col("year") - pl.col("birth_year")) > MAX_AGE),
-        # the reader maps known codes and Swedish names; what is left is unknown
-        "unknown family_position code": pl.col("_given_family_position") & pl.col("family_position").is_null(),
-    }
-    if dw is not None:
-        known = dw["dwelling_id"].implode()
-        checks["person on an unknown dwelling"] = pl.col("dwelling_id").is_not_null() & ~pl.col("dwelling_id").is_in(known)
+    ids = dw["dwelling_id"] if dw is not None and "dwelling_id" in dw.columns else None
     for source in open_panel(persons, columns):
-        frame = source.frame  # rows count from the start of the file (or table)
-        if "_file_row" not in frame.collect_schema().names():
-            frame = frame.with_row_index("_file_row")
-        counted = frame.select(
-            [pl.col("_file_row").cast(pl.Int64).filter(bad).sort().head(EXAMPLES).implode().alias(name)
-             for name, bad in checks.items()]
-            + [bad.sum().alias(f"n:{name}") for name, bad in checks.items()]
-        ).collect(engine="streaming")
-        for name in checks:
-            report.checks.append(dict(table=source.label, check=name, rows=int(counted[f"n:{name}"][0]),
-                                      example_rows=counted[name][0].to_list()))
+        report.extend(year_findings(source, ids))

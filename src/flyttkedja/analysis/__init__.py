@@ -20,7 +20,11 @@ from flyttkedja.analysis.groups import (
 from flyttkedja.analysis.release import Ledger
 from flyttkedja.analysis.report import Report
 from flyttkedja.analysis.tables import (
+    DEPTH_TABLES,
     TABLES,
+    default_tables,
+    depth_distribution,
+    depth_summary,
     end_reasons,
     length_distribution,
     length_summary,
@@ -32,8 +36,9 @@ from flyttkedja.analysis.tables import (
 )
 
 __all__ = [
-    "Ledger", "Model", "Report", "Rules", "TABLES", "TARGET_GROUPS", "area_income_classes", "attack",
-    "cell_key_perturbation", "consumption_units", "end_reasons", "length_distribution", "length_summary",
-    "percentile_interval", "protect", "reach", "replicate_cell_totals", "rounds", "secondary_suppression",
-    "segregation", "tables", "vacancy_flows",
+    "DEPTH_TABLES", "Ledger", "Model", "Report", "Rules", "TABLES", "TARGET_GROUPS", "area_income_classes",
+    "attack", "cell_key_perturbation", "consumption_units", "default_tables", "depth_distribution",
+    "depth_summary", "end_reasons", "length_distribution", "length_summary", "percentile_interval", "protect",
+    "reach", "replicate_cell_totals", "rounds", "secondary_suppression", "segregation", "tables",
+    "vacancy_flows",
 ]

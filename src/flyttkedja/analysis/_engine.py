@@ -66,7 +66,10 @@ class Prepared:
 
     ``chains``: one row per chain in ChainSet order, with ``_chain`` (row
     index), ``_group`` (seed group id), ``_unit`` (bootstrap unit),
-    ``_rkey`` (record key) and the seed attributes. ``links``: one row per
+    ``_rkey`` (record key), the seed attributes and ``depth`` (rounds; the
+    length when the ChainSet has none). ``leaves`` (trees only): one row per
+    leaf — a link whose branch ends there, or the seed of an empty tree —
+    with its ``end_reason``. ``links``: one row per
     link with ``_chain``, ``step``, ``_group``, ``_rkey``, the vacated
     dwelling's ``from_tenure, from_size_band, from_area_type,
     from_income_class`` (null when the move vacated nothing), the filled
@@ -81,6 +84,8 @@ class Prepared:
     n_units: int
     has_areas: bool
     params: dict = field(default_factory=dict)
+    convention: str = "path"  # docs/chains.md: "path" or "tree"
+    leaves: pl.DataFrame | None = None  # trees: one row per leaf (_chain, _rkey, _group, end_reason)
 
 
 def prepare(
@@ -96,10 +101,16 @@ def prepare(
     """Validate and join what the tables need; see :class:`Prepared`."""
     if not isinstance(chainset, ChainSet):
         raise TypeError(f"expected a ChainSet, got {type(chainset).__name__}")
+    if areas is not None:  # before any work: incomplete areas, or areas of another region, are refused
+        from flyttkedja.io import to_arrow
+        from flyttkedja.schema import check_areas
+        areas = check_areas(to_arrow(areas, "areas"), chainset.dwellings)
     by = (by,) if isinstance(by, str) else tuple(by)
     chains = chainset.chains.with_columns(
         **{k: v for k, v in SEED_DERIVED.items() if k not in chainset.chains.columns
            and (k != "size_band" or "rooms" in chainset.chains.columns)})
+    if "depth" not in chains.columns:  # written before trees: a path's depth is its length
+        chains = chains.with_columns(depth=pl.col("length"))
     missing = [c for c in by if c not in chains.columns]
     if missing:
         raise SchemaError(f"chains: no seed attribute(s) {missing} to group by; available: {chains.columns}")
@@ -117,8 +128,21 @@ def prepare(
     chains = chains.with_columns(_unit=units)
     links = _links(chainset, chains, areas, target_groups, income_median, key_seed, index)
     names = tuple((TARGET_GROUPS if target_groups is None else target_groups).keys())
+    # a tree with one leaf is a path: then the chains are the leaves (and the tables the path's)
+    trees = chainset.convention == "tree" and "leaves" in chains.columns and bool((chains["leaves"] > 1).any())
+    leaves = _leaves(chainset, chains, key_seed) if trees else None
     return Prepared(chains, links, groups, by, names, n_units, areas is not None,
-                    {"cluster": cluster_used, "key_seed": key_seed})
+                    {"cluster": cluster_used, "key_seed": key_seed}, chainset.convention, leaves)
+
+
+def _leaves(chainset: ChainSet, chains: pl.DataFrame, key_seed: int) -> pl.DataFrame:
+    """A tree's leaves: its links with an end reason (record key of the link), and the seed of
+    each empty tree (record key of the chain)."""
+    ends = chainset.links.filter(pl.col("end_reason").is_not_null()).select("chain_id", "move_row", "end_reason")
+    ends = ends.join(chains.select("chain_id", "_chain", "_group"), on="chain_id", how="left", maintain_order="left")
+    ends = ends.with_columns(_rkey=record_keys(ends["move_row"].to_numpy(), key_seed, 1))
+    empty = chains.filter(pl.col("length") == 0).select("_chain", "_rkey", "_group", "end_reason")
+    return pl.concat([ends.select("_chain", "_rkey", "_group", "end_reason"), empty]).sort("_chain", maintain_order=True)
 
 
 def _units(chainset: ChainSet, chains: pl.DataFrame, cluster: str | None,

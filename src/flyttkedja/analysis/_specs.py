@@ -125,21 +125,39 @@ def _weighted(frame: pl.DataFrame, cells_col: str, cells: pl.DataFrame, offset: 
 def length_specs(b: Builder) -> list[Spec]:
     """Length distribution (share of chains of each length) and summary (mean, median, per 100)."""
     fam, off = b.chain_cells()
-    m = margins(fam.cells, ["_group", "length"], off)
-    base = m.filter(pl.col("length").is_null()).select("_group", _base=pl.col("_cells"))
-    dist = m.filter(pl.col("length").is_not_null()).join(base, on="_group", how="left", nulls_equal=True,
-                                                          maintain_order="left")
+    return _summary_and_distribution(fam, off, "length", (("mean", 1.0, "ratio"), ("per_100", 100.0, "ratio"),
+                                                          ("median", 1.0, "median")))
+
+
+def depth_specs(b: Builder) -> list[Spec]:
+    """Depth (rounds) distribution and summary (mean, median); a path's depth is its length."""
+    dims = ["_group", "depth"]
+    fam, off = b.named_family("depth", lambda: family(b.p.chains.select("_chain", "_rkey", *dims), dims), dims)
+    return _summary_and_distribution(fam, off, "depth", (("mean", 1.0, "ratio"), ("median", 1.0, "median")))
+
+
+def _summary_and_distribution(fam: Family, off: int, column: str, statistics) -> list[Spec]:
+    """``<column>_summary`` (the ``statistics``: name, scale, kind) and ``<column>_distribution``
+    (share of chains with each value) over a family of chains counted by seed group × ``column``."""
+    m = margins(fam.cells, ["_group", column], off)
+    base = m.filter(pl.col(column).is_null()).select("_group", _base=pl.col("_cells"))
+    dist = m.filter(pl.col(column).is_not_null()).join(base, on="_group", how="left", nulls_equal=True,
+                                                        maintain_order="left")
     dist = ratio_rows(dist, "share", "_cells", "_base", 1.0)
-    summ = _weighted(base, "_base", fam.cells, off, "length", ["_group"])
-    rows = [summ.with_columns(statistic=pl.lit(s), scale=pl.lit(k), kind=pl.lit(kind))
-            for s, k, kind in (("mean", 1.0, "ratio"), ("per_100", 100.0, "ratio"), ("median", 1.0, "median"))]
+    summ = _weighted(base, "_base", fam.cells, off, column, ["_group"])
+    rows = [summ.with_columns(statistic=pl.lit(s), scale=pl.lit(k), kind=pl.lit(kind)) for s, k, kind in statistics]
     summary = pl.concat(rows).sort("_group", nulls_last=True, maintain_order=True)
-    return [Spec("length_summary", summary, ["statistic"]), Spec("length_distribution", dist, ["length"])]
+    return [Spec(f"{column}_summary", summary, ["statistic"]), Spec(f"{column}_distribution", dist, [column])]
 
 
 def end_reason_spec(b: Builder) -> Spec:
-    """Share of chains ending for each reason, by seed group."""
-    fam, off = b.chain_cells()
+    """Share of leaves ending for each reason, by seed group. A path has one leaf (its end:
+    the share of chains); a tree one per branch end (``Prepared.leaves``)."""
+    if b.p.leaves is not None:
+        fam = family(b.p.leaves, ["_group", "end_reason"])
+        off = b.add(fam)
+    else:
+        fam, off = b.chain_cells()
     m = margins(fam.cells, ["_group", "end_reason"], off)
     base = m.filter(pl.col("end_reason").is_null()).select("_group", _base=pl.col("_cells"))
     rows = m.filter(pl.col("end_reason").is_not_null()).join(base, on="_group", how="left", nulls_equal=True,

@@ -264,6 +264,26 @@ def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
     return Protection(suppressed, prim, zeros & ~prim, unprotectable, lps)
 
 
+def implied_zeros(A: sparse.csr_matrix, values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Items known to be 0 because every cell they count lies under a ``known`` item published as 0.
+
+    A published zero over non-negative cells says each of its cells is 0, so
+    every item over those cells is 0 too — already disclosed (by an earlier
+    release), withholding it protects nothing, and it cannot be protected.
+
+    >>> A = sparse.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1.0]]))
+    >>> implied_zeros(A, np.array([0, 0, 2.0]), np.array([True, False, False])).tolist()
+    [True, True, False]
+    """
+    A = sparse.csr_matrix(A)
+    non_negative = np.asarray((A < 0).sum(axis=1)).ravel() == 0
+    zero_cells = np.zeros(A.shape[1], bool)
+    zero_cells[A[np.flatnonzero(known & (np.rint(values) == 0) & non_negative)].indices] = True
+    pattern = (A != 0).astype(np.float64)
+    cells_elsewhere = pattern @ (~zero_cells).astype(np.float64)
+    return (np.diff(pattern.indptr) > 0) & (cells_elsewhere == 0)
+
+
 def _zeros_inside(A: sparse.csr_matrix, values: np.ndarray, primary: np.ndarray) -> np.ndarray:
     """Zero items whose cells all lie inside a primary item's cells."""
     zero = np.flatnonzero(values == 0)
@@ -351,33 +371,101 @@ def _deviation(model: Model, p: int, target: float, suppressed: np.ndarray, cost
     return y
 
 
-def attack(model: Model, suppressed: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def attack(model: Model, suppressed: np.ndarray, targets: np.ndarray | None = None, *,
+           enough: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """An attacker's exact bounds on withheld items: min and max of ``A[p] @ x`` over
 
     ``{x ≥ 0 : A[published] x = published values, E x = 0, G x ≤ 0}`` (HiGHS LP;
     published = not ``suppressed``). Returns (low, high) per target item
     (default every suppressed item), NaN elsewhere. Used by the tests and
     ``scripts/disclosure_attack.py`` to check :func:`protect`.
+
+    Every solution is a point of the feasible set, so it also moves the other
+    targets: with ``enough``, a target that two points found so far already
+    set ``enough`` whole numbers apart is not solved for, and its (low, high) are those
+    points' values — an inner bound, at least ``enough`` wide (the question
+    "is any count known to within ±1?" is ``enough=3``). The solver is
+    scipy's HiGHS, or the same HiGHS through ``highspy`` (if installed)
+    re-solved from the last basis, which is many times faster on large releases.
     """
     A, x = model.A, model.x
-    pub = np.flatnonzero(~np.asarray(suppressed, bool))
     targets = np.flatnonzero(suppressed) if targets is None else np.asarray(targets)
-    A_eq = sparse.vstack([A[pub], model.E]).tocsr()
-    b_eq = np.r_[A[pub] @ x, np.zeros(model.E.shape[0])]
-    G = model.G if model.G.shape[0] else None
-    b_ub = np.zeros(model.G.shape[0]) if G is not None else None
     low = np.full(A.shape[0], np.nan)
     high = np.full(A.shape[0], np.nan)
+    if not len(targets):
+        return low, high
+    T = A[targets]
+    seen_low, seen_high = T @ x, T @ x
     with threadpool_limits(limits=1, user_api="blas"):
-        for p in targets:
-            row = A[p].toarray().ravel()
+        solve = _solver(model, np.asarray(suppressed, bool))
+        for i, p in enumerate(targets):
+            # counts are whole numbers: what two points prove is the whole numbers between them
+            if enough is not None and np.floor(seen_high[i] + 1e-6) - np.ceil(seen_low[i] - 1e-6) >= enough:
+                low[p], high[p] = seen_low[i], seen_high[i]
+                continue
             for sign, out in ((1.0, low), (-1.0, high)):
-                res = linprog(sign * row, A_ub=G, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-                if res.status == 0:
-                    out[p] = sign * res.fun
-                elif res.status == 3:  # unbounded above
+                status, value, point = solve(A[p], sign)
+                if status == "optimal":
+                    out[p] = value
+                    if enough is not None and point is not None:
+                        values = T @ point
+                        np.minimum(seen_low, values, out=seen_low)
+                        np.maximum(seen_high, values, out=seen_high)
+                elif status == "unbounded":
                     out[p] = -np.inf * sign
     return low, high
+
+
+def _solver(model: Model, suppressed: np.ndarray):
+    """``solve(row, sign)`` → (status, min of sign × row @ x (times sign), the optimal x) over the attack's set."""
+    A, x = model.A, model.x
+    pub = np.flatnonzero(~suppressed)
+    A_eq = sparse.vstack([A[pub], model.E]).tocsr()
+    b_eq = np.r_[A[pub] @ x, np.zeros(model.E.shape[0])]
+    try:
+        import highspy  # optional: same solver, one model re-solved from the last basis
+    except ImportError:
+        highspy = None
+    if highspy is None:
+        G = model.G if model.G.shape[0] else None
+        b_ub = np.zeros(model.G.shape[0]) if G is not None else None
+
+        def solve(row, sign):
+            c = sign * row.toarray().ravel()
+            res = linprog(c, A_ub=G, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+            status = {0: "optimal", 3: "unbounded"}.get(res.status, "failed")
+            return status, (sign * res.fun if res.status == 0 else None), (res.x if res.status == 0 else None)
+        return solve
+    rows = sparse.vstack([A_eq, model.G]).tocsc()
+    inf = highspy.kHighsInf
+    n = A.shape[1]
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, rows.shape[0]
+    lp.col_cost_ = np.zeros(n)
+    lp.col_lower_, lp.col_upper_ = np.zeros(n), np.full(n, inf)
+    lp.row_lower_ = np.r_[b_eq, np.full(model.G.shape[0], -inf)]
+    lp.row_upper_ = np.r_[b_eq, np.zeros(model.G.shape[0])]
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = rows.indptr, rows.indices, rows.data
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+    previous = [np.zeros(0, np.int32)]
+
+    def solve(row, sign):
+        idx = np.union1d(previous[0], row.indices).astype(np.int32)  # clear the last objective, set this one
+        cost = np.zeros(len(idx))
+        cost[np.searchsorted(idx, row.indices)] = sign * row.data
+        h.changeColsCost(len(idx), idx, cost)
+        previous[0] = row.indices.astype(np.int32)
+        h.run()
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return "optimal", sign * h.getInfo().objective_function_value, np.asarray(h.getSolution().col_value)
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return "unbounded", None, None
+        return "failed", None, None
+    return solve
 
 
 def secondary_suppression(

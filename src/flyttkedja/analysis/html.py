@@ -184,7 +184,8 @@ def _key_figures(report, t) -> str:
     if report.by:
         s = s.filter(pl.all_horizontal([pl.col(c) == "all" for c in report.by]))
     d = {r["statistic"]: r for r in s.iter_rows(named=True)}
-    fig = lambda v, k: f'<div class="fig"><b>{v}</b>{escape(t(k))}</div>'  # noqa: E731
+    comma = getattr(t, "lang", "en") == "sv"  # Swedish decimal comma in the big figures
+    fig = lambda v, k: f'<div class="fig"><b>{v.replace(".", ",") if comma else v}</b>{escape(t(k))}</div>'  # noqa: E731
     mean = d.get("mean", {})
     return ('<div class="figs">' + fig(_num(mean.get("n_base"), 0), "new_builds")
             + fig(_num(mean.get("value"), 2), "mean_length")

@@ -58,6 +58,10 @@ _LABELS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "share_of_chains": ("share of chains", "andel av kedjorna"),
     "share_of_origin": ("share of origin", "andel av ursprung"),
     # columns
+    "convention": ("convention", "konvention"),
+    "path": ("path (one move per vacancy)", "kedja (en flytt per vakans)"),
+    "tree": ("tree (everyone moving in together)", "träd (alla som flyttar in tillsammans)"),
+    "depth": ("depth (rounds)", "djup (omgångar)"),
     "tenure": ("tenure", "upplåtelseform"),
     "length": ("length", "längd"),
     "step": ("step", "steg"),
@@ -134,6 +138,10 @@ _LABELS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "vacated_side": ("dwelling left behind", "lämnad bostad"),
     "convention_path": ("paths: one filling per vacancy", "kedjor: en inflyttning per vakans"),
     "convention_tree": ("trees: every household moving in (CBS)", "träd: alla hushåll som flyttar in (CBS)"),
+    # scenario measures (flyttkedja.scenario.compare): the headline ones; others show as their code
+    "moves_gross_per_100_new": ("gross moves per 100 new dwellings", "bruttoflyttningar per 100 nya bostäder"),
+    "moves_net_per_100_new": ("net moves per 100 new dwellings", "nettoflyttningar per 100 nya bostäder"),
+    "displacement_ratio": ("displacement ratio (net / gross)", "undanträngningskvot (netto / brutto)"),
     "transition_model": ("transition model", "övergångsmodell"),
     "microsimulation": ("microsimulation", "mikrosimulering"),
 }

@@ -12,7 +12,7 @@ hold for every register, e.g. per seed group g and step k
 with a move that vacates nothing; every other link vacates a dwelling), the
 links' origins in ``segregation`` = the same links by area type in ``flows``,
 ``no_dwelling`` origins = chains ended by a move, Σ ``rounds`` classes = the
-step's vacating links, total links = Σ length × chains, and for every target
+step's vacating links, total links = Σ length × chains, chains = Σ depth classes (trees), and for every target
 group t: chains reaching t ≤ households of t housed, ≤ chains. Each identity
 is checked on the data (it must hold exactly) before it enters the model.
 
@@ -37,11 +37,24 @@ from flyttkedja.analysis.disclosure import Model, Protection, Rules
 
 MOVE_ENDS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # the last move vacates nothing
 LEDGER_FORMAT = "flyttkedja-disclosure-ledger/1"
-LEDGER_NAME = "disclosure_ledger.json"
 # seed attributes that identify a record or are near unique: never a `by`
 IDENTIFYING = ("chain_id", "seed_dwelling", "dwelling_id", "building_id", "area_id", "household_id",
                "move_row", "person_id", "seed_date", "completed", "floor_area_m2", "income", "lopnr")
 NEAR_UNIQUE_SHARE = 0.5  # a `by` whose groups average fewer than 2 chains identifies them
+
+
+def refuse_identifiers(by: tuple[str, ...]) -> None:
+    """Refuse ``by`` columns that are identifiers by name (before any data is read).
+
+    >>> refuse_identifiers(("tenure", "building_id"))
+    Traceback (most recent call last):
+    ...
+    ValueError: by=building_id: an identifier ...
+    """
+    for c in by:
+        if c.lower() in IDENTIFYING or c.lower().endswith("_id"):
+            raise ValueError(f"by={c}: an identifier (or near-unique attribute) cannot be a seed group; "
+                             f"group by non-identifying attributes such as tenure, rooms, size_band, seed_year")
 
 
 def check_by(chains: pl.DataFrame, by: tuple[str, ...], threshold: int) -> None:
@@ -52,10 +65,7 @@ def check_by(chains: pl.DataFrame, by: tuple[str, ...], threshold: int) -> None:
     ...
     ValueError: by=chain_id: an identifier ...
     """
-    for c in by:
-        if c.lower() in IDENTIFYING or c.lower().endswith("_id"):
-            raise ValueError(f"by={c}: an identifier (or near-unique attribute) cannot be a seed group; "
-                             f"group by non-identifying attributes such as tenure, rooms, size_band, seed_year")
+    refuse_identifiers(by)
     if by and chains.height >= 2 * threshold:
         for c in by:
             groups = chains[c].n_unique()
@@ -109,6 +119,10 @@ def identities(b, rounds: int) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
         eq.append(S.select(key("links", g).alias("key"), "cell", coef=pl.lit(1.0)))
         eq.append(C.filter(pl.col("L") > 0).select(key("links", g).alias("key"), "cell",
                                                    coef=-pl.col("L").cast(pl.Float64)))
+    D = _cells(b, "depth")  # trees: every chain has one depth
+    if D is not None:
+        eq.append(D.select(key("depth", g).alias("key"), "cell", coef=pl.lit(1.0)))
+        eq.append(C.select(key("depth", g).alias("key"), "cell", coef=pl.lit(-1.0)))
     H, K = _cells(b, "reach_households"), _cells(b, "reach_chains")
     if H is not None and K is not None:
         tg = pl.col("_tg").cast(pl.String)
@@ -169,7 +183,7 @@ def register_fingerprint(chainset) -> str:
 
 @dataclass
 class Ledger:
-    """What earlier releases of one register published (kept beside the outputs as ``disclosure_ledger.json``).
+    """What earlier releases of one register published (kept beside the outputs, :func:`flyttkedja.store.ledger_file`).
 
     Each release records its parameters (``by``, tables, rounds, target
     groups, rule set) and, per table, the published ``n`` and ``n_base`` of
@@ -255,6 +269,9 @@ def checking_text(summary: dict) -> str:
                   "n_base of every table, each count treated the same wherever it appears.",
                   f"Withheld: {summary.get('withheld_items', 0)} distinct counts "
                   f"({summary.get('linear_programs', 0)} linear programs)."]
+        if summary.get("known_from_earlier_releases"):
+            lines.append(f"Published as known: {summary['known_from_earlier_releases']} zero counts that lie under a "
+                         "zero an earlier release published (withholding them would protect nothing).")
         if summary.get("unprotectable"):
             lines.append(f"WARNING: {summary['unprotectable']} withheld counts are already determined by earlier "
                          "releases; nothing in this release can protect them.")

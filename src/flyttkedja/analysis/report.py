@@ -20,7 +20,7 @@ from flyttkedja import store
 from flyttkedja.analysis.disclosure import Rules
 from flyttkedja.analysis.groups import TARGET_GROUPS
 from flyttkedja.analysis.release import Ledger, checking_text, published_counts, register_fingerprint
-from flyttkedja.analysis.tables import TABLES, _tables_and_units
+from flyttkedja.analysis.tables import _tables_and_units, default_tables
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.io import atomic_directory, atomic_file, write_json, write_parquet
 
@@ -36,7 +36,7 @@ class Report:
     def __init__(self, chainset: ChainSet, areas=None, *, by: Sequence[str] = ("tenure",),
                  target_groups: Mapping[str, pl.Expr] | None = None, ledger: str | os.PathLike | None = None,
                  **options):
-        names = [n for n in TABLES if n != "rounds" or areas is not None]
+        names = [n for n in default_tables(chainset) if n != "rounds" or areas is not None]
         self.by = (by,) if isinstance(by, str) else tuple(by)
         self._inputs = [chainset.params.get("register_dir")]  # never written over (io.check_output)
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
@@ -48,7 +48,7 @@ class Report:
         if self.ledger is not None:
             self.ledger.check_register(self.fingerprint)
         #: the chain convention of the ChainSet ("path": one filling per vacancy; "tree": CBS's)
-        self.convention = chainset.params.get("convention", "path")
+        self.convention = chainset.convention
         options = {k: v for k, v in self.options.items() if k not in ("cluster", "income_median")}
         self.tables, self.bootstrap_units, self.checking = _tables_and_units(
             chainset, names, by=self.by, areas=areas, target_groups=target_groups,
@@ -67,8 +67,8 @@ class Report:
         shown = {k: v for k, v in self.options.items() if k not in ("income_median", "cell_key")}
         if self.options["disclosure"] == "cell_key":
             shown["cell_key"] = "secret (not recorded)"
-        return {"by": list(self.by), "tables": list(self.tables), "target_groups": self.target_groups,
-                "bootstrap_units": self.bootstrap_units, **shown,
+        return {"convention": self.convention, "by": list(self.by), "tables": list(self.tables),
+                "target_groups": self.target_groups, "bootstrap_units": self.bootstrap_units, **shown,
                 "definitions": "docs/analysis.md", "disclosure_rules": "docs/disclosure.md"}
 
     def output_check(self) -> str:

@@ -41,7 +41,7 @@ import polars as pl
 from flyttkedja.analysis import _specs
 from flyttkedja.analysis._engine import ALL, Prepared, Spec, item_values, items_of, medians, prepare
 from flyttkedja.analysis.bootstrap import percentile_interval, replicate_cell_totals
-from flyttkedja.analysis.disclosure import Rules, cell_key_perturbation, primary_suppression, protect
+from flyttkedja.analysis.disclosure import Rules, cell_key_perturbation, implied_zeros, primary_suppression, protect
 from flyttkedja.analysis.groups import TARGET_GROUPS
 from flyttkedja.analysis.release import check_by, checking_summary, release_model
 from flyttkedja.core.chainset import ChainSet
@@ -107,6 +107,12 @@ def cell_key_seed(secret: int | str | bytes | None) -> int:
 
 
 TABLES = ("length_summary", "length_distribution", "flows", "reach", "rounds", "segregation", "end_reasons")
+DEPTH_TABLES = ("depth_summary", "depth_distribution")  # trees' rounds (a path's depth is its length)
+
+
+def default_tables(chainset: ChainSet) -> tuple[str, ...]:
+    """The tables of a ChainSet: :data:`TABLES`, and for trees also :data:`DEPTH_TABLES`."""
+    return TABLES + (DEPTH_TABLES if chainset.convention == "tree" else ())
 
 
 def build_specs(prepared: Prepared, names: Sequence[str], rounds: int) -> tuple[_specs.Builder, list[Spec]]:
@@ -132,6 +138,8 @@ def specs_for(b: _specs.Builder, names: Sequence[str], rounds: int) -> list[Spec
         specs.append(_specs.segregation_spec(b))
     if "end_reasons" in names:
         specs.append(_specs.end_reason_spec(b))
+    if "depth_summary" in names or "depth_distribution" in names:  # last: the others' cells as for paths
+        specs += [s for s in _specs.depth_specs(b) if s.name in names]
     if not b.p.by:  # one group: its rows duplicate the "all" margin rows
         for spec in specs:
             spec.rows = spec.rows.filter(pl.col("_group").is_null())
@@ -233,7 +241,11 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared:
         rules = options.protection_rules()
         model, summary_info = release_model(b, items, totals, options.rounds)
         fixed, withheld_before = _earlier_items(earlier, specs, num_all, den_all, bounds, vals)
-        model.fixed = fixed
+        # zeros under a zero an earlier release published are known already: published, never "protected"
+        known = implied_zeros(model.A, vals, fixed) & ~fixed if fixed.any() else np.zeros_like(fixed)
+        model.fixed = fixed | known
+        withheld_before &= ~known
+        summary_info["known_from_earlier_releases"] = int(known.sum())
         cost = vals + 1.0
         cost[np.unique(den_all)] *= 10.0  # group totals (n_base) are shared by every table: keep them
         primary = primary_suppression(np.rint(vals), rules.threshold) | withheld_before
@@ -375,13 +387,14 @@ def _frame(p: Prepared, spec: Spec, rows, n, base, value, low, high, suppressed)
         value=pl.Series(value).fill_nan(None), ci_low=pl.Series(low).fill_nan(None),
         ci_high=pl.Series(high).fill_nan(None), suppressed=pl.Series(suppressed),
     )
-    return out.select(*p.by, *[k for k in spec.keys if k != "statistic"], *OUTPUT_COLUMNS)
+    out = out.with_columns(convention=pl.lit(p.convention))  # which rule produced the chains
+    return out.select("convention", *p.by, *[k for k in spec.keys if k != "statistic"], *OUTPUT_COLUMNS)
 
 
 # ------------------------------------------------------------------ public API
 def tables(
     chainset: ChainSet,
-    names: Sequence[str] = TABLES,
+    names: Sequence[str] | None = None,
     *,
     by: Sequence[str] = ("tenure",),
     areas=None,
@@ -392,8 +405,11 @@ def tables(
 ) -> dict[str, pl.DataFrame]:
     """Several tables at once, sharing one bootstrap (the same resamples for all).
 
-    ``names``: any of :data:`TABLES` ("rounds" needs ``areas``). Returns name → DataFrame.
+    ``names``: any of :data:`TABLES` and :data:`DEPTH_TABLES` ("rounds" needs ``areas``;
+    default: :func:`default_tables`). Returns name → DataFrame; every table's first
+    column, ``convention``, says which rule traced the chains ("path" or "tree").
     """
+    names = default_tables(chainset) if names is None else names
     return _tables_and_units(chainset, names, by=by, areas=areas, target_groups=target_groups,
                              income_median=income_median, cluster=cluster, **options)[0]
 
@@ -405,9 +421,9 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
     ``ledger``: a :class:`~flyttkedja.analysis.release.Ledger` of earlier
     releases of this register; their published counts join the protection model.
     """
-    unknown = [n for n in names if n not in TABLES]
+    unknown = [n for n in names if n not in TABLES + DEPTH_TABLES]
     if unknown:
-        raise ValueError(f"unknown table(s) {unknown}; choose from {TABLES}")
+        raise ValueError(f"unknown table(s) {unknown}; choose from {TABLES + DEPTH_TABLES}")
     opts = Options(**options)
     by = (by,) if isinstance(by, str) else tuple(by)
     if not isinstance(chainset, ChainSet):
@@ -423,7 +439,7 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
     if union != by:
         prepared = unseen_groups(prepared, [by, *(tuple(r["by"]) for r in earlier)])
     b = _specs.Builder(prepared)
-    every = [n for n in TABLES if n in names or any(n in r["tables"] for r in earlier)]
+    every = [n for n in TABLES + DEPTH_TABLES if n in names or any(n in r["tables"] for r in earlier)]
     fine_specs = specs_for(b, every, opts.rounds)  # builds every family once, over the finest groups
 
     def release_specs(release_by: tuple[str, ...], wanted) -> tuple[Prepared, list[Spec]]:
@@ -500,5 +516,16 @@ def segregation(chainset: ChainSet, **kwargs) -> pl.DataFrame:
 
 
 def end_reasons(chainset: ChainSet, **kwargs) -> pl.DataFrame:
-    """Share of chains ending for each reason, by seed group."""
+    """Share of leaves ending for each reason, by seed group (``n_base`` = leaves; a path
+    has one leaf, so for paths this is the share of chains)."""
     return _one("end_reasons")(chainset, **kwargs)
+
+
+def depth_summary(chainset: ChainSet, **kwargs) -> pl.DataFrame:
+    """Depth (rounds) by seed group: ``mean`` and ``median`` (``n`` = rounds summed, ``n_base`` = chains)."""
+    return _one("depth_summary")(chainset, **kwargs)
+
+
+def depth_distribution(chainset: ChainSet, **kwargs) -> pl.DataFrame:
+    """Share of chains of each depth (rounds), by seed group."""
+    return _one("depth_distribution")(chainset, **kwargs)

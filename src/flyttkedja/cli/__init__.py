@@ -34,6 +34,13 @@ class _Group(click.Group):
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise  # --help, --version, Ctrl-C and click's own errors keep their meaning
+        except Exception as exc:  # noqa: BLE001 - never a traceback without --debug: one line that says what
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {_unexpected(exc)} (--debug shows the traceback)", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,6 +64,20 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+def _unexpected(exc: BaseException) -> str:
+    """One line for an error no step turned into a message of its own."""
+    if isinstance(exc, MemoryError):
+        return ("out of memory: the input, or an option such as --replicates or --scale, asks for more "
+                "than this machine has (`flyttkedja validate` names values far outside their range)")
+    if isinstance(exc, OverflowError):
+        return f"a number too large for its type ({exc}); check the options and run `flyttkedja validate`"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {exc.filename or exc}"
+    if isinstance(exc, OSError):
+        return f"cannot read or write {exc.filename or ''}: {exc.strerror or exc}".replace("  ", " ")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def refuse_existing(out: Path, overwrite: bool, inputs=()) -> None:

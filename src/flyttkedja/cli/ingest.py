@@ -1,7 +1,10 @@
 """``flyttkedja ingest snapshots|events``: person registers → household moves.
 
-Both write an output directory (atomically): ``moves.parquet``, a copy of
-``dwellings.parquet`` and ``register.json`` (so ``flyttkedja trace`` can read
+Inputs may be Parquet, CSV, SAS, Stata or SPSS files (docs/ingest.md); ``--columns``
+names a mapping file of the register's variable names (``flyttkedja ingest columns``
+prints SCB's). Both write a register directory (atomically, layout owned by
+:mod:`flyttkedja.store`): ``moves.parquet``, the dwellings as ``dwellings.parquet``
+(canonical names) and ``register.json`` (so ``flyttkedja trace`` can read
 the directory as it is: window = 1 January of the first move year to 31
 December of the last; ``max_gap_days`` 730 for annual data, 365 for dated
 events — docs/ingest.md, "What annual resolution loses") and ``ingest.json``
@@ -11,7 +14,6 @@ events — docs/ingest.md, "What annual resolution loses") and ``ingest.json``
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 from pathlib import Path
 
@@ -22,23 +24,13 @@ from rich.progress import Progress
 
 from flyttkedja import store
 from flyttkedja.cli import main, spinner
-from flyttkedja.io import atomic_directory
-
-COLUMN_PRESETS = ("scb",)
-
+from flyttkedja.io import atomic_directory, kind_of, to_arrow, write_parquet
 
 def load_columns(spec: str | None) -> dict[str, str] | None:
-    """``None``, ``"scb"`` (:data:`flyttkedja.ingest.SCB_COLUMNS`) or a JSON file {register: canonical}."""
-    if spec is None:
-        return None
-    if spec == "scb":
-        from flyttkedja.ingest import SCB_COLUMNS
+    """``--columns``: ``"scb"`` or a mapping file (TOML) → :func:`flyttkedja.ingest.load_columns`."""
+    from flyttkedja.ingest.columns import load_columns as load
 
-        return SCB_COLUMNS
-    path = Path(spec)
-    if not path.exists():
-        raise FileNotFoundError(f"--columns: no such file {path} (or use 'scb')")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return load(spec)
 
 
 @main.group("ingest")
@@ -55,9 +47,11 @@ def ingest() -> None:
 
 _common = [
     click.option("--dwellings", type=click.Path(exists=True, path_type=Path), required=True,
-                 help="Dwellings table of the study area (Parquet)."),
+                 help="Dwellings table of the study area (Parquet, CSV, SAS, Stata or SPSS file)."),
     click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory."),
-    click.option("--columns", default=None, help="'scb' or a JSON file mapping register names to canonical ones."),
+    click.option("--columns", default=None,
+                 help="'scb' or a mapping file (TOML: register name = canonical name; "
+                      "`flyttkedja ingest columns` prints SCB's to edit)."),
     click.option("--overwrite", is_flag=True, help="Replace an existing output directory."),
 ]
 
@@ -94,9 +88,11 @@ def snapshots_command(persons, dwellings, out, columns, overwrite, move_date, ab
         task = bar.add_task("year pairs", total=None)
         def progress(done, total, year):
             bar.update(task, completed=done, total=total, description=f"year pairs (to {year})")
-        from_snapshots(persons, dwellings, columns=load_columns(columns), out=store.register_file(tmp, "moves"),
+        mapping = load_columns(columns)
+        from_snapshots(persons, dwellings, columns=mapping, out=store.register_file(tmp, "moves"),
                        progress=progress, **params)
-        _finish(tmp, dwellings, "snapshots", dict(persons=str(persons.resolve())), params, max_gap_days=730)
+        _finish(tmp, dwellings, "snapshots", dict(persons=str(persons.resolve())), params, max_gap_days=730,
+                columns=mapping)
     click.echo(f"wrote {store.register_file(out, 'moves')}")
 
 
@@ -120,16 +116,21 @@ def events_command(events, persons, dwellings, out, columns, overwrite, unordere
     with atomic_directory(out, overwrite=overwrite, inputs=[events, persons, dwellings]) as tmp, \
             spinner() as progress:
         progress.add_task("person events → household moves")
-        from_person_moves(events, persons, dwellings, columns=load_columns(columns),
+        mapping = load_columns(columns)
+        from_person_moves(events, persons, dwellings, columns=mapping,
                           out=store.register_file(tmp, "moves"), ordered=not unordered)
         _finish(tmp, dwellings, "events", dict(events=str(events.resolve()), persons=str(persons.resolve())),
-                dict(ordered=not unordered), max_gap_days=365)
+                dict(ordered=not unordered), max_gap_days=365, columns=mapping)
     click.echo(f"wrote {store.register_file(out, 'moves')}")
 
 
-def _finish(tmp: Path, dwellings: Path, kind: str, inputs: dict, params: dict, *, max_gap_days: int) -> None:
-    """The rest of the register directory: the dwellings, ingest.json and register.json."""
-    shutil.copyfile(dwellings, store.register_file(tmp, "dwellings"))
+def _finish(tmp: Path, dwellings: Path, kind: str, inputs: dict, params: dict, *, max_gap_days: int,
+            columns: dict | None) -> None:
+    """The rest of the register directory: the dwellings (as Parquet, canonical names), ingest.json, register.json."""
+    if kind_of(dwellings) == "parquet" and not columns:
+        shutil.copyfile(dwellings, store.register_file(tmp, "dwellings"))
+    else:
+        write_parquet(to_arrow(dwellings, "dwellings", columns), store.register_file(tmp, "dwellings"))
     moves = store.register_file(tmp, "moves")
     rows = {"moves": pq.read_metadata(moves).num_rows}
     store.write_ingest_manifest(tmp, store.IngestManifest(
@@ -142,3 +143,17 @@ def _finish(tmp: Path, dwellings: Path, kind: str, inputs: dict, params: dict, *
     store.write_register_manifest(tmp, store.RegisterManifest(
         window=window, max_gap_days=max_gap_days, rows=rows, source=f"flyttkedja ingest {kind}"))
 
+
+
+@ingest.command("columns")
+def columns_command():
+    """Print SCB's column mapping (TOML) to copy and edit for --columns.
+
+    \b
+    Example:
+      flyttkedja ingest columns > my_columns.toml     # edit, then:
+      flyttkedja ingest snapshots DATA/lisa --dwellings DATA/lgh.sas7bdat --columns my_columns.toml --out run/annual
+    """
+    from flyttkedja.ingest.columns import SCB_FILE
+
+    click.echo(SCB_FILE.read_text(encoding="utf-8"), nl=False)

@@ -69,14 +69,14 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
     if threshold is not None and threshold < 5 and not unsafe_threshold:
         raise click.UsageError(f"--threshold {threshold} is below SCB's 5; add --unsafe-threshold only for tables "
                                "that stay inside the secure environment")
-    from flyttkedja.analysis.release import IDENTIFYING, LEDGER_NAME
+    from flyttkedja.analysis.release import refuse_identifiers
 
     by_cols = [c for c in by.split(",") if c]
-    for c in by_cols:
-        if c.lower() in IDENTIFYING or c.lower().endswith("_id"):
-            raise click.UsageError(f"--by {c}: an identifier cannot be a seed group; use non-identifying "
-                                   "attributes such as tenure, rooms, size_band, seed_year")
-    use_ledger = None if no_ledger or disclosure != "suppress" else (ledger or out.parent / LEDGER_NAME)
+    try:
+        refuse_identifiers(tuple(by_cols))
+    except ValueError as e:
+        raise click.UsageError(str(e).replace("by=", "--by ", 1)) from None
+    use_ledger = None if no_ledger or disclosure != "suppress" else (ledger or store.ledger_file(out))
     register_dir = register_dir or store.read_trace_manifest(trace_dir).register_dir
     refuse_existing(out, overwrite, inputs=[trace_dir, register_dir, areas, scenario_dir])
     comparison = None
@@ -91,7 +91,7 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
         task = progress.add_task(f"reading {trace_dir}", total=None)
         cs = read_chainset(trace_dir, register=register_dir)
         if areas is None and register_dir is not None:
-            candidate = store.register_file(register_dir, "areas")
+            candidate = store.register_input(register_dir, "areas")
             areas = candidate if candidate.exists() else None
         progress.update(task, description=f"analysing {cs.chains.height} chains")
         try:

@@ -19,7 +19,9 @@ from flyttkedja.cli.ingest import load_columns
 @main.command("validate")
 @click.argument("register", type=click.Path(path_type=Path))
 @click.option("--persons", type=click.Path(path_type=Path), help="Person panel (default: REGISTER/persons).")
-@click.option("--columns", default=None, help="'scb' or a JSON file mapping register names to canonical ones.")
+@click.option("--columns", default=None,
+              help="'scb' or a mapping file (TOML: register name = canonical name; "
+                   "`flyttkedja ingest columns` prints SCB's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON lines.")
 def validate_command(register: Path, persons: Path | None, columns: str | None, as_json: bool) -> None:
     """Check a register directory (dwellings, moves, persons) for data-quality issues.

@@ -792,3 +792,221 @@ def dense_households(household, lo, span):
     for i in prange(n):
         dense[i] = rank[household[i] - lo]
     return dense, k
+
+
+# ------------------------------------------------------------------ trees
+# The tree convention (docs/chains.md, "Trees"): the arrivals at one dwelling on
+# one day form one filling; the first fills the vacancy (its step target), the
+# others join it. ``sib`` links a filling's members: ``sib[m] - 1`` is the member
+# after m (filler → first joiner → next joiner in table order), 0 ends the list;
+# one int32 per move, zero where nothing is linked, so a fresh zero-filled mapping
+# needs no initialising pass. Everything else about a vacancy (who fills it,
+# when it ends) is the path convention's ``step``.
+
+@njit(cache=True)
+def _filler_bits(step, comp_first):
+    """One bit per move: set when the move filled a vacancy (a step target or a
+    completion's first link). Sequential: bits of one byte would race; the bitmap
+    (n/8 bytes) stays in cache while ``step`` streams through."""
+    n = step.shape[0]
+    bits = np.zeros((n >> 3) + 1, np.uint8)
+    for m in range(n):
+        s = step[m]
+        if s >= 0:
+            bits[s >> 3] |= np.uint8(1 << (s & 7))
+    for d in range(comp_first.shape[0]):
+        s = comp_first[d]
+        if s >= 0:
+            bits[s >> 3] |= np.uint8(1 << (s & 7))
+    return bits
+
+
+@njit(cache=True)
+def _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers):
+    """A possible joiner (an arrival in the window that filled nothing), or with ``fillers``
+    a filler at a ``marked`` dwelling (one where a possible joiner arrives)."""
+    filler = (bits[r >> 3] >> (r & 7)) & 1
+    if fillers:
+        return filler == 1 and marked[mv_to[r]] == 1
+    return mv_to[r] >= 0 and filler == 0 and start <= mv_date[r] <= end
+
+
+@njit(cache=True, parallel=True)
+def _collect(mv_date, mv_to, bits, marked, start, end, fillers, n_chunks):
+    """Rows that are :func:`_wanted`, ascending, collected in parallel over fixed chunks
+    (a multiple of 8 rows each, so no two chunks share a byte of ``bits``)."""
+    n = mv_date.shape[0]
+    size = (((n + n_chunks - 1) // n_chunks + 7) >> 3) << 3
+    counts = np.zeros(n_chunks + 1, np.int64)
+    for c in prange(n_chunks):
+        k = 0
+        for r in range(c * size, min(n, (c + 1) * size)):
+            k += _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers)
+        counts[c + 1] = k
+    for c in range(n_chunks):
+        counts[c + 1] += counts[c]
+    out = np.empty(counts[n_chunks], np.int64)
+    for c in prange(n_chunks):
+        k = counts[c]
+        for r in range(c * size, min(n, (c + 1) * size)):
+            if _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers):
+                out[k] = r
+                k += 1
+    return out
+
+
+@njit(cache=True)
+def _link_joiners(cand, fillers, mv_date, mv_to, start, n_days, sib):
+    """Match possible joiners to the filler at their (dwelling, day); link each filling's members
+    in ``sib`` (filler, then joiners in table order). Returns the number of joiners."""
+    kc = np.empty(cand.shape[0], np.int64)
+    for i in range(cand.shape[0]):
+        r = cand[i]
+        kc[i] = np.int64(mv_to[r]) * n_days + (mv_date[r] - start)
+    kf = np.empty(fillers.shape[0], np.int64)
+    for i in range(fillers.shape[0]):
+        r = fillers[i]
+        kf[i] = np.int64(mv_to[r]) * n_days + (mv_date[r] - start)
+    oc = np.argsort(kc, kind="mergesort")  # stable: joiners of one filling stay in table order
+    of = np.argsort(kf)  # one filler per (dwelling, day): keys distinct
+    j = 0
+    n_join = 0
+    last = -1  # last member linked in the current filling
+    current = np.int64(-1)
+    for i in range(oc.shape[0]):
+        key = kc[oc[i]]
+        while j < of.shape[0] and kf[of[j]] < key:
+            j += 1
+        if j == of.shape[0] or kf[of[j]] != key:
+            continue  # arrived where no vacancy was filled that day: joins an occupied dwelling
+        f = fillers[of[j]]
+        if f != current:
+            current = f
+            last = f
+        r = cand[oc[i]]
+        sib[last] = r + 1
+        last = r
+        n_join += 1
+    return n_join
+
+
+@njit(cache=True)
+def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, n_chunks, sib):
+    """The members of every filling (tree convention), in linear time, into ``sib``
+    (zero-filled by the caller).
+
+    A bitmap of fillers (one streaming pass over ``step``), a parallel scan for
+    the arrivals in the window that filled nothing, a parallel scan for the
+    fillers at their dwellings; only those two small sets are sorted by
+    (dwelling, day) and matched. Returns the number of joiners.
+    """
+    bits = _filler_bits(step, comp_first)
+    marked = np.zeros(n_dw, np.uint8)
+    cand = _collect(mv_date, mv_to, bits, marked, start, end, False, n_chunks)
+    if cand.shape[0] == 0:
+        return 0
+    for i in range(cand.shape[0]):
+        marked[mv_to[cand[i]]] = 1
+    fillers = _collect(mv_date, mv_to, bits, marked, start, end, True, n_chunks)
+    return _link_joiners(cand, fillers, mv_date, mv_to, start, end - start + 1, sib)
+
+
+@njit(cache=True)
+def _tree(first, step, sib, max_length, node, level, parent, leaf, joined, off):
+    """Breadth-first walk of one tree into ``node[off:]`` (move rows), ``level`` (round),
+    ``parent`` (row of the link whose vacancy the link's filling filled; -1 in round 1),
+    ``leaf`` (end reason of a leaf, -1 for a link whose vacancy was filled inside the tree)
+    and ``joined`` (1 for a joiner, 0 for the filler of its filling).
+
+    The written region is the queue. Returns ``(length, depth, spine reason, leaves)``, or
+    length -1 when the region is too small. The spine is the branch of fillers (never a
+    joiner): the path convention's chain, so its reason is the path's end reason. Each
+    move has one parent (a filling fills one vacancy; a move is a member of one filling),
+    so a tree revisits a move only through the root filling: ``step[x] == first``.
+    """
+    if first < 0:
+        return 0, 0, -first - 1, 1
+    cap = node.shape[0] - off
+    tail = 0
+    y = first
+    while y >= 0:
+        if tail == cap:
+            return -1, 0, 0, 0
+        node[off + tail], level[off + tail], parent[off + tail] = y, 1, -1
+        joined[off + tail] = y != first
+        tail += 1
+        y = sib[y] - 1
+    head = 0
+    spine = first
+    spine_reason = -1
+    depth = 1
+    leaves = 0
+    while head < tail:
+        x = node[off + head]
+        k = level[off + head]
+        s = step[x]
+        reason = -1
+        if s < 0:
+            reason = -s - 1
+        elif s == first:
+            reason = CYCLE
+        elif k == max_length:
+            reason = MAX_LENGTH
+        else:
+            y = s
+            while y >= 0:
+                if tail == cap:
+                    return -1, 0, 0, 0
+                node[off + tail], level[off + tail], parent[off + tail] = y, k + 1, x
+                joined[off + tail] = y != s
+                tail += 1
+                y = sib[y] - 1
+            if k + 1 > depth:
+                depth = k + 1
+        leaf[off + head] = reason
+        if x == spine:
+            if reason >= 0:
+                spine_reason = reason
+            else:
+                spine = s
+        if reason >= 0:
+            leaves += 1
+        head += 1
+    return tail, depth, spine_reason, leaves
+
+
+@njit(cache=True, parallel=True)
+def tree_sizes(seed_first, step, sib, max_length, n_chunks, length, depth, reason, leaves):
+    """Every seed's tree: length (moves), depth (rounds), spine end reason and number of
+    leaves, in parallel over fixed chunks of seeds, each with its own growable queue."""
+    n = seed_first.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        cap = 256
+        node = np.empty(cap, np.int64)
+        level = np.empty(cap, np.int32)
+        parent = np.empty(cap, np.int64)
+        leaf = np.empty(cap, np.int8)
+        joined = np.empty(cap, np.uint8)
+        for i in range(c * size, min(n, (c + 1) * size)):
+            while True:
+                k, dp, r, lv = _tree(seed_first[i], step, sib, max_length, node, level, parent, leaf, joined, 0)
+                if k >= 0:
+                    break
+                cap *= 2
+                node = np.empty(cap, np.int64)
+                level = np.empty(cap, np.int32)
+                parent = np.empty(cap, np.int64)
+                leaf = np.empty(cap, np.int8)
+                joined = np.empty(cap, np.uint8)
+            length[i], depth[i], reason[i], leaves[i] = k, dp, r, lv
+
+
+@njit(cache=True, parallel=True)
+def tree_links(seed_first, step, sib, max_length, offsets, links, level, parent, leaf, joined):
+    """Every seed's links in breadth-first order into ``links[offsets[c]:offsets[c + 1]]``,
+    with their round, parent row, leaf end reason and role (see :func:`_tree`)."""
+    for c in prange(seed_first.shape[0]):
+        if offsets[c + 1] > offsets[c]:
+            _tree(seed_first[c], step, sib, max_length, links[:offsets[c + 1]], level, parent, leaf, joined,
+                  offsets[c])

@@ -16,10 +16,10 @@ import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import DESTINATIONS, ORIGINS, SchemaError, codes, conform
+from flyttkedja.schema import DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, check_table, conform_codes, counted, refuse
 
-MOVE_COLUMNS = ("household_id", "move_date", "from_dwelling", "to_dwelling",
-                "origin", "destination", "vacates", "fills")
+MOVE_COLUMNS = REQUIRED_COLUMNS["moves"]
+MAX_GAP_DAYS = 36_525  # a century: the kernels add it to int32 days
 # Dense-id lookup tables are used when the id range is at most this many times the count.
 _LOOKUP_SPAN = 8
 
@@ -45,6 +45,7 @@ class Prepared:
     end: int
     max_gap_days: int
     max_length: int
+    input_counts: dict            # rows of each broken "count" rule of schema.RULES (accepted, counted)
 
     def dense(self, dwelling_ids: np.ndarray) -> np.ndarray:
         """Dense index of each id; -1 for ids not in the dwellings table."""
@@ -134,16 +135,20 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup) -> np.ndarray:
     return np.where(ok, np.where(known, idx, -2), -1).astype(np.int32)
 
 
-def _check_flags(origin, destination, mv_from, mv_to, vacates, fills) -> None:
-    """Briefing item 6: flags consistent with the dwellings named."""
-    _refuse("moves", "from_dwelling", "dwelling id not in dwellings.dwelling_id", mv_from == -2)
-    _refuse("moves", "to_dwelling", "dwelling id not in dwellings.dwelling_id", mv_to == -2)
-    _refuse("moves", "origin", "origin is 'dwelling' iff from_dwelling is given; violated",
-            (origin == 0) != (mv_from >= 0))
-    _refuse("moves", "destination", "destination is 'dwelling' iff to_dwelling is given; violated",
-            (destination == 0) != (mv_to >= 0))
-    _refuse("moves", "vacates", "vacates is true but from_dwelling is null", vacates & (mv_from < 0))
-    _refuse("moves", "fills", "fills is true but to_dwelling is null", fills & (mv_to < 0))
+def _date_column(days: np.ndarray) -> pa.Array:
+    """int32 days (NO_DATE for none) as a date32 column with nulls, for the rules."""
+    return pa.array(days, mask=days == K.NO_DATE, type=pa.int32()).cast(pa.date32())
+
+
+def _derived(mv_from, mv_to, completed, twice, elsewhere) -> dict:
+    """The derived columns of schema.DERIVED that the register-scope rules on moves read,
+    from the dense dwelling index (the tracer's own lookups, no joins)."""
+    no_dw = np.full(1, K.NO_DATE, np.int32)
+    done = np.concatenate([completed, no_dw])  # index -1 (null) and -2 (unknown) → the last slot
+    pick = lambda dense: _date_column(done[np.where(dense >= 0, dense, len(completed))])  # noqa: E731
+    return {"_from_known": mv_from != -2, "_to_known": mv_to != -2,
+            "_from_completed": pick(mv_from), "_to_completed": pick(mv_to),
+            "_twice": twice >= 0, "_elsewhere": elsewhere >= 0}
 
 
 def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
@@ -158,22 +163,14 @@ def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.astype(np.int32), len(unique)
 
 
-def _check_households(household, day, mv_from, mv_to) -> None:
-    """A household moves at most once a day and leaves only the dwelling it last entered."""
+def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.ndarray]:
+    """Per move, the earlier move of its household that it conflicts with (-1: none): on the same
+    date (``twice``), or leaving a dwelling other than the one that move entered (``elsewhere``)."""
     if len(household) < 2:
-        return
+        return np.full(len(household), -1, np.int64), np.full(len(household), -1, np.int64)
     dense, k = _dense_households(household)
     start, rows = K.household_order(dense, k, day)
-    twice, elsewhere = K.household_conflicts(start, rows, day, mv_from, mv_to)
-    for found, column, problem in (
-        (twice, "move_date", "household(s) move twice on one day"),
-        (elsewhere, "from_dwelling", "move(s) leave a dwelling other than the one the household last "
-                                     "entered (a household in two dwellings at once)"),
-    ):
-        bad = np.flatnonzero(found >= 0)
-        if len(bad):
-            pairs = sorted((int(found[r]), int(r)) for r in bad)[:3]
-            raise SchemaError(f"moves.{column}: {len(bad)} {problem}, e.g. rows {pairs}; see docs/chains.md")
+    return K.household_conflicts(start, rows, day, mv_from, mv_to)
 
 
 def _require(table: pa.Table, name: str, columns) -> None:
@@ -186,40 +183,50 @@ def _require(table: pa.Table, name: str, columns) -> None:
 def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_length: int = 1000,
             check_households: bool = True) -> Prepared:
     """Validate and convert ``moves`` and ``dwellings`` (any table-like input)."""
-    if int(max_gap_days) < 0:
-        raise ValueError(f"max_gap_days must be >= 0, got {max_gap_days}")
-    if int(max_length) < 1:
-        raise ValueError(f"max_length must be >= 1, got {max_length}")
+    if not 0 <= int(max_gap_days) <= MAX_GAP_DAYS:
+        raise ValueError(f"max_gap_days must be in 0..{MAX_GAP_DAYS} (days), got {max_gap_days}")
+    if not 1 <= int(max_length) < 2**31:
+        raise ValueError(f"max_length must be in 1..{2**31 - 1}, got {max_length}")
     mv = to_arrow(moves, "moves")
     dw = to_arrow(dwellings, "dwellings")
     _require(mv, "moves", MOVE_COLUMNS)
     _require(dw, "dwellings", ("dwelling_id",))
-    mv = conform(mv, "moves", partial=True)
-    dw = conform(dw, "dwellings", partial=True, check_unique=False)
+    # the table rules of schema.RULES (types, nulls, codes, ranges, dates, flags) refuse here ...
+    mv, mv_codes, mv_found = conform_codes(mv, "moves", partial=True)
+    dw, _, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False)
     sorted_ids, rows, lookup = _dense_lookup(values(dw.column("dwelling_id"), np.int64))
     mv_from = _map(mv.column("from_dwelling"), sorted_ids, lookup)
     mv_to = _map(mv.column("to_dwelling"), sorted_ids, lookup)
-    origin = codes(mv.column("origin"), ORIGINS)
     vacates = mv.column("vacates").to_numpy()
     fills = mv.column("fills").to_numpy()
-    _check_flags(origin, codes(mv.column("destination"), DESTINATIONS), mv_from, mv_to, vacates, fills)
     household = values(mv.column("household_id"), np.int64)
     day = values(mv.column("move_date"), np.int32)
-    if check_households:
-        _check_households(household, day, mv_from, mv_to)
     completed = _dates(dw.column("completed") if "completed" in dw.column_names else None, len(rows))[rows]
     demolished = _dates(dw.column("demolished") if "demolished" in dw.column_names else None, len(rows))[rows]
+    # ... and the register rules (dwellings known, households, completions) from the dense index
+    none = np.full(len(day), -1, np.int64)
+    twice, elsewhere = household_conflicts(household, day, mv_from, mv_to) if check_households else (none, none)
+    register_found = check_table(mv.select([c for c in ("move_date",) if c in mv.column_names]), "moves",
+                                 derived=_derived(mv_from, mv_to, completed, twice, elsewhere), scope="register")
+    refuse(register_found)
     start, end = _window(window, day, completed)
-    return Prepared(mv, dw, sorted_ids, rows, household, day, mv_from, mv_to, vacates, fills, origin,
-                    completed, demolished, start, end, int(max_gap_days), int(max_length))
+    return Prepared(mv, dw, sorted_ids, rows, household, day, mv_from, mv_to, vacates, fills,
+                    mv_codes["origin"], completed, demolished, start, end, int(max_gap_days), int(max_length),
+                    counted(mv_found + dw_found + register_found))
 
 
 def _window(window, day: np.ndarray, completed: np.ndarray) -> tuple[int, int]:
     """Default window: earliest to latest move date (completion dates when there are no moves)."""
     if window is not None:
-        start, end = (to_days(w) for w in window)
+        try:
+            start, end = (to_days(w) for w in window)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"window: expected two ISO dates (start, end), got {window!r}: {exc}") from None
         if end < start:
             raise ValueError(f"window ends before it starts: {window}")
+        lo, hi = to_days(DATE_MIN), to_days(DATE_MAX)
+        if start < lo or end > hi:
+            raise ValueError(f"window {window}: outside {DATE_MIN}..{DATE_MAX}")
         return start, end
     known = day if len(day) else completed[completed != K.NO_DATE]
     if len(known) == 0:

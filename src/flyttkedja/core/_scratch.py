@@ -21,15 +21,18 @@ import numpy as np
 HUGE_PAGE_MIN_BYTES = 4 << 20  # below this, huge pages cannot help
 
 
-def scratch(shape: int | tuple[int, ...], dtype) -> np.ndarray:
-    """An uninitialised, writable array for a kernel to fill.
+def scratch(shape: int | tuple[int, ...], dtype, zero: bool = False) -> np.ndarray:
+    """An uninitialised (``zero``: zero-filled), writable array for a kernel to fill.
+
+    A fresh mapping is zero-filled by the kernel as its pages are first touched,
+    so ``zero`` costs nothing for the pages a kernel never writes.
 
     >>> step = scratch(10_000_000, np.int64)   # doctest: +SKIP
     """
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if nbytes < HUGE_PAGE_MIN_BYTES or not hasattr(mmap, "MADV_HUGEPAGE"):
-        return np.empty(shape, dtype)
+        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
     memory = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     memory.madvise(mmap.MADV_HUGEPAGE)
     return np.frombuffer(memory, dtype).reshape(shape)

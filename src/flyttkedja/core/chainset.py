@@ -9,16 +9,24 @@ Columns of ``chains``
     chain_id (Int64, 0..n-1), seed_kind ("new_build" | "move"),
     seed_dwelling (Int64), seed_date (Date), seed_move (Int64, null for new
     builds: the row of the move that vacated the seed dwelling), length (Int32,
-    number of links), end_reason (one of :data:`flyttkedja.schema.END_REASONS`),
-    end_date (Date: date of the last link, the seed date when length is 0),
-    then the seed dwelling's attributes from the dwellings table (tenure,
-    rooms, area_type, ...), named as there.
+    number of links = household moves), depth (Int32, rounds: equal to length
+    under the path convention), leaves (Int32, 1 under the path convention),
+    end_reason (one of :data:`flyttkedja.schema.END_REASONS`; for a tree the
+    end reason of its spine, the branch of fillers, which is the path
+    convention's chain), end_date (Date: date of the latest link, the seed
+    date when length is 0), then the seed dwelling's attributes from the
+    dwellings table (tenure, rooms, area_type, ...), named as there.
 
 Columns of ``links``
-    chain_id (Int64), step (Int32, 1 = the move into the seed dwelling),
-    move_row (Int64, row in the moves table), household_id (Int64),
-    move_date (Date), from_dwelling (Int64, null when nothing was vacated),
-    to_dwelling (Int64).
+    chain_id (Int64), step (Int32, 1 = the move into the seed dwelling; a
+    tree's round), move_row (Int64, row in the moves table), household_id
+    (Int64), move_date (Date), from_dwelling (Int64, null when nothing was
+    vacated), to_dwelling (Int64). Trees (``params["convention"] == "tree"``)
+    also have parent_row (Int64: the move_row of the link whose vacancy this
+    link's filling filled; null in round 1), joined (Boolean: the household
+    joined the filling rather than filling the vacancy) and end_reason
+    (String: the leaf's end reason; null where the link's vacancy was filled
+    inside the tree). Links of a tree are in breadth-first order.
 
 Example
 -------
@@ -73,8 +81,8 @@ class ChainSet:
         The conformed register the chains were traced from; kept so that
         attributes can be joined on request.
     params : dict
-        Tracing parameters (window, max_gap_days, max_length, seeds, register_dir)
-        for the record.
+        Tracing parameters (window, max_gap_days, max_length, seeds, convention,
+        register_dir) for the record.
     quality : dict
         Data-quality counts from the tracer (vacancies filled / unfilled / censored,
         ``inconsistent_vacancies`` whose next event was another departure,
@@ -94,11 +102,16 @@ class ChainSet:
             if missing:
                 raise ValueError(f"ChainSet.{name}: missing column(s) {missing}")
 
+    @property
+    def convention(self) -> str:
+        """``"path"`` or ``"tree"``: the rule that produced these chains (docs/chains.md)."""
+        return self.params.get("convention", "path")
+
     def __len__(self) -> int:
         return self.chains.height
 
     def __repr__(self) -> str:
-        return f"ChainSet({self.chains.height} chains, {self.links.height} links)"
+        return f"ChainSet({self.chains.height} chains, {self.links.height} links, {self.convention} convention)"
 
     def _repr_html_(self) -> str:
         """Jupyter's rich display: what was traced and the length summary by seed tenure.
@@ -180,8 +193,8 @@ def read_chainset(path: str | os.PathLike, *, register: str | os.PathLike | None
     if moves is None or dwellings is None:
         if register is None:
             raise ValueError(f"{path}/{store.TRACE_MANIFEST} names no register directory; pass moves= and dwellings=")
-        moves = store.register_file(register, "moves") if moves is None else moves
-        dwellings = store.register_file(register, "dwellings") if dwellings is None else dwellings
+        moves = store.register_input(register, "moves") if moves is None else moves
+        dwellings = store.register_input(register, "dwellings") if dwellings is None else dwellings
     moves = conform(to_arrow(moves, "moves"), "moves", partial=True)
     dwellings = conform(to_arrow(dwellings, "dwellings"), "dwellings", partial=True, check_unique=False)
     store.check_register(manifest, {"moves": moves, "dwellings": dwellings}, path, named)

@@ -30,18 +30,19 @@ def register_params(register_dir: str | Path) -> dict:
 
 
 def trace_register(register_dir: str | Path, seeds: Seeds = "new_builds", *, window=None,
-                   max_gap_days: int | None = None, max_length: int = 1000) -> ChainSet:
+                   max_gap_days: int | None = None, max_length: int = 1000, convention: str = "path") -> ChainSet:
     """Trace ``register_dir/moves.parquet`` and ``dwellings.parquet``.
 
     ``window`` and ``max_gap_days`` default to the register's own (``register.json``),
-    else to :func:`flyttkedja.core.trace`'s defaults.
+    else to :func:`flyttkedja.core.trace`'s defaults; ``convention`` is ``"path"`` or
+    ``"tree"`` (docs/chains.md).
     """
     register_dir = Path(register_dir)
-    moves = store.register_file(register_dir, "moves")
+    moves = store.register_input(register_dir, "moves")
     if not moves.exists():
         raise FileNotFoundError(f"{register_dir}: no {moves.name} (expected a register directory)")
     meta = register_params(register_dir)
-    return trace(moves, store.register_file(register_dir, "dwellings"), seeds,
+    return trace(moves, store.register_input(register_dir, "dwellings"), seeds,
                  window=window if window is not None else meta.get("window"),
                  max_gap_days=max_gap_days if max_gap_days is not None else meta.get("max_gap_days", 365),
-                 max_length=max_length, register_dir=register_dir)
+                 max_length=max_length, convention=convention, register_dir=register_dir)

@@ -32,6 +32,7 @@ from flyttkedja.schema import END_REASONS
 
 Seeds = str | Sequence[int] | np.ndarray | pl.Expr
 MAX_SPANS = 8  # parallel spans of the successor pass
+CONVENTIONS = ("path", "tree")  # docs/chains.md: one filler per vacancy, or the whole filling
 
 
 @dataclass
@@ -117,8 +118,42 @@ def walk_chains(seed_first: np.ndarray, step: np.ndarray, max_length: int) -> tu
     return length, reason, offsets, links
 
 
+def fillings(reg: Prepared, index: Index) -> tuple[np.ndarray, int]:
+    """Tree convention: ``sib`` (each filling's members linked: ``sib[m] - 1`` the member
+    after m — filler, then its joiners in table order —, 0 at the end; one int32 per move)
+    and the number of joiners."""
+    sib = scratch(len(reg.mv_date), np.int32, zero=True)
+    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, len(reg.dw_completed),
+                        reg.start, reg.end, numba.get_num_threads(), sib)
+    return sib, int(n_join)
+
+
+def walk_trees(seed_first: np.ndarray, step: np.ndarray, sib: np.ndarray, max_length: int) -> dict:
+    """Every seed's tree (tree convention), breadth first: per chain ``length`` (moves),
+    ``depth`` (rounds), ``reason`` (the spine's end reason), ``leaves``, ``offsets``; per
+    link ``links`` (move rows), ``level`` (round), ``parent`` (row, -1 in round 1),
+    ``leaf`` (end reason code, -1 when not a leaf) and ``joined`` (1 for joiners).
+
+    Two parallel passes like :func:`walk_chains`: sizes, then links at offsets
+    from their cumulative sum (the output region is the breadth-first queue).
+    """
+    n = len(seed_first)
+    out = {"length": scratch(n, np.int32), "depth": scratch(n, np.int32), "reason": scratch(n, np.int8),
+           "leaves": scratch(n, np.int32)}
+    K.tree_sizes(seed_first, step, sib, max_length, max(1, numba.get_num_threads() * 4),
+                 out["length"], out["depth"], out["reason"], out["leaves"])
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(out["length"], out=offsets[1:])
+    k = int(offsets[-1])
+    out.update(offsets=offsets, links=scratch(k, np.int64), level=scratch(k, np.int32),
+               parent=scratch(k, np.int64), leaf=scratch(k, np.int8), joined=scratch(k, np.uint8))
+    K.tree_links(seed_first, step, sib, max_length, offsets, out["links"], out["level"], out["parent"],
+                 out["leaf"], out["joined"])
+    return out
+
+
 def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap_days: int = 365,
-          max_length: int = 1000, register_dir: str | Path | None = None) -> ChainSet:
+          max_length: int = 1000, convention: str = "path", register_dir: str | Path | None = None) -> ChainSet:
     """Trace the vacancy chains started by ``seeds`` (rule: ``docs/chains.md``).
 
     Parameters
@@ -138,7 +173,14 @@ def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap
     max_gap_days : int
         Longest gap, in days, between a vacancy and the move that fills it.
     max_length : int
-        Safety bound on the number of links of one chain (end reason ``max_length``).
+        Safety bound on the number of links of one chain, or rounds of one tree (end
+        reason ``max_length``).
+    convention : "path" | "tree"
+        ``"path"`` (the Swedish studies; default): each vacancy is filled by one move.
+        ``"tree"`` (CBS): the arrivals at a dwelling on the day its vacancy is filled form
+        one filling, and every member that vacated a dwelling opens a further vacancy;
+        ``length`` counts the tree's moves, ``depth`` its rounds. Recorded in
+        ``ChainSet.params["convention"]``.
     register_dir : path, optional
         Recorded in the ChainSet's parameters (and ``trace.json``); inferred when
         ``moves`` and ``dwellings`` are paths in one directory.
@@ -154,14 +196,27 @@ def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap
     >>> cs = trace(moves, dwellings, window=("2015-01-01", "2024-12-31"))   # doctest: +SKIP
     >>> cs.chains["end_reason"].value_counts()                             # doctest: +SKIP
     """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention: expected one of {CONVENTIONS}, got {convention!r}")
     reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap_days, max_length=max_length)
     index = build_index(reg)
     seed_code, seed_dw, seed_first = select_seeds(reg, index, seeds)
-    length, reason, offsets, links = walk_chains(seed_first, index.step, reg.max_length)
-    chains = _chains_frame(reg, seed_code, seed_dw, length, reason, offsets, links)
-    params = _params(reg, seeds, moves, dwellings, register_dir)
-    return ChainSet(chains, _links_frame(reg, length, offsets, links), reg.moves, reg.dwellings,
-                    params, quality(reg, index))
+    params = {**_params(reg, seeds, moves, dwellings, register_dir), "convention": convention}
+    q = quality(reg, index)
+    if convention == "path":
+        length, reason, offsets, links = walk_chains(seed_first, index.step, reg.max_length)
+        ones = np.ones(len(length), np.int32)
+        chains = _chains_frame(reg, seed_code, seed_dw, length, length, ones, reason, offsets, links)
+        return ChainSet(chains, _links_frame(reg, length, offsets, links), reg.moves, reg.dwellings, params, q)
+    sib, q["joiners"] = fillings(reg, index)
+    t = walk_trees(seed_first, index.step, sib, reg.max_length)
+    chains = _chains_frame(reg, seed_code, seed_dw, t["length"], t["depth"], t["leaves"], t["reason"],
+                           t["offsets"], t["links"], latest=True)
+    links = _links_frame(reg, t["length"], t["offsets"], t["links"], t["level"]).with_columns(
+        parent_row=_nullable(t["parent"], t["parent"] < 0),
+        joined=pl.Series(t["joined"].view(np.bool_)),
+        end_reason=_reasons(t["leaf"]))
+    return ChainSet(chains, links, reg.moves, reg.dwellings, params, q)
 
 
 def _params(reg: Prepared, seeds: Seeds, moves, dwellings, register_dir) -> dict:
@@ -184,7 +239,8 @@ def quality(reg: Prepared, index: Index) -> dict:
                               index.comp_first, reg.start, reg.end, numba.get_num_threads())
     names = ("moves_outside_window", "new_builds", "vacancies", "filled", "unfilled", "censored")
     return {"moves": int(len(reg.mv_date)), **{k: int(v) for k, v in zip(names, counts)},
-            "inconsistent_vacancies": index.inconsistent, "orphan_fills": index.orphan_fills}
+            "inconsistent_vacancies": index.inconsistent, "orphan_fills": index.orphan_fills,
+            "input_counts": reg.input_counts}  # accepted rows that break a "count" rule (schema.RULES)
 
 
 def _dates(days: np.ndarray) -> pl.Series:
@@ -192,7 +248,13 @@ def _dates(days: np.ndarray) -> pl.Series:
 
 
 def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str) -> pl.Series:
-    return pl.Series(name, np.asarray(labels, dtype=object)[idx], dtype=pl.String)
+    """Codes → strings by a gather in polars (no Python objects per row)."""
+    return pl.Series(name, list(labels), dtype=pl.String).gather(idx)
+
+
+def _nullable(values: np.ndarray, null: np.ndarray) -> pl.Series:
+    """An Int64 series, null where ``null``: the values' buffer with a validity mask."""
+    return pl.from_arrow(pa.array(values.astype(np.int64, copy=False), mask=null, type=pa.int64()))
 
 
 def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -204,18 +266,35 @@ def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> 
         "seed_kind": _codes_to(("new_build", "move"), (~is_build).astype(np.int64), "seed_kind"),
         "seed_dwelling": reg.dwelling_ids[seed_dw],
         "seed_date": _dates(seed_date),
-        "seed_move": pl.Series(np.where(is_build, -1, ref)).replace(-1, None),
+        "seed_move": _nullable(ref, is_build),
     }, seed_date
 
 
-def _chains_frame(reg, seed_code, seed_dw, length, reason, offsets, links) -> pl.DataFrame:
+def _reasons(code: np.ndarray) -> pl.Series:
+    """End reason codes → strings; -1 → null."""
+    return _codes_to(END_REASONS, np.maximum(code, 0).astype(np.int64), "end_reason").scatter(
+        np.flatnonzero(code < 0), None)
+
+
+def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offsets, links,
+                  latest: bool = False) -> pl.DataFrame:
+    """One row per chain; ``end_date`` is the last link's date, or with ``latest`` (trees,
+    whose links are in breadth-first order) the latest link's."""
     seed, seed_date = _seed_columns(reg, seed_code, seed_dw)
-    last = links[np.maximum(offsets[1:] - 1, 0)] if len(links) else np.zeros(len(length), np.int64)
-    end_date = np.where(length > 0, reg.mv_date[last] if len(reg.mv_date) else 0, seed_date)
+    if latest:
+        end_date = seed_date.copy()
+        full = np.flatnonzero(length > 0)
+        if len(full):
+            end_date[full] = np.maximum.reduceat(reg.mv_date[links], offsets[full])
+    else:
+        last = links[np.maximum(offsets[1:] - 1, 0)] if len(links) else np.zeros(len(length), np.int64)
+        end_date = np.where(length > 0, reg.mv_date[last] if len(reg.mv_date) else 0, seed_date)
     frame = pl.DataFrame({
         "chain_id": np.arange(len(seed_code), dtype=np.int64),
         **seed,
         "length": length.astype(np.int32),
+        "depth": depth.astype(np.int32),
+        "leaves": leaves.astype(np.int32),
         "end_reason": _codes_to(END_REASONS, reason.astype(np.int64), "end_reason"),
         "end_date": _dates(end_date),
     })
@@ -224,17 +303,19 @@ def _chains_frame(reg, seed_code, seed_dw, length, reason, offsets, links) -> pl
     return pl.concat([frame, attrs], how="horizontal")
 
 
-def _links_frame(reg, length, offsets, links) -> pl.DataFrame:
+def _links_frame(reg, length, offsets, links, level=None) -> pl.DataFrame:
+    """One row per link; ``step`` is the position in the chain, or ``level`` (a tree's round)."""
     n = len(links)
     vacated = reg.mv_vacates[links] & (reg.mv_from[links] >= 0)
     from_ids = reg.dwelling_ids[np.maximum(reg.mv_from[links], 0)] if n else np.empty(0, np.int64)
+    step = (np.arange(n) - np.repeat(offsets[:-1], length) + 1) if level is None else level
     return pl.DataFrame({
         "chain_id": np.repeat(np.arange(len(length), dtype=np.int64), length),
-        "step": (np.arange(n) - np.repeat(offsets[:-1], length) + 1).astype(np.int32),
+        "step": step.astype(np.int32),
         "move_row": links.astype(np.int64),
         "household_id": reg.household[links],
         "move_date": _dates(reg.mv_date[links]),
-        "from_dwelling": pl.from_arrow(pa.array(from_ids, mask=~vacated, type=pa.int64())),
+        "from_dwelling": _nullable(from_ids, ~vacated),
         "to_dwelling": reg.dwelling_ids[reg.mv_to[links]] if n else np.empty(0, np.int64),
     })
 

@@ -8,7 +8,8 @@ MOVES rows. The rules (docs/ingest.md, "Rules"):
 * persons with the same (from dwelling, to dwelling) in a period move together:
   one household move; its head is the member whose family position is head
   (of several, one whose position is not outdated), else the oldest member
-  (ties: lowest person id);
+  (ties: the first in the input's row order, ``row``: never the value of a
+  pseudonymised id, so that results do not depend on how ids were drawn);
   ``household_id`` numbers the moves in output order (person registers show
   who lives together each period, not one household's identity through splits
   and unions, so every move is its own household);
@@ -16,7 +17,7 @@ MOVES rows. The rules (docs/ingest.md, "Rules"):
   start of the period is still there at its end, and it is the one group that
   carries the household on: among the groups leaving an emptied A, the first by
   (the last to leave when the order inside the period is known, moves to a
-  dwelling before leaving the area, oldest head, lowest head id);
+  dwelling before leaving the area, oldest head, head first in row order);
 * a group leaving A that does not vacate it is a *home leaver* (origin
   ``new_household``, ``from_dwelling`` null) when its head was a child in the
   snapshot before the period's year (without a position: is at least
@@ -25,14 +26,20 @@ MOVES rows. The rules (docs/ingest.md, "Rules"):
 * an arrival *fills* dwelling B when nobody who lived in B at the start is
   still there at the end, and it is the first arriving group by (the first to
   arrive when the order is known, comes from a dwelling of the area, oldest
-  head, lowest head id); later groups join it;
+  head, head first in row order); later groups join it;
 * ``household_type``: members whose family position is child are children
   (a member without a position: born at least ``parent_gap`` years after the
   oldest member), the others the couple; which snapshot's position the
   ingesters give each mover is in docs/ingest.md, "Family positions";
 * a person who leaves the area (or dies) while others stay is a member
-  leaving, and a person who arrives from outside into a dwelling someone fills
-  or keeps is a member joining: neither is a household move.
+  leaving, and a person who arrives from outside into a dwelling someone
+  keeps is a member joining: neither is a household move. A group from
+  outside that arrives in a dwelling another group fills in the period is a
+  household move (``from_dwelling`` null, ``fills`` false): it moved in with
+  the filler (a couple formed from two households), and the tree convention
+  of docs/chains.md counts it in that filling. Every other arriving group
+  into a filled dwelling is written too, dated like the filler, so a couple
+  from two dwellings is two moves with one date and one ``to_dwelling``.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ MOVER_COLUMNS: dict[str, pl.DataType] = {
     "position_before": pl.String,  # family position in the last snapshot before the move's year
     "position_outdated": pl.Boolean,  # position from a snapshot before an earlier move of the person
     "order": pl.Int64,           # order of events inside the period (0 throughout when unknown)
+    "row": pl.Int64,             # the person's place in the input's row order: the last tie-break
 }
 MOVES_POLARS: dict[str, pl.DataType] = dict(pl.from_arrow(MOVES.empty_table()).schema)
 ADULT_AGE = 18
@@ -71,12 +79,12 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
     """Group person movements into canonical household moves (see module docstring).
 
     Returns a lazy frame with the MOVES columns in MOVES order, sorted by
-    (move_date, to_dwelling, from_dwelling, head's person id, start dwelling),
-    with ``household_id`` = ``first_label`` + row number.
+    (move_date, to_dwelling, from_dwelling, head's row), with ``household_id`` =
+    ``first_label`` + row number.
     """
     # head: the member whose family position is head, else (no position) the oldest
     # (of several heads, one whose position is not outdated: who lived there first)
-    head = [pl.col("position").ne_missing("head"), "position_outdated", "birth_year", "person_id"]
+    head = [pl.col("position").ne_missing("head"), "position_outdated", "birth_year", "row"]
     position = pl.col("position")
     child = (pl.when(position.is_null()).then(pl.col("birth_year") >= pl.col("birth_year").min() + parent_gap)
              .otherwise(position == "child"))
@@ -88,7 +96,7 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
             income=pl.col("income").sum(),
             head_birth_year=pl.col("birth_year").sort_by(head).first(),
             children=child.sum(),
-            head_id=pl.col("person_id").sort_by(head).first(),
+            head_row=pl.col("row").sort_by(head).first(),
             head_was_child=pl.col("position_before").sort_by(head).first() == "child",
             born_abroad=pl.col("born_abroad").sort_by(head).first(),
             origin_kind=pl.col("origin_kind").sort_by(head).first(),
@@ -104,10 +112,10 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
     )
     first = pl.int_range(pl.len()).over
     groups = (
-        groups.sort(["period", "d0", "last_leaving", pl.col("d1").is_null(), "head_birth_year", "head_id"],
+        groups.sort(["period", "d0", "last_leaving", pl.col("d1").is_null(), "head_birth_year", "head_row"],
                     nulls_last=True)
         .with_columns(first_from=first(["period", "d0"]) == 0)
-        .sort(["period", "d1", "first_arriving", pl.col("d0").is_null(), "head_birth_year", "head_id"],
+        .sort(["period", "d1", "first_arriving", pl.col("d0").is_null(), "head_birth_year", "head_row"],
               nulls_last=True)
         .with_columns(first_to=first(["period", "d1"]) == 0)
     )
@@ -116,8 +124,11 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
     fills = d1.is_not_null() & (pl.col("stay_to") == 0) & pl.col("first_to")
     by_age = pl.col("head_birth_year") >= pl.col("oldest_from") + parent_gap
     home_leaver = d0.is_not_null() & ~vacates & pl.coalesce("head_was_child", by_age)
+    # a member leaving, or joining from outside a dwelling someone keeps, is no household move;
+    # joining from outside a dwelling filled in the period is (the tree convention counts it)
+    joins_kept = d0.is_null() & ~pl.col("fills") & (pl.col("stay_to") > 0)
     groups = groups.with_columns(vacates=vacates, fills=fills, home_leaver=home_leaver).filter(
-        ~((d1.is_null() & ~pl.col("vacates")) | (d0.is_null() & ~pl.col("fills")))
+        ~((d1.is_null() & ~pl.col("vacates")) | joins_kept)
     )
     # members born parent_gap years after the oldest are children, the others the couple
     couple, children = pl.col("size") - pl.col("children"), pl.col("children")
@@ -137,7 +148,7 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
         destination=pl.when(d1.is_null()).then(pl.col("destination_kind")).otherwise(pl.lit("dwelling")),
         age_head=pl.col("ref_year") - pl.col("head_birth_year"),
         household_type=household_type,
-    ).sort(["move_date", "to_dwelling", "from_dwelling", "head_id", "d0"], nulls_last=True)
+    ).sort(["move_date", "to_dwelling", "from_dwelling", "head_row"], nulls_last=True)
     out = out.with_row_index("household_id", offset=first_label)
     return out.select([pl.col(name).cast(dtype) for name, dtype in MOVES_POLARS.items()])
 

@@ -98,7 +98,7 @@ def from_snapshots(
     sources = open_panel(persons, columns)
     if len(sources) < 2:
         raise SchemaError(f"persons: need at least two snapshot years, found {[s.year for s in sources]}")
-    area = _study_area(dwellings)
+    area = _study_area(dwellings, columns)
     options = dict(move_date=move_date, absent_origin=absent_origin,
                    absent_destination=absent_destination, parent_gap=parent_gap)
     pairs = list(zip(sources[:-1], sources[1:]))
@@ -117,10 +117,10 @@ def _check_code(name: str, value: str, allowed) -> None:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
-def _study_area(dwellings) -> pl.Series | None:
+def _study_area(dwellings, columns: Mapping[str, str] | None = None) -> pl.Series | None:
     if dwellings is None:
         return None
-    table = to_arrow(dwellings, "dwellings")
+    table = to_arrow(dwellings, "dwellings", dict(columns) if columns else None)
     if "dwelling_id" not in table.column_names:
         raise SchemaError(f"dwellings: missing column ['dwelling_id']; present: {table.column_names}")
     return pl.Series("dwelling_id", table.column("dwelling_id").to_numpy(), dtype=pl.Int64)
@@ -144,10 +144,11 @@ def pair_moves(
     y0, y1 = before.year, after.year
     p0 = _located(before.frame, area).select(
         "person_id", d0="dwelling_id", by0="birth_year", ba0="born_abroad", inc0="income", in0=pl.lit(True),
-        position_before="family_position",
+        position_before="family_position", row0=pl.col("_file_row").cast(pl.Int64),
     )
     p1 = _located(after.frame, area).select(
         "person_id", "birth_year", "born_abroad", "income", "family_position", d1="dwelling_id", in1=pl.lit(True),
+        row1=pl.col("_file_row").cast(pl.Int64),
     )
     joined = collect(
         p0.join(p1, on="person_id", how="full", coalesce=True).with_columns(
@@ -184,6 +185,8 @@ def pair_moves(
             position_before="position_before",
             position_outdated=pl.lit(False),
             order=pl.lit(0, pl.Int64),  # snapshots do not show the order inside a year
+            # row order of the year's snapshot (then of the previous one, for persons gone)
+            row=pl.coalesce("row1", pl.col("row0") + (1 << 40)),
         )
     )
     return to_moves_table(household_moves(movers, parent_gap=parent_gap, first_label=first_label).collect())

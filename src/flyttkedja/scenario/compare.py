@@ -53,6 +53,7 @@ COMPARISON_COLUMNS = {
 COMPARISON_SCHEMA = pa.schema([pa.field(k, t) for k, t in COMPARISON_COLUMNS.items()])
 AREAS = ("region", "municipality", "rest")
 GROSS, NET, RATIO = "moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio"
+ROUNDS_MEASURE = "below_median_share_by_round"  # group = round k: share of dwellings vacated there in such areas
 
 # 97.5% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -286,6 +287,11 @@ def microsim_rows(programme: Programme, index: int, results: list[dict], munis: 
                                  n=reps, area=area))
         rows.append(_row(programme.name, "microsimulation", RATIO, None,
                          *_ratio(net_a[area][:, 0], gross_a[area][:, 0]), n=reps, area=area))
+    if all("rounds" in r for r in results):  # Mast's rounds in the traced chains
+        by_round = np.stack([r["rounds"][index] for r in results])  # (reps, 2, rounds)
+        for k in range(by_round.shape[2]):
+            rows.append(_row(programme.name, "microsimulation", ROUNDS_MEASURE, str(k + 1),
+                             *_ratio(by_round[:, 0, k], by_round[:, 1, k]), n=reps))
     for li, line in enumerate(programme.lines):  # gross by line (net is the programme's as a whole)
         line_a = _areas(gross[:, li], in_muni)
         for area, arr in line_a.items():
@@ -357,10 +363,12 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     else:
         reg = generate(src.preset, scale=src.scale, years=src.years, seed=src.seed)
         cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
+        del reg
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
                          shrinkage=ms.shrinkage)
+    del cs  # the model's records are all that is needed from here on
     messages = [str(w.message) for w in caught]
     sigma = 0.0
     if ms.cross_validation and model.records is not None and model.records.get("seed_muni") is not None:
@@ -383,6 +391,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         say(f"transition model: {prog.name}", 0.1 + 0.1 * i / len(scenario.programmes))
         rows += transition_rows(model, prog, bootstrap=ms.bootstrap, reps=scenario.chain_replications,
                                 seed=scenario.seed, model_error=sigma)
+    model.records = None  # bootstrap and cross-validation are done: free the chain records before the market runs
     budget = max(scenario.max_replications, scenario.replications)
     seeds = [int(s % 2**31) for s in np.random.SeedSequence(scenario.seed).generate_state(budget)]
     diffs: list[dict] = []

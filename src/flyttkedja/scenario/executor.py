@@ -6,7 +6,7 @@ table is byte-identical for any executor and any number of workers (each
 replication's random streams are keyed to its own seed only).
 
 - ``workers=0``: in this process, one after another (debugging, tests);
-- ``workers=N`` (default: the number of CPUs, at most one per replication):
+- ``workers=N`` (default: the CPUs this process may use, at most one per replication):
   a pool of N local processes (started fresh, ``spawn``: safe with numba's
   threads);
 - ``scheduler="tcp://host:8786"`` or a ``distributed.Client``: the Dask
@@ -36,7 +36,7 @@ def map_replications(fn: Callable, seeds: Sequence[int], *, workers: int | None 
         return []
     if scheduler is not None:
         return _dask(fn, seeds, scheduler, tick)
-    n = (os.cpu_count() or 1) if workers is None else int(workers)
+    n = _cpus() if workers is None else int(workers)
     n = min(n, len(seeds))
     if n <= 0 or (workers is None and n == 1):
         out = []
@@ -51,6 +51,14 @@ def map_replications(fn: Callable, seeds: Sequence[int], *, workers: int | None 
             results[futures[fut]] = fut.result()
             tick()
     return [results[i] for i in range(len(seeds))]
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's count: containers, batch jobs)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
 
 
 def _dask(fn, seeds, scheduler, tick) -> list:

@@ -22,12 +22,14 @@ of the region can be told apart. :func:`replicate` is one replication (the
 unit an executor runs); :mod:`flyttkedja.scenario.compare` turns replications
 into estimates.
 
-Target-group allocation of a line is not modelled in the market (any
-eligible seeker may win a dwelling); the transition model applies it.
+A line's target group becomes the dwellings' allocation rule in the market
+(seniors, young adults, low income, families: only eligible households get
+them, at completion and at every re-letting; :data:`ALLOCATION_OF_GROUP`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,73 +38,42 @@ import pyarrow as pa
 
 from flyttkedja.analysis.groups import HOUSEHOLD_COLUMNS, TARGET_GROUPS, household_frame, income_reference, \
     target_flags
-from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, TENURES
-from flyttkedja.synth import _kernels as SK
-from flyttkedja.synth.config import SynthConfig
-from flyttkedja.synth.population import FLOOR_AREA_BY_ROOMS, _buildings, _dwellings
+from flyttkedja.schema import AREA_TYPES, TENURES
+from flyttkedja.synth.config import ConfigError, SynthConfig
+from flyttkedja.synth.programme import Programme as SynthProgramme
+from flyttkedja.synth.programme import ProgrammeLine
 from flyttkedja.synth.register import build_register
 from flyttkedja.synth.simulate import simulate
 
 GROUPS = tuple(TARGET_GROUPS)
+# a line's target group as the market's allocation rule (docs/synthetic.md, "Allocated housing");
+# lowest_quintile and born_abroad are no allocation rule a landlord applies: such lines stay open
+ALLOCATION_OF_GROUP = {"seniors": "seniors", "young_adults": "young_adults", "low_income": "low_income",
+                       "families": "families"}
 # the counts of one run, by municipality: moves that fill a dwelling, vacated dwellings by tenure and by area
 # type, and moving (filling) households of each target group
 COUNTS = ("moves", *(f"vacancies_{t}" for t in TENURES), *(f"vacancies_area_{a}" for a in AREA_TYPES),
           *(f"reached_{g}" for g in GROUPS))
 
 
-def programme_hook(cfg: SynthConfig, programme, years: int):
-    """The ``programme`` callable for the simulator: each line's dwellings spread evenly over ``years``.
+def programme_hook(cfg: SynthConfig, programme, years: int) -> SynthProgramme:
+    """The synth programme for the simulator: each line's dwellings spread evenly over ``years``.
 
     A line's dwellings go to the areas of its municipality (and area type),
     uniformly; the cost is the preset's for the tenure, rooms and area type,
-    times the new-build premium and the line's ``level``. ``hook.made``
-    lists, per year with programme dwellings, (building ids, line index) of
-    each dwelling in the order the simulator adds them.
+    times the new-build premium and the line's ``level``; its target group
+    becomes the allocation rule (:data:`ALLOCATION_OF_GROUP`).
     """
-    codes = [m["code"] for m in cfg.section("municipality")]
-    for line in programme.lines:
-        if line.municipality is not None and line.municipality not in codes:
-            raise ValueError(f"programme {programme.name!r}: municipality {line.municipality} is not in the "
-                             f"preset; choose one of {', '.join(codes)}")
-    premium = cfg.section("market")["new_build_premium"]
-    size = cfg.section("new_builds")["project_size"]
-
-    def hook(yi, rng, region, day0, ndays, building_start):
-        if yi >= years:
-            return (np.empty((0, SK.D_NCOL), np.int64),) + tuple(np.empty(0, t) for t in (np.int8, np.int16, np.int64, np.int64))
-        parts = []
-        for li, line in enumerate(programme.lines):
-            n = line.count * (yi + 1) // years - line.count * yi // years
-            ok = np.ones(len(region.area_muni), bool)
-            if line.municipality is not None:
-                ok &= region.area_muni == codes.index(line.municipality)
-            if line.area_type is not None:
-                ok &= region.area_type == AREA_TYPES.index(line.area_type)
-            if n == 0:
-                continue
-            if not ok.any():
-                raise ValueError(f"programme {programme.name!r}: no area of type {line.area_type} in "
-                                 f"municipality {line.municipality}")
-            area = rng.choice(np.flatnonzero(ok), size=n)
-            tenure = np.full(n, TENURES.index(line.tenure))
-            rooms = np.full(n, line.rooms)
-            d, _, _ = _dwellings(cfg, rng, area, region.area_type[area], tenure, rooms, region.area_muni[area],
-                                 np.full(n, 1.0 if line.landlord == "public" else 0.0))
-            btype = np.full(n, BUILDING_TYPES.index(line.building_type), np.int8)
-            floor = np.maximum(FLOOR_AREA_BY_ROOMS[rooms - 1] + 20 * btype + rng.normal(0, 8, n), 15).astype(np.int16)
-            d[:, SK.D_COST] = (d[:, SK.D_COST] * premium * line.level).astype(np.int64)
-            d[:, SK.D_STATE] = SK.DS_FUTURE
-            parts.append((d, btype, floor, area * 3 + tenure, np.full(n, li, np.int64)))
-        if not parts:
-            return hook(years, rng, region, day0, ndays, building_start)
-        d, btype, floor, group, line_of = (np.concatenate(x) for x in zip(*parts))
-        building = _buildings(group, btype, size["multi_dwelling"], size["small_house"], building_start)
-        days = day0 + rng.integers(0, ndays, int(building.max()) - building_start + 1)
-        hook.made.append((building, line_of))
-        return d, btype, floor, building, days[building - building_start]
-
-    hook.made = []
-    return hook
+    spec = SynthProgramme(tuple(ProgrammeLine(
+        count=line.count, tenure=line.tenure, rooms=line.rooms, landlord=line.landlord,
+        building_type=line.building_type, municipality=line.municipality, area_type=line.area_type,
+        level=line.level, allocation=ALLOCATION_OF_GROUP.get(line.target_group, "open"))
+        for line in programme.lines), years=years, name=programme.name)
+    try:
+        spec.validate(cfg)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return spec
 
 
 @dataclass
@@ -111,6 +82,7 @@ class MarketRun:
 
     moves: pa.Table
     dwellings: pa.Table
+    areas: pa.Table
     window: tuple
     max_gap_days: int
     programme_dwellings: np.ndarray
@@ -119,19 +91,11 @@ class MarketRun:
 
 def market_run(cfg: SynthConfig, seed: int, programme=None, years: int | None = None) -> MarketRun:
     """Simulate the market (with ``programme``'s dwellings over ``years`` when given) as register tables."""
-    hook = programme_hook(cfg, programme, cfg.years if years is None else years) if programme is not None else None
-    reg = build_register(simulate(cfg, int(seed), programme=hook), {})
-    ids, line = np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if hook is not None and hook.made:
-        buildings = np.concatenate([b for b, _ in hook.made])
-        lines = np.concatenate([x for _, x in hook.made])
-        bid = reg.dwellings["building_id"].to_numpy()
-        rows = np.flatnonzero(np.isin(bid, buildings))  # programme buildings hold programme dwellings only
-        if len(rows) != len(lines):
-            raise RuntimeError(f"programme {programme.name!r}: {len(lines)} dwellings made, {len(rows)} found")
-        ids = reg.dwellings["dwelling_id"].to_numpy()[rows]
-        line = lines
-    return MarketRun(reg.moves, reg.dwellings, reg.window, reg.max_gap_days, ids, line)
+    spec = programme_hook(cfg, programme, cfg.years if years is None else years) if programme is not None else None
+    raw = simulate(cfg, int(seed), programme=spec)
+    reg = build_register(raw, {})
+    ids, line = raw.programme_dwellings()
+    return MarketRun(reg.moves, reg.dwellings, reg.areas, reg.window, reg.max_gap_days, ids, line)
 
 
 def _dwelling_codes(dwellings: pa.Table, munis: list[str]) -> pl.DataFrame:
@@ -188,14 +152,38 @@ def market_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str]) -> 
     return _tally(frame, 1, len(munis))[0]
 
 
-def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_lines: int) -> np.ndarray:
-    """(lines, COUNTS, municipalities) in the chains the programme's dwellings start, traced in this run."""
+ROUNDS = 6  # Mast's six rounds
+
+
+def completions_only(cs):
+    """The chains of ``cs`` seeded by a dwelling's completion, renumbered 0..n-1 (tracing dwelling ids
+    seeds every vacancy at them; the programme's gross chains are the ones its completions start)."""
+    keep = cs.chains.filter(pl.col("seed_kind") == "new_build")
+    remap = keep.select(pl.col("chain_id").alias("_old"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_new"))
+    links = (cs.links.join(remap, left_on="chain_id", right_on="_old", how="inner", maintain_order="left")
+             .with_columns(chain_id=pl.col("_new")).drop("_new"))
+    return dataclasses.replace(cs, chains=keep.with_columns(chain_id=remap["_new"]), links=links)
+
+
+def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lines, COUNTS, municipalities) in the chains the programme's dwellings start, traced in this run;
+    and Mast's rounds (2, ROUNDS): dwellings vacated at step k in below-median-income areas, and all
+    dwellings vacated at step k (:func:`flyttkedja.analysis.tables.rounds`' definition)."""
+    from flyttkedja.analysis.tables import rounds
     from flyttkedja.core import trace
 
     out = np.zeros((n_lines, len(COUNTS), len(munis)))
+    by_round = np.zeros((2, ROUNDS))
     if len(run.programme_dwellings) == 0:
-        return out
-    cs = trace(run.moves, run.dwellings, run.programme_dwellings, window=run.window, max_gap_days=run.max_gap_days)
+        return out, by_round
+    cs = completions_only(trace(run.moves, run.dwellings, run.programme_dwellings, window=run.window,
+                                max_gap_days=run.max_gap_days))
+    share = rounds(cs, areas=run.areas, ci=False, disclosure=None, rounds=ROUNDS).filter(
+        (pl.col("statistic") == "share") & (pl.col("area_class") == "below_median"))
+    for r in share.iter_rows(named=True):
+        k = int(r["step"]) - 1
+        if 0 <= k < ROUNDS:
+            by_round[:, k] = r["n"], r["n_base"]
     links = cs.link_attributes(list(HOUSEHOLD_COLUMNS))
     line_of = pl.DataFrame({"seed_dwelling": run.programme_dwellings, "unit": run.programme_line})
     chain_unit = cs.chains.select("chain_id", "seed_dwelling").join(line_of, on="seed_dwelling", how="left")
@@ -203,23 +191,26 @@ def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_li
     links = links.with_columns(vac=pl.col("from_dwelling").is_not_null())
     frame = _with_dwellings(links, _dwelling_codes(run.dwellings, munis))
     frame = pl.concat([frame, _flags(frame, reference)], how="horizontal")
-    return _tally(frame, n_lines, len(munis))
+    return _tally(frame, n_lines, len(munis)), by_round
 
 
 def replicate(cfg: SynthConfig, programmes, years: int, seed: int) -> dict:
     """One replication: the baseline and every programme's run with ``seed``.
 
     Returns ``{"base": (COUNTS, U), "total": [(COUNTS, U) per programme],
-    "gross": [(lines, COUNTS, U) per programme]}`` (U = the preset's
+    "gross": [(lines, COUNTS, U) per programme], "rounds": [(2, ROUNDS) per
+    programme]}`` (U = the preset's
     municipalities in preset order); plain arrays, so that any executor can
     carry them.
     """
     munis = [m["code"] for m in cfg.section("municipality")]
     base = market_run(cfg, seed)
     reference = income_reference(base.moves)
-    out = {"base": market_counts(base, reference, munis), "total": [], "gross": []}
+    out = {"base": market_counts(base, reference, munis), "total": [], "gross": [], "rounds": []}
     for prog in programmes:
         run = market_run(cfg, seed, prog, years)
         out["total"].append(market_counts(run, reference, munis))
-        out["gross"].append(chain_counts(run, reference, munis, len(prog.lines)))
+        gross, by_round = chain_counts(run, reference, munis, len(prog.lines))
+        out["gross"].append(gross)
+        out["rounds"].append(by_round)
     return out

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import polars as pl
 
-GROSS, NET, RATIO = "moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio"
+from flyttkedja.analysis.labels import SUPPRESSED_MARK
+from flyttkedja.scenario.compare import GROSS, NET, RATIO  # the measure names comparison.parquet uses
 
 TEXT = {
     "en": {
@@ -30,6 +31,9 @@ TEXT = {
                 "chain displaces moves that would have happened anyway (the lower the ratio, the more). "
                 "Model and traced gross differ by the model's error (strata, first-order chains) and by local "
                 "saturation of the market."),
+        "displaced": "Of every 100 moves in its chains, about {d} displace a move that would have happened anyway.",
+        "beyond": ("Net is not below gross here: beyond its own chains the programme changes other moves of the "
+                   "market, or the replications are too few to tell (see the interval)."),
         "resolved": "{a} against {b}: difference in net moves {v} — {verdict}.",
         "yes": "resolved (the 95% interval excludes zero)",
         "no": "not resolved",
@@ -50,6 +54,9 @@ TEXT = {
                 "del av bruttokedjan tränger undan flyttningar som ändå hade skett (ju lägre kvot, desto mer). "
                 "Modellens och det spårade bruttot skiljer sig genom modellens fel (strata, kedjor av första "
                 "ordningen) och genom lokal mättnad på marknaden."),
+        "displaced": "Av varje 100 flyttningar i dess kedjor tränger ungefär {d} undan en flyttning som ändå hade skett.",
+        "beyond": ("Nettot är inte lägre än bruttot här: utöver sina egna kedjor ändrar programmet andra flyttningar "
+                   "på marknaden, eller så är replikeringarna för få för att avgöra det (se intervallet)."),
         "resolved": "{a} mot {b}: skillnad i nettoflyttningar {v} — {verdict}.",
         "yes": "avgjord (95-procentsintervallet utesluter noll)",
         "no": "inte avgjord",
@@ -84,6 +91,15 @@ def _interval(lo, hi, digits: int, lang: str) -> str:
     return f" ({_fmt(lo, digits, lang)} {'till' if lang == 'sv' else 'to'} {_fmt(hi, digits, lang)})"
 
 
+def _estimate(table, programme, method, measure, area="region") -> float | None:
+    d = table.filter((pl.col("programme") == programme) & (pl.col("method") == method) & (pl.col("measure") == measure))
+    if _has(d, "line"):
+        d = d.filter(pl.col("line").is_null())
+    if _has(d, "area"):
+        d = d.filter(pl.col("area") == area)
+    return d["estimate"][0] if d.height and not d["suppressed"][0] else None  # never a withheld estimate
+
+
 def _value(table, programme, method, measure, area="region", lang="en", digits=0) -> str | None:
     d = table.filter((pl.col("programme") == programme) & (pl.col("method") == method) & (pl.col("measure") == measure))
     if _has(d, "line"):
@@ -93,6 +109,8 @@ def _value(table, programme, method, measure, area="region", lang="en", digits=0
     if d.height == 0 or d["estimate"][0] is None:
         return None
     r = d.row(0, named=True)
+    if r.get("suppressed"):  # withheld by disclosure control: the mark, never the estimate
+        return SUPPRESSED_MARK
     txt = _fmt(r["estimate"], digits, lang)
     if r["lower"] is not None and r["upper"] is not None:
         txt += _interval(r["lower"], r["upper"], digits, lang)
@@ -119,6 +137,9 @@ def summary_paragraphs(table: pl.DataFrame, differences: list[dict] | None = Non
         gr, nr = (_value(table, prog, "microsimulation", m, "rest", lang) for m in (GROSS, NET))
         if g is not None and n is not None:
             text += " " + T["municipality"].format(g=g, n=n, gr=gr or T["na"], nr=nr or T["na"])
+        ratio = _estimate(table, prog, "microsimulation", RATIO)
+        if ratio is not None:
+            text += " " + (T["displaced"].format(d=_fmt(100 * (1 - ratio), 0, lang)) if ratio < 1 else T["beyond"])
         out.append(text)
     if out:
         out.append(T["why"])

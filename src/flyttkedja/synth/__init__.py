@@ -1,9 +1,13 @@
 """Synthetic Swedish-style register with ground-truth vacancy chains.
 
 A vacancy-driven housing-market microsimulation (numba kernels in
-``_kernels.py``) of a region of municipalities and small areas; see
+``_state.py``, ``_demography.py``, ``_market.py`` and ``_year.py``, gathered
+in ``_kernels.py``) of a region of municipalities and small areas; see
 ``docs/synthetic.md`` for the model and ``docs/calibration.md`` for how its
-output compares with published Swedish figures.
+output compares with published Swedish figures. A new-build
+:class:`Programme` (lines of dwellings, with allocation rules) can be added
+to a run; two runs with and without it share every random draw the
+programme's effects do not reach.
 
 Example
 -------
@@ -19,10 +23,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flyttkedja.synth.config import ConfigError, SynthConfig, load_config
+from flyttkedja.synth.programme import ALLOCATIONS, Programme, ProgrammeLine
 from flyttkedja.synth.register import Register, build_register, read_register
-from flyttkedja.synth.simulate import simulate
+from flyttkedja.synth.simulate import RawRegister, simulate
 
-__all__ = ["ConfigError", "Register", "SynthConfig", "generate", "load_config", "read_register"]
+__all__ = ["ALLOCATIONS", "ConfigError", "Programme", "ProgrammeLine", "RawRegister", "Register", "SynthConfig",
+           "generate", "load_config", "read_register", "simulate"]
 
 
 def generate(
@@ -33,7 +39,7 @@ def generate(
     seed: int = 7,
     overrides: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
-    programme: Callable | None = None,
+    programme: Programme | None = None,
 ) -> Register:
     """Simulate a region and return its register with ground truth.
 
@@ -51,8 +57,8 @@ def generate(
         Same preset, scale, years and seed give byte-identical output files.
     progress : callable, optional
         Called with each simulated year when it is done.
-    programme : callable, optional
-        Extra new builds per year (a scenario's programme; see :func:`simulate.simulate`).
+    programme : Programme, optional
+        Extra new builds (a scenario's programme; see :mod:`flyttkedja.synth.programme`).
     """
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")

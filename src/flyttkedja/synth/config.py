@@ -274,7 +274,8 @@ def _validate(raw: dict) -> None:
 
     _number(raw, "demography.death_log_a", lo=-50)
     _number(raw, "demography.death_log_b", hi=1)
-    for f in ("birth_rate", "separation_rate", "couple_rate", "leave_home_rate_18", "leave_home_rate_25"):
+    for f in ("birth_rate", "separation_rate", "couple_rate", "couple_move_together", "leave_home_rate_18",
+              "leave_home_rate_25"):
         _number(raw, f"demography.{f}", hi=1)
     for f in ("in_migrant_households_per_1000", "immigrant_households_per_1000"):
         _number(raw, f"migration.{f}")

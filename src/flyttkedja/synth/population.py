@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flyttkedja.synth import _kernels as K
+from flyttkedja.synth import _state as K
 from flyttkedja.synth.config import N_ROOMS, SynthConfig
 
 FLOOR_AREA_BY_ROOMS = np.array([36, 58, 76, 95, 122])  # m², multi-dwelling; small houses +20
@@ -59,7 +59,7 @@ def dwelling_cost(cfg: SynthConfig, tenure: np.ndarray, rooms: np.ndarray, atype
     return (required[tenure, rooms - 1] * price[tenure, atype]).astype(np.int64)
 
 
-def _dwellings(cfg: SynthConfig, rng: np.random.Generator, area: np.ndarray, atype: np.ndarray,
+def dwelling_rows(cfg: SynthConfig, rng: np.random.Generator, area: np.ndarray, atype: np.ndarray,
                tenure: np.ndarray, rooms: np.ndarray, muni: np.ndarray, public_share: np.ndarray):
     """Kernel rows and static attributes for dwellings with the given tenure/rooms/area."""
     n = len(area)
@@ -74,6 +74,7 @@ def _dwellings(cfg: SynthConfig, rng: np.random.Generator, area: np.ndarray, aty
     d[:, K.D_VACROW] = K.SRC_NONE
     d[:, K.D_COMPLETED] = -1
     d[:, K.D_DEMOLISHED] = -1
+    d[:, K.D_LINE] = -1
     rental = tenure == K.T_RENTAL
     d[:, K.D_LANDLORD] = np.where(rental, (rng.random(n) >= public_share).astype(np.int64), -1)
     small_share = np.array([cfg.section("stock")["small_house_share"][t] for t in ("rental", "cooperative", "owner")])
@@ -82,7 +83,7 @@ def _dwellings(cfg: SynthConfig, rng: np.random.Generator, area: np.ndarray, aty
     return d, btype, np.maximum(floor, 15).astype(np.int16)
 
 
-def _buildings(group: np.ndarray, btype: np.ndarray, size_multi: int, size_small: int, start: int) -> np.ndarray:
+def buildings(group: np.ndarray, btype: np.ndarray, size_multi: int, size_small: int, start: int) -> np.ndarray:
     """Building ids: dwellings of one group (area x tenure x type) in blocks of a building's size."""
     key = group * 2 + btype
     order = np.argsort(key, kind="stable")
@@ -171,8 +172,8 @@ def initial_region(cfg: SynthConfig, rng: np.random.Generator, day0: int) -> Reg
     tenure = categorical(rng, tenure_p[atype])
     rooms = 1 + categorical(rng, rooms_p[tenure])
     public = np.array(stock["public_share_by_area_type"])[atype]
-    d, btype, floor = _dwellings(cfg, rng, area, atype, tenure, rooms, area_muni[area], public)
-    building = _buildings(area * 3 + tenure, btype, OLD_BUILDING_SIZE, 1, 1)
+    d, btype, floor = dwelling_rows(cfg, rng, area, atype, tenure, rooms, area_muni[area], public)
+    building = buildings(area * 3 + tenure, btype, OLD_BUILDING_SIZE, 1, 1)
 
     vacant = rng.random(len(area)) < region["vacant_share"]
     occ = np.flatnonzero(~vacant)
@@ -207,6 +208,9 @@ def initial_region(cfg: SynthConfig, rng: np.random.Generator, day0: int) -> Reg
     hh[:, K.H_HEADSEX] = sex[first]
     hh[:, K.H_ABROAD] = ab[first]
     d[occ, K.D_OCC] = np.arange(n)
+    d[:, K.D_KEY] = np.arange(len(d))  # the regular dwellings' keys are their numbers (see simulate)
+    hh[:, K.H_KEY] = K.ident_array(K.ID_HOUSEHOLD, np.arange(n), 0)
+    p[:, K.P_KEY] = K.ident_array(K.ID_PERSON, np.arange(len(p)), 0)
     set_incomes(cfg, rng, p, year)
     return Region(area_muni, area_type, d, btype, floor, building, hh, p)
 
@@ -253,12 +257,12 @@ def new_builds(cfg: SynthConfig, rng: np.random.Generator, region: Region, n_sto
     tenure_share = np.array([nb["tenure"][t] for t in ("rental", "cooperative", "owner")])
     tenure = categorical(rng, np.tile(tenure_share, (n, 1)))
     rooms = 1 + categorical(rng, cfg.by_tenure("new_builds", "rooms")[tenure])
-    d, btype, floor = _dwellings(cfg, rng, area, atype, tenure, rooms, region.area_muni[area],
+    d, btype, floor = dwelling_rows(cfg, rng, area, atype, tenure, rooms, region.area_muni[area],
                                  np.full(n, nb["public_share"]))
     d[:, K.D_COST] = (d[:, K.D_COST] * cfg.section("market")["new_build_premium"]).astype(np.int64)
     d[:, K.D_STATE] = K.DS_FUTURE
     size = nb["project_size"]
-    building = _buildings(area * 3 + tenure, btype, size["multi_dwelling"], size["small_house"], building_start)
+    building = buildings(area * 3 + tenure, btype, size["multi_dwelling"], size["small_house"], building_start)
     completion = day0 + rng.integers(0, ndays, int(building.max(initial=building_start - 1)) - building_start + 1)[
         building - building_start]
     return d, btype, floor, building, completion
@@ -284,6 +288,7 @@ def arrivals(cfg: SynthConfig, rng: np.random.Generator, residents: int, year: i
     ap[:, K.AP_ABROAD] = ab
     ap[:, K.AP_PERM] = perm
     ap[:, K.AP_ROLE] = role
+    ap[:, K.AP_KEY] = K.ident_array(K.ID_ARRIVAL_PERSON, np.full(len(ap), year), np.arange(len(ap)))
     size = np.bincount(hh_of, minlength=n)
     arr = np.zeros((n, K.A_NCOL), np.int64)
     arr[:, K.A_DAY] = day0 + rng.integers(0, ndays, n)
@@ -293,4 +298,5 @@ def arrivals(cfg: SynthConfig, rng: np.random.Generator, residents: int, year: i
     arr[:, K.A_PSTART] = np.r_[0, np.cumsum(size)[:-1]]
     arr[:, K.A_PEND] = np.cumsum(size)
     arr[:, K.A_QUEUE] = arr[:, K.A_DAY] - np.where(kind == 0, rng.integers(0, 3 * 365, n), 0)
+    arr[:, K.A_KEY] = K.ident_array(K.ID_ARRIVAL, np.full(n, year), np.arange(n))
     return arr, ap

@@ -1,8 +1,9 @@
 """The synthetic register: canonical Arrow tables, ground truth, and its directory.
 
 :class:`Register` holds the tables the briefing's contract names;
-:func:`build_register` turns the simulator's arrays into them (ids are
-index + 1; days are date32), :meth:`Register.write` writes the directory
+:func:`build_register` turns the simulator's arrays into them (household
+and person ids are index + 1, dwelling ids the stable numbers of
+:attr:`RawRegister.dwelling_id`; days are date32), :meth:`Register.write` writes the directory
 atomically and :func:`read_register` reads it back.
 
 Directory layout: a register directory of :mod:`flyttkedja.store` (every
@@ -49,6 +50,8 @@ TRUTH_MOVES = pa.schema([
     pa.field("move_row", pa.int64(), nullable=False),
     pa.field("filled_after_move", pa.int64(), nullable=True),
     pa.field("filled_new_build", pa.bool_(), nullable=False),
+    pa.field("joined_move", pa.int64(), nullable=True),
+    pa.field("freed_dwelling", pa.int64(), nullable=True),
 ])
 TABLES = ("dwellings", "households", "moves", "areas", "person_events")
 TRUTH = ("truth_chains", "truth_links", "truth_moves")
@@ -137,6 +140,11 @@ def _ids(index: np.ndarray) -> pa.Array:
     return pa.array(index + 1, mask=index < 0, type=pa.int64())
 
 
+def _dwelling_ids(index: np.ndarray, lookup: np.ndarray) -> pa.Array:
+    """Dwelling indices (-1 = null) → published dwelling ids."""
+    return pa.array(lookup[np.maximum(index, 0)], mask=index < 0, type=pa.int64())
+
+
 def _dates(days: np.ndarray) -> pa.Array:
     return pa.array(days.astype(np.int32), mask=days < 0, type=pa.int32()).cast(pa.date32())
 
@@ -149,8 +157,8 @@ def _table(name: str, columns: dict[str, Any]) -> pa.Table:
 
 def _dwellings(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
     d = raw.d
-    return _table("dwellings", {
-        "dwelling_id": np.arange(1, len(d) + 1), "building_id": raw.building_id,
+    table = _table("dwellings", {
+        "dwelling_id": raw.dwelling_id, "building_id": raw.building_id,
         "tenure": _codes(d[:, K.D_TENURE], TENURES), "landlord": _codes(d[:, K.D_LANDLORD], LANDLORDS),
         "building_type": _codes(raw.building_type.astype(np.int64), BUILDING_TYPES),
         "rooms": d[:, K.D_ROOMS].astype(np.int8), "floor_area_m2": raw.floor_area,
@@ -158,6 +166,8 @@ def _dwellings(raw: RawRegister, muni_codes: pa.Array) -> pa.Table:
         "municipality": pc.take(muni_codes, pa.array(d[:, K.D_MUNI])),
         "completed": _dates(d[:, K.D_COMPLETED]), "demolished": _dates(d[:, K.D_DEMOLISHED]),
     })
+    order = np.argsort(raw.dwelling_id, kind="stable")
+    return table if (order == np.arange(len(order))).all() else table.take(order)
 
 
 def _households(raw: RawRegister) -> pa.Table:
@@ -169,10 +179,11 @@ def _households(raw: RawRegister) -> pa.Table:
     })
 
 
-def _moves(mv: np.ndarray) -> pa.Table:
+def _moves(mv: np.ndarray, dwelling_id: np.ndarray) -> pa.Table:
     return _table("moves", {
         "household_id": mv[:, K.M_HH] + 1, "move_date": _dates(mv[:, K.M_DAY]),
-        "from_dwelling": _ids(mv[:, K.M_FROM]), "to_dwelling": _ids(mv[:, K.M_TO]),
+        "from_dwelling": _dwelling_ids(mv[:, K.M_FROM], dwelling_id),
+        "to_dwelling": _dwelling_ids(mv[:, K.M_TO], dwelling_id),
         "origin": _codes(mv[:, K.M_ORIGIN], ORIGINS), "destination": _codes(mv[:, K.M_DEST], DESTINATIONS),
         "vacates": mv[:, K.M_VAC].astype(bool), "fills": mv[:, K.M_FILL].astype(bool),
         "size": mv[:, K.M_SIZE].astype(np.int8), "adults": mv[:, K.M_ADULTS].astype(np.int8),
@@ -226,12 +237,13 @@ class PersonPanel:
     dwelling_muni: np.ndarray  # per dwelling index
     dwelling_area: np.ndarray
     muni_codes: pa.Array
+    dwelling_id: np.ndarray  # published id per dwelling index
 
     @classmethod
     def from_raw(cls, raw: RawRegister, muni_codes: pa.Array) -> PersonPanel:
         return cls(raw.snapshots, raw.p[:, K.P_BY].astype(np.int16), raw.p[:, K.P_SEX].astype(np.int8),
                    raw.p[:, K.P_ABROAD].astype(bool), raw.d[:, K.D_MUNI].astype(np.int32),
-                   (raw.d[:, K.D_AREA] + 1).astype(np.int32), muni_codes)
+                   (raw.d[:, K.D_AREA] + 1).astype(np.int32), muni_codes, raw.dwelling_id)
 
     def table(self, i: int) -> pa.Table:
         """The PERSONS table of the ``i``-th snapshot."""
@@ -239,7 +251,7 @@ class PersonPanel:
         q = snap.person
         return _table("persons", {
             "person_id": q.astype(np.int64) + 1, "year": np.full(len(q), snap.year, np.int16),
-            "dwelling_id": _ids(snap.dwelling.astype(np.int64)), "household_id": _ids(snap.household.astype(np.int64)),
+            "dwelling_id": _dwelling_ids(snap.dwelling.astype(np.int64), self.dwelling_id), "household_id": _ids(snap.household.astype(np.int64)),
             "birth_year": self.birth_year[q], "sex": pc.take(pa.array(SEXES), pa.array(self.sex[q])),
             "born_abroad": self.born_abroad[q], "income": snap.income.astype(np.int64),
             "municipality": pc.take(self.muni_codes, pa.array(self.dwelling_muni[snap.dwelling])),
@@ -248,11 +260,12 @@ class PersonPanel:
         })
 
 
-def _person_events(pe: np.ndarray) -> pa.Table:
+def _person_events(pe: np.ndarray, dwelling_id: np.ndarray) -> pa.Table:
     return _table("person_events", {
         "person_id": pe[:, K.E_PERSON] + 1, "event_date": _dates(pe[:, K.E_DAY]),
         "event": _codes(pe[:, K.E_KIND], PERSON_EVENT_KINDS),
-        "from_dwelling": _ids(pe[:, K.E_FROM]), "to_dwelling": _ids(pe[:, K.E_TO]),
+        "from_dwelling": _dwelling_ids(pe[:, K.E_FROM], dwelling_id),
+        "to_dwelling": _dwelling_ids(pe[:, K.E_TO], dwelling_id),
     })
 
 
@@ -262,21 +275,40 @@ def _truth_tables(raw: RawRegister, max_gap: int) -> tuple[pa.Table, pa.Table, p
         mv[:, K.M_SRC], mv[:, K.M_GAP], mv[:, K.M_FILL].astype(np.bool_), mv[:, K.M_TO], len(d), max_gap)
     completed = d[:, K.D_COMPLETED]
     seeds = np.flatnonzero(completed >= 0)
-    seeds = seeds[np.lexsort((seeds, completed[seeds]))]
+    seeds = seeds[np.lexsort((raw.dwelling_id[seeds], completed[seeds]))]
     length, reason, end_day, links, link_seed = _truth.walk_chains(
         seeds, completed, d[:, K.D_DEMOLISHED], first_fill, nb_ever, succ, ever, mv[:, K.M_DAY],
         mv[:, K.M_FROM], mv[:, K.M_VAC].astype(np.bool_), mv[:, K.M_ORIGIN], raw.window[1], max_gap)
     chains = pa.Table.from_arrays([
-        pa.array(seeds + 1, pa.int64()), _dates(completed[seeds]), pa.array(length, pa.int32()),
+        pa.array(raw.dwelling_id[seeds], pa.int64()), _dates(completed[seeds]), pa.array(length, pa.int32()),
         _codes(reason.astype(np.int64), END_REASONS), _dates(end_day)], schema=TRUTH_CHAINS)
     step = np.arange(len(links)) - np.r_[0, np.cumsum(length)[:-1]].repeat(length)
     link_table = pa.Table.from_arrays([
-        pa.array(seeds[link_seed] + 1, pa.int64()), pa.array(step + 1, pa.int32()),
+        pa.array(raw.dwelling_id[seeds[link_seed]], pa.int64()), pa.array(step + 1, pa.int32()),
         pa.array(links, pa.int64())], schema=TRUTH_LINKS)
+    joined = joined_moves(mv)
     moves = pa.Table.from_arrays([
         pa.array(np.arange(len(mv)), pa.int64()), pa.array(filled_after, mask=filled_after < 0, type=pa.int64()),
-        pa.array(filled_new)], schema=TRUTH_MOVES)
+        pa.array(filled_new), pa.array(joined, mask=joined < 0, type=pa.int64()),
+        _dwelling_ids(np.where(mv[:, K.M_VAC] == 1, mv[:, K.M_FROM], -1), raw.dwelling_id)], schema=TRUTH_MOVES)
     return chains, link_table, moves
+
+
+def joined_moves(mv: np.ndarray) -> np.ndarray:
+    """Per move: the row of the move that filled its ``to_dwelling`` the same day, if it joined that
+    household there (a couple moving in together: one fills, the other joins); -1 otherwise."""
+    joins = np.flatnonzero((mv[:, K.M_FILL] == 0) & (mv[:, K.M_TO] >= 0))
+    fills = np.flatnonzero((mv[:, K.M_FILL] == 1) & (mv[:, K.M_TO] >= 0))
+    out = np.full(len(mv), -1, np.int64)
+    if len(joins) == 0 or len(fills) == 0:
+        return out
+    key = lambda rows: mv[rows, K.M_TO] * 100_000 + mv[rows, K.M_DAY]  # noqa: E731 (days < 100,000)
+    order = np.argsort(key(fills), kind="stable")
+    fk = key(fills)[order]
+    at = np.searchsorted(fk, key(joins))
+    hit = (at < len(fk)) & (fk[np.minimum(at, len(fk) - 1)] == key(joins))
+    out[joins[hit]] = fills[order[at[hit]]]
+    return out
 
 
 def build_register(raw: RawRegister, meta: dict[str, Any]) -> Register:
@@ -286,8 +318,8 @@ def build_register(raw: RawRegister, meta: dict[str, Any]) -> Register:
     chains, links, truth_moves = _truth_tables(raw, max_gap)
     window = tuple(EPOCH + dt.timedelta(days=int(x)) for x in raw.window)
     return Register(
-        dwellings=_dwellings(raw, muni_codes), households=_households(raw), moves=_moves(raw.moves),
+        dwellings=_dwellings(raw, muni_codes), households=_households(raw), moves=_moves(raw.moves, raw.dwelling_id),
         areas=_areas(raw, muni_codes), panel=PersonPanel.from_raw(raw, muni_codes),
-        person_events=_person_events(raw.person_events), truth_chains=chains, truth_links=links,
+        person_events=_person_events(raw.person_events, raw.dwelling_id), truth_chains=chains, truth_links=links,
         truth_moves=truth_moves, window=window, max_gap_days=max_gap, meta=meta,
     )

@@ -1,15 +1,20 @@
 """The simulation driver: owns the state arrays and runs the kernels year by year.
 
 Python loops over years only; each year is one parallel kernel call
-(:func:`_kernels.year_start`: incomes and event draws) and one sequential one
-(:func:`_kernels.simulate_year`: the market, day by day). Between years the
-driver adds the year's new builds and arrivals (vectorised numpy), grows the
-state arrays and takes the 31 December person snapshot.
+(:func:`_demography.year_start`: incomes and event draws) and one sequential one
+(:func:`_year.simulate_year`: the market, day by day, on one
+:class:`_state.Market`). Between years the driver adds the year's new builds
+and arrivals (vectorised numpy), grows the state arrays and takes the
+31 December person snapshot.
 
 Random numbers: numpy Generators seeded from ``SeedSequence(seed, spawn_key=...)``
-for the vectorised inputs, and a per-year 64-bit key for the kernels'
-counter-based streams -- so the output depends on the seed only, never on the
-number of threads.
+for the vectorised inputs (the initial region, the regular new builds, the
+prospective arrivals, a programme's dwellings -- none of them depends on the
+market's state, so they are the same with and without a programme), and
+per-year 64-bit keys for the kernels' counter-based streams
+(:mod:`flyttkedja._random`), whose every draw is keyed to a stable identity --
+so the output depends on the seed only, never on the number of threads, and
+two runs that differ by a programme share every draw its effects did not reach.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 from flyttkedja.synth import _kernels as K
 from flyttkedja.synth.config import SynthConfig
 from flyttkedja.synth.population import Region, arrivals, initial_region, new_builds
+from flyttkedja.synth.programme import Programme, programme_dwellings
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -46,7 +52,7 @@ def kernel_params(cfg: SynthConfig) -> np.ndarray:
         *mkt["bonus"], *mkt["patience_days"],
         mkt["cross_municipality"], mkt["cross_municipality_newcomer"], mkt["owner_preference"],
         mkt["cooperative_preference"], mkt["scan_limit"], mkt["candidates"], mkt["left_empty"], mkt["demolished"],
-        mkt["price_cut_per_month"], mkt["price_floor"],
+        mkt["price_cut_per_month"], mkt["price_floor"], dem["couple_move_together"],
     ]
     par = np.array(values, dtype=np.float64)
     assert len(par) == K.N_PAR, (len(par), K.N_PAR)
@@ -76,7 +82,14 @@ class Snapshot:
 
 @dataclass
 class RawRegister:
-    """Everything the simulation produced, as numpy arrays (indices, day numbers)."""
+    """Everything the simulation produced, as numpy arrays (indices, day numbers).
+
+    Rows of ``d``, ``hh`` and ``p`` are storage indices; their stable keys
+    (:meth:`dwelling_key`, :meth:`household_key`) identify the same dwelling or
+    household in another run of the same seed. :attr:`dwelling_id` is the
+    published id: the regular dwellings keep their number whatever programme
+    is added, a programme's dwellings are numbered after them.
+    """
 
     cfg: SynthConfig
     seed: int
@@ -91,6 +104,45 @@ class RawRegister:
     person_events: np.ndarray
     snapshots: list[Snapshot] = field(default_factory=list)
     window: tuple[int, int] = (0, 0)
+
+    @property
+    def dwelling_id(self) -> np.ndarray:
+        """Published dwelling id (1-based) per storage index."""
+        key = self.d[:, K.D_KEY]
+        prog = key >= K.PROGRAMME_KEY
+        n_regular = int((~prog).sum())
+        return np.where(prog, n_regular + key - K.PROGRAMME_KEY, key) + 1
+
+    def programme_dwellings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(published dwelling ids, programme line index) of the programme's dwellings, in id order."""
+        rows = np.flatnonzero(self.d[:, K.D_KEY] >= K.PROGRAMME_KEY)
+        rows = rows[np.argsort(self.dwelling_id[rows], kind="stable")]
+        return self.dwelling_id[rows].astype(np.int64), self.d[rows, K.D_LINE].astype(np.int64)
+
+    def household_key(self) -> np.ndarray:
+        """Stable key per household index."""
+        return self.hh[:, K.H_KEY]
+
+    def dwelling_key(self) -> np.ndarray:
+        """Stable key per dwelling index."""
+        return self.d[:, K.D_KEY]
+
+    def moves_column(self, name: str) -> np.ndarray:
+        """One column of the raw moves by its published name (``to_dwelling`` etc., storage indices, -1 null)."""
+        return self.moves[:, MOVE_COLUMNS[name]]
+
+    def dwellings_column(self, name: str) -> np.ndarray:
+        """One column of the raw dwellings by name (codes as indices into schema's code lists)."""
+        return self.d[:, DWELLING_COLUMNS[name]]
+
+
+MOVE_COLUMNS = {"household": K.M_HH, "day": K.M_DAY, "from_dwelling": K.M_FROM, "to_dwelling": K.M_TO,
+                "origin": K.M_ORIGIN, "destination": K.M_DEST, "vacates": K.M_VAC, "fills": K.M_FILL,
+                "size": K.M_SIZE, "adults": K.M_ADULTS, "age_head": K.M_AGE, "income": K.M_INCOME,
+                "household_type": K.M_HTYPE, "born_abroad": K.M_ABROAD, "search_income": K.M_SINC}
+DWELLING_COLUMNS = {"tenure": K.D_TENURE, "rooms": K.D_ROOMS, "area": K.D_AREA, "municipality": K.D_MUNI,
+                    "area_type": K.D_ATYPE, "landlord": K.D_LANDLORD, "completed": K.D_COMPLETED,
+                    "allocation": K.D_ALLOC, "income_ceiling": K.D_CEILING, "programme_line": K.D_LINE}
 
 
 def _year_key(seed: int, year_index: int) -> np.uint64:
@@ -151,17 +203,19 @@ def _compact_seekers(sk: np.ndarray, cnt: np.ndarray, hh: np.ndarray, p: np.ndar
 
 
 def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None = None,
-             programme: Callable | None = None) -> RawRegister:
+             programme: Programme | None = None) -> RawRegister:
     """Run the whole window; ``progress(year)`` is called after each simulated year.
 
-    ``programme(year_index, rng, region, day0, ndays, building_start)``, when
-    given, returns extra new builds for the year in the form of
-    :func:`~flyttkedja.synth.population.new_builds` (a scenario's programme).
-    It draws from its own stream (``SeedSequence(seed, spawn_key=(3, year))``)
-    and its dwellings do not count in the stock that sets the regular
-    construction volume, so the regular builds and arrivals are the same as
+    ``programme`` (a :class:`~flyttkedja.synth.programme.Programme`), when
+    given, adds its dwellings to each year's regular new builds (a scenario's
+    programme). They draw from their own stream
+    (``SeedSequence(seed, spawn_key=(3, year))``), carry their own keys and do
+    not count in the stock that sets the regular construction volume, so the
+    regular builds, the arrivals and every household draw are the same as
     without it. Without a programme nothing changes.
     """
+    if programme is not None:
+        programme.validate(cfg)
     first, years = cfg.first_year, cfg.years
     window = (day_number(dt.date(first, 1, 1)), day_number(dt.date(first + years - 1, 12, 31)))
     rng0 = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
@@ -174,28 +228,28 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
     wd = np.zeros(1024, np.int64)
     par = kernel_params(cfg)
     cost = (cfg.by_tenure("market", "required_income")).astype(np.float64)
+    n_muni = len(cfg.section("municipality"))
     snapshots = [_snapshot(hh, p, cnt[K.C_P], first - 1)]
     moves, events = [], []
     next_building = int(building[0].max()) + 1
-    programme_rows: list[np.ndarray] = []
+    n_regular, n_programme = len(d), 0  # dwellings numbered so far (their keys)
     for yi in range(years):
         year = first + yi
         day0 = day_number(dt.date(year, 1, 1))
         ndays = day_number(dt.date(year + 1, 1, 1)) - day0
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, yi)))
-        standing = int(np.sum(d[: cnt[K.C_D], K.D_STATE] != K.DS_DEMOLISHED))
-        if programme_rows:
-            rows = np.concatenate(programme_rows)
-            standing -= int(np.sum(d[rows, K.D_STATE] != K.DS_DEMOLISHED))
+        # the regular volume follows the regular stock ever built, which no programme changes
         nb_d, nb_btype, nb_floor, nb_building, completion = new_builds(
-            cfg, rng, region, standing, day0, ndays, next_building)
+            cfg, rng, region, n_regular, day0, ndays, next_building)
+        nb_d[:, K.D_KEY] = n_regular + np.arange(len(nb_d))
+        n_regular += len(nb_d)
         next_building = int(nb_building.max()) + 1 if len(nb_building) else next_building
-        n_regular = len(nb_d)
         if programme is not None:
             prng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, yi)))
-            extra = programme(yi, prng, region, day0, ndays, next_building)
+            extra = programme_dwellings(cfg, programme, yi, prng, region, day0, ndays, next_building)
             if len(extra[0]):
-                programme_rows.append(np.arange(cnt[K.C_D] + len(nb_d), cnt[K.C_D] + len(nb_d) + len(extra[0])))
+                extra[0][:, K.D_KEY] = K.PROGRAMME_KEY + n_programme + np.arange(len(extra[0]))
+                n_programme += len(extra[0])
                 nb_d, nb_btype, nb_floor, nb_building, completion = (
                     np.concatenate([a, b]) for a, b in zip((nb_d, nb_btype, nb_floor, nb_building, completion), extra))
                 next_building = int(nb_building.max()) + 1
@@ -205,10 +259,8 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         cnt[K.C_D] = n_d + len(nb_d)
         btype.append(nb_btype), floor.append(nb_floor), building.append(nb_building)
         nb = np.stack([np.arange(n_d, n_d + len(nb_d)), completion], axis=1).astype(np.int64)
-        if programme is not None:  # mark the programme's dwellings (the kernel lists them last)
-            nb = np.c_[nb, np.arange(n_d, n_d + len(nb_d)) >= n_d + n_regular].astype(np.int64)
-        residents = int(np.sum(p[: cnt[K.C_P], K.P_HH] >= 0))
-        arr, ap = arrivals(cfg, rng, residents, year, day0, ndays)
+        # prospective arrivals are exogenous demand: the same in every run of the seed
+        arr, ap = arrivals(cfg, rng, cfg.residents, year, day0, ndays)
 
         n_hh, n_p = int(cnt[K.C_HH]), int(cnt[K.C_P])
         ev = np.empty((2 * n_hh, 3), np.int64)
@@ -221,15 +273,20 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         wd = _grow(wd, int(cnt[K.C_WD]) + bound + 1)
         max_size = int(hh[:n_hh, K.H_SIZE].max(initial=1)) + 2
         max_size = max(max_size, int(np.diff(arr[:, [K.A_PSTART, K.A_PEND]], axis=1).max(initial=1)))
-        mv = np.empty((bound, K.M_NCOL), np.int64)
-        pe = np.empty((bound * max_size + n_ev + 16, K.E_NCOL), np.int64)
-        ve = np.empty((int(cnt[K.C_D]) + bound + 16, 3), np.int64)
         cnt[K.C_MV] = cnt[K.C_PE] = 0
-        K.simulate_year(hh, p, d, sk, cnt, par, cost, year, day0, ndays, _year_key(seed, 1000 + yi),
-                        ev, nb, arr, ap, mv, pe, wd, ve)
-        _observed_income(mv[: cnt[K.C_MV]], pe[: cnt[K.C_PE]], p, int(cnt[K.C_ROW0]))
-        moves.append(mv[: cnt[K.C_MV]].copy())
-        events.append(pe[: cnt[K.C_PE]].copy())
+        m = K.Market(
+            hh=hh, p=p, d=d, sk=sk, cnt=cnt, mv=np.empty((bound, K.M_NCOL), np.int64),
+            pe=np.empty((bound * max_size + n_ev + 16, K.E_NCOL), np.int64), wd=wd,
+            ve=np.empty((int(cnt[K.C_D]) + bound + 16, 3), np.int64),
+            vhead=np.empty(K.N_SEG, np.int64), vtail=np.empty(K.N_SEG, np.int64),
+            shead=np.empty(K.N_SEG, np.int64), stail=np.empty(K.N_SEG, np.int64),
+            vq=np.empty(d.shape[0] + 1, np.int64), pair=np.empty((2, n_muni), np.int64), arr=arr, ap=ap,
+            par=par, cost=cost, year=np.int64(year), key=_year_key(seed, 1000 + yi))
+        K.simulate_year(m, ev, nb, day0, ndays)
+        mv, pe = m.mv[: cnt[K.C_MV]], m.pe[: cnt[K.C_PE]]
+        _observed_income(mv, pe, p, int(cnt[K.C_ROW0]))
+        moves.append(mv.copy())
+        events.append(pe.copy())
         cnt[K.C_ROW0] += cnt[K.C_MV]
         snapshots.append(_snapshot(hh, p, int(cnt[K.C_P]), year))
         _compact_seekers(sk, cnt, hh, p, day0 + ndays)

@@ -1,0 +1,605 @@
+"""The housing market: seekers, vacancies, matching and the same-day chain (private numba kernels).
+
+A new vacancy is offered to the seekers of its segment (:func:`drain`); a new
+seeker looks through the open vacancies (:func:`offer_seeker`). A winner's old
+dwelling becomes a new vacancy the same day -- this is the vacancy chain.
+Every fill records which vacancy it took (the ground truth).
+
+Every random draw is keyed to stable identities (seeker key, dwelling key,
+day): a seeker's chance to accept a dwelling in another municipality and its
+score noise for a dwelling are the same in every run where both exist.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from flyttkedja._random import normal, u01x
+from flyttkedja.synth._state import (
+    A_KIND, A_PEND, A_PSTART, A_QUEUE, AL_FAMILIES, AL_LOW_INCOME, AL_SENIORS, AL_YOUNG, AP_ABROAD,
+    AP_BY, AP_KEY, AP_PERM, AP_ROLE, AP_SEX, A_KEY, A_MUNI, C_MV, C_SK, C_VE, C_WD, C_P, D_ALLOC, D_CEILING, D_COST,
+    D_COMPLETED, D_DEMOLISH, D_DEMOLISHED, D_KEY, D_LANDLORD, D_MUNI, D_OCC, D_RETURN, D_ROOMS, D_SEQ, D_STATE, D_TENURE, D_VACDAY,
+    D_VACROW, DR_CROSS, DR_INCOME, DR_JITTER, DR_TARGET, DR_WITHDRAW, DS_DEMOLISHED, DS_OCC, DS_VAC, DS_WITHDRAWN,
+    F_IMMIGRANT, F_IN_MIGRANT, F_NEW_HOUSEHOLD, F_SPLIT, H_ALIVE, H_CORE, H_DW, H_HEAD, H_KEY,
+    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, N_ROOMS, N_SEG, O_DWELLING,
+    O_IMMIGRANT, O_IN_MIGRANT, O_NEW_HOUSEHOLD, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_PERM,
+    P_ROLE, P_SEEKER, P_SEX, PE_IMM, PE_IN, PE_MOVE, PR_BONUS0, PR_CAND, PR_COOP_PREF, PR_CROSS,
+    PR_CROSS_NEW, PR_DEMOLISH, PR_IW0, PR_JITTER, PR_LEFT_EMPTY, PR_OWNER_PREF, PR_PAT0, PR_PRICE_CUT,
+    PR_PRICE_FLOOR, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
+    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
+    S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
+    X_DWELLING, add_member, end_household, ident, member_events, new_household, person_event, person_income,
+    record_move, remove_member,
+)
+
+
+# ------------------------------------------------------------------ segments and lists
+@njit(inline="always", cache=True)
+def segment(tenure, rooms):
+    return tenure * N_ROOMS + rooms - 1
+
+
+@njit(inline="always", cache=True)
+def seeker_segment(t, r, k, broad):
+    """k-th seeker segment a vacancy of tenure t and r rooms looks in (-1: none).
+
+    Always the same size and one room less; a vacancy that has stood empty a
+    while (``broad``) also tries one room more and the other ownership tenure.
+    """
+    if k == 0:
+        return segment(t, r)
+    if k == 1:
+        return segment(t, r - 1) if r > 1 else -1
+    if not broad:
+        return -1
+    if k == 2:
+        return segment(t, r + 1) if r < N_ROOMS else -1
+    if t == T_RENTAL:
+        return -1
+    other = T_OWNER if t == T_COOP else T_COOP
+    if k == 3:
+        return segment(other, r)
+    return segment(other, r - 1) if r > 1 else -1
+
+
+@njit(cache=True)
+def append_vacancy(m, dw):
+    e = m.cnt[C_VE]
+    m.cnt[C_VE] += 1
+    m.ve[e, 0] = dw
+    m.ve[e, 1] = m.d[dw, D_SEQ]
+    m.ve[e, 2] = -1
+    seg = segment(m.d[dw, D_TENURE], m.d[dw, D_ROOMS])
+    if m.vtail[seg] < 0:
+        m.vhead[seg] = e
+    else:
+        m.ve[m.vtail[seg], 2] = e
+    m.vtail[seg] = e
+
+
+@njit(cache=True)
+def append_seeker(sk, seg_head, seg_tail, s):
+    seg = segment(sk[s, S_TENURE], sk[s, S_ROOMS])
+    sk[s, S_NEXT] = -1
+    if seg_tail[seg] < 0:
+        seg_head[seg] = s
+    else:
+        sk[seg_tail[seg], S_NEXT] = s
+    seg_tail[seg] = s
+
+
+# ------------------------------------------------------------------ who may take what
+@njit(cache=True)
+def seeker_valid(m, s, day):
+    """0 = gone for good, 1 = usable now, 2 = not today (moved today)."""
+    sk, hh, p = m.sk, m.hh, m.p
+    if sk[s, S_ACTIVE] == 0 or sk[s, S_EXPIRE] < day:
+        return 0
+    kind = sk[s, S_KIND]
+    if kind == SK_INTERNAL:
+        h = sk[s, S_HH]
+        if hh[h, H_ALIVE] == 0 or hh[h, H_SEEKER] != s:
+            return 0
+        b = sk[s, S_PARTNER]
+        if b >= 0:  # a couple moving in together: both still single and waiting for it
+            if (hh[b, H_ALIVE] == 0 or hh[b, H_SEEKER] != s or hh[b, H_SIZE] != 1 or hh[h, H_SIZE] != 1
+                    or hh[h, H_CORE] != 1 or hh[b, H_CORE] != 1):
+                return 0
+            if hh[b, H_LASTMOVE] == day:
+                return 2
+        return 2 if hh[h, H_LASTMOVE] == day else 1
+    if kind == SK_LEAVE or kind == SK_SPLIT:
+        q = sk[s, S_PERSON]
+        h = p[q, P_HH]
+        if h < 0 or p[q, P_SEEKER] != s:
+            return 0
+        if kind == SK_LEAVE and p[q, P_ROLE] != ROLE_CHILD:
+            return 0
+        if kind == SK_SPLIT and (p[q, P_ROLE] != ROLE_CORE or hh[h, H_CORE] != 2):
+            return 0
+        return 2 if hh[h, H_LASTMOVE] == day else 1
+    return 1
+
+
+@njit(cache=True)
+def seeker_head(m, s):
+    """(age of the head, children) of the household seeker ``s`` would move in as, today."""
+    sk = m.sk
+    kind = sk[s, S_KIND]
+    if kind == SK_INTERNAL:
+        h = sk[s, S_HH]
+        return m.year - m.p[m.hh[h, H_HEAD], P_BY], m.hh[h, H_SIZE] - m.hh[h, H_CORE]
+    if kind == SK_LEAVE or kind == SK_SPLIT:
+        return m.year - m.p[sk[s, S_PERSON], P_BY], 0
+    a = sk[s, S_ARRIVAL]
+    kids = 0
+    for j in range(m.arr[a, A_PSTART], m.arr[a, A_PEND]):
+        if m.ap[j, AP_ROLE] == ROLE_CHILD:
+            kids += 1
+    return m.year - m.ap[m.arr[a, A_PSTART], AP_BY], kids
+
+
+@njit(cache=True)
+def eligible(m, s, dw):
+    """Whether seeker ``s`` meets dwelling ``dw``'s allocation rule (docs/synthetic.md)."""
+    rule = m.d[dw, D_ALLOC]
+    if rule == 0:
+        return True
+    if rule == AL_LOW_INCOME:
+        return m.sk[s, S_INCOME] < m.d[dw, D_CEILING]
+    age, kids = seeker_head(m, s)
+    if rule == AL_SENIORS:
+        return age >= 65
+    if rule == AL_YOUNG:
+        return 18 <= age <= 29
+    if rule == AL_FAMILIES:
+        return kids > 0
+    return False
+
+
+@njit(inline="always", cache=True)
+def compatible(m, s, dw, day):
+    sk, d, par = m.sk, m.d, m.par
+    # asking rent/price falls the longer a dwelling stands empty, down to a floor
+    months = (day - d[dw, D_VACDAY]) / 30.0
+    cut = max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
+    if sk[s, S_INCOME] < d[dw, D_COST] * cut:
+        return False
+    if d[dw, D_ALLOC] != 0 and not eligible(m, s, dw):
+        return False
+    if sk[s, S_MUNI] == d[dw, D_MUNI]:
+        return True
+    cross = par[PR_CROSS_NEW] if sk[s, S_KIND] >= SK_INMIG else par[PR_CROSS]
+    return u01x(m.key, sk[s, S_KEY], d[dw, D_KEY], DR_CROSS) < cross
+
+
+@njit(inline="always", cache=True)
+def score(m, s, dw, day):
+    sk, d, par = m.sk, m.d, m.par
+    t = d[dw, D_TENURE]
+    c = (0 if d[dw, D_LANDLORD] == 0 else 1) if t == T_RENTAL else t + 1
+    q = (day - sk[s, S_QUEUE]) / 365.0
+    sc = par[PR_QW0 + c] * q + par[PR_IW0 + c] * np.log(max(sk[s, S_INCOME], 1000))
+    sc += par[PR_BONUS0 + sk[s, S_KIND]] + par[PR_JITTER] * u01x(m.key, sk[s, S_KEY], d[dw, D_KEY], DR_JITTER)
+    if sk[s, S_MUNI] == d[dw, D_MUNI]:
+        sc += par[PR_SAME_MUNI]
+    return sc
+
+
+@njit(cache=True)
+def find_seeker(m, dw, day, broad):
+    """Best compatible seeker for vacancy ``dw`` (or -1); unlinks dead list entries."""
+    sk, seg_head, seg_tail = m.sk, m.shead, m.stail
+    best = -1
+    best_score = -1e300
+    scanned = 0
+    found = 0
+    limit = np.int64(m.par[PR_SCAN])
+    want = np.int64(m.par[PR_CAND])
+    t = m.d[dw, D_TENURE]
+    r = m.d[dw, D_ROOMS]
+    for k in range(5):
+        seg = seeker_segment(t, r, k, broad)
+        if seg < 0:
+            continue
+        prev = -1
+        s = seg_head[seg]
+        while s >= 0 and scanned < limit and found < want:
+            nxt = sk[s, S_NEXT]
+            v = seeker_valid(m, s, day)
+            if v == 0:
+                sk[s, S_ACTIVE] = 0
+                if prev < 0:
+                    seg_head[seg] = nxt
+                else:
+                    sk[prev, S_NEXT] = nxt
+                if seg_tail[seg] == s:
+                    seg_tail[seg] = prev
+                s = nxt
+                continue
+            scanned += 1
+            if v == 1 and compatible(m, s, dw, day):
+                found += 1
+                sc = score(m, s, dw, day)
+                if sc > best_score:
+                    best_score = sc
+                    best = s
+            prev = s
+            s = nxt
+    return best
+
+
+@njit(cache=True)
+def find_vacancy(m, s, day):
+    """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries."""
+    d, ve, vhead, vtail = m.d, m.ve, m.vhead, m.vtail
+    scanned = 0
+    limit = np.int64(m.par[PR_SCAN])
+    t = m.sk[s, S_TENURE]
+    r = m.sk[s, S_ROOMS]
+    for k in range(2):
+        rr = r + k
+        if rr > N_ROOMS:
+            break
+        seg = segment(t, rr)
+        prev = -1
+        e = vhead[seg]
+        while e >= 0 and scanned < limit:
+            nxt = ve[e, 2]
+            dw = ve[e, 0]
+            if d[dw, D_STATE] != DS_VAC or d[dw, D_SEQ] != ve[e, 1]:
+                if prev < 0:
+                    vhead[seg] = nxt
+                else:
+                    ve[prev, 2] = nxt
+                if vtail[seg] == e:
+                    vtail[seg] = prev
+                e = nxt
+                continue
+            scanned += 1
+            if compatible(m, s, dw, day):
+                return dw
+            prev = e
+            e = nxt
+    return -1
+
+
+@njit(cache=True)
+def choose_target(par, cost, kind, size, kids, core, age, income, cur_tenure, cur_rooms, u1, u2, u3):
+    """(tenure, rooms) a seeker looks for, given needs and income."""
+    if size <= 1:
+        rooms = 2 if (income > cost[T_RENTAL, 3] * 1.6 and u1 < 0.6) else 1
+    elif size == 2:
+        rooms = 3 if (kids == 0 and income > cost[T_COOP, 2] * 1.3 and u1 < 0.5) else 2
+    else:
+        rooms = min(size, N_ROOMS)
+    if kind == SK_INTERNAL and cur_rooms > rooms and age < 65 and size <= cur_rooms:
+        rooms = cur_rooms  # moving for other reasons than space: keep the size
+    if kind == SK_INTERNAL and cur_rooms >= rooms and age < 65 and u3 < 0.5:
+        rooms = min(cur_rooms + 1, N_ROOMS)  # trading up
+    owner_ok = income >= cost[T_OWNER, rooms - 1]
+    coop_ok = income >= cost[T_COOP, rooms - 1]
+    settled = kids > 0 or core >= 2 or age >= 40
+    p_owner = par[PR_OWNER_PREF]
+    if cur_tenure == T_OWNER:
+        p_owner = 0.5 + 0.5 * p_owner
+    if owner_ok and settled and u2 < p_owner:
+        return T_OWNER, rooms
+    p_coop = par[PR_COOP_PREF] * (0.5 if age < 25 else 1.0)
+    if cur_tenure == T_COOP:
+        p_coop = 0.5 + 0.5 * p_coop
+    if coop_ok and u3 < p_coop:
+        return T_COOP, rooms
+    return T_RENTAL, rooms
+
+
+# ------------------------------------------------------------------ vacancies and seekers
+@njit(cache=True)
+def vacate(m, dw, day, row):
+    """``dw`` is left empty by move ``row``; returns True if it goes on the market.
+
+    A small share of vacancies is withdrawn: demolished within 90 days, or
+    left empty for 400-800 days (so the vacancy ends unfilled). The draw is
+    keyed to the dwelling and the day.
+    """
+    d, par = m.d, m.par
+    d[dw, D_OCC] = -1
+    d[dw, D_VACDAY] = day
+    d[dw, D_VACROW] = row
+    d[dw, D_SEQ] += 1
+    u = u01x(m.key, d[dw, D_KEY], day, DR_WITHDRAW)
+    v = u01x(m.key, d[dw, D_KEY], day, DR_WITHDRAW + 1)
+    if u < par[PR_DEMOLISH] + par[PR_LEFT_EMPTY]:
+        d[dw, D_STATE] = DS_WITHDRAWN
+        if u < par[PR_DEMOLISH]:
+            d[dw, D_DEMOLISH] = 1
+            d[dw, D_RETURN] = day + 1 + np.int64(v * 90)
+        else:
+            d[dw, D_DEMOLISH] = 0
+            d[dw, D_RETURN] = day + 400 + np.int64(v * 400)
+        m.wd[m.cnt[C_WD]] = dw
+        m.cnt[C_WD] += 1
+        return False
+    d[dw, D_STATE] = DS_VAC
+    return True
+
+
+@njit(cache=True)
+def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenure, cur_rooms, muni, day,
+               queue, arrival):
+    """A seeker of ``kind`` for household ``h`` / person ``q`` / arrival ``arrival``; picks its target.
+
+    ``owner_key`` is the stable key of whoever seeks (household, person or
+    arrival); the seeker's own key is derived from it, its kind and the day.
+    """
+    sk = m.sk
+    s = m.cnt[C_SK]
+    m.cnt[C_SK] += 1
+    skey = ident(ID_SEEKER, owner_key, day * 8 + kind)
+    t, r = choose_target(m.par, m.cost, kind, size, kids, core, age, income, cur_tenure, cur_rooms,
+                         u01x(m.key, skey, DR_TARGET, 1), u01x(m.key, skey, DR_TARGET, 2),
+                         u01x(m.key, skey, DR_TARGET, 3))
+    sk[s, S_KIND] = kind
+    sk[s, S_HH] = h
+    sk[s, S_PERSON] = q
+    sk[s, S_TENURE] = t
+    sk[s, S_ROOMS] = r
+    sk[s, S_INCOME] = income
+    sk[s, S_MUNI] = muni
+    sk[s, S_START] = day
+    sk[s, S_EXPIRE] = day + np.int64(m.par[PR_PAT0 + kind])
+    sk[s, S_QUEUE] = queue
+    sk[s, S_ACTIVE] = 1
+    sk[s, S_ARRIVAL] = arrival
+    sk[s, S_NEXT] = -1
+    sk[s, S_KEY] = skey
+    sk[s, S_PARTNER] = -1
+    return s
+
+
+# ------------------------------------------------------------------ a seeker takes a vacancy
+@njit(cache=True)
+def _move_household(m, s, dw, day, src, gap):
+    """An internal seeker's household moves to ``dw``; returns its old dwelling if on the market."""
+    h = m.sk[s, S_HH]
+    from_dw = m.hh[h, H_DW]
+    row = record_move(m, h, day, from_dw, dw, O_DWELLING, X_DWELLING, 1, 1, src, gap)
+    member_events(m, h, day, PE_MOVE, from_dw, dw, row)
+    m.hh[h, H_SEEKER] = -1
+    m.hh[h, H_DW] = dw
+    return h, (from_dw if vacate(m, from_dw, day, row) else -1)
+
+
+@njit(cache=True)
+def _move_couple(m, s, dw, day, src, gap):
+    """Two singles move in together into ``dw``: two moves, one fills, the other joins; both leave a dwelling.
+
+    Returns (household, first freed dwelling on the market or -1, second or -1).
+    """
+    hh, p = m.hh, m.p
+    a = m.sk[s, S_HH]
+    b = m.sk[s, S_PARTNER]
+    da = hh[a, H_DW]
+    db = hh[b, H_DW]
+    row_a = record_move(m, a, day, da, dw, O_DWELLING, X_DWELLING, 1, 1, src, gap)
+    member_events(m, a, day, PE_MOVE, da, dw, row_a)
+    row_b = record_move(m, b, day, db, dw, O_DWELLING, X_DWELLING, 1, 0, SRC_NONE, 0)
+    member_events(m, b, day, PE_MOVE, db, dw, row_b)
+    q = hh[b, H_HEAD]
+    remove_member(hh, p, b, q)
+    p[q, P_ROLE] = ROLE_CORE
+    add_member(hh, p, a, q)
+    hh[a, H_CORE] = 2
+    hh[a, H_PARTNER] = q
+    hh[a, H_SEEKER] = -1
+    hh[a, H_DW] = dw
+    hh[a, H_QUEUE] = min(hh[a, H_QUEUE], hh[b, H_QUEUE])
+    end_household(m, b)
+    left_a = da if vacate(m, da, day, row_a) else -1
+    left_b = db if vacate(m, db, day, row_b) else -1
+    return a, left_a, left_b
+
+
+@njit(cache=True)
+def _form_household(m, s, dw, day, src, gap):
+    """A young adult leaving home or a separating partner forms a household in ``dw``."""
+    kind = m.sk[s, S_KIND]
+    q = m.sk[s, S_PERSON]
+    p, hh = m.p, m.hh
+    old = p[q, P_HH]
+    from_dw = hh[old, H_DW]
+    p[q, P_SEEKER] = -1
+    remove_member(hh, p, old, q)
+    formation = F_NEW_HOUSEHOLD if kind == SK_LEAVE else F_SPLIT
+    h = new_household(m, formation, day, p[q, P_BY], p[q, P_SEX], p[q, P_ABROAD], m.sk[s, S_QUEUE],
+                      ident(ID_FORMED, p[q, P_KEY], day * 8 + formation))
+    p[q, P_ROLE] = ROLE_CORE
+    add_member(hh, p, h, q)
+    hh[h, H_HEAD] = q
+    hh[h, H_CORE] = 1
+    hh[h, H_DW] = dw
+    if kind == SK_LEAVE:
+        row = record_move(m, h, day, -1, dw, O_NEW_HOUSEHOLD, X_DWELLING, 0, 1, src, gap)
+    else:
+        row = record_move(m, h, day, from_dw, dw, O_DWELLING, X_DWELLING, 0, 1, src, gap)
+    person_event(m, q, day, PE_MOVE, from_dw, dw, row)
+    return h
+
+
+@njit(cache=True)
+def _settle_arrival(m, s, dw, day, src, gap):
+    """A prospective in-migrant or immigrant household settles in ``dw``."""
+    kind = m.sk[s, S_KIND]
+    arr, ap, p, hh, par = m.arr, m.ap, m.p, m.hh, m.par
+    a = m.sk[s, S_ARRIVAL]
+    formation = F_IN_MIGRANT if kind == SK_INMIG else F_IMMIGRANT
+    first = arr[a, A_PSTART]
+    h = new_household(m, formation, day, ap[first, AP_BY], ap[first, AP_SEX], ap[first, AP_ABROAD],
+                      arr[a, A_QUEUE], arr[a, A_KEY])
+    for j in range(arr[a, A_PEND] - 1, first - 1, -1):  # head ends first in the list
+        q = m.cnt[C_P]
+        m.cnt[C_P] += 1
+        p[q, P_BY] = ap[j, AP_BY]
+        p[q, P_SEX] = ap[j, AP_SEX]
+        p[q, P_ABROAD] = ap[j, AP_ABROAD]
+        p[q, P_PERM] = ap[j, AP_PERM]
+        p[q, P_ROLE] = ap[j, AP_ROLE]
+        p[q, P_SEEKER] = -1
+        p[q, P_KEY] = ap[j, AP_KEY]
+        shock = par[PR_SD_YEARLY] * normal(m.key, ap[j, AP_KEY], DR_INCOME)
+        p[q, P_INCOME] = person_income(par, p[q, P_PERM], m.year - p[q, P_BY], shock)
+        p[q, P_INCPREV] = 0
+        add_member(hh, p, h, q)
+        if ap[j, AP_ROLE] == ROLE_CORE:
+            hh[h, H_CORE] += 1
+            if j == first:
+                hh[h, H_PARTNER] = hh[h, H_HEAD]
+                hh[h, H_HEAD] = q
+            else:
+                hh[h, H_HEAD] = q
+    hh[h, H_DW] = dw
+    origin = O_IN_MIGRANT if kind == SK_INMIG else O_IMMIGRANT
+    row = record_move(m, h, day, -1, dw, origin, X_DWELLING, 0, 1, src, gap)
+    member_events(m, h, day, PE_IN if kind == SK_INMIG else PE_IMM, -1, dw, row)
+    return h
+
+
+@njit(cache=True)
+def match(m, s, dw, day):
+    """Seeker ``s`` takes vacancy ``dw``; returns the dwelling it left on the market, or -1."""
+    d = m.d
+    kind = m.sk[s, S_KIND]
+    src = d[dw, D_VACROW]
+    gap = day - d[dw, D_VACDAY]
+    m.sk[s, S_ACTIVE] = 0
+    left = -1
+    left2 = -1
+    fill_row = m.cnt[C_MV]  # the filling move is the next one recorded
+    if kind == SK_INTERNAL and m.sk[s, S_PARTNER] >= 0:
+        h, left, left2 = _move_couple(m, s, dw, day, src, gap)
+    elif kind == SK_INTERNAL:
+        h, left = _move_household(m, s, dw, day, src, gap)
+    elif kind == SK_LEAVE or kind == SK_SPLIT:
+        h = _form_household(m, s, dw, day, src, gap)
+    else:
+        h = _settle_arrival(m, s, dw, day, src, gap)
+    m.mv[fill_row, M_SINC] = m.sk[s, S_INCOME]
+    if d[dw, D_TENURE] == T_RENTAL and d[dw, D_LANDLORD] == 0:
+        m.hh[h, H_QUEUE] = day  # queue points are used up
+    d[dw, D_STATE] = DS_OCC
+    d[dw, D_OCC] = h
+    d[dw, D_SEQ] += 1
+    return left, left2
+
+
+@njit(cache=True)
+def drain(m, dw, day):
+    """Offer vacancy ``dw`` and every vacancy its filling opens, the same day."""
+    vq = m.vq
+    head = 0
+    tail = 0
+    vq[tail] = dw
+    tail += 1
+    while head < tail:
+        v = vq[head]
+        head += 1
+        s = find_seeker(m, v, day, False)
+        if s < 0:
+            append_vacancy(m, v)
+            continue
+        left, left2 = match(m, s, v, day)
+        if left >= 0:
+            vq[tail] = left
+            tail += 1
+        if left2 >= 0:
+            vq[tail] = left2
+            tail += 1
+
+
+@njit(cache=True)
+def offer_seeker(m, s, day):
+    """A new seeker looks through the open vacancies; joins its segment's list if none fits."""
+    if seeker_valid(m, s, day) == 1:
+        dw = find_vacancy(m, s, day)
+        if dw >= 0:
+            left, left2 = match(m, s, dw, day)
+            if left >= 0:
+                drain(m, left, day)
+            if left2 >= 0:
+                drain(m, left2, day)
+            return
+    append_seeker(m.sk, m.shead, m.stail, s)
+
+
+@njit(cache=True)
+def sweep(m, day):
+    """Weekly: vacancies empty for 30 days or more are offered to a wider circle of seekers."""
+    d, ve = m.d, m.ve
+    for seg in range(N_SEG):
+        e = m.vhead[seg]
+        while e >= 0:
+            nxt = ve[e, 2]
+            dw = ve[e, 0]
+            if d[dw, D_STATE] == DS_VAC and d[dw, D_SEQ] == ve[e, 1] and day - d[dw, D_VACDAY] >= 30:
+                s = find_seeker(m, dw, day, True)
+                if s >= 0:
+                    left, left2 = match(m, s, dw, day)
+                    if left >= 0:
+                        drain(m, left, day)
+                    if left2 >= 0:
+                        drain(m, left2, day)
+            e = nxt
+
+
+@njit(cache=True)
+def return_withdrawn(m, day):
+    """Withdrawn dwellings whose time is up: demolished, or back on the market (and offered)."""
+    d = m.d
+    i = 0
+    while i < m.cnt[C_WD]:
+        dw = m.wd[i]
+        if d[dw, D_RETURN] > day:
+            i += 1
+            continue
+        m.cnt[C_WD] -= 1
+        m.wd[i] = m.wd[m.cnt[C_WD]]
+        if d[dw, D_DEMOLISH] == 1:
+            d[dw, D_STATE] = DS_DEMOLISHED
+            d[dw, D_DEMOLISHED] = day
+        else:
+            d[dw, D_STATE] = DS_VAC
+            d[dw, D_SEQ] += 1
+            drain(m, dw, day)
+
+
+# ------------------------------------------------------------------ handlers of market events
+@njit(cache=True)
+def on_complete(m, dw, day):
+    """A new build is completed: an empty dwelling, offered at once (the seed of a chain)."""
+    d = m.d
+    d[dw, D_STATE] = DS_VAC
+    d[dw, D_COMPLETED] = day
+    d[dw, D_VACDAY] = day
+    d[dw, D_VACROW] = SRC_NEW_BUILD
+    d[dw, D_SEQ] += 1
+    drain(m, dw, day)
+
+
+@njit(cache=True)
+def on_arrival(m, a, day):
+    """A prospective in-migrant or immigrant household starts looking (it settles only if it finds)."""
+    arr, ap, par = m.arr, m.ap, m.par
+    first = arr[a, A_PSTART]
+    size = arr[a, A_PEND] - first
+    core = 0
+    income = 0
+    for j in range(first, arr[a, A_PEND]):
+        if ap[j, AP_ROLE] == ROLE_CORE:
+            core += 1
+            shock = par[PR_SD_YEARLY] * normal(m.key, ap[j, AP_KEY], DR_INCOME)
+            income += person_income(par, ap[j, AP_PERM], m.year - ap[j, AP_BY], shock)
+    kind = SK_INMIG if arr[a, A_KIND] == 0 else SK_IMMIG
+    s = new_seeker(m, kind, -1, -1, arr[a, A_KEY], size, size - core, core, m.year - ap[first, AP_BY], income,
+                   -1, 0, arr[a, A_MUNI], day, arr[a, A_QUEUE], a)
+    offer_seeker(m, s, day)
