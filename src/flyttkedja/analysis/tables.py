@@ -246,8 +246,10 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared:
         model.fixed = fixed | known
         withheld_before &= ~known
         summary_info["known_from_earlier_releases"] = int(known.sum())
-        cost = vals + 1.0
-        cost[np.unique(den_all)] *= 10.0  # group totals (n_base) are shared by every table: keep them
+        # withholding an item blanks every row that shows it (a group's n_base: all its rows): cost the rows
+        shown = np.bincount(np.r_[num_all[:bounds[len(specs)]], den_all[:bounds[len(specs)]]],
+                            minlength=items.n_items)
+        cost = (vals + 1.0) * (1.0 + shown)
         primary = primary_suppression(np.rint(vals), rules.threshold) | withheld_before
         protection = protect(model, rules, cost=cost, primary=primary)
         hidden = protection.suppressed
