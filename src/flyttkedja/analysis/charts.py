@@ -71,6 +71,13 @@ def plotly_bundle() -> tuple[str, str]:
     return version, base64.b64encode(gzip.compress(js, compresslevel=9, mtime=0)).decode("ascii")
 
 
+@functools.lru_cache(maxsize=1)
+def plotly_loader() -> str:
+    """The page script that unpacks :func:`plotly_bundle` (``plotly_unpack.js``): ``window.flyttkedjaPlotly()``
+    returns one shared promise of ``Plotly`` for every script of the page."""
+    return (importlib.resources.files("flyttkedja.analysis") / "plotly_unpack.js").read_text(encoding="utf-8")
+
+
 def config(name: str, t: Text) -> dict:
     """plotly.js config of every chart: responsive, no logo, only the PNG download button."""
     return {"responsive": True, "displaylogo": False, "locale": t.lang, "modeBarButtons": [["toImage"]],

@@ -62,19 +62,13 @@ td.s{color:#b00}.note{color:#555;font-size:.9em}.figs{display:flex;gap:2em;flex-
 details{margin:.4em 0}summary{cursor:pointer;font-weight:600}
 @media print{div.chart{break-inside:avoid}}"""
 
-# Unpacks plotly.js (base64 of gzip) with the browser's DecompressionStream, runs it as an inline
-# script (no request), then draws every div.chart from its spec. Sets <html data-charts="ready">
+# Unpacks plotly.js (charts.plotly_loader) and draws every div.chart from its spec. Sets <html data-charts="ready">
 # when all are drawn, "failed" (and a console error) otherwise, so tests and readers can tell.
 LOADER = """(async () => {
   const root = document.documentElement, $ = (id) => document.getElementById(id);
   try {
     if (!("DecompressionStream" in window)) throw new Error("this browser cannot unpack the charts");
-    const bytes = Uint8Array.from(atob($("plotly-js").textContent), (c) => c.charCodeAt(0));
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    const code = await new Response(stream).text();
-    const script = document.createElement("script");
-    script.textContent = code;
-    document.head.appendChild(script);
+    await window.flyttkedjaPlotly();  // charts.plotly_loader(): shared with the scenario explorer
     const specs = JSON.parse($("chart-specs").textContent);
     if (specs.locale) Plotly.register({moduleType: "locale", name: specs.locale.name,
                                        dictionary: specs.locale.dictionary});
@@ -91,13 +85,16 @@ LOADER = """(async () => {
 })();"""
 
 
-def render_html(report, lang: str = "en", scenario: pl.DataFrame | None = None, alongside=None) -> str:
+def render_html(report, lang: str = "en", scenario: pl.DataFrame | None = None, alongside=None,
+                explorer=None) -> str:
     """The report as one HTML document (a str).
 
     ``scenario`` is a scenario comparison table, if any. ``alongside`` is a
     second Report of the same register under another chain convention (e.g.
     trees beside paths): each chart whose figures differ is then drawn twice,
-    side by side, captioned with the convention.
+    side by side, captioned with the convention. ``explorer``: a scenario
+    output (or saved model) directory whose model the scenario explorer
+    section lets the reader try programmes on (:mod:`flyttkedja.explorer`).
     """
     t = Text(lang)
     page = _Page(t, [report] + ([alongside] if alongside is not None else []))
@@ -111,9 +108,14 @@ def render_html(report, lang: str = "en", scenario: pl.DataFrame | None = None, 
     sections.append(page.charts("end_reasons", charts.end_figure, t("share_of_chains")))
     if scenario is not None:
         sections.append(page.scenario(scenario))
+    if explorer is not None:
+        from flyttkedja.explorer import explorer_body
+
+        sections.append(_section("explorer", t, explorer_body(explorer, lang, embedded=True)))
     sections += [_tables_section(report, t, scenario), _method(report, t, lang)]
-    keys = ["length_distribution", "flows", "reach", "rounds", "end_reasons", "scenario", "tables", "method_note"]
-    present = {"rounds": "rounds" in report.tables, "scenario": scenario is not None}
+    keys = ["length_distribution", "flows", "reach", "rounds", "end_reasons", "scenario", "explorer", "tables",
+            "method_note"]
+    present = {"rounds": "rounds" in report.tables, "scenario": scenario is not None, "explorer": explorer is not None}
     nav = "".join(f'<a href="#{k}">{escape(t(k))}</a>' for k in keys if present.get(k, True))
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -176,7 +178,7 @@ class _Page:
         data = data.replace("<", "\\u003c")  # valid JSON that can never close the script element
         return (f'<script type="application/json" id="chart-specs">{data}</script>'
                 f'<script type="application/gzip;base64" id="plotly-js" data-version="{escape(version)}">'
-                f"{bundle}</script><script>{LOADER}</script>")
+                f"{bundle}</script><script>{charts.plotly_loader()}</script><script>{LOADER}</script>")
 
 
 def _key_figures(report, t) -> str:

@@ -99,6 +99,7 @@ _LABELS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "end_reasons": ("How chains end", "Hur kedjorna slutar"),
     "segregation": ("Moves between area types", "Flyttningar mellan områdestyper"),
     "scenario": ("Scenario comparison", "Scenariojämförelse"),
+    "explorer": ("Scenario explorer", "Scenarioutforskare"),
     "notes": ("Notes", "Anmärkningar"),
     # headings and text
     "title": ("Vacancy chains of new dwellings", "Flyttkedjor från nyproduktion"),

@@ -76,21 +76,30 @@ class Report:
         return checking_text(self.checking)
 
     def write(self, path: str | os.PathLike, *, overwrite: bool = False, lang: str = "en",
-              scenario: pl.DataFrame | None = None, alongside: Report | None = None) -> Path:
+              scenario: pl.DataFrame | None = None, alongside: Report | None = None, explorer=None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
         output_check.json/.txt, report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison
         when given), atomically; then record the release in the ledger (when given). ``alongside``: see
-        :meth:`html`."""
+        :meth:`html`; its tables are written too, as ``<convention>_<name>.parquet``/``.csv``
+        (protect it first: :func:`flyttkedja.analysis.conventions.protect_alongside`)."""
         with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
             for name, frame in self.tables.items():
                 parquet, csv = store.report_table_files(tmp, name)
                 write_parquet(frame.to_arrow(), parquet)
                 frame.write_csv(csv, float_precision=6)
-            store.write_report_manifest(tmp, self.parameters())
+            extra = {}
+            if alongside is not None:  # what the page shows of the other convention is published too
+                extra = {"alongside": {"convention": alongside.convention, "tables": list(alongside.tables)}}
+                for name, frame in alongside.tables.items():
+                    parquet, csv = store.report_table_files(tmp, f"{alongside.convention}_{name}")
+                    write_parquet(frame.to_arrow(), parquet)
+                    frame.write_csv(csv, float_precision=6)
+            store.write_report_manifest(tmp, {**self.parameters(), **extra})
             write_json(self.checking, store.report_file(tmp, "check_json"))
             store.report_file(tmp, "check_text").write_text(self.output_check() + "\n")
             store.report_file(tmp, "summary").write_text(self.summary() + "\n")
-            self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario, alongside=alongside)
+            self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario, alongside=alongside,
+                            explorer=explorer)
             self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)
         if self.ledger is not None and self.options["disclosure"] == "suppress":
             self.record(Path(path).name)
@@ -103,22 +112,24 @@ class Report:
                    "published": published_counts(self.tables)}
         return write_json(self.ledger.record(self.fingerprint, release), self.ledger.path)
 
-    def html(self, lang: str = "en", scenario: pl.DataFrame | None = None, alongside: Report | None = None) -> str:
+    def html(self, lang: str = "en", scenario: pl.DataFrame | None = None, alongside: Report | None = None,
+             explorer=None) -> str:
         """The self-contained HTML report (interactive charts, every table, method note) as a string.
 
         ``alongside``: a Report of the same register under the other chain
-        convention; charts whose figures differ are then drawn side by side.
+        convention; charts whose figures differ are then drawn side by side. ``explorer``: a scenario
+        output directory; the page then carries the scenario explorer of its model (docs/explorer.md).
         """
         from flyttkedja.analysis.html import render_html
 
-        return render_html(self, lang=lang, scenario=scenario, alongside=alongside)
+        return render_html(self, lang=lang, scenario=scenario, alongside=alongside, explorer=explorer)
 
     def write_html(self, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None,
-                   alongside: Report | None = None) -> Path:
+                   alongside: Report | None = None, explorer=None) -> Path:
         """Write :meth:`html` to ``path`` atomically (UTF-8); same report and lang give the same bytes."""
         path = Path(path)
         with atomic_file(path) as tmp:
-            Path(tmp).write_text(self.html(lang, scenario, alongside), encoding="utf-8")
+            Path(tmp).write_text(self.html(lang, scenario, alongside, explorer), encoding="utf-8")
         return path
 
     def write_excel(self, path: str | os.PathLike, *, lang: str = "en",

@@ -11,3 +11,4 @@ from flyttkedja.cli import synth  # noqa: E402,F401
 from flyttkedja.cli import demo  # noqa: E402,F401
 from flyttkedja.cli import bench  # noqa: E402,F401
 from flyttkedja.cli import scenario  # noqa: E402,F401
+from flyttkedja.cli import explore  # noqa: E402,F401

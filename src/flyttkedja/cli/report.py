@@ -46,16 +46,21 @@ from flyttkedja.cli import main, refuse_existing, spinner
 @click.option("--register", "register_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Register directory the chains were traced from (default: the one trace.json "
                                  "names); refused when its content differs from the traced one.")
+@click.option("--both-conventions", is_flag=True,
+              help="Also trace the register under the other chain convention (paths/trees) and show its figures "
+                   "beside these where they differ; both are protected as one release (docs/report.md).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disclosure: str, threshold: int | None,
            rules: str, unsafe_threshold: bool, ledger: Path | None, no_ledger: bool, rounds: int, areas: Path | None,
-           lang: str, scenario_dir: Path | None, register_dir: Path | None, overwrite: bool) -> None:
+           lang: str, scenario_dir: Path | None, register_dir: Path | None, both_conventions: bool,
+           overwrite: bool) -> None:
     """Write the analysis tables of the chains in TRACE_DIR to --out.
 
     \b
     Example:
       flyttkedja report run/chains --out run/report --by tenure,rooms
       flyttkedja report run/chains --out run/rapport --lang sv --scenario run/scenario
+      flyttkedja report run/chains --out run/report --both-conventions
 
     Open run/report/report.html in a browser; report.xlsx holds the same tables;
     output_check.txt is the summary for the secure environment's output checker.
@@ -100,8 +105,19 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
                             rules=rules, unsafe=unsafe_threshold, rounds=rounds, ledger=use_ledger)
         except ValueError as e:
             raise click.UsageError(str(e)) from None
+        other = None
+        if both_conventions:
+            from flyttkedja.analysis.conventions import protect_alongside
+            from flyttkedja.core import retrace
+
+            convention = "path" if result.convention == "tree" else "tree"
+            progress.update(task, description=f"tracing and analysing {convention}s")
+            other = protect_alongside(result, Report(retrace(cs, convention), areas=areas, by=result.by,
+                                                     **result.options))
         progress.update(task, description=f"writing {out}")
-        result.write(out, overwrite=overwrite, lang=lang, scenario=comparison)
+        has_model = scenario_dir is not None and store.scenario_file(scenario_dir, "model").exists()
+        explorer = scenario_dir if has_model else None  # the report's explorer section tries programmes on it
+        result.write(out, overwrite=overwrite, lang=lang, scenario=comparison, alongside=other, explorer=explorer)
     click.echo(result.summary())
     click.echo(f"\nreport: {store.report_file(out, 'html')}  (tables for Excel: {store.report_file(out, 'xlsx')}; "
                f"output checking: {store.report_file(out, 'check_text')})")

@@ -219,6 +219,23 @@ def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap
     return ChainSet(chains, links, reg.moves, reg.dwellings, params, q)
 
 
+def retrace(chainset: ChainSet, convention: str) -> ChainSet:
+    """The same register, seeds, window, gap and bound traced under another ``convention``.
+
+    Seeds given as dwelling ids or an expression are taken as the dwellings the chains
+    start at (every vacancy there in the window: the same seeds).
+
+    >>> trees = retrace(paths, "tree")                          # doctest: +SKIP
+    """
+    p = chainset.params
+    seeds = p.get("seeds", "new_builds")
+    if seeds not in ("new_builds", "all"):
+        seeds = chainset.chains["seed_dwelling"].unique().sort().to_numpy()
+    return trace(chainset.moves, chainset.dwellings, seeds, window=tuple(p["window"]),
+                 max_gap_days=p["max_gap_days"], max_length=p["max_length"], convention=convention,
+                 register_dir=p.get("register_dir"))
+
+
 def _params(reg: Prepared, seeds: Seeds, moves, dwellings, register_dir) -> dict:
     if register_dir is None and isinstance(moves, (str, Path)) and isinstance(dwellings, (str, Path)):
         if Path(moves).resolve().parent == Path(dwellings).resolve().parent:

@@ -188,6 +188,24 @@ def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: 
     """The transition model's rows for one programme and its lines: exact expectations with bootstrap
     intervals (gross moves: also the model's cross-validated error, relative sd ``model_error``), and the
     Monte Carlo distribution of the programme's total moves."""
+    rows = expectation_rows(model, programme, bootstrap=bootstrap, seed=seed, model_error=model_error)
+    kinds, counts, _ = programme_kinds(model, programme)
+    sim = model.simulate(kinds, counts, reps, seed)
+    per100 = sim["moves"] / counts.sum() * 100
+    rows.append(_row(programme.name, "transition_model", f"{GROSS}_simulated", None, per100.mean(),
+                     *np.percentile(per100, [2.5, 97.5]), reps))
+    hist = sim["hist"].sum(axis=0) / sim["hist"].sum()
+    rows.append(_row(programme.name, "transition_model", "chain_length_share_0", None, hist[0], n=reps))
+    rows.append(_row(programme.name, "transition_model", "chain_length_share_5_plus", None, hist[5:].sum(), n=reps))
+    return rows
+
+
+def expectation_rows(model: TransitionModel, programme: Programme, *, bootstrap: int, seed: int,
+                     model_error: float = 0.0) -> list[dict]:
+    """The exact-expectation rows of :func:`transition_rows` (no Monte Carlo): ``chain_length_mean`` and
+    every measure of :func:`_model_spec`, per programme and line, with bootstrap intervals when
+    ``bootstrap`` > 0 (gross moves: widened by the relative model error ``model_error``).
+    :meth:`TransitionModel.evaluate` gives these with ``bootstrap=0``."""
     kinds, counts, _ = programme_kinds(model, programme)
     munis = programme_municipalities(programme)
     point = _model_values(model, kinds, counts, munis)
@@ -215,13 +233,6 @@ def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: 
                 half = Z975 * np.hypot(sd_boot, model_error * est)
                 lo, hi = est - half, est + half
             rows.append(_row(programme.name, "transition_model", name, group, est, lo, hi, n, line=line, area=area))
-    sim = model.simulate(kinds, counts, reps, seed)
-    per100 = sim["moves"] / counts.sum() * 100
-    rows.append(_row(programme.name, "transition_model", f"{GROSS}_simulated", None, per100.mean(),
-                     *np.percentile(per100, [2.5, 97.5]), reps))
-    hist = sim["hist"].sum(axis=0) / sim["hist"].sum()
-    rows.append(_row(programme.name, "transition_model", "chain_length_share_0", None, hist[0], n=reps))
-    rows.append(_row(programme.name, "transition_model", "chain_length_share_5_plus", None, hist[5:].sum(), n=reps))
     return rows
 
 
@@ -428,7 +439,10 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                        "shrinkage": model.shrinkage, "sparse_strata": model.meta["sparse_strata"],
                        "cross_validation": {k: v for k, v in model.meta.get("cross_validation", {}).items()
                                             if k != "by_municipality"}},
-                notes=["target-group allocation is applied in the transition model only",
+                notes=["target-group allocation: the transition model conditions the first filler on the group; "
+                       "the microsimulation lets only eligible households get the line's dwellings, at completion "
+                       "and at every re-letting (the market's rules; lowest_quintile and born_abroad lines stay "
+                       "open there)",
                        "gross = the chains the programme's dwellings start; net = the paired change in all moves "
                        "that fill a dwelling; displacement_ratio = net / gross"],
                 differences=diffs,

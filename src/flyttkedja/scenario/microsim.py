@@ -93,7 +93,7 @@ def market_run(cfg: SynthConfig, seed: int, programme=None, years: int | None = 
     """Simulate the market (with ``programme``'s dwellings over ``years`` when given) as register tables."""
     spec = programme_hook(cfg, programme, cfg.years if years is None else years) if programme is not None else None
     raw = simulate(cfg, int(seed), programme=spec)
-    reg = build_register(raw, {})
+    reg = build_register(raw, {}, truth=False)  # the programme's chains are traced, not read from the truth
     ids, line = raw.programme_dwellings()
     return MarketRun(reg.moves, reg.dwellings, reg.areas, reg.window, reg.max_gap_days, ids, line)
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from flyttkedja import store
 from flyttkedja.analysis.disclosure import DEFAULT_THRESHOLD, primary_suppression
 from flyttkedja.analysis.groups import HOUSEHOLD_COLUMNS, TARGET_GROUPS, household_frame, income_reference, \
     size_band, target_flags
@@ -214,6 +215,19 @@ class TransitionModel:
         pr = self.probabilities() if probs is None else probs
         P0, F0 = (pr.P0, pr.F) if group is None else pr.allocated(group)
         return analytic(start, P0, pr.P, pr.F, self.moves_flag(), F0, pr.N)
+
+    # ------------------------------------------------------------------ a programme
+    def evaluate(self, programme, *, min_observations: int = 30) -> dict:
+        """The figures the scenario run's ``transition_model`` method gives one programme (its TOML table
+        ``{"name": ..., "line": [...]}`` or a :class:`~flyttkedja.scenario.Programme`), as JSON-ready rows
+        and warnings; :mod:`flyttkedja.scenario.evaluation` lists them. The explorer computes the same.
+
+        >>> load_model("out/kustvik").evaluate({"name": "a", "line": [{"count": 10, "tenure": "rental",
+        ...                                                           "rooms": 2}]})["rows"][0]  # doctest: +SKIP
+        """
+        from flyttkedja.scenario.evaluation import evaluate
+
+        return evaluate(self, programme, min_observations=min_observations)
 
     # ------------------------------------------------------------------ Monte Carlo
     def simulate(self, kinds: list[tuple[np.ndarray, int | None]], counts: np.ndarray, reps: int, seed: int,
@@ -434,8 +448,15 @@ def _published_meta(meta: dict) -> dict:
 
 
 def load_model(path: str | os.PathLike) -> TransitionModel:
-    """Read a model written by :meth:`TransitionModel.save` (this format or the previous dense one)."""
-    record = json.loads(Path(path).read_text())
+    """Read a model written by :meth:`TransitionModel.save` (this format or the previous dense one).
+
+    ``path``: the model's JSON file, or a directory holding it as ``model.json`` (a scenario output)."""
+    path = Path(path)
+    if path.is_dir():
+        path = store.scenario_file(path, "model")
+        if not path.exists():
+            raise FileNotFoundError(f"{path.parent}: no {path.name} (not a scenario output or a saved model)")
+    record = json.loads(path.read_text())
     if record.get("format") not in FORMATS:
         raise ValueError(f"{path}: not a flyttkedja transition model (format {record.get('format')!r})")
     S, G, W = len(record["strata"]), len(record["groups"]), len(record["strata"]) + len(record["reasons"])

@@ -311,11 +311,16 @@ def joined_moves(mv: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_register(raw: RawRegister, meta: dict[str, Any]) -> Register:
-    """The canonical tables and ground truth from a finished simulation."""
+def build_register(raw: RawRegister, meta: dict[str, Any], *, truth: bool = True) -> Register:
+    """The canonical tables and ground truth from a finished simulation.
+
+    ``truth=False`` leaves the three truth tables empty (their schemas, no
+    rows): a scenario's market runs trace their own chains and never read them.
+    """
     muni_codes = pa.array([m["code"] for m in raw.cfg.section("municipality")])
     max_gap = raw.cfg.max_gap_days
-    chains, links, truth_moves = _truth_tables(raw, max_gap)
+    chains, links, truth_moves = (_truth_tables(raw, max_gap) if truth else
+                                  (TRUTH_CHAINS.empty_table(), TRUTH_LINKS.empty_table(), TRUTH_MOVES.empty_table()))
     window = tuple(EPOCH + dt.timedelta(days=int(x)) for x in raw.window)
     return Register(
         dwellings=_dwellings(raw, muni_codes), households=_households(raw), moves=_moves(raw.moves, raw.dwelling_id),

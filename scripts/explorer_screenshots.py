@@ -1,0 +1,177 @@
+"""Screenshots and figures of the planners' walkthrough (docs/explorer.md, docs/explorer.sv.md).
+
+Builds what ``flyttkedja scenario run examples/kustvik_rental_share.toml`` saves as its model
+(the metro preset at the example's scale, years and seed; default strata; threshold 5;
+cross-validated by municipality) — without the microsimulation, which the explorer does not use —
+writes the explorer of it, opens it in headless Chromium (as the browser test does) and saves
+screenshots under docs/img/explorer_*.png. The figures quoted in the walkthroughs are
+:meth:`TransitionModel.evaluate` of the example's programmes, written between the
+``<!-- figures -->`` markers of both files (the page shows the same numbers).
+
+    python scripts/explorer_screenshots.py              # metro scale 1: about 3 minutes
+    python scripts/explorer_screenshots.py --scale 0.3  # quicker, other figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from report_screenshots import OUT, _browser, _save
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "kustvik_rental_share.toml"
+DOCS = {"en": ROOT / "docs" / "explorer.md", "sv": ROOT / "docs" / "explorer.sv.md"}
+
+
+def build_model(directory: Path, scale: float):
+    """The example's model, saved as its scenario run saves it, with the example's scenario.json."""
+    from dataclasses import replace
+
+    from flyttkedja import store
+    from flyttkedja.core import trace
+    from flyttkedja.scenario import estimate, load_scenario
+    from flyttkedja.synth import generate
+
+    sc = load_scenario(EXAMPLE)
+    sc = replace(sc, source=replace(sc.source, scale=scale))
+    src, ms = sc.source, sc.model
+    reg = generate(src.preset, scale=src.scale, years=src.years, seed=src.seed)
+    cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
+                         shrinkage=ms.shrinkage)
+    model.meta["cross_validation"] = model.cross_validate()
+    model.save(store.scenario_file(directory, "model"))
+    store.write_scenario_manifest(directory, store.ScenarioManifest(scenario=sc.to_dict()))
+    return sc, model
+
+
+WORDS = {
+    "en": {"head": "| programme | gross moves per 100 new (95%) | in Kustvik | rest of the region | "
+                   "chains of one move | round 3 in areas with challenges | gross, model before disclosure control |",
+           "note": "Computed by `python scripts/explorer_screenshots.py --scale {scale}` (metro preset, scale "
+                   "{scale}, 5 years, seed 7; the model keeps {kept} of its {records} vacancy records after "
+                   "disclosure control; out-of-sample error {sigma}%)."},
+    "sv": {"head": "| program | bruttoflyttningar per 100 nya (95 %) | i Kustvik | resten av regionen | "
+                   "kedjor med en flyttning | omgång 3 i områden med utmaningar | brutto, modellen före röjandeskydd |",
+           "note": "Beräknat med `python scripts/explorer_screenshots.py --scale {scale}` (metro, skala {scale}, "
+                   "5 år, frö 7; modellen behåller {kept} av sina {records} vakansposter efter röjandeskyddet; "
+                   "fel utanför urvalet {sigma}\u00a0%)."},
+}
+
+
+def figures_table(model, full, scenario, lang: str, scale: float) -> str:
+    """The walkthrough's figures of the example's programmes, as a Markdown table (``model``: as saved;
+    ``full``: before disclosure control, as the scenario run's comparison uses it for a synthetic source)."""
+    def fmt(x, d=0):
+        text = f"{x:,.{d}f}".replace(",", "\u00a0")
+        return text.replace(".", ",") if lang == "sv" else text
+
+    pct = "\u00a0%" if lang == "sv" else "%"
+    rows = [WORDS[lang]["head"], "|---|---|---|---|---|---|---|"]
+    for prog in scenario.programmes:
+        res = model.evaluate(prog)
+        get = {(r["measure"], r["area"], r["group"], r["line"]): r for r in res["rows"]}
+        g = get[("moves_gross_per_100_new", "region", None, None)]
+        one = get[("chain_length_share", "region", "1", None)]["estimate"]
+        r3 = sum(get[(f"vacancies_area_{a}_share_by_round", "region", "3", None)]["estimate"]
+                 for a in ("major_challenges", "challenges") if (f"vacancies_area_{a}_share_by_round", "region",
+                                                                "3", None) in get)
+        rows.append(f"| {prog.name} | {fmt(g['estimate'])} ({fmt(g['lower'])}–{fmt(g['upper'])}) | "
+                    f"{fmt(get[('moves_gross_per_100_new', 'municipality', None, None)]['estimate'])} | "
+                    f"{fmt(get[('moves_gross_per_100_new', 'rest', None, None)]['estimate'])} | "
+                    f"{fmt(100 * one)}{pct} | {fmt(100 * r3)}{pct} | {fmt(gross(full, prog))} |")
+    kept = int(model.first.sum() + model.later.sum())
+    note = WORDS[lang]["note"].format(scale=scale, kept=fmt(kept), records=fmt(model.meta["records"]),
+                                      sigma=fmt(100 * model.meta["cross_validation"]["sigma"], 1))
+    return "\n".join(rows) + "\n\n" + note
+
+
+def gross(model, prog) -> float:
+    return next(r["estimate"] for r in model.evaluate(prog)["rows"]
+                if r["measure"] == "moves_gross_per_100_new" and r["area"] == "region" and r["line"] is None)
+
+
+def write_figures(text: str, path: Path) -> None:
+    doc = path.read_text(encoding="utf-8")
+    if "<!-- figures -->\n" not in doc or "<!-- /figures -->" not in doc:
+        sys.exit(f"{path}: no <!-- figures --> ... <!-- /figures --> markers")
+    new = re.sub(r"<!-- figures -->\n.*?<!-- /figures -->", lambda m: f"<!-- figures -->\n{text}\n<!-- /figures -->",
+                 doc, flags=re.S)
+    path.write_text(new, encoding="utf-8")
+    print("wrote", path)
+
+
+def _wait(driver):
+    deadline = time.monotonic() + 120
+    while not driver.execute_script("return document.documentElement.dataset.explorer"):
+        if time.monotonic() > deadline:
+            sys.exit("explorer not drawn")
+        time.sleep(0.1)
+    if driver.execute_script("return document.documentElement.dataset.explorer") != "ready":
+        sys.exit("explorer failed")
+    driver.execute_async_script("window.flyttkedja.ready.then(() => arguments[0]())")
+
+
+def _drawn(driver):
+    driver.execute_async_script("const done = arguments[0]; window.flyttkedja.update().then(() => done())")
+    time.sleep(0.3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    args = parser.parse_args()
+    from flyttkedja.explorer import write_explorer
+    from flyttkedja.scenario import load_model
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        scen = Path(tmp) / "kustvik"
+        scenario, full = build_model(scen, args.scale)
+        model = load_model(scen)
+        for lang, path in DOCS.items():
+            write_figures(figures_table(model, full, scenario, lang, args.scale), path)
+        page = write_explorer(scen, Path(tmp) / "explorer.html")
+        driver = _browser()
+        driver.set_window_size(1300, 1000)
+        try:
+            driver.get(page.as_uri())
+            _wait(driver)
+            _save(driver.find_element(By.ID, "programmes"), "explorer_programmes")
+            _save(driver.find_element(By.ID, "figures"), "explorer_figures")
+            for name in ("gross", "length", "rounds", "reached"):
+                chart = driver.find_element(By.ID, f"xchart-{name}")
+                driver.execute_script("arguments[0].scrollIntoView()", chart)
+                _save(chart, f"explorer_{name}")
+            # a fourth programme: the 50% one with its 2-room rentals allocated to young adults
+            driver.find_element(By.ID, "add-programme").click()
+            _drawn(driver)
+            name = driver.find_element(By.ID, "p3-name")
+            driver.execute_script("arguments[0].select()", name)
+            name.send_keys("50% rental, youth", Keys.TAB)
+            Select(driver.find_element(By.ID, "p3-l0-target_group")).select_by_value("young_adults")
+            _drawn(driver)
+            card = driver.find_elements(By.CSS_SELECTOR, "#programmes .card")[3]
+            driver.execute_script("arguments[0].scrollIntoView()", card)
+            _save(card, "explorer_allocation")
+            driver.find_element(By.ID, "lang-sv").click()
+            _drawn(driver)
+            _save(driver.find_element(By.ID, "figures"), "explorer_figures_sv")
+            _save(driver.find_element(By.ID, "warnings"), "explorer_warnings_sv")
+        finally:
+            driver.quit()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,608 @@
+// The transition model's evaluation of a programme, in the browser.
+//
+// A line-by-line port of flyttkedja.scenario.evaluation.evaluate (Python) and what it calls:
+// TransitionModel.line_weights / probabilities / expectations (scenario/model.py) and
+// programme_kinds, unused_attributes, sparse_lines, _model_values, expectation_rows
+// (scenario/compare.py). Same inputs (model.json's counts, a programme as the scenario TOML's
+// structure), same rows to 1e-9: sums run in the order numpy runs them where the result depends
+// on it (shrinkage sums row by row, in stratum order), and everything else is elementwise.
+// tests/test_browser_explorer.py compares the two on generated programmes; change them together.
+//
+// Exposes FlyttkedjaModel(record, constants) with .evaluate(programme) and .validate(programme).
+"use strict";
+
+(function (global) {
+  const Z975 = 1.959963984540054;
+  const TOP_ROOMS = 5;
+  const LENGTH_BINS = 21;
+  const ROUNDS = 6;
+  const GROSS = "moves_gross_per_100_new";
+  const METHOD = "transition_model";
+  const MOVE_REASONS = ["new_household", "in_migrant", "immigrant", "not_vacated"];
+  const LINE_FIELDS = ["count", "tenure", "rooms", "building_type", "landlord", "municipality", "area_type",
+                       "level", "target_group"];
+
+  // ------------------------------------------------------------------ small helpers
+  class ScenarioError extends Error {}
+
+  // Python's repr() of a str (the warnings quote programme names as Python does).
+  function pyRepr(s) {
+    const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+    let out = quote;
+    for (const ch of s) {
+      const c = ch.codePointAt(0);
+      if (ch === "\\") out += "\\\\";
+      else if (ch === quote) out += "\\" + quote;
+      else if (ch === "\n") out += "\\n";
+      else if (ch === "\r") out += "\\r";
+      else if (ch === "\t") out += "\\t";
+      else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
+      else out += ch;
+    }
+    return out + quote;
+  }
+
+  // Python's repr() of a scalar in an error message (strings quoted, numbers as written).
+  function valueRepr(v) {
+    if (typeof v === "string") return pyRepr(v);
+    if (v === null || v === undefined) return "None";
+    if (v === true) return "True";
+    if (v === false) return "False";
+    if (Array.isArray(v)) return "[" + v.map(valueRepr).join(", ") + "]";
+    if (typeof v === "object") return "{...}";
+    return String(v);
+  }
+
+  function zeros(n) { return new Float64Array(n); }
+
+  // A dense Float64Array from a saved count array: sparse {shape, index, value} or a nested list.
+  function dense(raw, size) {
+    const out = zeros(size);
+    if (raw === null || raw === undefined) return null;
+    if (!Array.isArray(raw)) {
+      for (let i = 0; i < raw.index.length; i++) out[raw.index[i]] = raw.value[i];
+      return out;
+    }
+    const flat = raw.flat(Infinity);
+    for (let i = 0; i < flat.length; i++) out[i] = flat[i];
+    return out;
+  }
+
+  function rowSums(a, rows, cols) {
+    const out = zeros(rows);
+    for (let i = 0; i < rows; i++) {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += a[i * cols + j];
+      out[i] = s;
+    }
+    return out;
+  }
+
+  function total(a) { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]; return s; }
+
+  // Rows num/den shrunk towards their parents (model._shrunk): p_l = (num_l + k p_{l+1}) / (den_l + k).
+  function shrunk(num, den, X, levels, k, fallback) {
+    let p = null;
+    for (let li = levels.length - 1; li >= 0; li--) {
+      const lev = levels[li];
+      let nGroups = 0;
+      for (let i = 0; i < lev.length; i++) nGroups = Math.max(nGroups, lev[i] + 1);
+      const agg = zeros(nGroups * X), n = zeros(nGroups);
+      for (let i = 0; i < lev.length; i++) {  // np.add.at and np.bincount: in row order
+        const g = lev[i];
+        for (let x = 0; x < X; x++) agg[g * X + x] += num[i * X + x];
+        n[g] += den[i];
+      }
+      const next = zeros(nGroups * X);
+      if (p === null) {
+        for (let g = 0; g < nGroups; g++) {
+          for (let x = 0; x < X; x++) {
+            next[g * X + x] = n[g] > 0 ? agg[g * X + x] / Math.max(n[g], 1e-300) : (fallback ? fallback[x] : 0);
+          }
+        }
+      } else {
+        const parentOf = new Int32Array(nGroups), up = levels[li + 1];
+        for (let i = 0; i < lev.length; i++) parentOf[lev[i]] = up[i];
+        for (let g = 0; g < nGroups; g++) {
+          const q = parentOf[g];
+          for (let x = 0; x < X; x++) {
+            const parent = p[q * X + x];
+            next[g * X + x] = n[g] > 0 ? (agg[g * X + x] + k * parent) / Math.max(n[g] + k, 1e-300) : parent;
+          }
+        }
+      }
+      p = next;
+    }
+    const fine = levels[0], out = zeros(fine.length * X);
+    for (let i = 0; i < fine.length; i++) out.set(p.subarray(fine[i] * X, fine[i] * X + X), i * X);
+    return out;
+  }
+
+  // Strata from which no chain can end get the pooled end distribution (model._close).
+  function close(P, S, W) {
+    const endsHere = new Array(S).fill(false);
+    for (let i = 0; i < S; i++) for (let j = S; j < W; j++) if (P[i * W + j] > 0) endsHere[i] = true;
+    let reach = endsHere.slice();
+    for (let it = 0; it < S; it++) {
+      const more = reach.slice();
+      for (let i = 0; i < S; i++) {
+        if (more[i]) continue;
+        for (let j = 0; j < S; j++) if (reach[j] && P[i * W + j] > 0) { more[i] = true; break; }
+      }
+      if (more.every((v, i) => v === reach[i])) break;
+      reach = more;
+    }
+    const closed = reach.map((r, i) => !r && !endsHere[i]);
+    const open = closed.filter((c) => !c).length;
+    if (!closed.some((c) => c) || open === 0) return P;
+    const R = W - S, pooled = zeros(R);
+    for (let i = 0; i < S; i++) if (!closed[i]) for (let r = 0; r < R; r++) pooled[r] += P[i * W + S + r];
+    for (let r = 0; r < R; r++) pooled[r] /= open;
+    const a = total(pooled), out = Float64Array.from(P);
+    for (let i = 0; i < S; i++) {
+      if (!closed[i]) continue;
+      for (let j = 0; j < S; j++) out[i * W + j] *= 1 - a;
+      for (let r = 0; r < R; r++) out[i * W + S + r] = pooled[r];
+    }
+    return out;
+  }
+
+  // (I - Q)^-1 by Gauss-Jordan elimination with partial pivoting (Q: the first S columns of P).
+  function fundamental(P, S, W) {
+    const A = zeros(S * S), B = zeros(S * S);
+    for (let i = 0; i < S; i++) {
+      for (let j = 0; j < S; j++) A[i * S + j] = (i === j ? 1 : 0) - P[i * W + j];
+      B[i * S + i] = 1;
+    }
+    for (let c = 0; c < S; c++) {
+      let piv = c, best = Math.abs(A[c * S + c]);
+      for (let r = c + 1; r < S; r++) if (Math.abs(A[r * S + c]) > best) { best = Math.abs(A[r * S + c]); piv = r; }
+      if (best === 0) throw new Error("the model's transition matrix is singular");
+      if (piv !== c) {
+        for (let j = 0; j < S; j++) {
+          let t = A[c * S + j]; A[c * S + j] = A[piv * S + j]; A[piv * S + j] = t;
+          t = B[c * S + j]; B[c * S + j] = B[piv * S + j]; B[piv * S + j] = t;
+        }
+      }
+      const d = A[c * S + c];
+      for (let j = 0; j < S; j++) { A[c * S + j] /= d; B[c * S + j] /= d; }
+      for (let r = 0; r < S; r++) {
+        if (r === c) continue;
+        const f = A[r * S + c];
+        if (f === 0) continue;
+        for (let j = 0; j < S; j++) { A[r * S + j] -= f * A[c * S + j]; B[r * S + j] -= f * B[c * S + j]; }
+      }
+    }
+    return B;
+  }
+
+  // x (n) @ M (n, m)
+  function vecMat(x, M, n, m, cols) {
+    const out = zeros(cols === undefined ? m : cols);
+    const use = cols === undefined ? m : cols;
+    for (let i = 0; i < n; i++) {
+      const xi = x[i];
+      if (xi === 0) continue;
+      for (let j = 0; j < use; j++) out[j] += xi * M[i * m + j];
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ the model
+  class Model {
+    constructor(record, constants) {
+      this.c = constants;
+      this.keys = record.keys;
+      this.strata = record.strata;
+      this.groups = record.groups;
+      this.reasons = record.reasons;
+      this.shrinkage = Number(record.shrinkage || 0);
+      this.threshold = record.threshold;
+      this.suppressedCells = record.suppressed_cells || 0;
+      this.meta = record.meta || {};
+      const S = this.S = this.strata.length, G = this.G = this.groups.length;
+      const W = this.W = S + this.reasons.length;
+      this.first = dense(record.first, S * W);
+      this.later = dense(record.later, S * W);
+      this.fills = dense(record.fills, S);
+      this.groupFills = dense(record.group_fills, S * G);
+      this.firstGroup = dense(record.first_group, G * S * W);
+      this.firstCogroup = dense(record.first_cogroup, G * S * G);
+      if (this.firstCogroup === null) {  // hand-built models (TransitionModel.__post_init__)
+        this.firstCogroup = zeros(G * S * G);
+        for (let g = 0; g < G; g++) for (let s = 0; s < S; s++) {
+          let sum = 0;
+          for (let w = 0; w < W; w++) sum += this.firstGroup[(g * S + s) * W + w];
+          this.firstCogroup[(g * S + s) * G + g] = sum;
+        }
+      }
+      this.parts = this.strata.map((s) => s.split("|"));
+      this.firstRows = rowSums(this.first, S, W);
+      this.laterRows = rowSums(this.later, S, W);
+      this.records = total(this.first) + total(this.later);
+      this.movesFlag = new Int8Array(W).fill(1);
+      this.reasons.forEach((r, i) => { this.movesFlag[S + i] = MOVE_REASONS.includes(r) ? 1 : 0; });
+      this._probs = null;
+    }
+
+    levels() {
+      if (!this._levels) {
+        const K = this.keys.length;
+        this._levels = [];
+        for (let lev = 0; lev <= K; lev++) {
+          const labels = this.parts.map((p) => p.slice(0, K - lev).join("|"));
+          const uniq = Array.from(new Set(labels)).sort();
+          const index = new Map(uniq.map((u, i) => [u, i]));
+          this._levels.push(Int32Array.from(labels, (l) => index.get(l)));
+        }
+      }
+      return this._levels;
+    }
+
+    modelError() {
+      const cv = this.meta.cross_validation || {};
+      return Number(cv.sigma || 0);
+    }
+
+    // ---------------------------------------------------------------- probabilities (model.Probabilities)
+    probabilities() {
+      if (this._probs) return this._probs;
+      const { S, W, G } = this, k = this.shrinkage, levels = this.levels();
+      const unfilled = S + this.reasons.indexOf("unfilled");
+      const unit = zeros(W); unit[unfilled] = 1;
+      const P = close(shrunk(this.later, this.laterRows, W, levels, k, unit), S, W);
+      const P0 = total(this.first) > 0 ? shrunk(this.first, this.firstRows, W, levels, k, null) : P;
+      const F = shrunk(this.groupFills, this.fills, G, levels, k, zeros(G)).map((v) => Math.min(Math.max(v, 0), 1));
+      const N = fundamental(P, S, W);
+      const moveP = zeros(S);  // P @ moves_flag
+      for (let i = 0; i < S; i++) { let s = 0; for (let j = 0; j < W; j++) s += P[i * W + j] * this.movesFlag[j]; moveP[i] = s; }
+      this._probs = { P, P0, F, N, moveP, alloc: new Map() };
+      return this._probs;
+    }
+
+    allocated(g) {
+      const pr = this.probabilities();
+      if (!pr.alloc.has(g)) {
+        const { S, W, G } = this, k = this.shrinkage, levels = this.levels();
+        const fg = this.firstGroup.subarray(g * S * W, (g + 1) * S * W);
+        const cg = this.firstCogroup.subarray(g * S * G, (g + 1) * S * G);
+        let P0, F0;
+        if (total(fg) > 0) {
+          P0 = shrunk(fg, rowSums(fg, S, W), W, levels, k, null);
+          const diag = zeros(S);
+          for (let s = 0; s < S; s++) diag[s] = cg[s * G + g];
+          F0 = shrunk(cg, diag, G, levels, k, null).map((v) => Math.min(Math.max(v, 0), 1));
+        } else {
+          P0 = pr.P0; F0 = Float64Array.from(pr.F);
+        }
+        F0 = Float64Array.from(F0);
+        for (let s = 0; s < S; s++) F0[s * G + g] = 1;
+        pr.alloc.set(g, [P0, F0]);
+      }
+      return pr.alloc.get(g);
+    }
+
+    // ---------------------------------------------------------------- a line's strata (line_weights)
+    attributeLabel(key, value) {
+      if (value === null || value === undefined) return null;
+      if (key === "rooms") {
+        const r = Math.min(Math.max(Math.trunc(value), 1), TOP_ROOMS);
+        return r >= TOP_ROOMS ? `${TOP_ROOMS}+` : String(r);
+      }
+      if (key === "size_band") {
+        const r = Math.trunc(value);
+        return r >= 4 ? "4+" : String(Math.max(r, 1));
+      }
+      return String(value);
+    }
+
+    lineWeights(attrs) {
+      const keys = this.keys, S = this.S;
+      const want = {};
+      for (const k of keys) want[k] = this.attributeLabel(k, attrs[k === "size_band" ? "rooms" : k]);
+      const relaxed = [], given = keys.filter((k) => want[k] !== null);
+      let match;
+      for (;;) {
+        match = this.parts.map((p) => keys.every((k, i) => want[k] === null || relaxed.includes(k) || p[i] === want[k]));
+        if (match.some((m) => m)) break;
+        const left = given.filter((k) => !relaxed.includes(k) && k !== keys[0]);
+        if (!left.length) {
+          throw new ScenarioError(`no stratum of the model matches the line; strata are ${this.strata.slice(0, 5).join(", ")}...`);
+        }
+        relaxed.push(left[left.length - 1]);
+      }
+      const both = zeros(S);
+      for (let s = 0; s < S; s++) both[s] = this.laterRows[s] + this.firstRows[s];
+      for (const basis of [this.firstRows, both]) {
+        const w = zeros(S);
+        for (let s = 0; s < S; s++) w[s] = match[s] ? basis[s] : 0;
+        const sum = total(w);
+        if (sum > 0) return [w.map((v) => v / sum), relaxed];
+      }
+      const n = match.filter((m) => m).length;
+      return [Float64Array.from(match, (m) => (m ? 1 : 0) / n), relaxed];
+    }
+
+    // ---------------------------------------------------------------- a programme's validation (config._line)
+    validate(raw) {
+      const where0 = "programme[0]";
+      if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ScenarioError(`${where0}: must be a table`);
+      const unknownP = Object.keys(raw).filter((k) => !["name", "line"].includes(k)).sort();
+      if (unknownP.length) throw new ScenarioError(`${where0}.${unknownP[0]}: unknown field; allowed: name, line`);
+      if (typeof raw.name !== "string" || !raw.name.trim()) {
+        throw new ScenarioError(`${where0}.name: must be a non-empty string, got ${valueRepr(raw.name)}`);
+      }
+      if (!Array.isArray(raw.line) || !raw.line.length) {
+        throw new ScenarioError(`${where0}.line: need at least one [[programme.line]] table`);
+      }
+      const c = this.c;
+      const int = (v, where, lo, hi) => {
+        if (typeof v !== "number" || !Number.isInteger(v)) throw new ScenarioError(`${where}: must be a whole number, got ${valueRepr(v)}`);
+        if (v < lo || v > hi) throw new ScenarioError(`${where}: ${valueRepr(v)} is outside ${lo}..${hi}`);
+        return v;
+      };
+      const choice = (v, where, allowed) => {
+        if (!allowed.includes(v)) throw new ScenarioError(`${where}: ${valueRepr(v)} is not one of ${allowed.join(", ")}`);
+        return v;
+      };
+      const lines = raw.line.map((line, i) => {
+        const where = `${where0}.line[${i}]`;
+        if (line === null || typeof line !== "object" || Array.isArray(line)) throw new ScenarioError(`${where}: must be a table`);
+        const unknown = Object.keys(line).filter((k) => !LINE_FIELDS.includes(k)).sort();
+        if (unknown.length) throw new ScenarioError(`${where}.${unknown[0]}: unknown field; allowed: ${LINE_FIELDS.join(", ")}`);
+        for (const key of ["count", "tenure", "rooms"]) if (!(key in line)) throw new ScenarioError(`${where}.${key}: missing`);
+        const tenure = choice(line.tenure, `${where}.tenure`, c.tenures);
+        let landlord = line.landlord === undefined ? null : line.landlord;
+        if (tenure === "rental") landlord = choice(landlord !== null ? landlord : "public", `${where}.landlord`, c.landlords);
+        else if (landlord !== null) throw new ScenarioError(`${where}.landlord: only rental dwellings have a landlord (tenure is ${tenure})`);
+        const muni = line.municipality === undefined ? null : line.municipality;
+        if (muni !== null && !(typeof muni === "string" && /^[0-9]{4}$/.test(muni))) {
+          throw new ScenarioError(`${where}.municipality: must be a four-digit string, got ${valueRepr(muni)}`);
+        }
+        const area = line.area_type === undefined ? null : line.area_type;
+        if (area !== null) choice(area, `${where}.area_type`, c.area_types);
+        const group = line.target_group === undefined ? null : line.target_group;
+        if (group !== null) choice(group, `${where}.target_group`, c.target_groups);
+        const level = line.level === undefined ? 1.0 : line.level;
+        if (typeof level !== "number" || !Number.isFinite(level)) throw new ScenarioError(`${where}.level: must be a number, got ${valueRepr(level)}`);
+        if (level < 0.1 || level > 10) throw new ScenarioError(`${where}.level: ${valueRepr(level)} is outside 0.1..10.0`);
+        return {
+          count: int(line.count, `${where}.count`, 1, 10000000), tenure, rooms: int(line.rooms, `${where}.rooms`, 1, 5),
+          building_type: choice(line.building_type === undefined ? "multi_dwelling" : line.building_type,
+                                `${where}.building_type`, c.building_types),
+          landlord, municipality: muni, area_type: area, level, target_group: group,
+          written: Object.keys(line).sort(),
+        };
+      });
+      return { name: raw.name, lines };
+    }
+
+    // ---------------------------------------------------------------- compare.py's helpers
+    kinds(prog) {
+      const notes = [];
+      const kinds = prog.lines.map((line, i) => {
+        const attrs = {};
+        for (const k of this.c.line_attributes) attrs[k] = line[k];
+        const [w, relaxed] = this.lineWeights(attrs);
+        if (relaxed.length) {
+          notes.push(`programme ${pyRepr(prog.name)} line ${i + 1}: no observed stratum with its ${relaxed.join(", ")}; ` +
+                     "the model uses the other strata of its kind instead");
+        }
+        const g = this.groups.indexOf(line.target_group);
+        return [w, line.target_group !== null && g >= 0 ? g : null];
+      });
+      return [kinds, prog.lines.map((l) => l.count), notes];
+    }
+
+    unusedAttributes(prog) {
+      const out = [];
+      prog.lines.forEach((line, i) => {
+        const written = new Set(line.written);
+        const ignored = ["landlord", "building_type", "municipality", "area_type"]
+          .filter((k) => written.has(k) && !this.keys.includes(k));
+        if (!this.keys.includes("rooms") && !this.keys.includes("size_band")) ignored.push("rooms");
+        if (line.level !== 1.0) ignored.push("level");
+        if (ignored.length) {
+          out.push(`programme ${pyRepr(prog.name)} line ${i + 1}: the transition model ignores ${ignored.join(", ")} ` +
+                   `(not among its strata ${this.keys.join(", ")}` +
+                   `${ignored.includes("level") ? "; the price level only reaches the microsimulation" : ""})`);
+        }
+      });
+      return out;
+    }
+
+    disclosureWarning() {  // evaluation.disclosure_warning
+      const records = this.meta.records;
+      if (!this.suppressedCells || !records) return [];
+      return [`disclosure control withheld ${this.suppressedCells} cells of the model (counts below ` +
+              `${this.threshold}): it keeps ${this.records} of its ${Math.trunc(records)} vacancy records, and its ` +
+              "figures rest on those"];
+    }
+
+    sparseLines(prog, kinds, minObservations) {
+      const out = [];
+      kinds.forEach(([w], k) => {
+        let n = 0;
+        for (let s = 0; s < this.S; s++) if (w[s] > 0) n += this.firstRows[s] + this.laterRows[s];
+        if (n < minObservations) {
+          out.push(`programme ${pyRepr(prog.name)} line ${k + 1}: its strata hold ${n} vacancy records ` +
+                   `(fewer than ${minObservations}); its figures lean on coarser strata`);
+        }
+      });
+      return out;
+    }
+
+    municipalities(prog) {
+      return Array.from(new Set(prog.lines.map((l) => l.municipality).filter((m) => m !== null)));
+    }
+
+    byKey(key, values) {  // (len(values), S) indicators, or null (compare._by_key)
+      if (!this.keys.includes(key) || !values.length) return null;
+      const pos = this.keys.indexOf(key);
+      return values.map((v) => this.parts.map((p) => (p[pos] === v ? 1 : 0)));
+    }
+
+    spec() {  // compare._model_spec
+      const c = this.c, out = [];
+      for (const a of c.areas) out.push([GROSS, null, a, 100.0]);
+      for (const t of c.tenures) out.push([`vacancies_${t}_per_100_new`, t, "region", 100.0]);
+      for (const a of c.area_types) out.push([`vacancies_area_${a}_per_100_new`, a, "region", 100.0]);
+      for (const a of c.areas) for (const g of this.groups) out.push([`reached_${g}_per_100_new`, g, a, 100.0]);
+      for (const r of this.reasons) out.push([`end_${r}_share`, r, "region", 1.0]);
+      return out;
+    }
+
+    // model.analytic for one line
+    expectations(start, group) {
+      const pr = this.probabilities(), { S, W, G } = this;
+      const [P0, F0] = group === null ? [pr.P0, pr.F] : this.allocated(group);
+      const first = vecMat(start, P0, S, W);
+      const visits = vecMat(first, pr.N, S, S);
+      const filledFirst = zeros(S), filled = zeros(S);
+      for (let s = 0; s < S; s++) {
+        let m0 = 0;
+        for (let j = 0; j < W; j++) m0 += P0[s * W + j] * this.movesFlag[j];
+        filledFirst[s] = start[s] * m0;
+        filled[s] = visits[s] * pr.moveP[s];
+      }
+      const byStratum = zeros(S * G), reach = zeros(G), movesBy = zeros(S);
+      for (let s = 0; s < S; s++) {
+        movesBy[s] = filledFirst[s] + filled[s];
+        for (let g = 0; g < G; g++) {
+          byStratum[s * G + g] = filledFirst[s] * F0[s * G + g] + filled[s] * pr.F[s * G + g];
+          reach[g] += byStratum[s * G + g];
+        }
+      }
+      const R = W - S, ends = zeros(R);
+      const later = zeros(R);
+      for (let s = 0; s < S; s++) for (let r = 0; r < R; r++) later[r] += visits[s] * pr.P[s * W + S + r];
+      for (let r = 0; r < R; r++) ends[r] = first[S + r] + later[r];
+      return { moves: total(filledFirst) + total(filled), vacancies: visits, reach, ends, movesBy, byStratum };
+    }
+
+    // compare._model_values: (1 + lines) rows of the spec's columns, per new dwelling
+    values(kinds, counts, munis) {
+      const { S, G } = this, c = this.c;
+      const inMuni = this.byKey("municipality", munis);
+      const mask = inMuni === null ? null : this.parts.map((_, s) => inMuni.some((row) => row[s] > 0));
+      const ten = this.byKey("tenure", c.tenures), area = this.byKey("area_type", c.area_types);
+      const dot = (row, v) => { let x = 0; for (let s = 0; s < S; s++) x += row[s] * v[s]; return x; };
+      const rows = kinds.map(([start, group]) => {
+        const e = this.expectations(start, group);
+        let mMv = NaN;
+        const mRb = new Array(G).fill(NaN);
+        if (mask !== null) {
+          mMv = 0; mRb.fill(0);
+          for (let s = 0; s < S; s++) {
+            if (!mask[s]) continue;
+            mMv += e.movesBy[s];
+            for (let g = 0; g < G; g++) mRb[g] += e.byStratum[s * G + g];
+          }
+        }
+        return [e.moves, mMv, e.moves - mMv,
+                ...(ten !== null ? ten.map((r) => dot(r, e.vacancies)) : c.tenures.map(() => NaN)),
+                ...(area !== null ? area.map((r) => dot(r, e.vacancies)) : c.area_types.map(() => NaN)),
+                ...e.reach, ...mRb, ...Array.from(e.reach, (v, g) => v - mRb[g]), ...e.ends];
+      });
+      const sum = counts.reduce((a, b) => a + b, 0);
+      const share = counts.map((n) => n / sum);
+      const programme = rows[0].map((_, j) => rows.reduce((acc, row, l) => acc + share[l] * row[j], 0));
+      return [programme, ...rows];
+    }
+
+    row(name, measure, group, est, lo, hi, n, line, area) {  // compare._row
+      const f = (x) => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
+      return { programme: name, line: line === undefined ? null : line, area: area || "region", method: METHOD,
+               measure, group, estimate: f(est), lower: f(lo), upper: f(hi), n: Math.trunc(n), suppressed: false };
+    }
+
+    expectationRows(prog, kinds, counts, munis) {  // compare.expectation_rows with bootstrap=0
+      const point = this.values(kinds, counts, munis), spec = this.spec();
+      const n = this.records, sigma = this.modelError(), rows = [];
+      point.forEach((values, li) => {
+        const line = li === 0 ? null : String(li);
+        if (li === 0) rows.push(this.row(prog.name, "chain_length_mean", null, values[0], null, null, n));
+        spec.forEach(([name, group, area, scale], k) => {
+          if (area !== "region" && !munis.length) return;
+          const est = values[k] * scale;
+          if (!Number.isFinite(est)) return;
+          let lo = null, hi = null;
+          if (name === GROSS && sigma > 0) {
+            const half = Z975 * Math.abs(sigma * est);  // np.hypot(0, model_error * est)
+            lo = est - half; hi = est + half;
+          }
+          rows.push(this.row(prog.name, name, group, est, lo, hi, n, line, area));
+        });
+      });
+      return rows;
+    }
+
+    firstMatrix(group) { return group === null ? this.probabilities().P0 : this.allocated(group)[0]; }
+
+    lengthDistribution(start, group) {  // evaluation.length_distribution
+      const pr = this.probabilities(), { S, W } = this;
+      const hist = zeros(LENGTH_BINS);
+      const split = (b) => {
+        let stop = 0, move = 0;
+        for (let j = S; j < W; j++) { if (this.movesFlag[j]) move += b[j]; else stop += b[j]; }
+        return [stop, move];
+      };
+      const a = vecMat(start, this.firstMatrix(group), S, W);
+      let [stop, move] = split(a);
+      hist[0] += stop; hist[1] += move;
+      let v = a.slice(0, S);
+      for (let length = 1; length < LENGTH_BINS - 1; length++) {
+        const b = vecMat(v, pr.P, S, W);
+        [stop, move] = split(b);
+        hist[length] += stop; hist[length + 1] += move;
+        v = b.slice(0, S);
+      }
+      let head = 0;
+      for (let i = 0; i < LENGTH_BINS - 1; i++) head += hist[i];
+      hist[LENGTH_BINS - 1] = Math.max(1 - head, 0);
+      return hist;
+    }
+
+    roundVacancies(start, group) {  // evaluation.round_vacancies: (ROUNDS, S)
+      const pr = this.probabilities(), { S, W } = this;
+      const out = [vecMat(start, this.firstMatrix(group), S, W).slice(0, S)];
+      for (let k = 1; k < ROUNDS; k++) out.push(vecMat(out[k - 1], pr.P, S, W, S));
+      return out;
+    }
+
+    // ---------------------------------------------------------------- evaluation.evaluate
+    evaluate(programme, minObservations = 30) {
+      const prog = this.validate(programme);
+      const [kinds, counts, relaxed] = this.kinds(prog);
+      const munis = this.municipalities(prog);
+      const rows = this.expectationRows(prog, kinds, counts, munis);
+      const sum = counts.reduce((a, b) => a + b, 0);
+      const share = counts.map((n) => n / sum);
+      const n = this.records, S = this.S;
+      const hist = zeros(LENGTH_BINS);
+      kinds.forEach(([w, g], l) => { const h = this.lengthDistribution(w, g); for (let i = 0; i < LENGTH_BINS; i++) hist[i] += share[l] * h[i]; });
+      hist.forEach((v, k) => rows.push(this.row(prog.name, "chain_length_share", k === LENGTH_BINS - 1 ? `${k}+` : String(k), v, null, null, n)));
+      if (this.keys.includes("area_type")) {
+        const vacated = Array.from({ length: ROUNDS }, () => zeros(S));
+        kinds.forEach(([w, g], l) => {
+          const r = this.roundVacancies(w, g);
+          for (let k = 0; k < ROUNDS; k++) for (let s = 0; s < S; s++) vacated[k][s] += share[l] * r[k][s];
+        });
+        const pos = this.keys.indexOf("area_type");
+        for (const a of this.c.area_types) {
+          for (let k = 0; k < ROUNDS; k++) {
+            let inside = 0;
+            for (let s = 0; s < S; s++) inside += vacated[k][s] * (this.parts[s][pos] === a ? 1 : 0);
+            const tot = total(vacated[k]);
+            if (tot > 0) rows.push(this.row(prog.name, `vacancies_area_${a}_share_by_round`, String(k + 1), inside / tot, null, null, n));
+          }
+        }
+      }
+      const warnings = [...this.disclosureWarning(), ...this.unusedAttributes(prog), ...relaxed, ...this.sparseLines(prog, kinds, minObservations)];
+      return { programme: prog.name, dwellings: sum, municipalities: munis, model_error: this.modelError(), rows, warnings };
+    }
+  }
+
+  global.FlyttkedjaModel = Model;
+  global.FlyttkedjaScenarioError = ScenarioError;
+})(typeof window !== "undefined" ? window : globalThis);

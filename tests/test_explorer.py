@@ -1,0 +1,215 @@
+"""TransitionModel.evaluate (the figures the explorer shows) and the explorer file, without a browser.
+
+The browser side (evaluate.js equal to this on generated programmes) is tests/test_browser_explorer.py,
+which imports the fixtures and the programme generator from here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from flyttkedja import store
+from flyttkedja.scenario import estimate, load_model, load_scenario
+from flyttkedja.scenario import evaluation
+from flyttkedja.scenario.compare import GROSS, expectation_rows, transition_rows
+from flyttkedja.scenario.config import TARGET_GROUP_NAMES
+from flyttkedja.scenario.evaluation import as_programme
+from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, LANDLORDS, TENURES
+
+EXAMPLE = "examples/tiny_senior_youth.toml"
+NAMES = ("small flats", "50% rental", "Kustvik's seniors", 'the "big" one', "Åby ängar", "back\\slash", "x")
+
+
+@pytest.fixture(scope="session")
+def explorer_model(small_register):
+    """A model of the tiny register with every count kept (threshold 1: synthetic data need no
+    suppression, and a tiny register suppressed at 5 keeps almost nothing), cross-validated."""
+    import flyttkedja
+
+    r = small_register
+    cs = flyttkedja.trace(r.moves, r.dwellings, window=r.window, max_gap_days=r.max_gap_days)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimate(cs, threshold=1)
+    model.meta["cross_validation"] = {k: v for k, v in model.cross_validate(min_chains=5).items()
+                                      if k != "by_municipality"}
+    return model
+
+
+@pytest.fixture(scope="session")
+def explorer_dirs(explorer_model, tmp_path_factory):
+    """(saved model directory, scenario output directory with scenario.json) of :func:`explorer_model`."""
+    base = tmp_path_factory.mktemp("explorer")
+    saved = base / "model"
+    explorer_model.save(store.scenario_file(saved, "model"))
+    scen = base / "scenario"
+    explorer_model.save(store.scenario_file(scen, "model"))
+    store.write_scenario_manifest(scen, store.ScenarioManifest(scenario=load_scenario(EXAMPLE).to_dict()))
+    return saved, scen
+
+
+def municipalities(model) -> list[str]:
+    pos = model.keys.index("municipality")
+    return sorted({s.split("|")[pos] for s in model.strata} - {"-"})
+
+
+def generate_programmes(model, n: int, seed: int) -> list[dict]:
+    """``n`` random programmes in the scenario TOML's structure: 1–4 lines, every optional field
+    sometimes given, municipalities the model has and one it has not, allocation, price levels."""
+    rnd = random.Random(seed)
+    munis = municipalities(model) + ["9999"]
+    out = []
+    for i in range(n):
+        lines = []
+        for _ in range(rnd.randint(1, 4)):
+            tenure = rnd.choice(TENURES)
+            line = {"count": rnd.choice([1, 7, 40, 100, 360, rnd.randint(1, 5000)]), "tenure": tenure,
+                    "rooms": rnd.randint(1, 5)}
+            if tenure == "rental" and rnd.random() < 0.6:
+                line["landlord"] = rnd.choice(LANDLORDS)
+            if rnd.random() < 0.3:
+                line["building_type"] = rnd.choice(BUILDING_TYPES)
+            if rnd.random() < 0.7:
+                line["municipality"] = rnd.choice(munis)
+            if rnd.random() < 0.3:
+                line["area_type"] = rnd.choice(AREA_TYPES)
+            if rnd.random() < 0.3:
+                line["target_group"] = rnd.choice(TARGET_GROUP_NAMES)
+            if rnd.random() < 0.1:
+                line["level"] = rnd.choice([0.9, 1.0, 1.25])
+            lines.append(line)
+        out.append({"name": f"{rnd.choice(NAMES)} {i}", "line": lines})
+    return out
+
+
+def assert_same(a: dict, b: dict, tol: float = 1e-9) -> None:
+    """Two evaluations equal: the same rows and warnings, numbers within ``tol`` (relative beyond 1)."""
+    assert a["warnings"] == b["warnings"]
+    assert (a["programme"], a["dwellings"], a["municipalities"]) == (b["programme"], b["dwellings"], b["municipalities"])
+    assert a["model_error"] == pytest.approx(b["model_error"], rel=1e-12)
+    assert [(r["line"], r["area"], r["measure"], r["group"]) for r in a["rows"]] == \
+        [(r["line"], r["area"], r["measure"], r["group"]) for r in b["rows"]]
+    for x, y in zip(a["rows"], b["rows"]):
+        assert (x["method"], x["n"], x["suppressed"]) == (y["method"], y["n"], y["suppressed"])
+        for k in ("estimate", "lower", "upper"):
+            if y[k] is None:
+                assert x[k] is None, (y, k)
+            else:
+                assert abs(x[k] - y[k]) <= tol * max(1.0, abs(y[k])), (x, y, k)
+
+
+def test_evaluate_gives_the_runs_transition_model_rows(explorer_model):
+    """evaluate's rows are the scenario run's transition-model rows (no bootstrap, the model error),
+    followed by the exact distributions; the Monte Carlo rows are the run's only."""
+    prog = load_scenario(EXAMPLE).programmes[0]
+    result = explorer_model.evaluate(prog)
+    sigma = explorer_model.meta["cross_validation"]["sigma"]
+    assert sigma > 0
+    run = [r for r in transition_rows(explorer_model, prog, bootstrap=0, reps=2, seed=1, model_error=sigma)
+           if not r["measure"].startswith(("chain_length_share", f"{GROSS}_simulated"))]
+    assert result["rows"][:len(run)] == run
+    assert run == expectation_rows(explorer_model, prog, bootstrap=0, seed=0, model_error=sigma)
+    extra = {r["measure"] for r in result["rows"][len(run):]}
+    assert extra == {"chain_length_share"} | {f"vacancies_area_{a}_share_by_round" for a in AREA_TYPES}
+    gross = next(r for r in result["rows"] if r["measure"] == GROSS and r["area"] == "region" and r["line"] is None)
+    assert gross["upper"] - gross["estimate"] == pytest.approx(1.959963984540054 * sigma * gross["estimate"])
+    assert json.loads(json.dumps(result)) == result  # plain JSON
+
+
+def test_saved_model_and_scenario_output_load_alike(explorer_model, explorer_dirs, tmp_path):
+    saved, scen = explorer_dirs
+    prog = {"name": "a", "line": [{"count": 40, "tenure": "rental", "rooms": 2, "municipality": "9980"}]}
+    fresh = explorer_model.evaluate(prog)
+    assert_same(load_model(saved).evaluate(prog), fresh, 1e-12)
+    assert_same(load_model(scen).evaluate(prog), fresh, 1e-12)
+    assert_same(load_model(store.scenario_file(saved, "model")).evaluate(prog), fresh, 1e-12)
+    with pytest.raises(FileNotFoundError, match=store.MODEL_FILE):
+        load_model(tmp_path)
+
+
+def test_distributions_are_exact(explorer_model, monkeypatch):
+    """The length distribution sums to 1 and (with enough bins) has the expected length as its mean;
+    each round's area-type shares sum to 1."""
+    monkeypatch.setattr(evaluation, "LENGTH_BINS", 400)
+    for prog in generate_programmes(explorer_model, 10, seed=5):
+        rows = explorer_model.evaluate(prog)["rows"]
+        mean = next(r["estimate"] for r in rows if r["measure"] == "chain_length_mean")
+        hist = [r["estimate"] for r in rows if r["measure"] == "chain_length_share"]
+        assert sum(hist) == pytest.approx(1.0, abs=1e-12)
+        assert sum(k * h for k, h in enumerate(hist)) == pytest.approx(mean, rel=1e-9)
+        for k in range(1, evaluation.ROUNDS + 1):
+            shares = [r["estimate"] for r in rows if r["measure"].endswith("_share_by_round") and r["group"] == str(k)]
+            assert len(shares) == len(AREA_TYPES) and sum(shares) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_length_distribution_agrees_with_monte_carlo(explorer_model):
+    """The exact shares against the model's own Monte Carlo chains (20 000 of them)."""
+    prog = as_programme({"name": "a", "line": [{"count": 100, "tenure": "owner", "rooms": 4}]})
+    from flyttkedja.scenario.compare import programme_kinds
+
+    kinds, counts, _ = programme_kinds(explorer_model, prog)
+    sim = explorer_model.simulate(kinds, counts, 200, 3)
+    mc = sim["hist"].sum(axis=0) / sim["hist"].sum()
+    exact = [r["estimate"] for r in explorer_model.evaluate(prog)["rows"] if r["measure"] == "chain_length_share"]
+    se = np.sqrt(np.maximum(np.array(exact) * (1 - np.array(exact)), 1e-6) / 20_000)
+    assert np.all(np.abs(mc - exact) < 5 * se)
+
+
+def test_warnings_name_what_the_model_cannot_use(explorer_model):
+    prog = {"name": "w", "line": [{"count": 10, "tenure": "owner", "rooms": 4, "building_type": "small_house",
+                                   "level": 1.2, "municipality": "9999"}]}
+    text = " | ".join(explorer_model.evaluate(prog)["warnings"])
+    assert "ignores building_type, level" in text
+    assert "no observed stratum with its municipality" in text
+
+
+def test_bad_programme_names_the_field(explorer_model):
+    from flyttkedja.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"programme\[0\]\.line\[0\]\.tenure: 'hyresrätt' is not one of"):
+        explorer_model.evaluate({"name": "a", "line": [{"count": 1, "tenure": "hyresrätt", "rooms": 2}]})
+
+
+def test_explorer_file_is_self_contained_and_reproducible(explorer_dirs, tmp_path):
+    from flyttkedja.cli import main
+    from flyttkedja.explorer import explorer_data, explorer_html
+
+    saved, scen = explorer_dirs
+    a, b = explorer_html(scen), explorer_html(scen)
+    assert a == b
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", a)
+    data = explorer_data(scen)
+    assert [p["name"] for p in data["programmes"]] == [p.name for p in load_scenario(EXAMPLE).programmes]
+    assert data["programmes"][0]["line"][0] == {"count": 40, "tenure": "rental", "landlord": "public", "rooms": 2,
+                                                "municipality": "9980", "target_group": "seniors"}
+    assert data["model"] == json.loads(store.scenario_file(scen, "model").read_text())
+    out = tmp_path / "explorer.html"
+    runner = CliRunner()
+    res = runner.invoke(main, ["explore", str(saved), "--out", str(out), "--lang", "sv"])
+    assert res.exit_code == 0, res.output
+    assert out.read_text(encoding="utf-8").startswith('<!DOCTYPE html>\n<html lang="sv">')
+    res = runner.invoke(main, ["explore", str(saved), "--out", str(out)])
+    assert res.exit_code != 0 and "--overwrite" in res.output
+    assert runner.invoke(main, ["explore", str(saved), "--out", str(out), "--overwrite"]).exit_code == 0
+
+
+def test_a_suppressed_model_says_how_much_it_kept(explorer_model, tmp_path):
+    """Saved at the default threshold, the tiny register's fine model keeps few records; evaluate says so."""
+    explorer_model.threshold = 5
+    try:
+        explorer_model.save(store.scenario_file(tmp_path, "model"))
+    finally:
+        explorer_model.threshold = 1
+    model = load_model(tmp_path)
+    first = model.evaluate({"name": "a", "line": [{"count": 10, "tenure": "rental", "rooms": 2}]})["warnings"][0]
+    kept = int(model.first.sum() + model.later.sum())
+    assert first.startswith(f"disclosure control withheld {model.suppressed_cells} cells")
+    assert f"keeps {kept} of its {explorer_model.meta['records']} vacancy records" in first
+    assert model.suppressed_cells > 0 and kept < explorer_model.meta["records"]
