@@ -40,7 +40,9 @@ def test_no_suppressed_cell_recomputable_from_margins(data, shape):
     assert recomputable(A, suppressed) == []
 
 
-@settings(max_examples=8, deadline=None)
+# each table alone, by the LP protection; test_disclosure_attack attacks the whole release (fewer examples here:
+# every table's LPs over its zero-completed cells are what this costs)
+@settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 40))
 def test_published_tables_leak_no_suppressed_count(seed, n):
     cs, areas = random_chainset(seed, n_chains=n, max_length=4)
