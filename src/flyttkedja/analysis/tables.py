@@ -50,6 +50,11 @@ DISCLOSURE_MODES = ("suppress", "cell_key", None)
 OUTPUT_COLUMNS = ["statistic", "n", "n_base", "value", "ci_low", "ci_high", "suppressed"]
 
 
+# whole-number options and their ranges, checked before any work: beyond them a run only wastes memory
+# (bootstrap totals are replicates × cells: 10**8 replicates would ask for terabytes) or means nothing
+INTEGER_OPTIONS = {"replicates": (0, 100_000), "rounds": (1, 50), "seed": (0, 2**64 - 1), "threshold": (1, 10_000)}
+
+
 @dataclass(frozen=True)
 class Options:
     """How tables are estimated and protected (see module docstring).
@@ -75,10 +80,14 @@ class Options:
     def __post_init__(self) -> None:
         if self.disclosure not in DISCLOSURE_MODES:
             raise ValueError(f"disclosure must be one of {DISCLOSURE_MODES}, got {self.disclosure!r}")
-        if not 0 < self.level < 1:
-            raise ValueError(f"level must be in (0, 1), got {self.level}")
-        if self.rounds < 1 or (self.threshold is not None and self.threshold < 1) or self.replicates < 0:
-            raise ValueError("rounds and threshold must be ≥ 1 and replicates ≥ 0")
+        for name, (low, high) in INTEGER_OPTIONS.items():
+            value = getattr(self, name)
+            if value is None and name == "threshold":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        if not isinstance(self.level, (int, float)) or not 0 < self.level < 1:
+            raise ValueError(f"level must be in (0, 1), got {self.level!r}")
         self.protection_rules()  # refuses unsafe thresholds up front
 
     def protection_rules(self) -> Rules:
