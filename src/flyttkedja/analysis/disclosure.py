@@ -495,11 +495,21 @@ def secondary_suppression(
 
 
 def _cells_from_items(A: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Non-negative cell counts with ``A x = counts`` (the items of a table are consistent by construction)."""
+    """Non-negative cell counts with ``A x = counts`` (the items of a table are consistent by construction).
+
+    A table whose margins do not add up (e.g. absolute differences between two
+    reports, :mod:`flyttkedja.analysis.conventions`) but that has a row of its
+    own for every cell takes those rows as the cells.
+    """
     res = linprog(np.zeros(A.shape[1]), A_eq=A, b_eq=counts, bounds=(0, None), method="highs")
-    if res.status != 0:
+    if res.status == 0:
+        return res.x
+    unit = np.flatnonzero(((A != 0).sum(axis=1) == 1) & (A.sum(axis=1) == 1))
+    x = np.full(A.shape[1], np.nan)
+    x[np.argmax(A[unit] != 0, axis=1)] = counts[unit]
+    if np.isnan(x).any() or (x < 0).any():
         raise ValueError("counts are not consistent with any non-negative cell counts")
-    return res.x
+    return x
 
 
 def cell_key_perturbation(counts: np.ndarray, cell_keys: np.ndarray) -> np.ndarray:

@@ -215,6 +215,10 @@ class Ledger:
             raise ValueError(f"{self.path}: the ledger belongs to another register (or other chains); "
                              "use a separate ledger per register")
 
+    def without(self, name: str | None) -> "Ledger":
+        """The ledger less the release ``name`` (the one a rewrite of that release replaces)."""
+        return Ledger(self.path, self.register, [r for r in self.releases if name is None or r.get("name") != name])
+
     def record(self, fingerprint: str, release: dict) -> dict:
         """The ledger's content with ``release`` appended (same name: replaced)."""
         releases = [r for r in self.releases if r.get("name") != release.get("name")] + [release]

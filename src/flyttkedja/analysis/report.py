@@ -35,7 +35,7 @@ class Report:
 
     def __init__(self, chainset: ChainSet, areas=None, *, by: Sequence[str] = ("tenure",),
                  target_groups: Mapping[str, pl.Expr] | None = None, ledger: str | os.PathLike | None = None,
-                 **options):
+                 release: str | None = None, **options):
         names = [n for n in default_tables(chainset) if n != "rounds" or areas is not None]
         self.by = (by,) if isinstance(by, str) else tuple(by)
         self._inputs = [chainset.params.get("register_dir")]  # never written over (io.check_output)
@@ -45,8 +45,12 @@ class Report:
         self.target_groups = list((target_groups or {}).keys()) or None
         self.ledger = None if ledger is None else Ledger.open(ledger)
         self.fingerprint = register_fingerprint(chainset) if self.ledger is not None else None
+        #: this release's name in the ledger (default: the name of the directory :meth:`write` writes); a release
+        #: replaces the ledger's entry of the same name, so it is not protected against that entry
+        self.release = release
         if self.ledger is not None:
             self.ledger.check_register(self.fingerprint)
+            self.ledger = self.ledger.without(release)
         #: the chain convention of the ChainSet ("path": one filling per vacancy; "tree": CBS's)
         self.convention = chainset.convention
         options = {k: v for k, v in self.options.items() if k not in ("cluster", "income_median")}
@@ -102,7 +106,7 @@ class Report:
                             explorer=explorer)
             self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)
         if self.ledger is not None and self.options["disclosure"] == "suppress":
-            self.record(Path(path).name)
+            self.record(self.release or Path(path).name)
         return Path(path)
 
     def record(self, name: str) -> Path:

@@ -102,7 +102,8 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
         try:
             result = Report(cs, areas=areas, by=by_cols, ci=replicates > 0, replicates=replicates, seed=seed,
                             disclosure=None if disclosure == "none" else disclosure, threshold=threshold,
-                            rules=rules, unsafe=unsafe_threshold, rounds=rounds, ledger=use_ledger)
+                            rules=rules, unsafe=unsafe_threshold, rounds=rounds, ledger=use_ledger,
+                            release=out.name)
         except ValueError as e:
             raise click.UsageError(str(e)) from None
         other = None
