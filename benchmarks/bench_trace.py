@@ -219,12 +219,13 @@ def test_ratios(register, speed_ratio) -> None:
         pytest.skip("run the whole file: the ratio needs the timings of the tests above")
     moves = register[0].num_rows
     print(f"\n{moves:,} moves: kernels {TIMES['kernels']:.3f} s wall ({CPU['kernels']:.3f} s CPU, all threads), "
-          f"trace() end to end {TIMES.get('trace', np.nan):.3f} s, polars {TIMES['polars']:.3f} s wall "
+          f"trace() end to end {TIMES.get('trace', np.nan):.3f} s ({CPU.get('trace', np.nan):.3f} s CPU), polars {TIMES['polars']:.3f} s wall "
           f"({CPU['polars']:.3f} s CPU) = {TIMES['polars'] / TIMES['kernels']:.1f}x, plain Python "
           f"{TIMES['python']:.1f} s" + (f" scaled from {int(PY_MOVES):,} moves" if PY_MOVES < moves else "")
           + f" = {TIMES['python'] / TIMES['kernels']:.0f}x")
     print(f"tree convention: kernels {TIMES.get('kernels_tree', np.nan):.3f} s wall "
-          f"({CPU.get('kernels_tree', np.nan):.3f} s CPU), trace() end to end {TIMES.get('trace_tree', np.nan):.3f} s")
+          f"({CPU.get('kernels_tree', np.nan):.3f} s CPU), trace() end to end {TIMES.get('trace_tree', np.nan):.3f} s "
+          f"({CPU.get('trace_tree', np.nan):.3f} s CPU)")
     speed_ratio("trace_vs_polars", TIMES["polars"], TIMES["kernels"])
     speed_ratio("trace_vs_python", TIMES["python"], TIMES["kernels"])
     if TARGETS:  # the absolute target; needs a quiet machine (CPU contention inflates wall times)

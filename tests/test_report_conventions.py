@@ -63,3 +63,25 @@ def test_report_both_conventions(tmp_path: Path, small_register) -> None:
         for col in ("n", "n_base"):
             d = np.abs((both[col] - both[f"{col}_p"]).to_numpy())
             assert ((d == 0) | (d >= threshold)).all(), name
+
+
+def test_paths_beside_trees_are_protected_against_the_depth_tables(small_register) -> None:
+    """A path's length is its depth: paths shown beside a tree report differ from its depth table
+    by 0 or at least the threshold wherever both are published."""
+    import flyttkedja
+    from flyttkedja.analysis import Report
+    from flyttkedja.analysis.conventions import protect_alongside
+    from flyttkedja.core import retrace
+
+    reg = small_register
+    trees = flyttkedja.trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days,
+                             convention="tree")
+    tree_report = Report(trees, ci=False)
+    paths = protect_alongside(tree_report, Report(retrace(trees, "path"), ci=False))
+    assert "depth_distribution" not in paths.tables
+    depth = tree_report["depth_distribution"].rename({"depth": "length"})
+    keys = ["tenure", "length", "statistic"]
+    both = paths["length_distribution"].join(depth, on=keys, suffix="_t").filter(
+        ~pl.col("suppressed") & ~pl.col("suppressed_t"))
+    d = np.abs((both["n"] - both["n_t"]).to_numpy())
+    assert ((d == 0) | (d >= tree_report.options["threshold"])).all()

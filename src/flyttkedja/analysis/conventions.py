@@ -19,7 +19,8 @@ second report only where
 a row withheld for one statistic is withheld for all statistics of the same cell
 (they share counts). Only tables both reports have are published alongside (a
 tree report's depth tables have no path counterpart and stay in the tree report
-alone). With the Cell Key Method each convention's counts are perturbed by its
+alone); a path's length is also its depth, so paths shown beside a tree report are
+protected against its depth tables too. With the Cell Key Method each convention's counts are perturbed by its
 own records' keys; without disclosure control nothing is withheld.
 
 Example
@@ -38,6 +39,7 @@ import polars as pl
 from flyttkedja.analysis.disclosure import secondary_suppression
 
 FIGURES = ("convention", "n", "n_base", "value", "ci_low", "ci_high", "suppressed")
+DEPTH_OF = {"length_distribution": "depth_distribution", "length_summary": "depth_summary"}
 ALL = "all"
 
 
@@ -52,14 +54,23 @@ def protect_alongside(primary, other):
         out.tables = {name: other.tables[name] for name in shared}
         return out
     threshold = primary.options.get("threshold") or 5
-    out.tables = {name: protect_table(primary.tables[name], other.tables[name], primary.by, threshold)
-                  for name in shared}
+    out.tables = {}
+    for name in shared:
+        frame = protect_table(primary.tables[name], other.tables[name], primary.by, threshold)
+        counterpart = DEPTH_OF.get(name) if other.convention == "path" else None
+        if counterpart in primary.tables:  # a path's length is also its depth: the trees' depth tables
+            depth = primary.tables[counterpart].rename({"depth": "length"}, strict=False)
+            frame = protect_table(depth, frame, primary.by, threshold, counterpart_only=True)
+        out.tables[name] = frame
     return out
 
 
-def protect_table(primary: pl.DataFrame, other: pl.DataFrame, by, threshold: int) -> pl.DataFrame:
+def protect_table(primary: pl.DataFrame, other: pl.DataFrame, by, threshold: int, *,
+                  counterpart_only: bool = False) -> pl.DataFrame:
     """``other`` with rows withheld (numbers null, ``suppressed`` true) so that neither its own cells,
-    ``primary``'s, nor their differences below ``threshold`` can be read or recomputed."""
+    ``primary``'s, nor their differences below ``threshold`` can be read or recomputed. A row of
+    ``other`` with no row in ``primary`` is withheld, unless ``counterpart_only`` (then only rows
+    with a counterpart are compared)."""
     keys = [c for c in other.columns if c not in FIGURES]
     joined = other.select(*keys, "n", "n_base", "suppressed").join(
         primary.select(*keys, "n", "n_base", "suppressed"), on=keys, how="left", suffix="_p", nulls_equal=True,
@@ -67,8 +78,12 @@ def protect_table(primary: pl.DataFrame, other: pl.DataFrame, by, threshold: int
     d_n = (joined["n"] - joined["n_p"]).to_numpy().astype(np.float64)
     d_base = (joined["n_base"] - joined["n_base_p"]).to_numpy().astype(np.float64)
     small = lambda d: (np.abs(d) > 0) & (np.abs(d) < threshold)  # noqa: E731
+    unmatched = joined["suppressed_p"].is_null().to_numpy()
     hidden = (joined["suppressed"].fill_null(True) | joined["suppressed_p"].fill_null(True)).to_numpy()
     hidden |= np.isnan(d_n) | np.isnan(d_base) | small(np.nan_to_num(d_n)) | small(np.nan_to_num(d_base))
+    if counterpart_only:
+        hidden &= ~unmatched
+        hidden |= other["suppressed"].to_numpy()
     cell_keys = [k for k in keys if k != "statistic"]
     cells = joined.select(cell_keys).with_row_index("_row").group_by(cell_keys, maintain_order=True).agg("_row")
     rows = cells["_row"].to_list()

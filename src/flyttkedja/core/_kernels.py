@@ -751,6 +751,70 @@ def household_conflicts(start, rows, day, mv_from, mv_to):
     return twice, elsewhere
 
 
+@njit(cache=True)
+def household_conflicts_in_order(household, lo, span, day, mv_from, mv_to, twice, elsewhere):
+    """:func:`household_conflicts` in one pass for tables in date order (the usual case):
+    each household's previous move is the last one seen, kept as (date, to) per household
+    id (compact ids, range ``span`` from ``lo``), so no sort and no second gather. Marks
+    ``twice``/``elsewhere`` (bool) and returns True; returns False as soon as a date goes
+    backwards (the caller then sorts)."""
+    NONE = np.int64(-1)
+    last = np.full(span, NONE, np.int64)  # (day << 32) | (to + 1): to is -1 (none) or a dense index
+    prev = np.int64(-(2**62))
+    for r in range(household.shape[0]):
+        d = np.int64(day[r])
+        if d < prev:
+            return False
+        prev = d
+        h = household[r] - lo
+        packed = last[h]
+        if packed != NONE:
+            last_day = packed >> 32
+            last_to = (packed & 0xFFFFFFFF) - 1
+            if last_day == d:
+                twice[r] = True
+            elif last_to >= 0 and mv_from[r] >= 0 and mv_from[r] != last_to:
+                elsewhere[r] = True
+        last[h] = (d << 32) | (np.int64(mv_to[r]) + 1 if mv_to[r] >= 0 else 0)
+    return True
+
+
+@njit(cache=True)
+def dense_lookup(ids, lo, span):
+    """Compact dwelling ids (range ``span`` from ``lo``) in two passes: ``lookup`` (id - lo →
+    dense rank, -1 none), ``rows`` (dense rank → row) and ``sorted_ids``; returns also the
+    first row whose id repeats an earlier one (-1: none)."""
+    n = ids.shape[0]
+    lookup = np.full(span, -1, np.int32)
+    dup = -1
+    for i in range(n):
+        k = ids[i] - lo
+        if lookup[k] >= 0 and dup < 0:
+            dup = i
+        lookup[k] = i
+    rows = np.empty(n, np.int64)
+    sorted_ids = np.empty(n, np.int64)
+    rank = 0
+    for k in range(span):
+        r = lookup[k]
+        if r >= 0:
+            rows[rank] = r
+            sorted_ids[rank] = k + lo
+            lookup[k] = rank
+            rank += 1
+    return lookup, rows, sorted_ids, dup
+
+
+@njit(cache=True)
+def gather_days(days, dense, missing):
+    """``days[dense[i]]`` for every move, ``missing`` where ``dense[i] < 0`` (null or unknown)."""
+    out = np.empty(dense.shape[0], np.int32)
+    for i in range(dense.shape[0]):
+        k = dense[i]
+        out[i] = days[k] if k >= 0 else missing
+    return out
+
+
 @njit(cache=True, parallel=True)
 def quality_counts(mv_date, mv_from, mv_vacates, step, dw_completed, comp_first, start, end, n_chunks):
     """[moves outside the window, new builds, vacancies, filled, unfilled, censored],

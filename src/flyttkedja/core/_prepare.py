@@ -39,6 +39,7 @@ class Prepared:
     mv_vacates: np.ndarray        # bool
     mv_fills: np.ndarray          # bool
     mv_origin: np.ndarray         # int8 position in ORIGINS
+    dw_codes: dict                # int8 codes of the dwellings' code columns, per row (schema.CODE_LISTS order)
     dw_completed: np.ndarray      # int32 days, NO_DATE when null
     dw_demolished: np.ndarray     # int32 days, NO_DATE when null
     start: int                    # window, inclusive, days since 1970-01-01
@@ -60,12 +61,15 @@ class Prepared:
 
 
 # ------------------------------------------------------------------ arrow → numpy
-def _array(column: pa.ChunkedArray) -> pa.Array:
+def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.Array):
+        return column
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def values(column: pa.ChunkedArray, dtype) -> np.ndarray:
-    """The value buffer of a fixed-width column as a numpy view (no copy)."""
+def values(column: pa.ChunkedArray | pa.Array, dtype) -> np.ndarray:
+    """The value buffer of a fixed-width column as a numpy view (no copy for one chunk; a file
+    read in row groups is combined once: pass the combined array on to :func:`valid`)."""
     arr = _array(column)
     if pa.types.is_date32(arr.type):
         arr = arr.view(pa.int32())
@@ -75,7 +79,7 @@ def values(column: pa.ChunkedArray, dtype) -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype, count=len(arr) + arr.offset)[arr.offset:]
 
 
-def valid(column: pa.ChunkedArray) -> np.ndarray:
+def valid(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if column.null_count == 0:
         return np.ones(len(column), bool)
     return _array(column).is_valid().to_numpy(zero_copy_only=False)
@@ -84,7 +88,8 @@ def valid(column: pa.ChunkedArray) -> np.ndarray:
 def _dates(column: pa.ChunkedArray | None, n: int) -> np.ndarray:
     if column is None:
         return np.full(n, K.NO_DATE, np.int32)
-    return np.where(valid(column), values(column, np.int32), K.NO_DATE).astype(np.int32)
+    arr = _array(column)
+    return np.where(valid(arr), values(arr, np.int32), K.NO_DATE).astype(np.int32)
 
 
 def to_days(value) -> int:
@@ -108,7 +113,10 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
         return ids.copy(), np.empty(0, np.int64), None
     lo, hi = int(ids.min()), int(ids.max())
     if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20):
-        counts = np.bincount(ids - lo, minlength=hi - lo + 1)
+        lookup, rows, sorted_ids, dup = K.dense_lookup(ids, np.int64(lo), hi - lo + 1)
+        if dup < 0:
+            return sorted_ids, rows, (lookup, lo)
+        counts = np.bincount(ids - lo, minlength=hi - lo + 1)  # the refusal names every repeated row
         _refuse("dwellings", "dwelling_id", "duplicate id", counts[ids - lo] > 1)
         rank = np.cumsum(counts, dtype=np.int64) - 1
         lookup = np.where(counts > 0, rank, -1).astype(np.int32)
@@ -124,7 +132,8 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
 
 
 def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup) -> np.ndarray:
-    raw, ok = values(column, np.int64), valid(column)
+    arr = _array(column)
+    raw, ok = values(arr, np.int64), valid(arr)
     if len(raw) == 0:
         return np.empty(0, np.int32)
     if lookup is not None:
@@ -136,19 +145,20 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup) -> np.ndarray:
 
 
 def _date_column(days: np.ndarray) -> pa.Array:
-    """int32 days (NO_DATE for none) as a date32 column with nulls, for the rules."""
-    return pa.array(days, mask=days == K.NO_DATE, type=pa.int32()).cast(pa.date32())
+    """int32 days (NO_DATE for none) as a date32 column with nulls, for the rules: the days'
+    buffer itself with a validity bitmap (no cast, no copy of the values)."""
+    valid = days != K.NO_DATE
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)])
 
 
 def _derived(mv_from, mv_to, completed, twice, elsewhere) -> dict:
     """The derived columns of schema.DERIVED that the register-scope rules on moves read,
     from the dense dwelling index (the tracer's own lookups, no joins)."""
-    no_dw = np.full(1, K.NO_DATE, np.int32)
-    done = np.concatenate([completed, no_dw])  # index -1 (null) and -2 (unknown) → the last slot
-    pick = lambda dense: _date_column(done[np.where(dense >= 0, dense, len(completed))])  # noqa: E731
+    pick = lambda dense: _date_column(K.gather_days(completed, dense, K.NO_DATE))  # noqa: E731
     return {"_from_known": mv_from != -2, "_to_known": mv_to != -2,
             "_from_completed": pick(mv_from), "_to_completed": pick(mv_to),
-            "_twice": twice >= 0, "_elsewhere": elsewhere >= 0}
+            "_twice": twice, "_elsewhere": elsewhere}
 
 
 def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
@@ -164,13 +174,24 @@ def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.ndarray]:
-    """Per move, the earlier move of its household that it conflicts with (-1: none): on the same
-    date (``twice``), or leaving a dwelling other than the one that move entered (``elsewhere``)."""
-    if len(household) < 2:
-        return np.full(len(household), -1, np.int64), np.full(len(household), -1, np.int64)
+    """Per move, whether it conflicts with the earlier move of its household: on the same date
+    (``twice``), or leaving a dwelling other than the one that move entered (``elsewhere``).
+
+    Tables in date order with compact household ids take one pass
+    (:func:`~flyttkedja.core._kernels.household_conflicts_in_order`); others are grouped by
+    household with a counting sort first."""
+    n = len(household)
+    twice, elsewhere = np.zeros(n, bool), np.zeros(n, bool)
+    if n < 2:
+        return twice, elsewhere
+    lo, hi = int(household.min()), int(household.max())
+    if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20) and K.household_conflicts_in_order(
+            household, np.int64(lo), hi - lo + 1, day, mv_from, mv_to, twice, elsewhere):
+        return twice, elsewhere
     dense, k = _dense_households(household)
     start, rows = K.household_order(dense, k, day)
-    return K.household_conflicts(start, rows, day, mv_from, mv_to)
+    earlier_same_day, earlier_elsewhere = K.household_conflicts(start, rows, day, mv_from, mv_to)
+    return earlier_same_day >= 0, earlier_elsewhere >= 0
 
 
 def _require(table: pa.Table, name: str, columns) -> None:
@@ -193,7 +214,7 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     _require(dw, "dwellings", ("dwelling_id",))
     # the table rules of schema.RULES (types, nulls, codes, ranges, dates, flags) refuse here ...
     mv, mv_codes, mv_found = conform_codes(mv, "moves", partial=True)
-    dw, _, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False)
+    dw, dw_codes, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False)
     sorted_ids, rows, lookup = _dense_lookup(values(dw.column("dwelling_id"), np.int64))
     mv_from = _map(mv.column("from_dwelling"), sorted_ids, lookup)
     mv_to = _map(mv.column("to_dwelling"), sorted_ids, lookup)
@@ -204,14 +225,14 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     completed = _dates(dw.column("completed") if "completed" in dw.column_names else None, len(rows))[rows]
     demolished = _dates(dw.column("demolished") if "demolished" in dw.column_names else None, len(rows))[rows]
     # ... and the register rules (dwellings known, households, completions) from the dense index
-    none = np.full(len(day), -1, np.int64)
+    none = np.zeros(len(day), bool)
     twice, elsewhere = household_conflicts(household, day, mv_from, mv_to) if check_households else (none, none)
     register_found = check_table(mv.select([c for c in ("move_date",) if c in mv.column_names]), "moves",
                                  derived=_derived(mv_from, mv_to, completed, twice, elsewhere), scope="register")
     refuse(register_found)
     start, end = _window(window, day, completed)
     return Prepared(mv, dw, sorted_ids, rows, household, day, mv_from, mv_to, vacates, fills,
-                    mv_codes["origin"], completed, demolished, start, end, int(max_gap_days), int(max_length),
+                    mv_codes["origin"], dw_codes, completed, demolished, start, end, int(max_gap_days), int(max_length),
                     counted(mv_found + dw_found + register_found))
 
 

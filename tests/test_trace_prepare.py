@@ -1,0 +1,47 @@
+"""The tracer's input checks: one-pass fast paths against the general ones (core/_prepare.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flyttkedja.core import _kernels as K
+from flyttkedja.core._prepare import _dense_lookup, household_conflicts
+
+
+def conflicts_by_sorting(household, day, mv_from, mv_to):
+    """The general path (households grouped by a counting sort), as a reference."""
+    _, dense = np.unique(household, return_inverse=True)
+    start, rows = K.household_order(dense.astype(np.int64), int(dense.max()) + 1, day)
+    twice, elsewhere = K.household_conflicts(start, rows, day, mv_from, mv_to)
+    return twice >= 0, elsewhere >= 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 60), households=st.integers(1, 8), dwellings=st.integers(1, 6), days=st.integers(1, 5),
+       seed=st.integers(0, 2**32 - 1), sparse=st.booleans())
+def test_in_order_pass_equals_sorting(n, households, dwellings, days, seed, sparse) -> None:
+    rng = np.random.default_rng(seed)
+    household = rng.integers(0, households, n).astype(np.int64) * (10**15 if sparse else 1) - 3
+    day = np.sort(rng.integers(-2, days, n)).astype(np.int32)  # date order (negative days: before 1970)
+    mv_from = rng.integers(-1, dwellings, n).astype(np.int32)
+    mv_to = rng.integers(-1, dwellings, n).astype(np.int32)
+    want = conflicts_by_sorting(household, day, mv_from, mv_to)
+    got = household_conflicts(household, day, mv_from, mv_to)
+    assert all((g == w).all() for g, w in zip(got, want))
+    order = rng.permutation(n)  # out of date order: the sorting path, same answers per row
+    got = household_conflicts(household[order], day[order], mv_from[order], mv_to[order])
+    want = conflicts_by_sorting(household[order], day[order], mv_from[order], mv_to[order])
+    assert all((g == w).all() for g, w in zip(got, want))
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.integers(-50, 50), min_size=1, max_size=40, unique=True))
+def test_dense_lookup_is_the_rank(ids) -> None:
+    ids = np.array(ids, np.int64)
+    sorted_ids, rows, lookup = _dense_lookup(ids)
+    assert (sorted_ids == np.sort(ids)).all() and (ids[rows] == sorted_ids).all()
+    table, lo = lookup
+    assert (table[ids - lo] == np.searchsorted(sorted_ids, ids)).all()
+    assert (table >= 0).sum() == len(ids)
