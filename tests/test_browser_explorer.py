@@ -72,6 +72,9 @@ def test_explorer_offline_in_chromium(browser, page):  # noqa: F811
         assert _not_blank(chart.screenshot_as_png)
     heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#figures th")][1:]
     assert heads == ["senior housing", "youth flats"]  # the scenario's programmes start the page
+    # the run's net figures, for the programmes as run
+    assert browser.find_element(By.ID, "run-1-moves_net_per_100_new").text == "151 (121–181)"
+    assert browser.find_element(By.ID, "run-0-displacement_ratio").text == "0.29 (0.23–0.35)"
 
 
 def test_browser_evaluate_equals_python(browser, page, explorer_dirs):  # noqa: F811
@@ -114,9 +117,7 @@ def test_line_added_through_the_controls(browser, page, explorer_dirs):  # noqa:
     """Add a line to the first programme with the page's buttons and menus; the gross figure shown is
     Python's for the programme with that line."""
     _, scen = explorer_dirs
-    browser.execute_script("window.flyttkedja.loadToml(arguments[0]); window.flyttkedja.render()",
-                           Path(EXAMPLE).read_text(encoding="utf-8"))
-    _wait_drawn(browser)
+    _wait_drawn(browser)  # the page as it opened: the scenario's programmes (earlier tests change nothing)
     cell = lambda: browser.find_element(By.ID, "fig-0-moves_gross_per_100_new-region")  # noqa: E731
     before = float(cell().get_attribute("data-value"))
     browser.find_element(By.ID, "p0-add-line").click()
@@ -139,6 +140,7 @@ def test_line_added_through_the_controls(browser, page, explorer_dirs):  # noqa:
     assert line == pytest.approx(gross["2"], rel=1e-9)  # the new line's own chains
     assert shown == pytest.approx(want, rel=1e-9) and shown != pytest.approx(before, rel=1e-6)
     assert cell().text.startswith(f"{want:,.0f}")
+    assert browser.find_element(By.ID, "run-0-moves_net_per_100_new").text == "changed since the run"
     drawn = browser.execute_script("return document.getElementById('xchart-gross').data[0].y[0]")
     assert drawn == pytest.approx(want, rel=1e-9)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

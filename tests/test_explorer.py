@@ -12,13 +12,15 @@ import re
 import warnings
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 from flyttkedja import store
 from flyttkedja.scenario import estimate, load_model, load_scenario
 from flyttkedja.scenario import evaluation
-from flyttkedja.scenario.compare import GROSS, expectation_rows, transition_rows
+from flyttkedja.io import write_parquet
+from flyttkedja.scenario.compare import COMPARISON_SCHEMA, GROSS, NET, RATIO, expectation_rows, transition_rows
 from flyttkedja.scenario.config import TARGET_GROUP_NAMES
 from flyttkedja.scenario.evaluation import as_programme
 from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, LANDLORDS, TENURES
@@ -52,7 +54,16 @@ def explorer_dirs(explorer_model, tmp_path_factory):
     scen = base / "scenario"
     explorer_model.save(store.scenario_file(scen, "model"))
     store.write_scenario_manifest(scen, store.ScenarioManifest(scenario=load_scenario(EXAMPLE).to_dict()))
+    write_parquet(pa.Table.from_pylist(RUN_ROWS, schema=COMPARISON_SCHEMA), store.scenario_file(scen, "comparison"))
     return saved, scen
+
+
+#: the microsimulation's rows of a scenario run of EXAMPLE (the figures are made up: the page only shows them)
+RUN_ROWS = [{"programme": p, "line": None, "area": "region", "method": "microsimulation", "measure": m,
+             "group": None, "estimate": e, "lower": e * 0.8, "upper": e * 1.2, "n": 3, "suppressed": False}
+            for p, m, e in [("senior housing", GROSS, 210.0), ("senior housing", NET, 61.0),
+                            ("senior housing", RATIO, 0.29), ("youth flats", GROSS, 140.0),
+                            ("youth flats", NET, 151.0), ("youth flats", RATIO, 1.08)]]
 
 
 def municipalities(model) -> list[str]:
@@ -190,6 +201,8 @@ def test_explorer_file_is_self_contained_and_reproducible(explorer_dirs, tmp_pat
     assert data["programmes"][0]["line"][0] == {"count": 40, "tenure": "rental", "landlord": "public", "rooms": 2,
                                                 "municipality": "9980", "target_group": "seniors"}
     assert data["model"] == json.loads(store.scenario_file(scen, "model").read_text())
+    runs = [{r["measure"]: r["estimate"] for r in run} for run in data["runs"]]
+    assert runs == [{GROSS: 210.0, NET: 61.0, RATIO: 0.29}, {GROSS: 140.0, NET: 151.0, RATIO: 1.08}]
     out = tmp_path / "explorer.html"
     runner = CliRunner()
     res = runner.invoke(main, ["explore", str(saved), "--out", str(out), "--lang", "sv"])

@@ -147,33 +147,46 @@
     return out;
   }
 
-  // (I - Q)^-1 by Gauss-Jordan elimination with partial pivoting (Q: the first S columns of P).
-  function fundamental(P, S, W) {
-    const A = zeros(S * S), B = zeros(S * S);
+  // LU factors (partial pivoting) of (I - Q)^T, Q the first S columns of P: x (I - Q) = b is then
+  // two triangular solves per right-hand side, instead of the inverse N that Python multiplies by.
+  function factor(P, S, W) {
+    const A = zeros(S * S), perm = new Int32Array(S);
     for (let i = 0; i < S; i++) {
-      for (let j = 0; j < S; j++) A[i * S + j] = (i === j ? 1 : 0) - P[i * W + j];
-      B[i * S + i] = 1;
+      perm[i] = i;
+      for (let j = 0; j < S; j++) A[j * S + i] = (i === j ? 1 : 0) - P[i * W + j];  // transposed
     }
     for (let c = 0; c < S; c++) {
       let piv = c, best = Math.abs(A[c * S + c]);
       for (let r = c + 1; r < S; r++) if (Math.abs(A[r * S + c]) > best) { best = Math.abs(A[r * S + c]); piv = r; }
       if (best === 0) throw new Error("the model's transition matrix is singular");
       if (piv !== c) {
-        for (let j = 0; j < S; j++) {
-          let t = A[c * S + j]; A[c * S + j] = A[piv * S + j]; A[piv * S + j] = t;
-          t = B[c * S + j]; B[c * S + j] = B[piv * S + j]; B[piv * S + j] = t;
-        }
+        for (let j = 0; j < S; j++) { const t = A[c * S + j]; A[c * S + j] = A[piv * S + j]; A[piv * S + j] = t; }
+        const t = perm[c]; perm[c] = perm[piv]; perm[piv] = t;
       }
       const d = A[c * S + c];
-      for (let j = 0; j < S; j++) { A[c * S + j] /= d; B[c * S + j] /= d; }
-      for (let r = 0; r < S; r++) {
-        if (r === c) continue;
-        const f = A[r * S + c];
+      for (let r = c + 1; r < S; r++) {
+        const f = (A[r * S + c] /= d);
         if (f === 0) continue;
-        for (let j = 0; j < S; j++) { A[r * S + j] -= f * A[c * S + j]; B[r * S + j] -= f * B[c * S + j]; }
+        for (let j = c + 1; j < S; j++) A[r * S + j] -= f * A[c * S + j];
       }
     }
-    return B;
+    return { A, perm, S };
+  }
+
+  // x with x (I - Q) = b: (I - Q)^T x^T = b^T through the LU factors.
+  function solve(lu, b) {
+    const { A, perm, S } = lu, x = zeros(S);
+    for (let i = 0; i < S; i++) {
+      let s = b[perm[i]];
+      for (let j = 0; j < i; j++) s -= A[i * S + j] * x[j];
+      x[i] = s;
+    }
+    for (let i = S - 1; i >= 0; i--) {
+      let s = x[i];
+      for (let j = i + 1; j < S; j++) s -= A[i * S + j] * x[j];
+      x[i] = s / A[i * S + i];
+    }
+    return x;
   }
 
   // x (n) @ M (n, m)
@@ -253,10 +266,10 @@
       const P = close(shrunk(this.later, this.laterRows, W, levels, k, unit), S, W);
       const P0 = total(this.first) > 0 ? shrunk(this.first, this.firstRows, W, levels, k, null) : P;
       const F = shrunk(this.groupFills, this.fills, G, levels, k, zeros(G)).map((v) => Math.min(Math.max(v, 0), 1));
-      const N = fundamental(P, S, W);
+      const lu = factor(P, S, W);
       const moveP = zeros(S);  // P @ moves_flag
       for (let i = 0; i < S; i++) { let s = 0; for (let j = 0; j < W; j++) s += P[i * W + j] * this.movesFlag[j]; moveP[i] = s; }
-      this._probs = { P, P0, F, N, moveP, alloc: new Map() };
+      this._probs = { P, P0, F, lu, moveP, alloc: new Map() };
       return this._probs;
     }
 
@@ -457,7 +470,7 @@
       const pr = this.probabilities(), { S, W, G } = this;
       const [P0, F0] = group === null ? [pr.P0, pr.F] : this.allocated(group);
       const first = vecMat(start, P0, S, W);
-      const visits = vecMat(first, pr.N, S, S);
+      const visits = solve(pr.lu, first);  // first[:S] @ N
       const filledFirst = zeros(S), filled = zeros(S);
       for (let s = 0; s < S; s++) {
         let m0 = 0;

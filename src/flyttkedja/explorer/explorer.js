@@ -19,6 +19,10 @@
   const host = $("explorer");
   const embedded = host.dataset.embedded === "1";  // a section of the report: its headings are one level down
   const H = embedded ? "h3" : "h2";
+  // The scenario run's net figures belong to the programmes as run: each starting programme keeps them
+  // (with its lines as run) while the planner leaves its lines alone.
+  const runOf = new WeakMap();
+  const linesKey = (p) => { try { return JSON.stringify(model.validate(p).lines.map((l) => { const { written, ...rest } = l; return rest; })); } catch (e) { return null; } };
   const state = {
     lang: data.lang,
     programmes: data.programmes.slice(0, MAX_PROGRAMMES).map((p) => JSON.parse(JSON.stringify(p))),
@@ -28,6 +32,7 @@
       : C.area_types[0],
     source: data.source, name: data.name,
   };
+  state.programmes.forEach((p, i) => { if ((data.runs[i] || []).length) runOf.set(p, { rows: data.runs[i], key: linesKey(p) }); });
 
   // ------------------------------------------------------------------ words and numbers
   const t = (key) => {
@@ -280,6 +285,18 @@
       if (ok.every((res) => !res || !find(res, measure, group, area))) return null;
       return el("tr", {}, el("td", { class: "k", text: label }), ...cells);
     }).filter((r) => r !== null);
+    if (state.programmes.some((p) => runOf.has(p))) {
+      rows.push(el("tr", {}, el("td", { class: "k run", colspan: String(state.programmes.length + 1), text: t("from_run") })));
+      for (const measure of ["moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio"]) {
+        const digits = measure === "displacement_ratio" ? 2 : 0;
+        const cells = state.programmes.map((p, pi) => {
+          const run = runOf.get(p), row = run && run.rows.find((r) => r.measure === measure);
+          const text = !run || !row ? "–" : run.key !== linesKey(p) ? t("changed") : row.suppressed ? ".." : withInterval(row, digits);
+          return el("td", { id: `run-${pi}-${measure}`, text });
+        });
+        rows.push(el("tr", {}, el("td", { class: "k", text: t("run_" + measure) }), ...cells));
+      }
+    }
     return el("table", { class: "figures", id: "figures" }, el("thead", {}, head), el("tbody", {}, ...rows));
   }
 

@@ -26,7 +26,7 @@ from flyttkedja import store
 from flyttkedja.analysis import charts
 from flyttkedja.analysis.labels import LANGS, label
 from flyttkedja.io import atomic_file
-from flyttkedja.scenario.compare import AREAS, LINE_ATTRIBUTES
+from flyttkedja.scenario.compare import AREAS, GROSS, LINE_ATTRIBUTES, NET, RATIO, read_comparison
 from flyttkedja.scenario.config import LINE_FIELDS, TARGET_GROUP_NAMES
 from flyttkedja.scenario.model import FORMATS
 from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, END_REASONS, LANDLORDS, TENURES
@@ -66,6 +66,14 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "by_line": ("Gross moves of each line, per 100 of its own dwellings",
                 "Bruttoflyttningar per rad, per 100 av radens bostäder"),
     "line": ("line", "rad"),
+    "from_run": ("From the scenario run's microsimulation, for the programme as it was run:",
+                 "Från scenariokörningens mikrosimulering, för programmet som det kördes:"),
+    "changed": ("changed since the run", "ändrat sedan körningen"),
+    "run_moves_gross_per_100_new": ("gross moves per 100 new dwellings, traced in the market runs",
+                                    "bruttoflyttningar per 100 nya bostäder, spårade i marknadskörningarna"),
+    "run_moves_net_per_100_new": ("net moves per 100 new dwellings (change in all moves of the market)",
+                                  "nettoflyttningar per 100 nya bostäder (förändring av alla flyttningar)"),
+    "run_displacement_ratio": ("displacement ratio (net / gross)", "undanträngningskvot (netto / brutto)"),
     "chain_length_mean": ("mean chain length (moves per new dwelling)", "medellängd (flyttningar per ny bostad)"),
     "area_region": ("region", "regionen"),
     "area_municipality": ("the programme's municipality", "programmets kommun"),
@@ -111,7 +119,7 @@ border-radius:3px;background:#f6f6f6;cursor:pointer}#explorer button:disabled{op
 #explorer .card{border:1px solid #ccc;border-top:4px solid #999;padding:.5em .8em;border-radius:3px;overflow-x:auto}
 #explorer .cardhead{display:flex;gap:.5em;margin-bottom:.4em}#explorer input.name{font:inherit;font-weight:600;flex:1}
 #explorer table{border-collapse:collapse;font-size:.88em}#explorer td,#explorer th{border:1px solid #ddd;
-padding:2px 6px;text-align:right}#explorer th{background:#f4f4f4}#explorer td.k{text-align:left}
+padding:2px 6px;text-align:right}#explorer th{background:#f4f4f4}#explorer td.k{text-align:left}#explorer td.run{font-style:italic;background:#fafafa}
 #explorer table.lines td{border:none;padding:1px 3px}#explorer table.lines input{width:5em}
 #explorer select{font:inherit;font-size:.95em}#explorer button.x{padding:0 .4em}
 #explorer #warnings li{color:#8a4b00}#explorer #warnings li.error{color:#b00}
@@ -161,6 +169,7 @@ def explorer_data(source: str | os.PathLike, lang: str = "en") -> dict:
         programmes = [_toml_programme(p) for p in sc.get("programmes", [])][:MAX_PROGRAMMES]
         s = sc.get("source") or {}
         src = {k: s[k] for k in ("register", "preset", "scale", "years", "seed") if s.get(k) is not None}
+    runs = _run_figures(path.parent, programmes)
     keys, strata = record["keys"], record["strata"]
     munis = sorted({s.split("|")[keys.index("municipality")] for s in strata} - {"-"}) if "municipality" in keys else []
     munis = sorted(set(munis) | {ln["municipality"] for p in programmes for ln in p["line"] if "municipality" in ln})
@@ -178,7 +187,27 @@ def explorer_data(source: str | os.PathLike, lang: str = "en") -> dict:
                  "target_groups": TARGET_GROUP_NAMES, "line_attributes": LINE_ATTRIBUTES, "line_fields": LINE_FIELDS,
                  "areas": AREAS}
     return {"model": record, "programmes": programmes, "name": name, "source": src, "municipalities": munis,
-            "lang": lang, "labels": labels, "constants": constants}
+            "lang": lang, "labels": labels, "constants": constants, "runs": runs}
+
+
+#: what the page shows from the scenario run's microsimulation, for a programme as it was run
+RUN_MEASURES = (NET, RATIO, GROSS)
+
+
+def _run_figures(directory: Path, programmes: list[dict]) -> list[list[dict]]:
+    """Per starting programme, the run's microsimulation rows (whole programme, region) of
+    :data:`RUN_MEASURES`: net and displacement exist only there. Empty without comparison.parquet."""
+    if not store.scenario_file(directory, "comparison").exists():
+        return [[] for _ in programmes]
+    table = read_comparison(directory)
+    out = []
+    for prog in programmes:
+        rows = table.filter((table["programme"] == prog["name"]) & (table["method"] == "microsimulation")
+                            & table["line"].is_null() & (table["area"] == "region")
+                            & table["measure"].is_in(list(RUN_MEASURES)))
+        out.append([{k: r[k] for k in ("measure", "estimate", "lower", "upper", "suppressed")}
+                    for r in rows.sort("measure").iter_rows(named=True)])
+    return out
 
 
 def _json(data) -> str:

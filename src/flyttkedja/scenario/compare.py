@@ -201,14 +201,15 @@ def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: 
 
 
 def expectation_rows(model: TransitionModel, programme: Programme, *, bootstrap: int, seed: int,
-                     model_error: float = 0.0) -> list[dict]:
+                     model_error: float = 0.0, probs=None) -> list[dict]:
     """The exact-expectation rows of :func:`transition_rows` (no Monte Carlo): ``chain_length_mean`` and
     every measure of :func:`_model_spec`, per programme and line, with bootstrap intervals when
     ``bootstrap`` > 0 (gross moves: widened by the relative model error ``model_error``).
-    :meth:`TransitionModel.evaluate` gives these with ``bootstrap=0``."""
+    :meth:`TransitionModel.evaluate` gives these with ``bootstrap=0``; ``probs``: the model's
+    :meth:`~TransitionModel.probabilities`, if already computed."""
     kinds, counts, _ = programme_kinds(model, programme)
     munis = programme_municipalities(programme)
-    point = _model_values(model, kinds, counts, munis)
+    point = _model_values(model, kinds, counts, munis, probs)
     boot = (model.bootstrap(lambda p: _model_values(model, kinds, counts, munis, p), bootstrap, seed)
             if bootstrap else None)
     n = int(model.first.sum() + model.later.sum())

@@ -56,6 +56,17 @@ def as_programme(programme) -> Programme:
     return _programmes([programme])[0]
 
 
+def point_probabilities(model):
+    """``model.probabilities()``, computed once per model and set of count arrays (the shrinkage
+    sums take most of an evaluation's time on a model of hundreds of strata; a sweep of programmes
+    over one model needs them once). Count arrays changed in place are not noticed: replace them."""
+    key = tuple(id(a) for a in model.counts().values())
+    hit = model.__dict__.get("_point_probabilities")  # kept on the instance, like TransitionModel.levels
+    if hit is None or hit[0] != key:
+        hit = model.__dict__["_point_probabilities"] = (key, model.probabilities())
+    return hit[1]
+
+
 def model_error(model) -> float:
     """The model's relative out-of-sample error (cross-validation's ``sigma``; 0 if never measured)."""
     return float(model.meta.get("cross_validation", {}).get("sigma", 0.0) or 0.0)
@@ -65,9 +76,9 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
     """The transition model's figures for one programme (see the module docstring)."""
     prog = as_programme(programme)
     kinds, counts, relaxed = programme_kinds(model, prog)
-    pr = model.probabilities()
+    pr = point_probabilities(model)
     n = int(model.first.sum() + model.later.sum())
-    rows = expectation_rows(model, prog, bootstrap=0, seed=0, model_error=model_error(model))
+    rows = expectation_rows(model, prog, bootstrap=0, seed=0, model_error=model_error(model), probs=pr)
     share = counts / counts.sum()
     hist = sum(s * length_distribution(model, pr, w, g) for s, (w, g) in zip(share, kinds))
     for k, value in enumerate(hist):

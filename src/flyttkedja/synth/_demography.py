@@ -56,7 +56,7 @@ def year_start(hh, p, d, n_hh, n_p, year, day0, ndays, key, par, ev):
             draw_household(hh, p, d, h, year, day0, ndays, key, par, ev)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def draw_household(hh, p, d, h, year, day0, ndays, key, par, ev):
     kids = 0
     oldest_core = -1
@@ -159,7 +159,7 @@ def pick(hz, key, ident, slot, day0, ndays):
 
 
 # ------------------------------------------------------------------ handlers (sequential)
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_death(m, h, q, day):
     """The oldest adult of a household without children dies; a single's household dissolves."""
     hh, p = m.hh, m.p
@@ -181,7 +181,7 @@ def on_death(m, h, q, day):
         remove_member(hh, p, h, q)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_birth(m, h, day):
     """A couple has a child; the child's key comes from the head's key and the day."""
     hh, p, par = m.hh, m.p, m.par
@@ -204,7 +204,7 @@ def on_birth(m, h, day):
     person_event(m, c, day, PE_BIRTH, -1, hh[h, H_DW], -1)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_leave(m, h, q, day, split):
     """A young adult wants to leave home (``split`` False) or a partner to separate: a seeker."""
     hh, p, sk = m.hh, m.p, m.sk
@@ -223,7 +223,7 @@ def on_leave(m, h, q, day, split):
     offer_seeker(m, s, day)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_move(m, h, day):
     """A household wants to move within the region: a seeker with a target tenure and size."""
     hh, p, d = m.hh, m.p, m.d
@@ -238,7 +238,7 @@ def on_move(m, h, day):
     offer_seeker(m, s, day)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_leave_region(m, h, day, emigrate):
     """The whole household leaves for elsewhere in Sweden or abroad; its dwelling is vacated."""
     hh, p = m.hh, m.p
@@ -261,7 +261,7 @@ def on_leave_region(m, h, day, emigrate):
         drain(m, dw, day)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _single_free(m, h, day):
     hh = m.hh
     if hh[h, 1] == 0 or hh[h, H_CORE] != 1 or hh[h, H_LASTMOVE] == day:  # hh[h, 1]: H_ALIVE
@@ -269,7 +269,7 @@ def _single_free(m, h, day):
     return hh[h, H_SIZE] == 1
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_couple(m, h, day):
     """Two singles of one municipality form a couple: the one in the smaller dwelling moves in.
 
@@ -307,7 +307,7 @@ def on_couple(m, h, day):
         drain(m, dj, day)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _seek_together(m, a, b, day):
     """Singles ``a`` and ``b`` look for a dwelling together (one seeker for both; each keeps theirs meanwhile)."""
     hh, p, d = m.hh, m.p, m.d
@@ -324,7 +324,7 @@ def _seek_together(m, a, b, day):
     offer_seeker(m, s, day)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_swap(m, h, day):
     """Two rental tenants of one municipality exchange dwellings the same day (a closed cycle)."""
     hh, d = m.hh, m.d

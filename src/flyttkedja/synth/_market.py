@@ -13,7 +13,7 @@ score noise for a dwelling are the same in every run where both exist.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 from flyttkedja._random import normal, u01x
 from flyttkedja.synth._state import (
@@ -29,8 +29,8 @@ from flyttkedja.synth._state import (
     PR_PRICE_FLOOR, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
     S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
     S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
-    X_DWELLING, add_member, end_household, ident, member_events, new_household, person_event, person_income,
-    record_move, remove_member,
+    X_DWELLING, I8, MARKET, add_member, end_household, ident, member_events, new_household, person_event, person_income,
+    kernel, record_move, remove_member,
 )
 
 
@@ -63,7 +63,7 @@ def seeker_segment(t, r, k, broad):
     return segment(other, r - 1) if r > 1 else -1
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def append_vacancy(m, dw):
     e = m.cnt[C_VE]
     m.cnt[C_VE] += 1
@@ -78,7 +78,7 @@ def append_vacancy(m, dw):
     m.vtail[seg] = e
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def append_seeker(sk, seg_head, seg_tail, s):
     seg = segment(sk[s, S_TENURE], sk[s, S_ROOMS])
     sk[s, S_NEXT] = -1
@@ -90,10 +90,9 @@ def append_seeker(sk, seg_head, seg_tail, s):
 
 
 # ------------------------------------------------------------------ who may take what
-@njit(cache=True)
-def seeker_valid(m, s, day):
+@njit(inline="always", cache=True)
+def seeker_valid(sk, hh, p, s, day):
     """0 = gone for good, 1 = usable now, 2 = not today (moved today)."""
-    sk, hh, p = m.sk, m.hh, m.p
     if sk[s, S_ACTIVE] == 0 or sk[s, S_EXPIRE] < day:
         return 0
     kind = sk[s, S_KIND]
@@ -122,33 +121,32 @@ def seeker_valid(m, s, day):
     return 1
 
 
-@njit(cache=True)
-def seeker_head(m, s):
+@njit(inline="always", cache=True)
+def seeker_head(sk, hh, p, arr, ap, year, s):
     """(age of the head, children) of the household seeker ``s`` would move in as, today."""
-    sk = m.sk
     kind = sk[s, S_KIND]
     if kind == SK_INTERNAL:
         h = sk[s, S_HH]
-        return m.year - m.p[m.hh[h, H_HEAD], P_BY], m.hh[h, H_SIZE] - m.hh[h, H_CORE]
+        return year - p[hh[h, H_HEAD], P_BY], hh[h, H_SIZE] - hh[h, H_CORE]
     if kind == SK_LEAVE or kind == SK_SPLIT:
-        return m.year - m.p[sk[s, S_PERSON], P_BY], 0
+        return year - p[sk[s, S_PERSON], P_BY], 0
     a = sk[s, S_ARRIVAL]
     kids = 0
-    for j in range(m.arr[a, A_PSTART], m.arr[a, A_PEND]):
-        if m.ap[j, AP_ROLE] == ROLE_CHILD:
+    for j in range(arr[a, A_PSTART], arr[a, A_PEND]):
+        if ap[j, AP_ROLE] == ROLE_CHILD:
             kids += 1
-    return m.year - m.ap[m.arr[a, A_PSTART], AP_BY], kids
+    return year - ap[arr[a, A_PSTART], AP_BY], kids
 
 
 @njit(cache=True)
-def eligible(m, s, dw):
+def eligible(sk, hh, p, d, arr, ap, year, s, dw):
     """Whether seeker ``s`` meets dwelling ``dw``'s allocation rule (docs/synthetic.md)."""
-    rule = m.d[dw, D_ALLOC]
+    rule = d[dw, D_ALLOC]
     if rule == 0:
         return True
     if rule == AL_LOW_INCOME:
-        return m.sk[s, S_INCOME] < m.d[dw, D_CEILING]
-    age, kids = seeker_head(m, s)
+        return sk[s, S_INCOME] < d[dw, D_CEILING]
+    age, kids = seeker_head(sk, hh, p, arr, ap, year, s)
     if rule == AL_SENIORS:
         return age >= 65
     if rule == AL_YOUNG:
@@ -158,47 +156,54 @@ def eligible(m, s, dw):
     return False
 
 
+# The scan loops below are the simulator's hottest code (tens of millions of list entries in a
+# metro run). They take the arrays they read one by one rather than the whole Market: a
+# Market argument is some 170 machine words that stay live across the loop.
 @njit(inline="always", cache=True)
-def compatible(m, s, dw, day):
-    sk, d, par = m.sk, m.d, m.par
+def compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
+    """Whether seeker ``s`` can and would take ``dw`` today."""
     # asking rent/price falls the longer a dwelling stands empty, down to a floor
     months = (day - d[dw, D_VACDAY]) / 30.0
     cut = max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
     if sk[s, S_INCOME] < d[dw, D_COST] * cut:
         return False
-    if d[dw, D_ALLOC] != 0 and not eligible(m, s, dw):
+    if d[dw, D_ALLOC] != 0 and not eligible(sk, hh, p, d, arr, ap, year, s, dw):
         return False
     if sk[s, S_MUNI] == d[dw, D_MUNI]:
         return True
     cross = par[PR_CROSS_NEW] if sk[s, S_KIND] >= SK_INMIG else par[PR_CROSS]
-    return u01x(m.key, sk[s, S_KEY], d[dw, D_KEY], DR_CROSS) < cross
+    return u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_CROSS) < cross
 
 
 @njit(inline="always", cache=True)
-def score(m, s, dw, day):
-    sk, d, par = m.sk, m.d, m.par
+def score(sk, d, par, key, s, dw, day):
     t = d[dw, D_TENURE]
     c = (0 if d[dw, D_LANDLORD] == 0 else 1) if t == T_RENTAL else t + 1
     q = (day - sk[s, S_QUEUE]) / 365.0
     sc = par[PR_QW0 + c] * q + par[PR_IW0 + c] * np.log(max(sk[s, S_INCOME], 1000))
-    sc += par[PR_BONUS0 + sk[s, S_KIND]] + par[PR_JITTER] * u01x(m.key, sk[s, S_KEY], d[dw, D_KEY], DR_JITTER)
+    sc += par[PR_BONUS0 + sk[s, S_KIND]] + par[PR_JITTER] * u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_JITTER)
     if sk[s, S_MUNI] == d[dw, D_MUNI]:
         sc += par[PR_SAME_MUNI]
     return sc
 
 
-@njit(cache=True)
+@kernel(I8, MARKET, I8, I8, types.boolean)
 def find_seeker(m, dw, day, broad):
     """Best compatible seeker for vacancy ``dw`` (or -1); unlinks dead list entries."""
-    sk, seg_head, seg_tail = m.sk, m.shead, m.stail
+    return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, dw, day, broad)
+
+
+@njit(cache=True)
+def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, day, broad):
+    """:func:`find_seeker` on the arrays it reads."""
     best = -1
     best_score = -1e300
     scanned = 0
     found = 0
-    limit = np.int64(m.par[PR_SCAN])
-    want = np.int64(m.par[PR_CAND])
-    t = m.d[dw, D_TENURE]
-    r = m.d[dw, D_ROOMS]
+    limit = np.int64(par[PR_SCAN])
+    want = np.int64(par[PR_CAND])
+    t = d[dw, D_TENURE]
+    r = d[dw, D_ROOMS]
     for k in range(5):
         seg = seeker_segment(t, r, k, broad)
         if seg < 0:
@@ -207,7 +212,7 @@ def find_seeker(m, dw, day, broad):
         s = seg_head[seg]
         while s >= 0 and scanned < limit and found < want:
             nxt = sk[s, S_NEXT]
-            v = seeker_valid(m, s, day)
+            v = seeker_valid(sk, hh, p, s, day)
             if v == 0:
                 sk[s, S_ACTIVE] = 0
                 if prev < 0:
@@ -219,9 +224,9 @@ def find_seeker(m, dw, day, broad):
                 s = nxt
                 continue
             scanned += 1
-            if v == 1 and compatible(m, s, dw, day):
+            if v == 1 and compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
                 found += 1
-                sc = score(m, s, dw, day)
+                sc = score(sk, d, par, key, s, dw, day)
                 if sc > best_score:
                     best_score = sc
                     best = s
@@ -231,13 +236,12 @@ def find_seeker(m, dw, day, broad):
 
 
 @njit(cache=True)
-def find_vacancy(m, s, day):
+def find_vacancy(sk, hh, p, d, arr, ap, par, key, year, ve, vhead, vtail, s, day):
     """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries."""
-    d, ve, vhead, vtail = m.d, m.ve, m.vhead, m.vtail
     scanned = 0
-    limit = np.int64(m.par[PR_SCAN])
-    t = m.sk[s, S_TENURE]
-    r = m.sk[s, S_ROOMS]
+    limit = np.int64(par[PR_SCAN])
+    t = sk[s, S_TENURE]
+    r = sk[s, S_ROOMS]
     for k in range(2):
         rr = r + k
         if rr > N_ROOMS:
@@ -258,14 +262,14 @@ def find_vacancy(m, s, day):
                 e = nxt
                 continue
             scanned += 1
-            if compatible(m, s, dw, day):
+            if compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
                 return dw
             prev = e
             e = nxt
     return -1
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def choose_target(par, cost, kind, size, kids, core, age, income, cur_tenure, cur_rooms, u1, u2, u3):
     """(tenure, rooms) a seeker looks for, given needs and income."""
     if size <= 1:
@@ -295,7 +299,7 @@ def choose_target(par, cost, kind, size, kids, core, age, income, cur_tenure, cu
 
 
 # ------------------------------------------------------------------ vacancies and seekers
-@njit(cache=True)
+@kernel(types.boolean, MARKET, I8, I8, I8)
 def vacate(m, dw, day, row):
     """``dw`` is left empty by move ``row``; returns True if it goes on the market.
 
@@ -325,7 +329,7 @@ def vacate(m, dw, day, row):
     return True
 
 
-@njit(cache=True)
+@kernel(I8, MARKET, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8)
 def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenure, cur_rooms, muni, day,
                queue, arrival):
     """A seeker of ``kind`` for household ``h`` / person ``q`` / arrival ``arrival``; picks its target.
@@ -359,7 +363,7 @@ def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenu
 
 
 # ------------------------------------------------------------------ a seeker takes a vacancy
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _move_household(m, s, dw, day, src, gap):
     """An internal seeker's household moves to ``dw``; returns its old dwelling if on the market."""
     h = m.sk[s, S_HH]
@@ -371,7 +375,7 @@ def _move_household(m, s, dw, day, src, gap):
     return h, (from_dw if vacate(m, from_dw, day, row) else -1)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _move_couple(m, s, dw, day, src, gap):
     """Two singles move in together into ``dw``: two moves, one fills, the other joins; both leave a dwelling.
 
@@ -401,7 +405,7 @@ def _move_couple(m, s, dw, day, src, gap):
     return a, left_a, left_b
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _form_household(m, s, dw, day, src, gap):
     """A young adult leaving home or a separating partner forms a household in ``dw``."""
     kind = m.sk[s, S_KIND]
@@ -427,7 +431,7 @@ def _form_household(m, s, dw, day, src, gap):
     return h
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _settle_arrival(m, s, dw, day, src, gap):
     """A prospective in-migrant or immigrant household settles in ``dw``."""
     kind = m.sk[s, S_KIND]
@@ -465,7 +469,7 @@ def _settle_arrival(m, s, dw, day, src, gap):
     return h
 
 
-@njit(cache=True)
+@kernel(types.UniTuple(I8, 2), MARKET, I8, I8, I8)
 def match(m, s, dw, day):
     """Seeker ``s`` takes vacancy ``dw``; returns the dwelling it left on the market, or -1."""
     d = m.d
@@ -493,7 +497,7 @@ def match(m, s, dw, day):
     return left, left2
 
 
-@njit(cache=True)
+@kernel(types.void, MARKET, I8, I8)
 def drain(m, dw, day):
     """Offer vacancy ``dw`` and every vacancy its filling opens, the same day."""
     vq = m.vq
@@ -517,11 +521,12 @@ def drain(m, dw, day):
             tail += 1
 
 
-@njit(cache=True)
+@kernel(types.void, MARKET, I8, I8)
 def offer_seeker(m, s, day):
     """A new seeker looks through the open vacancies; joins its segment's list if none fits."""
-    if seeker_valid(m, s, day) == 1:
-        dw = find_vacancy(m, s, day)
+    if seeker_valid(m.sk, m.hh, m.p, s, day) == 1:
+        dw = find_vacancy(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.ve, m.vhead, m.vtail,
+                          s, day)
         if dw >= 0:
             left, left2 = match(m, s, dw, day)
             if left >= 0:
@@ -532,7 +537,7 @@ def offer_seeker(m, s, day):
     append_seeker(m.sk, m.shead, m.stail, s)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def sweep(m, day):
     """Weekly: vacancies empty for 30 days or more are offered to a wider circle of seekers."""
     d, ve = m.d, m.ve
@@ -552,7 +557,7 @@ def sweep(m, day):
             e = nxt
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def return_withdrawn(m, day):
     """Withdrawn dwellings whose time is up: demolished, or back on the market (and offered)."""
     d = m.d
@@ -574,7 +579,7 @@ def return_withdrawn(m, day):
 
 
 # ------------------------------------------------------------------ handlers of market events
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_complete(m, dw, day):
     """A new build is completed: an empty dwelling, offered at once (the seed of a chain)."""
     d = m.d
@@ -586,7 +591,7 @@ def on_complete(m, dw, day):
     drain(m, dw, day)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def on_arrival(m, a, day):
     """A prospective in-migrant or immigrant household starts looking (it settles only if it finds)."""
     arr, ap, par = m.arr, m.ap, m.par

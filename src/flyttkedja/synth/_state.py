@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 from flyttkedja._random import hash3
 from flyttkedja.schema import DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
@@ -151,6 +152,47 @@ class Market(NamedTuple):
     key: np.uint64
 
 
+def _prototype() -> Market:
+    i2, i1 = np.zeros((1, 1), np.int64), np.zeros(1, np.int64)
+    return Market(hh=i2, p=i2, d=i2, sk=i2, cnt=i1, mv=i2, pe=i2, wd=i1, ve=i2, vhead=i1, vtail=i1, shead=i1,
+                  stail=i1, vq=i1, pair=i2, arr=i2, ap=i2, par=np.zeros(1), cost=np.zeros((1, 1)),
+                  year=np.int64(0), key=np.uint64(0))
+
+
+MARKET = numba.typeof(_prototype())  # the numba type of a Market (C-contiguous, writable arrays)
+I8 = types.int64
+_PINNED: list = []
+
+
+def kernel(ret, *args):
+    """``njit(cache=True)`` with exactly one signature ``ret(*args)``, fixed on first use.
+
+    A kernel called from another kernel with a constant argument (``-1``,
+    ``True``) would otherwise be compiled once more for each combination of
+    literal values (numba types constants as literals): eight copies of
+    :func:`record_move`, five of ``new_seeker``. Pinned kernels are compiled
+    for their signature by :func:`compile_kernels` and then refuse new
+    specialisations, so constants convert to the declared types.
+    """
+    def wrap(fn):
+        dispatcher = njit(cache=True)(fn)
+        _PINNED.append((dispatcher, ret(*args)))
+        return dispatcher
+    return wrap
+
+
+def compile_kernels() -> None:
+    """Compile (or load from numba's cache) every pinned kernel for its one signature, callees first.
+
+    Call it before the first call of a kernel that calls pinned ones
+    (``simulate.simulate`` does); later calls return at once.
+    """
+    while _PINNED:
+        dispatcher, sig = _PINNED.pop(0)
+        dispatcher.compile(sig)
+        dispatcher.disable_compile()
+
+
 # ------------------------------------------------------------------ incomes
 @njit(inline="always", cache=True)
 def age_income(par, age):
@@ -172,7 +214,7 @@ def person_income(par, perm_micro, age, shock):
     return np.int64(age_income(par, age) * np.exp(perm_micro * 1e-6 + shock))
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def household_income(hh, p, h):
     total = 0
     q = hh[h, H_FIRST]
@@ -183,7 +225,7 @@ def household_income(hh, p, h):
 
 
 # ------------------------------------------------------------------ household helpers
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def composition(hh, p, h, year):
     """(size, adults, kids) of household ``h``."""
     size = 0
@@ -207,7 +249,7 @@ def household_type(core, kids):
     return HT_SINGLE_PARENT if kids > 0 else HT_SINGLE
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def remove_member(hh, p, h, q):
     prev = -1
     r = hh[h, H_FIRST]
@@ -228,7 +270,7 @@ def remove_member(hh, p, h, q):
         hh[h, H_PARTNER] = -1
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def add_member(hh, p, h, q):
     p[q, P_NEXT] = hh[h, H_FIRST]
     hh[h, H_FIRST] = q
@@ -236,7 +278,7 @@ def add_member(hh, p, h, q):
     hh[h, H_SIZE] += 1
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def new_household(m, formation, day, head_by, head_sex, abroad, queue, key):
     h = m.cnt[C_HH]
     m.cnt[C_HH] += 1
@@ -259,7 +301,7 @@ def new_household(m, formation, day, head_by, head_sex, abroad, queue, key):
     return h
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def end_household(m, h):
     """Household ``h`` is gone (dissolved, left the area, or merged into another)."""
     m.hh[h, H_ALIVE] = 0
@@ -268,7 +310,7 @@ def end_household(m, h):
 
 
 # ------------------------------------------------------------------ output records
-@njit(cache=True)
+@kernel(I8, MARKET, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8)
 def record_move(m, h, day, from_dw, to_dw, origin, dest, vacates, fills, src, gap):
     """Append one household move; returns its row number in the whole register."""
     hh, p, mv = m.hh, m.p, m.mv
@@ -296,7 +338,7 @@ def record_move(m, h, day, from_dw, to_dw, origin, dest, vacates, fills, src, ga
     return m.cnt[C_ROW0] + i
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def person_event(m, q, day, kind, from_dw, to_dw, row):
     i = m.cnt[C_PE]
     m.cnt[C_PE] += 1
@@ -309,7 +351,7 @@ def person_event(m, q, day, kind, from_dw, to_dw, row):
     pe[i, E_ROW] = row
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def member_events(m, h, day, kind, from_dw, to_dw, row):
     q = m.hh[h, H_FIRST]
     while q >= 0:

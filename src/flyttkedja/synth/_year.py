@@ -29,7 +29,7 @@ from flyttkedja.synth._state import (
 _MASK39 = np.uint64((1 << 39) - 1)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _open_lists(m, day0):
     """Seekers carried over from last year (in their order) and open vacancies, oldest first."""
     m.shead[:] = -1
@@ -56,7 +56,7 @@ def _open_lists(m, day0):
         append_vacancy(m, open_dw[order[i]])
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _events(m, ev, nb, n_hh0, day0):
     """The year's events (day, kind, subject, person) in the order they happen."""
     n_ev = 0
@@ -91,7 +91,7 @@ def _order(m, day_offset, prio, identity, slot):
     return (day_offset << 40) | (prio << 39) | jit
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _dispatch(m, kind, a, q, day):
     """Hand one event to its handler."""
     if kind == EV_COMPLETE:

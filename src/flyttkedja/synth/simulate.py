@@ -216,6 +216,7 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
     """
     if programme is not None:
         programme.validate(cfg)
+    K.compile_kernels()
     first, years = cfg.first_year, cfg.years
     window = (day_number(dt.date(first, 1, 1)), day_number(dt.date(first + years - 1, 12, 31)))
     rng0 = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
