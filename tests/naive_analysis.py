@@ -200,18 +200,19 @@ def naive_area_classes(areas: pa.Table, dwellings: pa.Table) -> dict:
     for d in dwellings.column("area_id").to_pylist():
         weight[d] += 1
     rows = areas.to_pylist()
-    by_income = defaultdict(float)
+    by_income = defaultdict(int)
     for r in rows:
         by_income[r["median_income"]] += weight[r["area_id"]]
-    total = sum(by_income.values()) or 1.0
-    position, cum = {}, 0.0
-    for income in sorted(by_income):
-        position[income] = (cum + by_income[income] / 2) / total
+    total = sum(by_income.values()) or 1
+    position, cum = {}, 0
+    for income in sorted(by_income):  # exact shares: a midpoint on a class bound is not below it
+        position[income] = Fraction(2 * cum + by_income[income], 2 * total)
         cum += by_income[income]
     out = {}
     for r in rows:
         p = position[r["median_income"]]
-        out[r["area_id"]] = "bottom_quintile" if p < .2 else "lower_middle" if p < .5 else "upper_half"
+        out[r["area_id"]] = ("bottom_quintile" if p < Fraction(1, 5) else "lower_middle" if p < Fraction(1, 2)
+                             else "upper_half")
     return out
 
 

@@ -162,16 +162,20 @@ def area_income_classes(areas: pa.Table | pl.DataFrame, dwellings: pa.Table) -> 
     counts = pl.from_arrow(dwellings.select(["area_id"])).group_by("area_id").agg(weight=pl.len())
     frame = (frame.select(pl.col("area_id").cast(pl.Int32), pl.col("median_income").cast(pl.Float64))
              .join(counts.with_columns(pl.col("area_id").cast(pl.Int32)), on="area_id", how="left")
-             .with_columns(pl.col("weight").fill_null(0).cast(pl.Float64)))
+             .with_columns(pl.col("weight").fill_null(0).cast(pl.Int64)))
     by_income = frame.group_by("median_income").agg(pl.col("weight").sum()).sort("median_income")
-    total = by_income["weight"].sum() or 1.0
-    cum = by_income["weight"].cum_sum()
-    by_income = by_income.with_columns(position=(cum - pl.col("weight") / 2) / total)
-    classed = frame.join(by_income.select("median_income", "position"), on="median_income", how="left")
+    # Compared in whole numbers, not as a float share: a midpoint exactly on a
+    # class bound (11/55 = 0.2) must land on the same side on every platform and
+    # in every engine (polars divides through a reciprocal: 11/55 -> 0.19999...).
+    # position < b  <=>  twice_midpoint * den(b) < 2 * total * num(b)
+    total = max(int(by_income["weight"].sum()), 1)
+    twice_midpoint = 2 * pl.col("weight").cum_sum() - pl.col("weight")
+    by_income = by_income.with_columns(twice_midpoint=twice_midpoint)
+    classed = frame.join(by_income.select("median_income", "twice_midpoint"), on="median_income", how="left")
     return classed.select(
         "area_id",
-        income_class=pl.when(pl.col("position") < 0.2).then(pl.lit("bottom_quintile"))
-        .when(pl.col("position") < 0.5).then(pl.lit("lower_middle"))
+        income_class=pl.when(pl.col("twice_midpoint") * 5 < 2 * total).then(pl.lit("bottom_quintile"))
+        .when(pl.col("twice_midpoint") < total).then(pl.lit("lower_middle"))
         .otherwise(pl.lit("upper_half")),
     ).sort("area_id")
 
