@@ -92,7 +92,7 @@ def figures_table(model, full, scenario, lang: str, scale: float) -> str:
                     f"{fmt(get[('moves_gross_per_100_new', 'rest', None, None)]['estimate'])} | "
                     f"{fmt(100 * one)}{pct} | {fmt(100 * r3)}{pct} | {fmt(gross(full, prog))} |")
     kept = int(model.first.sum() + model.later.sum())
-    note = WORDS[lang]["note"].format(scale=scale, kept=fmt(kept), records=fmt(model.meta["records"]),
+    note = WORDS[lang]["note"].format(scale=scale, kept=fmt(kept), records=fmt(full.meta["records"]),
                                       sigma=fmt(100 * model.meta["cross_validation"]["sigma"], 1))
     return "\n".join(rows) + "\n\n" + note
 

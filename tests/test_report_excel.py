@@ -1,4 +1,4 @@
-"""report.xlsx read back: one sheet per table, values equal the tables, suppressed cells marked ".."."""
+"""report.xlsx read back: one sheet per table, values equal the tables, withheld cells "..", undefined ratios "."."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from test_report_html import build_report, scenario_fixture
 
+from flyttkedja.analysis.excel import UNDEFINED_MARK
 from flyttkedja.analysis.labels import SUPPRESSED_MARK, label
 
 
@@ -31,8 +32,10 @@ def test_workbook_sheets_values_and_marks(report, tmp_path):
                 want = rec[c]
                 if isinstance(want, str):
                     assert got == label(want)
-                elif want is None or (rec.get("suppressed") and isinstance(want, float)):
+                elif rec.get("suppressed") and (want is None or isinstance(want, float)):
                     assert got == SUPPRESSED_MARK, (name, c, rec)
+                elif want is None:  # an undefined ratio (0/0) or no interval: not the withheld mark
+                    assert got == UNDEFINED_MARK != SUPPRESSED_MARK, (name, c, rec)
                 else:
                     assert math.isclose(got, want), (name, c, got, want)
     assert report["reach"]["suppressed"].any()

@@ -160,6 +160,10 @@ def test_saved_model_is_disclosure_controlled(model, tmp_path):
                                                            "first_cogroup")])
     assert not np.any((counts > 0) & (counts < model.threshold))
     assert record["suppressed_cells"] > 0
+    # saving a model that is already disclosure-controlled still counts what was withheld
+    again = json.loads(model.disclosed().save(tmp_path / "again.json").read_text())
+    assert again["suppressed_cells"] == record["suppressed_cells"]
+    assert "records" not in record["meta"] and "chains" not in record["meta"]  # totals are not published
     text = path.read_text()
     assert "household_id" not in text and "dwelling_id" not in text
     loaded = load_model(path)

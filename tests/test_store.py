@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPELLED_ONCE = [
     store.REGISTER_MANIFEST, store.INGEST_MANIFEST, store.TRACE_MANIFEST, store.REPORT_MANIFEST,
     store.SCENARIO_MANIFEST, store.MODEL_FILE, store.COMPARISON_FILE, store.REPORT_HTML, store.REPORT_XLSX,
-    store.REPORT_SUMMARY, *store.REGISTER_FILES.values(), *store.CHAIN_FILES.values(),
+    store.REPORT_SUMMARY, store.REPORT_CHECK_JSON, store.REPORT_CHECK_TEXT, store.LEDGER_FILE, *store.REGISTER_FILES.values(), *store.CHAIN_FILES.values(),
     store.KEY_FORMAT, store.KEY_VERSION, store.KEY_WINDOW_START, store.KEY_WINDOW_END, store.KEY_REGISTER_HASH,
     store.KEY_SEEDS,
 ]

@@ -64,6 +64,9 @@ SCENARIO_SUMMARY = "summary.txt"
 REPORT_HTML = "report.html"
 REPORT_XLSX = "report.xlsx"
 REPORT_SUMMARY = "summary.txt"
+REPORT_CHECK_JSON = "output_check.json"  # output-checking summary (analysis.release), for the output checker
+REPORT_CHECK_TEXT = "output_check.txt"
+LEDGER_FILE = "disclosure_ledger.json"  # what earlier releases of a register published (analysis.release.Ledger)
 PERSONS_DIR = "persons"
 PERSONS_PREFIX = "persons_"
 # table name -> file in a register directory (truth/ only in synthetic registers)
@@ -167,8 +170,15 @@ def report_table_files(directory: str | os.PathLike, table: str) -> tuple[Path, 
 
 
 def report_file(directory: str | os.PathLike, name: str) -> Path:
-    """``html``, ``xlsx`` or ``summary`` file of a report directory."""
-    return Path(directory) / {"html": REPORT_HTML, "xlsx": REPORT_XLSX, "summary": REPORT_SUMMARY}[name]
+    """``html``, ``xlsx``, ``summary``, ``check_json`` or ``check_text`` file of a report directory."""
+    return Path(directory) / {"html": REPORT_HTML, "xlsx": REPORT_XLSX, "summary": REPORT_SUMMARY,
+                              "check_json": REPORT_CHECK_JSON, "check_text": REPORT_CHECK_TEXT}[name]
+
+
+def ledger_file(output: str | os.PathLike) -> Path:
+    """The default disclosure ledger of an output directory: ``disclosure_ledger.json`` beside it (in its parent),
+    so that every release written into one place is recorded in one ledger."""
+    return Path(output).parent / LEDGER_FILE
 
 
 def scenario_file(directory: str | os.PathLike, name: str) -> Path:

@@ -11,12 +11,13 @@ Example
 """
 
 from flyttkedja.analysis.bootstrap import percentile_interval, replicate_cell_totals
-from flyttkedja.analysis.disclosure import cell_key_perturbation, secondary_suppression
+from flyttkedja.analysis.disclosure import Model, Rules, attack, cell_key_perturbation, protect, secondary_suppression
 from flyttkedja.analysis.groups import (
     TARGET_GROUPS,
     area_income_classes,
     consumption_units,
 )
+from flyttkedja.analysis.release import Ledger
 from flyttkedja.analysis.report import Report
 from flyttkedja.analysis.tables import (
     DEPTH_TABLES,
@@ -35,7 +36,9 @@ from flyttkedja.analysis.tables import (
 )
 
 __all__ = [
-    "DEPTH_TABLES", "Report", "TABLES", "TARGET_GROUPS", "area_income_classes", "cell_key_perturbation",
-    "consumption_units", "default_tables", "depth_distribution", "depth_summary", "end_reasons", "length_distribution", "length_summary", "percentile_interval", "reach",
-    "replicate_cell_totals", "rounds", "secondary_suppression", "segregation", "tables", "vacancy_flows",
+    "DEPTH_TABLES", "Ledger", "Model", "Report", "Rules", "TABLES", "TARGET_GROUPS", "area_income_classes",
+    "attack", "cell_key_perturbation", "consumption_units", "default_tables", "depth_distribution",
+    "depth_summary", "end_reasons", "length_distribution", "length_summary", "percentile_interval", "protect",
+    "reach", "replicate_cell_totals", "rounds", "secondary_suppression", "segregation", "tables",
+    "vacancy_flows",
 ]

@@ -196,8 +196,11 @@ def flows_figure(report, t: Text, colours: dict[str, str]) -> dict:
     """One Sankey of vacancy flows, new-build seed group → tenure of the dwelling vacated, with a step slider.
 
     The slider switches the bands between steps 1, 2, … of the chains (and
-    all steps together); band width is the number of vacated dwellings in
-    published cells. Withheld cells are not drawn; the title counts them.
+    all steps together); band width is the number of vacated dwellings where
+    that count is published (its rate per 100 may be withheld: ".." in the
+    hover). Withheld counts are not drawn; the title counts them. A step with
+    no band at all is hidden (plotly cannot draw an empty Sankey), and the
+    slider starts at the first step with bands.
     """
     f = report.tables["flows"].filter((pl.col("dimension") == "tenure") & (pl.col("category") != "all"))
     if report.by:  # seed groups, not their margin
@@ -212,32 +215,35 @@ def flows_figure(report, t: Text, colours: dict[str, str]) -> dict:
         rows = f.filter(pl.col("step") == step)
         src, tgt, val, per100, colour = [], [], [], [], []
         for r in rows.iter_rows(named=True):
-            if r["n"] is None or r["n"] <= 0 or r["suppressed"]:
+            if r["n"] is None or r["n"] <= 0:
                 continue
             g = _group(r, report.by, t)
             src.append(left.index(g))
             tgt.append(len(left) + cats.index(r["category"]))
             val.append(int(r["n"]))
-            per100.append(_r(r["value"]))
+            rate = SUPPRESSED_MARK if r["value"] is None else f"{r['value']:.1f}"
+            per100.append(rate.replace(".", ",") if t.lang == "sv" else rate)
             colour.append(_rgba(colours.get(g, MARGIN_COLOUR), 0.45))
-        hidden = rows.filter(pl.col("suppressed")).height
+        hidden = rows.filter(pl.col("n").is_null()).height
         title = (f"{t('step')} {step}" if step != "all" else t("all_steps")) + (
             f" · {hidden}× {SUPPRESSED_MARK} ({t('withheld')})" if hidden else "")
         views.append((step, title, {"source": src, "target": tgt, "value": val, "customdata": per100,
                                     "color": colour}))
-    first = views[0][2] if views else {"source": [], "target": [], "value": [], "customdata": [], "color": []}
+    active = next((i for i, v in enumerate(views) if v[2]["value"]), 0)
+    first = views[active][2] if views else {"source": [], "target": [], "value": [], "customdata": [], "color": []}
     link = {**first, "hovertemplate": (f"%{{source.label}} → %{{target.label}}: %{{value}} {t('vacated')} "
-                                       f"(%{{customdata:.1f}} {t('per_100')})<extra></extra>")}
-    trace = {"type": "sankey", "arrangement": "fixed", "valueformat": "d",
+                                       f"(%{{customdata}} {t('per_100')})<extra></extra>")}
+    trace = {"type": "sankey", "arrangement": "fixed", "valueformat": "d", "visible": bool(first["value"]),
              "node": {"label": nodes, "pad": 18, "thickness": 16,
                       "color": [colours.get(n, MARGIN_COLOUR) for n in nodes], "line": {"width": 0},
                       "hovertemplate": f"%{{label}}: %{{value}} {t('vacated')}<extra></extra>"},
              "link": link}
-    slider = {"active": 0, "pad": {"t": 10, "b": 0}, "x": 0.01, "len": 0.96, "currentvalue": {"visible": False},
+    slider = {"active": active, "pad": {"t": 10, "b": 0}, "x": 0.01, "len": 0.96, "currentvalue": {"visible": False},
               "steps": [{"label": t("all_steps") if s == "all" else s, "method": "update",
-                         "args": [{f"link.{k}": [v] for k, v in view.items()}, {"title.text": title}]}
+                         "args": [{**{f"link.{k}": [v] for k, v in view.items()}, "visible": [bool(view["value"])]},
+                                  {"title.text": title}]}
                         for s, title, view in views]}
-    layout = _layout(t, 440 + 12 * len(left), title={"text": views[0][1] if views else t("no_data"), "x": 0,
+    layout = _layout(t, 440 + 12 * len(left), title={"text": views[active][1] if views else t("no_data"), "x": 0,
                                                       "xref": "paper", "font": {"size": 14}},
                      margin={"l": 12, "r": 12, "t": 48, "b": 64 if len(views) > 1 else 12},
                      sliders=[slider] if len(views) > 1 else [])

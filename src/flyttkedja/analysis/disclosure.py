@@ -1,16 +1,18 @@
-"""Disclosure control: cell suppression with secondary suppression, or the Cell Key Method.
+"""Disclosure control: cell suppression of a whole release by linear programming, or the Cell Key Method.
 
-Every published count is a linear functional ``a · x`` of the (unpublished)
-cell counts ``x`` of a table (a margin is a sum of cells, a total number of
-moves is Σ length × chains, ...). docs/disclosure.md states the rules;
-in short:
+Every published count is a linear functional ``a · x`` of unpublished,
+non-negative cell counts ``x`` (a margin is a sum of cells, a total number
+of moves is Σ length × chains, ...). A :class:`Model` holds the items of a
+release (every table together), the identities between tables and the items
+earlier releases published. docs/disclosure.md states the rules; in short:
 
-*Suppression* (default): counts ``1 ≤ n < threshold`` are suppressed
-(primary). Secondary suppression then adds published counts until no
-suppressed count is a linear combination of published ones, i.e. none can be
-recomputed from the published margins and totals of the table
-(:func:`secondary_suppression`; the guarantee is checked with exact rational
-arithmetic in the tests).
+*Suppression* (default): counts ``1 ≤ n < threshold`` are withheld
+(primary), and zeros inside them. Secondary suppression (:func:`protect`)
+solves, per withheld count not yet covered, a linear program for the
+cheapest change of the cells that moves it by ``width`` while every published
+count stays put (τ-ARGUS/sdcTable style), and withholds what that change
+moves. :func:`attack` is the intruder: min and max of each withheld count
+over all cells consistent with what is published (scipy's HiGHS).
 
 *Cell Key Method* (as SCB from reference year 2025): each record has a key
 in [0, 1); a cell's key is the fractional part of the sum of its records'
@@ -26,7 +28,11 @@ Example
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
 from threadpoolctl import threadpool_limits
 
 DEFAULT_THRESHOLD = 5
@@ -47,20 +53,419 @@ def primary_suppression(counts: np.ndarray, threshold: int = DEFAULT_THRESHOLD) 
 
 
 def disclosed(A: np.ndarray, suppressed: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """Suppressed rows of ``A`` that lie in the span of the published rows (recomputable)."""
-    basis = _rowspace(A[~suppressed], tol)
+    """Suppressed rows of ``A`` that lie in the span of the published rows (recomputable exactly)."""
+    A = np.asarray(A, dtype=np.float64)
+    pub = A[~suppressed]
     sup = A[suppressed]
-    residual = sup - (sup @ basis.T) @ basis if basis.size else sup
-    scale = np.maximum(np.linalg.norm(sup, axis=1), 1.0)
     out = np.zeros(len(A), dtype=bool)
+    if not len(sup):
+        return out
+    if not len(pub):
+        return out
+    _, s, vt = np.linalg.svd(pub, full_matrices=False)
+    basis = vt[s > tol * max(s.max(initial=0.0), 1.0)]
+    residual = sup - (sup @ basis.T) @ basis
+    scale = np.maximum(np.linalg.norm(sup, axis=1), 1.0)
     out[np.flatnonzero(suppressed)] = np.linalg.norm(residual, axis=1) < 1e-7 * scale
     return out
 
 
-def _rowspace(P: np.ndarray, tol: float) -> np.ndarray:
-    if P.size == 0:
-        return np.zeros((0, P.shape[1]))
-    return _decompose(P)[2]
+@dataclass(frozen=True)
+class Rules:
+    """What counts as disclosive and how wide an attacker's interval must stay.
+
+    ``threshold``: counts ``1 ≤ n < threshold`` are withheld (primary); below
+    SCB's 5 only with ``unsafe=True``. ``width``: every withheld count must keep
+    an attacker's interval (LP bounds with x ≥ 0 over every published count
+    and identity of the release) at least this wide — 3 means it is never known
+    exactly nor to within ±1. ``zeros``: zeros that are part of a withheld
+    small count are withheld too (else "..", 0, 0 tells that all of a small
+    group share one outcome). ``dominance``: (n, k) rule for sums of
+    magnitudes such as incomes — a sum is withheld when its ``n`` largest
+    contributions make more than ``k`` of it (no flyttkedja table publishes
+    such a sum today; kept so that the rule set is complete).
+
+    >>> Rules.named("sacro").threshold
+    10
+    """
+
+    threshold: int = DEFAULT_THRESHOLD
+    width: int = 3
+    zeros: bool = True
+    dominance: tuple[int, float] = (1, 0.5)
+    name: str = "scb"
+    unsafe: bool = False
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1 or self.width < 1:
+            raise ValueError("threshold and width must be ≥ 1")
+        if self.threshold < DEFAULT_THRESHOLD and not self.unsafe:
+            raise ValueError(f"threshold {self.threshold} is below SCB's {DEFAULT_THRESHOLD}: counts of "
+                             f"{self.threshold}–{DEFAULT_THRESHOLD - 1} households would be published; "
+                             "pass unsafe=True (CLI: --unsafe-threshold) only inside the secure environment")
+
+    @classmethod
+    def named(cls, name: str, threshold: int | None = None, unsafe: bool = False) -> "Rules":
+        """``"scb"`` (threshold 5) or ``"sacro"`` (SACRO/ACRO output checking: threshold 10, wider intervals)."""
+        if name not in RULE_SETS:
+            raise ValueError(f"unknown rule set {name!r}; choose from {sorted(RULE_SETS)}")
+        base = RULE_SETS[name]
+        return cls(**{**base, "threshold": base["threshold"] if threshold is None else int(threshold),
+                      "name": name, "unsafe": unsafe})
+
+    def as_dict(self) -> dict:
+        return {"rules": self.name, "threshold": self.threshold, "interval_width": self.width,
+                "zeros_in_small_counts_withheld": self.zeros, "dominance_n_k": list(self.dominance),
+                "unsafe": self.unsafe}
+
+
+RULE_SETS = {"scb": {"threshold": 5, "width": 3, "zeros": True},
+             "sacro": {"threshold": 10, "width": 5, "zeros": True}}
+
+
+def dominated(contributions: list[np.ndarray], n: int = 1, k: float = 0.5) -> np.ndarray:
+    """(n, k) dominance rule: sums whose ``n`` largest contributions exceed share ``k`` of the sum.
+
+    >>> dominated([np.array([90.0, 5, 5]), np.array([30.0, 30, 40])]).tolist()
+    [True, False]
+    """
+    out = np.zeros(len(contributions), bool)
+    for i, c in enumerate(contributions):
+        c = np.sort(np.abs(np.asarray(c, np.float64)))[::-1]
+        total = c.sum()
+        out[i] = total > 0 and c[:n].sum() > k * total
+    return out
+
+
+@dataclass
+class Model:
+    """The protection model of a release: what an attacker knows, as linear constraints.
+
+    ``A`` (items × cells, sparse): item i is the published count ``A[i] @ x``
+    of the unknown non-negative cell counts x; ``x`` the true counts. ``E``
+    (identities × cells): structural equalities ``E @ x = 0`` that hold for every
+    register (e.g. chains = ended by a move + unfilled + censored + cycle is a
+    margin; links at step k = chains of length ≥ k). ``G``: structural
+    inequalities ``G @ x ≤ 0``. ``fixed``: items published by earlier releases
+    (from the ledger): known to the attacker, never withheld now.
+    """
+
+    A: sparse.csr_matrix
+    x: np.ndarray
+    E: sparse.csr_matrix | None = None
+    G: sparse.csr_matrix | None = None
+    fixed: np.ndarray | None = None
+    cell_group: np.ndarray | None = None  # seed group of each cell (−1: none); lets :func:`protect` work locally
+
+    def __post_init__(self) -> None:
+        self.A = sparse.csr_matrix(self.A, dtype=np.float64)
+        n = self.A.shape[1]
+        self.E = sparse.csr_matrix((0, n)) if self.E is None else sparse.csr_matrix(self.E, dtype=np.float64)
+        self.G = sparse.csr_matrix((0, n)) if self.G is None else sparse.csr_matrix(self.G, dtype=np.float64)
+        self.fixed = np.zeros(self.A.shape[0], bool) if self.fixed is None else np.asarray(self.fixed, bool)
+        self.x = np.asarray(self.x, np.float64)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.A @ self.x
+
+
+@dataclass
+class Protection:
+    """Result of :func:`protect`: the withheld items and what it took."""
+
+    suppressed: np.ndarray
+    primary: np.ndarray
+    zeros: np.ndarray
+    unprotectable: np.ndarray  # withheld but already determined by earlier releases (nothing can help)
+    lps: int = 0
+
+
+def protect(model: Model, rules: Rules = Rules(), *, cost: np.ndarray | None = None,
+            primary: np.ndarray | None = None) -> Protection:
+    """Primary and secondary suppression of a whole release by linear programming.
+
+    Primary: counts ``1 ≤ n < threshold`` (and, with ``rules.zeros``, zeros
+    inside them). Secondary, as the LP heuristics behind τ-ARGUS/sdcTable
+    (Kelly, Golden & Assad; Fischetti & Salazar's per-cell subproblem): for each
+    withheld item p in turn (smallest first) that no deviation found so far
+    already covers, solve
+
+        min Σ_i cost_i t_i   over y (cells) and t (published items)
+        s.t. A_p y = width,  −t_i ≤ A_i y ≤ t_i,  E y = 0,  G (x + y) ≤ 0,  x + y ≥ 0,
+             A_j y = 0 for items fixed by earlier releases,
+
+    and withhold every item the deviation y moves (t_i > 0). Then x and x + y
+    are both consistent with everything published, so an attacker's interval
+    for p is at least ``width`` wide; a deviation stays valid as more items are
+    withheld, so every withheld item — primary or secondary — ends covered by
+    the deviations found (up and down, combined). Items withheld as
+    secondaries join the queue, so they get the same guarantee.
+    ``cost`` (default: count + 1) is the loss of withholding an item.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _protect(model, rules, cost, primary)
+
+
+def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
+    A, x, fixed = model.A, model.x, model.fixed
+    values = np.rint(A @ x)
+    n_items = A.shape[0]
+    prim = primary_suppression(values, rules.threshold) if primary is None else np.asarray(primary, bool).copy()
+    prim &= ~fixed
+    zeros = _zeros_inside(A, values, prim) & ~fixed if rules.zeros else np.zeros(n_items, bool)
+    suppressed = prim | zeros
+    cost = values + 1.0 if cost is None else np.asarray(cost, np.float64)
+    up = np.zeros(n_items)    # largest upward move of each item among the deviations found
+    down = np.zeros(n_items)  # largest downward move
+    unprotectable = np.zeros(n_items, bool)
+    lps = 0
+    done = np.zeros(n_items, bool)
+    while True:
+        todo = np.flatnonzero(suppressed & ~done)
+        if not len(todo):
+            break
+        for p in todo[np.argsort(values[todo], kind="stable")]:
+            done[p] = True
+            if up[p] + down[p] >= rules.width - 1e-7:
+                continue
+            # the interval may open upwards, downwards (if the count is large enough) or partly each way
+            w, v = rules.width, values[p]
+            splits = [(w, 0.0), *([(0.0, w)] if v >= w else []),
+                      *((w - d, d) for d in range(1, int(min(v, w - 1)) + 1))]
+            found = None
+            for need_up, need_down in splits:
+                moves = []
+                for target in (need_up, -need_down):
+                    if (target > 0 and up[p] >= target - 1e-7) or (target < 0 and down[p] >= -target - 1e-7) \
+                            or target == 0:
+                        continue
+                    y, local = None, _neighbourhood(model, p, suppressed)
+                    for cells in ([local, None] if local is not None else [None]):
+                        lps += 1
+                        y = _deviation(model, p, target, suppressed, cost, cells)
+                        if y is not None:
+                            break
+                    if y is None:
+                        break
+                    moves.append(y)
+                else:
+                    found = moves
+                    break
+            if found is None:
+                unprotectable[p] = True
+                continue
+            for y in found:
+                move = A @ y
+                moved = np.abs(move) > 1e-7
+                suppressed |= moved & ~suppressed & ~fixed
+                up = np.maximum(up, move)
+                down = np.maximum(down, -move)
+    return Protection(suppressed, prim, zeros & ~prim, unprotectable, lps)
+
+
+def implied_zeros(A: sparse.csr_matrix, values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Items known to be 0 because every cell they count lies under a ``known`` item published as 0.
+
+    A published zero over non-negative cells says each of its cells is 0, so
+    every item over those cells is 0 too — already disclosed (by an earlier
+    release), withholding it protects nothing, and it cannot be protected.
+
+    >>> A = sparse.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1.0]]))
+    >>> implied_zeros(A, np.array([0, 0, 2.0]), np.array([True, False, False])).tolist()
+    [True, True, False]
+    """
+    A = sparse.csr_matrix(A)
+    non_negative = np.asarray((A < 0).sum(axis=1)).ravel() == 0
+    zero_cells = np.zeros(A.shape[1], bool)
+    zero_cells[A[np.flatnonzero(known & (np.rint(values) == 0) & non_negative)].indices] = True
+    pattern = (A != 0).astype(np.float64)
+    cells_elsewhere = pattern @ (~zero_cells).astype(np.float64)
+    return (np.diff(pattern.indptr) > 0) & (cells_elsewhere == 0)
+
+
+def _zeros_inside(A: sparse.csr_matrix, values: np.ndarray, primary: np.ndarray) -> np.ndarray:
+    """Zero items whose cells all lie inside a primary item's cells."""
+    zero = np.flatnonzero(values == 0)
+    prim = np.flatnonzero(primary)
+    out = np.zeros(A.shape[0], bool)
+    if not len(zero) or not len(prim):
+        return out
+    B = (A != 0).astype(np.float64).tocsr()
+    Z, P = B[zero], B[prim]
+    size = np.asarray(Z.sum(axis=1)).ravel()
+    overlap = (Z @ P.T).tocsr()
+    overlap.data = (overlap.data >= np.repeat(size, np.diff(overlap.indptr)) - 1e-9).astype(np.float64)
+    overlap.eliminate_zeros()
+    out[zero[(np.diff(overlap.indptr) > 0) & (size > 0)]] = True
+    return out
+
+
+PARTNERS = 2  # other seed groups a local deviation may use (to keep the "all" rows)
+
+
+def _neighbourhood(model: Model, p: int, suppressed: np.ndarray) -> np.ndarray | None:
+    """Cells of item p's seed group(s) and of :data:`PARTNERS` other groups (None: p spans many groups).
+
+    A deviation confined to a few groups is as valid as any (cells outside
+    stay unchanged) and its LP is many times smaller; the groups with the
+    most withheld counts already are the cheapest partners.
+    """
+    g = model.cell_group
+    if g is None:
+        return None
+    mine = np.unique(g[model.A[p].indices])
+    mine = mine[mine >= 0]
+    if len(mine) == 0 or len(mine) > 2:
+        return None
+    others = np.setdiff1d(np.unique(g[g >= 0]), mine)
+    if len(others) <= PARTNERS:
+        return None
+    # withheld items per group (through their cells), as a cheap proxy of how easily a group can move
+    A = model.A[np.flatnonzero(suppressed)]
+    touched = np.bincount(np.maximum(g[A.indices], 0), minlength=g.max() + 1)
+    partners = others[np.argsort(-touched[others], kind="stable")[:PARTNERS]]
+    return np.flatnonzero(np.isin(g, np.r_[mine, partners]))
+
+
+def _deviation(model: Model, p: int, target: float, suppressed: np.ndarray, cost: np.ndarray,
+               cells: np.ndarray | None = None) -> np.ndarray | None:
+    """The cheapest change y of the cells that moves item p by ``target`` (see :func:`protect`).
+
+    ``cells``: only these cells may change (a local problem); None: all.
+    """
+    A, x = model.A, model.x
+    n_all = A.shape[1]
+    E, G = model.E, model.G
+    if cells is not None:
+        A, E, G = A[:, cells], E[:, cells], G[:, cells]
+        x = x[cells]
+        E = E[np.diff(E.indptr) > 0]
+        G, b_g = G, -(model.G @ model.x)  # G (x + y) ≤ 0 with y zero outside ``cells``
+    else:
+        b_g = -(G @ x)
+    keep_g = np.diff(G.indptr) > 0
+    G, b_g = G[keep_g], b_g[keep_g]
+    n = A.shape[1]
+    touches = np.diff(A.indptr) > 0
+    soft = np.flatnonzero(~suppressed & ~model.fixed & touches)
+    hard = np.flatnonzero(model.fixed & touches)
+    S = A[soft]
+    m = len(soft)
+    eye = sparse.identity(m, format="csr")
+    # variables: y (n, free above −x) then t (m, ≥ 0)
+    A_ub = sparse.vstack([sparse.hstack([S, -eye]), sparse.hstack([-S, -eye]),
+                          sparse.hstack([G, sparse.csr_matrix((G.shape[0], m))])]).tocsr()
+    b_ub = np.r_[np.zeros(2 * m), b_g]
+    eq = sparse.vstack([A[[p]], E, A[hard]])
+    A_eq = sparse.hstack([eq, sparse.csr_matrix((eq.shape[0], m))]).tocsr()
+    b_eq = np.r_[target, np.zeros(eq.shape[0] - 1)]
+    c = np.r_[np.zeros(n), cost[soft]]
+    bounds = np.c_[np.r_[-x, np.zeros(m)], np.full(n + m, np.inf)]
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    y = np.zeros(n_all)
+    y[slice(None) if cells is None else cells] = res.x[:n]
+    y[np.abs(y) < 1e-9] = 0.0
+    return y
+
+
+def attack(model: Model, suppressed: np.ndarray, targets: np.ndarray | None = None, *,
+           enough: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """An attacker's exact bounds on withheld items: min and max of ``A[p] @ x`` over
+
+    ``{x ≥ 0 : A[published] x = published values, E x = 0, G x ≤ 0}`` (HiGHS LP;
+    published = not ``suppressed``). Returns (low, high) per target item
+    (default every suppressed item), NaN elsewhere. Used by the tests and
+    ``scripts/disclosure_attack.py`` to check :func:`protect`.
+
+    Every solution is a point of the feasible set, so it also moves the other
+    targets: with ``enough``, a target that two points found so far already
+    set ``enough`` whole numbers apart is not solved for, and its (low, high) are those
+    points' values — an inner bound, at least ``enough`` wide (the question
+    "is any count known to within ±1?" is ``enough=3``). The solver is
+    scipy's HiGHS, or the same HiGHS through ``highspy`` (if installed)
+    re-solved from the last basis, which is many times faster on large releases.
+    """
+    A, x = model.A, model.x
+    targets = np.flatnonzero(suppressed) if targets is None else np.asarray(targets)
+    low = np.full(A.shape[0], np.nan)
+    high = np.full(A.shape[0], np.nan)
+    if not len(targets):
+        return low, high
+    T = A[targets]
+    seen_low, seen_high = T @ x, T @ x
+    with threadpool_limits(limits=1, user_api="blas"):
+        solve = _solver(model, np.asarray(suppressed, bool))
+        for i, p in enumerate(targets):
+            # counts are whole numbers: what two points prove is the whole numbers between them
+            if enough is not None and np.floor(seen_high[i] + 1e-6) - np.ceil(seen_low[i] - 1e-6) >= enough:
+                low[p], high[p] = seen_low[i], seen_high[i]
+                continue
+            for sign, out in ((1.0, low), (-1.0, high)):
+                status, value, point = solve(A[p], sign)
+                if status == "optimal":
+                    out[p] = value
+                    if enough is not None and point is not None:
+                        values = T @ point
+                        np.minimum(seen_low, values, out=seen_low)
+                        np.maximum(seen_high, values, out=seen_high)
+                elif status == "unbounded":
+                    out[p] = -np.inf * sign
+    return low, high
+
+
+def _solver(model: Model, suppressed: np.ndarray):
+    """``solve(row, sign)`` → (status, min of sign × row @ x (times sign), the optimal x) over the attack's set."""
+    A, x = model.A, model.x
+    pub = np.flatnonzero(~suppressed)
+    A_eq = sparse.vstack([A[pub], model.E]).tocsr()
+    b_eq = np.r_[A[pub] @ x, np.zeros(model.E.shape[0])]
+    try:
+        import highspy  # optional: same solver, one model re-solved from the last basis
+    except ImportError:
+        highspy = None
+    if highspy is None:
+        G = model.G if model.G.shape[0] else None
+        b_ub = np.zeros(model.G.shape[0]) if G is not None else None
+
+        def solve(row, sign):
+            c = sign * row.toarray().ravel()
+            res = linprog(c, A_ub=G, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+            status = {0: "optimal", 3: "unbounded"}.get(res.status, "failed")
+            return status, (sign * res.fun if res.status == 0 else None), (res.x if res.status == 0 else None)
+        return solve
+    rows = sparse.vstack([A_eq, model.G]).tocsc()
+    inf = highspy.kHighsInf
+    n = A.shape[1]
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, rows.shape[0]
+    lp.col_cost_ = np.zeros(n)
+    lp.col_lower_, lp.col_upper_ = np.zeros(n), np.full(n, inf)
+    lp.row_lower_ = np.r_[b_eq, np.full(model.G.shape[0], -inf)]
+    lp.row_upper_ = np.r_[b_eq, np.zeros(model.G.shape[0])]
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = rows.indptr, rows.indices, rows.data
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+    previous = [np.zeros(0, np.int32)]
+
+    def solve(row, sign):
+        idx = np.union1d(previous[0], row.indices).astype(np.int32)  # clear the last objective, set this one
+        cost = np.zeros(len(idx))
+        cost[np.searchsorted(idx, row.indices)] = sign * row.data
+        h.changeColsCost(len(idx), idx, cost)
+        previous[0] = row.indices.astype(np.int32)
+        h.run()
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return "optimal", sign * h.getInfo().objective_function_value, np.asarray(h.getSolution().col_value)
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return "unbounded", None, None
+        return "failed", None, None
+    return solve
 
 
 def secondary_suppression(
@@ -70,100 +475,41 @@ def secondary_suppression(
     threshold: int = DEFAULT_THRESHOLD,
     primary: np.ndarray | None = None,
     protected: np.ndarray | None = None,
+    width: int = 3,
 ) -> np.ndarray:
-    """Suppression mask such that no suppressed item is a linear combination of published items.
+    """Suppression mask of one table by :func:`protect` (no identities beyond the table's own rows).
 
-    Parameters
-    ----------
-    A : (items, cells) array
-        Item i's published value is ``A[i] @ x`` for the unknown cell counts x.
-    counts : (items,) array
-        The items' values (used to pick cheap secondary suppressions).
-    primary : bool array, optional
-        Primary suppressions; default :func:`primary_suppression` of ``counts``.
-    protected : bool array, optional
-        Items to keep published if at all possible (e.g. numbers of chains
-        that other tables publish too).
-
-    Algorithm: while some suppressed item is recomputable, write it as a
-    combination of published items (minimum-norm least squares) and suppress,
-    among the items that combination uses, the one with the smallest ratio of
-    count to weight in the combination — preferring items no other published
-    items determine (hiding one surely breaks the combination), and protected
-    items last. Each round suppresses at least one more item, so it ends,
-    and it ends only when no suppressed item is recomputable.
+    ``A`` (items × cells): item i is ``A[i] @ x``; ``counts`` the items' values,
+    from which cell counts consistent with them are recovered (least squares
+    on non-negative cells); ``protected`` items (group totals shared by many
+    tables) cost a thousand times more to withhold.
     """
-    # Many small SVDs: one BLAS thread is fastest, and far faster on a busy machine.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _secondary(np.asarray(A, dtype=np.float64), np.asarray(counts, dtype=np.float64),
-                          threshold, primary, protected)
+    A = np.asarray(A, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    x = _cells_from_items(A, counts)
+    cost = counts + 1.0
+    if protected is not None:
+        cost = np.where(np.asarray(protected, bool), cost * 1000.0, cost)
+    rules = Rules(threshold=threshold, width=width, zeros=False, unsafe=threshold < DEFAULT_THRESHOLD)
+    return protect(Model(A, x), rules, cost=cost, primary=primary).suppressed
 
 
-def _secondary(A, counts, threshold, primary, protected) -> np.ndarray:
-    A = _item_space(A)
-    suppressed = primary_suppression(counts, threshold) if primary is None else np.asarray(primary, bool).copy()
-    protected = np.zeros(len(A), bool) if protected is None else np.asarray(protected, bool)
-    # Preference for secondary suppression: small counts first (zeros cost least), protected items last.
-    cost = counts + np.where(protected, 1e15, 0.0)
-    while suppressed.any() and A.shape[1] and not suppressed.all():
-        pub = np.flatnonzero(~suppressed)
-        u, s, vt, rank = _decompose(A[pub])
-        hidden = np.flatnonzero(suppressed)
-        residual = A[hidden] - (A[hidden] @ vt[:rank].T) @ vt[:rank]
-        scale = np.maximum(np.linalg.norm(A[hidden], axis=1), 1.0)
-        bad = hidden[np.linalg.norm(residual, axis=1) < 1e-7 * scale]  # recomputable, as in disclosed()
-        if not len(bad):
-            break
-        # a published item is "free" when no other published items determine it
-        # (its row of the left null space is zero): hiding it surely breaks the
-        # combinations that use it, so free items are preferred as partners.
-        free = np.zeros(len(A), bool)
-        free[pub] = ~(np.abs(u[:, rank:]) > 1e-7).any(axis=1)
-        # coefficients c with c @ A[pub] = A[bad] (minimum norm)
-        coef = (A[bad] @ vt[:rank].T / s[:rank]) @ u[:, :rank].T
-        added = np.zeros(len(A), bool)
-        for row in coef[np.argsort(counts[bad], kind="stable")]:
-            weight = np.abs(row)
-            mask = (weight > 1e-7) & ~suppressed[pub]
-            used = pub[mask]
-            if added[pub[weight > 1e-7]].any():
-                continue  # this round already hid an item this combination needs; re-check next round
-            if len(used):
-                # items that weigh most in the combination and hold the fewest records
-                score = (cost[used] + 1.0) / weight[mask] + np.where(free[used], 0.0, 1e18)
-                pick = used[np.argmin(score)]
-                suppressed[pick] = added[pick] = True
-    return suppressed
+def _cells_from_items(A: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Non-negative cell counts with ``A x = counts`` (the items of a table are consistent by construction).
 
-
-def _decompose(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """SVD of P from the eigen-decomposition of P Pᵀ (always converges; P has few rows).
-
-    Returns (u, s, vt, rank) with u square and ordered so that u[:, :rank] pairs with
-    s, vt and u[:, rank:] spans the left null space.
+    A table whose margins do not add up (e.g. absolute differences between two
+    reports, :mod:`flyttkedja.analysis.conventions`) but that has a row of its
+    own for every cell takes those rows as the cells.
     """
-    values, vectors = np.linalg.eigh(P @ P.T)
-    order = np.argsort(values)[::-1]
-    values, vectors = values[order], vectors[:, order]
-    rank = int((values > 1e-10 * max(values.max(initial=0.0), 1.0)).sum())
-    s = np.sqrt(values[:rank])
-    vt = (vectors[:, :rank].T @ P) / s[:, None]
-    return vectors, s, vt, rank
-
-
-def _item_space(A: np.ndarray) -> np.ndarray:
-    """Rows of ``A`` in coordinates of an orthonormal basis of its row space.
-
-    Linear dependencies between rows — all that disclosure depends on — are
-    unchanged, and the matrix has at most as many columns as rows, which keeps
-    the SVDs of the secondary suppression small when a table has many cells.
-    """
-    if A.shape[1] <= A.shape[0]:
-        return A
-    # B with B Bᵀ = A Aᵀ has the same row dependencies; from the (small) Gram matrix.
-    values, vectors = np.linalg.eigh(A @ A.T)
-    keep = values > 1e-9 * max(values.max(initial=0.0), 1.0)
-    return vectors[:, keep] * np.sqrt(values[keep])
+    res = linprog(np.zeros(A.shape[1]), A_eq=A, b_eq=counts, bounds=(0, None), method="highs")
+    if res.status == 0:
+        return res.x
+    unit = np.flatnonzero(((A != 0).sum(axis=1) == 1) & (A.sum(axis=1) == 1))
+    x = np.full(A.shape[1], np.nan)
+    x[np.argmax(A[unit] != 0, axis=1)] = counts[unit]
+    if np.isnan(x).any() or (x < 0).any():
+        raise ValueError("counts are not consistent with any non-negative cell counts")
+    return x
 
 
 def cell_key_perturbation(counts: np.ndarray, cell_keys: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Excel export of the report tables: one sheet per table, suppressed cells shown as "..", a notes sheet.
+"""Excel export of the report tables: one sheet per table, withheld cells "..", undefined ratios ".", a notes sheet.
 
 Written with xlsxwriter into a temporary file and renamed into place, with a
 fixed creation date so the same report gives the same bytes.
@@ -23,6 +23,10 @@ from flyttkedja.io import atomic_file
 
 FIXED_DATE = dt.datetime(2000, 1, 1)  # not "now": same tables, same bytes
 NUMBER_COLUMNS = ("value", "ci_low", "ci_high", "estimate", "lower", "upper", "n")
+# SCB's table marks: ".." withheld (or not available), "." cannot occur — here an undefined ratio (0/0)
+UNDEFINED_MARK = "."
+UNDEFINED_NOTE = {"en": '"." = undefined: a ratio with no records in its base (0/0), or no interval.',
+                  "sv": '"." = ej definierad: en kvot utan poster i basen (0/0), eller inget intervall.'}
 
 
 def write_excel(report, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None) -> Path:
@@ -54,8 +58,10 @@ def _sheet(ws, frame: pl.DataFrame, lang: str, fmt: dict) -> None:
         for i, v in enumerate(frame[c].to_list(), start=1):
             if isinstance(v, str):
                 ws.write_string(i, j, label(v, lang))
-            elif v is None or (suppressed[i - 1] and c in NUMBER_COLUMNS and c != "n"):
+            elif suppressed[i - 1] and (v is None or (c in NUMBER_COLUMNS and c != "n")):
                 ws.write_string(i, j, SUPPRESSED_MARK, fmt["mark"])
+            elif v is None:
+                ws.write_string(i, j, UNDEFINED_MARK, fmt["mark"])
             elif isinstance(v, bool):
                 ws.write_boolean(i, j, v)
             elif isinstance(v, float):
@@ -67,10 +73,11 @@ def _sheet(ws, frame: pl.DataFrame, lang: str, fmt: dict) -> None:
 
 def _notes(ws, report, lang: str, fmt: dict, sheets: list[str]) -> None:
     threshold = report.options.get("threshold", 5)
-    rows = [label("title", lang), "", label("suppressed_note", lang).format(t=threshold), "",
+    rows = [label("title", lang), "", label("suppressed_note", lang).format(t=threshold),
+            UNDEFINED_NOTE.get(lang, UNDEFINED_NOTE["en"]), "",
             METHOD[lang], ""]
     rows += [f"{k}: {v}" for k, v in sorted(report.parameters().items())
-             if k in ("by", "replicates", "level", "seed", "disclosure", "threshold", "rounds")]
+             if k in ("by", "replicates", "level", "seed", "disclosure", "threshold", "rules", "rounds")]
     rows += [""] + [f"{s}: {label(s, lang)}" for s in sheets] + [""] + list(REFERENCES)
     ws.set_column(0, 0, 120)
     for i, text in enumerate(rows):

@@ -4,7 +4,7 @@ Example
 -------
 >>> report = Report(chainset, areas=register.areas, by=["tenure"])   # doctest: +SKIP
 >>> print(report)                                                    # doctest: +SKIP
->>> report.write("out/report")   # <table>.parquet/.csv, report.json, summary.txt, report.html, report.xlsx
+>>> report.write("out/report")   # <table>.parquet/.csv, report.json, summary.txt, output_check.*, report.html/.xlsx
 >>> report.write_html("rapport.html", lang="sv")                    # doctest: +SKIP
 """
 
@@ -17,9 +17,12 @@ from pathlib import Path
 import polars as pl
 
 from flyttkedja import store
+from flyttkedja.analysis.disclosure import Rules
+from flyttkedja.analysis.groups import TARGET_GROUPS
+from flyttkedja.analysis.release import Ledger, checking_text, published_counts, register_fingerprint
 from flyttkedja.analysis.tables import _tables_and_units, default_tables
 from flyttkedja.core.chainset import ChainSet
-from flyttkedja.io import atomic_file, atomic_directory, write_parquet
+from flyttkedja.io import atomic_directory, atomic_file, write_json, write_parquet
 
 
 class Report:
@@ -31,37 +34,57 @@ class Report:
     """
 
     def __init__(self, chainset: ChainSet, areas=None, *, by: Sequence[str] = ("tenure",),
-                 target_groups: Mapping[str, pl.Expr] | None = None, **options):
+                 target_groups: Mapping[str, pl.Expr] | None = None, ledger: str | os.PathLike | None = None,
+                 release: str | None = None, **options):
         names = [n for n in default_tables(chainset) if n != "rounds" or areas is not None]
-        self.convention = chainset.convention
         self.by = (by,) if isinstance(by, str) else tuple(by)
         self._inputs = [chainset.params.get("register_dir")]  # never written over (io.check_output)
         self.options = {"ci": True, "replicates": 1000, "level": 0.95, "seed": 0, "disclosure": "suppress",
-                        "threshold": 5, "rounds": 6, "cluster": "auto", **options}
+                        "threshold": None, "rules": "scb", "unsafe": False, "rounds": 6, "cluster": "auto",
+                        **options}
         self.target_groups = list((target_groups or {}).keys()) or None
+        self.ledger = None if ledger is None else Ledger.open(ledger)
+        self.fingerprint = register_fingerprint(chainset) if self.ledger is not None else None
+        #: this release's name in the ledger (default: the name of the directory :meth:`write` writes); a release
+        #: replaces the ledger's entry of the same name, so it is not protected against that entry
+        self.release = release
+        if self.ledger is not None:
+            self.ledger.check_register(self.fingerprint)
+            self.ledger = self.ledger.without(release)
         #: the chain convention of the ChainSet ("path": one filling per vacancy; "tree": CBS's)
-        self.convention = chainset.params.get("convention", "path")
+        self.convention = chainset.convention
         options = {k: v for k, v in self.options.items() if k not in ("cluster", "income_median")}
-        self.tables, self.bootstrap_units = _tables_and_units(
+        self.tables, self.bootstrap_units, self.checking = _tables_and_units(
             chainset, names, by=self.by, areas=areas, target_groups=target_groups,
-            income_median=self.options.get("income_median"), cluster=self.options["cluster"], **options)
+            income_median=self.options.get("income_median"), cluster=self.options["cluster"],
+            ledger=self.ledger, **options)
+        self.state = self.checking.pop("_state", None)  # protection model, for attacks (never written)
+        self._target_names = list((TARGET_GROUPS if target_groups is None else target_groups).keys())
+        self.options["threshold"] = Rules.named(self.options["rules"], self.options["threshold"],
+                                                self.options["unsafe"]).threshold
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]
 
     def parameters(self) -> dict:
-        """What produced the tables (written as report.json)."""
+        """What produced the tables (written as report.json); never the Cell Key Method's secret key."""
+        shown = {k: v for k, v in self.options.items() if k not in ("income_median", "cell_key")}
+        if self.options["disclosure"] == "cell_key":
+            shown["cell_key"] = "secret (not recorded)"
         return {"convention": self.convention, "by": list(self.by), "tables": list(self.tables),
-                "target_groups": self.target_groups,
-                "bootstrap_units": self.bootstrap_units,
-                **{k: v for k, v in self.options.items() if k != "income_median"},
+                "target_groups": self.target_groups, "bootstrap_units": self.bootstrap_units, **shown,
                 "definitions": "docs/analysis.md", "disclosure_rules": "docs/disclosure.md"}
+
+    def output_check(self) -> str:
+        """The output-checking summary in plain words (also written as output_check.txt / .json)."""
+        return checking_text(self.checking)
 
     def write(self, path: str | os.PathLike, *, overwrite: bool = False, lang: str = "en",
               scenario: pl.DataFrame | None = None, alongside: Report | None = None, explorer=None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
-        report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison when given), atomically.
-        ``alongside``: see :meth:`html`; its tables are written too, as ``<convention>_<name>.parquet``/``.csv``
+        output_check.json/.txt, report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison
+        when given), atomically; then record the release in the ledger (when given). ``alongside``: see
+        :meth:`html`; its tables are written too, as ``<convention>_<name>.parquet``/``.csv``
         (protect it first: :func:`flyttkedja.analysis.conventions.protect_alongside`)."""
         with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
             for name, frame in self.tables.items():
@@ -76,11 +99,22 @@ class Report:
                     write_parquet(frame.to_arrow(), parquet)
                     frame.write_csv(csv, float_precision=6)
             store.write_report_manifest(tmp, {**self.parameters(), **extra})
+            write_json(self.checking, store.report_file(tmp, "check_json"))
+            store.report_file(tmp, "check_text").write_text(self.output_check() + "\n")
             store.report_file(tmp, "summary").write_text(self.summary() + "\n")
             self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario, alongside=alongside,
                             explorer=explorer)
             self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)
+        if self.ledger is not None and self.options["disclosure"] == "suppress":
+            self.record(self.release or Path(path).name)
         return Path(path)
+
+    def record(self, name: str) -> Path:
+        """Add this release (under ``name``) to the ledger, atomically."""
+        release = {"name": name, "by": list(self.by), "tables": list(self.tables), "rounds": self.options["rounds"],
+                   "target_groups": self._target_names, "rules": self.checking["rules"],
+                   "published": published_counts(self.tables)}
+        return write_json(self.ledger.record(self.fingerprint, release), self.ledger.path)
 
     def html(self, lang: str = "en", scenario: pl.DataFrame | None = None, alongside: Report | None = None,
              explorer=None) -> str:

@@ -28,8 +28,12 @@ Example
 
 from __future__ import annotations
 
+import hashlib
+import os
+import secrets
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -37,32 +41,78 @@ import polars as pl
 from flyttkedja.analysis import _specs
 from flyttkedja.analysis._engine import ALL, Prepared, Spec, item_values, items_of, medians, prepare
 from flyttkedja.analysis.bootstrap import percentile_interval, replicate_cell_totals
-from flyttkedja.analysis.disclosure import DEFAULT_THRESHOLD, cell_key_perturbation, secondary_suppression
+from flyttkedja.analysis.disclosure import Rules, cell_key_perturbation, implied_zeros, primary_suppression, protect
+from flyttkedja.analysis.groups import TARGET_GROUPS
+from flyttkedja.analysis.release import check_by, checking_summary, release_model
 from flyttkedja.core.chainset import ChainSet
 
 DISCLOSURE_MODES = ("suppress", "cell_key", None)
 OUTPUT_COLUMNS = ["statistic", "n", "n_base", "value", "ci_low", "ci_high", "suppressed"]
 
 
+# whole-number options and their ranges, checked before any work: beyond them a run only wastes memory
+# (bootstrap totals are replicates × cells: 10**8 replicates would ask for terabytes) or means nothing
+INTEGER_OPTIONS = {"replicates": (0, 100_000), "rounds": (1, 50), "seed": (0, 2**64 - 1), "threshold": (1, 10_000)}
+
+
 @dataclass(frozen=True)
 class Options:
-    """How tables are estimated and protected (see module docstring)."""
+    """How tables are estimated and protected (see module docstring).
+
+    ``rules``: ``"scb"`` (threshold 5) or ``"sacro"`` (threshold 10, wider
+    intervals); ``threshold`` overrides the rule set's, below 5 only with
+    ``unsafe=True``. ``cell_key``: the Cell Key Method's secret key (int,
+    str or bytes; default the environment variable ``FLYTTKEDJA_CELL_KEY``, else
+    a fresh random key — then two runs perturb differently). Never recorded.
+    """
 
     ci: bool = True
     replicates: int = 1000
     level: float = 0.95
     seed: int = 0
     disclosure: str | None = "suppress"
-    threshold: int = DEFAULT_THRESHOLD
+    threshold: int | None = None
     rounds: int = 6
+    rules: str = "scb"
+    unsafe: bool = False
+    cell_key: int | str | bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.disclosure not in DISCLOSURE_MODES:
             raise ValueError(f"disclosure must be one of {DISCLOSURE_MODES}, got {self.disclosure!r}")
-        if not 0 < self.level < 1:
-            raise ValueError(f"level must be in (0, 1), got {self.level}")
-        if self.rounds < 1 or self.threshold < 1 or self.replicates < 0:
-            raise ValueError("rounds and threshold must be ≥ 1 and replicates ≥ 0")
+        for name, (low, high) in INTEGER_OPTIONS.items():
+            value = getattr(self, name)
+            if value is None and name == "threshold":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        if not isinstance(self.level, (int, float)) or not 0 < self.level < 1:
+            raise ValueError(f"level must be in (0, 1), got {self.level!r}")
+        self.protection_rules()  # refuses unsafe thresholds up front
+
+    def protection_rules(self) -> Rules:
+        return Rules.named(self.rules, self.threshold, self.unsafe)
+
+    def key_seed(self) -> int:
+        """The record-key seed: derived from the secret cell key in ``cell_key`` mode (see :func:`cell_key_seed`)."""
+        return cell_key_seed(self.cell_key) if self.disclosure == "cell_key" else self.seed
+
+
+def cell_key_seed(secret: int | str | bytes | None) -> int:
+    """A 64-bit record-key seed from a secret (given, ``FLYTTKEDJA_CELL_KEY``, or fresh random).
+
+    The seed is a keyed hash of the secret: neither is written anywhere. A
+    fixed, known key lets anyone recompute the perturbations and undo them.
+    """
+    if secret is None:
+        secret = os.environ.get("FLYTTKEDJA_CELL_KEY")
+    if secret is None:
+        warnings.warn("disclosure='cell_key' without a secret key: using a fresh random one; set "
+                      "FLYTTKEDJA_CELL_KEY (or cell_key=) to a persistent secret so that every release of a "
+                      "register perturbs the same count the same way", stacklevel=3)
+        secret = secrets.token_bytes(32)
+    raw = secret if isinstance(secret, bytes) else str(secret).encode()
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8, person=b"flyttkedja-ckm").digest(), "little")
 
 
 TABLES = ("length_summary", "length_distribution", "flows", "reach", "rounds", "segregation", "end_reasons")
@@ -77,6 +127,11 @@ def default_tables(chainset: ChainSet) -> tuple[str, ...]:
 def build_specs(prepared: Prepared, names: Sequence[str], rounds: int) -> tuple[_specs.Builder, list[Spec]]:
     """Specs of the named tables over one builder (one global cell numbering)."""
     b = _specs.Builder(prepared)
+    return b, specs_for(b, names, rounds)
+
+
+def specs_for(b: _specs.Builder, names: Sequence[str], rounds: int) -> list[Spec]:
+    """Specs of the named tables over builder ``b`` (or a view of one)."""
     specs: list[Spec] = []
     if "length_summary" in names or "length_distribution" in names:
         specs += [s for s in _specs.length_specs(b) if s.name in names]
@@ -94,14 +149,79 @@ def build_specs(prepared: Prepared, names: Sequence[str], rounds: int) -> tuple[
         specs.append(_specs.end_reason_spec(b))
     if "depth_summary" in names or "depth_distribution" in names:  # last: the others' cells as for paths
         specs += [s for s in _specs.depth_specs(b) if s.name in names]
-    if not prepared.by:  # one group: its rows duplicate the "all" margin rows
+    if not b.p.by:  # one group: its rows duplicate the "all" margin rows
         for spec in specs:
             spec.rows = spec.rows.filter(pl.col("_group").is_null())
-    return b, specs
+    return specs
 
 
-def publish(b: _specs.Builder, specs: list[Spec], options: Options) -> dict[str, pl.DataFrame]:
-    """Evaluate, bootstrap and protect the specs; returns table name → DataFrame."""
+def coarser(prepared: Prepared, by: tuple[str, ...]) -> tuple[Prepared, np.ndarray]:
+    """``prepared`` grouped by ``by`` (a subset of its ``by``): the coarse Prepared and fine → coarse group map.
+
+    Fine groups are matched by their (string) values, so fine groups without
+    chains (see :func:`unseen_groups`) map too; those whose coarse group has
+    no chains map to −1.
+    """
+    chains = prepared.chains
+    n_fine = prepared.groups.height
+    group_map = np.zeros(n_fine, np.int32)
+    if not by:
+        return replace(prepared, by=(), groups=pl.DataFrame({"_group": [0]}, schema={"_group": pl.Int32})), group_map
+    groups = (chains.select(by).unique().sort(by, nulls_last=True).with_row_index("_group")
+              .with_columns(pl.col("_group").cast(pl.Int32))
+              .with_columns([pl.col(c).cast(pl.String).fill_null("missing") for c in by]))
+    fine = prepared.groups.select(pl.col("_group").alias("_fine"), *by).join(groups, on=list(by), how="left")
+    group_map[fine["_fine"].to_numpy()] = fine["_group"].fill_null(-1).to_numpy()
+    return replace(prepared, by=tuple(by), groups=groups.select("_group", *by)), group_map
+
+
+def unseen_groups(prepared: Prepared, releases: list[tuple[str, ...]]) -> Prepared:
+    """Add the fine groups no chain falls in, as far as no release shows them empty.
+
+    Over the union of several releases' ``by``, which fine combinations hold
+    chains is not published (only each release's own groups are): an empty
+    combination must be an unknown like any other, so it gets (zero) cells
+    too. A combination whose group in some release has no row at all is known
+    to be empty and is left out.
+    """
+    by = prepared.by
+    values = [prepared.groups.select(pl.col(c).unique().sort()) for c in by]
+    full = values[0]
+    for v in values[1:]:
+        full = full.join(v, how="cross")
+    extra = full.join(prepared.groups.select(by), on=list(by), how="anti")
+    for release_by in releases:
+        if release_by:
+            seen = prepared.groups.select(release_by).unique()
+            extra = extra.join(seen, on=list(release_by), how="semi")
+    if extra.is_empty():
+        return prepared
+    n = prepared.groups.height
+    extra = extra.with_columns(_group=pl.int_range(n, n + extra.height, dtype=pl.Int32)).select("_group", *by)
+    return replace(prepared, groups=pl.concat([prepared.groups, extra]))
+
+
+@dataclass
+class Earlier:
+    """An earlier release from the ledger: its specs over this release's cells and what it published."""
+
+    name: str
+    specs: list[Spec]
+    published: dict[str, dict[str, list]]
+
+
+def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared: Prepared | None = None,
+            earlier: Sequence[Earlier] = ()) -> tuple[dict[str, pl.DataFrame], dict]:
+    """Evaluate, bootstrap and protect the specs as one release; returns (name → DataFrame, checking summary).
+
+    Every count of every table is an *item* (a linear functional of the
+    cells); the same functional in two tables is one item, withheld or
+    published everywhere. With ``disclosure="suppress"`` the items of all
+    tables — and those of ``earlier`` releases, whose published counts are
+    known to the attacker — are protected together (:func:`release_model`,
+    :func:`~flyttkedja.analysis.disclosure.protect`). ``prepared``: the groups
+    of the specs when they come from a :meth:`~_specs.Builder.view` of ``b``.
+    """
     offsets = np.cumsum([0] + [f.cells.height for f in b.families])
     totals, key_sums = np.zeros(b.n_cells), np.zeros(b.n_cells)
     for f, o in zip(b.families, offsets):  # per family: no concatenation for the point estimates
@@ -110,14 +230,103 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options) -> dict[str,
         if options.disclosure == "cell_key":
             key_sums[o:o + f.cells.height] = np.bincount(local, weights=f.records["_rkey"].to_numpy(),
                                                          minlength=f.cells.height)
+    present = np.flatnonzero(totals > 0)  # zero cells (completed families) hold no record in any replicate
     reps = None
     if options.ci and options.replicates > 0 and b.p.n_units > 0:
         cells = np.concatenate([f.records["_cell"].to_numpy() + o for f, o in zip(b.families, offsets)])
         chains = np.concatenate([f.records["_chain"].to_numpy() for f in b.families])
         units = b.p.chains["_unit"].to_numpy()[chains]
-        reps = replicate_cell_totals(units, cells, n_units=b.p.n_units, n_cells=b.n_cells,
-                                     replicates=options.replicates, seed=options.seed)
-    return {s.name: _publish_one(b.p, s, totals, key_sums, reps, options) for s in specs}
+        reps = replicate_cell_totals(units, np.searchsorted(present, cells), n_units=b.p.n_units,
+                                     n_cells=len(present), replicates=options.replicates, seed=options.seed)
+    prior = [s for e in earlier for s in e.specs]
+    everything = [*specs, *prior]
+    rows = pl.concat([s.rows.select("num", "den") for s in everything]) if everything else None
+    items, num_all, den_all = items_of(rows)
+    vals = item_values(items, totals)
+    bounds = np.cumsum([0] + [s.rows.height for s in everything])
+    hidden = np.zeros(items.n_items, bool)
+    protection, summary_info, rules = None, {}, None
+    if options.disclosure == "suppress":
+        rules = options.protection_rules()
+        model, summary_info = release_model(b, items, totals, options.rounds)
+        fixed, withheld_before = _earlier_items(earlier, specs, num_all, den_all, bounds, vals)
+        # zeros under a zero an earlier release published are known already: published, never "protected"
+        known = implied_zeros(model.A, vals, fixed) & ~fixed if fixed.any() else np.zeros_like(fixed)
+        model.fixed = fixed | known
+        withheld_before &= ~known
+        summary_info["known_from_earlier_releases"] = int(known.sum())
+        # withholding an item blanks every row that shows it (a group's n_base: all its rows): cost the rows
+        shown = np.bincount(np.r_[num_all[:bounds[len(specs)]], den_all[:bounds[len(specs)]]],
+                            minlength=items.n_items)
+        cost = (vals + 1.0) * (1.0 + shown)
+        primary = primary_suppression(np.rint(vals), rules.threshold) | withheld_before
+        protection = protect(model, rules, cost=cost, primary=primary)
+        hidden = protection.suppressed
+        summary_info["earlier_releases"] = len(earlier)
+    keys = item_values(items, key_sums) if options.disclosure == "cell_key" else None
+    rep_vals = item_values(_restrict(items, present), reps) if reps is not None else None
+    frames = {}
+    item_tables = {}
+    for j, s in enumerate(specs):
+        sl = slice(bounds[j], bounds[j + 1])
+        frames[s.name] = _publish_one(prepared or b.p, s, num_all[sl], den_all[sl],
+                                      vals, totals, reps, rep_vals, keys, hidden, options)
+        item_tables[s.name] = np.unique(np.r_[num_all[sl], den_all[sl]])
+    method = options.disclosure
+    summary = checking_summary(frames, protection, item_tables, rules, summary_info, method)
+    if protection is not None:  # for attacks on the release (tests, scripts/disclosure_attack.py); not written
+        summary["_state"] = ReleaseState(model, protection, np.arange(bounds[len(specs)]),
+                                         num_all, den_all, bounds[len(specs)])
+    return frames, summary
+
+
+@dataclass
+class ReleaseState:
+    """The protection model and result of a release, kept in memory for attacks on it."""
+
+    model: object
+    protection: object
+    rows: np.ndarray
+    num: np.ndarray
+    den: np.ndarray
+    n_current_rows: int
+
+    def published(self) -> np.ndarray:
+        """Items an attacker sees: published now or by an earlier release."""
+        return ~self.protection.suppressed | self.model.fixed
+
+
+def _earlier_items(earlier, specs, num_all, den_all, bounds, vals) -> tuple[np.ndarray, np.ndarray]:
+    """Items published by earlier releases (fixed) and items they withheld; checks the published values."""
+    fixed = np.zeros(len(vals), bool)
+    seen = np.zeros(len(vals), bool)
+    j = len(specs)
+    for e in earlier:
+        for s in e.specs:
+            sl = slice(bounds[j], bounds[j + 1])
+            j += 1
+            pub = e.published.get(s.name)
+            if pub is None:
+                continue
+            for col, idx in (("n", num_all[sl]), ("n_base", den_all[sl])):
+                values = np.array([np.nan if v is None else v for v in pub[col]], np.float64)
+                if len(values) != len(idx):
+                    raise ValueError(f"ledger: release {e.name!r} table {s.name}: {len(values)} rows recorded, "
+                                     f"{len(idx)} recomputed — another register, options or version")
+                ok = ~np.isnan(values)
+                wrong = ok & (np.abs(values - np.rint(vals[idx])) > 0.5)
+                if wrong.any():
+                    raise ValueError(f"ledger: release {e.name!r} table {s.name}: published {col} differs from "
+                                     f"the recomputed value in {int(wrong.sum())} rows — another register or options")
+                fixed[idx[ok]] = True
+                seen[idx] = True
+    return fixed, seen & ~fixed
+
+
+def _restrict(items, present: np.ndarray):
+    """``items`` over the present (non-zero) cells only, renumbered as positions in ``present``."""
+    keep = np.isin(items.cell, present)
+    return type(items)(items.item[keep], np.searchsorted(present, items.cell[keep]), items.coef[keep], items.n_items)
 
 
 def _ratio(scale: np.ndarray, n: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -125,10 +334,9 @@ def _ratio(scale: np.ndarray, n: np.ndarray, base: np.ndarray) -> np.ndarray:
         return np.where(base > 0, scale * n / np.where(base > 0, base, 1.0), np.nan)
 
 
-def _publish_one(p: Prepared, spec: Spec, totals, key_sums, reps, options: Options) -> pl.DataFrame:
+def _publish_one(p: Prepared, spec: Spec, num_i, den_i, vals, totals, reps, rep_vals, keys, hidden,
+                 options: Options) -> pl.DataFrame:
     rows = spec.rows
-    items, num_i, den_i = items_of(rows)
-    vals = item_values(items, totals)
     scale = rows["scale"].to_numpy()
     is_median = (rows["kind"] == "median").to_numpy()
     n, base = vals[num_i], vals[den_i]
@@ -138,20 +346,17 @@ def _publish_one(p: Prepared, spec: Spec, totals, key_sums, reps, options: Optio
         value[is_median] = medians(*hist, totals[None, :])[0]
     low = high = np.full(rows.height, np.nan)
     if reps is not None:
-        rep_vals = item_values(items, reps)
         rep_stat = _ratio(scale, rep_vals[:, num_i], rep_vals[:, den_i])
         if is_median.any():
-            rep_stat[:, is_median] = medians(*hist, reps)
+            rep_stat[:, is_median] = _rep_medians(hist, reps, totals)
         low, high = percentile_interval(rep_stat, options.level)
     suppressed = np.zeros(rows.height, bool)
     n_pub, base_pub = n.copy(), base.copy()
     if options.disclosure == "suppress":
-        hidden = _suppress_items(items, vals, np.unique(den_i), options.threshold)
         n_pub[hidden[num_i]] = np.nan
         base_pub[hidden[den_i]] = np.nan
         suppressed = hidden[num_i] | hidden[den_i]
     elif options.disclosure == "cell_key":
-        keys = item_values(items, key_sums)
         perturbed = np.maximum(vals + cell_key_perturbation(np.rint(vals), keys), 0)
         n_pub, base_pub = perturbed[num_i], perturbed[den_i]
         value = np.where(is_median, value, _ratio(scale, n_pub, base_pub))
@@ -160,23 +365,23 @@ def _publish_one(p: Prepared, spec: Spec, totals, key_sums, reps, options: Optio
     return _frame(p, spec, rows, n_pub, base_pub, value, low, high, suppressed)
 
 
+def _rep_medians(hist, reps: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Replicate medians: the histograms' cells mapped to the present cells of ``reps``."""
+    present = np.flatnonzero(totals > 0)
+    cells, lengths = [], []
+    for c, k in zip(*hist):
+        keep = totals[c] > 0
+        cells.append(np.searchsorted(present, c[keep]))
+        lengths.append(k[keep])
+    return medians(cells, lengths, reps)
+
+
 def _median_inputs(rows: pl.DataFrame, is_median: np.ndarray) -> tuple[list, list]:
     cells, lengths = [], []
     for f in rows.filter(pl.Series(is_median))["num"].to_list():
         cells.append(np.array([e["cell"] for e in f], dtype=np.int64))
         lengths.append(np.array([e["coef"] for e in f], dtype=np.float64))
     return cells, lengths
-
-
-def _suppress_items(items, vals, protected_items, threshold) -> np.ndarray:
-    """Suppression mask over items (primary + secondary) for one table."""
-    used = np.unique(items.cell)
-    col = np.searchsorted(used, items.cell)
-    A = np.zeros((items.n_items, len(used)))
-    np.add.at(A, (items.item, col), items.coef)
-    protected = np.zeros(items.n_items, bool)
-    protected[protected_items] = True
-    return secondary_suppression(A, np.rint(vals), threshold=threshold, protected=protected)
 
 
 def _frame(p: Prepared, spec: Spec, rows, n, base, value, low, high, suppressed) -> pl.DataFrame:
@@ -220,17 +425,59 @@ def tables(
                              income_median=income_median, cluster=cluster, **options)[0]
 
 
-def _tables_and_units(chainset, names, *, by, areas, target_groups, income_median, cluster, **options):
-    """:func:`tables` plus what the bootstrap resampled: ``{"cluster": ..., "units": n}``."""
+def _tables_and_units(chainset, names, *, by, areas, target_groups, income_median, cluster, ledger=None,
+                      **options):
+    """:func:`tables` plus what the bootstrap resampled and the output-checking summary.
+
+    ``ledger``: a :class:`~flyttkedja.analysis.release.Ledger` of earlier
+    releases of this register; their published counts join the protection model.
+    """
     unknown = [n for n in names if n not in TABLES + DEPTH_TABLES]
     if unknown:
         raise ValueError(f"unknown table(s) {unknown}; choose from {TABLES + DEPTH_TABLES}")
     opts = Options(**options)
-    prepared = prepare(chainset, by=by, areas=areas, target_groups=target_groups,
-                       income_median=income_median, cluster=cluster, key_seed=opts.seed)
-    b, specs = build_specs(prepared, names, opts.rounds)
+    by = (by,) if isinstance(by, str) else tuple(by)
+    if not isinstance(chainset, ChainSet):
+        raise TypeError(f"expected a ChainSet, got {type(chainset).__name__}")
+    if opts.disclosure is not None:
+        check_by(chainset.chains, by, opts.protection_rules().threshold)
+    earlier = [] if ledger is None or opts.disclosure != "suppress" else list(ledger.releases)
+    for r in earlier:
+        _check_compatible(r, opts, target_groups, areas)
+    union = tuple(dict.fromkeys([*by, *(c for r in earlier for c in r["by"])]))
+    prepared = prepare(chainset, by=union, areas=areas, target_groups=target_groups,
+                       income_median=income_median, cluster=cluster, key_seed=opts.key_seed())
+    if union != by:
+        prepared = unseen_groups(prepared, [by, *(tuple(r["by"]) for r in earlier)])
+    b = _specs.Builder(prepared)
+    every = [n for n in TABLES + DEPTH_TABLES if n in names or any(n in r["tables"] for r in earlier)]
+    fine_specs = specs_for(b, every, opts.rounds)  # builds every family once, over the finest groups
+
+    def release_specs(release_by: tuple[str, ...], wanted) -> tuple[Prepared, list[Spec]]:
+        if release_by == union:
+            return prepared, [s for s in fine_specs if s.name in wanted]
+        coarse, group_map = coarser(prepared, release_by)
+        return coarse, specs_for(b.view(coarse, group_map), wanted, opts.rounds)
+
+    current_p, specs = release_specs(by, names)
+    prior = [Earlier(r["name"], release_specs(tuple(r["by"]), r["tables"])[1], r["published"]) for r in earlier]
+    frames, summary = publish(b, specs, opts, prepared=current_p, earlier=prior)
     units = {"resampled": prepared.params["cluster"] or "chains", "units": prepared.n_units}
-    return publish(b, specs, opts), units
+    return frames, units, summary
+
+
+def _check_compatible(release: dict, opts: Options, target_groups, areas) -> None:
+    """An earlier release can join the model only if its tables can be recomputed the same way here."""
+    name = release.get("name")
+    if release.get("rounds") != opts.rounds:
+        raise ValueError(f"ledger: release {name!r} used rounds={release.get('rounds')}; this one rounds="
+                         f"{opts.rounds}. Use the same rounds for every release of a register")
+    groups = list((TARGET_GROUPS if target_groups is None else target_groups).keys())
+    if release.get("target_groups") != groups:
+        raise ValueError(f"ledger: release {name!r} used target groups {release.get('target_groups')}; "
+                         f"this one {groups}. Use the same target groups for every release of a register")
+    if "rounds" in release.get("tables", []) and areas is None:
+        raise ValueError(f"ledger: release {name!r} published the rounds table; give the same areas")
 
 
 def _one(name: str):

@@ -425,11 +425,9 @@
     }
 
     disclosureWarning() {  // evaluation.disclosure_warning
-      const records = this.meta.records;
-      if (!this.suppressedCells || !records) return [];
+      if (!this.suppressedCells) return [];
       return [`disclosure control withheld ${this.suppressedCells} cells of the model (counts below ` +
-              `${this.threshold}): it keeps ${this.records} of its ${Math.trunc(records)} vacancy records, and its ` +
-              "figures rest on those"];
+              `${this.threshold}): it keeps ${this.records} vacancy records, and its figures rest on those`];
     }
 
     sparseLines(prog, kinds, minObservations) {

@@ -436,7 +436,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                 Path(part).write_text(text + "\n", encoding="utf-8")
             store.write_scenario_manifest(tmp, store.ScenarioManifest(
                 scenario=scenario.to_dict(), microsimulation_seeds=used, warnings=messages,
-                model={"strata": len(model.strata), "keys": list(model.keys), "chains": model.meta["chains"],
+                model={"strata": len(model.strata), "keys": list(model.keys), "chains": model.meta.get("chains"),
                        "shrinkage": model.shrinkage, "sparse_strata": model.meta["sparse_strata"],
                        "cross_validation": {k: v for k, v in model.meta.get("cross_validation", {}).items()
                                             if k != "by_municipality"}},

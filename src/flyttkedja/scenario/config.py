@@ -216,16 +216,24 @@ def _source(raw: Any, base: Path | None) -> Source:
 
 
 def _model(raw: Any) -> ModelSettings:
-    raw = _table(raw if raw is not None else {}, "model", ("strata", "threshold", "min_observations", "bootstrap",
-                                                           "shrinkage", "cross_validation"))
+    raw = _table(raw if raw is not None else {}, "model", ("strata", "threshold", "unsafe_threshold",
+                                                           "min_observations", "bootstrap", "shrinkage",
+                                                           "cross_validation"))
     strata = raw.get("strata", list(ModelSettings.strata))
     if not isinstance(strata, list) or not strata:
         raise ScenarioError(f"model.strata: must be a non-empty list, got {strata!r}")
     for i, key in enumerate(strata):
         _choice(key, f"model.strata[{i}]", STRATUM_KEYS)
+    threshold = _int(raw.get("threshold", 5), "model.threshold", 1, 1000)
+    unsafe = raw.get("unsafe_threshold", False)
+    if not isinstance(unsafe, bool):
+        raise ScenarioError(f"model.unsafe_threshold: must be true or false, got {unsafe!r}")
+    if threshold < 5 and not unsafe:  # SCB's rule; lower only for models that stay in the secure environment
+        raise ScenarioError(f"model.threshold: {threshold} is below SCB's 5; add unsafe_threshold = true only "
+                            "for a model that stays inside the secure environment")
     return ModelSettings(
         strata=tuple(strata),
-        threshold=_int(raw.get("threshold", 5), "model.threshold", 1, 1000),
+        threshold=threshold,
         min_observations=_int(raw.get("min_observations", 30), "model.min_observations", 0),
         bootstrap=_int(raw.get("bootstrap", 200), "model.bootstrap", 0, 100_000),
         shrinkage=_float(raw.get("shrinkage", 20.0), "model.shrinkage", 0.0, 1e6),

@@ -103,14 +103,13 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
 
 def disclosure_warning(model) -> list[str]:
     """A saved model whose small cells were suppressed says how much of its estimation sample is left
-    (a fine model of a small register can keep almost nothing, and its figures then mean little)."""
-    records = model.meta.get("records")
-    if not model.suppressed_cells or not records:
+    (a fine model of a small register can keep almost nothing, and its figures then mean little). The
+    total before suppression is not published (total − kept would be the sum of the withheld counts)."""
+    if not model.suppressed_cells:
         return []
     kept = int(model.first.sum() + model.later.sum())
     return [f"disclosure control withheld {model.suppressed_cells} cells of the model (counts below "
-            f"{model.threshold}): it keeps {kept} of its {int(records)} vacancy records, and its figures rest "
-            f"on those"]
+            f"{model.threshold}): it keeps {kept} vacancy records, and its figures rest on those"]
 
 
 def _first_row(pr, group):

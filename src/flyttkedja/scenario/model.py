@@ -362,11 +362,12 @@ class TransitionModel:
         diag = np.stack([cg[g, :, g] for g in range(len(self.groups))])[:, :, None] if len(self.groups) else cg
         small = primary_suppression(cg, self.threshold) | primary_suppression(diag - cg, self.threshold)
         cg = np.where(small.any(axis=2, keepdims=True), 0, cg)
-        suppressed = int(sum(((a != b).sum()) for a, b in [(first, self.first), (later, self.later),
-                                                           (fg, self.first_group), (gf, self.group_fills),
-                                                           (fills, self.fills), (cg, self.first_cogroup)]))
+        # counts already withheld by an earlier call stay counted (disclosed() of a disclosed model adds none)
+        pairs = [(first, self.first), (later, self.later), (fg, self.first_group), (gf, self.group_fills),
+                 (fills, self.fills), (cg, self.first_cogroup)]
+        suppressed = self.suppressed_cells + int(sum((a != b).sum() for a, b in pairs))
         return TransitionModel(self.keys, self.strata, self.groups, first, later, fills, gf, fg, cg, self.threshold,
-                               suppressed, dict(self.meta), None, self.reasons, self.shrinkage)
+                               suppressed, _published_meta(self.meta), None, self.reasons, self.shrinkage)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`disclosed` as JSON: disclosure-controlled counts only (no ids, no microdata).
@@ -375,7 +376,7 @@ class TransitionModel:
         m = self.disclosed()
         record = {"format": FORMAT, "keys": list(m.keys), "strata": list(m.strata), "groups": list(m.groups),
                   "reasons": list(m.reasons), "threshold": m.threshold, "suppressed_cells": m.suppressed_cells,
-                  "shrinkage": m.shrinkage, "meta": m.meta}
+                  "shrinkage": m.shrinkage, "meta": _published_meta(m.meta)}
         for name in COUNT_ARRAYS:
             a = np.asarray(getattr(m, name)).astype(np.int64)
             nz = np.flatnonzero(a)
@@ -439,6 +440,11 @@ class Probabilities:
             F0[:, g] = 1.0
             self._alloc[g] = (P0, F0)
         return self._alloc[g]
+
+
+def _published_meta(meta: dict) -> dict:
+    """The model's metadata without the chain and record totals (not published, docs/scenarios.md)."""
+    return {k: v for k, v in meta.items() if k not in ("chains", "records")}
 
 
 def load_model(path: str | os.PathLike) -> TransitionModel:

@@ -1,0 +1,295 @@
+"""A release: every table of one report protected together, against earlier releases too.
+
+The attacker this protects against sees every table of the release (and of
+the earlier releases in the :class:`Ledger`) and knows how they tie together.
+:func:`identities` states those ties as linear (in)equalities over the cells
+of the families of :mod:`flyttkedja.analysis._specs` — structural facts that
+hold for every register, e.g. per seed group g and step k
+
+    vacating links at step k = chains of length ≥ k − chains of length k ended by a move
+
+(a chain ended by a new household, an in-migrant, an immigrant or a split ends
+with a move that vacates nothing; every other link vacates a dwelling), the
+links' origins in ``segregation`` = the same links by area type in ``flows``,
+``no_dwelling`` origins = chains ended by a move, Σ ``rounds`` classes = the
+step's vacating links, total links = Σ length × chains, chains = Σ depth classes (trees), and for every target
+group t: chains reaching t ≤ households of t housed, ≤ chains. Each identity
+is checked on the data (it must hold exactly) before it enters the model.
+
+Example
+-------
+>>> model, info = release_model(builder, items, totals, rounds=6)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+from flyttkedja.analysis.disclosure import Model, Protection, Rules
+
+MOVE_ENDS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # the last move vacates nothing
+LEDGER_FORMAT = "flyttkedja-disclosure-ledger/1"
+# seed attributes that identify a record or are near unique: never a `by`
+IDENTIFYING = ("chain_id", "seed_dwelling", "dwelling_id", "building_id", "area_id", "household_id",
+               "move_row", "person_id", "seed_date", "completed", "floor_area_m2", "income", "lopnr")
+NEAR_UNIQUE_SHARE = 0.5  # a `by` whose groups average fewer than 2 chains identifies them
+
+
+def refuse_identifiers(by: tuple[str, ...]) -> None:
+    """Refuse ``by`` columns that are identifiers by name (before any data is read).
+
+    >>> refuse_identifiers(("tenure", "building_id"))
+    Traceback (most recent call last):
+    ...
+    ValueError: by=building_id: an identifier ...
+    """
+    for c in by:
+        if c.lower() in IDENTIFYING or c.lower().endswith("_id"):
+            raise ValueError(f"by={c}: an identifier (or near-unique attribute) cannot be a seed group; "
+                             f"group by non-identifying attributes such as tenure, rooms, size_band, seed_year")
+
+
+def check_by(chains: pl.DataFrame, by: tuple[str, ...], threshold: int) -> None:
+    """Refuse ``by`` columns that identify records: ids, dates, and near-unique columns.
+
+    >>> check_by(pl.DataFrame({"chain_id": [1, 2], "tenure": ["a", "a"]}), ("chain_id",), 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: by=chain_id: an identifier ...
+    """
+    refuse_identifiers(by)
+    if by and chains.height >= 2 * threshold:
+        for c in by:
+            groups = chains[c].n_unique()
+            if groups > NEAR_UNIQUE_SHARE * chains.height:
+                raise ValueError(f"by={c}: {groups} distinct values for {chains.height} chains — near unique, it "
+                                 f"identifies chains; group by non-identifying attributes (tenure, rooms, ...)")
+
+
+# ------------------------------------------------------------------ identities
+def _cells(b, name: str) -> pl.DataFrame | None:
+    if name not in b.named:
+        return None
+    fam, off = b.named[name]
+    return fam.cells.with_columns(cell=pl.col("_cell").cast(pl.Int64) + off)
+
+
+def identities(b, rounds: int) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
+    """Terms (``key``, ``cell``, ``coef``) of the equalities and inequalities between families (see module)."""
+    C = _cells(b, "chains")
+    eq, ub = [], []
+    if C is None:
+        return eq, ub
+    C = C.with_columns(move=pl.col("end_reason").cast(pl.String).is_in(MOVE_ENDS), L=pl.col("length").cast(pl.Int64))
+    g = pl.col("_group").cast(pl.String)
+    key = lambda *parts: pl.concat_str([p if isinstance(p, pl.Expr) else pl.lit(p) for p in parts],  # noqa: E731
+                                       separator=":")
+    F = _cells(b, "flows")
+    if F is not None:
+        eq.append(F.select(key("step", g, pl.col("step").cast(pl.String)).alias("key"), "cell", coef=pl.lit(1.0)))
+        ks = pl.DataFrame({"k": np.arange(1, rounds + 2)})
+        # chains of length ≥ k for k ≤ rounds (−1 each), and (L − rounds) for the last, open step
+        cc = C.join(ks, how="cross").filter(pl.col("L") >= pl.col("k"))
+        eq.append(cc.select(key("step", g, pl.col("k").cast(pl.String)).alias("key"), "cell",
+                            coef=pl.when(pl.col("k") <= rounds).then(-1.0)
+                            .otherwise(-(pl.col("L") - rounds).cast(pl.Float64))
+                            + pl.when(pl.col("move") & ((pl.col("L") == pl.col("k")) | (pl.col("k") > rounds)))
+                            .then(1.0).otherwise(0.0)).filter(pl.col("coef") != 0))
+    R = _cells(b, "rounds")
+    if R is not None and F is not None:
+        eq.append(R.select(key("rounds", g, pl.col("step").cast(pl.String)).alias("key"), "cell", coef=pl.lit(1.0)))
+        eq.append(F.filter(pl.col("step") <= rounds).select(key("rounds", g, pl.col("step").cast(pl.String))
+                                                            .alias("key"), "cell", coef=pl.lit(-1.0)))
+    S = _cells(b, "segregation")
+    if S is not None:
+        eq.append(S.select(key("origin", g, pl.col("origin")).alias("key"), "cell", coef=pl.lit(1.0)))
+        eq.append(C.filter(pl.col("move") & (pl.col("L") > 0)).select(
+            key("origin", g, pl.lit("no_dwelling")).alias("key"), "cell", coef=pl.lit(-1.0)))
+        if F is not None:
+            eq.append(F.filter(pl.col("area_type").is_not_null()).select(
+                key("origin", g, pl.col("area_type").cast(pl.String)).alias("key"), "cell", coef=pl.lit(-1.0)))
+        eq.append(S.select(key("links", g).alias("key"), "cell", coef=pl.lit(1.0)))
+        eq.append(C.filter(pl.col("L") > 0).select(key("links", g).alias("key"), "cell",
+                                                   coef=-pl.col("L").cast(pl.Float64)))
+    D = _cells(b, "depth")  # trees: every chain has one depth
+    if D is not None:
+        eq.append(D.select(key("depth", g).alias("key"), "cell", coef=pl.lit(1.0)))
+        eq.append(C.select(key("depth", g).alias("key"), "cell", coef=pl.lit(-1.0)))
+    H, K = _cells(b, "reach_households"), _cells(b, "reach_chains")
+    if H is not None and K is not None:
+        tg = pl.col("_tg").cast(pl.String)
+        groups = H.select("_group", "_tg").unique()
+        for name, first, second in (("reached<=housed", K, H), ("reached<=chains", K, None),
+                                    ("housed<=links", H, None)):
+            ub.append(first.select(key(name, g, tg).alias("key"), "cell", coef=pl.lit(1.0)))
+            if second is not None:
+                ub.append(second.select(key(name, g, tg).alias("key"), "cell", coef=pl.lit(-1.0)))
+            else:
+                coef = -pl.col("L").cast(pl.Float64) if name == "housed<=links" else pl.lit(-1.0)
+                ub.append(C.join(groups, on="_group").select(key(name, g, pl.col("_tg").cast(pl.String)).alias("key"),
+                                                              "cell", coef=coef))
+    return eq, ub
+
+
+def _matrix(terms: list[pl.DataFrame], n_cells: int) -> tuple[sparse.csr_matrix, list[str]]:
+    if not terms:
+        return sparse.csr_matrix((0, n_cells)), []
+    t = pl.concat([x.select("key", pl.col("cell").cast(pl.Int64), pl.col("coef").cast(pl.Float64)) for x in terms])
+    keys = t["key"].unique().sort()
+    row = t["key"].replace_strict(keys, pl.Series(np.arange(len(keys))), return_dtype=pl.Int64).to_numpy()
+    M = sparse.csr_matrix((t["coef"].to_numpy(), (row, t["cell"].to_numpy())), shape=(len(keys), n_cells))
+    return M, keys.to_list()
+
+
+def release_model(b, items, totals: np.ndarray, rounds: int) -> tuple[Model, dict]:
+    """The :class:`~flyttkedja.analysis.disclosure.Model` of a release's items over the builder's cells.
+
+    Identities that do not hold on these data exactly (they should all hold)
+    are left out and counted in the returned info.
+    """
+    A = sparse.csr_matrix((items.coef, (items.item, items.cell)), shape=(items.n_items, b.n_cells))
+    eq, ub = identities(b, rounds)
+    E, eq_keys = _matrix(eq, b.n_cells)
+    G, ub_keys = _matrix(ub, b.n_cells)
+    e_ok = np.abs(E @ totals) < 1e-6
+    g_ok = (G @ totals) <= 1e-6
+    info = {"identities": int(e_ok.sum()), "inequalities": int(g_ok.sum()),
+            "identities_not_holding": sorted({k.split(":")[0] for k, ok in zip(eq_keys, e_ok) if not ok}
+                                             | {k.split(":")[0] for k, ok in zip(ub_keys, g_ok) if not ok})}
+    cell_group = np.full(b.n_cells, -1, np.int64)
+    for fam, off in b.named.values():
+        if "_group" in fam.cells.columns:
+            cell_group[fam.cells["_cell"].to_numpy() + off] = fam.cells["_group"].fill_null(-1).to_numpy()
+    return Model(A, totals, E[np.flatnonzero(e_ok)], G[np.flatnonzero(g_ok)], cell_group=cell_group), info
+
+
+# ------------------------------------------------------------------ ledger
+def register_fingerprint(chainset) -> str:
+    """Content hash of the chains (what every release of this register is computed from)."""
+    h = hashlib.blake2b(digest_size=16)
+    for c in ("chain_id", "seed_dwelling", "length", "end_reason"):
+        if c in chainset.chains.columns:
+            h.update(chainset.chains[c].cast(pl.String).fill_null("").str.join("\x1f").item().encode())
+    return h.hexdigest()
+
+
+@dataclass
+class Ledger:
+    """What earlier releases of one register published (kept beside the outputs, :func:`flyttkedja.store.ledger_file`).
+
+    Each release records its parameters (``by``, tables, rounds, target
+    groups, rule set) and, per table, the published ``n`` and ``n_base`` of
+    every row (null where withheld). A new release recomputes those rows from
+    the same register and adds them to its protection model: what was
+    published is known to the attacker (and is published the same way again);
+    what was withheld stays withheld.
+    """
+
+    path: Path
+    register: str | None = None
+    releases: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Ledger":
+        path = Path(path)
+        if not path.exists():
+            return cls(path)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: not a readable disclosure ledger ({e})") from None
+        if record.get("format") != LEDGER_FORMAT:
+            raise ValueError(f"{path}: not a flyttkedja disclosure ledger (format {record.get('format')!r})")
+        return cls(path, record.get("register"), list(record.get("releases", [])))
+
+    def check_register(self, fingerprint: str) -> None:
+        if self.register is not None and self.register != fingerprint:
+            raise ValueError(f"{self.path}: the ledger belongs to another register (or other chains); "
+                             "use a separate ledger per register")
+
+    def without(self, name: str | None) -> "Ledger":
+        """The ledger less the release ``name`` (the one a rewrite of that release replaces)."""
+        return Ledger(self.path, self.register, [r for r in self.releases if name is None or r.get("name") != name])
+
+    def record(self, fingerprint: str, release: dict) -> dict:
+        """The ledger's content with ``release`` appended (same name: replaced)."""
+        releases = [r for r in self.releases if r.get("name") != release.get("name")] + [release]
+        return {"format": LEDGER_FORMAT, "register": fingerprint, "releases": releases}
+
+
+def published_counts(frames: dict[str, pl.DataFrame]) -> dict[str, dict[str, list]]:
+    """Per table, the published ``n`` and ``n_base`` columns (null where withheld), as the ledger stores them."""
+    return {name: {"n": f["n"].to_list(), "n_base": f["n_base"].to_list()} for name, f in frames.items()}
+
+
+# ------------------------------------------------------------------ output checking
+def checking_summary(frames: dict[str, pl.DataFrame], protection: Protection | None, item_tables: dict,
+                     rules: Rules | None, info: dict, method: str | None) -> dict:
+    """Per table: cells, rule, primary and secondary suppressions, smallest published count, identities."""
+    tables = {}
+    for name, f in frames.items():
+        counts = pl.concat([f["n"], f["n_base"]])
+        positive = counts.filter(counts > 0)
+        entry = {"rows": f.height, "published_counts": int(counts.is_not_null().sum()),
+                 "withheld_rows": int(f["suppressed"].sum()),
+                 "smallest_published_count": None if positive.is_empty() else int(positive.min())}
+        if protection is not None:
+            mine = item_tables[name]
+            entry.update({"items": int(len(mine)), "primary": int(protection.primary[mine].sum()),
+                          "zeros_in_small_counts": int(protection.zeros[mine].sum()),
+                          "secondary": int((protection.suppressed & ~protection.primary
+                                            & ~protection.zeros)[mine].sum())})
+        tables[name] = entry
+    out = {"method": method or "none", "rules": rules.as_dict() if rules else None, "tables": tables, **info}
+    if protection is not None:
+        out.update({"withheld_items": int(protection.suppressed.sum()), "linear_programs": protection.lps,
+                    "unprotectable": int(protection.unprotectable.sum())})
+    return out
+
+
+def checking_text(summary: dict) -> str:
+    """The output-checking summary in plain words (for a secure environment's output checker)."""
+    rules = summary.get("rules") or {}
+    lines = [f"Output checking summary — disclosure control: {summary['method']}"]
+    n_earlier = summary.get("earlier_releases", 0)
+    earlier = f" and {n_earlier} earlier release(s)" if n_earlier else ""
+    if summary["method"] == "suppress":
+        lines += [f"Rule set {rules['rules']}: counts of 1 to {rules['threshold'] - 1} records withheld; "
+                  f"zeros inside a withheld small count withheld too; every withheld count keeps an attacker's "
+                  f"interval at least {rules['interval_width']} wide (linear programming over all tables of the "
+                  f"release{earlier}).",
+                  f"Identities in the protection model: {summary.get('identities', 0)} equalities and "
+                  f"{summary.get('inequalities', 0)} inequalities between tables (chains = their end reasons; "
+                  "links per step = chains of that length or longer, less those ended by a move; flows = "
+                  "segregation origins = rounds; reach ≤ households ≤ links), plus every margin, 'all' row and "
+                  "n_base of every table, each count treated the same wherever it appears.",
+                  f"Withheld: {summary.get('withheld_items', 0)} distinct counts "
+                  f"({summary.get('linear_programs', 0)} linear programs)."]
+        if summary.get("known_from_earlier_releases"):
+            lines.append(f"Published as known: {summary['known_from_earlier_releases']} zero counts that lie under a "
+                         "zero an earlier release published (withholding them would protect nothing).")
+        if summary.get("unprotectable"):
+            lines.append(f"WARNING: {summary['unprotectable']} withheld counts are already determined by earlier "
+                         "releases; nothing in this release can protect them.")
+        if summary.get("identities_not_holding"):
+            lines.append(f"Identities left out (do not hold in these data): {summary['identities_not_holding']}")
+    elif summary["method"] == "cell_key":
+        lines.append("Cell Key Method: every count perturbed by at most ±2 from a secret key (not recorded).")
+    else:
+        lines.append("NO DISCLOSURE CONTROL: these tables must not leave the secure environment.")
+    lines.append("")
+    for name, t in summary["tables"].items():
+        extra = (f", {t['primary']} primary, {t['zeros_in_small_counts']} zeros, {t['secondary']} secondary "
+                 "withheld" if "primary" in t else "")
+        lines.append(f"{name}: {t['rows']} rows, {t['published_counts']} published counts, "
+                     f"{t['withheld_rows']} rows withheld{extra}; smallest published count "
+                     f"{t['smallest_published_count']}")
+    return "\n".join(lines)

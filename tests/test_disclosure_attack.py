@@ -1,0 +1,191 @@
+"""Attack published releases with linear programming: no withheld count may be pinned down.
+
+The attacker sees every table of a release (and of earlier releases of the
+same register, through the ledger), knows the identities that tie the tables
+together, and solves min / max of each withheld count over every non-negative
+cell vector consistent with all of it (scipy's HiGHS). A count is disclosed
+when max − min ≤ 2 (known exactly or to within ±1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from flyttkedja import store
+from flyttkedja.analysis import Report
+from flyttkedja.analysis.disclosure import Model, Rules, attack, protect
+from flyttkedja.analysis.release import MOVE_ENDS
+from naive_analysis import random_chainset
+
+BY = [("tenure",), ("rooms",), ("tenure", "rooms"), (), ("municipality",), ("tenure", "municipality")]
+
+
+def attacker_widths(report: Report) -> tuple[np.ndarray, np.ndarray]:
+    """Integer widths of the attacker's intervals for every withheld count (and the true counts)."""
+    st_ = report.state
+    published = st_.published()
+    nonempty = np.diff(st_.model.A.indptr) > 0  # a count of no cell at all is a structural zero
+    targets = np.flatnonzero(~published & nonempty)
+    low, high = attack(st_.model, ~published, targets, enough=3)  # width ≥ 3 is all we ask
+    width = np.floor(high[targets] + 1e-6) - np.ceil(low[targets] - 1e-6)
+    return width, np.rint(st_.model.values[targets])
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(6, 18), by=st.sampled_from(BY))
+def test_attack_on_one_release_recovers_nothing(seed, n, by):
+    cs, areas = random_chainset(seed, n_chains=n, max_length=3)
+    report = Report(cs, areas=areas, by=by, ci=False)
+    assert report.checking["identities_not_holding"] == []
+    width, truth = attacker_widths(report)
+    assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down (true {truth[width < 3]})"
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), n=st.integers(6, 14),
+       sequence=st.permutations(BY[:3]).map(lambda s: s[:2]))
+def test_attack_on_a_sequence_of_releases_recovers_nothing(tmp_path_factory, seed, n, sequence):
+    cs, areas = random_chainset(seed, n_chains=n, max_length=3)
+    ledger = store.ledger_file(tmp_path_factory.mktemp("ledger") / "report")
+    for i, by in enumerate(sequence):
+        report = Report(cs, areas=areas, by=by, ci=False, ledger=ledger)
+        report.record(f"release{i}")
+    assert report.checking["earlier_releases"] == len(sequence) - 1
+    assert report.checking["unprotectable"] == 0
+    width, truth = attacker_widths(report)
+    assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down (true {truth[width < 3]})"
+
+
+def test_same_count_is_treated_the_same_in_every_table():
+    cs, areas = random_chainset(11, n_chains=30, max_length=3)
+    r = Report(cs, areas=areas, by=("tenure",), ci=False)
+    # chains per seed group: n_base of every table; withheld in one, withheld in all
+    bases = {}
+    for name in ("length_summary", "length_distribution", "end_reasons", "flows"):
+        for row in r[name].select(*r.by, "n_base").unique().iter_rows():
+            bases.setdefault(row[:-1], set()).add(row[-1])
+    assert all(len(v) == 1 for v in bases.values()), bases
+    ends = r["end_reasons"].filter(pl.col("tenure") == "all")
+    dist = r["length_distribution"].filter(pl.col("tenure") == "all")
+    assert ends["n_base"][0] == dist["n_base"][0]
+
+
+def test_single_withheld_count_among_zeros_is_not_left_alone():
+    # group of 3 chains, all ending the same way: "..", 0, 0, 0 would tell every chain's end
+    model = Model(sparse.csr_matrix(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1.0]])), np.array([3, 0, 0.0]))
+    p = protect(model, Rules())
+    assert p.suppressed[:3].all() and p.zeros[1:3].all()
+
+
+def test_issue_hand_attack_censored_from_chains_unfilled_and_no_dwelling():
+    """censored = chains − unfilled − cycle − no_dwelling origins follows from the model (the issue's case)."""
+    cs, areas = random_chainset(5, n_chains=40, max_length=3)
+    r = Report(cs, areas=areas, by=("tenure",), ci=False)
+    m, st_ = r.state.model, r.state
+    rows = {}
+    for name, f in r.tables.items():
+        sl = slice(*[sum(g.height for g in list(r.tables.values())[:k]) for k in
+                     (list(r.tables).index(name), list(r.tables).index(name) + 1)])
+        rows[name] = (f, st_.num[sl], st_.den[sl])
+    f, num, den = rows["end_reasons"]
+    i = f.with_row_index().filter(pl.col("tenure") == "rental")
+    item = {e: num[k] for k, e in zip(i["index"], i["end_reason"])}
+    f, num, _ = rows["segregation"]
+    j = f.with_row_index().filter((pl.col("tenure") == "rental") & (pl.col("origin") == "no_dwelling")
+                                  & (pl.col("destination") == "all") & (pl.col("statistic") == "per_100"))
+    A = m.A.toarray()
+    combo = A[den[i["index"][0]]] - A[num[j["index"][0]]] - sum(A[item[e]] for e in item if e not in
+                                                                ("censored", *MOVE_ENDS))
+    target = A[item["censored"]] if "censored" in item else np.zeros(A.shape[1])
+    # equal modulo the identities E: the residual lies in E's row space
+    E = m.E.toarray()
+    coef, *_ = np.linalg.lstsq(E.T, combo - target, rcond=None)
+    assert np.allclose(E.T @ coef, combo - target, atol=1e-8)
+
+
+@pytest.mark.parametrize("by", ["seed_dwelling", "chain_id", "building_id", "area_id"])
+def test_identifying_by_refused(by):
+    cs, areas = random_chainset(2, n_chains=12)
+    with pytest.raises(ValueError, match=f"by={by}: an identifier"):
+        Report(cs, areas=areas, by=[by], ci=False)
+
+
+def test_near_unique_by_refused():
+    cs, areas = random_chainset(2, n_chains=20)
+    cs = dataclasses.replace(cs, chains=cs.chains.with_columns(code=pl.col("chain_id").cast(pl.String) + "x"))
+    with pytest.raises(ValueError, match="near unique"):
+        Report(cs, areas=areas, by=["code"], ci=False)
+
+
+def test_threshold_below_five_needs_unsafe():
+    cs, areas = random_chainset(2, n_chains=12)
+    with pytest.raises(ValueError, match="below SCB's 5"):
+        Report(cs, areas=areas, threshold=1, ci=False)
+    r = Report(cs, areas=areas, threshold=1, unsafe=True, ci=False)
+    assert r.checking["rules"]["unsafe"] is True
+
+
+def test_sacro_rules_threshold_ten():
+    cs, areas = random_chainset(4, n_chains=40)
+    r = Report(cs, areas=areas, rules="sacro", ci=False)
+    assert r.checking["rules"]["threshold"] == 10
+    for f in r.tables.values():
+        n = pl.concat([f["n"], f["n_base"]]).drop_nulls()
+        assert not ((n > 0) & (n < 10)).any()
+
+
+def test_cell_key_secret_never_recorded(tmp_path, monkeypatch):
+    cs, areas = random_chainset(2, n_chains=12)
+    monkeypatch.setenv("FLYTTKEDJA_CELL_KEY", "correct horse battery staple")
+    a = Report(cs, areas=areas, disclosure="cell_key", ci=False)
+    b = Report(cs, areas=areas, disclosure="cell_key", ci=False, cell_key="another secret")
+    a.write(tmp_path / "a")
+    text = (tmp_path / "a" / store.REPORT_MANIFEST).read_text()
+    assert "correct horse" not in text and "secret (not recorded)" in text
+    assert not all(a[t].equals(b[t]) for t in a.tables)  # the key matters
+    monkeypatch.delenv("FLYTTKEDJA_CELL_KEY")
+    with pytest.warns(UserWarning, match="without a secret key"):
+        Report(cs, areas=areas, disclosure="cell_key", ci=False)
+
+
+def test_output_check_written_with_every_report(tmp_path):
+    cs, areas = random_chainset(3, n_chains=25)
+    r = Report(cs, areas=areas, ci=False)
+    r.write(tmp_path / "rep")
+    import json
+
+    check = json.loads(store.report_file(tmp_path / "rep", "check_json").read_text())
+    assert set(check["tables"]) == set(r.tables)
+    for name, t in check["tables"].items():
+        assert {"rows", "primary", "secondary", "smallest_published_count", "items"} <= set(t)
+        assert t["smallest_published_count"] is None or t["smallest_published_count"] >= 5
+    text = store.report_file(tmp_path / "rep", "check_text").read_text()
+    assert "Rule set scb" in text and "identities" in text.lower()
+
+
+def test_model_threshold_below_five_needs_unsafe():
+    from flyttkedja.scenario.config import ScenarioError, _model
+
+    with pytest.raises(ScenarioError, match="below SCB's 5"):
+        _model({"threshold": 1})
+    assert _model({"threshold": 1, "unsafe_threshold": True}).threshold == 1
+
+
+def test_cli_report_refuses_ids_and_low_thresholds(tmp_path):
+    from click.testing import CliRunner
+
+    from flyttkedja.cli import main
+
+    runner = CliRunner()
+    out = runner.invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "r"), "--threshold", "1"])
+    assert out.exit_code != 0 and "below SCB's 5" in out.output
+    out = runner.invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "r"), "--by", "seed_dwelling"])
+    assert out.exit_code != 0 and "--by seed_dwelling: an identifier" in out.output
