@@ -153,7 +153,7 @@ def test_bootstrap_vs_polars(benchmark, chainset, speed_ratio):
     polars_bootstrap(b, POLARS_REPLICATES, 0)
     polars_seconds = (time.perf_counter() - t0) * REPLICATES / POLARS_REPLICATES
     opts = Options(replicates=REPLICATES)
-    result = benchmark.pedantic(lambda: publish(b, specs, opts), rounds=1, iterations=1)
+    result, _ = benchmark.pedantic(lambda: publish(b, specs, opts), rounds=1, iterations=1)  # (tables, checking summary)
     ours = benchmark.stats.stats.mean
     benchmark.extra_info.update(chains=len(cs), records=len(cells), units=b.p.n_units, replicates=REPLICATES,
                                 prepare_seconds=prep_seconds, polars_seconds_scaled=polars_seconds,
