@@ -6,6 +6,14 @@ replication seed: the baseline run and the programme's run. Reported:
 * **identical moves by year**: the share of the baseline's household moves
   that occur identically in the programme's run -- same household (stable
   key), date, from- and to-dwelling (stable keys);
+* **where divergence starts**: by month, the share of the baseline's moves
+  that are not identical, beside the programme's completions that month;
+* **the probe**: a programme of a few dwellings (``--probe``, rental, 2 rooms,
+  Kustvik, completed in one year) on a smaller region (``--probe-scale``),
+  with the preset's search windows and with unlimited ones
+  (``market.scan_limit`` and ``market.candidates``): how a handful of
+  perturbed moves grows, quarter by quarter -- the market's own sensitivity,
+  separated from the programme's size;
 * **paired-difference variance**: over the seeds, the variance of the
   programme-minus-baseline difference of each microsimulation measure when
   both runs share the seed (paired), against the variance when the baseline
@@ -14,7 +22,7 @@ replication seed: the baseline run and the programme's run. Reported:
 
 Writes ``docs/coupling.md`` (generated; do not edit by hand)::
 
-    python scripts/coupling.py --scale 1 --years 5 --seeds 4
+    python scripts/coupling.py --scale 1 --years 5 --seeds 2 --probe 10 --probe-scale 0.2
 
 Works on any flyttkedja checkout with ``scenario.microsim.programme_hook``;
 the identical-move shares need the stable keys of this version
@@ -33,6 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 MEASURES = ("moves", "vacancies_rental", "vacancies_owner", "reached_young_adults", "reached_seniors")
 M_FROM, M_TO, M_VAC, M_FILL, M_AGE, D_TENURE = 2, 3, 6, 7, 10, 0  # raw columns (the same in 4efb7be)
+PROGRAMME_KEY = 1 << 40  # stable keys of a programme's dwellings start here (synth's PROGRAMME_KEY)
+UNLIMITED = {"market.scan_limit": 10**6, "market.candidates": 10**6}
 
 
 def measures(raw) -> dict[str, float]:
@@ -61,14 +71,138 @@ def move_keys(raw) -> tuple[np.ndarray, np.ndarray]:
     return years, rows
 
 
-def identical_share(base, run) -> dict[int, float]:
-    """Share of the baseline's moves, by year, that occur identically in ``run``."""
+def identical(base, run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, day, identical) per baseline move: whether it occurs identically in ``run``."""
     by, b = move_keys(base)
     _, r = move_keys(run)
     rv = np.ascontiguousarray(r).view([("", np.int64)] * 4).ravel()
     bv = np.ascontiguousarray(b).view([("", np.int64)] * 4).ravel()
-    same = np.isin(bv, rv)
+    return by, b[:, 1], np.isin(bv, rv)
+
+
+def identical_share(base, run) -> dict[int, float]:
+    """Share of the baseline's moves, by year, that occur identically in ``run``."""
+    by, _, same = identical(base, run)
     return {int(y): float(same[by == y].mean()) for y in np.unique(by)}
+
+
+DIFFERENCES = ("identical", "same move, another day", "same day and from, another dwelling",
+               "another day and move", "no move of the household")
+
+
+def _rows_in(b: np.ndarray, r: np.ndarray, cols: list[int]) -> np.ndarray:
+    """Whether each row of ``b`` restricted to ``cols`` occurs among ``r``'s."""
+    view = [("", np.int64)] * len(cols)
+    return np.isin(np.ascontiguousarray(b[:, cols]).view(view).ravel(), np.ascontiguousarray(r[:, cols]).view(view).ravel())
+
+
+def differences(base, run) -> dict[int, np.ndarray]:
+    """By year: the share of baseline moves in each class of :data:`DIFFERENCES` (first that applies).
+
+    Columns of a move key: household, day, from, to (stable keys).
+    """
+    by, b = move_keys(base)
+    _, r = move_keys(run)
+    tests = [_rows_in(b, r, [0, 1, 2, 3]), _rows_in(b, r, [0, 2, 3]), _rows_in(b, r, [0, 1, 2]),
+             np.isin(b[:, 0], r[:, 0])]
+    cls = np.full(len(b), len(tests))
+    for i in range(len(tests) - 1, -1, -1):
+        cls[tests[i]] = i
+    return {int(y): np.bincount(cls[by == y], minlength=len(DIFFERENCES)) / max((by == y).sum(), 1)
+            for y in np.unique(by)}
+
+
+def months_of(day: np.ndarray, day0: int) -> np.ndarray:
+    """Month since the window's start (0-based) of day numbers."""
+    ym = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return ym - np.datetime64(int(day0), "D").astype("datetime64[M]").astype(np.int64)
+
+
+def divergence_by_period(base, run, period_months: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(baseline moves, of them not identical, programme completions) per period of ``period_months``."""
+    _, day, same = identical(base, run)
+    day0 = base.window[0]
+    n = (months_of(np.array([base.window[1]]), day0)[0]) // period_months + 1
+    per = months_of(day, day0) // period_months
+    moves = np.bincount(per, minlength=n)[:n]
+    differ = np.bincount(per, weights=~same, minlength=n)[:n].astype(np.int64)
+    d = run.dwellings_column("completed")
+    prog = run.dwelling_key() >= PROGRAMME_KEY
+    done = d[prog & (d >= day0)]
+    completions = np.bincount(months_of(done, day0) // period_months, minlength=n)[:n]
+    return moves, differ, completions
+
+
+def probe(scale: float, years: int, seed: int, count: int, overrides: dict) -> dict[str, np.ndarray]:
+    """Baseline and a ``count``-dwelling programme (rental, 2 rooms, Kustvik, completed in the first year)
+    on metro at ``scale``, with ``overrides`` of the preset (``{"market.scan_limit": 10**6}``); by quarter."""
+    from flyttkedja.synth import load_config
+    from flyttkedja.synth.programme import Programme, ProgrammeLine
+    from flyttkedja.synth.simulate import simulate
+
+    cfg = load_config("metro", years=years, scale=scale)
+    for name, value in overrides.items():
+        section, key = name.split(".")
+        cfg.raw[section][key] = value
+    prog = Programme((ProgrammeLine(count=count, tenure="rental", rooms=2, landlord="public", municipality="9983",
+                                    completion_years=(cfg.first_year,)),), years=1, name=f"probe {count}")
+    base = simulate(cfg, seed)
+    run = simulate(cfg, seed, programme=prog)
+    moves, differ, completions = divergence_by_period(base, run, 3)
+    return {"moves": moves, "differ": differ, "completions": completions, "share": identical_share(base, run)}
+
+
+def month_lines(months: dict[str, list[tuple]]) -> list[str]:
+    """The first year month by month: where divergence starts."""
+    first = next(iter(months.values()))[0]
+    n = min(12, len(first[0]))
+    out = ["## Where divergence starts: the first year by month", "",
+           "Share of the baseline's moves that are *not* identical in the programme's run (first seed), and the "
+           "programme's completions that month.", "",
+           "| programme | " + " | ".join(f"m{i + 1}" for i in range(n)) + " |", "|---|" + "---|" * n]
+    for name, per_seed in months.items():
+        moves, differ, completions = per_seed[0]
+        cells = [f"{differ[i] / max(moves[i], 1):.1%} ({completions[i]})" for i in range(n)]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out + ["", "In brackets: the programme's dwellings completed that month.", ""]
+
+
+def difference_lines(kinds: dict[str, dict[int, np.ndarray]]) -> list[str]:
+    """How the baseline's moves differ in the programme's run, by year (first seed)."""
+    out = ["## How the moves that are not identical differ", "",
+           "Each baseline move in the first class that applies (first seed): the same household makes the same "
+           "move on another day; on the same day from the same dwelling it moves to another one; it moves in the "
+           "programme's run but on other days and between other dwellings; or it has no move there (also: a "
+           "household formed on another day, whose key differs).", "",
+           "| programme | year | " + " | ".join(DIFFERENCES) + " |", "|---|---|" + "---|" * len(DIFFERENCES)]
+    for name, by_year in kinds.items():
+        for y, share in by_year.items():
+            out.append(f"| {name} | {y} | " + " | ".join(f"{x:.1%}" for x in share) + " |")
+    return out + [""]
+
+
+def probe_lines(probes: dict[str, dict], args) -> list[str]:
+    """The probe: a few dwellings, and how far their perturbation spreads, quarter by quarter."""
+    any_probe = next(iter(probes.values()))
+    nq = len(any_probe["moves"])
+    years = sorted(any_probe["share"])
+    out = [f"## The market's sensitivity: a probe of {args.probe} dwellings", "",
+           f"Metro at scale {args.probe_scale:g}, {args.probe_years} years, seed of the scenario: a programme of "
+           f"{args.probe} public rental 2-room dwellings in Kustvik completed in {years[0]}, against the same "
+           "baseline; with the preset's search windows (a vacancy compares the first "
+           "`market.candidates` compatible seekers among the first `market.scan_limit` list entries) and "
+           "with unlimited ones (every compatible seeker; about 45 times slower at scale 1, so not a "
+           "setting to run).", "",
+           "Baseline moves not identical, by quarter (programme completions in brackets):", "",
+           "| windows | " + " | ".join(f"q{i + 1}" for i in range(nq)) + " |", "|---|" + "---|" * nq]
+    for label, pr in probes.items():
+        cells = [f"{pr['differ'][i]} ({pr['completions'][i]})" for i in range(nq)]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out += ["", "Share of baseline moves identical, by year:", "",
+            "| windows | " + " | ".join(str(y) for y in years) + " |", "|---|" + "---|" * len(years)]
+    for label, pr in probes.items():
+        out.append(f"| {label} | " + " | ".join(f"{pr['share'][y]:.1%}" for y in years) + " |")
+    return out + [""]
 
 
 def main() -> None:
@@ -78,6 +212,9 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--variance-only", action="store_true", help="skip the identical-move shares (older checkouts)")
+    ap.add_argument("--probe", type=int, default=10, help="dwellings of the probe programme (0: no probe)")
+    ap.add_argument("--probe-scale", type=float, default=0.2)
+    ap.add_argument("--probe-years", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "docs" / "coupling.md"))
     args = ap.parse_args()
 
@@ -91,6 +228,8 @@ def main() -> None:
     t0 = time.perf_counter()
     seeds = [sc.seed + i for i in range(args.seeds)]
     shares: dict[str, list[dict[int, float]]] = {p.name: [] for p in sc.programmes}
+    months: dict[str, list[tuple]] = {p.name: [] for p in sc.programmes}
+    kinds: dict[str, dict[int, np.ndarray]] = {}
     base_m, run_m = [], {p.name: [] for p in sc.programmes}
     for seed in seeds:
         base = simulate(cfg, seed)
@@ -100,11 +239,19 @@ def main() -> None:
             run_m[prog.name].append(measures(run))
             if not args.variance_only:
                 shares[prog.name].append(identical_share(base, run))
+                months[prog.name].append(divergence_by_period(base, run, 1))
+                if seed == seeds[0]:
+                    kinds[prog.name] = differences(base, run)
+    probes = {}
+    if args.probe and not args.variance_only:
+        for label, over in (("preset windows", {}), ("unlimited windows", UNLIMITED)):
+            probes[label] = probe(args.probe_scale, args.probe_years, sc.seed, args.probe, over)
     seconds = time.perf_counter() - t0
 
     lines = ["# Coupling of paired synthetic-market runs", "",
              f"Generated by `scripts/coupling.py` (do not edit by hand): `python scripts/coupling.py --scale "
-             f"{args.scale:g} --years {args.years} --seeds {args.seeds}` ({seconds:.0f} s on a shared machine).", "",
+             f"{args.scale:g} --years {args.years} --seeds {args.seeds} --probe {args.probe} --probe-scale "
+             f"{args.probe_scale:g}` ({seconds:.0f} s on a shared machine).", "",
              f"Scenario `{Path(args.scenario).name}`, preset {sc.source.preset}, scale {args.scale:g}, "
              f"{args.years} years, seeds {seeds[0]}-{seeds[-1]}. What the figures mean: docs/synthetic.md, "
              "\"Random streams\".", ""]
@@ -118,6 +265,9 @@ def main() -> None:
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += ["", "Mean over the seeds; a move is identical when the same household (stable key) moves on "
                   "the same date from the same dwelling to the same dwelling.", ""]
+        lines += month_lines(months) + difference_lines(kinds)
+        if probes:
+            lines += probe_lines(probes, args)
     lines += ["## Variance of the programme's effect: paired against unpaired", "",
               "| programme | measure | mean effect | variance paired | variance unpaired | ratio |",
               "|---|---|---|---|---|---|"]

@@ -521,6 +521,16 @@ def drain(m, dw, day):
             tail += 1
 
 
+@kernel(types.void, MARKET, I8, I8, I8)
+def take(m, s, dw, day):
+    """Seeker ``s`` takes vacancy ``dw``; each dwelling it leaves is offered at once, one chain after the other."""
+    left, left2 = match(m, s, dw, day)
+    if left >= 0:
+        drain(m, left, day)
+    if left2 >= 0:
+        drain(m, left2, day)
+
+
 @kernel(types.void, MARKET, I8, I8)
 def offer_seeker(m, s, day):
     """A new seeker looks through the open vacancies; joins its segment's list if none fits."""
@@ -528,11 +538,7 @@ def offer_seeker(m, s, day):
         dw = find_vacancy(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.ve, m.vhead, m.vtail,
                           s, day)
         if dw >= 0:
-            left, left2 = match(m, s, dw, day)
-            if left >= 0:
-                drain(m, left, day)
-            if left2 >= 0:
-                drain(m, left2, day)
+            take(m, s, dw, day)
             return
     append_seeker(m.sk, m.shead, m.stail, s)
 
@@ -549,11 +555,7 @@ def sweep(m, day):
             if d[dw, D_STATE] == DS_VAC and d[dw, D_SEQ] == ve[e, 1] and day - d[dw, D_VACDAY] >= 30:
                 s = find_seeker(m, dw, day, True)
                 if s >= 0:
-                    left, left2 = match(m, s, dw, day)
-                    if left >= 0:
-                        drain(m, left, day)
-                    if left2 >= 0:
-                        drain(m, left2, day)
+                    take(m, s, dw, day)
             e = nxt
 
 

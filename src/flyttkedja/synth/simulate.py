@@ -157,10 +157,11 @@ def _snapshot(hh: np.ndarray, p: np.ndarray, n_p: int, year: int) -> Snapshot:
     household = p[person, K.P_HH]
     # int32 indices: the panel is the largest output, keep it compact
     income = np.minimum(p[person, K.P_INCOME], INCOME_CAP).astype(np.int32)
-    position = np.select(
-        [hh[household, K.H_HEAD] == person, hh[household, K.H_PARTNER] == person,
-         p[person, K.P_ROLE] == K.ROLE_CHILD],
-        [0, 1, 2], 3).astype(np.int8)
+    # head 0, partner 1, child 2, other 3: assigned in reverse so the first that holds wins (as np.select)
+    position = np.full(len(person), 3, np.int8)
+    position[p[person, K.P_ROLE] == K.ROLE_CHILD] = 2
+    position[hh[household, K.H_PARTNER] == person] = 1
+    position[hh[household, K.H_HEAD] == person] = 0
     return Snapshot(year, person.astype(np.int32), household.astype(np.int32),
                     hh[household, K.H_DW].astype(np.int32), income, position)
 
@@ -266,10 +267,15 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         n_hh, n_p = int(cnt[K.C_HH]), int(cnt[K.C_P])
         ev = np.empty((2 * n_hh, 3), np.int64)
         K.year_start(hh, p, d, n_hh, n_p, year, day0, ndays, _year_key(seed, yi), par, ev)
-        n_ev = int(np.sum(ev[:, 1] >= 0))
+        kinds = ev[:, 1]
+        n_ev = int(np.count_nonzero(kinds >= 0))
         bound = n_ev + len(arr) + int(cnt[K.C_SK]) + 16
-        hh = _grow(hh, n_hh + n_ev + len(arr) + int(cnt[K.C_SK]) + 1)  # carried seekers form households too
-        p = _grow(p, n_p + n_ev + len(ap) + 1)
+        # New rows this year, at most: a household for each leave-home or separation event (each makes at most
+        # one seeker), each carried seeker and each arrival; a person for each birth and arrival person. Tight
+        # bounds keep _grow from copying the tables every year (a loose bound outgrew the 1.25x headroom).
+        n_forming = int(np.count_nonzero((kinds == K.EV_LEAVE) | (kinds == K.EV_SEPARATE)))
+        hh = _grow(hh, n_hh + n_forming + int(cnt[K.C_SK]) + len(arr) + 1)
+        p = _grow(p, n_p + int(np.count_nonzero(kinds == K.EV_BIRTH)) + len(ap) + 1)
         sk = _grow(sk, int(cnt[K.C_SK]) + n_ev + len(arr) + 1)
         wd = _grow(wd, int(cnt[K.C_WD]) + bound + 1)
         max_size = int(hh[:n_hh, K.H_SIZE].max(initial=1)) + 2
