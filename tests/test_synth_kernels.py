@@ -125,6 +125,67 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         assert stail[seg] == (chain[-1] if chain else -1)
 
 
+vacancy = st.fixed_dictionaries({
+    "seg": st.integers(0, 14), "live": st.sampled_from([True, True, True, False]),
+    "cost": st.integers(80_000, 700_000), "age": st.integers(0, 200), "muni": st.integers(0, 2),
+    "key": st.integers(0, 2**62), "alloc": st.sampled_from([0, 0, 0, 1, 2, 3, 4]),
+    "ceiling": st.integers(50_000, 900_000),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(vacancies=st.lists(vacancy, max_size=30), seg=st.integers(0, 14), kind=st.sampled_from([0, 3, 4]),
+       income=st.integers(50_000, 900_000), muni=st.integers(0, 2), skey=st.integers(0, 2**62),
+       age=st.integers(18, 95), kids=st.integers(0, 3), key=st.integers(0, 2**63))
+def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, muni, skey, age, kids, key):
+    """A new seeker's pick among the open vacancies: keyed liking, own size first, rules honoured, stale unlinked."""
+    day, year = 20_000, 2024
+    n = len(vacancies)
+    d = np.zeros((n + 1, K.D_NCOL), np.int64)
+    ve = np.zeros((n + 1, 3), np.int64)
+    vhead = np.full(K.N_SEG, -1, np.int64)
+    vtail = np.full(K.N_SEG, -1, np.int64)
+    m0 = market(np.zeros((1, K.S_NCOL), np.int64), np.zeros((1, K.H_NCOL), np.int64),
+                np.zeros((1, K.P_NCOL), np.int64), d, np.full(K.N_SEG, -1), np.full(K.N_SEG, -1), PAR, key, year)
+    m0 = m0._replace(ve=ve, vhead=vhead, vtail=vtail)
+    for i, v in enumerate(vacancies):
+        v["index"], v["vacday"] = i, day - v["age"]
+        d[i, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_KEY, K.D_ALLOC, K.D_CEILING]] = (
+            v["seg"] // 5, v["seg"] % 5 + 1, v["muni"], v["cost"], v["vacday"], v["key"], v["alloc"], v["ceiling"])
+        d[i, K.D_STATE] = K.DS_VAC
+        K.append_vacancy(m0, i)
+        if not v["live"]:  # taken since it was listed: a stale entry
+            d[i, K.D_STATE], d[i, K.D_SEQ] = K.DS_OCC, d[i, K.D_SEQ] + 1
+    sk = np.zeros((1, K.S_NCOL), np.int64)
+    sk[0, K.S_KIND], sk[0, K.S_INCOME], sk[0, K.S_MUNI], sk[0, K.S_KEY] = kind, income, muni, skey
+    sk[0, K.S_TENURE], sk[0, K.S_ROOMS] = seg // 5, seg % 5 + 1
+    hh = np.zeros((1, K.H_NCOL), np.int64)
+    hh[0, K.H_HEAD], hh[0, K.H_CORE], hh[0, K.H_SIZE] = 0, 1, 1 + kids
+    p = np.zeros((1, K.P_NCOL), np.int64)
+    p[0, K.P_BY] = year - age
+    arr = np.zeros((1, K.A_NCOL), np.int64)
+    arr[0, K.A_PSTART], arr[0, K.A_PEND] = 0, 1 + kids
+    ap = np.zeros((1 + kids, K.AP_NCOL), np.int64)
+    ap[0, K.AP_BY], ap[0, K.AP_ROLE] = year - age, K.ROLE_CORE
+    ap[1:, K.AP_ROLE] = K.ROLE_CHILD
+    got = K.find_vacancy(sk, hh, p, d, arr, ap, PAR, np.uint64(key), np.int64(year), ve, vhead, vtail, 0, day)
+    reference = naive_synth.find_vacancy(vacancies, {
+        "seg": seg, "kind": kind, "income": income, "muni": muni, "key": skey, "age": age, "kids": kids,
+    }, day, key, {"floor": PAR[K.PR_PRICE_FLOOR], "cut": PAR[K.PR_PRICE_CUT], "cross": PAR[K.PR_CROSS],
+                  "cross_new": PAR[K.PR_CROSS_NEW]})
+    assert (None if got < 0 else got) == reference
+    # the segments searched keep every live entry, in order, and no stale one
+    t, r = divmod(seg, 5)
+    for sg in {seg, seg + 1} if r < 4 else {seg}:
+        if reference is not None and sg != seg and vacancies[reference]["seg"] != sg:
+            continue
+        chain, e = [], vhead[sg]
+        while e >= 0:
+            chain.append(ve[e, 0])
+            e = ve[e, 2]
+        assert chain == [v["index"] for v in vacancies if v["seg"] == sg and v["live"]]
+
+
 @settings(max_examples=200, deadline=None)
 @given(hazards=st.lists(st.floats(0, 0.8), min_size=1, max_size=5), key=st.integers(0, 2**63),
        h=st.integers(0, 10**7), slot=st.integers(1, 2))
