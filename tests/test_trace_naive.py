@@ -66,11 +66,7 @@ def window(data, moves) -> tuple | None:
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rng=st.randoms(use_true_random=False), data=st.data())
 def test_matches_naive(rng: random.Random, data) -> None:
-    moves, dwellings = naive.random_register(
-        rng, n_dwellings=rng.randrange(2, 16), n_days=rng.randrange(1, 40),
-        p_corrupt=rng.choice([0.0, 0.1, 0.3]), sparse_ids=rng.random() < 0.3)
-    if rng.random() < 0.4:
-        rng.shuffle(moves)  # unsorted input: ties in table order
+    moves, dwellings = naive.drawn_register(rng)
     if not moves:
         return
     kw = params(data)

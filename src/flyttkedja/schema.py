@@ -7,9 +7,9 @@ them. ``docs/data-model.md`` documents every field.
 Categorical columns are stored as plain strings holding one canonical English
 code (``"rental"``, not ``"hyresrätt"``); :func:`conform` accepts the Swedish names
 and SCB's numeric codes on input and rewrites them. A column that arrives
-dictionary-encoded (Parquet's dictionary pages, polars ``Categorical``) is conformed
-as a dictionary of the canonical codes, the same values. Kernels never see strings:
-:func:`codes` turns a categorical column into small integers in the order of
+dictionary-encoded (Parquet's dictionary pages, polars ``Categorical``) is decided on
+its dictionary; the tracer keeps it dictionary-encoded (``keep_dictionary``). Kernels
+never see strings: :func:`codes` turns a categorical column into small integers in the order of
 its code list.
 
 Example
@@ -528,7 +528,8 @@ def _example_rows(mask: pa.Array | np.ndarray, limit: int = 5) -> list[int]:
     return np.flatnonzero(np.asarray(mask, dtype=bool))[:limit].tolist()
 
 
-def code_column(name: str, column: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray, np.ndarray]:
+def code_column(name: str, column: pa.ChunkedArray | pa.Array, keep_dictionary: bool = False,
+                ) -> tuple[pa.ChunkedArray, np.ndarray]:
     """A categorical column with canonical codes, and its int8 codes in code-list order
     (-1 null, -2 an unknown spelling). Never raises: callers decide (``conform`` refuses,
     ``validate`` counts).
@@ -537,8 +538,9 @@ def code_column(name: str, column: pa.ChunkedArray | pa.Array) -> tuple[pa.Chunk
     (:mod:`flyttkedja._codes`); only the few other distinct values are folded (case,
     diacritics) and looked up among the accepted spellings. Dictionary-encoded columns
     (Parquet read with ``read_dictionary``, polars ``Categorical``/``Enum``) are decided on
-    their dictionary and stay dictionary-encoded (int8 codes, the code list as dictionary):
-    no row is compared and no string is materialised.
+    their dictionary; with ``keep_dictionary`` (the tracer's) they stay dictionary-encoded
+    (int8 codes, the code list as dictionary): no row is compared and no string is
+    materialised.
 
     >>> column, c = code_column("tenure", pa.array(["hyresrätt", "3", None, "villa"]))
     >>> column.to_pylist(), c.tolist()
@@ -552,7 +554,7 @@ def code_column(name: str, column: pa.ChunkedArray | pa.Array) -> tuple[pa.Chunk
         column = pa.chunked_array([column])
     if pa.types.is_dictionary(column.type):
         codes_ = _dictionary_codes(name, column)
-        return _from_codes(codes_, allowed, dictionary=True), codes_
+        return _from_codes(codes_, allowed, dictionary=keep_dictionary), codes_
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
             or pa.types.is_string_view(column.type)):
         column = column.cast(pa.string())
@@ -606,8 +608,9 @@ def _from_codes(codes_: np.ndarray, allowed: Sequence[str], dictionary: bool = F
     return pa.chunked_array([array if dictionary else array.cast(pa.string())])
 
 
-def _cast(name: str, field: pa.Field, column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Cast one column to its canonical type; a value that does not fit is refused with its rows."""
+def _cast(name: str, field: pa.Field, column: pa.ChunkedArray, keep_dictionary: bool = False) -> pa.ChunkedArray:
+    """Cast one column to its canonical type; a value that does not fit is refused with its rows.
+    With ``keep_dictionary`` a dictionary-encoded string column stays so (same values)."""
     target, source = field.type, column.type
     if pa.types.is_date(target) and (pa.types.is_integer(source) or pa.types.is_floating(source)):
         valid = column.drop_null()
@@ -616,8 +619,9 @@ def _cast(name: str, field: pa.Field, column: pa.ChunkedArray) -> pa.ChunkedArra
             f"{name}.{field.name}: {source} values (e.g. {example} at row {_first_valid(column)}) are not dates; "
             "give a date column (YYYYMMDD integers: pl.col(c).cast(pl.String).str.to_date('%Y%m%d'); Excel "
             "serial days: pl.date(1899, 12, 30) + pl.duration(days=c))")
-    if source == target or (target == pa.string() and pa.types.is_dictionary(source)):
-        return column  # a conformed code column may stay dictionary-encoded (code_column)
+    if source == target or (keep_dictionary and target == pa.string() and pa.types.is_dictionary(source)
+                            and (pa.types.is_string(source.value_type) or pa.types.is_large_string(source.value_type))):
+        return column  # a string column may stay dictionary-encoded (code_column; ChainSet decodes)
     try:
         return column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -635,7 +639,7 @@ def _first_valid(column: pa.ChunkedArray) -> int:
 
 
 def inspect(table: pa.Table, name: str, *, check_unique: bool = True,
-            derive: Callable[[pa.Table], Mapping[str, object]] | None = None,
+            derive: Callable[[pa.Table], Mapping[str, object]] | None = None, keep_dictionary: bool = False,
             ) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
     """:func:`conform` without refusing: the conformed table (a column of the wrong type left
     out), the int8 codes of its categorical columns (code-list order; -1 null, -2 unknown) and
@@ -643,7 +647,8 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True,
 
     ``derive`` (the tracer's) maps the conformed table to the :data:`DERIVED` columns of the
     register-scope rules; those rules are then checked in the same fused query as the table
-    rules (one pass over the rows). It is not called when a column has the wrong type."""
+    rules (one pass over the rows). It is not called when a column has the wrong type.
+    ``keep_dictionary`` (the tracer's): dictionary-encoded string columns stay so."""
     schema = SCHEMAS[name]
     columns: dict[str, pa.ChunkedArray] = {}
     code_arrays: dict[str, np.ndarray] = {}
@@ -653,9 +658,9 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True,
             continue
         column = table.column(field.name)
         if field.name in CODE_LISTS:
-            column, code_arrays[field.name] = code_column(field.name, column)
+            column, code_arrays[field.name] = code_column(field.name, column, keep_dictionary)
         try:
-            columns[field.name] = _cast(name, field, column)
+            columns[field.name] = _cast(name, field, column, keep_dictionary)
         except SchemaError as exc:
             what = str(exc).split(": ", 1)[1]
             problems.append(Finding(Rule(name, field.name, pl.lit(True), f"values not of type {field.type}"),
@@ -691,6 +696,7 @@ def conform_codes(
     partial: bool = False,
     check_unique: bool = True,
     derive: Callable[[pa.Table], Mapping[str, object]] | None = None,
+    keep_dictionary: bool = False,
 ) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
     """:func:`conform`, also returning the int8 codes of the categorical columns
     (code-list order) and the findings of the table's rules (the ``count`` ones
@@ -701,7 +707,8 @@ def conform_codes(
     missing = [f.name for f in schema if f.name not in table.column_names and f.name not in optional]
     if missing and not partial:
         raise SchemaError(f"{name}: missing column(s) {missing}; present: {table.column_names}")
-    out, code_arrays, findings = inspect(table, name, check_unique=check_unique, derive=derive)
+    out, code_arrays, findings = inspect(table, name, check_unique=check_unique, derive=derive,
+                                         keep_dictionary=keep_dictionary)
     refuse(findings)
     return out, code_arrays, findings
 

@@ -79,6 +79,16 @@ def map_ids(raw, valid, lookup, lo, days, missing):
     day = np.empty(n, np.int32)
     span = lookup.shape[0]
     for i in prange(n):
+        # two-level prefetch: the lookup slot of a row 2*AHEAD ahead, and the days of the
+        # row AHEAD ahead, whose lookup slot was prefetched AHEAD rows ago
+        if i + 2 * AHEAD < n and valid[i + 2 * AHEAD]:
+            k = raw[i + 2 * AHEAD] - lo
+            if 0 <= k < span:
+                prefetch(lookup, k)
+        if i + AHEAD < n and valid[i + AHEAD]:
+            k = raw[i + AHEAD] - lo
+            if 0 <= k < span and lookup[k] >= 0:
+                prefetch(days, lookup[k])
         d = -1
         if valid[i]:
             k = raw[i] - lo
@@ -765,7 +775,10 @@ def household_conflicts_in_order(household, lo, span, day, mv_from, mv_to, twice
     NONE = np.int64(-1)
     last = np.full(span, NONE, np.int64)  # (day << 32) | (to + 1): to is -1 (none) or a dense index
     prev = np.int64(-(2**62))
-    for r in range(household.shape[0]):
+    n = household.shape[0]
+    for r in range(n):
+        if r + AHEAD < n:  # the household state of a later row: overlaps the cache misses
+            prefetch(last, household[r + AHEAD] - lo)
         d = np.int64(day[r])
         if d < prev:
             return False

@@ -233,7 +233,7 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     _require(mv, "moves", MOVE_COLUMNS)
     _require(dw, "dwellings", ("dwelling_id",))
     # the dwellings' rules of schema.RULES (types, nulls, codes, ranges, dates) refuse here ...
-    dw, dw_codes, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False)
+    dw, dw_codes, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False, keep_dictionary=True)
     sorted_ids, rows, lookup = _dense_lookup(values(dw.column("dwelling_id"), np.int64))
     completed = _dates(dw.column("completed") if "completed" in dw.column_names else None, len(rows))[rows]
     demolished = _dates(dw.column("demolished") if "demolished" in dw.column_names else None, len(rows))[rows]
@@ -252,7 +252,7 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
         return _derived(dense["from"], dense["to"], from_completed, to_completed, twice, elsewhere)
 
     # ... and the moves' table and register rules in one fused query (schema.inspect)
-    mv, mv_codes, mv_found = conform_codes(mv, "moves", partial=True, derive=derive)
+    mv, mv_codes, mv_found = conform_codes(mv, "moves", partial=True, derive=derive, keep_dictionary=True)
     mv_from, mv_to, household, day = dense["from"], dense["to"], dense["household"], dense["day"]
     vacates = mv.column("vacates").to_numpy()
     fills = mv.column("fills").to_numpy()

@@ -194,7 +194,8 @@ def decoded(table: pa.Table) -> pa.Table:
     [DataType(string)]
     """
     coded = [i for i, f in enumerate(table.schema)
-             if pa.types.is_dictionary(f.type) and pa.types.is_string(f.type.value_type)]
+             if pa.types.is_dictionary(f.type) and (pa.types.is_string(f.type.value_type)
+                                                     or pa.types.is_large_string(f.type.value_type))]
     for i in coded:
         f = table.schema.field(i)
         table = table.set_column(i, f.with_type(pa.string()), table.column(i).cast(pa.string()))
