@@ -309,28 +309,27 @@ def find_vacancy(vacancies: list[dict], seeker: dict, day: int, key: int, par: d
 
     ``vacancies`` in list order, each with seg (tenure * 5 + rooms - 1),
     live (still open), cost, vacday, muni, key (stable), alloc, ceiling and
-    index; ``seeker`` with seg, kind, income, muni, key, age, kids. Among the
-    live compatible vacancies of the seeker's own segment the highest keyed
-    liking ``u01x(key, seeker key, dwelling key, DR_JITTER)`` wins; none there:
-    the same in the segment with one room more (not beyond 5 rooms).
+    index; ``seeker`` with seg, kind, income, muni, key, age, kids. The first
+    compatible live vacancy in list order of the seeker's own segment, then of
+    the segment with one room more (not beyond 5 rooms); at most ``scan`` live
+    entries are examined in all.
     """
     t, r0 = divmod(seeker["seg"], 5)
+    scanned = 0
     for rooms in (r0 + 1, r0 + 2):
         if rooms > 5:
             break
-        best, best_u = None, -1.0
         for v in vacancies:
             if v["seg"] != t * 5 + rooms - 1 or not v["live"]:
                 continue
+            if scanned >= par["scan"]:
+                return None
+            scanned += 1
             cut = max(par["floor"], 1.0 - par["cut"] * (day - v["vacday"]) / 30.0)
             if seeker["income"] < v["cost"] * cut or not eligible(v["alloc"], v["ceiling"], seeker):
                 continue
             cross = par["cross_new"] if seeker["kind"] >= 3 else par["cross"]
             if seeker["muni"] != v["muni"] and not u01x(key, seeker["key"], v["key"], DR_CROSS) < cross:
                 continue
-            u = u01x(key, seeker["key"], v["key"], DR_JITTER)
-            if u > best_u:
-                best, best_u = v["index"], u
-        if best is not None:
-            return best
+            return v["index"]
     return None

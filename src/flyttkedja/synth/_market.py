@@ -237,15 +237,9 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, 
 
 @njit(cache=True)
 def find_vacancy(sk, hh, p, d, arr, ap, par, key, year, ve, vhead, vtail, s, day):
-    """The open vacancy seeker ``s`` likes best among the compatible ones of its size (or -1), else one room more.
-
-    The seeker looks at every open vacancy of the segment, and its liking is
-    keyed to the seeker and the dwelling (the score noise of :func:`score`), so
-    that which one it takes does not depend on the other vacancies listed -- an
-    extra or missing vacancy changes only the choice of a seeker who would have
-    taken it (with oldest-first, every later seeker of the segment shifted by
-    one). Unlinks stale entries.
-    """
+    """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries."""
+    scanned = 0
+    limit = np.int64(par[PR_SCAN])
     t = sk[s, S_TENURE]
     r = sk[s, S_ROOMS]
     for k in range(2):
@@ -253,11 +247,9 @@ def find_vacancy(sk, hh, p, d, arr, ap, par, key, year, ve, vhead, vtail, s, day
         if rr > N_ROOMS:
             break
         seg = segment(t, rr)
-        best = -1
-        best_u = -1.0
         prev = -1
         e = vhead[seg]
-        while e >= 0:
+        while e >= 0 and scanned < limit:
             nxt = ve[e, 2]
             dw = ve[e, 0]
             if d[dw, D_STATE] != DS_VAC or d[dw, D_SEQ] != ve[e, 1]:
@@ -269,15 +261,11 @@ def find_vacancy(sk, hh, p, d, arr, ap, par, key, year, ve, vhead, vtail, s, day
                     vtail[seg] = prev
                 e = nxt
                 continue
+            scanned += 1
             if compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
-                u = u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_JITTER)
-                if u > best_u:
-                    best_u = u
-                    best = dw
+                return dw
             prev = e
             e = nxt
-        if best >= 0:
-            return best
     return -1
 
 
