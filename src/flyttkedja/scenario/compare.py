@@ -40,7 +40,8 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja import store
-from flyttkedja.io import atomic_directory, atomic_file, check_output, write_parquet
+from flyttkedja.analysis.release import model_checking, scenario_checking, scenario_checking_text
+from flyttkedja.io import atomic_directory, atomic_file, check_output, write_json, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
 from flyttkedja.scenario.model import Z975, TransitionModel, estimate
 from flyttkedja.schema import AREA_TYPES, TENURES
@@ -388,6 +389,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         cv = model.cross_validate()
         model.meta["cross_validation"] = cv
         sigma = float(cv.get("sigma", 0.0))
+    checking = model_checking(model)  # what model.json withholds (before the register's model is disclosed)
     if src.register:  # register microdata: every figure that leaves comes from the disclosed counts
         model = model.disclosed()
         messages.append(f"register source: the comparison uses the disclosure-controlled model "
@@ -449,5 +451,8 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                 differences=diffs,
                 programme_municipalities={p.name: programme_municipalities(p) for p in scenario.programmes}))
             model.save(store.scenario_file(tmp, "model"))
+            check = scenario_checking(checking, frame, bool(src.register))
+            write_json(check, store.scenario_file(tmp, "check_json"))
+            store.scenario_file(tmp, "check_text").write_text(scenario_checking_text(check) + "\n", encoding="utf-8")
     say("done", 1.0)
     return frame
