@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+from flyttkedja import store
 from flyttkedja.analysis.disclosure import Model, Protection, Rules
 
 MOVE_ENDS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # the last move vacates nothing
@@ -297,7 +298,7 @@ def checking_text(summary: dict) -> str:
 
 # ------------------------------------------------------------------ output checking of a scenario run
 def model_checking(model) -> dict:
-    """Output-checking summary of a transition model's counts as ``model.json`` publishes them.
+    """Output-checking summary of a transition model's counts as a scenario run's model file publishes them.
 
     ``model``: the estimated :class:`~flyttkedja.scenario.model.TransitionModel`
     before disclosure control (its :meth:`disclosed` is what is written). Per
@@ -319,9 +320,9 @@ def model_checking(model) -> dict:
     return {"method": "primary suppression of the transition model's counts",
             "rules": {"rules": "scb" if model.threshold >= 5 else "unsafe", "threshold": int(model.threshold)},
             "tables": tables, "withheld_counts": int(sum(t["withheld"] for t in tables.values())),
-            "not_in_release_model": "model.json's counts are not in a report's linear-programming release model "
-                                    "(no secondary suppression, no identities with a report's tables, not in the "
-                                    "ledger): a report and a scenario run of one register are two outputs to check"}
+            "not_in_release_model": f"{store.MODEL_FILE}'s counts are not in a report's linear-programming release "
+                                    "model (no secondary suppression, no identities with a report's tables, not in "
+                                    "the ledger): a report and a scenario run of one register are two outputs to check"}
 
 
 def scenario_checking(model_summary: dict, comparison: pl.DataFrame, register_source: bool) -> dict:
@@ -329,7 +330,7 @@ def scenario_checking(model_summary: dict, comparison: pl.DataFrame, register_so
     methods = comparison["method"].unique().sort().to_list()
     return {**model_summary, "comparison": {
         "rows": comparison.height, "withheld_rows": int(comparison["suppressed"].sum()), "methods": methods,
-        "source": ("register: every transition-model figure is computed from model.json's published counts"
+        "source": (f"register: every transition-model figure is computed from {store.MODEL_FILE}'s published counts"
                    if register_source else "synthetic preset: no register microdata; the microsimulation runs "
                    "on synthetic markets")}}
 
@@ -342,7 +343,7 @@ def scenario_checking_text(summary: dict) -> str:
              f"records withheld (written as 0), and the counts withheld with them so that the filler-group "
              f"shares stay consistent; {summary['withheld_counts']} counts withheld in all.",
              f"Not covered: {summary['not_in_release_model']}.",
-             f"comparison.parquet: {c['rows']} rows ({', '.join(c['methods'])}), {c['withheld_rows']} withheld; "
+             f"{store.COMPARISON_FILE}: {c['rows']} rows ({', '.join(c['methods'])}), {c['withheld_rows']} withheld; "
              f"{c['source']}.", ""]
     for name, t in summary["tables"].items():
         lines.append(f"{name}: {t['cells']} cells, {t['nonzero_counts']} non-zero counts, {t['published_counts']} "
