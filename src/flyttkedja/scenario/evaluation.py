@@ -102,12 +102,12 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
     totals = vacated.sum(axis=1)
     if pr.B is not None:  # into below-median-income areas (the tables' definition)
         vi = np.asarray(model.vacated_income, np.float64)
-        hier = _hierarchy(model.levels(), vi.sum(axis=1), model.shrinkage)
+        T = operators(model, pr)["vacated"]
         for k in range(ROUNDS):
             if totals[k] > 0:
                 f = vacated[k] / totals[k]
                 value = float(f @ pr.B)
-                extra = _bernoulli_variance(model.levels(), hier, vi[:, 0], vi.sum(axis=1), f)
+                extra = float(_bernoulli_variance(T, vi[:, 0], vi.sum(axis=1), f[:, None])[0])
                 rows.append(_row(prog.name, METHOD, ROUNDS_MEASURE, str(k + 1), value,
                                  *_share_interval(value, extra, n_eff * totals[k]), n=n))
     if "area_type" in model.keys:
@@ -152,41 +152,92 @@ def _hierarchy(levels: list[np.ndarray], n: np.ndarray, k: float) -> tuple[np.nd
     return c, totals
 
 
-def _through(levels, hier, x: np.ndarray) -> np.ndarray:
-    """(S,): ``Σ_ℓ (Σ_{i in r's group} c[ℓ, i] x_i) / n_ℓ(r's group)`` — the gradient ``x`` (S,) of a
-    figure with respect to the fine rows, carried to each raw count row r (divided by its n_r)."""
-    c, totals = hier
-    out = np.zeros(len(x))
-    for lev_i, lev in enumerate(levels):
-        agg = np.bincount(lev, c[lev_i] * x, len(totals[lev_i]))
-        tot = totals[lev_i]
-        out += np.where(tot > 0, agg / np.maximum(tot, 1e-300), 0.0)[lev]
-    return out
+class _Operator:
+    """``T``: ``(T @ x)_r = Σ_ℓ (Σ_{i in r's group at ℓ} c[ℓ, i] x_i) / n_ℓ(r's group)`` — a figure's
+    gradient ``x`` with respect to the fine (shrunk) rows carried to each raw count row r, divided by
+    r's records (:func:`_hierarchy`). Applied level by level with sorted group sums (O(levels × S)
+    per column; a dense (S, S) product would pay for BLAS threads on every call)."""
+
+    def __init__(self, levels: list[np.ndarray], n: np.ndarray, k: float):
+        c, totals = _hierarchy(levels, n, k)
+        self.parts = []
+        for lev_i, lev in enumerate(levels):
+            order = np.argsort(lev, kind="stable")
+            bounds = np.flatnonzero(np.r_[True, lev[order][1:] != lev[order][:-1]]) if len(lev) else order
+            tot = totals[lev_i]
+            inv = np.where(tot > 0, 1.0 / np.maximum(tot, 1e-300), 0.0)
+            self.parts.append((lev, order, bounds, lev[order][bounds], c[lev_i], inv))
+
+    def __matmul__(self, X: np.ndarray) -> np.ndarray:
+        out = np.zeros(X.shape)
+        for lev, order, bounds, groups, c, inv in self.parts:
+            agg = np.zeros((len(inv),) + X.shape[1:])
+            agg[groups] = np.add.reduceat((c.reshape((-1,) + (1,) * (X.ndim - 1)) * X)[order], bounds, axis=0)
+            out += (agg * inv.reshape((-1,) + (1,) * (X.ndim - 1)))[lev]
+        return out
 
 
-def _moments(counts: np.ndarray, u: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per raw count row: records n, and Var(u), Var(z), Cov(u, z) of the outcome values under its shares."""
+def operators(model, pr) -> dict:
+    """:class:`_Operator` of each count array the intervals use, once per model and set of counts (like
+    :func:`point_probabilities`): later rows, first rows (unallocated and allocated to each group),
+    filler groups, vacated dwellings' area incomes."""
+    key = tuple(id(a) for a in model.counts().values())
+    hit = model.__dict__.get("_operators")
+    if hit is None or hit[0] != key:
+        levels, k = model.levels(), model.shrinkage
+        ops = {"later": _Operator(levels, model.later.sum(axis=1), k), "fills": _Operator(levels, model.fills, k)}
+        for g in [None, *range(len(model.groups))]:
+            ops[("first", g)] = _Operator(levels, _first_counts(model, g).sum(axis=1), k)
+        if model.vacated_income is not None:
+            ops["vacated"] = _Operator(levels, np.asarray(model.vacated_income).sum(axis=1), k)
+        hit = model.__dict__["_operators"] = (key, ops)
+    return hit[1]
+
+
+def _first_counts(model, g):
+    """The counts behind the first rows of a line (allocated to group g: its first fillers' records)."""
+    return model.first if g is None or model.first_group[g].sum() == 0 else model.first_group[g]
+
+
+def _moments(counts: np.ndarray, U: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per raw count row: records n (S,), and Var(u), Var(z), Cov(u, z) (S, F) of the outcome values
+    ``U``, ``Z`` (W, F; one column per figure) under the row's shares. Sums run over the non-zero
+    cells only (counts are sparse; the others add nothing)."""
     counts = np.asarray(counts, np.float64)
+    S, F = counts.shape[0], U.shape[1]
     n = counts.sum(axis=1)
-    p = counts / np.maximum(n, 1e-300)[:, None]
-    du = u[None, :] - (p * u[None, :]).sum(axis=1)[:, None]
-    dz = z[None, :] - (p * z[None, :]).sum(axis=1)[:, None]
-    return n, (p * du * du).sum(axis=1), (p * dz * dz).sum(axis=1), (p * du * dz).sum(axis=1)
+    rows, cols = np.nonzero(counts)
+    p = (counts[rows, cols] / n[rows])[:, None]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, np.int64)
+
+    def by_row(x):  # (nnz, F) summed within each row -> (S, F)
+        out = np.zeros((S, F))
+        if len(rows):
+            out[rows[starts]] = np.add.reduceat(x, starts, axis=0)
+        return out
+
+    du = U[cols] - by_row(p * U[cols])[rows]
+    dz = Z[cols] - by_row(p * Z[cols])[rows]
+    return n, by_row(p * du * du), by_row(p * dz * dz), by_row(p * du * dz)
 
 
-def _variance(levels, hier, mom, x: np.ndarray, y: np.ndarray) -> float:
-    """Delta-method variance of a figure whose gradient with respect to fine row i is ``x_i u + y_i z``
-    (``mom``: :func:`_moments` of u, z): each raw row multinomial, rows independent."""
+def _variance(T: "_Operator", mom, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Delta-method variances (sets, F) of figures whose gradients with respect to fine row i are
+    ``X[i, s, f] u_f + Y[i, s, f] z_f`` (``mom``: :func:`_moments` of U, Z): each raw row multinomial,
+    rows independent."""
     n, vu, vz, cuz = mom
-    ax, ay = _through(levels, hier, x), _through(levels, hier, y)
-    return float((n * (ax * ax * vu + ay * ay * vz + 2 * ax * ay * cuz)).sum())
+    ax, ay = T @ X, T @ Y
+    return (n[:, None, None] * (ax * ax * vu[:, None, :] + ay * ay * vz[:, None, :]
+                                + 2 * ax * ay * cuz[:, None, :])).sum(axis=0)
 
 
-def _bernoulli_variance(levels, hier, hits: np.ndarray, n: np.ndarray, x: np.ndarray) -> float:
-    """The same for shrunk shares ``hits / n`` (filler groups, below-median areas) with gradient ``x``."""
+def _bernoulli_variance(T: "_Operator", hits: np.ndarray, n: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """The same for shrunk shares ``hits / n`` (filler groups, below-median areas) with gradients
+    ``X`` (S, ...): variances of shape ``X.shape[1:]``."""
     p = np.where(n > 0, hits / np.maximum(n, 1e-300), 0.0)
-    ax = _through(levels, hier, x)
-    return float((n * ax * ax * p * (1 - p)).sum())
+    ax = T @ X
+    w = (n * p * (1 - p)).reshape((-1,) + (1,) * (X.ndim - 1))
+    return (w * ax * ax).sum(axis=0)
 
 
 def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
@@ -198,28 +249,24 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
     ``Vis_i · (a_i b_j + h_j)`` (``h = N (a ∘ P b)``: the reward still to come from a vacancy in
     stratum j; ``Vis`` the expected later vacancies by stratum), and likewise for the first rows
     with the start weights. The gradient is carried through the shrinkage to the raw count rows
-    (:func:`_hierarchy`), each multinomial with its own records and independent of the others.
+    (:class:`_Operator`), each multinomial with its own records and independent of the others.
     Reached groups add the binomial variance of the filler shares ``F``.
     """
     S, W = model.n_strata, pr.P.shape[1]
     m = model.moves_flag().astype(np.float64)
-    k, levels, N = model.shrinkage, model.levels(), pr.N
+    N, ops = pr.N, operators(model, pr)
     share = counts / counts.sum()
     mats = [None, *sorted({g for _, g in kinds if g is not None})]  # first rows: unallocated, allocated to g
     P0 = {g: (pr.P0 if g is None else pr.allocated(g)[0]) for g in mats}
     F0 = {g: (pr.F if g is None else pr.allocated(g)[1]) for g in mats}
-    first_counts = {g: model.first if g is None or model.first_group[g].sum() == 0 else model.first_group[g]
-                    for g in mats}
-    hier_later = _hierarchy(levels, model.later.sum(axis=1), k)
-    hier_first = {g: _hierarchy(levels, first_counts[g].sum(axis=1), k) for g in mats}
-    hier_fill = _hierarchy(levels, model.fills, k)
-    vis, filled, filled_first = [], [], []  # per line
-    for w, g in kinds:
-        v = (np.asarray(w, np.float64) @ P0[g])[:S] @ N
-        vis.append(v)
-        filled.append(v * (pr.P @ m))
-        filled_first.append(np.asarray(w, np.float64) * (P0[g] @ m))
-    sets = [list(zip(range(len(kinds)), share))] + [[(li, 1.0)] for li in range(len(kinds))]
+    L = len(kinds)
+    weights = np.hstack([share[:, None], np.eye(L)])  # (lines, sets): the programme, then each line alone
+    starts = np.stack([np.asarray(w, np.float64) for w, _ in kinds], axis=1)  # (S, lines)
+    vis = np.stack([(starts[:, li] @ P0[g])[:S] @ N for li, (_, g) in enumerate(kinds)], axis=1)
+    vis_w = vis @ weights
+    start_w = {g: (starts * np.array([kg == g for _, kg in kinds], np.float64)[None, :]) @ weights for g in mats}
+    unalloc = np.array([kg is None for _, kg in kinds], np.float64)
+    filled_w = (vis * (pr.P @ m)[:, None] + starts * (pr.P0 @ m)[:, None] * unalloc[None, :]) @ weights
     spec = _model_spec(model)
     masks = {"region": np.ones(S)}
     in_muni = _by_key(model, "municipality", munis)
@@ -227,15 +274,16 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
         masks["municipality"] = in_muni.max(axis=0).astype(np.float64)
         masks["rest"] = 1.0 - masks["municipality"]
     by_tenure, by_area = _by_key(model, "tenure", list(TENURES)), _by_key(model, "area_type", list(AREA_TYPES))
-    out = np.full((len(sets), len(spec)), np.nan)
+    # every figure as a reward a_i b_j (later rows), a0_i b_j (first rows); F columns: reached groups
+    cols, A, A0, B, reach = [], [], {g: [] for g in mats}, [], []
     for col, (name, group, area, _) in enumerate(spec):
         if area not in masks:
             continue
-        b, gi = np.zeros(W), None
-        a, a0 = np.ones(S), {g: np.ones(S) for g in mats}
+        b = np.zeros(W)
+        a, a0, gi = np.ones(S), {g: np.ones(S) for g in mats}, None
         if name == GROSS or name.startswith("reached_"):
             b = m
-            a, a0 = masks[area].copy(), {g: masks[area] for g in mats}
+            a, a0 = masks[area], {g: masks[area] for g in mats}
             if name.startswith("reached_"):
                 gi = model.groups.index(group)
                 a, a0 = a * pr.F[:, gi], {g: masks[area] * F0[g][:, gi] for g in mats}
@@ -247,22 +295,24 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
             b[:S] = ind[(AREA_TYPES if area_kind else TENURES).index(group)]
         else:  # end_{reason}_share
             b[S + model.reasons.index(group)] = 1.0
-        z = np.r_[N @ (a * (pr.P @ b)), np.zeros(W - S)]
-        mom_later = _moments(model.later, b, z)
-        mom_first = {g: _moments(first_counts[g], b, z) for g in mats}
-        for si, members in enumerate(sets):
-            v_w = sum(wt * vis[li] for li, wt in members)
-            total = _variance(levels, hier_later, mom_later, v_w * a, v_w)
-            for g in mats:
-                mine = [(li, wt) for li, wt in members if kinds[li][1] == g]
-                if mine:
-                    start = sum(wt * np.asarray(kinds[li][0], np.float64) for li, wt in mine)
-                    total += _variance(levels, hier_first[g], mom_first[g], start * a0[g], start)
-            if gi is not None:
-                d = sum(wt * (filled[li] + (filled_first[li] if kinds[li][1] is None else 0.0)) for li, wt in members)
-                total += _bernoulli_variance(levels, hier_fill, np.asarray(model.group_fills[:, gi], np.float64),
-                                             np.asarray(model.fills, np.float64), d * masks[area])
-            out[si, col] = np.sqrt(max(total, 0.0))
+        cols.append(col), A.append(a), B.append(b), reach.append((len(cols) - 1, gi, masks[area]))
+        for g in mats:
+            A0[g].append(a0[g])
+    A, B = np.stack(A, axis=1), np.stack(B, axis=1)  # (S, F), (W, F)
+    Z = np.vstack([N @ (A * (pr.P @ B)), np.zeros((W - S, len(cols)))])
+    total = _variance(ops["later"], _moments(model.later, B, Z), vis_w[:, :, None] * A[:, None, :],
+                      np.repeat(vis_w[:, :, None], len(cols), axis=2))
+    for g in mats:
+        a0 = np.stack(A0[g], axis=1)
+        total = total + _variance(ops[("first", g)], _moments(_first_counts(model, g), B, Z),
+                                  start_w[g][:, :, None] * a0[:, None, :],
+                                  np.repeat(start_w[g][:, :, None], len(cols), axis=2))
+    for f, gi, mask in reach:
+        if gi is not None:
+            total[:, f] += _bernoulli_variance(ops["fills"], np.asarray(model.group_fills[:, gi], np.float64),
+                                               np.asarray(model.fills, np.float64), filled_w * mask[:, None])
+    out = np.full((L + 1, len(spec)), np.nan)
+    out[:, cols] = np.sqrt(np.maximum(total, 0.0))
     return out
 
 
