@@ -50,10 +50,13 @@ def explorer_model(small_register):
 
 #: displacement ratios as a scenario run saves them (compare.run; made up: the model only applies them)
 DISPLACEMENT = [
-    {"tenure": "owner", "rooms": "4", "municipality": None, "ratio": 0.6, "lower": 0.4, "upper": 0.8, "se": 0.08,
-     "replications": 5, "programme": "owner houses"},
-    {"tenure": "rental", "rooms": "2", "municipality": "9980", "ratio": 1.25, "lower": 1.1, "upper": 1.4,
-     "se": 0.06, "replications": 5, "programme": "public rental"},
+    {"tenure": "owner", "rooms": "4", "municipality": None, "target_group": None, "ratio": 0.6, "lower": 0.4,
+     "upper": 0.8, "se": 0.08, "replications": 5, "programme": "owner houses"},
+    {"tenure": "rental", "rooms": "2", "municipality": "9980", "target_group": None, "ratio": 1.25, "lower": 1.1,
+     "upper": 1.4, "se": 0.06, "replications": 5, "programme": "public rental"},
+    {"tenure": "rental", "rooms": "2", "municipality": "9980", "target_group": "seniors", "ratio": 0.8, "lower": 0.5,
+     "upper": 1.1, "se": 0.15, "replications": 5, "programme": "senior housing"},
+    # saved by a run before allocation was part of a kind: no target_group, read as not allocated
     {"tenure": "rental", "rooms": "1", "municipality": "9981", "ratio": 1.1, "lower": 0.9, "upper": 1.3,
      "se": 0.08, "replications": 5, "programme": "small flats"},
 ]
@@ -233,7 +236,7 @@ def test_net_for_lines_of_a_kind_the_model_carries(explorer_model):
     res = explorer_model.evaluate(mixed)
     assert {r["line"] for r in res["rows"] if r["measure"] == NET} == {"1", "2"}  # no programme net
     assert res["warnings"][-1] == ("programme 'm' line 3: the model carries no displacement ratio for cooperative, "
-                                   "3 rooms, no municipality: its net is not shown")
+                                   "3 rooms, no municipality, not allocated: its net is not shown")
     no_ratios = dataclasses.replace(explorer_model, meta={k: v for k, v in explorer_model.meta.items()
                                                           if k != "displacement"})
     res = no_ratios.evaluate(both)
@@ -250,8 +253,8 @@ def test_the_run_saves_displacement_by_line_kind():
         ("c", [{"count": 10, "tenure": "rental", "rooms": 5, "municipality": "9981"}])]]
     rows = [_row(p, "microsimulation", RATIO, None, e, e - 0.2, e + 0.2, n=5) for p, e in (("a", 0.5), ("b", 0.9), ("c", 1.2))]
     saved = evaluation.displacement_by_kind(progs, rows)
-    assert [(d["tenure"], d["rooms"], d["municipality"], d["ratio"], d["programme"]) for d in saved] == \
-        [("owner", "4", None, 0.5, "a"), ("rental", "5+", "9981", 1.2, "c")]  # b is a mix: no kind
+    assert [(d["tenure"], d["rooms"], d["municipality"], d["target_group"], d["ratio"], d["programme"])
+            for d in saved] == [("owner", "4", None, None, 0.5, "a"), ("rental", "5+", "9981", None, 1.2, "c")]  # b: a mix
     assert saved[0]["se"] == pytest.approx(0.2 / 2.776)
 
 

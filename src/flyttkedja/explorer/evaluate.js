@@ -780,12 +780,14 @@
       for (const r of rows) if (r.measure === GROSS && r.area === "region") gross.set(r.line, r);
       const out = [], notes = [], parts = [];
       prog.lines.forEach((line, i) => {
-        const rooms = this.attributeLabel("rooms", line.rooms), muni = line.municipality;
-        const d = saved.find((x) => String(x.tenure) === String(line.tenure) && String(x.rooms) === String(rooms)
-                                    && String(x.municipality === undefined ? null : x.municipality) === String(muni));
+        const rooms = this.attributeLabel("rooms", line.rooms), muni = line.municipality, group = line.target_group;
+        const same = (a, b) => String(a === undefined ? null : a) === String(b === undefined ? null : b);
+        const d = saved.find((x) => same(x.tenure, line.tenure) && same(x.rooms, rooms) && same(x.municipality, muni)
+                                    && same(x.target_group, group));
         if (d === undefined) {
           notes.push(`programme ${pyRepr(prog.name)} line ${i + 1}: the model carries no displacement ratio for ` +
-                     `${line.tenure}, ${rooms} rooms, ${muni || "no municipality"}: its net is not shown`);
+                     `${line.tenure}, ${rooms} rooms, ${muni || "no municipality"}, ` +
+                     `${group ? "allocated to " + group : "not allocated"}: its net is not shown`);
           parts.push(null);
           return;
         }

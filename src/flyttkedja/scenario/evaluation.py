@@ -19,7 +19,7 @@ data:
   needs a model estimated with the register's areas); and
   ``vacancies_area_{a}_share_by_round`` (the same rounds by area type *a*).
 - net for new programmes (method :data:`NET_METHOD`): for a line of a kind
-  (tenure × rooms × municipality) for which the scenario run that saved the
+  (tenure × rooms × municipality × allocation) for which the run that saved the
   model measured a displacement ratio, ``displacement_ratio`` and
   ``moves_net_per_100_new`` = the line's gross × that ratio; per programme
   when every line has one. Lines of other kinds get a warning and no net.
@@ -365,13 +365,15 @@ def _share_interval(p: float, extra: float, n: float) -> tuple[float | None, flo
 
 # ---------------------------------------------------------------------- net for new programmes
 NET_METHOD = "gross_x_displacement"  # net = the transition model's gross × the run's displacement ratio
-KIND_KEYS = ("tenure", "rooms", "municipality")
+KIND_KEYS = ("tenure", "rooms", "municipality", "target_group")
 
 
 def line_kind(line) -> dict:
-    """The kind of a programme line a displacement ratio is kept for: tenure, rooms ("1".."4", "5+") and
-    municipality (None: not given)."""
-    return {"tenure": line.tenure, "rooms": attribute_label("rooms", line.rooms), "municipality": line.municipality}
+    """The kind of a programme line a displacement ratio is kept for: tenure, rooms ("1".."4", "5+"),
+    municipality and allocation (None: not given). Landlord, building type and price level are not
+    told apart."""
+    return {"tenure": line.tenure, "rooms": attribute_label("rooms", line.rooms), "municipality": line.municipality,
+            "target_group": line.target_group}
 
 
 def displacement_by_kind(programmes, rows: list[dict]) -> list[dict]:
@@ -403,7 +405,7 @@ def net_for_lines(model, prog, rows: list[dict], n: int) -> tuple[list[dict], li
     if saved is None:
         return [], ["the model carries no displacement ratios (it was not saved by a scenario run with a "
                     "microsimulation): net is not shown, only gross"]
-    ratios = {tuple(str(d[k]) for k in KIND_KEYS): d for d in saved}
+    ratios = {tuple(str(d.get(k)) for k in KIND_KEYS): d for d in saved}
     gross = {r["line"]: r for r in rows if r["measure"] == GROSS and r["area"] == "region"}
     out, notes, parts = [], [], []
     for i, line in enumerate(prog.lines):
@@ -411,8 +413,9 @@ def net_for_lines(model, prog, rows: list[dict], n: int) -> tuple[list[dict], li
         d = ratios.get(tuple(str(kind[k]) for k in KIND_KEYS))
         if d is None:
             notes.append(f"programme {prog.name!r} line {i + 1}: the model carries no displacement ratio for "
-                         f"{kind['tenure']}, {kind['rooms']} rooms, "
-                         f"{kind['municipality'] or 'no municipality'}: its net is not shown")
+                         f"{kind['tenure']}, {kind['rooms']} rooms, {kind['municipality'] or 'no municipality'}, "
+                         f"{'allocated to ' + kind['target_group'] if kind['target_group'] else 'not allocated'}: "
+                         "its net is not shown")
             parts.append(None)
             continue
         g = gross[str(i + 1)]
