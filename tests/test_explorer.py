@@ -205,13 +205,18 @@ def test_rounds_into_below_median_areas(explorer_model, explorer_dirs, tmp_path)
     assert all(0 <= r["lower"] <= r["estimate"] <= r["upper"] <= 1 for r in rows)
     loaded = load_model(explorer_dirs[0])
     assert np.array_equal(loaded.vacated_income, explorer_model.vacated_income)
+    assert np.array_equal(explorer_model.vacated_income.sum(axis=1), explorer_model.later.sum(axis=1))
     explorer_model.threshold = 5
     try:
-        vi = explorer_model.disclosed().vacated_income
+        disclosed = explorer_model.disclosed()
     finally:
         explorer_model.threshold = 1
+    vi = disclosed.vacated_income
     kept = vi.sum(axis=1) > 0
     assert kept.any() and not np.any((vi[kept] > 0) & (vi[kept] < 5))  # a row is kept whole or not at all
+    # counted over the later cells disclosure control keeps: no margin of a withheld cell is published
+    assert np.array_equal(vi.sum(axis=1)[kept], disclosed.later.sum(axis=1)[kept])
+    assert (disclosed.later.sum(axis=1) < explorer_model.later.sum(axis=1)).any()
     without = dataclasses.replace(explorer_model, vacated_income=None)
     res = without.evaluate(prog)
     assert not any(r["measure"] == ROUNDS_MEASURE for r in res["rows"])

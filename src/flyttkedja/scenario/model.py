@@ -114,9 +114,11 @@ class TransitionModel:
     allocated dwelling's first filler is in g, and in h as often as g's
     members are). ``vacated_income`` (S, 2), or None when estimated without
     areas: of the later vacancies in each stratum (each a dwelling a mover
-    vacated), how many lie in a below-median-income area (column 0) and how
-    many not (column 1, areas of unknown income included, as the tables
-    count them).
+    vacated) that ``later`` keeps, how many lie in a below-median-income area
+    (column 0) and how many not (column 1, areas of unknown income included,
+    as the tables count them). Its row sums are ``later``'s, so it publishes
+    no margin of ``later`` that disclosure control withheld; ``later_below``
+    (S, S+R), in memory only: the below-median part of each ``later`` cell.
     """
 
     keys: tuple[str, ...]
@@ -135,6 +137,7 @@ class TransitionModel:
     reasons: tuple[str, ...] = END_REASONS
     shrinkage: float = DEFAULT_SHRINKAGE
     vacated_income: np.ndarray | None = None
+    later_below: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.first_cogroup is None:  # hand-built models: profile unknown, only g itself is certain
@@ -294,6 +297,7 @@ class TransitionModel:
         if self.records is None:
             raise ValueError("this model holds counts only (loaded or disclosed): no chain records to recount")
         out = _count(self.records, chain_weight, self.n_strata, self.first.shape[1], len(self.groups))
+        del out["later_below"]
         if self.vacated_income is None:
             out["vacated_income"] = None
         return out
@@ -375,8 +379,12 @@ class TransitionModel:
         diag = np.stack([cg[g, :, g] for g in range(len(self.groups))])[:, :, None] if len(self.groups) else cg
         small = primary_suppression(cg, self.threshold) | primary_suppression(diag - cg, self.threshold)
         cg = np.where(small.any(axis=2, keepdims=True), 0, cg)
-        vi = self.vacated_income  # a stratum's below-median count and its complement: both kept, or neither
+        vi = self.vacated_income
         if vi is not None:
+            if self.later_below is not None:  # counted over the later cells kept: no withheld margin leaves
+                kept_below = np.where(later > 0, self.later_below, 0).sum(axis=1)
+                vi = np.stack([kept_below, later.sum(axis=1) - kept_below], axis=1).astype(np.int64)
+            # a stratum's below-median count and its complement: both kept, or neither
             vi = np.where(primary_suppression(vi, self.threshold).any(axis=1, keepdims=True), 0, vi)
         # counts already withheld by an earlier call stay counted (disclosed() of a disclosed model adds none)
         pairs = [(first, self.first), (later, self.later), (fg, self.first_group), (gf, self.group_fills),
@@ -622,14 +630,14 @@ def _count(rec: dict, chain_weight: np.ndarray | None, S: int, W: int, G: int) -
         fg[g] = np.bincount(cell[sel], w[sel], S * W).reshape(S, W)
         for h in range(G):
             cg[g, :, h] = np.bincount(rec["stratum"][sel], w[sel] * flags[sel, h], S)
-    later_rec = ~s0
-    below = rec["below_median"] if "below_median" in rec else np.zeros(len(s0), bool)
-    vi = np.stack([np.bincount(rec["stratum"][later_rec & below], w[later_rec & below], S),
-                   np.bincount(rec["stratum"][later_rec & ~below], w[later_rec & ~below], S)], axis=1)
+    sel = ~s0 & (rec["below_median"] if "below_median" in rec else np.zeros(len(s0), bool))
+    later_below = np.bincount(cell[sel], w[sel], S * W).reshape(S, W)
+    vi = np.stack([later_below.sum(axis=1), later.sum(axis=1) - later_below.sum(axis=1)], axis=1)
     if chain_weight is None:
-        first, later, fills, gf, fg, cg, vi = (a.astype(np.int64) for a in (first, later, fills, gf, fg, cg, vi))
+        first, later, fills, gf, fg, cg, vi, later_below = (a.astype(np.int64) for a in
+                                                            (first, later, fills, gf, fg, cg, vi, later_below))
     return {"first": first, "later": later, "fills": fills, "group_fills": gf, "first_group": fg,
-            "first_cogroup": cg, "vacated_income": vi}
+            "first_cogroup": cg, "vacated_income": vi, "later_below": later_below}
 
 
 # ---------------------------------------------------------------------- estimation
@@ -718,7 +726,8 @@ def estimate(cs, keys=DEFAULT_STRATA, groups=None, *, threshold: int = DEFAULT_T
                             meta={"chains": int(len(length)), "records": int(len(rec["chain"])),
                                   "params": {k: v for k, v in cs.params.items() if k != "register_dir"}},
                             records=rec, shrinkage=float(shrinkage),
-                            vacated_income=None if below is None else c["vacated_income"])
+                            vacated_income=None if below is None else c["vacated_income"],
+                            later_below=None if below is None else c["later_below"])
     first = c["first"]
     sparse = [labels[i] for i in np.flatnonzero((first.sum(axis=1) > 0) & (first.sum(axis=1) + c["later"].sum(axis=1)
                                                                          < min_observations))]
