@@ -609,37 +609,52 @@
       return { c, totals };
     }
 
-    through(hier, x) {  // evaluation._through
+    through(hier, x) {  // evaluation._Operator @ x
       const levels = this.levels(), S = this.S, out = zeros(S);
-      levels.forEach((lev, li) => {
-        const tot = hier.totals[li], agg = zeros(tot.length), ci = hier.c[li];
+      if (!hier.agg) hier.agg = hier.totals.map((tot) => zeros(tot.length));  // scratch, reused
+      for (let li = 0; li < levels.length; li++) {
+        const lev = levels[li], tot = hier.totals[li], agg = hier.agg[li], ci = hier.c[li];
+        agg.fill(0);
         for (let i = 0; i < S; i++) agg[lev[i]] += ci[i] * x[i];
         for (let i = 0; i < S; i++) { const t = tot[lev[i]]; out[i] += t > 0 ? agg[lev[i]] / Math.max(t, 1e-300) : 0; }
-      });
+      }
       return out;
     }
 
+    sparseRows(counts) {  // the non-zero cells of a count array, row by row (cached per array)
+      if (!this._sparse) this._sparse = new Map();
+      if (!this._sparse.has(counts)) {
+        const { S, W } = this, start = new Int32Array(S + 1), cols = [], p = [];
+        const n = rowSums(counts, S, W);
+        for (let r = 0; r < S; r++) {
+          start[r] = cols.length;
+          for (let j = 0; j < W; j++) { const c = counts[r * W + j]; if (c !== 0) { cols.push(j); p.push(c / n[r]); } }
+        }
+        start[S] = cols.length;
+        this._sparse.set(counts, { n, start, cols: Int32Array.from(cols), p: Float64Array.from(p) });
+      }
+      return this._sparse.get(counts);
+    }
+
     moments(counts, u, z) {  // evaluation._moments (over the non-zero cells only: the rest add 0)
-      const { S, W } = this, n = rowSums(counts, S, W), vu = zeros(S), vz = zeros(S), cuz = zeros(S);
+      const S = this.S, sp = this.sparseRows(counts), { n, start, cols, p } = sp;
+      const vu = zeros(S), vz = zeros(S), cuz = zeros(S);
       for (let r = 0; r < S; r++) {
-        if (!(n[r] > 0)) continue;
-        const d = Math.max(n[r], 1e-300);
+        const lo = start[r], hi = start[r + 1];
+        if (lo === hi) continue;
         let mu = 0, mz = 0;
-        for (let j = 0; j < W; j++) { const c = counts[r * W + j]; if (c !== 0) { const p = c / d; mu += p * u[j]; mz += p * z[j]; } }
+        for (let q = lo; q < hi; q++) { mu += p[q] * u[cols[q]]; mz += p[q] * z[cols[q]]; }
         let a = 0, b = 0, x = 0;
-        for (let j = 0; j < W; j++) {
-          const c = counts[r * W + j];
-          if (c === 0) continue;
-          const p = c / d, du = u[j] - mu, dz = z[j] - mz;
-          a += p * du * du; b += p * dz * dz; x += p * du * dz;
+        for (let q = lo; q < hi; q++) {
+          const du = u[cols[q]] - mu, dz = z[cols[q]] - mz;
+          a += p[q] * du * du; b += p[q] * dz * dz; x += p[q] * du * dz;
         }
         vu[r] = a; vz[r] = b; cuz[r] = x;
       }
       return { n, vu, vz, cuz };
     }
 
-    variance(hier, mom, x, y) {  // evaluation._variance
-      const ax = this.through(hier, x), ay = this.through(hier, y);
+    variance(mom, ax, ay) {  // evaluation._variance, the gradients carried through already
       let s = 0;
       for (let r = 0; r < this.S; r++) s += mom.n[r] * (ax[r] * ax[r] * mom.vu[r] + ay[r] * ay[r] * mom.vz[r] + 2 * ax[r] * ay[r] * mom.cuz[r]);
       return s;
@@ -697,6 +712,27 @@
         for (const [li, wt] of members) for (let s = 0; s < S; s++) acc[s] += wt * arrs[li][s];
         return acc;
       };
+      // per set (the programme, each line): what does not depend on the figure
+      const setVis = sets.map((members) => weighted(members, vis));
+      const setAyLater = setVis.map((vw) => this.through(hierLater, vw));
+      const setFirst = sets.map((members) => {
+        const byMat = {};
+        for (const g of mats) {
+          const mine = members.filter(([li]) => kinds[li][1] === g);
+          if (!mine.length) { byMat[key(g)] = null; continue; }
+          const start = weighted(mine, kinds.map(([w]) => w));
+          byMat[key(g)] = { start, ay: this.through(hierFirst[key(g)], start) };
+        }
+        return byMat;
+      });
+      const groupHits = this.groups.map((_, gi) => Float64Array.from(this.parts, (_, s) => this.groupFills[s * G + gi]));
+      const setFilled = sets.map((members) => {
+        const d = zeros(S);
+        for (const [li, wt] of members) {
+          for (let s = 0; s < S; s++) d[s] += wt * (filled[li][s] + (kinds[li][1] === null ? filledFirst[li][s] : 0));
+        }
+        return d;
+      });
       spec.forEach(([name, group, area], col) => {
         if (!(area in masks)) return;
         let b = zeros(W), gi = null, a = new Float64Array(S).fill(1);
@@ -720,29 +756,26 @@
         } else {
           b[S + this.reasons.indexOf(group)] = 1;
         }
-        const r = zeros(S);
-        for (let s = 0; s < S; s++) { let x = 0; for (let j = 0; j < W; j++) x += pr.P[s * W + j] * b[j]; r[s] = a[s] * x; }
+        const r = zeros(S), P = pr.P;
+        for (let s = 0; s < S; s++) { let x = 0; for (let j = 0; j < W; j++) x += P[s * W + j] * b[j]; r[s] = a[s] * x; }
         const h = solveRight(pr.lu, r), z = zeros(W);
         z.set(h);
         const momLater = this.moments(this.later, b, z), momFirst = {};
         for (const g of mats) momFirst[key(g)] = this.moments(firstCounts[key(g)], b, z);
         sets.forEach((members, si) => {
-          const vw = weighted(members, vis);
-          let tot = this.variance(hierLater, momLater, vw.map((v, s) => v * a[s]), vw);
+          const vw = setVis[si], ones = a.every((v) => v === 1);
+          let tot = this.variance(momLater, ones ? setAyLater[si] : this.through(hierLater, vw.map((v, s) => v * a[s])),
+                                  setAyLater[si]);
           for (const g of mats) {
-            const mine = members.filter(([li]) => kinds[li][1] === g);
-            if (!mine.length) continue;
-            const start = weighted(mine, kinds.map(([w]) => w));
-            tot += this.variance(hierFirst[key(g)], momFirst[key(g)], start.map((v, s) => v * a0[key(g)][s]), start);
+            const first = setFirst[si][key(g)];
+            if (first === null) continue;
+            const a0g = a0[key(g)], ax = a0g.every((v) => v === 1) ? first.ay
+              : this.through(hierFirst[key(g)], first.start.map((v, s) => v * a0g[s]));
+            tot += this.variance(momFirst[key(g)], ax, first.ay);
           }
           if (gi !== null) {
-            const d = zeros(S);
-            for (const [li, wt] of members) {
-              for (let s = 0; s < S; s++) d[s] += wt * (filled[li][s] + (kinds[li][1] === null ? filledFirst[li][s] : 0));
-            }
-            const hits = zeros(S);
-            for (let s = 0; s < S; s++) hits[s] = this.groupFills[s * G + gi];
-            tot += this.bernoulliVariance(hierFill, hits, this.fills, d.map((v, s) => v * masks[area][s]));
+            const d = setFilled[si], mask = masks[area];
+            tot += this.bernoulliVariance(hierFill, groupHits[gi], this.fills, d.map((v, s) => v * mask[s]));
           }
           out[si][col] = Math.sqrt(Math.max(tot, 0));
         });
@@ -754,9 +787,15 @@
       let inv = 0;
       for (let l = 0; l < kinds.length; l++) {
         const w = kinds[l][0];
-        let nf = 0, nb = 0;
-        for (let s = 0; s < this.S; s++) if (w[s] > 0) { nf += this.firstRows[s]; nb += this.firstRows[s] + this.laterRows[s]; }
-        const n = nf || nb;
+        let n = 0;
+        for (const lev of this.levels()) {  // the line's own strata, then their parents (as its rows borrow)
+          const groups = new Set();
+          for (let s = 0; s < this.S; s++) if (w[s] > 0) groups.add(lev[s]);
+          let nf = 0, nb = 0;
+          for (let s = 0; s < this.S; s++) if (groups.has(lev[s])) { nf += this.firstRows[s]; nb += this.firstRows[s] + this.laterRows[s]; }
+          n = nf || nb;
+          if (n > 0) break;
+        }
         if (n <= 0) return 0;
         inv += share[l] * share[l] / n;
       }

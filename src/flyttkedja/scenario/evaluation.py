@@ -342,13 +342,20 @@ def _with_intervals(model, rows: list[dict], se: np.ndarray, sigma: float) -> No
 
 def effective_chains(model, kinds, share: np.ndarray) -> float:
     """The programme's effective number of observed chains, ``1 / Σ_l share_l² / n_l``: ``n_l`` the
-    first-vacancy records of the strata line l starts in (else all their records); 0 if a line has none."""
+    first-vacancy records of the strata line l starts in (else all their records; a line whose strata
+    hold none, as after disclosure control, borrows its parents' records as its rows do); 0 if the
+    model has no records at all."""
     first = model.first.sum(axis=1).astype(np.float64)
     both = first + model.later.sum(axis=1)
     inv = 0.0
     for s, (w, _) in zip(share, kinds):
         on = np.asarray(w) > 0
-        n = first[on].sum() or both[on].sum()
+        n = 0.0
+        for lev in model.levels():  # level 0: the line's own strata; then their parents, up to the root
+            inside = np.isin(lev, lev[on])
+            n = first[inside].sum() or both[inside].sum()
+            if n > 0:
+                break
         if n <= 0:
             return 0.0
         inv += s * s / n
