@@ -679,7 +679,9 @@
       const P0 = {}, F0 = {}, firstCounts = {}, hierFirst = {};
       for (const g of mats) {
         [P0[key(g)], F0[key(g)]] = g === null ? [pr.P0, pr.F] : this.allocated(g);
-        const fg = g === null ? null : this.firstGroup.subarray(g * S * W, (g + 1) * S * W);
+        if (!this._firstGroupRows) this._firstGroupRows = new Map();  // one view per group (sparseRows caches by array)
+        if (g !== null && !this._firstGroupRows.has(g)) this._firstGroupRows.set(g, this.firstGroup.subarray(g * S * W, (g + 1) * S * W));
+        const fg = g === null ? null : this._firstGroupRows.get(g);
         firstCounts[key(g)] = g === null || total(fg) === 0 ? this.first : fg;
         hierFirst[key(g)] = this.hierarchy(rowSums(firstCounts[key(g)], S, W));
       }
