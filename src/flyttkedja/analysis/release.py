@@ -311,15 +311,20 @@ def model_checking(model) -> dict:
     out = model.disclosed()
     tables = {}
     for name in COUNT_ARRAYS:
+        if getattr(model, name) is None:  # an optional array the model does not have
+            continue
         raw, pub = (np.asarray(getattr(m, name)) for m in (model, out))
         positive = pub[pub > 0]
         tables[f"model.{name}"] = {"cells": int(raw.size), "nonzero_counts": int((raw > 0).sum()),
                                    "published_counts": int((pub > 0).sum()),
                                    "withheld": int(((raw > 0) & (pub == 0)).sum()),
+                                   # counted again over the cells kept (a margin never includes a withheld cell)
+                                   "recounted": int(((pub != raw) & (pub > 0)).sum()),
                                    "smallest_published_count": int(positive.min()) if positive.size else None}
     return {"method": "primary suppression of the transition model's counts",
             "rules": {"rules": "scb" if model.threshold >= 5 else "unsafe", "threshold": int(model.threshold)},
             "tables": tables, "withheld_counts": int(sum(t["withheld"] for t in tables.values())),
+            "recounted_counts": int(sum(t["recounted"] for t in tables.values())),
             "not_in_release_model": f"{store.MODEL_FILE}'s counts are not in a report's linear-programming release "
                                     "model (no secondary suppression, no identities with a report's tables, not in "
                                     "the ledger): a report and a scenario run of one register are two outputs to check"}
@@ -347,6 +352,7 @@ def scenario_checking_text(summary: dict) -> str:
              f"{c['source']}.", ""]
     for name, t in summary["tables"].items():
         lines.append(f"{name}: {t['cells']} cells, {t['nonzero_counts']} non-zero counts, {t['published_counts']} "
-                     f"published, {t['withheld']} withheld; smallest published count "
+                     f"published, {t['withheld']} withheld, {t['recounted']} recounted over kept cells; "
+                     f"smallest published count "
                      f"{t['smallest_published_count']}")
     return "\n".join(lines)
