@@ -233,10 +233,17 @@ SMALL = {"name": "exec", "source": {"preset": "tiny", "years": 1, "seed": 11}, "
 
 
 def test_dask_cluster_gives_the_local_executors_bytes(tmp_path):
-    """Replications through local processes and through a dask.distributed LocalCluster: same bytes."""
+    """Replications through a local process and through a dask.distributed LocalCluster: same bytes; a pool
+    of local processes returns results in seed order. (The scenario's replications go through one spawned
+    process, not two: each pays the package's import and kernel loading, some 12 s.)"""
+    from functools import partial
+
+    from flyttkedja.scenario.executor import map_replications
+
     distributed = pytest.importorskip("distributed")
+    assert map_replications(partial(pow, 2), list(range(8)), workers=2) == [2 ** k for k in range(8)]
     sc = parse_scenario(SMALL)
-    run(sc, tmp_path / "local", workers=2)
+    run(sc, tmp_path / "local", workers=1)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
         run(sc, tmp_path / "dask", scheduler=cl.scheduler_address)
     for name in ("comparison", "summary"):
