@@ -747,13 +747,13 @@ def estimate(cs, keys=DEFAULT_STRATA, groups=None, *, threshold: int = DEFAULT_T
                             meta={"chains": int(len(length)), "records": int(len(rec["chain"])),
                                   "params": {k: v for k, v in cs.params.items() if k != "register_dir"}},
                             records=rec, shrinkage=float(shrinkage))
-    placement = placement_cells(cs.dwellings)
-    if placement is not None:
-        model.meta["placement"] = placement
     first = c["first"]
     sparse = [labels[i] for i in np.flatnonzero((first.sum(axis=1) > 0) & (first.sum(axis=1) + c["later"].sum(axis=1)
                                                                          < min_observations))]
     model.meta["sparse_strata"] = sparse
+    placement = placement_cells(cs.dwellings)
+    if placement is not None:
+        model.meta["placement"] = placement
     if sparse:
         warnings.warn(f"{len(sparse)} new-build strata have fewer than {min_observations} observations "
                       f"(their rows shrink towards coarser strata): "
