@@ -47,6 +47,8 @@ import pytest
 import flyttkedja
 from flyttkedja import store
 from flyttkedja.core._prepare import prepare
+from flyttkedja.core.chainset import decoded
+from flyttkedja.schema import CODE_LISTS
 from flyttkedja.core.trace import build_index, fillings, select_seeds, statistics_arrays, walk_chains, walk_trees
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,6 +60,7 @@ MOVES = int(float(os.environ.get("FLYTTKEDJA_BENCH_MOVES", "1e6")))
 PY_MOVES = float(os.environ.get("FLYTTKEDJA_BENCH_PY_MOVES", "inf"))  # inf: every move
 MAX_GAP, MAX_LENGTH, LOW = 365, 1000, 200_000
 TARGETS = os.environ.get("FLYTTKEDJA_BENCH_TARGETS") == "1"
+STRINGS = os.environ.get("FLYTTKEDJA_BENCH_STRINGS") == "1"
 TIMES: dict[str, float] = {}
 CPU: dict[str, float] = {}
 
@@ -78,7 +81,7 @@ def load_register(n_moves: int) -> tuple[pa.Table, pa.Table, tuple | None, int]:
         if store.read_register_manifest(directory) is None:
             generate("metro", scale=scale, seed=7).write(directory, overwrite=True)
         meta = store.read_register_manifest(directory)
-        moves, dwellings = (pq.read_table(store.register_file(directory, t)) for t in ("moves", "dwellings"))
+        moves, dwellings = (read(store.register_file(directory, t)) for t in ("moves", "dwellings"))
         return moves, dwellings, tuple(d.isoformat() for d in meta.window), meta.max_gap_days
     if not cache:
         return (*make_register(n_moves), None, MAX_GAP)
@@ -88,8 +91,17 @@ def load_register(n_moves: int) -> tuple[pa.Table, pa.Table, tuple | None, int]:
         directory.mkdir(parents=True, exist_ok=True)
         pq.write_table(moves, store.register_file(directory, "moves"))
         pq.write_table(dwellings, store.register_file(directory, "dwellings"))
-    moves, dwellings = (pq.read_table(store.register_file(directory, t)) for t in ("moves", "dwellings"))
+    moves, dwellings = (read(store.register_file(directory, t)) for t in ("moves", "dwellings"))
     return moves, dwellings, None, MAX_GAP
+
+
+def read(path: Path) -> pa.Table:
+    """A register file as ``trace(path)`` reads it: string code columns as dictionaries
+    (``FLYTTKEDJA_BENCH_STRINGS=1``: as plain strings, the matcher's path)."""
+    if STRINGS:
+        return pq.read_table(path)
+    coded = [f.name for f in pq.read_schema(path) if f.name in CODE_LISTS and pa.types.is_string(f.type)]
+    return pq.read_table(path, read_dictionary=coded)
 
 
 def kernels(reg, low: np.ndarray):
@@ -201,7 +213,7 @@ def test_trace_end_to_end(benchmark, register, convention: str) -> None:
 
 def test_polars(benchmark, register) -> None:
     moves, dwellings, reg, _ = register
-    mv, dw = pl.from_arrow(moves), pl.from_arrow(dwellings)
+    mv, dw = pl.from_arrow(decoded(moves)), pl.from_arrow(decoded(dwellings))  # as before: string columns
     benchmark.pedantic(timed, args=("polars", trace_polars, mv, dw, (reg.start, reg.end), reg.max_gap_days, MAX_LENGTH,
                                     pl.col("income") < LOW), rounds=1, iterations=1)
 
@@ -237,6 +249,7 @@ PEAK = textwrap.dedent("""
     sys.path.insert(0, {bench!r})
     from bench_trace import load_register, kernels
     from flyttkedja.core._prepare import prepare
+from flyttkedja.core.chainset import decoded
     moves, dwellings, window, max_gap = load_register({n})
     cols = [moves.column(c) for c in ("household_id", "move_date", "from_dwelling", "to_dwelling", "origin",
             "destination", "vacates", "fills", "income")] + [dwellings.column(c) for c in ("dwelling_id", "completed")]

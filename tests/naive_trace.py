@@ -235,6 +235,18 @@ def successor_of(moves, dwellings, window, max_gap_days) -> dict[int, int]:
 
 
 # ------------------------------------------------------------------ test registers
+def drawn_register(rng, couples: bool = True) -> tuple[list[dict], list[dict]]:
+    """The hypothesis tests' register: :func:`random_register` of a drawn size, corruption
+    and id spacing, its rows shuffled four times in ten (unsorted input: ties, and fillers
+    after their joiners, in table order)."""
+    moves, dwellings = random_register(
+        rng, n_dwellings=rng.randrange(2, 16), n_days=rng.randrange(1, 40),
+        p_corrupt=rng.choice([0.0, 0.1, 0.3]), sparse_ids=rng.random() < 0.3, couples=couples)
+    if rng.random() < 0.4:
+        rng.shuffle(moves)
+    return moves, dwellings
+
+
 def random_register(rng, n_dwellings: int = 12, n_days: int = 30, p_corrupt: float = 0.05,
                     sparse_ids: bool = False, couples: bool = True) -> tuple[list[dict], list[dict]]:
     """A small simulated register rich in edge cases, as (moves, dwellings) lists.

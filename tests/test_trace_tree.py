@@ -41,11 +41,7 @@ def assert_same_trees(cs, want: list[dict]) -> None:
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rng=st.randoms(use_true_random=False), data=st.data())
 def test_trees_match_naive(rng: random.Random, data) -> None:
-    moves, dwellings = naive.random_register(
-        rng, n_dwellings=rng.randrange(2, 16), n_days=rng.randrange(1, 40),
-        p_corrupt=rng.choice([0.0, 0.1, 0.3]), sparse_ids=rng.random() < 0.3)
-    if rng.random() < 0.4:
-        rng.shuffle(moves)  # unsorted input: fillers after their joiners in table order
+    moves, dwellings = naive.drawn_register(rng)
     if not moves:
         return
     kw = params(data)
@@ -67,11 +63,7 @@ def test_trees_match_naive(rng: random.Random, data) -> None:
 @given(rng=st.randoms(use_true_random=False), data=st.data())
 def test_without_couples_both_conventions_agree(rng: random.Random, data) -> None:
     """No dwelling gets two arrivals on one day: every tree is its spine, the path."""
-    moves, dwellings = naive.random_register(
-        rng, n_dwellings=rng.randrange(2, 16), n_days=rng.randrange(1, 40),
-        p_corrupt=rng.choice([0.0, 0.1, 0.3]), sparse_ids=rng.random() < 0.3, couples=False)
-    if rng.random() < 0.4:
-        rng.shuffle(moves)
+    moves, dwellings = naive.drawn_register(rng, couples=False)
     if not moves:
         return
     arrivals = Counter((m["to_dwelling"], m["move_date"]) for m in moves if m["to_dwelling"] is not None)

@@ -6,8 +6,10 @@ them. ``docs/data-model.md`` documents every field.
 
 Categorical columns are stored as plain strings holding one canonical English
 code (``"rental"``, not ``"hyresrätt"``); :func:`conform` accepts the Swedish names
-and SCB's numeric codes on input and rewrites them. Kernels never see strings:
-:func:`codes` turns a categorical column into small integers in the order of
+and SCB's numeric codes on input and rewrites them. A column that arrives
+dictionary-encoded (Parquet's dictionary pages, polars ``Categorical``) is decided on
+its dictionary; the tracer keeps it dictionary-encoded (``keep_dictionary``). Kernels
+never see strings: :func:`codes` turns a categorical column into small integers in the order of
 its code list.
 
 Example
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -526,15 +528,19 @@ def _example_rows(mask: pa.Array | np.ndarray, limit: int = 5) -> list[int]:
     return np.flatnonzero(np.asarray(mask, dtype=bool))[:limit].tolist()
 
 
-def code_column(name: str, column: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray, np.ndarray]:
+def code_column(name: str, column: pa.ChunkedArray | pa.Array, keep_dictionary: bool = False,
+                ) -> tuple[pa.ChunkedArray, np.ndarray]:
     """A categorical column with canonical codes, and its int8 codes in code-list order
     (-1 null, -2 an unknown spelling). Never raises: callers decide (``conform`` refuses,
     ``validate`` counts).
 
     Values spelled as the canonical code are matched byte by byte in one parallel pass
     (:mod:`flyttkedja._codes`); only the few other distinct values are folded (case,
-    diacritics) and looked up among the accepted spellings. Dictionary columns are
-    decided on their dictionary.
+    diacritics) and looked up among the accepted spellings. Dictionary-encoded columns
+    (Parquet read with ``read_dictionary``, polars ``Categorical``/``Enum``) are decided on
+    their dictionary; with ``keep_dictionary`` (the tracer's) they stay dictionary-encoded
+    (int8 codes, the code list as dictionary): no row is compared and no string is
+    materialised.
 
     >>> column, c = code_column("tenure", pa.array(["hyresrätt", "3", None, "villa"]))
     >>> column.to_pylist(), c.tolist()
@@ -547,15 +553,8 @@ def code_column(name: str, column: pa.ChunkedArray | pa.Array) -> tuple[pa.Chunk
     if isinstance(column, pa.Array):
         column = pa.chunked_array([column])
     if pa.types.is_dictionary(column.type):
-        parts = []
-        for chunk in column.chunks:
-            _, dict_codes = code_column(name, chunk.dictionary)
-            idx = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-            valid = chunk.is_valid().to_numpy(zero_copy_only=False)
-            picked = dict_codes[idx] if len(dict_codes) else np.full(len(chunk), NULL_CODE, np.int8)
-            parts.append(np.where(valid, picked, NULL_CODE).astype(np.int8))
-        codes_ = np.concatenate(parts) if parts else np.empty(0, np.int8)
-        return _from_codes(codes_, allowed), codes_
+        codes_ = _dictionary_codes(name, column)
+        return _from_codes(codes_, allowed, dictionary=keep_dictionary), codes_
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
             or pa.types.is_string_view(column.type)):
         column = column.cast(pa.string())
@@ -574,14 +573,44 @@ def code_column(name: str, column: pa.ChunkedArray | pa.Array) -> tuple[pa.Chunk
     return _from_codes(codes_, allowed), codes_
 
 
-def _from_codes(codes_: np.ndarray, allowed: Sequence[str]) -> pa.ChunkedArray:
-    """Canonical string column from int8 codes (nulls for -1 and -2)."""
-    indices = pa.array(np.maximum(codes_, 0).astype(np.int8), mask=codes_ < 0)
-    return pa.chunked_array([pa.DictionaryArray.from_arrays(indices, pa.array(list(allowed))).cast(pa.string())])
+def _dictionary_codes(name: str, column: pa.ChunkedArray) -> np.ndarray:
+    """int8 codes of a dictionary-encoded column: each chunk's dictionary (a few values) is
+    matched as a string column, then its indices pick their codes (one gather per row, no
+    string compared or copied)."""
+    out = np.empty(len(column), np.int8)
+    pos = 0
+    for chunk in column.chunks:
+        n = len(chunk)
+        if n:
+            _, lut = code_column(name, chunk.dictionary)
+            part = out[pos:pos + n]
+            indices = chunk.indices
+            raw = np.frombuffer(indices.buffers()[1], indices.type.to_pandas_dtype(),
+                                count=n + indices.offset)[indices.offset:]
+            if len(lut):  # null slots may hold any index: clipped, then overwritten
+                np.take(lut, raw, out=part, mode="clip")
+            else:
+                part[:] = NULL_CODE
+            if chunk.null_count:
+                part[~chunk.is_valid().to_numpy(zero_copy_only=False)] = NULL_CODE
+        pos += n
+    return out
 
 
-def _cast(name: str, field: pa.Field, column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Cast one column to its canonical type; a value that does not fit is refused with its rows."""
+def _from_codes(codes_: np.ndarray, allowed: Sequence[str], dictionary: bool = False) -> pa.ChunkedArray:
+    """Canonical column from int8 codes (nulls for -1 and -2): a string column, or with
+    ``dictionary`` a dictionary-encoded one (int8 indices = the codes, the code list as
+    dictionary), built on the codes' bytes without materialising a string per row."""
+    invalid = codes_ < 0
+    bitmap = pa.py_buffer(np.packbits(~invalid, bitorder="little")) if invalid.any() else None
+    indices = pa.Array.from_buffers(pa.int8(), len(codes_), [bitmap, pa.py_buffer(np.maximum(codes_, 0))])
+    array = pa.DictionaryArray.from_arrays(indices, pa.array(list(allowed)))
+    return pa.chunked_array([array if dictionary else array.cast(pa.string())])
+
+
+def _cast(name: str, field: pa.Field, column: pa.ChunkedArray, keep_dictionary: bool = False) -> pa.ChunkedArray:
+    """Cast one column to its canonical type; a value that does not fit is refused with its rows.
+    With ``keep_dictionary`` a dictionary-encoded string column stays so (same values)."""
     target, source = field.type, column.type
     if pa.types.is_date(target) and (pa.types.is_integer(source) or pa.types.is_floating(source)):
         valid = column.drop_null()
@@ -590,8 +619,9 @@ def _cast(name: str, field: pa.Field, column: pa.ChunkedArray) -> pa.ChunkedArra
             f"{name}.{field.name}: {source} values (e.g. {example} at row {_first_valid(column)}) are not dates; "
             "give a date column (YYYYMMDD integers: pl.col(c).cast(pl.String).str.to_date('%Y%m%d'); Excel "
             "serial days: pl.date(1899, 12, 30) + pl.duration(days=c))")
-    if source == target:
-        return column
+    if source == target or (keep_dictionary and target == pa.string() and pa.types.is_dictionary(source)
+                            and (pa.types.is_string(source.value_type) or pa.types.is_large_string(source.value_type))):
+        return column  # a string column may stay dictionary-encoded (code_column; ChainSet decodes)
     try:
         return column.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -608,10 +638,17 @@ def _first_valid(column: pa.ChunkedArray) -> int:
     return rows[0] if rows else 0
 
 
-def inspect(table: pa.Table, name: str, *, check_unique: bool = True) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
+def inspect(table: pa.Table, name: str, *, check_unique: bool = True,
+            derive: Callable[[pa.Table], Mapping[str, object]] | None = None, keep_dictionary: bool = False,
+            ) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
     """:func:`conform` without refusing: the conformed table (a column of the wrong type left
     out), the int8 codes of its categorical columns (code-list order; -1 null, -2 unknown) and
-    one :class:`Finding` per rule of the table (``validate`` reports them all)."""
+    one :class:`Finding` per rule of the table (``validate`` reports them all).
+
+    ``derive`` (the tracer's) maps the conformed table to the :data:`DERIVED` columns of the
+    register-scope rules; those rules are then checked in the same fused query as the table
+    rules (one pass over the rows). It is not called when a column has the wrong type.
+    ``keep_dictionary`` (the tracer's): dictionary-encoded string columns stay so."""
     schema = SCHEMAS[name]
     columns: dict[str, pa.ChunkedArray] = {}
     code_arrays: dict[str, np.ndarray] = {}
@@ -621,9 +658,9 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True) -> tuple[p
             continue
         column = table.column(field.name)
         if field.name in CODE_LISTS:
-            column, code_arrays[field.name] = code_column(field.name, column)
+            column, code_arrays[field.name] = code_column(field.name, column, keep_dictionary)
         try:
-            columns[field.name] = _cast(name, field, column)
+            columns[field.name] = _cast(name, field, column, keep_dictionary)
         except SchemaError as exc:
             what = str(exc).split(": ", 1)[1]
             problems.append(Finding(Rule(name, field.name, pl.lit(True), f"values not of type {field.type}"),
@@ -631,9 +668,12 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True) -> tuple[p
     for extra in table.column_names:
         if extra not in columns and extra not in schema.names:
             columns[extra] = table.column(extra)
-    fields = [schema.field(c) if c in schema.names else pa.field(c, columns[c].type) for c in columns]
+    fields = [schema.field(c).with_type(columns[c].type) if c in schema.names else pa.field(c, columns[c].type)
+              for c in columns]
     out = pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
-    findings = check_table(out, name, code_arrays, check_unique=check_unique)
+    derived = derive(out) if derive is not None and not problems else None
+    findings = check_table(out, name, code_arrays, check_unique=check_unique, derived=derived,
+                           scope="table" if derived is None else None)
     for i, f in enumerate(findings):  # the unknown spellings themselves (conformed to null above)
         if f.rows and f.rule.check.meta.root_names() == [f"_code_{f.rule.column}"] and "unknown" in f.rule.message:
             raw = table.column(f.rule.column).cast(pa.string())
@@ -655,16 +695,20 @@ def conform_codes(
     *,
     partial: bool = False,
     check_unique: bool = True,
+    derive: Callable[[pa.Table], Mapping[str, object]] | None = None,
+    keep_dictionary: bool = False,
 ) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
     """:func:`conform`, also returning the int8 codes of the categorical columns
     (code-list order) and the findings of the table's rules (the ``count`` ones
-    for a quality summary). Raises as :func:`conform` does."""
+    for a quality summary); with ``derive``, also of the register rules
+    (:func:`inspect`). Raises as :func:`conform` does."""
     schema = SCHEMAS[name]
     optional = OPTIONAL_COLUMNS.get(name, ())
     missing = [f.name for f in schema if f.name not in table.column_names and f.name not in optional]
     if missing and not partial:
         raise SchemaError(f"{name}: missing column(s) {missing}; present: {table.column_names}")
-    out, code_arrays, findings = inspect(table, name, check_unique=check_unique)
+    out, code_arrays, findings = inspect(table, name, check_unique=check_unique, derive=derive,
+                                         keep_dictionary=keep_dictionary)
     refuse(findings)
     return out, code_arrays, findings
 
@@ -674,13 +718,13 @@ def check_table(table: pa.Table, name: str, code_arrays: Mapping[str, np.ndarray
                 scope: str = "table") -> list[Finding]:
     """Findings of the rules of ``name`` over a conformed Arrow table (no copies of numeric
     columns; string columns only where a rule reads them). ``derived`` supplies the
-    columns of :data:`DERIVED` for ``scope="register"`` rules."""
+    columns of :data:`DERIVED` for ``scope="register"`` rules (``scope=None``: both scopes)."""
     todo = [r for r in rules(name, scope=scope)
             if check_unique or not (r.column == UNIQUE_KEYS.get(name) and "duplicate" in r.message)]
     extra = {f"_code_{k}": v for k, v in (code_arrays or {}).items()} | dict(derived or {})
     needed = {n for r in todo for n in r.needs if n in table.column_names}
     needed |= {r.column for r in todo if r.show_values and r.column in table.column_names}
-    frame = pl.from_arrow(table.select(sorted(needed))) if needed else pl.DataFrame(height=table.num_rows)
+    frame = pl.from_arrow(table.select(sorted(needed)), rechunk=False) if needed else pl.DataFrame(height=table.num_rows)
     if isinstance(frame, pl.Series):
         frame = frame.to_frame()
     if extra:

@@ -70,20 +70,34 @@ def _prefetch_jit(array, index):
 
 
 @njit(cache=True, parallel=True)
-def map_ids(raw, valid, lookup, lo):
-    """Dwelling ids → dense index via a lookup table; -1 for null, -2 for unknown ids."""
+def map_ids(raw, valid, lookup, lo, days, missing):
+    """Dwelling ids → dense index via a lookup table (-1 for null, -2 for unknown ids), and
+    in the same pass each dwelling's ``days`` (its completion date, ``missing`` for null or
+    unknown ids): the one read of the move's dwelling serves the register rules too."""
     n = raw.shape[0]
     out = np.empty(n, np.int32)
+    day = np.empty(n, np.int32)
     span = lookup.shape[0]
     for i in prange(n):
-        if not valid[i]:
-            out[i] = -1
-        else:
+        # two-level prefetch: the lookup slot of a row 2*AHEAD ahead, and the days of the
+        # row AHEAD ahead, whose lookup slot was prefetched AHEAD rows ago
+        if i + 2 * AHEAD < n and valid[i + 2 * AHEAD]:
+            k = raw[i + 2 * AHEAD] - lo
+            if 0 <= k < span:
+                prefetch(lookup, k)
+        if i + AHEAD < n and valid[i + AHEAD]:
+            k = raw[i + AHEAD] - lo
+            if 0 <= k < span and lookup[k] >= 0:
+                prefetch(days, lookup[k])
+        d = -1
+        if valid[i]:
             k = raw[i] - lo
-            out[i] = lookup[k] if 0 <= k < span else -2
-            if out[i] < 0:
-                out[i] = -2
-    return out
+            d = lookup[k] if 0 <= k < span else -2
+            if d < 0:
+                d = -2
+        out[i] = d
+        day[i] = days[d] if d >= 0 else missing
+    return out, day
 
 
 @njit(cache=True)
@@ -761,7 +775,10 @@ def household_conflicts_in_order(household, lo, span, day, mv_from, mv_to, twice
     NONE = np.int64(-1)
     last = np.full(span, NONE, np.int64)  # (day << 32) | (to + 1): to is -1 (none) or a dense index
     prev = np.int64(-(2**62))
-    for r in range(household.shape[0]):
+    n = household.shape[0]
+    for r in range(n):
+        if r + AHEAD < n:  # the household state of a later row: overlaps the cache misses
+            prefetch(last, household[r + AHEAD] - lo)
         d = np.int64(day[r])
         if d < prev:
             return False
@@ -886,93 +903,43 @@ def _filler_bits(step, comp_first):
 
 
 @njit(cache=True)
-def _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers):
-    """A possible joiner (an arrival in the window that filled nothing), or with ``fillers``
-    a filler at a ``marked`` dwelling (one where a possible joiner arrives)."""
-    filler = (bits[r >> 3] >> (r & 7)) & 1
-    if fillers:
-        return filler == 1 and marked[mv_to[r]] == 1
-    return mv_to[r] >= 0 and filler == 0 and start <= mv_date[r] <= end
-
-
-@njit(cache=True, parallel=True)
-def _collect(mv_date, mv_to, bits, marked, start, end, fillers, n_chunks):
-    """Rows that are :func:`_wanted`, ascending, collected in parallel over fixed chunks
-    (a multiple of 8 rows each, so no two chunks share a byte of ``bits``)."""
-    n = mv_date.shape[0]
-    size = (((n + n_chunks - 1) // n_chunks + 7) >> 3) << 3
-    counts = np.zeros(n_chunks + 1, np.int64)
-    for c in prange(n_chunks):
-        k = 0
-        for r in range(c * size, min(n, (c + 1) * size)):
-            k += _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers)
-        counts[c + 1] = k
-    for c in range(n_chunks):
-        counts[c + 1] += counts[c]
-    out = np.empty(counts[n_chunks], np.int64)
-    for c in prange(n_chunks):
-        k = counts[c]
-        for r in range(c * size, min(n, (c + 1) * size)):
-            if _wanted(r, mv_date, mv_to, bits, marked, start, end, fillers):
-                out[k] = r
-                k += 1
-    return out
+def _is_filler(bits, r):
+    return (bits[r >> 3] >> (r & 7)) & 1 == 1
 
 
 @njit(cache=True)
-def _link_joiners(cand, fillers, mv_date, mv_to, start, n_days, sib):
-    """Match possible joiners to the filler at their (dwelling, day); link each filling's members
-    in ``sib`` (filler, then joiners in table order). Returns the number of joiners."""
-    kc = np.empty(cand.shape[0], np.int64)
-    for i in range(cand.shape[0]):
-        r = cand[i]
-        kc[i] = np.int64(mv_to[r]) * n_days + (mv_date[r] - start)
-    kf = np.empty(fillers.shape[0], np.int64)
-    for i in range(fillers.shape[0]):
-        r = fillers[i]
-        kf[i] = np.int64(mv_to[r]) * n_days + (mv_date[r] - start)
-    oc = np.argsort(kc, kind="mergesort")  # stable: joiners of one filling stay in table order
-    of = np.argsort(kf)  # one filler per (dwelling, day): keys distinct
-    j = 0
-    n_join = 0
-    last = -1  # last member linked in the current filling
-    current = np.int64(-1)
-    for i in range(oc.shape[0]):
-        key = kc[oc[i]]
-        while j < of.shape[0] and kf[of[j]] < key:
-            j += 1
-        if j == of.shape[0] or kf[of[j]] != key:
-            continue  # arrived where no vacancy was filled that day: joins an occupied dwelling
-        f = fillers[of[j]]
-        if f != current:
-            current = f
-            last = f
-        r = cand[oc[i]]
-        sib[last] = r + 1
-        last = r
-        n_join += 1
-    return n_join
-
-
-@njit(cache=True)
-def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, n_chunks, sib):
+def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, sib):
     """The members of every filling (tree convention), in linear time, into ``sib``
-    (zero-filled by the caller).
+    (zero-filled by the caller). Returns the number of joiners.
 
-    A bitmap of fillers (one streaming pass over ``step``), a parallel scan for
-    the arrivals in the window that filled nothing, a parallel scan for the
-    fillers at their dwellings; only those two small sets are sorted by
-    (dwelling, day) and matched. Returns the number of joiners.
+    A bitmap of fillers (one streaming pass over ``step``), then the window's days
+    in order (rows in place when the table is in date order, else the stable
+    counting sort of :func:`_by_day`): first each filler marks its dwelling with
+    (day, itself), then each arrival that filled nothing at a dwelling marked that
+    same day joins that filling, linked after its last member. So the joiners of a
+    filling follow its filler in table order, and an arrival where no vacancy was
+    filled that day joins an occupied dwelling (no filling). No sort of the moves,
+    one 8-byte state per dwelling.
     """
     bits = _filler_bits(step, comp_first)
-    marked = np.zeros(n_dw, np.uint8)
-    cand = _collect(mv_date, mv_to, bits, marked, start, end, False, n_chunks)
-    if cand.shape[0] == 0:
-        return 0
-    for i in range(cand.shape[0]):
-        marked[mv_to[cand[i]]] = 1
-    fillers = _collect(mv_date, mv_to, bits, marked, start, end, True, n_chunks)
-    return _link_joiners(cand, fillers, mv_date, mv_to, start, end - start + 1, sib)
+    day_start, rows, dense = _by_day(mv_date, start, end, True)
+    last = np.full(n_dw, -1, np.int64)  # (day << 32) | last member of the filling at d that day
+    n_join = 0
+    for t in range(day_start.shape[0] - 1):
+        lo, hi = day_start[t], day_start[t + 1]
+        for i in range(lo, hi):
+            r = i if dense else rows[i]
+            d = mv_to[r]
+            if d >= 0 and _is_filler(bits, r):
+                last[d] = (np.int64(t) << 32) | r
+        for i in range(lo, hi):
+            r = i if dense else rows[i]
+            d = mv_to[r]
+            if d >= 0 and not _is_filler(bits, r) and last[d] >= 0 and (last[d] >> 32) == t:
+                sib[last[d] & 0xFFFFFFFF] = r + 1
+                last[d] = (np.int64(t) << 32) | r
+                n_join += 1
+    return n_join
 
 
 @njit(cache=True)
@@ -1074,3 +1041,25 @@ def tree_links(seed_first, step, sib, max_length, offsets, links, level, parent,
         if offsets[c + 1] > offsets[c]:
             _tree(seed_first[c], step, sib, max_length, links[:offsets[c + 1]], level, parent, leaf, joined,
                   offsets[c])
+
+
+# ------------------------------------------------------------------ output frames
+@njit(cache=True, parallel=True)
+def link_columns(links, offsets, household, mv_date, mv_from, mv_to, mv_vacates, dwelling_ids,
+                 chain_id, step, hh, day, from_id, from_null, to_id):
+    """The links frame's columns in one parallel pass over the chains (each link's move
+    row read once): chain id, position in the chain (1 = the seed's filler), household,
+    date (days), the dwelling left (id; ``from_null`` where nothing was vacated) and
+    the dwelling entered (id)."""
+    for c in prange(offsets.shape[0] - 1):
+        for k in range(offsets[c], offsets[c + 1]):
+            m = links[k]
+            chain_id[k] = c
+            step[k] = k - offsets[c] + 1
+            hh[k] = household[m]
+            day[k] = mv_date[m]
+            f = mv_from[m]
+            vacated = f >= 0 and mv_vacates[m]
+            from_null[k] = not vacated
+            from_id[k] = dwelling_ids[f] if vacated else 0
+            to_id[k] = dwelling_ids[mv_to[m]]

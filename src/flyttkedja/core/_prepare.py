@@ -9,14 +9,17 @@ reach numba without copies (their value buffers are viewed, not converted).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from flyttkedja.core import _kernels as K
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, check_table, conform_codes, counted, refuse
+from flyttkedja.schema import CODE_LISTS, DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, check_table, conform_codes, counted, refuse
 
 MOVE_COLUMNS = REQUIRED_COLUMNS["moves"]
 MAX_GAP_DAYS = 36_525  # a century: the kernels add it to int32 days
@@ -131,17 +134,20 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
     return sorted_ids, rows, None
 
 
-def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup) -> np.ndarray:
+def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense index of each move's dwelling (-1 null, -2 unknown) and that dwelling's
+    completion day (NO_DATE for none), in one pass when the ids are compact."""
     arr = _array(column)
     raw, ok = values(arr, np.int64), valid(arr)
     if len(raw) == 0:
-        return np.empty(0, np.int32)
+        return np.empty(0, np.int32), np.empty(0, np.int32)
     if lookup is not None:
-        return K.map_ids(raw, ok, lookup[0], np.int64(lookup[1]))
+        return K.map_ids(raw, ok, lookup[0], np.int64(lookup[1]), completed, K.NO_DATE)
     idx = np.searchsorted(sorted_ids, raw)
     idx = np.minimum(idx, max(len(sorted_ids) - 1, 0))
     known = sorted_ids[idx] == raw if len(sorted_ids) else np.zeros(len(raw), bool)
-    return np.where(ok, np.where(known, idx, -2), -1).astype(np.int32)
+    dense = np.where(ok, np.where(known, idx, -2), -1).astype(np.int32)
+    return dense, K.gather_days(completed, dense, K.NO_DATE)
 
 
 def _date_column(days: np.ndarray) -> pa.Array:
@@ -152,12 +158,11 @@ def _date_column(days: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)])
 
 
-def _derived(mv_from, mv_to, completed, twice, elsewhere) -> dict:
+def _derived(mv_from, mv_to, from_completed, to_completed, twice, elsewhere) -> dict:
     """The derived columns of schema.DERIVED that the register-scope rules on moves read,
     from the dense dwelling index (the tracer's own lookups, no joins)."""
-    pick = lambda dense: _date_column(K.gather_days(completed, dense, K.NO_DATE))  # noqa: E731
     return {"_from_known": mv_from != -2, "_to_known": mv_to != -2,
-            "_from_completed": pick(mv_from), "_to_completed": pick(mv_to),
+            "_from_completed": _date_column(from_completed), "_to_completed": _date_column(to_completed),
             "_twice": twice, "_elsewhere": elsewhere}
 
 
@@ -194,6 +199,21 @@ def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.
     return earlier_same_day >= 0, earlier_elsewhere >= 0
 
 
+def read(source, name: str) -> pa.Table:
+    """A table-like input as Arrow; a Parquet file with its string code columns read as
+    dictionaries (Parquet stores them so: no string per row is built, and the codes are
+    matched on the dictionary; the ChainSet decodes them on first use)."""
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in (".parquet", ".pq") \
+            and Path(source).is_file():
+        try:
+            schema = pq.read_schema(source)
+            coded = [f.name for f in schema if f.name in CODE_LISTS and pa.types.is_string(f.type)]
+            return pq.read_table(source, read_dictionary=coded)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ValueError(f"{name}: cannot read {source}: {exc}") from None
+    return to_arrow(source, name)
+
+
 def _require(table: pa.Table, name: str, columns) -> None:
     missing = [c for c in columns if c not in table.column_names]
     if missing:
@@ -208,32 +228,38 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
         raise ValueError(f"max_gap_days must be in 0..{MAX_GAP_DAYS} (days), got {max_gap_days}")
     if not 1 <= int(max_length) < 2**31:
         raise ValueError(f"max_length must be in 1..{2**31 - 1}, got {max_length}")
-    mv = to_arrow(moves, "moves")
-    dw = to_arrow(dwellings, "dwellings")
+    mv = read(moves, "moves")
+    dw = read(dwellings, "dwellings")
     _require(mv, "moves", MOVE_COLUMNS)
     _require(dw, "dwellings", ("dwelling_id",))
-    # the table rules of schema.RULES (types, nulls, codes, ranges, dates, flags) refuse here ...
-    mv, mv_codes, mv_found = conform_codes(mv, "moves", partial=True)
-    dw, dw_codes, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False)
+    # the dwellings' rules of schema.RULES (types, nulls, codes, ranges, dates) refuse here ...
+    dw, dw_codes, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False, keep_dictionary=True)
     sorted_ids, rows, lookup = _dense_lookup(values(dw.column("dwelling_id"), np.int64))
-    mv_from = _map(mv.column("from_dwelling"), sorted_ids, lookup)
-    mv_to = _map(mv.column("to_dwelling"), sorted_ids, lookup)
-    vacates = mv.column("vacates").to_numpy()
-    fills = mv.column("fills").to_numpy()
-    household = values(mv.column("household_id"), np.int64)
-    day = values(mv.column("move_date"), np.int32)
     completed = _dates(dw.column("completed") if "completed" in dw.column_names else None, len(rows))[rows]
     demolished = _dates(dw.column("demolished") if "demolished" in dw.column_names else None, len(rows))[rows]
-    # ... and the register rules (dwellings known, households, completions) from the dense index
-    none = np.zeros(len(day), bool)
-    twice, elsewhere = household_conflicts(household, day, mv_from, mv_to) if check_households else (none, none)
-    register_found = check_table(mv.select([c for c in ("move_date",) if c in mv.column_names]), "moves",
-                                 derived=_derived(mv_from, mv_to, completed, twice, elsewhere), scope="register")
-    refuse(register_found)
+    dense: dict[str, np.ndarray] = {}
+
+    def derive(conformed: pa.Table) -> dict:
+        """The register rules' columns from the tracer's dense index (dwellings known,
+        completions, households), kept for the kernels."""
+        dense["from"], from_completed = _map(conformed.column("from_dwelling"), sorted_ids, lookup, completed)
+        dense["to"], to_completed = _map(conformed.column("to_dwelling"), sorted_ids, lookup, completed)
+        dense["household"] = values(conformed.column("household_id"), np.int64)
+        dense["day"] = values(conformed.column("move_date"), np.int32)
+        none = np.zeros(len(dense["day"]), bool)
+        twice, elsewhere = (household_conflicts(dense["household"], dense["day"], dense["from"], dense["to"])
+                            if check_households else (none, none))
+        return _derived(dense["from"], dense["to"], from_completed, to_completed, twice, elsewhere)
+
+    # ... and the moves' table and register rules in one fused query (schema.inspect)
+    mv, mv_codes, mv_found = conform_codes(mv, "moves", partial=True, derive=derive, keep_dictionary=True)
+    mv_from, mv_to, household, day = dense["from"], dense["to"], dense["household"], dense["day"]
+    vacates = mv.column("vacates").to_numpy()
+    fills = mv.column("fills").to_numpy()
     start, end = _window(window, day, completed)
     return Prepared(mv, dw, sorted_ids, rows, household, day, mv_from, mv_to, vacates, fills,
                     mv_codes["origin"], dw_codes, completed, demolished, start, end, int(max_gap_days), int(max_length),
-                    counted(mv_found + dw_found + register_found))
+                    counted(mv_found + dw_found))
 
 
 def _window(window, day: np.ndarray, completed: np.ndarray) -> tuple[int, int]:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -79,7 +80,11 @@ class ChainSet:
         As documented above.
     moves, dwellings : pyarrow.Table
         The conformed register the chains were traced from; kept so that
-        attributes can be joined on request.
+        attributes can be joined on request. Code columns that reached the
+        tracer dictionary-encoded (Parquet read by ``trace``, polars
+        ``Categorical``) are kept so and decoded to the canonical strings on
+        first access of :attr:`moves` / :attr:`dwellings` (once, the trace
+        itself never needs the strings).
     params : dict
         Tracing parameters (window, max_gap_days, max_length, seeds, convention,
         register_dir) for the record.
@@ -91,10 +96,20 @@ class ChainSet:
 
     chains: pl.DataFrame
     links: pl.DataFrame
-    moves: pa.Table = field(repr=False)
-    dwellings: pa.Table = field(repr=False)
+    _moves: pa.Table = field(repr=False)
+    _dwellings: pa.Table = field(repr=False)
     params: dict = field(default_factory=dict)
     quality: dict = field(default_factory=dict)
+
+    @cached_property
+    def moves(self) -> pa.Table:
+        """The conformed moves table (canonical string code columns)."""
+        return decoded(self._moves)
+
+    @cached_property
+    def dwellings(self) -> pa.Table:
+        """The conformed dwellings table (canonical string code columns)."""
+        return decoded(self._dwellings)
 
     def __post_init__(self) -> None:
         for name, frame, columns in [("chains", self.chains, CHAIN_COLUMNS), ("links", self.links, LINK_COLUMNS)]:
@@ -167,8 +182,24 @@ class ChainSet:
             store.write_trace_manifest(tmp, store.TraceManifest(
                 params=self.params, quality=self.quality,
                 rows={"chains": self.chains.height, "links": self.links.height},
-                register_hash=store.register_hash({"moves": self.moves, "dwellings": self.dwellings})))
+                register_hash=store.register_hash({"moves": self._moves, "dwellings": self._dwellings})))
         return Path(path)
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded string columns decoded to plain strings (the
+    canonical schemas' type; other columns untouched, no copy).
+
+    >>> decoded(pa.table({"t": pa.array(["owner", "rental"]).dictionary_encode()})).schema.types
+    [DataType(string)]
+    """
+    coded = [i for i, f in enumerate(table.schema)
+             if pa.types.is_dictionary(f.type) and (pa.types.is_string(f.type.value_type)
+                                                     or pa.types.is_large_string(f.type.value_type))]
+    for i in coded:
+        f = table.schema.field(i)
+        table = table.set_column(i, f.with_type(pa.string()), table.column(i).cast(pa.string()))
+    return table
 
 
 def read_chainset(path: str | os.PathLike, *, register: str | os.PathLike | None = None, moves=None,
@@ -201,8 +232,8 @@ def read_chainset(path: str | os.PathLike, *, register: str | os.PathLike | None
     return ChainSet(
         chains=pl.read_parquet(store.chains_file(path, "chains")),
         links=pl.read_parquet(store.chains_file(path, "links")),
-        moves=moves,
-        dwellings=dwellings,
+        _moves=moves,
+        _dwellings=dwellings,
         params=manifest.params,
         quality=manifest.quality,
     )

@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +26,14 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
-from flyttkedja.core._prepare import Prepared, prepare
+from flyttkedja.core._prepare import Prepared, prepare, read
 from flyttkedja.core._scratch import scratch
-from flyttkedja.core.chainset import ChainSet
+from flyttkedja.core.chainset import ChainSet, decoded
 from flyttkedja.schema import CODE_LISTS, END_REASONS
 
 Seeds = str | Sequence[int] | np.ndarray | pl.Expr
 MAX_SPANS = 8  # parallel spans of the successor pass
+SERIAL_BELOW = 100_000  # moves: smaller registers are traced on one thread (serial_when_small)
 CONVENTIONS = ("path", "tree")  # docs/chains.md: one filler per vacancy, or the whole filling
 
 
@@ -88,7 +90,7 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
         if seeds == "new_builds":
             return K.new_build_seeds(reg.dw_completed, index.comp_first, reg.start, reg.end)
     elif isinstance(seeds, pl.Expr):
-        mask = pl.from_arrow(reg.dwellings).select(seeds.fill_null(False).alias("seed"))["seed"].to_numpy()
+        mask = pl.from_arrow(decoded(reg.dwellings)).select(seeds.fill_null(False).alias("seed"))["seed"].to_numpy()
         selected = mask.astype(bool)[reg.dwelling_rows]
     else:
         ids = np.asarray(seeds, dtype=np.int64)
@@ -124,7 +126,7 @@ def fillings(reg: Prepared, index: Index) -> tuple[np.ndarray, int]:
     and the number of joiners."""
     sib = scratch(len(reg.mv_date), np.int32, zero=True)
     n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, len(reg.dw_completed),
-                        reg.start, reg.end, numba.get_num_threads(), sib)
+                        reg.start, reg.end, sib)
     return sib, int(n_join)
 
 
@@ -198,10 +200,39 @@ def trace(moves, dwellings, seeds: Seeds = "new_builds", *, window=None, max_gap
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"convention: expected one of {CONVENTIONS}, got {convention!r}")
-    reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap_days, max_length=max_length)
+    mv, dw = read(moves, "moves"), read(dwellings, "dwellings")
+    with serial_when_small(mv.num_rows):
+        reg = prepare(mv, dw, window=window, max_gap_days=max_gap_days, max_length=max_length)
+        params = {**_params(reg, seeds, moves, dwellings, register_dir), "convention": convention}
+        return _traced(reg, seeds, convention, params)
+
+
+@contextmanager
+def serial_when_small(n_moves: int):
+    """Run the kernels on one thread for registers below :data:`SERIAL_BELOW` moves.
+
+    Each parallel region (numba's OpenMP layer) starts and joins the worker threads;
+    on a tiny register that costs far more than the work, and on a busy machine a
+    region waits for a descheduled worker (a 10-dwelling register: 0.25–0.43 s per
+    tree trace on two threads against 0.026 s on one, measured on the shared 2-core
+    machine). Results do not depend on the thread count. Thread-local: other
+    threads keep their setting.
+    """
+    before = numba.get_num_threads()
+    if n_moves >= SERIAL_BELOW or before == 1:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _traced(reg: Prepared, seeds: Seeds, convention: str, params: dict) -> ChainSet:
+    """:func:`trace` after :func:`~flyttkedja.core._prepare.prepare`."""
     index = build_index(reg)
     seed_code, seed_dw, seed_first = select_seeds(reg, index, seeds)
-    params = {**_params(reg, seeds, moves, dwellings, register_dir), "convention": convention}
     q = quality(reg, index)
     if convention == "path":
         length, reason, offsets, links = walk_chains(seed_first, index.step, reg.max_length)
@@ -231,7 +262,7 @@ def retrace(chainset: ChainSet, convention: str) -> ChainSet:
     seeds = p.get("seeds", "new_builds")
     if seeds not in ("new_builds", "all"):
         seeds = chainset.chains["seed_dwelling"].unique().sort().to_numpy()
-    return trace(chainset.moves, chainset.dwellings, seeds, window=tuple(p["window"]),
+    return trace(chainset._moves, chainset._dwellings, seeds, window=tuple(p["window"]),
                  max_gap_days=p["max_gap_days"], max_length=p["max_length"], convention=convention,
                  register_dir=p.get("register_dir"))
 
@@ -261,7 +292,9 @@ def quality(reg: Prepared, index: Index) -> dict:
 
 
 def _dates(days: np.ndarray) -> pl.Series:
-    return pl.Series(days.astype(np.int32)).cast(pl.Date)
+    """int32 days → a Date series on the same buffer (no cast pass)."""
+    days = np.ascontiguousarray(days, dtype=np.int32)
+    return pl.from_arrow(pa.Array.from_buffers(pa.date32(), len(days), [None, pa.py_buffer(days)]))
 
 
 def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str) -> pl.Series:
@@ -315,42 +348,52 @@ def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offset
         "end_reason": _codes_to(END_REASONS, reason.astype(np.int64), "end_reason"),
         "end_date": _dates(end_date),
     })
-    attrs = _dwelling_attributes(reg, reg.dwelling_rows[seed_dw])
+    attrs = _dwelling_attributes(reg, seed_dw)
     attrs = attrs.rename({c: f"dwelling_{c}" for c in attrs.columns if c in frame.columns})
     return pl.concat([frame, attrs], how="horizontal")
 
 
-def _dwelling_attributes(reg: Prepared, rows: np.ndarray) -> pl.DataFrame:
-    """The dwellings' columns (but ``dwelling_id``) at ``rows``; code columns from their int8
-    codes (a gather of bytes instead of Arrow's take of strings across row-group chunks)."""
+def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
+    """The dwellings' columns (but ``dwelling_id``) of the dense dwellings ``dense``: code
+    columns from their int8 codes and the dates from the tracer's day arrays (gathers of
+    bytes and days instead of Arrow's take across row-group chunks); the rest taken."""
+    rows = reg.dwelling_rows[dense]
+    days = {"completed": reg.dw_completed, "demolished": reg.dw_demolished}
     columns = [c for c in reg.dwellings.column_names if c != "dwelling_id"]
-    plain = [c for c in columns if c not in reg.dw_codes]
-    taken = pl.from_arrow(reg.dwellings.select(plain).take(rows)) if plain else None
+    plain = [c for c in columns if c not in reg.dw_codes and c not in days]
+    taken = pl.from_arrow(decoded(reg.dwellings.select(plain).take(rows))) if plain else None
     series = {}
     for c in columns:
         if c in reg.dw_codes:
             codes = reg.dw_codes[c][rows]
             series[c] = _codes_to(CODE_LISTS[c], np.maximum(codes, 0).astype(np.int64), c).scatter(
                 np.flatnonzero(codes < 0), None)
+        elif c in days:
+            picked = days[c][dense]
+            series[c] = _dates(picked).scatter(np.flatnonzero(picked == K.NO_DATE), None)
         else:
             series[c] = taken[c] if isinstance(taken, pl.DataFrame) else taken
     return pl.DataFrame(series, height=len(rows))
 
 
 def _links_frame(reg, length, offsets, links, level=None) -> pl.DataFrame:
-    """One row per link; ``step`` is the position in the chain, or ``level`` (a tree's round)."""
+    """One row per link; ``step`` is the position in the chain, or ``level`` (a tree's round).
+    The columns come from one kernel pass (:func:`~flyttkedja.core._kernels.link_columns`)."""
     n = len(links)
-    vacated = reg.mv_vacates[links] & (reg.mv_from[links] >= 0)
-    from_ids = reg.dwelling_ids[np.maximum(reg.mv_from[links], 0)] if n else np.empty(0, np.int64)
-    step = (np.arange(n) - np.repeat(offsets[:-1], length) + 1) if level is None else level
+    cols = {k: scratch(n, t) for k, t in (("chain_id", np.int64), ("step", np.int32), ("household_id", np.int64),
+                                          ("day", np.int32), ("from", np.int64), ("to", np.int64))}
+    from_null = np.empty(n, np.bool_)
+    K.link_columns(links, offsets, reg.household, reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates,
+                   reg.dwelling_ids, cols["chain_id"], cols["step"], cols["household_id"], cols["day"],
+                   cols["from"], from_null, cols["to"])
     return pl.DataFrame({
-        "chain_id": np.repeat(np.arange(len(length), dtype=np.int64), length),
-        "step": step.astype(np.int32),
-        "move_row": links.astype(np.int64),
-        "household_id": reg.household[links],
-        "move_date": _dates(reg.mv_date[links]),
-        "from_dwelling": _nullable(from_ids, ~vacated),
-        "to_dwelling": reg.dwelling_ids[reg.mv_to[links]] if n else np.empty(0, np.int64),
+        "chain_id": cols["chain_id"],
+        "step": cols["step"] if level is None else level.astype(np.int32, copy=False),
+        "move_row": links.astype(np.int64, copy=False),
+        "household_id": cols["household_id"],
+        "move_date": _dates(cols["day"]),
+        "from_dwelling": _nullable(cols["from"], from_null),
+        "to_dwelling": cols["to"],
     })
 
 
@@ -363,7 +406,7 @@ def _conditions(reg: Prepared, condition) -> tuple[list[str], np.ndarray]:
     for name, cond in items:
         if isinstance(cond, pl.Expr):
             needed = list(dict.fromkeys(cond.meta.root_names()))
-            frame = pl.from_arrow(reg.moves.select(needed)) if needed else pl.DataFrame(height=len(reg.mv_date))
+            frame = pl.from_arrow(decoded(reg.moves.select(needed))) if needed else pl.DataFrame(height=len(reg.mv_date))
             mask = frame.select(cond.fill_null(False).alias("c"))["c"].to_numpy().astype(bool)
         else:
             mask = np.asarray(cond, dtype=bool)
@@ -412,7 +455,14 @@ def vacancy_statistics(moves, dwellings, condition=None, *, window=None, max_gap
     >>> low = pl.col("income") < 150_000
     >>> vacancy_statistics(moves, dwellings, {"low_income": low})   # doctest: +SKIP
     """
-    reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap_days, max_length=max_length)
+    mv, dw = read(moves, "moves"), read(dwellings, "dwellings")
+    with serial_when_small(mv.num_rows):
+        reg = prepare(mv, dw, window=window, max_gap_days=max_gap_days, max_length=max_length)
+        return _statistics(reg, condition)
+
+
+def _statistics(reg: Prepared, condition) -> pl.DataFrame:
+    """:func:`vacancy_statistics` after :func:`~flyttkedja.core._prepare.prepare`."""
     index = build_index(reg)
     seed_code, seed_dw, _ = select_seeds(reg, index, "all")
     names, cond = _conditions(reg, condition)
