@@ -386,14 +386,17 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     say("tracing the source register", 0.0)
     if src.register:
         cs = trace_register(src.register, "new_builds")
+        areas_file = store.register_input(src.register, "areas")
+        areas = str(areas_file) if areas_file.is_file() else None  # rounds into below-median-income areas
     else:
         reg = generate(src.preset, scale=src.scale, years=src.years, seed=src.seed)
         cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
+        areas = reg.areas
         del reg
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
-                         shrinkage=ms.shrinkage)
+                         shrinkage=ms.shrinkage, areas=areas)
     del cs  # the model's records are all that is needed from here on
     messages = [str(w.message) for w in caught]
     sigma = 0.0
@@ -439,6 +442,9 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         used = seeds[: len(results)]
         for i, prog in enumerate(scenario.programmes):
             rows += microsim_rows(prog, i, results, munis)
+        from flyttkedja.scenario.evaluation import displacement_by_kind
+
+        model.meta["displacement"] = displacement_by_kind(scenario.programmes, rows)  # net for new programmes
     else:
         messages.append("microsimulation skipped: the source is a register, not a synthetic preset")
     table = pa.Table.from_pylist(rows, schema=COMPARISON_SCHEMA)
