@@ -343,7 +343,32 @@
       return String(value);
     }
 
+    // TransitionModel.line_weights: a line that leaves its area open is the mixture over the
+    // (municipality, area type) cells the programme spec places it in (model.json's meta.placement,
+    // written by the model's estimation from synth's placement rule); otherwise matchingWeights.
     lineWeights(attrs) {
+      const cells = this.placementOf(attrs);
+      if (cells === null) return this.matchingWeights(attrs);
+      const w = zeros(this.S), relaxed = [];
+      for (const [muni, areaType, share] of cells) {
+        const [wc, rc] = this.matchingWeights({ ...attrs, municipality: muni, area_type: areaType });
+        for (let s = 0; s < this.S; s++) w[s] += share * wc[s];
+        for (const k of rc) if (!relaxed.includes(k)) relaxed.push(k);
+      }
+      return [w, relaxed];
+    }
+
+    placementOf(attrs) {
+      const table = this.meta.placement;
+      if (!table || !(this.keys.includes("area_type") || this.keys.includes("municipality"))) return null;
+      const muni = attrs.municipality === undefined ? null : attrs.municipality;
+      const areaType = attrs.area_type === undefined ? null : attrs.area_type;
+      if (muni !== null && areaType !== null) return null;
+      const cells = table.cells[`${muni === null ? "*" : muni}|${areaType === null ? "*" : areaType}`];
+      return cells === undefined ? null : cells;
+    }
+
+    matchingWeights(attrs) {
       const keys = this.keys, S = this.S;
       const want = {};
       for (const k of keys) want[k] = this.attributeLabel(k, attrs[k === "size_band" ? "rooms" : k]);

@@ -195,10 +195,16 @@ def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: 
     per100 = sim["moves"] / counts.sum() * 100
     rows.append(_row(programme.name, "transition_model", f"{GROSS}_simulated", None, per100.mean(),
                      *np.percentile(per100, [2.5, 97.5]), reps))
-    hist = sim["hist"].sum(axis=0) / sim["hist"].sum()
-    rows.append(_row(programme.name, "transition_model", "chain_length_share_0", None, hist[0], n=reps))
-    rows.append(_row(programme.name, "transition_model", "chain_length_share_5_plus", None, hist[5:].sum(), n=reps))
-    return rows
+    return rows + length_rows(model, programme)
+
+
+def length_rows(model: TransitionModel, programme: Programme) -> list[dict]:
+    """``chain_length_share`` of the transition model: the exact distribution of the absorbing chain, the
+    rows :meth:`TransitionModel.evaluate` gives (one implementation; the Monte Carlo chains' histogram is the
+    same quantity and is not printed a second time). The microsimulation gives the same measure traced."""
+    from flyttkedja.scenario.evaluation import LENGTH_MEASURE, evaluate
+
+    return [r for r in evaluate(model, programme)["rows"] if r["measure"] == LENGTH_MEASURE]
 
 
 def expectation_rows(model: TransitionModel, programme: Programme, *, bootstrap: int, seed: int,
@@ -300,6 +306,14 @@ def microsim_rows(programme: Programme, index: int, results: list[dict], munis: 
                                  n=reps, area=area))
         rows.append(_row(programme.name, "microsimulation", RATIO, None,
                          *_ratio(net_a[area][:, 0], gross_a[area][:, 0]), n=reps, area=area))
+    if all("lengths" in r for r in results):  # chain length distribution of the traced chains
+        from flyttkedja.scenario.evaluation import LENGTH_MEASURE
+
+        hist = np.stack([r["lengths"][index] for r in results])  # (reps, LENGTH_BINS)
+        for k in range(hist.shape[1]):
+            group = f"{k}+" if k == hist.shape[1] - 1 else str(k)
+            rows.append(_row(programme.name, "microsimulation", LENGTH_MEASURE, group,
+                             *_ratio(hist[:, k], hist.sum(axis=1)), n=reps))
     if all("rounds" in r for r in results):  # Mast's rounds in the traced chains
         by_round = np.stack([r["rounds"][index] for r in results])  # (reps, 2, rounds)
         for k in range(by_round.shape[2]):
@@ -359,7 +373,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     """
     from flyttkedja.core import trace, trace_register
     from flyttkedja.scenario.executor import map_replications
-    from flyttkedja.scenario.microsim import replicate
+    from flyttkedja.scenario.microsim import MARKET_RULE, MEASURED_AS, allocation_notes, replicate
     from flyttkedja.scenario.summary import summary_text
     from flyttkedja.synth import generate
     from flyttkedja.synth.config import load_config
@@ -402,6 +416,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
             warnings.warn(text, UnusedAttributeWarning, stacklevel=2)
             messages.append(text)
         messages += programme_kinds(model, prog)[2]
+        messages += allocation_notes(prog)
     messages += sparse_lines(model, scenario.programmes, ms.min_observations)
     rows = []
     for i, prog in enumerate(scenario.programmes):
@@ -451,7 +466,9 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                 notes=["target-group allocation: the transition model conditions the first filler on the group; "
                        "the microsimulation lets only eligible households get the line's dwellings, at completion "
                        "and at every re-letting (the market's rules; lowest_quintile and born_abroad lines stay "
-                       "open there)",
+                       "open there). Where the market's rule is not the measured definition: "
+                       + "; ".join(f"{g}: measured as {MEASURED_AS[g]}, the market's rule {MARKET_RULE[g]}"
+                                   for g in MARKET_RULE),
                        "gross = the chains the programme's dwellings start; net = the paired change in all moves "
                        "that fill a dwelling; displacement_ratio = net / gross"],
                 differences=diffs,
