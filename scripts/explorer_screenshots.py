@@ -2,13 +2,16 @@
 
 Builds what ``flyttkedja scenario run examples/kustvik_rental_share.toml`` saves as its model
 (the metro preset at the example's scale, years and seed; default strata; threshold 5;
-cross-validated by municipality) — without the microsimulation, which the explorer does not use —
-writes the explorer of it, opens it in headless Chromium (as the browser test does) and saves
+cross-validated by municipality; with the region's areas, for rounds into below-median-income
+areas). The example's programmes mix kinds, so their displacement ratios belong to the mixes; the
+script runs the paired microsimulation instead for one programme of 600 dwellings of each line
+kind the example uses (``--replications`` paired runs) and saves those ratios, as a scenario run
+of such programmes would. It writes the explorer of the model, opens it in headless Chromium (as the browser test does) and saves
 screenshots under docs/img/explorer_*.png. The figures quoted in the walkthroughs are
 :meth:`TransitionModel.evaluate` of the example's programmes, written between the
 ``<!-- figures -->`` markers of both files (the page shows the same numbers).
 
-    python scripts/explorer_screenshots.py              # metro scale 1: about 3 minutes
+    python scripts/explorer_screenshots.py              # metro scale 1: about 10 minutes
     python scripts/explorer_screenshots.py --scale 0.3  # quicker, other figures
 """
 
@@ -32,8 +35,50 @@ EXAMPLE = ROOT / "examples" / "kustvik_rental_share.toml"
 DOCS = {"en": ROOT / "docs" / "explorer.md", "sv": ROOT / "docs" / "explorer.sv.md"}
 
 
-def build_model(directory: Path, scale: float):
-    """The example's model, saved as its scenario run saves it, with the example's scenario.json."""
+def single_kinds(scenario) -> list:
+    """One programme of 600 dwellings for each line kind of the scenario's programmes (its first line
+    of that kind), in order of appearance."""
+    from dataclasses import replace
+
+    from flyttkedja.scenario.config import Programme
+    from flyttkedja.scenario.evaluation import KIND_KEYS, line_kind
+
+    seen = {}
+    for prog in scenario.programmes:
+        for line in prog.lines:
+            key = tuple(str(line_kind(line)[k]) for k in KIND_KEYS)
+            if key not in seen:
+                name = f"600 {line.tenure} {line.rooms} rooms"
+                seen[key] = Programme(name, (replace(line, count=600),))
+    return list(seen.values())
+
+
+def displacement(scenario, replications: int, workers: int) -> list[dict]:
+    """The displacement ratios of :func:`single_kinds`' programmes, from ``replications`` paired
+    market runs of the example's region (what ``scenario run`` saves for such programmes)."""
+    from functools import partial
+
+    import numpy as np
+
+    from flyttkedja.scenario.compare import microsim_rows
+    from flyttkedja.scenario.evaluation import displacement_by_kind
+    from flyttkedja.scenario.executor import map_replications
+    from flyttkedja.scenario.microsim import replicate
+    from flyttkedja.synth.config import load_config
+
+    src = scenario.source
+    progs = single_kinds(scenario)
+    cfg = load_config(src.preset, years=src.years, scale=src.scale)
+    munis = [m["code"] for m in cfg.section("municipality")]
+    seeds = [int(s % 2**31) for s in np.random.SeedSequence(scenario.seed).generate_state(replications)]
+    results = map_replications(partial(replicate, cfg, progs, src.years), seeds, workers=workers)
+    rows = [r for i, p in enumerate(progs) for r in microsim_rows(p, i, results, munis)]
+    return displacement_by_kind(progs, rows)
+
+
+def build_model(directory: Path, scale: float, replications: int = 3, workers: int = 2):
+    """The example's model, saved as its scenario run saves it (with displacement ratios of single-kind
+    programmes), with the example's scenario.json."""
     from dataclasses import replace
 
     from flyttkedja import store
@@ -49,8 +94,11 @@ def build_model(directory: Path, scale: float):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
-                         shrinkage=ms.shrinkage)
+                         shrinkage=ms.shrinkage, areas=reg.areas)
+    del reg, cs
     model.meta["cross_validation"] = model.cross_validate()
+    model.records = None  # free the chain records before the market runs
+    model.meta["displacement"] = displacement(sc, replications, workers)
     model.save(store.scenario_file(directory, "model"))
     store.write_scenario_manifest(directory, store.ScenarioManifest(scenario=sc.to_dict()))
     return sc, model
@@ -58,15 +106,21 @@ def build_model(directory: Path, scale: float):
 
 WORDS = {
     "en": {"head": "| programme | gross moves per 100 new (95%) | in Kustvik | rest of the region | "
-                   "chains of one move | round 3 in areas with challenges | gross, model before disclosure control |",
+                   "chains of one move | round 3 in below-median-income areas (95%) | net (gross × ratio) | "
+                   "gross, model before disclosure control |",
+           "no_net": "no ratio for a line's kind",
            "note": "Computed by `python scripts/explorer_screenshots.py --scale {scale}` (metro preset, scale "
                    "{scale}, 5 years, seed 7; the model keeps {kept} of its {records} vacancy records after "
-                   "disclosure control; out-of-sample error {sigma}%)."},
+                   "disclosure control; out-of-sample error {sigma}%; displacement ratios of 600 dwellings of each "
+                   "line kind from {reps} paired market runs: {ratios})."},
     "sv": {"head": "| program | bruttoflyttningar per 100 nya (95 %) | i Kustvik | resten av regionen | "
-                   "kedjor med en flyttning | omgång 3 i områden med utmaningar | brutto, modellen före röjandeskydd |",
+                   "kedjor med en flyttning | omgång 3 i områden under medianinkomsten (95 %) | "
+                   "netto (brutto × kvot) | brutto, modellen före röjandeskydd |",
+           "no_net": "ingen kvot för en rads slag",
            "note": "Beräknat med `python scripts/explorer_screenshots.py --scale {scale}` (metro, skala {scale}, "
                    "5 år, frö 7; modellen behåller {kept} av sina {records} vakansposter efter röjandeskyddet; "
-                   "fel utanför urvalet {sigma}\u00a0%)."},
+                   "fel utanför urvalet {sigma}\u00a0%; undanträngningskvoter för 600 bostäder av varje radslag "
+                   "från {reps} parade marknadskörningar: {ratios})."},
 }
 
 
@@ -78,22 +132,27 @@ def figures_table(model, full, scenario, lang: str, scale: float) -> str:
         return text.replace(".", ",") if lang == "sv" else text
 
     pct = "\u00a0%" if lang == "sv" else "%"
-    rows = [WORDS[lang]["head"], "|---|---|---|---|---|---|---|"]
+    rows = [WORDS[lang]["head"], "|---|---|---|---|---|---|---|---|"]
     for prog in scenario.programmes:
         res = model.evaluate(prog)
         get = {(r["measure"], r["area"], r["group"], r["line"]): r for r in res["rows"]}
         g = get[("moves_gross_per_100_new", "region", None, None)]
         one = get[("chain_length_share", "region", "1", None)]["estimate"]
-        r3 = sum(get[(f"vacancies_area_{a}_share_by_round", "region", "3", None)]["estimate"]
-                 for a in ("major_challenges", "challenges") if (f"vacancies_area_{a}_share_by_round", "region",
-                                                                "3", None) in get)
+        r3 = get[("below_median_share_by_round", "region", "3", None)]
+        net = get.get(("moves_net_per_100_new", "region", None, None))
         rows.append(f"| {prog.name} | {fmt(g['estimate'])} ({fmt(g['lower'])}–{fmt(g['upper'])}) | "
                     f"{fmt(get[('moves_gross_per_100_new', 'municipality', None, None)]['estimate'])} | "
                     f"{fmt(get[('moves_gross_per_100_new', 'rest', None, None)]['estimate'])} | "
-                    f"{fmt(100 * one)}{pct} | {fmt(100 * r3)}{pct} | {fmt(gross(full, prog))} |")
+                    f"{fmt(100 * one)}{pct} | {fmt(100 * r3['estimate'])}{pct} "
+                    f"({fmt(100 * r3['lower'])}–{fmt(100 * r3['upper'])}) | "
+                    f"{WORDS[lang]['no_net'] if net is None else fmt(net['estimate'])} | {fmt(gross(full, prog))} |")
     kept = int(model.first.sum() + model.later.sum())
+    ratios = "; ".join(f"{d['tenure']} {d['rooms']} {fmt(d['ratio'], 2)} ({fmt(d['lower'], 2)}–{fmt(d['upper'], 2)})"
+                       for d in model.meta["displacement"])
+    reps = model.meta["displacement"][0]["replications"] if model.meta["displacement"] else 0
     note = WORDS[lang]["note"].format(scale=scale, kept=fmt(kept), records=fmt(full.meta["records"]),
-                                      sigma=fmt(100 * model.meta["cross_validation"]["sigma"], 1))
+                                      sigma=fmt(100 * model.meta["cross_validation"]["sigma"], 1), reps=reps,
+                                      ratios=ratios)
     return "\n".join(rows) + "\n\n" + note
 
 
@@ -131,6 +190,8 @@ def _drawn(driver):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--replications", type=int, default=3, help="paired market runs for displacement ratios")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     from flyttkedja.explorer import write_explorer
     from flyttkedja.scenario import load_model
@@ -138,7 +199,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         scen = Path(tmp) / "kustvik"
-        scenario, full = build_model(scen, args.scale)
+        scenario, full = build_model(scen, args.scale, args.replications, args.workers)
         model = load_model(scen)
         for lang, path in DOCS.items():
             write_figures(figures_table(model, full, scenario, lang, args.scale), path)
@@ -150,6 +211,8 @@ def main() -> None:
             _wait(driver)
             _save(driver.find_element(By.ID, "programmes"), "explorer_programmes")
             _save(driver.find_element(By.ID, "figures"), "explorer_figures")
+            driver.execute_script("document.getElementById('by-line').open = true")
+            _save(driver.find_element(By.ID, "by-line"), "explorer_lines")
             for name in ("gross", "length", "rounds", "reached"):
                 chart = driver.find_element(By.ID, f"xchart-{name}")
                 driver.execute_script("arguments[0].scrollIntoView()", chart)

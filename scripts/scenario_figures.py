@@ -40,6 +40,7 @@ from flyttkedja.synth import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_STRATA = ("tenure", "size_band", "area_type")
+PREVIOUS_STRATA = ("tenure", "rooms", "area_type", "municipality")  # session 5's default, without the placement
 SINGLE = [("public rental, 2 rooms", {"tenure": "rental", "landlord": "public", "rooms": 2}),
           ("cooperative, 2 rooms", {"tenure": "cooperative", "rooms": 2}),
           ("owner houses, 4 rooms", {"tenure": "owner", "rooms": 4, "building_type": "small_house"})]
@@ -66,11 +67,14 @@ def fmt(row, digits: int = 0) -> str:
     return s
 
 
-def old_model_gross(cs, scenario) -> dict[str, float]:
-    """Model A: gross moves per 100 new of every programme with the old default strata."""
+def old_model_gross(cs, scenario, keys=OLD_STRATA, placement: bool = True) -> dict[str, float]:
+    """Model A: gross moves per 100 new of every programme with the old default strata (``keys``; without
+    ``placement`` an open area type is weighted by the regular new builds, as before the placement)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = estimate(cs, OLD_STRATA)
+        model = estimate(cs, keys)
+    if not placement:
+        model.meta.pop("placement", None)
     out = {}
     for prog in scenario.programmes:
         kinds, counts, _ = programme_kinds(model, prog)
@@ -95,7 +99,7 @@ def allocation_figures(cs, municipality: str) -> list[tuple]:
             old_profile[:, g] = 1.0
             before = analytic(w, P0g, pr.P, pr.F, model.moves_flag(), old_profile, pr.N)
             after = analytic(w, P0g, pr.P, pr.F, model.moves_flag(), F0g, pr.N)
-            rows.append((label, "tenure × size band × area type" if keys else "tenure × rooms × area type × municipality",
+            rows.append((label, "tenure × size band × area type" if keys else "tenure × rooms × municipality × area type",
                          other, 100 * before["reach"][h], 100 * after["reach"][h], 100 * after["moves"],
                          100 * (after["reach"][model.groups.index("young_adults")]
                                 + after["reach"][model.groups.index("seniors")])))
@@ -146,9 +150,12 @@ def main() -> None:
         single_table = run(single, tmp / "single", workers=args.workers)
         t_single = time.perf_counter() - t0
 
-    old, old_model = old_model_gross(cs, sc)
-    old_single, _ = old_model_gross(cs, single)
+    old, old_model = old_model_gross(cs, sc, placement=False)
+    old_single, _ = old_model_gross(cs, single, placement=False)
     old_cv = old_model.cross_validate()
+    prev, prev_model = old_model_gross(cs, sc, PREVIOUS_STRATA, placement=False)
+    prev_single, _ = old_model_gross(cs, single, PREVIOUS_STRATA, placement=False)
+    prev_cv = prev_model.cross_validate()
     alloc = allocation_figures(cs, muni)
 
     command = (f"python scripts/scenario_figures.py --scale {args.scale:g} --years {args.years} "
@@ -167,10 +174,13 @@ def main() -> None:
               "| per 100 new dwellings | " + " | ".join(p.name for p in sc.programmes) + " |",
               "|---|" + "---|" * len(sc.programmes)]
 
-    def table_rows(tab, progs, old_gross):
+    def table_rows(tab, progs, old_gross, prev_gross):
         out = [("A. model, old default strata (tenure × size band × area type)",
                 [f"{old_gross[p.name]:.0f}" for p in progs]),
-               ("B. model, default strata (tenure × rooms × area type × municipality, shrunk); "
+               ("A′. model, last session's default (tenure × rooms × area type × municipality; an open area type "
+                "weighted by the regular new builds)", [f"{prev_gross[p.name]:.0f}" for p in progs]),
+               ("B. model, default strata (tenure × rooms × municipality × area type, shrunk; an open area type: "
+                "the programme spec's placement); "
                 "interval with the cross-validated error",
                 [fmt(value(tab, p.name, "transition_model", GROSS)) for p in progs]),
                ("C. gross: chains of the programme's own dwellings, traced inside the market runs",
@@ -182,6 +192,9 @@ def main() -> None:
                ("B / C − 1 (model against traced gross)",
                 [_rel(value(tab, p.name, "transition_model", GROSS), value(tab, p.name, "microsimulation", GROSS))
                  for p in progs]),
+               ("A′ / C − 1 (last session's model against traced gross)",
+                [_rel({"estimate": prev_gross[p.name]}, value(tab, p.name, "microsimulation", GROSS))
+                 for p in progs]),
                ("gross in the municipality / in the rest (traced)",
                 [f"{fmt(value(tab, p.name, 'microsimulation', GROSS, 'municipality'))} / "
                  f"{fmt(value(tab, p.name, 'microsimulation', GROSS, 'rest'))}" for p in progs]),
@@ -190,12 +203,12 @@ def main() -> None:
                  f"{fmt(value(tab, p.name, 'microsimulation', NET, 'rest'))}" for p in progs])]
         return [f"| {label} | " + " | ".join(vals) + " |" for label, vals in out]
 
-    lines += table_rows(table, sc.programmes, old)
+    lines += table_rows(table, sc.programmes, old, prev)
     single_note = "transition model only" if args.model_only else f"{args.single_replications} replications"
     lines += ["", f"Single kinds, 600 dwellings each in {muni}, {single_note}:", "",
               "| per 100 new dwellings | " + " | ".join(p.name for p in single.programmes[:len(SINGLE)]) + " |",
               "|---|" + "---|" * len(SINGLE)]
-    lines += table_rows(single_table, single.programmes[:len(SINGLE)], old_single)
+    lines += table_rows(single_table, single.programmes[:len(SINGLE)], old_single, prev_single)
     if record is not None:
         lines += ["", "Resolving the programmes (paired difference of net moves per 100 new dwellings; "
                   f"{args.replications} replications first, then batches of {args.replications} up to "
@@ -210,7 +223,8 @@ def main() -> None:
               "size band, with at least 30 chains):", "",
               "| strata | cases | municipalities | bias | σ (relative) | errors from … to | 95% coverage |",
               "|---|---|---|---|---|---|---|"]
-    for label, c in (("tenure × rooms × area type × municipality (default)", cv),
+    for label, c in (("tenure × rooms × municipality × area type (default)", cv),
+                     ("tenure × rooms × area type × municipality (last session's order)", prev_cv),
                      ("tenure × size band × area type (old default)", old_cv)):
         if c.get("cases"):
             lo, hi = c["relative_error_range"]

@@ -263,24 +263,31 @@ def recomputable(A, suppressed) -> list[int]:
 
     Gaussian elimination in fractions on the published rows, then each
     suppressed row is reduced against that basis; a zero remainder means an
-    attacker could recompute it from published numbers.
+    attacker could recompute it from published numbers. Rows are kept as
+    {column: fraction} of their nonzeros (table rows are sparse).
     """
-    rows = [[Fraction(int(round(v))) for v in r] for r in A]
-    basis = []  # (pivot column, row)
+    rows = [{j: Fraction(int(round(v))) for j, v in enumerate(r) if round(v) != 0} for r in A]
+    basis = []  # (pivot column, row with 1 at the pivot)
     for i, r in enumerate(rows):
         if suppressed[i]:
             continue
         r = _reduce(r, basis)
-        piv = next((j for j, v in enumerate(r) if v != 0), None)
-        if piv is not None:
-            basis.append((piv, [v / r[piv] for v in r]))
-    return [i for i, r in enumerate(rows) if suppressed[i] and all(v == 0 for v in _reduce(r, basis))]
+        if r:
+            piv = min(r)
+            basis.append((piv, {j: v / r[piv] for j, v in r.items()}))
+    return [i for i, r in enumerate(rows) if suppressed[i] and not _reduce(r, basis)]
 
 
 def _reduce(r, basis):
-    r = list(r)
+    """``r`` less its components along the basis rows, in basis order (zeros dropped)."""
+    r = dict(r)
     for piv, b in basis:
-        if r[piv] != 0:
-            f = r[piv]
-            r = [x - f * y for x, y in zip(r, b)]
+        f = r.get(piv)
+        if f:
+            for j, v in b.items():
+                x = r.get(j, 0) - f * v
+                if x:
+                    r[j] = x
+                else:
+                    r.pop(j, None)
     return r

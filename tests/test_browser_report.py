@@ -48,8 +48,8 @@ from flyttkedja import store  # noqa: E402
 from flyttkedja.analysis.labels import label  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):  # one Chromium for every browser test module (starting one takes seconds)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
@@ -86,9 +86,15 @@ def _not_blank(png: bytes) -> bool:
     return colours is None or len(colours) > 1
 
 
+@pytest.fixture(scope="session")
+def small_report(small_register):
+    """The tiny register's report, built once for the browser tests (the explorer's section reuses it)."""
+    return build_report(small_register)
+
+
 @pytest.fixture(scope="module")
-def opened(browser, small_register, tmp_path_factory):
-    report = build_report(small_register)
+def opened(browser, small_report, tmp_path_factory):
+    report = small_report
     page = report.write_html(tmp_path_factory.mktemp("report") / store.REPORT_HTML, scenario=scenario_fixture())
     urls, errors = _open(browser, page)
     return report, page, urls, errors

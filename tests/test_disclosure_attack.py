@@ -189,3 +189,26 @@ def test_cli_report_refuses_ids_and_low_thresholds(tmp_path):
     assert out.exit_code != 0 and "below SCB's 5" in out.output
     out = runner.invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "r"), "--by", "seed_dwelling"])
     assert out.exit_code != 0 and "--by seed_dwelling: an identifier" in out.output
+
+
+def test_scenario_run_writes_an_output_check(small_register, tmp_path):
+    """A scenario run from a register says what model.json withholds, like a report's output check."""
+    import json
+
+    from flyttkedja.scenario import parse_scenario, run
+
+    small_register.write(tmp_path / "register")
+    raw = {"name": "t", "source": {"register": str(tmp_path / "register")}, "replications": 2,
+           "chain_replications": 20, "model": {"bootstrap": 0}, "run": {"workers": 0},
+           "programme": [{"name": "a", "line": [{"count": 20, "tenure": "rental", "rooms": 2}]}]}
+    run(parse_scenario(raw), tmp_path / "out")
+    check = json.loads(store.scenario_file(tmp_path / "out", "check_json").read_text())
+    model = json.loads(store.scenario_file(tmp_path / "out", "model").read_text())
+    assert check["withheld_counts"] + check["recounted_counts"] == model["suppressed_cells"] > 0
+    for name, t in check["tables"].items():
+        published = model[name.removeprefix("model.")]["value"]
+        assert t["published_counts"] == len(published)
+        assert t["smallest_published_count"] is None or t["smallest_published_count"] == min(published) >= 5
+    assert check["comparison"]["source"].startswith("register")
+    text = store.scenario_file(tmp_path / "out", "check_text").read_text()
+    assert "Rule set scb" in text and "Not covered" in text

@@ -6,6 +6,7 @@ which imports the fixtures and the programme generator from here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -20,7 +21,8 @@ from flyttkedja import store
 from flyttkedja.scenario import estimate, load_model, load_scenario
 from flyttkedja.scenario import evaluation
 from flyttkedja.io import write_parquet
-from flyttkedja.scenario.compare import COMPARISON_SCHEMA, GROSS, NET, RATIO, expectation_rows, transition_rows
+from flyttkedja.scenario.compare import COMPARISON_SCHEMA, GROSS, NET, RATIO, ROUNDS_MEASURE, expectation_rows, \
+    programme_kinds, transition_rows
 from flyttkedja.scenario.config import TARGET_GROUP_NAMES
 from flyttkedja.scenario.evaluation import as_programme
 from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, LANDLORDS, TENURES
@@ -39,10 +41,25 @@ def explorer_model(small_register):
     cs = flyttkedja.trace(r.moves, r.dwellings, window=r.window, max_gap_days=r.max_gap_days)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = estimate(cs, threshold=1)
+        model = estimate(cs, threshold=1, areas=r.areas)
     model.meta["cross_validation"] = {k: v for k, v in model.cross_validate(min_chains=5).items()
                                       if k != "by_municipality"}
+    model.meta["displacement"] = DISPLACEMENT
     return model
+
+
+#: displacement ratios as a scenario run saves them (compare.run; made up: the model only applies them)
+DISPLACEMENT = [
+    {"tenure": "owner", "rooms": "4", "municipality": None, "target_group": None, "ratio": 0.6, "lower": 0.4,
+     "upper": 0.8, "se": 0.08, "replications": 5, "programme": "owner houses"},
+    {"tenure": "rental", "rooms": "2", "municipality": "9980", "target_group": None, "ratio": 1.25, "lower": 1.1,
+     "upper": 1.4, "se": 0.06, "replications": 5, "programme": "public rental"},
+    {"tenure": "rental", "rooms": "2", "municipality": "9980", "target_group": "seniors", "ratio": 0.8, "lower": 0.5,
+     "upper": 1.1, "se": 0.15, "replications": 5, "programme": "senior housing"},
+    # saved by a run before allocation was part of a kind: no target_group, read as not allocated
+    {"tenure": "rental", "rooms": "1", "municipality": "9981", "ratio": 1.1, "lower": 0.9, "upper": 1.3,
+     "se": 0.08, "replications": 5, "programme": "small flats"},
+]
 
 
 @pytest.fixture(scope="session")
@@ -117,21 +134,133 @@ def assert_same(a: dict, b: dict, tol: float = 1e-9) -> None:
 
 
 def test_evaluate_gives_the_runs_transition_model_rows(explorer_model):
-    """evaluate's rows are the scenario run's transition-model rows (no bootstrap, the model error),
-    followed by the exact distributions; the Monte Carlo rows are the run's only."""
+    """evaluate's rows are the scenario run's transition-model rows (no bootstrap) with the delta-method
+    intervals, followed by the exact distributions and net; the Monte Carlo rows are the run's only."""
     prog = load_scenario(EXAMPLE).programmes[0]
     result = explorer_model.evaluate(prog)
     sigma = explorer_model.meta["cross_validation"]["sigma"]
     assert sigma > 0
     run = [r for r in transition_rows(explorer_model, prog, bootstrap=0, reps=2, seed=1, model_error=sigma)
            if not r["measure"].startswith(("chain_length_share", f"{GROSS}_simulated"))]
-    assert result["rows"][:len(run)] == run
+    interval = ("lower", "upper")
+    assert [{k: v for k, v in r.items() if k not in interval} for r in result["rows"][:len(run)]] == \
+        [{k: v for k, v in r.items() if k not in interval} for r in run]
     assert run == expectation_rows(explorer_model, prog, bootstrap=0, seed=0, model_error=sigma)
-    extra = {r["measure"] for r in result["rows"][len(run):]}
-    assert extra == {"chain_length_share"} | {f"vacancies_area_{a}_share_by_round" for a in AREA_TYPES}
+    assert all(r["lower"] is not None and r["lower"] <= r["estimate"] <= r["upper"] for r in result["rows"])
+    extra = {r["measure"] for r in result["rows"][len(run):] if r["method"] == evaluation.METHOD}
+    assert extra == {"chain_length_share", ROUNDS_MEASURE} | {f"vacancies_area_{a}_share_by_round" for a in AREA_TYPES}
     gross = next(r for r in result["rows"] if r["measure"] == GROSS and r["area"] == "region" and r["line"] is None)
-    assert gross["upper"] - gross["estimate"] == pytest.approx(1.959963984540054 * sigma * gross["estimate"])
+    se = evaluation.standard_errors(explorer_model, explorer_model.probabilities(), *programme_kinds(explorer_model, prog)[:2],
+                                    ["9980"])[0, 0] * 100
+    assert gross["upper"] - gross["estimate"] == pytest.approx(1.959963984540054 * np.hypot(se, sigma * gross["estimate"]))
     assert json.loads(json.dumps(result)) == result  # plain JSON
+
+
+def test_delta_method_agrees_with_the_parametric_bootstrap(explorer_dirs):
+    """The intervals' standard errors (no random draws) against the spread of the model's own parametric
+    bootstrap (each count row redrawn multinomially, shrunk again): within 25% for every figure."""
+    from flyttkedja.scenario.compare import _model_values, programme_municipalities
+
+    model = load_model(explorer_dirs[0])  # counts only: the bootstrap is parametric
+    for raw in ({"name": "a", "line": [{"count": 40, "tenure": "rental", "rooms": 2, "municipality": "9980"},
+                                      {"count": 60, "tenure": "owner", "rooms": 4}]},
+                {"name": "b", "line": [{"count": 10, "tenure": "cooperative", "rooms": 3}]}):
+        prog = as_programme(raw)
+        kinds, counts, _ = programme_kinds(model, prog)
+        munis = programme_municipalities(prog)
+        se = evaluation.standard_errors(model, model.probabilities(), kinds, counts, munis)
+        boot = model.bootstrap(lambda p: _model_values(model, kinds, counts, munis, p), 300, 1)
+        sd = boot.std(axis=0)
+        ok = np.isfinite(se) & (sd > 1e-3 * np.nanmax(sd))
+        assert ok.sum() > 20
+        assert np.all(np.abs(se[ok] / sd[ok] - 1) < 0.25), np.round(se[ok] / sd[ok], 2)
+
+
+def test_vacated_income_counts_the_tables_rounds(small_register, explorer_model):
+    """Summed over strata, the model's vacated dwellings in below-median-income areas and all vacated
+    dwellings are the tables' rounds (all seeds, every step): one definition."""
+    import flyttkedja
+    import polars as pl
+    from flyttkedja.analysis.tables import rounds
+
+    r = small_register
+    cs = flyttkedja.trace(r.moves, r.dwellings, window=r.window, max_gap_days=r.max_gap_days)
+    assert int(cs.chains["length"].max()) <= 50
+    t = rounds(cs, areas=r.areas, ci=False, disclosure=None, rounds=50).filter(
+        (pl.col("statistic") == "share") & (pl.col("area_class") == "below_median") & (pl.col("tenure") == "all"))
+    below, other = explorer_model.vacated_income.sum(axis=0)
+    assert (below, below + other) == (t["n"].sum(), t["n_base"].sum()) and below > 0
+
+
+def test_rounds_into_below_median_areas(explorer_model, explorer_dirs, tmp_path):
+    """Round k's share is the vacated dwellings' below-median share, stratum by stratum; saved and loaded
+    the counts stay; a model estimated without areas says it has no rounds."""
+    prog = {"name": "r", "line": [{"count": 50, "tenure": "rental", "rooms": 2}]}
+    rows = [r for r in explorer_model.evaluate(prog)["rows"] if r["measure"] == ROUNDS_MEASURE]
+    assert [r["group"] for r in rows] == [str(k) for k in range(1, evaluation.ROUNDS + 1)]
+    pr = explorer_model.probabilities()
+    kinds, _, _ = programme_kinds(explorer_model, as_programme(prog))
+    vac = evaluation.round_vacancies(explorer_model, pr, *kinds[0])
+    assert [r["estimate"] for r in rows] == pytest.approx(list(vac @ pr.B / vac.sum(axis=1)), rel=1e-12)
+    assert all(0 <= r["lower"] <= r["estimate"] <= r["upper"] <= 1 for r in rows)
+    loaded = load_model(explorer_dirs[0])
+    assert np.array_equal(loaded.vacated_income, explorer_model.vacated_income)
+    assert np.array_equal(explorer_model.vacated_income.sum(axis=1), explorer_model.later.sum(axis=1))
+    explorer_model.threshold = 5
+    try:
+        disclosed = explorer_model.disclosed()
+    finally:
+        explorer_model.threshold = 1
+    vi = disclosed.vacated_income
+    kept = vi.sum(axis=1) > 0
+    assert kept.any() and not np.any((vi[kept] > 0) & (vi[kept] < 5))  # a row is kept whole or not at all
+    # counted over the later cells disclosure control keeps: no margin of a withheld cell is published
+    assert np.array_equal(vi.sum(axis=1)[kept], disclosed.later.sum(axis=1)[kept])
+    assert (disclosed.later.sum(axis=1) < explorer_model.later.sum(axis=1)).any()
+    without = dataclasses.replace(explorer_model, vacated_income=None)
+    res = without.evaluate(prog)
+    assert not any(r["measure"] == ROUNDS_MEASURE for r in res["rows"])
+    assert "no rounds into below-median-income areas" in res["warnings"][-1]
+
+
+def test_net_for_lines_of_a_kind_the_model_carries(explorer_model):
+    """net = gross × the saved displacement ratio, per line of a kind the run measured, and per programme
+    only when every line has one; the other lines say plainly that they have no net."""
+    both = {"name": "n", "line": [{"count": 30, "tenure": "owner", "rooms": 4},
+                                  {"count": 10, "tenure": "rental", "rooms": 2, "municipality": "9980"}]}
+    res = explorer_model.evaluate(both)
+    net = {r["line"]: r for r in res["rows"] if r["measure"] == NET}
+    gross = {r["line"]: r for r in res["rows"] if r["measure"] == GROSS and r["area"] == "region"}
+    assert set(net) == {None, "1", "2"} and all(r["method"] == evaluation.NET_METHOD for r in net.values())
+    assert net["1"]["estimate"] == pytest.approx(gross["1"]["estimate"] * 0.6)
+    assert net["2"]["estimate"] == pytest.approx(gross["2"]["estimate"] * 1.25)
+    assert net[None]["estimate"] == pytest.approx(0.75 * net["1"]["estimate"] + 0.25 * net["2"]["estimate"])
+    assert net["1"]["lower"] < net["1"]["estimate"] < net["1"]["upper"]
+    assert not any("displacement" in w for w in res["warnings"])
+    mixed = {"name": "m", "line": [*both["line"], {"count": 5, "tenure": "cooperative", "rooms": 3}]}
+    res = explorer_model.evaluate(mixed)
+    assert {r["line"] for r in res["rows"] if r["measure"] == NET} == {"1", "2"}  # no programme net
+    assert res["warnings"][-1] == ("programme 'm' line 3: the model carries no displacement ratio for cooperative, "
+                                   "3 rooms, no municipality, not allocated: its net is not shown")
+    no_ratios = dataclasses.replace(explorer_model, meta={k: v for k, v in explorer_model.meta.items()
+                                                          if k != "displacement"})
+    res = no_ratios.evaluate(both)
+    assert not any(r["measure"] == NET for r in res["rows"])
+    assert sum("no displacement ratios" in w for w in res["warnings"]) == 1
+
+
+def test_the_run_saves_displacement_by_line_kind():
+    from flyttkedja.scenario.compare import _row
+
+    progs = [as_programme({"name": n, "line": lines}) for n, lines in [
+        ("a", [{"count": 10, "tenure": "owner", "rooms": 4}, {"count": 5, "tenure": "owner", "rooms": 4}]),
+        ("b", [{"count": 10, "tenure": "owner", "rooms": 4}, {"count": 5, "tenure": "rental", "rooms": 2}]),
+        ("c", [{"count": 10, "tenure": "rental", "rooms": 5, "municipality": "9981"}])]]
+    rows = [_row(p, "microsimulation", RATIO, None, e, e - 0.2, e + 0.2, n=5) for p, e in (("a", 0.5), ("b", 0.9), ("c", 1.2))]
+    saved = evaluation.displacement_by_kind(progs, rows)
+    assert [(d["tenure"], d["rooms"], d["municipality"], d["target_group"], d["ratio"], d["programme"])
+            for d in saved] == [("owner", "4", None, None, 0.5, "a"), ("rental", "5+", "9981", None, 1.2, "c")]  # b: a mix
+    assert saved[0]["se"] == pytest.approx(0.2 / 2.776)
 
 
 def test_saved_model_and_scenario_output_load_alike(explorer_model, explorer_dirs, tmp_path):
@@ -156,7 +285,8 @@ def test_distributions_are_exact(explorer_model, monkeypatch):
         assert sum(hist) == pytest.approx(1.0, abs=1e-12)
         assert sum(k * h for k, h in enumerate(hist)) == pytest.approx(mean, rel=1e-9)
         for k in range(1, evaluation.ROUNDS + 1):
-            shares = [r["estimate"] for r in rows if r["measure"].endswith("_share_by_round") and r["group"] == str(k)]
+            shares = [r["estimate"] for r in rows if r["measure"].startswith("vacancies_area_")
+                      and r["measure"].endswith("_share_by_round") and r["group"] == str(k)]
             assert len(shares) == len(AREA_TYPES) and sum(shares) == pytest.approx(1.0, abs=1e-12)
 
 

@@ -7,6 +7,7 @@ import warnings
 
 import numba
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -189,6 +190,50 @@ def test_line_weights_match_attributes(model):
     assert relaxed == ["municipality"] and w.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="no stratum"):
         model.line_weights({"tenure": "palace"})
+
+
+def _area_type_mass(model, w):
+    pos = model.keys.index("area_type")
+    which = np.array([s.split("|")[pos] for s in model.strata])
+    return {a: float(w[which == a].sum()) for a in sorted(set(which)) if w[which == a].sum() > 0}
+
+
+def test_open_area_is_where_the_programme_spec_places_the_line(shrunk_model, small_register):
+    """A line that leaves its area type (and municipality) open is averaged over the areas the
+    synthetic market's programme spec puts it in, by synth's own placement rule and the register's
+    own areas table, not over the area-type mix of the regular new builds."""
+    from flyttkedja.synth.programme import ProgrammeLine, placement
+
+    areas = pl.from_arrow(small_register.areas)
+    types, munis = areas["area_type"].cast(pl.String).to_numpy(), areas["municipality"].cast(pl.String).to_numpy()
+    checked = 0
+    for muni in [None, *sorted(set(munis))]:
+        spec = placement(ProgrammeLine(count=1, tenure="rental", rooms=2, municipality=muni), types, munis,
+                         areas["area_id"].to_numpy())
+        want = {a: float(spec[types == a].sum()) for a in sorted(set(types)) if spec[types == a].sum() > 0}
+        w, relaxed = shrunk_model.line_weights({"tenure": "rental", "rooms": 2, "municipality": muni})
+        assert w.sum() == pytest.approx(1.0, abs=1e-12)
+        if not relaxed:
+            assert _area_type_mass(shrunk_model, w) == pytest.approx(want, abs=1e-12)
+            checked += 1
+    assert checked >= 2
+    nb = shrunk_model.first.sum(axis=1) + 0.0
+    old = dict(shrunk_model.meta)
+    try:  # a model saved before the placement was kept: weights by observed new builds, as before
+        shrunk_model.meta.pop("placement")
+        w, _ = shrunk_model.line_weights({"tenure": "rental", "rooms": 2})
+        match = np.array([s.startswith("rental|2|") for s in shrunk_model.strata])
+        np.testing.assert_allclose(w, np.where(match, nb, 0) / nb[match].sum())
+    finally:
+        shrunk_model.meta.clear()
+        shrunk_model.meta.update(old)
+
+
+def test_placement_survives_saving(shrunk_model, tmp_path):
+    loaded = load_model(shrunk_model.save(tmp_path / store.MODEL_FILE))
+    assert loaded.meta["placement"] == shrunk_model.meta["placement"]
+    line = {"tenure": "cooperative", "rooms": 2}
+    np.testing.assert_allclose(loaded.line_weights(line)[0], shrunk_model.disclosed().line_weights(line)[0])
 
 
 # ---------------------------------------------------------------------- strata, shrinkage, allocation, CV

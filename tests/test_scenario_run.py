@@ -120,6 +120,17 @@ def test_run_writes_the_contract(tmp_path):
     assert whole.filter(pl.col("measure").is_in(["moves_net_per_100_new", "displacement_ratio"]))["method"].to_list() \
         == ["microsimulation"] * 2
     assert "moves_per_100_new" not in set(got["measure"])
+    # one chain-length measure, by both methods (the model's exact distribution, the traced chains')
+    assert not {m for m in got["measure"] if m.startswith("chain_length_share_")}
+    shares = {}
+    for method in ("transition_model", "microsimulation"):
+        h = whole.filter((pl.col("measure") == "chain_length_share") & (pl.col("method") == method))
+        assert h["group"].to_list() == [str(k) for k in range(20)] + ["20+"]
+        assert h["estimate"].sum() == pytest.approx(1.0, abs=1e-9)
+        shares[method] = h["estimate"].to_numpy()
+    traced_gross = gross.filter(pl.col("method") == "microsimulation")["estimate"][0]
+    assert shares["microsimulation"][-1] == 0  # tiny preset: no chain of 20 moves, so the mean is exact
+    assert 100 * (np.arange(21) * shares["microsimulation"]).sum() == pytest.approx(traced_gross, rel=1e-9)
     assert {"municipality", "rest"} <= set(got["area"]) and set(got["line"].drop_nulls()) == {"1"}
     by_round = got.filter(pl.col("measure") == "below_median_share_by_round")
     assert by_round["group"].to_list() == [str(k) for k in range(1, 7)]
@@ -159,10 +170,16 @@ def test_register_source_uses_the_disclosed_model(small_register, tmp_path):
 
 
 def test_sparse_programme_lines_warn(tmp_path):
+    """Sparse lines warn; a line allocated to a group whose market rule is not its measured definition
+    names both."""
     raw = _with("model", {"bootstrap": 0, "min_observations": 10**6})
+    raw["programme"][0]["line"][0]["target_group"] = "low_income"
     run(parse_scenario(raw), tmp_path / "out")
-    warnings_ = store.read_scenario_manifest(tmp_path / "out").warnings
-    assert any("programme 'a' line 1" in w for w in warnings_)
+    record = store.read_scenario_manifest(tmp_path / "out")
+    assert any("programme 'a' line 1: its strata hold" in w for w in record.warnings)
+    note = [w for w in record.warnings if "line 1 is allocated to low_income" in w]
+    assert len(note) == 1 and "below 60% of the median" in note[0] and "below 250,000 SEK a year" in note[0]
+    assert any("families: measured as children under 18" in n for n in record.notes)
 
 
 def test_unused_line_attributes_are_named(tmp_path):
@@ -216,10 +233,17 @@ SMALL = {"name": "exec", "source": {"preset": "tiny", "years": 1, "seed": 11}, "
 
 
 def test_dask_cluster_gives_the_local_executors_bytes(tmp_path):
-    """Replications through local processes and through a dask.distributed LocalCluster: same bytes."""
+    """Replications through a local process and through a dask.distributed LocalCluster: same bytes; a pool
+    of local processes returns results in seed order. (The scenario's replications go through one spawned
+    process, not two: each pays the package's import and kernel loading, some 12 s.)"""
+    from functools import partial
+
+    from flyttkedja.scenario.executor import map_replications
+
     distributed = pytest.importorskip("distributed")
+    assert map_replications(partial(pow, 2), list(range(8)), workers=2) == [2 ** k for k in range(8)]
     sc = parse_scenario(SMALL)
-    run(sc, tmp_path / "local", workers=2)
+    run(sc, tmp_path / "local", workers=1)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
         run(sc, tmp_path / "dask", scheduler=cl.scheduler_address)
     for name in ("comparison", "summary"):
@@ -279,7 +303,7 @@ def test_market_allocation_on_generated_programmes(lines, seed):
                                      landlord="public" if t == "rental" else None) for t, r, m, g, c in lines))
     run_ = market_run(cfg, seed, prog, 1)
     reference = income_reference(run_.moves)
-    gross, _ = chain_counts(run_, reference, ["9980", "9981", "9982"], len(prog.lines))
+    gross, _, _ = chain_counts(run_, reference, ["9980", "9981", "9982"], len(prog.lines))
     moves, young, old = (gross[:, COUNTS.index(c)] for c in ("moves", "reached_young_adults", "reached_seniors"))
     assert (young + old <= moves).all()
     cs = completions_only(trace(run_.moves, run_.dwellings, run_.programme_dwellings, window=run_.window,

@@ -182,8 +182,10 @@ def ledger_file(output: str | os.PathLike) -> Path:
 
 
 def scenario_file(directory: str | os.PathLike, name: str) -> Path:
-    """``comparison`` (Parquet), ``model`` (JSON) or ``summary`` (text) file of a scenario directory."""
-    return Path(directory) / {"comparison": COMPARISON_FILE, "model": MODEL_FILE, "summary": SCENARIO_SUMMARY}[name]
+    """``comparison`` (Parquet), ``model`` (JSON), ``summary`` (text), ``check_json`` or ``check_text``
+    (the output-checking summary, named as a report's) file of a scenario directory."""
+    return Path(directory) / {"comparison": COMPARISON_FILE, "model": MODEL_FILE, "summary": SCENARIO_SUMMARY,
+                              "check_json": REPORT_CHECK_JSON, "check_text": REPORT_CHECK_TEXT}[name]
 
 
 def is_register(directory: str | os.PathLike) -> bool:

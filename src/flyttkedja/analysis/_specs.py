@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 
 from flyttkedja.analysis._engine import Family, Prepared, Spec, family, margins, ratio_rows
+from flyttkedja.analysis.groups import BELOW_MEDIAN
 
 NO_DWELLING = "no_dwelling"  # origin of a link that vacated no dwelling in the study area
 
@@ -197,7 +198,7 @@ def rounds_spec(b: Builder, rounds: int) -> Spec | None:
     cells = [(c + off, g, k, cls) for c, g, k, cls in fam.cells.select("_cell", "_group", "step", "income_class")
              .iter_rows()]
     chains_of = dict(b.base().select("_group", "_base").iter_rows())
-    classes = {"below_median": ("bottom_quintile", "lower_middle"), "bottom_quintile": ("bottom_quintile",)}
+    classes = {"below_median": BELOW_MEDIAN, "bottom_quintile": ("bottom_quintile",)}
     out = []
     for g in [*b.p.groups["_group"].to_list(), None]:
         mine = [c for c in cells if g is None or c[1] == g]

@@ -28,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -203,8 +204,37 @@ def protect(model: Model, rules: Rules = Rules(), *, cost: np.ndarray | None = N
     secondaries join the queue, so they get the same guarantee.
     ``cost`` (default: count + 1) is the loss of withholding an item.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _protect(model, rules, cost, primary)
+    key = _protection_key(model, rules, cost, primary)
+    if key not in _PROTECTED:
+        with threadpool_limits(limits=1, user_api="blas"):
+            _PROTECTED[key] = _protect(model, rules, cost, primary)
+        while len(_PROTECTED) > PROTECTED_KEPT:
+            _PROTECTED.pop(next(iter(_PROTECTED)))
+    return _copy(_PROTECTED[key])
+
+
+# the same release protected again in one process (a report and its convention tables, a rerun, a test
+# suite's many reports of one register) is looked up, not solved again: protection is a pure function
+PROTECTED_KEPT = 32
+_PROTECTED: dict[bytes, Protection] = {}
+
+
+def _protection_key(model: Model, rules: Rules, cost, primary) -> bytes:
+    """Content hash of everything :func:`_protect` reads."""
+    h = hashlib.blake2b(digest_size=32)
+    for M in (model.A, model.E, model.G):
+        M = sparse.csr_matrix(M)
+        for a in (np.asarray(M.shape, np.int64), M.indptr.astype(np.int64), M.indices.astype(np.int64),
+                  M.data.astype(np.float64)):
+            h.update(np.ascontiguousarray(a).tobytes())
+    for a in (model.x, model.fixed, cost, primary):
+        h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
+    h.update(repr(rules).encode())
+    return h.digest()
+
+
+def _copy(p: Protection) -> Protection:
+    return Protection(p.suppressed.copy(), p.primary.copy(), p.zeros.copy(), p.unprotectable.copy(), p.lps)
 
 
 def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
@@ -219,7 +249,9 @@ def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
     up = np.zeros(n_items)    # largest upward move of each item among the deviations found
     down = np.zeros(n_items)  # largest downward move
     unprotectable = np.zeros(n_items, bool)
-    lps = 0
+    if not suppressed.any():  # nothing withheld: no linear program at all
+        return Protection(suppressed, prim, zeros & ~prim, unprotectable, 0)
+    lps = [0]
     done = np.zeros(n_items, bool)
     while True:
         todo = np.flatnonzero(suppressed & ~done)
@@ -227,41 +259,57 @@ def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
             break
         for p in todo[np.argsort(values[todo], kind="stable")]:
             done[p] = True
-            if up[p] + down[p] >= rules.width - 1e-7:
+            if _opened(up[p], down[p]) >= rules.width:
                 continue
-            # the interval may open upwards, downwards (if the count is large enough) or partly each way
-            w, v = rules.width, values[p]
-            splits = [(w, 0.0), *([(0.0, w)] if v >= w else []),
-                      *((w - d, d) for d in range(1, int(min(v, w - 1)) + 1))]
-            found = None
-            for need_up, need_down in splits:
-                moves = []
-                for target in (need_up, -need_down):
-                    if (target > 0 and up[p] >= target - 1e-7) or (target < 0 and down[p] >= -target - 1e-7) \
-                            or target == 0:
-                        continue
-                    y, local = None, _neighbourhood(model, p, suppressed)
-                    for cells in ([local, None] if local is not None else [None]):
-                        lps += 1
-                        y = _deviation(model, p, target, suppressed, cost, cells)
-                        if y is not None:
-                            break
-                    if y is None:
-                        break
-                    moves.append(y)
-                else:
-                    found = moves
-                    break
+            found = _cover(model, p, values[p], rules.width, up, down, suppressed, cost, lps)
             if found is None:
                 unprotectable[p] = True
                 continue
             for y in found:
                 move = A @ y
-                moved = np.abs(move) > 1e-7
-                suppressed |= moved & ~suppressed & ~fixed
+                suppressed |= (np.abs(move) > 1e-7) & ~fixed
                 up = np.maximum(up, move)
                 down = np.maximum(down, -move)
-    return Protection(suppressed, prim, zeros & ~prim, unprotectable, lps)
+    return Protection(suppressed, prim, zeros & ~prim, unprotectable, lps[0])
+
+
+def _opened(up: float, down: float) -> float:
+    """Integer width of an attacker's interval around a count that deviations move ``up`` and ``down``.
+
+    The interval for a count c contains [c − down, c + up]; the whole numbers
+    it cannot exclude besides c number floor(up) + floor(down) (1.5 up and
+    1.5 down leave c − 1 … c + 1: width 2, not 3).
+    """
+    return np.floor(up + 1e-7) + np.floor(down + 1e-7)
+
+
+def _cover(model: Model, p: int, value: float, width: int, up, down, suppressed, cost, lps: list):
+    """Deviations that together open item p's interval to ``width`` (None: impossible); counts LPs in ``lps``.
+
+    The interval may open upwards, downwards (if the count is large enough)
+    or partly each way; a direction the deviations found so far reach needs
+    no new one. Each deviation is sought in p's neighbourhood first, then
+    over every cell.
+    """
+    splits = [(width, 0.0), *([(0.0, width)] if value >= width else []),
+              *((width - d, d) for d in range(1, int(min(value, width - 1)) + 1))]
+    local = _neighbourhood(model, p, suppressed)
+    for need_up, need_down in splits:
+        moves = []
+        for target in (need_up, -need_down):
+            if target == 0 or np.floor((up if target > 0 else down)[p] + 1e-7) >= abs(target):
+                continue
+            for cells in ([local, None] if local is not None else [None]):
+                lps[0] += 1
+                y = _deviation(model, p, target, suppressed, cost, cells)
+                if y is not None:
+                    break
+            if y is None:
+                break
+            moves.append(y)
+        else:
+            return moves
+    return None
 
 
 def implied_zeros(A: sparse.csr_matrix, values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -350,25 +398,64 @@ def _deviation(model: Model, p: int, target: float, suppressed: np.ndarray, cost
     touches = np.diff(A.indptr) > 0
     soft = np.flatnonzero(~suppressed & ~model.fixed & touches)
     hard = np.flatnonzero(model.fixed & touches)
-    S = A[soft]
     m = len(soft)
     eye = sparse.identity(m, format="csr")
-    # variables: y (n, free above −x) then t (m, ≥ 0)
-    A_ub = sparse.vstack([sparse.hstack([S, -eye]), sparse.hstack([-S, -eye]),
-                          sparse.hstack([G, sparse.csr_matrix((G.shape[0], m))])]).tocsr()
-    b_ub = np.r_[np.zeros(2 * m), b_g]
-    eq = sparse.vstack([A[[p]], E, A[hard]])
-    A_eq = sparse.hstack([eq, sparse.csr_matrix((eq.shape[0], m))]).tocsr()
-    b_eq = np.r_[target, np.zeros(eq.shape[0] - 1)]
-    c = np.r_[np.zeros(n), cost[soft]]
-    bounds = np.c_[np.r_[-x, np.zeros(m)], np.full(n + m, np.inf)]
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    if res.status != 0:
+    # variables: y (n, ≥ −x), then each published item's move split as u − v (u, v ≥ 0, each at its cost)
+    rest = sparse.vstack([G, A[[p]], E, A[hard]])
+    M = sparse.vstack([sparse.hstack([A[soft], -eye, eye]),
+                       sparse.hstack([rest, sparse.csr_matrix((rest.shape[0], 2 * m))])]).tocsc()
+    zeros = np.zeros(m + E.shape[0] + len(hard))
+    lo = np.r_[zeros[:m], np.full(G.shape[0], -np.inf), target, zeros[m:]]
+    hi = np.r_[zeros[:m], b_g, target, zeros[m:]]
+    res = _solve(np.r_[np.zeros(n), cost[soft], cost[soft]], M, lo, hi, np.r_[-x, np.zeros(2 * m)])
+    if res is None:
         return None
     y = np.zeros(n_all)
-    y[slice(None) if cells is None else cells] = res.x[:n]
+    y[slice(None) if cells is None else cells] = res[:n]
     y[np.abs(y) < 1e-9] = 0.0
     return y
+
+
+def _solve(c: np.ndarray, M: sparse.csc_matrix, row_lower: np.ndarray, row_upper: np.ndarray,
+           col_lower: np.ndarray) -> np.ndarray | None:
+    """min c·z s.t. row_lower ≤ M z ≤ row_upper, z ≥ col_lower, by HiGHS's dual simplex (None: no optimum).
+
+    Without presolve: these LPs are small and solved once each, and HiGHS's
+    presolve costs about as much as the simplex itself (measured: 15 vs 30 ms
+    on a small register's release).
+    """
+    import highspy
+
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = M.shape[1], M.shape[0]
+    lp.col_cost_ = c
+    lp.col_lower_, lp.col_upper_ = col_lower, np.full(M.shape[1], inf)
+    lp.row_lower_, lp.row_upper_ = np.where(np.isinf(row_lower), -inf, row_lower), row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = M.indptr, M.indices, M.data
+    h = _highs(presolve=False)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return np.asarray(h.getSolution().col_value)
+
+
+def _highs(presolve: bool):
+    """A silent, single-threaded HiGHS instance (presolve: see :func:`_solve`).
+
+    ``highspy._Highs`` (exported by highspy) is the solver without the
+    callback layer of ``highspy.Highs``, which prints a banner on creation
+    before any option can silence it.
+    """
+    import highspy
+
+    h = highspy._Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("presolve", "on" if presolve else "off")
+    return h
 
 
 def attack(model: Model, suppressed: np.ndarray, targets: np.ndarray | None = None, *,
@@ -384,9 +471,8 @@ def attack(model: Model, suppressed: np.ndarray, targets: np.ndarray | None = No
     targets: with ``enough``, a target that two points found so far already
     set ``enough`` whole numbers apart is not solved for, and its (low, high) are those
     points' values — an inner bound, at least ``enough`` wide (the question
-    "is any count known to within ±1?" is ``enough=3``). The solver is
-    scipy's HiGHS, or the same HiGHS through ``highspy`` (if installed)
-    re-solved from the last basis, which is many times faster on large releases.
+    "is any count known to within ±1?" is ``enough=3``). One HiGHS model is
+    re-solved from the last basis (:class:`_Attacker`).
     """
     A, x = model.A, model.x
     targets = np.flatnonzero(suppressed) if targets is None else np.asarray(targets)
@@ -397,17 +483,17 @@ def attack(model: Model, suppressed: np.ndarray, targets: np.ndarray | None = No
     T = A[targets]
     seen_low, seen_high = T @ x, T @ x
     with threadpool_limits(limits=1, user_api="blas"):
-        solve = _solver(model, np.asarray(suppressed, bool))
+        attacker = _Attacker(model, np.asarray(suppressed, bool))
         for i, p in enumerate(targets):
             # counts are whole numbers: what two points prove is the whole numbers between them
             if enough is not None and np.floor(seen_high[i] + 1e-6) - np.ceil(seen_low[i] - 1e-6) >= enough:
                 low[p], high[p] = seen_low[i], seen_high[i]
                 continue
             for sign, out in ((1.0, low), (-1.0, high)):
-                status, value, point = solve(A[p], sign)
+                status, value, point = attacker.solve(A[p], sign)
                 if status == "optimal":
                     out[p] = value
-                    if enough is not None and point is not None:
+                    if enough is not None:
                         values = T @ point
                         np.minimum(seen_low, values, out=seen_low)
                         np.maximum(seen_high, values, out=seen_high)
@@ -416,56 +502,49 @@ def attack(model: Model, suppressed: np.ndarray, targets: np.ndarray | None = No
     return low, high
 
 
-def _solver(model: Model, suppressed: np.ndarray):
-    """``solve(row, sign)`` → (status, min of sign × row @ x (times sign), the optimal x) over the attack's set."""
-    A, x = model.A, model.x
-    pub = np.flatnonzero(~suppressed)
-    A_eq = sparse.vstack([A[pub], model.E]).tocsr()
-    b_eq = np.r_[A[pub] @ x, np.zeros(model.E.shape[0])]
-    try:
-        import highspy  # optional: same solver, one model re-solved from the last basis
-    except ImportError:
-        highspy = None
-    if highspy is None:
-        G = model.G if model.G.shape[0] else None
-        b_ub = np.zeros(model.G.shape[0]) if G is not None else None
+class _Attacker:
+    """The attacker's LP over a release, built once and re-solved from the last basis.
 
-        def solve(row, sign):
-            c = sign * row.toarray().ravel()
-            res = linprog(c, A_ub=G, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-            status = {0: "optimal", 3: "unbounded"}.get(res.status, "failed")
-            return status, (sign * res.fun if res.status == 0 else None), (res.x if res.status == 0 else None)
-        return solve
-    rows = sparse.vstack([A_eq, model.G]).tocsc()
-    inf = highspy.kHighsInf
-    n = A.shape[1]
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, rows.shape[0]
-    lp.col_cost_ = np.zeros(n)
-    lp.col_lower_, lp.col_upper_ = np.zeros(n), np.full(n, inf)
-    lp.row_lower_ = np.r_[b_eq, np.full(model.G.shape[0], -inf)]
-    lp.row_upper_ = np.r_[b_eq, np.zeros(model.G.shape[0])]
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = rows.indptr, rows.indices, rows.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(lp)
-    previous = [np.zeros(0, np.int32)]
+    Variables: the cells x ≥ 0. Rows: every published item (fixed at its
+    value), the identities E x = 0 and G x ≤ 0. :meth:`solve` changes only
+    the objective, so the last optimal basis stays primal feasible and HiGHS
+    needs a few pivots per solve, not a solve from scratch.
+    """
 
-    def solve(row, sign):
-        idx = np.union1d(previous[0], row.indices).astype(np.int32)  # clear the last objective, set this one
+    def __init__(self, model: Model, suppressed: np.ndarray):
+        import highspy
+
+        A, x = model.A, model.x
+        published = np.flatnonzero(~np.asarray(suppressed, bool) & (np.diff(A.indptr) > 0))
+        rows = sparse.vstack([A[published], model.E, model.G]).tocsc()
+        inf = highspy.kHighsInf
+        n, n_e, n_g = A.shape[1], model.E.shape[0], model.G.shape[0]
+        values = A[published] @ x
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, rows.shape[0]
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_, lp.col_upper_ = np.zeros(n), np.full(n, inf)
+        lp.row_lower_ = np.r_[values, np.zeros(n_e), np.full(n_g, -inf)]
+        lp.row_upper_ = np.r_[values, np.zeros(n_e + n_g)]
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = rows.indptr, rows.indices, rows.data
+        self.h = _highs(presolve=True)
+        self.h.passModel(lp)
+        self.previous = np.zeros(0, np.int32)
+        self._status = {highspy.HighsModelStatus.kOptimal: "optimal", highspy.HighsModelStatus.kUnbounded: "unbounded"}
+
+    def solve(self, row: sparse.csr_matrix, sign: float) -> tuple[str, float | None, np.ndarray | None]:
+        """(status, min of sign · row @ x times sign, the optimal x) — sign −1: the max."""
+        idx = np.union1d(self.previous, row.indices).astype(np.int32)  # clear the last objective, set this one
         cost = np.zeros(len(idx))
         cost[np.searchsorted(idx, row.indices)] = sign * row.data
-        h.changeColsCost(len(idx), idx, cost)
-        previous[0] = row.indices.astype(np.int32)
-        h.run()
-        status = h.getModelStatus()
-        if status == highspy.HighsModelStatus.kOptimal:
-            return "optimal", sign * h.getInfo().objective_function_value, np.asarray(h.getSolution().col_value)
-        if status == highspy.HighsModelStatus.kUnbounded:
-            return "unbounded", None, None
-        return "failed", None, None
-    return solve
+        self.h.changeColsCost(len(idx), idx, cost)
+        self.previous = row.indices.astype(np.int32)
+        self.h.run()
+        status = self._status.get(self.h.getModelStatus(), "failed")
+        if status != "optimal":
+            return status, None, None
+        return status, sign * self.h.getInfo().objective_function_value, np.asarray(self.h.getSolution().col_value)
 
 
 def secondary_suppression(

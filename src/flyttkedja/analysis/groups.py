@@ -143,6 +143,11 @@ def target_flags(households: pl.DataFrame, groups: Mapping[str, pl.Expr]) -> pl.
         raise SchemaError(f"target groups: cannot evaluate over moves columns {households.columns}: {exc}") from None
 
 
+#: the income classes of :func:`area_income_classes` that are below the median (Mast's rounds "into
+#: below-median-income areas": the tables' ``rounds`` and the transition model count these)
+BELOW_MEDIAN = ("bottom_quintile", "lower_middle")
+
+
 def area_income_classes(areas: pa.Table | pl.DataFrame, dwellings: pa.Table) -> pl.DataFrame:
     """Income class of each area: ``area_id, income_class`` (bottom_quintile / lower_middle / upper_half).
 

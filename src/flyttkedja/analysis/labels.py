@@ -25,6 +25,11 @@ _LABELS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "cooperative": ("cooperative", "bostadsrätt"),
     "owner": ("owner-occupied", "äganderätt"),
     "all": ("all", "alla"),
+    # landlords and building types (schema.LANDLORDS, schema.BUILDING_TYPES)
+    "public": ("public", "allmännyttig"),
+    "private": ("private", "privat"),
+    "multi_dwelling": ("multi-dwelling", "flerbostadshus"),
+    "small_house": ("small house", "småhus"),
     # end reasons (schema.END_REASONS)
     "new_household": ("new household", "nytt hushåll"),
     "in_migrant": ("in-migrant", "inflyttare (inrikes)"),

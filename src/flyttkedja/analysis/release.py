@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+from flyttkedja import store
 from flyttkedja.analysis.disclosure import Model, Protection, Rules
 
 MOVE_ENDS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # the last move vacates nothing
@@ -291,5 +292,67 @@ def checking_text(summary: dict) -> str:
                  "withheld" if "primary" in t else "")
         lines.append(f"{name}: {t['rows']} rows, {t['published_counts']} published counts, "
                      f"{t['withheld_rows']} rows withheld{extra}; smallest published count "
+                     f"{t['smallest_published_count']}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ output checking of a scenario run
+def model_checking(model) -> dict:
+    """Output-checking summary of a transition model's counts as a scenario run's model file publishes them.
+
+    ``model``: the estimated :class:`~flyttkedja.scenario.model.TransitionModel`
+    before disclosure control (its :meth:`disclosed` is what is written). Per
+    count array: cells, records counted, withheld counts (1 to threshold − 1
+    records, and those withheld with them by the consistency rules), the
+    smallest published count.
+    """
+    from flyttkedja.scenario.model import COUNT_ARRAYS
+
+    out = model.disclosed()
+    tables = {}
+    for name in COUNT_ARRAYS:
+        if getattr(model, name) is None:  # an optional array the model does not have
+            continue
+        raw, pub = (np.asarray(getattr(m, name)) for m in (model, out))
+        positive = pub[pub > 0]
+        tables[f"model.{name}"] = {"cells": int(raw.size), "nonzero_counts": int((raw > 0).sum()),
+                                   "published_counts": int((pub > 0).sum()),
+                                   "withheld": int(((raw > 0) & (pub == 0)).sum()),
+                                   # counted again over the cells kept (a margin never includes a withheld cell)
+                                   "recounted": int(((pub != raw) & (pub > 0)).sum()),
+                                   "smallest_published_count": int(positive.min()) if positive.size else None}
+    return {"method": "primary suppression of the transition model's counts",
+            "rules": {"rules": "scb" if model.threshold >= 5 else "unsafe", "threshold": int(model.threshold)},
+            "tables": tables, "withheld_counts": int(sum(t["withheld"] for t in tables.values())),
+            "recounted_counts": int(sum(t["recounted"] for t in tables.values())),
+            "not_in_release_model": f"{store.MODEL_FILE}'s counts are not in a report's linear-programming release "
+                                    "model (no secondary suppression, no identities with a report's tables, not in "
+                                    "the ledger): a report and a scenario run of one register are two outputs to check"}
+
+
+def scenario_checking(model_summary: dict, comparison: pl.DataFrame, register_source: bool) -> dict:
+    """The scenario run's output-checking summary: the model's counts and where the comparison's figures come from."""
+    methods = comparison["method"].unique().sort().to_list()
+    return {**model_summary, "comparison": {
+        "rows": comparison.height, "withheld_rows": int(comparison["suppressed"].sum()), "methods": methods,
+        "source": (f"register: every transition-model figure is computed from {store.MODEL_FILE}'s published counts"
+                   if register_source else "synthetic preset: no register microdata; the microsimulation runs "
+                   "on synthetic markets")}}
+
+
+def scenario_checking_text(summary: dict) -> str:
+    """:func:`scenario_checking` in plain words (for a secure environment's output checker)."""
+    c = summary["comparison"]
+    lines = [f"Output checking summary — scenario run: {summary['method']}",
+             f"Rule set {summary['rules']['rules']}: counts of 1 to {summary['rules']['threshold'] - 1} vacancy "
+             f"records withheld (written as 0), and the counts withheld with them so that the filler-group "
+             f"shares stay consistent; {summary['withheld_counts']} counts withheld in all.",
+             f"Not covered: {summary['not_in_release_model']}.",
+             f"{store.COMPARISON_FILE}: {c['rows']} rows ({', '.join(c['methods'])}), {c['withheld_rows']} withheld; "
+             f"{c['source']}.", ""]
+    for name, t in summary["tables"].items():
+        lines.append(f"{name}: {t['cells']} cells, {t['nonzero_counts']} non-zero counts, {t['published_counts']} "
+                     f"published, {t['withheld']} withheld, {t['recounted']} recounted over kept cells; "
+                     f"smallest published count "
                      f"{t['smallest_published_count']}")
     return "\n".join(lines)

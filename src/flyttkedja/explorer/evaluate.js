@@ -3,7 +3,8 @@
 // A line-by-line port of flyttkedja.scenario.evaluation.evaluate (Python) and what it calls:
 // TransitionModel.line_weights / probabilities / expectations (scenario/model.py) and
 // programme_kinds, unused_attributes, sparse_lines, _model_values, expectation_rows
-// (scenario/compare.py). Same inputs (model.json's counts, a programme as the scenario TOML's
+// (scenario/compare.py), and the intervals and net of scenario/evaluation.py (standard_errors,
+// effective_chains, net_for_lines). Same inputs (model.json's counts, a programme as the scenario TOML's
 // structure), same rows to 1e-9: sums run in the order numpy runs them where the result depends
 // on it (shrinkage sums row by row, in stratum order), and everything else is elementwise.
 // tests/test_browser_explorer.py compares the two on generated programmes; change them together.
@@ -17,7 +18,11 @@
   const LENGTH_BINS = 21;
   const ROUNDS = 6;
   const GROSS = "moves_gross_per_100_new";
+  const NET = "moves_net_per_100_new";
+  const RATIO = "displacement_ratio";
+  const ROUNDS_MEASURE = "below_median_share_by_round";
   const METHOD = "transition_model";
+  const NET_METHOD = "gross_x_displacement";
   const MOVE_REASONS = ["new_household", "in_migrant", "immigrant", "not_vacated"];
   const LINE_FIELDS = ["count", "tenure", "rooms", "building_type", "landlord", "municipality", "area_type",
                        "level", "target_group"];
@@ -189,6 +194,28 @@
     return x;
   }
 
+  // h with (I - Q) h = r (h = N r): (I - Q) = A^T = U^T L^T Pi, so U^T y = r, L^T z = y, h[perm] = z.
+  function solveRight(lu, r) {
+    const { A, perm, S } = lu, y = zeros(S), z = zeros(S), h = zeros(S);
+    for (let i = 0; i < S; i++) {
+      let s = r[i];
+      for (let j = 0; j < i; j++) s -= A[j * S + i] * y[j];
+      y[i] = s / A[i * S + i];
+    }
+    for (let i = S - 1; i >= 0; i--) {
+      let s = y[i];
+      for (let j = i + 1; j < S; j++) s -= A[j * S + i] * z[j];
+      z[i] = s;
+    }
+    for (let i = 0; i < S; i++) h[perm[i]] = z[i];
+    return h;
+  }
+
+  // Python's round-trip of a 97.5% t quantile (compare.t975)
+  const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042];
+  const t975 = (df) => (df >= 1 && df <= 30 ? T975[df - 1] : Z975);
+
   // x (n) @ M (n, m)
   function vecMat(x, M, n, m, cols) {
     const out = zeros(cols === undefined ? m : cols);
@@ -221,6 +248,7 @@
       this.groupFills = dense(record.group_fills, S * G);
       this.firstGroup = dense(record.first_group, G * S * W);
       this.firstCogroup = dense(record.first_cogroup, G * S * G);
+      this.vacatedIncome = dense(record.vacated_income, S * 2);  // null: estimated without areas
       if (this.firstCogroup === null) {  // hand-built models (TransitionModel.__post_init__)
         this.firstCogroup = zeros(G * S * G);
         for (let g = 0; g < G; g++) for (let s = 0; s < S; s++) {
@@ -267,9 +295,15 @@
       const P0 = total(this.first) > 0 ? shrunk(this.first, this.firstRows, W, levels, k, null) : P;
       const F = shrunk(this.groupFills, this.fills, G, levels, k, zeros(G)).map((v) => Math.min(Math.max(v, 0), 1));
       const lu = factor(P, S, W);
+      let B = null;  // share of the dwellings vacated in each stratum in below-median-income areas
+      if (this.vacatedIncome !== null && total(this.vacatedIncome) > 0) {
+        const below = zeros(S);
+        for (let s = 0; s < S; s++) below[s] = this.vacatedIncome[s * 2];
+        B = shrunk(below, rowSums(this.vacatedIncome, S, 2), 1, levels, k, null).map((v) => Math.min(Math.max(v, 0), 1));
+      }
       const moveP = zeros(S);  // P @ moves_flag
       for (let i = 0; i < S; i++) { let s = 0; for (let j = 0; j < W; j++) s += P[i * W + j] * this.movesFlag[j]; moveP[i] = s; }
-      this._probs = { P, P0, F, lu, moveP, alloc: new Map() };
+      this._probs = { P, P0, F, B, lu, moveP, alloc: new Map() };
       return this._probs;
     }
 
@@ -309,7 +343,32 @@
       return String(value);
     }
 
+    // TransitionModel.line_weights: a line that leaves its area open is the mixture over the
+    // (municipality, area type) cells the programme spec places it in (model.json's meta.placement,
+    // written by the model's estimation from synth's placement rule); otherwise matchingWeights.
     lineWeights(attrs) {
+      const cells = this.placementOf(attrs);
+      if (cells === null) return this.matchingWeights(attrs);
+      const w = zeros(this.S), relaxed = [];
+      for (const [muni, areaType, share] of cells) {
+        const [wc, rc] = this.matchingWeights({ ...attrs, municipality: muni, area_type: areaType });
+        for (let s = 0; s < this.S; s++) w[s] += share * wc[s];
+        for (const k of rc) if (!relaxed.includes(k)) relaxed.push(k);
+      }
+      return [w, relaxed];
+    }
+
+    placementOf(attrs) {
+      const table = this.meta.placement;
+      if (!table || !(this.keys.includes("area_type") || this.keys.includes("municipality"))) return null;
+      const muni = attrs.municipality === undefined ? null : attrs.municipality;
+      const areaType = attrs.area_type === undefined ? null : attrs.area_type;
+      if (muni !== null && areaType !== null) return null;
+      const cells = table.cells[`${muni === null ? "*" : muni}|${areaType === null ? "*" : areaType}`];
+      return cells === undefined ? null : cells;
+    }
+
+    matchingWeights(attrs) {
       const keys = this.keys, S = this.S;
       const want = {};
       for (const k of keys) want[k] = this.attributeLabel(k, attrs[k === "size_band" ? "rooms" : k]);
@@ -521,31 +580,299 @@
       return [programme, ...rows];
     }
 
-    row(name, measure, group, est, lo, hi, n, line, area) {  // compare._row
+    row(name, measure, group, est, lo, hi, n, line, area, method) {  // compare._row
       const f = (x) => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
-      return { programme: name, line: line === undefined ? null : line, area: area || "region", method: METHOD,
+      return { programme: name, line: line === undefined ? null : line, area: area || "region", method: method || METHOD,
                measure, group, estimate: f(est), lower: f(lo), upper: f(hi), n: Math.trunc(n), suppressed: false };
     }
 
-    expectationRows(prog, kinds, counts, munis) {  // compare.expectation_rows with bootstrap=0
+    // compare.expectation_rows with bootstrap=0, with evaluation._with_intervals' intervals
+    expectationRows(prog, kinds, counts, munis) {
       const point = this.values(kinds, counts, munis), spec = this.spec();
+      const se = this.standardErrors(kinds, counts, munis);
       const n = this.records, sigma = this.modelError(), rows = [];
+      const interval = (measure, est, s) => {
+        if (!Number.isFinite(s)) return [null, null];
+        if (measure === GROSS || measure === "chain_length_mean") s = Math.hypot(s, sigma * est);
+        const lo = est - Z975 * s, hi = est + Z975 * s;
+        return [Math.max(lo, 0), measure.startsWith("end_") ? Math.min(hi, 1) : hi];
+      };
       point.forEach((values, li) => {
         const line = li === 0 ? null : String(li);
-        if (li === 0) rows.push(this.row(prog.name, "chain_length_mean", null, values[0], null, null, n));
+        if (li === 0) rows.push(this.row(prog.name, "chain_length_mean", null, values[0], ...interval("chain_length_mean", values[0], se[0][0]), n));
         spec.forEach(([name, group, area, scale], k) => {
           if (area !== "region" && !munis.length) return;
           const est = values[k] * scale;
           if (!Number.isFinite(est)) return;
-          let lo = null, hi = null;
-          if (name === GROSS && sigma > 0) {
-            const half = Z975 * Math.abs(sigma * est);  // np.hypot(0, model_error * est)
-            lo = est - half; hi = est + half;
-          }
-          rows.push(this.row(prog.name, name, group, est, lo, hi, n, line, area));
+          rows.push(this.row(prog.name, name, group, est, ...interval(name, est, se[li][k] * scale), n, line, area));
         });
       });
       return rows;
+    }
+
+    // ---------------------------------------------------------------- intervals (evaluation.standard_errors)
+    hierarchy(n) {  // evaluation._hierarchy: c (levels x S) and each level's records per group
+      const levels = this.levels(), S = this.S, k = this.shrinkage, L = levels.length;
+      const c = [], totals = [];
+      let carry = new Float64Array(S).fill(1);
+      levels.forEach((lev, li) => {
+        let nGroups = 0;
+        for (let i = 0; i < S; i++) nGroups = Math.max(nGroups, lev[i] + 1);
+        const tot = zeros(nGroups);
+        for (let i = 0; i < S; i++) tot[lev[i]] += n[i];
+        totals.push(tot);
+        const ci = zeros(S), next = zeros(S);
+        for (let i = 0; i < S; i++) {
+          const ni = tot[lev[i]];
+          const lam = li === L - 1 ? (ni > 0 ? 1 : 0) : (ni > 0 ? ni / Math.max(ni + k, 1e-300) : 0);
+          ci[i] = carry[i] * lam;
+          next[i] = carry[i] * (1 - lam);
+        }
+        c.push(ci);
+        carry = next;
+      });
+      return { c, totals };
+    }
+
+    through(hier, x) {  // evaluation._Operator @ x
+      const levels = this.levels(), S = this.S, out = zeros(S);
+      if (!hier.agg) hier.agg = hier.totals.map((tot) => zeros(tot.length));  // scratch, reused
+      for (let li = 0; li < levels.length; li++) {
+        const lev = levels[li], tot = hier.totals[li], agg = hier.agg[li], ci = hier.c[li];
+        agg.fill(0);
+        for (let i = 0; i < S; i++) agg[lev[i]] += ci[i] * x[i];
+        for (let i = 0; i < S; i++) { const t = tot[lev[i]]; out[i] += t > 0 ? agg[lev[i]] / Math.max(t, 1e-300) : 0; }
+      }
+      return out;
+    }
+
+    sparseRows(counts) {  // the non-zero cells of a count array, row by row (cached per array)
+      if (!this._sparse) this._sparse = new Map();
+      if (!this._sparse.has(counts)) {
+        const { S, W } = this, start = new Int32Array(S + 1), cols = [], p = [];
+        const n = rowSums(counts, S, W);
+        for (let r = 0; r < S; r++) {
+          start[r] = cols.length;
+          for (let j = 0; j < W; j++) { const c = counts[r * W + j]; if (c !== 0) { cols.push(j); p.push(c / n[r]); } }
+        }
+        start[S] = cols.length;
+        this._sparse.set(counts, { n, start, cols: Int32Array.from(cols), p: Float64Array.from(p) });
+      }
+      return this._sparse.get(counts);
+    }
+
+    moments(counts, u, z) {  // evaluation._moments (over the non-zero cells only: the rest add 0)
+      const S = this.S, sp = this.sparseRows(counts), { n, start, cols, p } = sp;
+      const vu = zeros(S), vz = zeros(S), cuz = zeros(S);
+      for (let r = 0; r < S; r++) {
+        const lo = start[r], hi = start[r + 1];
+        if (lo === hi) continue;
+        let mu = 0, mz = 0;
+        for (let q = lo; q < hi; q++) { mu += p[q] * u[cols[q]]; mz += p[q] * z[cols[q]]; }
+        let a = 0, b = 0, x = 0;
+        for (let q = lo; q < hi; q++) {
+          const du = u[cols[q]] - mu, dz = z[cols[q]] - mz;
+          a += p[q] * du * du; b += p[q] * dz * dz; x += p[q] * du * dz;
+        }
+        vu[r] = a; vz[r] = b; cuz[r] = x;
+      }
+      return { n, vu, vz, cuz };
+    }
+
+    variance(mom, ax, ay) {  // evaluation._variance, the gradients carried through already
+      let s = 0;
+      for (let r = 0; r < this.S; r++) s += mom.n[r] * (ax[r] * ax[r] * mom.vu[r] + ay[r] * ay[r] * mom.vz[r] + 2 * ax[r] * ay[r] * mom.cuz[r]);
+      return s;
+    }
+
+    bernoulliVariance(hier, hits, n, x) {  // evaluation._bernoulli_variance
+      const ax = this.through(hier, x);
+      let s = 0;
+      for (let r = 0; r < this.S; r++) {
+        const p = n[r] > 0 ? hits[r] / Math.max(n[r], 1e-300) : 0;
+        s += n[r] * ax[r] * ax[r] * p * (1 - p);
+      }
+      return s;
+    }
+
+    standardErrors(kinds, counts, munis) {  // evaluation.standard_errors: (1 + lines) x spec columns
+      const pr = this.probabilities(), { S, W, G } = this, c = this.c, spec = this.spec();
+      const m = Float64Array.from(this.movesFlag);
+      const sum = counts.reduce((a, b) => a + b, 0), share = counts.map((x) => x / sum);
+      const mats = [null, ...Array.from(new Set(kinds.map(([, g]) => g).filter((g) => g !== null))).sort((a, b) => a - b)];
+      const key = (g) => (g === null ? "none" : String(g));
+      const P0 = {}, F0 = {}, firstCounts = {}, hierFirst = {};
+      for (const g of mats) {
+        [P0[key(g)], F0[key(g)]] = g === null ? [pr.P0, pr.F] : this.allocated(g);
+        if (!this._firstGroupRows) this._firstGroupRows = new Map();  // one view per group (sparseRows caches by array)
+        if (g !== null && !this._firstGroupRows.has(g)) this._firstGroupRows.set(g, this.firstGroup.subarray(g * S * W, (g + 1) * S * W));
+        const fg = g === null ? null : this._firstGroupRows.get(g);
+        firstCounts[key(g)] = g === null || total(fg) === 0 ? this.first : fg;
+        hierFirst[key(g)] = this.hierarchy(rowSums(firstCounts[key(g)], S, W));
+      }
+      const hierLater = this.hierarchy(this.laterRows), hierFill = this.hierarchy(this.fills);
+      const vis = [], filled = [], filledFirst = [];
+      for (const [w, g] of kinds) {
+        const p0 = P0[key(g)];
+        const v = solve(pr.lu, vecMat(w, p0, S, W));
+        vis.push(v);
+        const fl = zeros(S), ff = zeros(S);
+        for (let s = 0; s < S; s++) {
+          fl[s] = v[s] * pr.moveP[s];
+          let m0 = 0;
+          for (let j = 0; j < W; j++) m0 += p0[s * W + j] * m[j];
+          ff[s] = w[s] * m0;
+        }
+        filled.push(fl); filledFirst.push(ff);
+      }
+      const sets = [kinds.map((_, li) => [li, share[li]]), ...kinds.map((_, li) => [[li, 1.0]])];
+      const masks = { region: new Float64Array(S).fill(1) };
+      const inMuni = this.byKey("municipality", munis);
+      if (inMuni !== null) {
+        masks.municipality = Float64Array.from(this.parts, (_, s) => (inMuni.some((row) => row[s] > 0) ? 1 : 0));
+        masks.rest = masks.municipality.map((v) => 1 - v);
+      }
+      const ten = this.byKey("tenure", c.tenures), areaInd = this.byKey("area_type", c.area_types);
+      const out = sets.map(() => new Array(spec.length).fill(NaN));
+      const weighted = (members, arrs) => {
+        const acc = zeros(S);
+        for (const [li, wt] of members) for (let s = 0; s < S; s++) acc[s] += wt * arrs[li][s];
+        return acc;
+      };
+      // per set (the programme, each line): what does not depend on the figure
+      const setVis = sets.map((members) => weighted(members, vis));
+      const setAyLater = setVis.map((vw) => this.through(hierLater, vw));
+      const setFirst = sets.map((members) => {
+        const byMat = {};
+        for (const g of mats) {
+          const mine = members.filter(([li]) => kinds[li][1] === g);
+          if (!mine.length) { byMat[key(g)] = null; continue; }
+          const start = weighted(mine, kinds.map(([w]) => w));
+          byMat[key(g)] = { start, ay: this.through(hierFirst[key(g)], start) };
+        }
+        return byMat;
+      });
+      const groupHits = this.groups.map((_, gi) => Float64Array.from(this.parts, (_, s) => this.groupFills[s * G + gi]));
+      const setFilled = sets.map((members) => {
+        const d = zeros(S);
+        for (const [li, wt] of members) {
+          for (let s = 0; s < S; s++) d[s] += wt * (filled[li][s] + (kinds[li][1] === null ? filledFirst[li][s] : 0));
+        }
+        return d;
+      });
+      spec.forEach(([name, group, area], col) => {
+        if (!(area in masks)) return;
+        let b = zeros(W), gi = null, a = new Float64Array(S).fill(1);
+        const a0 = {};
+        for (const g of mats) a0[key(g)] = new Float64Array(S).fill(1);
+        if (name === GROSS || name.startsWith("reached_")) {
+          b = m;
+          a = Float64Array.from(masks[area]);
+          for (const g of mats) a0[key(g)] = masks[area];
+          if (name.startsWith("reached_")) {
+            gi = this.groups.indexOf(group);
+            a = a.map((v, s) => v * pr.F[s * G + gi]);
+            for (const g of mats) { const f0 = F0[key(g)]; a0[key(g)] = masks[area].map((v, s) => v * f0[s * G + gi]); }
+          }
+        } else if (name.startsWith("vacancies_")) {
+          const areaKind = name.startsWith("vacancies_area_");
+          const ind = areaKind ? areaInd : ten;
+          if (ind === null) return;
+          const row = ind[(areaKind ? c.area_types : c.tenures).indexOf(group)];
+          for (let s = 0; s < S; s++) b[s] = row[s];
+        } else {
+          b[S + this.reasons.indexOf(group)] = 1;
+        }
+        const r = zeros(S), P = pr.P;
+        for (let s = 0; s < S; s++) { let x = 0; for (let j = 0; j < W; j++) x += P[s * W + j] * b[j]; r[s] = a[s] * x; }
+        const h = solveRight(pr.lu, r), z = zeros(W);
+        z.set(h);
+        const momLater = this.moments(this.later, b, z), momFirst = {};
+        for (const g of mats) momFirst[key(g)] = this.moments(firstCounts[key(g)], b, z);
+        sets.forEach((members, si) => {
+          const vw = setVis[si], ones = a.every((v) => v === 1);
+          let tot = this.variance(momLater, ones ? setAyLater[si] : this.through(hierLater, vw.map((v, s) => v * a[s])),
+                                  setAyLater[si]);
+          for (const g of mats) {
+            const first = setFirst[si][key(g)];
+            if (first === null) continue;
+            const a0g = a0[key(g)], ax = a0g.every((v) => v === 1) ? first.ay
+              : this.through(hierFirst[key(g)], first.start.map((v, s) => v * a0g[s]));
+            tot += this.variance(momFirst[key(g)], ax, first.ay);
+          }
+          if (gi !== null) {
+            const d = setFilled[si], mask = masks[area];
+            tot += this.bernoulliVariance(hierFill, groupHits[gi], this.fills, d.map((v, s) => v * mask[s]));
+          }
+          out[si][col] = Math.sqrt(Math.max(tot, 0));
+        });
+      });
+      return out;
+    }
+
+    effectiveChains(kinds, share) {  // evaluation.effective_chains
+      let inv = 0;
+      for (let l = 0; l < kinds.length; l++) {
+        const w = kinds[l][0];
+        let n = 0;
+        for (const lev of this.levels()) {  // the line's own strata, then their parents (as its rows borrow)
+          const groups = new Set();
+          for (let s = 0; s < this.S; s++) if (w[s] > 0) groups.add(lev[s]);
+          let nf = 0, nb = 0;
+          for (let s = 0; s < this.S; s++) if (groups.has(lev[s])) { nf += this.firstRows[s]; nb += this.firstRows[s] + this.laterRows[s]; }
+          n = nf || nb;
+          if (n > 0) break;
+        }
+        if (n <= 0) return 0;
+        inv += share[l] * share[l] / n;
+      }
+      return inv > 0 ? 1 / inv : 0;
+    }
+
+    shareInterval(p, extra, n) {  // evaluation._share_interval
+      if (!(n > 0)) return [null, null];
+      const half = Z975 * Math.sqrt(Math.max(p * (1 - p), 0) / n + extra);
+      return [Math.max(p - half, 0), Math.min(p + half, 1)];
+    }
+
+    // ---------------------------------------------------------------- net (evaluation.net_for_lines)
+    netForLines(prog, rows, n) {
+      const saved = this.meta.displacement;
+      if (saved === undefined || saved === null) {
+        return [[], ["the model carries no displacement ratios (it was not saved by a scenario run with a " +
+                     "microsimulation): net is not shown, only gross"]];
+      }
+      const gross = new Map();
+      for (const r of rows) if (r.measure === GROSS && r.area === "region") gross.set(r.line, r);
+      const out = [], notes = [], parts = [];
+      prog.lines.forEach((line, i) => {
+        const rooms = this.attributeLabel("rooms", line.rooms), muni = line.municipality, group = line.target_group;
+        const same = (a, b) => String(a === undefined ? null : a) === String(b === undefined ? null : b);
+        const d = saved.find((x) => same(x.tenure, line.tenure) && same(x.rooms, rooms) && same(x.municipality, muni)
+                                    && same(x.target_group, group));
+        if (d === undefined) {
+          notes.push(`programme ${pyRepr(prog.name)} line ${i + 1}: the model carries no displacement ratio for ` +
+                     `${line.tenure}, ${rooms} rooms, ${muni || "no municipality"}, ` +
+                     `${group ? "allocated to " + group : "not allocated"}: its net is not shown`);
+          parts.push(null);
+          return;
+        }
+        const g = gross.get(String(i + 1));
+        const seG = g.upper !== null ? (g.upper - g.estimate) / Z975 : 0;
+        const est = g.estimate * d.ratio, se = Math.hypot(d.ratio * seG, g.estimate * d.se), id = String(i + 1);
+        out.push(this.row(prog.name, RATIO, null, d.ratio, d.lower, d.upper, d.replications, id, "region", NET_METHOD));
+        out.push(this.row(prog.name, NET, null, est, est - Z975 * se, est + Z975 * se, n, id, "region", NET_METHOD));
+        parts.push([line.count, est, se]);
+      });
+      if (parts.length && parts.every((p) => p !== null)) {
+        const tot = parts.reduce((a, [c]) => a + c, 0);
+        let est = 0, v = 0;
+        for (const [c, e] of parts) est += c / tot * e;
+        for (const [c, , s] of parts) v += (c / tot * s) ** 2;
+        const se = Math.sqrt(v);
+        out.unshift(this.row(prog.name, NET, null, est, est - Z975 * se, est + Z975 * se, n, null, "region", NET_METHOD));
+      }
+      return [out, notes];
     }
 
     firstMatrix(group) { return group === null ? this.probabilities().P0 : this.allocated(group)[0]; }
@@ -589,27 +916,53 @@
       const rows = this.expectationRows(prog, kinds, counts, munis);
       const sum = counts.reduce((a, b) => a + b, 0);
       const share = counts.map((n) => n / sum);
-      const n = this.records, S = this.S;
+      const n = this.records, S = this.S, pr = this.probabilities();
+      const nEff = this.effectiveChains(kinds, share);
       const hist = zeros(LENGTH_BINS);
       kinds.forEach(([w, g], l) => { const h = this.lengthDistribution(w, g); for (let i = 0; i < LENGTH_BINS; i++) hist[i] += share[l] * h[i]; });
-      hist.forEach((v, k) => rows.push(this.row(prog.name, "chain_length_share", k === LENGTH_BINS - 1 ? `${k}+` : String(k), v, null, null, n)));
+      hist.forEach((v, k) => rows.push(this.row(prog.name, "chain_length_share", k === LENGTH_BINS - 1 ? `${k}+` : String(k), v,
+                                                 ...this.shareInterval(v, 0, nEff), n)));
+      const vacated = Array.from({ length: ROUNDS }, () => zeros(S));
+      kinds.forEach(([w, g], l) => {
+        const r = this.roundVacancies(w, g);
+        for (let k = 0; k < ROUNDS; k++) for (let s = 0; s < S; s++) vacated[k][s] += share[l] * r[k][s];
+      });
+      const totals = vacated.map(total);
+      if (pr.B !== null) {  // into below-median-income areas
+        const vn = rowSums(this.vacatedIncome, S, 2), hits = zeros(S);
+        for (let s = 0; s < S; s++) hits[s] = this.vacatedIncome[s * 2];
+        const hier = this.hierarchy(vn);
+        for (let k = 0; k < ROUNDS; k++) {
+          if (!(totals[k] > 0)) continue;
+          const f = vacated[k].map((v) => v / totals[k]);
+          let value = 0;
+          for (let s = 0; s < S; s++) value += f[s] * pr.B[s];
+          const extra = this.bernoulliVariance(hier, hits, vn, f);
+          rows.push(this.row(prog.name, ROUNDS_MEASURE, String(k + 1), value, ...this.shareInterval(value, extra, nEff * totals[k]), n));
+        }
+      }
       if (this.keys.includes("area_type")) {
-        const vacated = Array.from({ length: ROUNDS }, () => zeros(S));
-        kinds.forEach(([w, g], l) => {
-          const r = this.roundVacancies(w, g);
-          for (let k = 0; k < ROUNDS; k++) for (let s = 0; s < S; s++) vacated[k][s] += share[l] * r[k][s];
-        });
         const pos = this.keys.indexOf("area_type");
         for (const a of this.c.area_types) {
           for (let k = 0; k < ROUNDS; k++) {
             let inside = 0;
             for (let s = 0; s < S; s++) inside += vacated[k][s] * (this.parts[s][pos] === a ? 1 : 0);
-            const tot = total(vacated[k]);
-            if (tot > 0) rows.push(this.row(prog.name, `vacancies_area_${a}_share_by_round`, String(k + 1), inside / tot, null, null, n));
+            if (totals[k] > 0) {
+              const value = inside / totals[k];
+              rows.push(this.row(prog.name, `vacancies_area_${a}_share_by_round`, String(k + 1), value,
+                                 ...this.shareInterval(value, 0, nEff * totals[k]), n));
+            }
           }
         }
       }
-      const warnings = [...this.disclosureWarning(), ...this.unusedAttributes(prog), ...relaxed, ...this.sparseLines(prog, kinds, minObservations)];
+      const [netRows, netNotes] = this.netForLines(prog, rows, n);
+      rows.push(...netRows);
+      const warnings = [...this.disclosureWarning(), ...this.unusedAttributes(prog), ...relaxed,
+                        ...this.sparseLines(prog, kinds, minObservations), ...netNotes];
+      if (pr.B === null) {
+        warnings.push("the model holds no area incomes (estimated without the register's areas): " +
+                      "no rounds into below-median-income areas");
+      }
       return { programme: prog.name, dwellings: sum, municipalities: munis, model_error: this.modelError(), rows, warnings };
     }
   }

@@ -13,9 +13,13 @@
   const MAX_PROGRAMMES = 4;
   const COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"];
   const GROSS = "moves_gross_per_100_new";
+  const NET = "moves_net_per_100_new";
+  const RATIO = "displacement_ratio";
+  const ROUNDS_MEASURE = "below_median_share_by_round";
   const data = JSON.parse($("explorer-data").textContent);
   const C = data.constants;
   const model = new window.FlyttkedjaModel(data.model, C);
+  const hasIncome = model.probabilities().B !== null;  // rounds into below-median-income areas
   const host = $("explorer");
   const embedded = host.dataset.embedded === "1";  // a section of the report: its headings are one level down
   const H = embedded ? "h3" : "h2";
@@ -271,18 +275,20 @@
                     ...state.programmes.map((p, i) => el("th", { style: `color:${COLOURS[i]}`, text: p.name })));
     const spec = [["chain_length_mean", null, "region", 2]];
     for (const area of C.areas) spec.push([GROSS, null, area, 0]);
+    spec.push([NET, null, "region", 0]);
     for (const ten of C.tenures) spec.push([`vacancies_${ten}_per_100_new`, ten, "region", 0]);
     for (const g of model.groups) spec.push([`reached_${g}_per_100_new`, g, "region", 0]);
     const rows = spec.map(([measure, group, area, digits]) => {
-      const label = measure === GROSS ? `${t(measure)} · ${t("area_" + area)}`
+      const label = measure === GROSS ? `${t(measure)} · ${t("area_" + area)}` : measure === NET ? t("net_model")
         : measure.startsWith("vacancies_") ? `${t("vacancies")} · ${t(group)}`
         : measure.startsWith("reached_") ? `${t("reached")} · ${t(group)}` : t(measure);
       const cells = ok.map((res, pi) => {
         const row = res && find(res, measure, group, area);
+        const none = res && measure === NET ? t("no_ratio_some") : "–";  // never gross under a net label
         return el("td", { id: `fig-${pi}-${measure}-${area}`, "data-value": row ? String(row.estimate) : null,
-                          text: row ? withInterval(row, digits) : "–" });
+                          text: row ? withInterval(row, digits) : none });
       });
-      if (ok.every((res) => !res || !find(res, measure, group, area))) return null;
+      if (measure !== NET && ok.every((res) => !res || !find(res, measure, group, area))) return null;
       return el("tr", {}, el("td", { class: "k", text: label }), ...cells);
     }).filter((r) => r !== null);
     if (state.programmes.some((p) => runOf.has(p))) {
@@ -311,15 +317,20 @@
                       `${line.rooms === 5 ? "5+" : line.rooms} ${t("rooms")}`, line.building_type ? t(line.building_type) : null,
                       line.municipality || null, line.area_type ? t(line.area_type) : null,
                       line.target_group ? `→ ${t(line.target_group)}` : null].filter((x) => x !== null).join(", ");
+        const net = find(r.ok, NET, null, "region", String(li + 1)), ratio = find(r.ok, RATIO, null, "region", String(li + 1));
         rows.push(el("tr", {}, el("td", { class: "k", style: `color:${COLOURS[pi]}`, text: state.programmes[pi].name }),
                       el("td", { class: "k", text: what }),
                       el("td", { id: `line-${pi}-${li}-gross`, "data-value": row ? String(row.estimate) : null,
-                                 text: row ? withInterval(row, 0) : "–" })));
+                                 text: row ? withInterval(row, 0) : "–" }),
+                      el("td", { id: `line-${pi}-${li}-ratio`, text: ratio ? withInterval(ratio, 2) : t("no_ratio") }),
+                      el("td", { id: `line-${pi}-${li}-net`, "data-value": net ? String(net.estimate) : null,
+                                 text: net ? withInterval(net, 0) : t("no_ratio") })));
       });
     });
     return el("details", { id: "by-line" }, el("summary", { text: t("by_line") }),
               el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: t("programme") }), el("th", { text: t("line") }),
-                                                   el("th", { text: t(GROSS) }))),
+                                                   el("th", { text: t(GROSS) }), el("th", { text: t("ratio_line") }),
+                                                   el("th", { text: t("net_line") }))),
                  el("tbody", {}, ...rows)));
   }
 
@@ -347,29 +358,36 @@
 
   function charts(results) {
     const series = (fn) => results.map((r, pi) => (r.ok ? fn(r.ok, pi) : null)).filter((s) => s !== null);
-    const bar = (res, pi, cats, rows, extra) => Object.assign({
+    // every figure with its 95% interval: error bars, and the interval on hover
+    const errors = (rows) => (rows.some((r) => r && r.lower !== null) ? {
+      error_y: { type: "data", array: rows.map((r) => (!r || r.upper === null ? 0 : r.upper - r.estimate)),
+                 arrayminus: rows.map((r) => (!r || r.lower === null ? 0 : r.estimate - r.lower)), visible: true,
+                 color: "#222", thickness: 1, width: 3 },
+    } : {});
+    const bar = (res, pi, cats, rows, extra, format = ".4~g") => Object.assign({
       type: "bar", name: state.programmes[pi].name, marker: { color: COLOURS[pi] }, x: cats,
-      y: rows.map((r) => (r ? r.estimate : null)), hovertemplate: "%{x}: %{y:.4~g}<extra>%{fullData.name}</extra>",
-    }, extra || {});
+      y: rows.map((r) => (r ? r.estimate : null)),
+      customdata: rows.map((r) => (r && r.lower !== null ? [r.lower, r.upper] : [null, null])),
+      hovertemplate: `%{x}: %{y:${format}} (%{customdata[0]:${format}}–%{customdata[1]:${format}})<extra>%{fullData.name}</extra>`,
+    }, errors(rows), extra || {});
     const gross = series((res, pi) => {
       const areas = C.areas.filter((a) => find(res, GROSS, null, a));
-      const rows = areas.map((a) => find(res, GROSS, null, a));
-      return bar(res, pi, areas.map((a) => t("area_" + a)), rows, rows.some((r) => r.lower !== null) ? {
-        error_y: { type: "data", array: rows.map((r) => (r.upper === null ? 0 : r.upper - r.estimate)),
-                   arrayminus: rows.map((r) => (r.lower === null ? 0 : r.estimate - r.lower)), visible: true, color: "#222" },
-      } : {});
+      return bar(res, pi, areas.map((a) => t("area_" + a)), areas.map((a) => find(res, GROSS, null, a)));
     });
     const vac = series((res, pi) => bar(res, pi, C.tenures.map(t), C.tenures.map((x) => find(res, `vacancies_${x}_per_100_new`, x))));
     const reach = series((res, pi) => bar(res, pi, model.groups.map(t), model.groups.map((g) => find(res, `reached_${g}_per_100_new`, g))));
     const bins = Array.from({ length: 21 }, (_, k) => (k === 20 ? "20+" : String(k)));
-    const length = series((res, pi) => bar(res, pi, bins, bins.map((b) => find(res, "chain_length_share", b)),
-                                           { hovertemplate: "%{x}: %{y:.1%}<extra>%{fullData.name}</extra>" }));
-    const rounds = series((res, pi) => {
-      const rows = [1, 2, 3, 4, 5, 6].map((k) => find(res, `vacancies_area_${state.roundArea}_share_by_round`, String(k)));
-      return { type: "scatter", mode: "lines+markers", name: state.programmes[pi].name, line: { color: COLOURS[pi] },
-               x: [1, 2, 3, 4, 5, 6].map(String), y: rows.map((r) => (r ? r.estimate : null)),
-               hovertemplate: `${t("round")} %{x}: %{y:.1%}<extra>%{fullData.name}</extra>` };
+    const length = series((res, pi) => bar(res, pi, bins, bins.map((b) => find(res, "chain_length_share", b)), {}, ".1%"));
+    const roundLine = (measure) => series((res, pi) => {
+      const rows = [1, 2, 3, 4, 5, 6].map((k) => find(res, measure, String(k)));
+      return Object.assign({
+        type: "scatter", mode: "lines+markers", name: state.programmes[pi].name, line: { color: COLOURS[pi] },
+        x: [1, 2, 3, 4, 5, 6].map(String), y: rows.map((r) => (r ? r.estimate : null)),
+        customdata: rows.map((r) => (r && r.lower !== null ? [r.lower, r.upper] : [null, null])),
+        hovertemplate: `${t("round")} %{x}: %{y:.1%} (%{customdata[0]:.1%}–%{customdata[1]:.1%})<extra>%{fullData.name}</extra>`,
+      }, errors(rows));
     });
+    const rounds = roundLine(ROUNDS_MEASURE), roundsArea = roundLine(`vacancies_area_${state.roundArea}_share_by_round`);
     const figs = [
       ["gross", gross, layout(t(GROSS), { yaxis: { title: { text: t("per_100") }, rangemode: "tozero", gridcolor: "#e6e6e6", fixedrange: true } })],
       ["vacancies", vac, layout(t("vacancies_by_tenure"), { yaxis: { title: { text: t("per_100") }, rangemode: "tozero", gridcolor: "#e6e6e6", fixedrange: true } })],
@@ -377,8 +395,13 @@
       ["length", length, layout(t("length_distribution"), { xaxis: { title: { text: t("length_moves") }, type: "category", fixedrange: true },
                                                            yaxis: { tickformat: ".0%", rangemode: "tozero", gridcolor: "#e6e6e6", fixedrange: true } })],
     ];
+    const share = { tickformat: ".0%", rangemode: "tozero", gridcolor: "#e6e6e6", fixedrange: true };
+    if (hasIncome) {
+      figs.push(["rounds", rounds, layout(t("rounds_below_title"), {
+        xaxis: { title: { text: t("round") }, type: "category", fixedrange: true }, yaxis: share })]);
+    }
     if (model.keys.includes("area_type")) {
-      figs.push(["rounds", rounds, layout(`${t("rounds_title")}: ${t(state.roundArea)}`, {
+      figs.push(["rounds_area", roundsArea, layout(`${t("rounds_title")}: ${t(state.roundArea)}`, {
         xaxis: { title: { text: t("round") }, type: "category", fixedrange: true },
         yaxis: { tickformat: ".0%", rangemode: "tozero", gridcolor: "#e6e6e6", fixedrange: true } })]);
     }
@@ -413,7 +436,8 @@
          ...C.area_types.map((a) => el("option", { value: a, selected: a === state.roundArea, text: t(a) })))) : null;
     const chartDivs = figs.map(([name]) => el("div", { class: "xchart", id: `xchart-${name}`, "data-chart": name }));
     $("results").replaceChildren(...[el(H, { text: t("results") }), figuresTable(results), linesTable(results), warningsList(results),
-      el("div", { class: "xcharts" }, ...chartDivs.slice(0, 4)), roundPick, ...chartDivs.slice(4)].filter(Boolean));
+      el("div", { class: "xcharts" }, ...chartDivs.slice(0, 4)), ...chartDivs.slice(4).filter((d) => d.dataset.chart === "rounds"),
+      roundPick, ...chartDivs.slice(4).filter((d) => d.dataset.chart === "rounds_area")].filter(Boolean));
     drawing = drawing.then(async () => {
       const Plotly = await plotlyReady();
       for (const [name, traces, lay] of figs) {

@@ -51,10 +51,6 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "building_type": ("building type", "hustyp"),
     "municipality": ("municipality", "kommun"),
     "allocation": ("allocation", "tilldelning"),
-    "public": ("public", "allmännyttig"),
-    "private": ("private", "privat"),
-    "multi_dwelling": ("multi-dwelling", "flerbostadshus"),
-    "small_house": ("small house", "småhus"),
     "add_line": ("+ line", "+ rad"),
     "remove_line": ("remove the line", "ta bort raden"),
     "add_programme": ("+ programme", "+ program"),
@@ -63,8 +59,18 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "programme": ("Programme", "Program"),
     "results": ("What the programmes start", "Vad programmen startar"),
     "measure": ("per 100 new dwellings", "per 100 nya bostäder"),
-    "by_line": ("Gross moves of each line, per 100 of its own dwellings",
-                "Bruttoflyttningar per rad, per 100 av radens bostäder"),
+    "by_line": ("Each line, per 100 of its own dwellings: gross moves, and net where the model carries a "
+                "displacement ratio for the line's kind",
+                "Varje rad, per 100 av radens bostäder: bruttoflyttningar, och netto där modellen har en "
+                "undanträngningskvot för radens slag"),
+    "net_model": ("net moves per 100 new dwellings (gross × the run's displacement ratio for the lines' kinds)",
+                  "nettoflyttningar per 100 nya bostäder (brutto × körningens undanträngningskvot för radernas slag)"),
+    "net_line": ("net (gross × ratio)", "netto (brutto × kvot)"),
+    "ratio_line": ("displacement ratio", "undanträngningskvot"),
+    "no_ratio": ("no ratio for this kind", "ingen kvot för slaget"),
+    "no_ratio_some": ("no ratio for a line's kind", "ingen kvot för en rads slag"),
+    "rounds_below_title": ("Of the dwellings vacated in each round, share in below-median-income areas",
+                           "Av bostäderna som lämnas i varje omgång, andel i områden under medianinkomsten"),
     "line": ("line", "rad"),
     "from_run": ("From the scenario run's microsimulation, for the programme as it was run:",
                  "Från scenariokörningens mikrosimulering, för programmet som det kördes:"),
@@ -93,22 +99,29 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "not_loaded": ("could not open", "kunde inte öppna"),
     "no_programmes": ("the file has no [[programme]]", "filen har inget [[programme]]"),
     "no_warnings": ("The model has no warning for these programmes.", "Modellen har ingen varning för programmen."),
-    "interval_model_error": ("Brackets: 95% interval of gross moves from the model's out-of-sample error "
-                             "(cross-validated by municipality: {s}% relative). Other figures are the model's "
-                             "expectations.",
-                             "Parentes: 95-procentsintervall för bruttoflyttningar från modellens fel utanför "
-                             "urvalet (korsvaliderat per kommun: {s} % relativt). Övriga tal är modellens "
-                             "väntevärden."),
-    "no_model_error": ("The model's out-of-sample error was not measured: no intervals.",
-                       "Modellens fel utanför urvalet har inte mätts: inga intervall."),
+    "interval_model_error": ("Brackets and bars: 95% intervals. Every figure carries the model's sampling error "
+                             "(delta method over its counts); gross moves also its out-of-sample error "
+                             "(cross-validated by municipality: {s}% relative); net also the run's error of the "
+                             "displacement ratio.",
+                             "Parenteser och streck: 95-procentsintervall. Varje tal bär modellens urvalsfel "
+                             "(deltametoden över dess räkningar); bruttoflyttningar även felet utanför urvalet "
+                             "(korsvaliderat per kommun: {s} % relativt); netto även körningens fel i "
+                             "undanträngningskvoten."),
+    "no_model_error": ("Brackets and bars: 95% intervals of the model's sampling error (delta method over its "
+                       "counts). Its out-of-sample error was not measured, so they are too narrow for gross moves.",
+                       "Parenteser och streck: 95-procentsintervall för modellens urvalsfel (deltametoden över "
+                       "dess räkningar). Felet utanför urvalet har inte mätts, så de är för smala för "
+                       "bruttoflyttningar."),
     "method_text": ("Gross moves are the moves in the chains the programme's dwellings start (an absorbing Markov "
-                    "model of vacancy transitions, White 1970), not the net change in all moves of the market: "
-                    "a scenario run's microsimulation gives net and displacement. docs/explorer.md explains "
-                    "every figure.",
+                    "model of vacancy transitions, White 1970), not the net change in all moves of the market. "
+                    "Net is gross times the displacement ratio (net / gross) that the scenario run's "
+                    "microsimulation measured for programmes of one kind (tenure, rooms, municipality); a line "
+                    "of another kind has no net. docs/explorer.md explains every figure.",
                     "Bruttoflyttningar är flyttningarna i kedjorna som programmets bostäder startar (en absorberande "
                     "Markovmodell för vakansövergångar, White 1970), inte nettoförändringen av alla flyttningar "
-                    "på marknaden: en scenariokörnings mikrosimulering ger netto och undanträngning. "
-                    "docs/explorer.md förklarar varje tal."),
+                    "på marknaden. Netto är brutto gånger undanträngningskvoten (netto / brutto) som "
+                    "scenariokörningens mikrosimulering mätte för program av ett slag (upplåtelseform, rum, "
+                    "kommun); en rad av annat slag har inget netto. docs/explorer.md förklarar varje tal."),
 }
 
 #: the explorer's own style, scoped to its element (the report carries it too)

@@ -40,7 +40,8 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja import store
-from flyttkedja.io import atomic_directory, atomic_file, check_output, write_parquet
+from flyttkedja.analysis.release import model_checking, scenario_checking, scenario_checking_text
+from flyttkedja.io import atomic_directory, atomic_file, check_output, write_json, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
 from flyttkedja.scenario.model import Z975, TransitionModel, estimate
 from flyttkedja.schema import AREA_TYPES, TENURES
@@ -194,10 +195,16 @@ def transition_rows(model: TransitionModel, programme: Programme, *, bootstrap: 
     per100 = sim["moves"] / counts.sum() * 100
     rows.append(_row(programme.name, "transition_model", f"{GROSS}_simulated", None, per100.mean(),
                      *np.percentile(per100, [2.5, 97.5]), reps))
-    hist = sim["hist"].sum(axis=0) / sim["hist"].sum()
-    rows.append(_row(programme.name, "transition_model", "chain_length_share_0", None, hist[0], n=reps))
-    rows.append(_row(programme.name, "transition_model", "chain_length_share_5_plus", None, hist[5:].sum(), n=reps))
-    return rows
+    return rows + length_rows(model, programme)
+
+
+def length_rows(model: TransitionModel, programme: Programme) -> list[dict]:
+    """``chain_length_share`` of the transition model: the exact distribution of the absorbing chain, the
+    rows :meth:`TransitionModel.evaluate` gives (one implementation; the Monte Carlo chains' histogram is the
+    same quantity and is not printed a second time). The microsimulation gives the same measure traced."""
+    from flyttkedja.scenario.evaluation import LENGTH_MEASURE, evaluate
+
+    return [r for r in evaluate(model, programme)["rows"] if r["measure"] == LENGTH_MEASURE]
 
 
 def expectation_rows(model: TransitionModel, programme: Programme, *, bootstrap: int, seed: int,
@@ -299,6 +306,14 @@ def microsim_rows(programme: Programme, index: int, results: list[dict], munis: 
                                  n=reps, area=area))
         rows.append(_row(programme.name, "microsimulation", RATIO, None,
                          *_ratio(net_a[area][:, 0], gross_a[area][:, 0]), n=reps, area=area))
+    if all("lengths" in r for r in results):  # chain length distribution of the traced chains
+        from flyttkedja.scenario.evaluation import LENGTH_MEASURE
+
+        hist = np.stack([r["lengths"][index] for r in results])  # (reps, LENGTH_BINS)
+        for k in range(hist.shape[1]):
+            group = f"{k}+" if k == hist.shape[1] - 1 else str(k)
+            rows.append(_row(programme.name, "microsimulation", LENGTH_MEASURE, group,
+                             *_ratio(hist[:, k], hist.sum(axis=1)), n=reps))
     if all("rounds" in r for r in results):  # Mast's rounds in the traced chains
         by_round = np.stack([r["rounds"][index] for r in results])  # (reps, 2, rounds)
         for k in range(by_round.shape[2]):
@@ -358,7 +373,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     """
     from flyttkedja.core import trace, trace_register
     from flyttkedja.scenario.executor import map_replications
-    from flyttkedja.scenario.microsim import replicate
+    from flyttkedja.scenario.microsim import MARKET_RULE, MEASURED_AS, allocation_notes, replicate
     from flyttkedja.scenario.summary import summary_text
     from flyttkedja.synth import generate
     from flyttkedja.synth.config import load_config
@@ -372,14 +387,17 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
     say("tracing the source register", 0.0)
     if src.register:
         cs = trace_register(src.register, "new_builds")
+        areas_file = store.register_input(src.register, "areas")
+        areas = str(areas_file) if areas_file.is_file() else None  # rounds into below-median-income areas
     else:
         reg = generate(src.preset, scale=src.scale, years=src.years, seed=src.seed)
         cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
+        areas = reg.areas
         del reg
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
-                         shrinkage=ms.shrinkage)
+                         shrinkage=ms.shrinkage, areas=areas)
     del cs  # the model's records are all that is needed from here on
     messages = [str(w.message) for w in caught]
     sigma = 0.0
@@ -388,6 +406,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         cv = model.cross_validate()
         model.meta["cross_validation"] = cv
         sigma = float(cv.get("sigma", 0.0))
+    checking = model_checking(model)  # what model.json withholds (before the register's model is disclosed)
     if src.register:  # register microdata: every figure that leaves comes from the disclosed counts
         model = model.disclosed()
         messages.append(f"register source: the comparison uses the disclosure-controlled model "
@@ -397,6 +416,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
             warnings.warn(text, UnusedAttributeWarning, stacklevel=2)
             messages.append(text)
         messages += programme_kinds(model, prog)[2]
+        messages += allocation_notes(prog)
     messages += sparse_lines(model, scenario.programmes, ms.min_observations)
     rows = []
     for i, prog in enumerate(scenario.programmes):
@@ -424,6 +444,9 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         used = seeds[: len(results)]
         for i, prog in enumerate(scenario.programmes):
             rows += microsim_rows(prog, i, results, munis)
+        from flyttkedja.scenario.evaluation import displacement_by_kind
+
+        model.meta["displacement"] = displacement_by_kind(scenario.programmes, rows)  # net for new programmes
     else:
         messages.append("microsimulation skipped: the source is a register, not a synthetic preset")
     table = pa.Table.from_pylist(rows, schema=COMPARISON_SCHEMA)
@@ -443,11 +466,16 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                 notes=["target-group allocation: the transition model conditions the first filler on the group; "
                        "the microsimulation lets only eligible households get the line's dwellings, at completion "
                        "and at every re-letting (the market's rules; lowest_quintile and born_abroad lines stay "
-                       "open there)",
+                       "open there). Where the market's rule is not the measured definition: "
+                       + "; ".join(f"{g}: measured as {MEASURED_AS[g]}, the market's rule {MARKET_RULE[g]}"
+                                   for g in MARKET_RULE),
                        "gross = the chains the programme's dwellings start; net = the paired change in all moves "
                        "that fill a dwelling; displacement_ratio = net / gross"],
                 differences=diffs,
                 programme_municipalities={p.name: programme_municipalities(p) for p in scenario.programmes}))
             model.save(store.scenario_file(tmp, "model"))
+            check = scenario_checking(checking, frame, bool(src.register))
+            write_json(check, store.scenario_file(tmp, "check_json"))
+            store.scenario_file(tmp, "check_text").write_text(scenario_checking_text(check) + "\n", encoding="utf-8")
     say("done", 1.0)
     return frame

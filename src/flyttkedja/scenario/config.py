@@ -72,7 +72,7 @@ class Source:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    strata: tuple[str, ...] = ("tenure", "rooms", "area_type", "municipality")
+    strata: tuple[str, ...] = ("tenure", "rooms", "municipality", "area_type")
     threshold: int = 5
     min_observations: int = 30
     bootstrap: int = 200

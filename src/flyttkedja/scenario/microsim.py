@@ -36,12 +36,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from flyttkedja.analysis.groups import HOUSEHOLD_COLUMNS, TARGET_GROUPS, household_frame, income_reference, \
-    target_flags
+from flyttkedja.analysis.groups import HOUSEHOLD_COLUMNS, LOW_INCOME_SHARE, TARGET_GROUPS, household_frame, \
+    income_reference, target_flags
 from flyttkedja.schema import AREA_TYPES, TENURES
 from flyttkedja.synth.config import ConfigError, SynthConfig
 from flyttkedja.synth.programme import Programme as SynthProgramme
-from flyttkedja.synth.programme import ProgrammeLine
+from flyttkedja.synth.programme import DEFAULT_INCOME_CEILING, ProgrammeLine
 from flyttkedja.synth.register import build_register
 from flyttkedja.synth.simulate import simulate
 
@@ -50,6 +50,28 @@ GROUPS = tuple(TARGET_GROUPS)
 # lowest_quintile and born_abroad are no allocation rule a landlord applies: such lines stay open
 ALLOCATION_OF_GROUP = {"seniors": "seniors", "young_adults": "young_adults", "low_income": "low_income",
                        "families": "families"}
+# groups whose market allocation rule (docs/synthetic.md) is not the definition every measure uses
+# (flyttkedja.analysis.groups, in both methods): the two are named apart wherever a line is allocated
+MEASURED_AS = {"low_income": f"income per consumption unit below {LOW_INCOME_SHARE:.0%} of the median",
+               "families": "children under 18 in the household"}
+MARKET_RULE = {"low_income": f"household income below {DEFAULT_INCOME_CEILING:,} SEK a year",
+               "families": "a child of the household living at home, of any age"}
+
+
+def allocation_notes(programme) -> list[str]:
+    """One line per programme line allocated to a group whose market rule differs from its measured definition:
+    what the model conditions on, what the market lets in, and what ``reached_{group}`` counts."""
+    out = []
+    for i, line in enumerate(programme.lines):
+        g = line.target_group
+        if g in MARKET_RULE:
+            out.append(f"programme {programme.name!r} line {i + 1} is allocated to {g}: the transition model's first "
+                       f"filler has {MEASURED_AS[g]} (the measured definition), the microsimulation's market lets in "
+                       f"{MARKET_RULE[g]} (its allocation rule); reached_{g}_per_100_new counts {MEASURED_AS[g]} "
+                       f"in both methods")
+    return out
+
+
 # the counts of one run, by municipality: moves that fill a dwelling, vacated dwellings by tenure and by area
 # type, and moving (filling) households of each target group
 COUNTS = ("moves", *(f"vacancies_{t}" for t in TENURES), *(f"vacancies_area_{a}" for a in AREA_TYPES),
@@ -165,19 +187,25 @@ def completions_only(cs):
     return dataclasses.replace(cs, chains=keep.with_columns(chain_id=remap["_new"]), links=links)
 
 
-def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str],
+                 n_lines: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lines, COUNTS, municipalities) in the chains the programme's dwellings start, traced in this run;
-    and Mast's rounds (2, ROUNDS): dwellings vacated at step k in below-median-income areas, and all
-    dwellings vacated at step k (:func:`flyttkedja.analysis.tables.rounds`' definition)."""
+    Mast's rounds (2, ROUNDS): dwellings vacated at step k in below-median-income areas, and all
+    dwellings vacated at step k (:func:`flyttkedja.analysis.tables.rounds`' definition); and the chains by
+    length, (LENGTH_BINS,): 0, 1, ... moves, the last bin every longer chain (the transition model's
+    ``chain_length_share`` bins)."""
     from flyttkedja.analysis.tables import rounds
     from flyttkedja.core import trace
+    from flyttkedja.scenario.evaluation import LENGTH_BINS
 
     out = np.zeros((n_lines, len(COUNTS), len(munis)))
     by_round = np.zeros((2, ROUNDS))
     if len(run.programme_dwellings) == 0:
-        return out, by_round
+        return out, by_round, np.zeros(LENGTH_BINS)
     cs = completions_only(trace(run.moves, run.dwellings, run.programme_dwellings, window=run.window,
                                 max_gap_days=run.max_gap_days))
+    lengths = np.bincount(np.minimum(cs.chains["length"].to_numpy(), LENGTH_BINS - 1),
+                          minlength=LENGTH_BINS).astype(np.float64)
     share = rounds(cs, areas=run.areas, ci=False, disclosure=None, rounds=ROUNDS).filter(
         (pl.col("statistic") == "share") & (pl.col("area_class") == "below_median"))
     for r in share.iter_rows(named=True):
@@ -191,7 +219,7 @@ def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str], n_li
     links = links.with_columns(vac=pl.col("from_dwelling").is_not_null())
     frame = _with_dwellings(links, _dwelling_codes(run.dwellings, munis))
     frame = pl.concat([frame, _flags(frame, reference)], how="horizontal")
-    return _tally(frame, n_lines, len(munis)), by_round
+    return _tally(frame, n_lines, len(munis)), by_round, lengths
 
 
 def replicate(cfg: SynthConfig, programmes, years: int, seed: int) -> dict:
@@ -199,18 +227,19 @@ def replicate(cfg: SynthConfig, programmes, years: int, seed: int) -> dict:
 
     Returns ``{"base": (COUNTS, U), "total": [(COUNTS, U) per programme],
     "gross": [(lines, COUNTS, U) per programme], "rounds": [(2, ROUNDS) per
-    programme]}`` (U = the preset's
+    programme], "lengths": [(LENGTH_BINS,) chains by length per programme]}`` (U = the preset's
     municipalities in preset order); plain arrays, so that any executor can
     carry them.
     """
     munis = [m["code"] for m in cfg.section("municipality")]
     base = market_run(cfg, seed)
     reference = income_reference(base.moves)
-    out = {"base": market_counts(base, reference, munis), "total": [], "gross": [], "rounds": []}
+    out = {"base": market_counts(base, reference, munis), "total": [], "gross": [], "rounds": [], "lengths": []}
     for prog in programmes:
         run = market_run(cfg, seed, prog, years)
         out["total"].append(market_counts(run, reference, munis))
-        gross, by_round = chain_counts(run, reference, munis, len(prog.lines))
+        gross, by_round, lengths = chain_counts(run, reference, munis, len(prog.lines))
         out["gross"].append(gross)
         out["rounds"].append(by_round)
+        out["lengths"].append(lengths)
     return out

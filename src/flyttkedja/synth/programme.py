@@ -139,18 +139,37 @@ class Programme:
         return line.count * (year_index + 1) // self.years - line.count * year_index // self.years
 
 
-def _areas(line: ProgrammeLine, region, codes: list[str], name: str) -> np.ndarray:
-    ok = np.ones(len(region.area_muni), bool)
+def placement(line: ProgrammeLine, area_type, municipality, area_id=None) -> np.ndarray:
+    """Share of the line's dwellings each area gets: evenly over the areas that match the line.
+
+    The one placement rule of a programme line (the simulator draws its
+    dwellings' areas uniformly from the matching areas; the transition model
+    averages over the same areas when a line leaves its area open).
+    ``area_type`` and ``municipality``: one label per area (str; ``area_id``:
+    1-based ids, needed only for lines that name one). Returns (areas,)
+    weights summing to 1, or all zeros when no area matches.
+
+    >>> placement(ProgrammeLine(count=10, tenure="rental", rooms=2, municipality="9983"),
+    ...           ["mixed", "good", "mixed"], ["9983", "9983", "9980"]).tolist()
+    [0.5, 0.5, 0.0]
+    """
+    ok = np.ones(len(area_type), bool)
     if line.area_id is not None:
-        ok &= np.arange(len(ok)) == line.area_id - 1
+        ok &= np.asarray(area_id) == line.area_id
     if line.municipality is not None:
-        ok &= region.area_muni == codes.index(line.municipality)
+        ok &= np.asarray(municipality, dtype=object) == line.municipality
     if line.area_type is not None:
-        ok &= region.area_type == AREA_TYPES.index(line.area_type)
-    if not ok.any():
+        ok &= np.asarray(area_type, dtype=object) == line.area_type
+    return ok / ok.sum() if ok.any() else ok.astype(np.float64)
+
+
+def _areas(line: ProgrammeLine, region, codes: list[str], name: str) -> np.ndarray:
+    weight = placement(line, np.array(AREA_TYPES, dtype=object)[region.area_type],
+                       np.array(codes, dtype=object)[region.area_muni], np.arange(1, len(region.area_muni) + 1))
+    if not weight.any():
         raise ConfigError(f"programme {name!r}: no area of type {line.area_type} in municipality "
                           f"{line.municipality}" + (f" with area_id {line.area_id}" if line.area_id else ""))
-    return np.flatnonzero(ok)
+    return np.flatnonzero(weight)
 
 
 def programme_dwellings(cfg: SynthConfig, programme: Programme, year_index: int, rng: np.random.Generator,
