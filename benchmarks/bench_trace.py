@@ -14,7 +14,9 @@ a subset understates Python's time per move, whose dicts then fit in cache;
 6.1 us per move at 200,000 moves against 13.3 at 10.2 million).
 
 Sizes: ``FLYTTKEDJA_BENCH_MOVES`` (default 1e6, the CI subset; the issue's
-figure uses 1e7). Registers come from benchmarks/_registers.py, or from
+figure uses 1e7). Register files are read as ``trace(path)`` reads them, string code
+columns as dictionaries (``FLYTTKEDJA_BENCH_STRINGS=1``: plain strings, as from
+``pq.read_table`` or a polars String column; the code matcher's path). Registers come from benchmarks/_registers.py, or from
 :mod:`flyttkedja.synth` with ``FLYTTKEDJA_BENCH_SOURCE=synth``, cached as
 Parquet under ``FLYTTKEDJA_BENCH_DIR`` when set. ``test_ratios`` prints every
 figure (wall and CPU seconds) and checks the ratios tracer/polars

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 
 import numba
@@ -117,15 +118,19 @@ def test_cycles_and_max_length(n_ring: int, max_length: int) -> None:
 
 
 def with_one_and_two_threads(run) -> list:
-    """``run()`` with numba limited to 1 and to 2 threads (the machine's maximum when lower)."""
-    before = numba.get_num_threads()
+    """``run()`` with numba limited to 1 and to 2 threads (the machine's maximum when lower);
+    small registers too (``trace`` would otherwise run them on one thread: serial_when_small)."""
+    module = importlib.import_module("flyttkedja.core.trace")  # (flyttkedja.core.trace is the function)
+    before, below = numba.get_num_threads(), module.SERIAL_BELOW
     results = []
     try:
+        module.SERIAL_BELOW = 0
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
             results.append(run())
     finally:
         numba.set_num_threads(before)
+        module.SERIAL_BELOW = below
     return results
 
 

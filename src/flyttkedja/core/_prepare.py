@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from flyttkedja.core import _kernels as K
 from flyttkedja.io import to_arrow
-from flyttkedja.schema import CODE_LISTS, DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, check_table, conform_codes, counted, refuse
+from flyttkedja.schema import CODE_LISTS, DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, conform_codes, counted
 
 MOVE_COLUMNS = REQUIRED_COLUMNS["moves"]
 MAX_GAP_DAYS = 36_525  # a century: the kernels add it to int32 days
