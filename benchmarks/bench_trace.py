@@ -251,7 +251,6 @@ PEAK = textwrap.dedent("""
     sys.path.insert(0, {bench!r})
     from bench_trace import load_register, kernels
     from flyttkedja.core._prepare import prepare
-from flyttkedja.core.chainset import decoded
     moves, dwellings, window, max_gap = load_register({n})
     cols = [moves.column(c) for c in ("household_id", "move_date", "from_dwelling", "to_dwelling", "origin",
             "destination", "vacates", "fills", "income")] + [dwellings.column(c) for c in ("dwelling_id", "completed")]
