@@ -255,3 +255,24 @@ def test_scratch_arrays_are_writable_and_reach_the_kernels(shape) -> None:
     step = scratch(n, np.int64)
     K._end_codes(step, np.full(n, -1, np.int32), np.zeros(n, bool), np.full(n, 2, np.int8))  # numba writes into it
     assert (step == -2).all()  # origin 2 (in_migrant): END_REASONS[1]
+
+
+def test_chainset_by_keyword_positional_and_replace():
+    """The documented keywords (moves=, dwellings=) build the same ChainSet as positions and
+    dataclasses.replace; the register is required exactly once."""
+    import dataclasses
+
+    from flyttkedja.core import ChainSet
+
+    moves, dwellings = naive.random_register(random.Random(5), n_dwellings=8, n_days=20, p_corrupt=0.0)
+    cs = flyttkedja.trace(*tables(moves, dwellings), seeds="all")
+    by_kw = ChainSet(chains=cs.chains, links=cs.links, moves=cs.moves, dwellings=cs.dwellings,
+                     params=cs.params, quality=cs.quality)
+    by_pos = ChainSet(cs.chains, cs.links, cs.moves, cs.dwellings, cs.params, cs.quality)
+    replaced = dataclasses.replace(cs, chains=cs.chains.head(1))
+    for other in (by_kw, by_pos):
+        assert other.chains.equals(cs.chains) and other.moves.equals(cs.moves)
+        assert other.dwellings.equals(cs.dwellings) and other.convention == cs.convention
+    assert replaced.chains.height == 1 and replaced.moves.equals(cs.moves) and replaced.params == cs.params
+    with pytest.raises(TypeError, match="moves and dwellings"):
+        ChainSet(cs.chains, cs.links, cs.moves)

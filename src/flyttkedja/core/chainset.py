@@ -70,7 +70,7 @@ LINK_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ChainSet:
     """Chains and links traced from one register (see module docstring).
 
@@ -100,6 +100,21 @@ class ChainSet:
     _dwellings: pa.Table = field(repr=False)
     params: dict = field(default_factory=dict)
     quality: dict = field(default_factory=dict)
+
+    def __init__(self, chains: pl.DataFrame, links: pl.DataFrame, moves: pa.Table | None = None,
+                 dwellings: pa.Table | None = None, params: dict | None = None, quality: dict | None = None,
+                 *, _moves: pa.Table | None = None, _dwellings: pa.Table | None = None) -> None:
+        # the documented keywords are ``moves``/``dwellings``; ``_moves``/``_dwellings`` are the field
+        # names dataclasses.replace passes (the fields hold the tables as traced, possibly dictionary-encoded)
+        if (moves is None) == (_moves is None) or (dwellings is None) == (_dwellings is None):
+            raise TypeError("ChainSet needs moves and dwellings (each once)")
+        for name, value in (("chains", chains), ("links", links),
+                            ("_moves", moves if _moves is None else _moves),
+                            ("_dwellings", dwellings if _dwellings is None else _dwellings),
+                            ("params", {} if params is None else params),
+                            ("quality", {} if quality is None else quality)):
+            object.__setattr__(self, name, value)
+        self.__post_init__()
 
     @cached_property
     def moves(self) -> pa.Table:
@@ -232,8 +247,8 @@ def read_chainset(path: str | os.PathLike, *, register: str | os.PathLike | None
     return ChainSet(
         chains=pl.read_parquet(store.chains_file(path, "chains")),
         links=pl.read_parquet(store.chains_file(path, "links")),
-        _moves=moves,
-        _dwellings=dwellings,
+        moves=moves,
+        dwellings=dwellings,
         params=manifest.params,
         quality=manifest.quality,
     )
