@@ -102,7 +102,7 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
     totals = vacated.sum(axis=1)
     if pr.B is not None:  # into below-median-income areas (the tables' definition)
         vi = np.asarray(model.vacated_income, np.float64)
-        T = operators(model, pr)["vacated"]
+        T = operators(model)["vacated"]
         for k in range(ROUNDS):
             if totals[k] > 0:
                 f = vacated[k] / totals[k]
@@ -177,7 +177,7 @@ class _Operator:
         return out
 
 
-def operators(model, pr) -> dict:
+def operators(model) -> dict:
     """:class:`_Operator` of each count array the intervals use, once per model and set of counts (like
     :func:`point_probabilities`): later rows, first rows (unallocated and allocated to each group),
     filler groups, vacated dwellings' area incomes."""
@@ -254,7 +254,7 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
     """
     S, W = model.n_strata, pr.P.shape[1]
     m = model.moves_flag().astype(np.float64)
-    N, ops = pr.N, operators(model, pr)
+    N, ops = pr.N, operators(model)
     share = counts / counts.sum()
     mats = [None, *sorted({g for _, g in kinds if g is not None})]  # first rows: unallocated, allocated to g
     P0 = {g: (pr.P0 if g is None else pr.allocated(g)[0]) for g in mats}
