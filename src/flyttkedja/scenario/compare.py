@@ -54,6 +54,9 @@ COMPARISON_COLUMNS = {
 COMPARISON_SCHEMA = pa.schema([pa.field(k, t) for k, t in COMPARISON_COLUMNS.items()])
 AREAS = ("region", "municipality", "rest")
 GROSS, NET, RATIO = "moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio"
+# the model's gross × a run's displacement ratio (scenario.evaluation, the explorer): an estimate for a new
+# programme, not the net measured on the market, so it has its own name (never NET's)
+ADJUSTED = "moves_adjusted_per_100_new"
 ROUNDS_MEASURE = "below_median_share_by_round"  # group = round k: share of dwellings vacated there in such areas
 
 # 97.5% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96)
