@@ -68,16 +68,19 @@ def build_index(reg: Prepared) -> Index:
 
 def successors(reg: Prepared, n_spans: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """``(step, comp_first, inconsistent, orphan fills)`` from the time-ordered pass, in
-    parallel over ``n_spans`` spans of days (at most 8: each holds 8 bytes per dwelling;
-    the result does not depend on it)."""
+    parallel over ``n_spans`` spans of days (at most 8: each but the first holds 8 bytes
+    per dwelling, the first 4; the result does not depend on it)."""
     n_moves, n_dw = len(reg.mv_date), len(reg.dw_completed)
     if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's int32 state
         raise ValueError(f"too large: {n_moves} moves + {n_dw} dwellings (limit 2**31)")
-    step, comp_first = scratch(n_moves, np.int64), scratch(n_dw, np.int64)
-    state = scratch((min(max(1, n_spans), MAX_SPANS), 2 * n_dw), np.int32)
+    # int32: move rows and end codes fit (checked above); on this project's VM fresh memory
+    # costs about 3 ms per MB, so every byte the pass touches counts
+    step, comp_first = scratch(n_moves, np.int32), scratch(n_dw, np.int32)
+    first_span = scratch(n_dw, np.int32)
+    state = scratch((min(max(1, n_spans), MAX_SPANS) - 1, 2 * n_dw), np.int32)
     inconsistent, orphan = K.successors_by_time(
         reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
-        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, step, comp_first, state)
+        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, step, comp_first, first_span, state)
     return step, comp_first, int(inconsistent.sum()), int(orphan.sum())
 
 
@@ -91,7 +94,8 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
             return K.new_build_seeds(reg.dw_completed, index.comp_first, reg.start, reg.end)
     elif isinstance(seeds, pl.Expr):
         mask = pl.from_arrow(decoded(reg.dwellings)).select(seeds.fill_null(False).alias("seed"))["seed"].to_numpy()
-        selected = mask.astype(bool)[reg.dwelling_rows]
+        selected = mask.astype(bool)
+        selected = selected if reg.dwelling_rows is None else selected[reg.dwelling_rows]
     else:
         ids = np.asarray(seeds, dtype=np.int64)
         dense = reg.dense(ids)
@@ -357,7 +361,7 @@ def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
     """The dwellings' columns (but ``dwelling_id``) of the dense dwellings ``dense``: code
     columns from their int8 codes and the dates from the tracer's day arrays (gathers of
     bytes and days instead of Arrow's take across row-group chunks); the rest taken."""
-    rows = reg.dwelling_rows[dense]
+    rows = reg.table_rows(dense)
     days = {"completed": reg.dw_completed, "demolished": reg.dw_demolished}
     columns = [c for c in reg.dwellings.column_names if c != "dwelling_id"]
     plain = [c for c in columns if c not in reg.dw_codes and c not in days]
