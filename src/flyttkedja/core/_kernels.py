@@ -789,14 +789,15 @@ def household_conflicts(start, rows, day, mv_from, mv_to):
 
 
 @njit(cache=True)
-def household_conflicts_in_order(household, lo, span, day, mv_from, mv_to, twice, elsewhere):
+def household_conflicts_in_order(household, lo, last, day, mv_from, mv_to, twice, elsewhere):
     """:func:`household_conflicts` in one pass for tables in date order (the usual case):
     each household's previous move is the last one seen, kept as (date, to) per household
     id (compact ids, range ``span`` from ``lo``), so no sort and no second gather. Marks
     ``twice``/``elsewhere`` (bool) and returns True; returns False as soon as a date goes
-    backwards (the caller then sorts)."""
+    backwards (the caller then sorts). ``last`` (one int64 per household id of the range,
+    the caller's huge-page scratch: it is read at random) is overwritten."""
     NONE = np.int64(-1)
-    last = np.full(span, NONE, np.int64)  # (day << 32) | (to + 1): to is -1 (none) or a dense index
+    last[:] = NONE  # (day << 32) | (to + 1): to is -1 (none) or a dense index
     prev = np.int64(-(2**62))
     n = household.shape[0]
     for r in range(n):
@@ -931,7 +932,7 @@ def _is_filler(bits, r):
 
 
 @njit(cache=True)
-def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, sib):
+def fillings(step, comp_first, mv_date, mv_to, last, start, end, sib):
     """The members of every filling (tree convention), in linear time, into ``sib``
     (zero-filled by the caller). Returns the number of joiners.
 
@@ -946,7 +947,7 @@ def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, sib):
     """
     bits = _filler_bits(step, comp_first)
     day_start, rows, dense = _by_day(mv_date, start, end, True)
-    last = np.full(n_dw, -1, np.int64)  # (day << 32) | last member of the filling at d that day
+    last[:] = -1  # per dwelling, (day << 32) | last member of the filling at d that day
     n_join = 0
     for t in range(day_start.shape[0] - 1):
         lo, hi = day_start[t], day_start[t + 1]

@@ -223,7 +223,7 @@ def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.
         return twice, elsewhere
     lo, hi = int(household.min()), int(household.max())
     if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20) and K.household_conflicts_in_order(
-            household, np.int64(lo), hi - lo + 1, day, mv_from, mv_to, twice, elsewhere):
+            household, np.int64(lo), scratch(hi - lo + 1, np.int64), day, mv_from, mv_to, twice, elsewhere):
         return twice, elsewhere
     dense, k = _dense_households(household)
     start, rows = K.household_order(dense, k, day)

@@ -129,7 +129,8 @@ def fillings(reg: Prepared, index: Index) -> tuple[np.ndarray, int]:
     after m — filler, then its joiners in table order —, 0 at the end; one int32 per move)
     and the number of joiners."""
     sib = scratch(len(reg.mv_date), np.int32, zero=True)
-    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, len(reg.dw_completed),
+    last = scratch(len(reg.dw_completed), np.int64)  # read at random: huge pages
+    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, last,
                         reg.start, reg.end, sib)
     return sib, int(n_join)
 
@@ -295,14 +296,19 @@ def quality(reg: Prepared, index: Index) -> dict:
             "input_counts": reg.input_counts}  # accepted rows that break a "count" rule (schema.RULES)
 
 
-def _dates(days: np.ndarray) -> pl.Series:
-    """int32 days → a Date series on the same buffer (no cast pass)."""
+def _dates(days: np.ndarray, null: np.ndarray | None = None) -> pl.Series:
+    """int32 days → a Date series on the same buffer (no cast pass), null where ``null``
+    (a validity bitmap beside the buffer, no second pass)."""
     days = np.ascontiguousarray(days, dtype=np.int32)
-    return pl.from_arrow(pa.Array.from_buffers(pa.date32(), len(days), [None, pa.py_buffer(days)]))
+    bitmap = pa.py_buffer(np.packbits(~null, bitorder="little")) if null is not None and null.any() else None
+    return pl.from_arrow(pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)]))
 
 
-def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str) -> pl.Series:
-    """Codes → strings by a gather in polars (no Python objects per row)."""
+def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str, null: np.ndarray | None = None) -> pl.Series:
+    """Codes → strings by a gather in polars (no Python objects per row); null where ``null``
+    (gathered by a null index, not scattered afterwards: one pass)."""
+    if null is not None and null.any():
+        idx = _nullable(np.where(null, 0, idx), null)
     return pl.Series(name, list(labels), dtype=pl.String).gather(idx)
 
 
@@ -326,8 +332,7 @@ def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> 
 
 def _reasons(code: np.ndarray) -> pl.Series:
     """End reason codes → strings; -1 → null."""
-    return _codes_to(END_REASONS, np.maximum(code, 0).astype(np.int64), "end_reason").scatter(
-        np.flatnonzero(code < 0), None)
+    return _codes_to(END_REASONS, code.astype(np.int64), "end_reason", code < 0)
 
 
 def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offsets, links,
@@ -370,11 +375,10 @@ def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
     for c in columns:
         if c in reg.dw_codes:
             codes = reg.dw_codes[c][rows]
-            series[c] = _codes_to(CODE_LISTS[c], np.maximum(codes, 0).astype(np.int64), c).scatter(
-                np.flatnonzero(codes < 0), None)
+            series[c] = _codes_to(CODE_LISTS[c], codes.astype(np.int64), c, codes < 0)
         elif c in days:
             picked = days[c][dense]
-            series[c] = _dates(picked).scatter(np.flatnonzero(picked == K.NO_DATE), None)
+            series[c] = _dates(picked, picked == K.NO_DATE)
         else:
             series[c] = taken[c] if isinstance(taken, pl.DataFrame) else taken
     return pl.DataFrame(series, height=len(rows))
