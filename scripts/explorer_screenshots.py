@@ -106,7 +106,7 @@ def build_model(directory: Path, scale: float, replications: int = 3, workers: i
 
 WORDS = {
     "en": {"head": "| programme | gross moves per 100 new (95%) | in Kustvik | rest of the region | "
-                   "chains of one move | round 3 in below-median-income areas (95%) | net (gross × ratio) | "
+                   "chains of one move | round 3 in below-median-income areas (95%) | displacement-adjusted gross (gross × ratio) | "
                    "gross, model before disclosure control |",
            "no_net": "no ratio for a line's kind",
            "note": "Computed by `python scripts/explorer_screenshots.py --scale {scale}` (metro preset, scale "
@@ -115,7 +115,7 @@ WORDS = {
                    "line kind from {reps} paired market runs: {ratios})."},
     "sv": {"head": "| program | bruttoflyttningar per 100 nya (95 %) | i Kustvik | resten av regionen | "
                    "kedjor med en flyttning | omgång 3 i områden under medianinkomsten (95 %) | "
-                   "netto (brutto × kvot) | brutto, modellen före röjandeskydd |",
+                   "undanträngningsjusterat brutto (brutto × kvot) | brutto, modellen före röjandeskydd |",
            "no_net": "ingen kvot för en rads slag",
            "note": "Beräknat med `python scripts/explorer_screenshots.py --scale {scale}` (metro, skala {scale}, "
                    "5 år, frö 7; modellen behåller {kept} av sina {records} vakansposter efter röjandeskyddet; "
@@ -139,7 +139,7 @@ def figures_table(model, full, scenario, lang: str, scale: float) -> str:
         g = get[("moves_gross_per_100_new", "region", None, None)]
         one = get[("chain_length_share", "region", "1", None)]["estimate"]
         r3 = get[("below_median_share_by_round", "region", "3", None)]
-        net = get.get(("moves_net_per_100_new", "region", None, None))
+        net = get.get(("moves_adjusted_per_100_new", "region", None, None))  # gross × the run's ratio
         rows.append(f"| {prog.name} | {fmt(g['estimate'])} ({fmt(g['lower'])}–{fmt(g['upper'])}) | "
                     f"{fmt(get[('moves_gross_per_100_new', 'municipality', None, None)]['estimate'])} | "
                     f"{fmt(get[('moves_gross_per_100_new', 'rest', None, None)]['estimate'])} | "

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import Select  # noqa: E402
 from flyttkedja import store  # noqa: E402
 from flyttkedja.explorer import explorer_data, write_explorer  # noqa: E402
 from flyttkedja.scenario import evaluation, load_model, parse_scenario  # noqa: E402
-from flyttkedja.scenario.compare import NET, RATIO, ROUNDS_MEASURE  # noqa: E402
+from flyttkedja.scenario.compare import ADJUSTED, RATIO, ROUNDS_MEASURE  # noqa: E402
 
 CHARTS = ("gross", "vacancies", "reached", "length", "rounds", "rounds_area")
 
@@ -98,8 +98,8 @@ def test_browser_evaluate_equals_python(browser, page, explorer_dirs):  # noqa: 
         assert all(r["lower"] is not None for r in want["rows"])  # every figure with its interval, compared
     assert kinds == {"ignores", "no observed stratum", "fewer than", "no displacement ratio for"}
     # every new figure compared: rounds into below-median-income areas, net and ratio per line and programme
-    assert {(evaluation.METHOD, ROUNDS_MEASURE, True), (evaluation.NET_METHOD, NET, True),
-            (evaluation.NET_METHOD, NET, False), (evaluation.NET_METHOD, RATIO, False)} <= measures
+    assert {(evaluation.METHOD, ROUNDS_MEASURE, True), (evaluation.NET_METHOD, ADJUSTED, True),
+            (evaluation.NET_METHOD, ADJUSTED, False), (evaluation.NET_METHOD, RATIO, False)} <= measures
 
 
 def test_browser_evaluate_equals_python_on_a_suppressed_model(browser, page, explorer_model, tmp_path):  # noqa: F811
@@ -150,13 +150,13 @@ def test_line_added_through_the_controls(browser, page, explorer_dirs):  # noqa:
     assert cell().text.startswith(f"{want:,.0f}")
     assert browser.find_element(By.ID, "run-0-moves_net_per_100_new").text == "changed since the run"
     # net: the first line's kind (rental, 2 rooms, 9980) has a displacement ratio, the new one has none
-    net = {r["line"]: r for r in rows if r["measure"] == NET}
+    net = {r["line"]: r for r in rows if r["measure"] == ADJUSTED}
     assert set(net) == {"1"}
     first = browser.find_element(By.ID, "line-0-0-net")
     assert float(first.get_attribute("data-value")) == pytest.approx(net["1"]["estimate"], rel=1e-9)
     assert first.get_attribute("textContent") == f"{net['1']['estimate']:,.0f} ({net['1']['lower']:,.0f}–{net['1']['upper']:,.0f})"
     assert browser.find_element(By.ID, "line-0-1-net").get_attribute("textContent") == "no ratio for this kind"
-    assert browser.find_element(By.ID, "fig-0-moves_net_per_100_new-region").text == "no ratio for a line's kind"
+    assert browser.find_element(By.ID, "fig-0-moves_adjusted_per_100_new-region").text == "no ratio for a line's kind"
     drawn = browser.execute_script("return document.getElementById('xchart-gross').data[0].y[0]")
     assert drawn == pytest.approx(want, rel=1e-9)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

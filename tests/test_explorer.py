@@ -18,10 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 from flyttkedja import store
+from flyttkedja.analysis.labels import LANGS, label
 from flyttkedja.scenario import estimate, load_model, load_scenario
 from flyttkedja.scenario import evaluation
 from flyttkedja.io import write_parquet
-from flyttkedja.scenario.compare import COMPARISON_SCHEMA, GROSS, NET, RATIO, ROUNDS_MEASURE, expectation_rows, \
+from flyttkedja.scenario.compare import ADJUSTED, COMPARISON_SCHEMA, GROSS, NET, RATIO, ROUNDS_MEASURE, expectation_rows, \
     programme_kinds, transition_rows
 from flyttkedja.scenario.config import TARGET_GROUP_NAMES
 from flyttkedja.scenario.evaluation import as_programme
@@ -229,7 +230,7 @@ def test_net_for_lines_of_a_kind_the_model_carries(explorer_model):
     both = {"name": "n", "line": [{"count": 30, "tenure": "owner", "rooms": 4},
                                   {"count": 10, "tenure": "rental", "rooms": 2, "municipality": "9980"}]}
     res = explorer_model.evaluate(both)
-    net = {r["line"]: r for r in res["rows"] if r["measure"] == NET}
+    net = {r["line"]: r for r in res["rows"] if r["measure"] == ADJUSTED}
     gross = {r["line"]: r for r in res["rows"] if r["measure"] == GROSS and r["area"] == "region"}
     assert set(net) == {None, "1", "2"} and all(r["method"] == evaluation.NET_METHOD for r in net.values())
     assert net["1"]["estimate"] == pytest.approx(gross["1"]["estimate"] * 0.6)
@@ -237,15 +238,17 @@ def test_net_for_lines_of_a_kind_the_model_carries(explorer_model):
     assert net[None]["estimate"] == pytest.approx(0.75 * net["1"]["estimate"] + 0.25 * net["2"]["estimate"])
     assert net["1"]["lower"] < net["1"]["estimate"] < net["1"]["upper"]
     assert not any("displacement" in w for w in res["warnings"])
+    for lang in LANGS:  # the run's net and this estimate of it: two names that do not even begin alike
+        assert label(NET, lang).split()[0] != label(ADJUSTED, lang).split()[0]
     mixed = {"name": "m", "line": [*both["line"], {"count": 5, "tenure": "cooperative", "rooms": 3}]}
     res = explorer_model.evaluate(mixed)
-    assert {r["line"] for r in res["rows"] if r["measure"] == NET} == {"1", "2"}  # no programme net
+    assert {r["line"] for r in res["rows"] if r["measure"] == ADJUSTED} == {"1", "2"}  # no programme net
     assert res["warnings"][-1] == ("programme 'm' line 3: the model carries no displacement ratio for cooperative, "
-                                   "3 rooms, no municipality, not allocated: its net is not shown")
+                                   "3 rooms, no municipality, not allocated: its displacement-adjusted gross is not shown")
     no_ratios = dataclasses.replace(explorer_model, meta={k: v for k, v in explorer_model.meta.items()
                                                           if k != "displacement"})
     res = no_ratios.evaluate(both)
-    assert not any(r["measure"] == NET for r in res["rows"])
+    assert not any(r["measure"] == ADJUSTED for r in res["rows"])
     assert sum("no displacement ratios" in w for w in res["warnings"]) == 1
 
 

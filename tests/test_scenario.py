@@ -192,6 +192,29 @@ def test_line_weights_match_attributes(model):
         model.line_weights({"tenure": "palace"})
 
 
+def test_supply_beyond_the_register_is_named(traced):
+    """New builds against the whole vacancy flow by kind: the counts add up to the register's, and a line
+    that takes a kind's share of new supply beyond every municipality's gets one note naming it."""
+    from flyttkedja.scenario import parse_scenario
+    from flyttkedja.scenario.compare import supply_by_kind, supply_lines
+
+    supply = supply_by_kind(traced)
+    moves = pl.from_arrow(traced.moves.select(["to_dwelling", "fills"]))
+    fills = moves.filter(pl.col("fills") & pl.col("to_dwelling").is_not_null()).height
+    assert sum(v for (t, r, m), (b, v) in supply.items() if m == "*") == fills
+    assert sum(b for (t, r, m), (b, v) in supply.items() if m == "*") == (traced.chains["seed_kind"] == "new_build").sum()
+    (t, r, m), (b, v) = max(((k, x) for k, x in supply.items() if k[2] != "*"), key=lambda kv: kv[1][1])
+    line = {"tenure": t, "rooms": min(int(r.rstrip("+")), 5), "municipality": m}
+    top = max(bb / vv for (tt, rr, mm), (bb, vv) in supply.items() if (tt, rr) == (t, r) and mm != "*" and vv >= 30)
+    big = int(np.ceil((top * v - b) / (1 - top))) + 5  # enough dwellings to pass the largest share
+    sc = parse_scenario({"name": "s", "programme": [{"name": "small", "line": [{"count": 1, **line}]},
+                                                     {"name": "big", "line": [{"count": big, **line}]}]})
+    notes = supply_lines(supply, sc.programmes)
+    named = {"big"} | ({"small"} if (1 + b) / (1 + v) > top else set())
+    assert {n.split("'")[1] for n in notes} == named and all("saturation" in n for n in notes)
+    assert "programme 'big' line 1: " in notes[-1]
+
+
 def _area_type_mass(model, w):
     pos = model.keys.index("area_type")
     which = np.array([s.split("|")[pos] for s in model.strata])

@@ -146,7 +146,14 @@ _LABELS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "convention_tree": ("trees: every household moving in (CBS)", "träd: alla hushåll som flyttar in (CBS)"),
     # scenario measures (flyttkedja.scenario.compare): the headline ones; others show as their code
     "moves_gross_per_100_new": ("gross moves per 100 new dwellings", "bruttoflyttningar per 100 nya bostäder"),
-    "moves_net_per_100_new": ("net moves per 100 new dwellings", "nettoflyttningar per 100 nya bostäder"),
+    # two quantities, two names (neither begins like the other): the net a run measured on the market, and
+    # the explorer's estimate of it for a new programme (the model's gross × the run's displacement ratio)
+    "moves_net_per_100_new": ("net moves per 100 new dwellings (change in all moves of the market)",
+                              "nettoflyttningar per 100 nya bostäder (förändring av alla flyttningar på marknaden)"),
+    "moves_adjusted_per_100_new": ("displacement-adjusted gross per 100 new dwellings (gross × the run's "
+                                   "displacement ratio for the lines' kinds)",
+                                   "undanträngningsjusterat brutto per 100 nya bostäder (brutto × körningens "
+                                   "undanträngningskvot för radernas slag)"),
     "displacement_ratio": ("displacement ratio (net / gross)", "undanträngningskvot (netto / brutto)"),
     "transition_model": ("transition model", "övergångsmodell"),
     "microsimulation": ("microsimulation", "mikrosimulering"),

@@ -18,7 +18,7 @@
   const LENGTH_BINS = 21;
   const ROUNDS = 6;
   const GROSS = "moves_gross_per_100_new";
-  const NET = "moves_net_per_100_new";
+  const ADJUSTED = "moves_adjusted_per_100_new";  // gross × a run's displacement ratio (not the run's net)
   const RATIO = "displacement_ratio";
   const ROUNDS_MEASURE = "below_median_share_by_round";
   const METHOD = "transition_model";
@@ -835,12 +835,12 @@
       return [Math.max(p - half, 0), Math.min(p + half, 1)];
     }
 
-    // ---------------------------------------------------------------- net (evaluation.net_for_lines)
+    // ---------------------------------------------------------------- displacement-adjusted gross (evaluation.net_for_lines)
     netForLines(prog, rows, n) {
       const saved = this.meta.displacement;
       if (saved === undefined || saved === null) {
         return [[], ["the model carries no displacement ratios (it was not saved by a scenario run with a " +
-                     "microsimulation): net is not shown, only gross"]];
+                     "microsimulation): the displacement-adjusted gross is not shown, only gross"]];
       }
       const gross = new Map();
       for (const r of rows) if (r.measure === GROSS && r.area === "region") gross.set(r.line, r);
@@ -853,7 +853,7 @@
         if (d === undefined) {
           notes.push(`programme ${pyRepr(prog.name)} line ${i + 1}: the model carries no displacement ratio for ` +
                      `${line.tenure}, ${rooms} rooms, ${muni || "no municipality"}, ` +
-                     `${group ? "allocated to " + group : "not allocated"}: its net is not shown`);
+                     `${group ? "allocated to " + group : "not allocated"}: its displacement-adjusted gross is not shown`);
           parts.push(null);
           return;
         }
@@ -861,7 +861,7 @@
         const seG = g.upper !== null ? (g.upper - g.estimate) / Z975 : 0;
         const est = g.estimate * d.ratio, se = Math.hypot(d.ratio * seG, g.estimate * d.se), id = String(i + 1);
         out.push(this.row(prog.name, RATIO, null, d.ratio, d.lower, d.upper, d.replications, id, "region", NET_METHOD));
-        out.push(this.row(prog.name, NET, null, est, est - Z975 * se, est + Z975 * se, n, id, "region", NET_METHOD));
+        out.push(this.row(prog.name, ADJUSTED, null, est, est - Z975 * se, est + Z975 * se, n, id, "region", NET_METHOD));
         parts.push([line.count, est, se]);
       });
       if (parts.length && parts.every((p) => p !== null)) {
@@ -870,7 +870,7 @@
         for (const [c, e] of parts) est += c / tot * e;
         for (const [c, , s] of parts) v += (c / tot * s) ** 2;
         const se = Math.sqrt(v);
-        out.unshift(this.row(prog.name, NET, null, est, est - Z975 * se, est + Z975 * se, n, null, "region", NET_METHOD));
+        out.unshift(this.row(prog.name, ADJUSTED, null, est, est - Z975 * se, est + Z975 * se, n, null, "region", NET_METHOD));
       }
       return [out, notes];
     }

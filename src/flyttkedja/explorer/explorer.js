@@ -13,7 +13,7 @@
   const MAX_PROGRAMMES = 4;
   const COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"];
   const GROSS = "moves_gross_per_100_new";
-  const NET = "moves_net_per_100_new";
+  const ADJUSTED = "moves_adjusted_per_100_new";  // the model's gross × the run's ratio (evaluation.py)
   const RATIO = "displacement_ratio";
   const ROUNDS_MEASURE = "below_median_share_by_round";
   const data = JSON.parse($("explorer-data").textContent);
@@ -275,20 +275,20 @@
                     ...state.programmes.map((p, i) => el("th", { style: `color:${COLOURS[i]}`, text: p.name })));
     const spec = [["chain_length_mean", null, "region", 2]];
     for (const area of C.areas) spec.push([GROSS, null, area, 0]);
-    spec.push([NET, null, "region", 0]);
+    spec.push([ADJUSTED, null, "region", 0]);
     for (const ten of C.tenures) spec.push([`vacancies_${ten}_per_100_new`, ten, "region", 0]);
     for (const g of model.groups) spec.push([`reached_${g}_per_100_new`, g, "region", 0]);
     const rows = spec.map(([measure, group, area, digits]) => {
-      const label = measure === GROSS ? `${t(measure)} · ${t("area_" + area)}` : measure === NET ? t("net_model")
+      const label = measure === GROSS ? `${t(measure)} · ${t("area_" + area)}` : measure === ADJUSTED ? t(ADJUSTED)
         : measure.startsWith("vacancies_") ? `${t("vacancies")} · ${t(group)}`
         : measure.startsWith("reached_") ? `${t("reached")} · ${t(group)}` : t(measure);
       const cells = ok.map((res, pi) => {
         const row = res && find(res, measure, group, area);
-        const none = res && measure === NET ? t("no_ratio_some") : "–";  // never gross under a net label
+        const none = res && measure === ADJUSTED ? t("no_ratio_some") : "–";  // never gross under this label
         return el("td", { id: `fig-${pi}-${measure}-${area}`, "data-value": row ? String(row.estimate) : null,
                           text: row ? withInterval(row, digits) : none });
       });
-      if (measure !== NET && ok.every((res) => !res || !find(res, measure, group, area))) return null;
+      if (measure !== ADJUSTED && ok.every((res) => !res || !find(res, measure, group, area))) return null;
       return el("tr", {}, el("td", { class: "k", text: label }), ...cells);
     }).filter((r) => r !== null);
     if (state.programmes.some((p) => runOf.has(p))) {
@@ -300,7 +300,7 @@
           const text = !run || !row ? "–" : run.key !== linesKey(p) ? t("changed") : row.suppressed ? ".." : withInterval(row, digits);
           return el("td", { id: `run-${pi}-${measure}`, text });
         });
-        rows.push(el("tr", {}, el("td", { class: "k", text: t("run_" + measure) }), ...cells));
+        rows.push(el("tr", {}, el("td", { class: "k", text: measure === "moves_net_per_100_new" ? t(measure) : t("run_" + measure) }), ...cells));
       }
     }
     return el("table", { class: "figures", id: "figures" }, el("thead", {}, head), el("tbody", {}, ...rows));
@@ -317,7 +317,7 @@
                       `${line.rooms === 5 ? "5+" : line.rooms} ${t("rooms")}`, line.building_type ? t(line.building_type) : null,
                       line.municipality || null, line.area_type ? t(line.area_type) : null,
                       line.target_group ? `→ ${t(line.target_group)}` : null].filter((x) => x !== null).join(", ");
-        const net = find(r.ok, NET, null, "region", String(li + 1)), ratio = find(r.ok, RATIO, null, "region", String(li + 1));
+        const net = find(r.ok, ADJUSTED, null, "region", String(li + 1)), ratio = find(r.ok, RATIO, null, "region", String(li + 1));
         rows.push(el("tr", {}, el("td", { class: "k", style: `color:${COLOURS[pi]}`, text: state.programmes[pi].name }),
                       el("td", { class: "k", text: what }),
                       el("td", { id: `line-${pi}-${li}-gross`, "data-value": row ? String(row.estimate) : null,

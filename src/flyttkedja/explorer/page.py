@@ -26,7 +26,7 @@ from flyttkedja import store
 from flyttkedja.analysis import charts
 from flyttkedja.analysis.labels import LANGS, label
 from flyttkedja.io import atomic_file
-from flyttkedja.scenario.compare import AREAS, GROSS, LINE_ATTRIBUTES, NET, RATIO, read_comparison
+from flyttkedja.scenario.compare import ADJUSTED, AREAS, GROSS, LINE_ATTRIBUTES, NET, RATIO, read_comparison
 from flyttkedja.scenario.config import LINE_FIELDS, TARGET_GROUP_NAMES
 from flyttkedja.scenario.model import FORMATS
 from flyttkedja.schema import AREA_TYPES, BUILDING_TYPES, END_REASONS, LANDLORDS, TENURES
@@ -59,13 +59,11 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "programme": ("Programme", "Program"),
     "results": ("What the programmes start", "Vad programmen startar"),
     "measure": ("per 100 new dwellings", "per 100 nya bostäder"),
-    "by_line": ("Each line, per 100 of its own dwellings: gross moves, and net where the model carries a "
-                "displacement ratio for the line's kind",
-                "Varje rad, per 100 av radens bostäder: bruttoflyttningar, och netto där modellen har en "
-                "undanträngningskvot för radens slag"),
-    "net_model": ("net moves per 100 new dwellings (gross × the run's displacement ratio for the lines' kinds)",
-                  "nettoflyttningar per 100 nya bostäder (brutto × körningens undanträngningskvot för radernas slag)"),
-    "net_line": ("net (gross × ratio)", "netto (brutto × kvot)"),
+    "by_line": ("Each line, per 100 of its own dwellings: gross moves, and the displacement-adjusted gross "
+                "where the model carries a displacement ratio for the line's kind",
+                "Varje rad, per 100 av radens bostäder: bruttoflyttningar, och undanträngningsjusterat brutto "
+                "där modellen har en undanträngningskvot för radens slag"),
+    "net_line": ("adjusted (gross × ratio)", "justerat (brutto × kvot)"),
     "ratio_line": ("displacement ratio", "undanträngningskvot"),
     "no_ratio": ("no ratio for this kind", "ingen kvot för slaget"),
     "no_ratio_some": ("no ratio for a line's kind", "ingen kvot för en rads slag"),
@@ -77,8 +75,6 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "changed": ("changed since the run", "ändrat sedan körningen"),
     "run_moves_gross_per_100_new": ("gross moves per 100 new dwellings, traced in the market runs",
                                     "bruttoflyttningar per 100 nya bostäder, spårade i marknadskörningarna"),
-    "run_moves_net_per_100_new": ("net moves per 100 new dwellings (change in all moves of the market)",
-                                  "nettoflyttningar per 100 nya bostäder (förändring av alla flyttningar)"),
     "run_displacement_ratio": ("displacement ratio (net / gross)", "undanträngningskvot (netto / brutto)"),
     "chain_length_mean": ("mean chain length (moves per new dwelling)", "medellängd (flyttningar per ny bostad)"),
     "area_region": ("region", "regionen"),
@@ -101,12 +97,12 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "no_warnings": ("The model has no warning for these programmes.", "Modellen har ingen varning för programmen."),
     "interval_model_error": ("Brackets and bars: 95% intervals. Every figure carries the model's sampling error "
                              "(delta method over its counts); gross moves also its out-of-sample error "
-                             "(cross-validated by municipality: {s}% relative); net also the run's error of the "
-                             "displacement ratio.",
+                             "(cross-validated by municipality: {s}% relative); the displacement-adjusted gross also "
+                             "the run's error of the displacement ratio.",
                              "Parenteser och streck: 95-procentsintervall. Varje tal bär modellens urvalsfel "
                              "(deltametoden över dess räkningar); bruttoflyttningar även felet utanför urvalet "
-                             "(korsvaliderat per kommun: {s} % relativt); netto även körningens fel i "
-                             "undanträngningskvoten."),
+                             "(korsvaliderat per kommun: {s} % relativt); undanträngningsjusterat brutto även "
+                             "körningens fel i undanträngningskvoten."),
     "no_model_error": ("Brackets and bars: 95% intervals of the model's sampling error (delta method over its "
                        "counts). Its out-of-sample error was not measured, so they are too narrow for gross moves.",
                        "Parenteser och streck: 95-procentsintervall för modellens urvalsfel (deltametoden över "
@@ -114,14 +110,16 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
                        "bruttoflyttningar."),
     "method_text": ("Gross moves are the moves in the chains the programme's dwellings start (an absorbing Markov "
                     "model of vacancy transitions, White 1970), not the net change in all moves of the market. "
-                    "Net is gross times the displacement ratio (net / gross) that the scenario run's "
-                    "microsimulation measured for programmes of one kind (tenure, rooms, municipality); a line "
-                    "of another kind has no net. docs/explorer.md explains every figure.",
+                    "The displacement-adjusted gross is gross times the displacement ratio (net / gross) that the "
+                    "scenario run's microsimulation measured for programmes of one kind (tenure, rooms, "
+                    "municipality): the model's estimate of the net, not a net measured on the market; a line "
+                    "of another kind has none. docs/explorer.md explains every figure.",
                     "Bruttoflyttningar är flyttningarna i kedjorna som programmets bostäder startar (en absorberande "
                     "Markovmodell för vakansövergångar, White 1970), inte nettoförändringen av alla flyttningar "
-                    "på marknaden. Netto är brutto gånger undanträngningskvoten (netto / brutto) som "
-                    "scenariokörningens mikrosimulering mätte för program av ett slag (upplåtelseform, rum, "
-                    "kommun); en rad av annat slag har inget netto. docs/explorer.md förklarar varje tal."),
+                    "på marknaden. Undanträngningsjusterat brutto är brutto gånger undanträngningskvoten (netto / "
+                    "brutto) som scenariokörningens mikrosimulering mätte för program av ett slag (upplåtelseform, "
+                    "rum, kommun): modellens skattning av nettot, inte ett netto mätt på marknaden; en rad av annat "
+                    "slag har inget. docs/explorer.md förklarar varje tal."),
 }
 
 #: the explorer's own style, scoped to its element (the report carries it too)
@@ -193,7 +191,7 @@ def explorer_data(source: str | os.PathLike, lang: str = "en") -> dict:
         programmes = [{"name": label("programme", lang).capitalize() + " 1", "line": [line]}]
     codes = [*TENURES, *LANDLORDS, *BUILDING_TYPES, *AREA_TYPES, *TARGET_GROUP_NAMES, *END_REASONS, *record["groups"],
              "tenure", "rooms", "area_type", "target_group", "per_100", "length_moves", "length_distribution",
-             "moves_gross_per_100_new"]
+             GROSS, NET, ADJUSTED]
     labels = {lg: {**{c: label(c, lg) for c in codes}, **{k: v[LANGS.index(lg)] for k, v in WORDS.items()}}
               for lg in LANGS}
     constants = {"tenures": TENURES, "landlords": LANDLORDS, "building_types": BUILDING_TYPES, "area_types": AREA_TYPES,

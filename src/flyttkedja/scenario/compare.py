@@ -43,7 +43,7 @@ from flyttkedja import store
 from flyttkedja.analysis.release import model_checking, scenario_checking, scenario_checking_text
 from flyttkedja.io import atomic_directory, atomic_file, check_output, write_json, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
-from flyttkedja.scenario.model import Z975, TransitionModel, estimate
+from flyttkedja.scenario.model import Z975, TransitionModel, attribute_label, estimate, rooms_label
 from flyttkedja.schema import AREA_TYPES, TENURES
 
 COMPARISON_COLUMNS = {
@@ -54,6 +54,9 @@ COMPARISON_COLUMNS = {
 COMPARISON_SCHEMA = pa.schema([pa.field(k, t) for k, t in COMPARISON_COLUMNS.items()])
 AREAS = ("region", "municipality", "rest")
 GROSS, NET, RATIO = "moves_gross_per_100_new", "moves_net_per_100_new", "displacement_ratio"
+# the model's gross × a run's displacement ratio (scenario.evaluation, the explorer): an estimate for a new
+# programme, not the net measured on the market, so it has its own name (never NET's)
+ADJUSTED = "moves_adjusted_per_100_new"
 ROUNDS_MEASURE = "below_median_share_by_round"  # group = round k: share of dwellings vacated there in such areas
 
 # 97.5% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96)
@@ -139,6 +142,61 @@ def sparse_lines(model: TransitionModel, programmes, min_observations: int) -> l
             if n < min_observations:
                 out.append(f"programme {prog.name!r} line {k + 1}: its strata hold {n} vacancy records "
                            f"(fewer than {min_observations}); its figures lean on coarser strata")
+    return out
+
+
+def supply_by_kind(cs) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """Of a traced register, per kind (tenure, rooms label "1".."5+", municipality; municipality ``"*"``:
+    the region): (new builds whose chains were traced, moves that filled a vacant dwelling of the kind) over
+    the window — how large new supply of a kind was against the kind's whole vacancy flow. Aggregates only
+    (they feed :func:`supply_lines`' shares)."""
+    dw = pl.from_arrow(cs.dwellings.select(["dwelling_id", "tenure", "rooms", "municipality"])) \
+        if not isinstance(cs.dwellings, pl.DataFrame) else cs.dwellings.select("dwelling_id", "tenure", "rooms",
+                                                                                  "municipality")
+    kind = [pl.col("tenure").cast(pl.String), rooms_label(pl.col("rooms")).alias("rooms"),
+            pl.col("municipality").cast(pl.String)]
+    moves = pl.from_arrow(cs.moves.select(["to_dwelling", "fills"])) if not isinstance(cs.moves, pl.DataFrame) \
+        else cs.moves.select("to_dwelling", "fills")
+    fills = (moves.filter(pl.col("fills") & pl.col("to_dwelling").is_not_null())
+             .join(dw, left_on="to_dwelling", right_on="dwelling_id", how="inner").select(kind))
+    built = (cs.chains.filter(pl.col("seed_kind") == "new_build").select("seed_dwelling")
+             .join(dw, left_on="seed_dwelling", right_on="dwelling_id", how="inner").select(kind))
+    out: dict[tuple[str, str, str], list[int]] = {}
+    for col, frame in ((0, built), (1, fills)):
+        for t, r, m, n in frame.group_by(["tenure", "rooms", "municipality"]).len().iter_rows():
+            for key in ((t, r, m), (t, r, "*")):
+                out.setdefault(key, [0, 0])[col] += int(n)
+    return {k: (v[0], v[1]) for k, v in sorted(out.items())}
+
+
+def supply_lines(supply: dict, programmes, min_observations: int = 30) -> list[str]:
+    """Notes for lines that add more supply of their kind than the register saw any municipality take.
+
+    ``supply``: :func:`supply_by_kind` of the source register. A line of ``count`` dwellings of tenure ×
+    rooms in municipality m, built over a period as long as the register's window, makes new builds
+    ``(count + b) / (count + v)`` of the kind's filled vacancies there (b new builds among v). Beyond the
+    largest share of any municipality with at least ``min_observations`` filled vacancies of the kind, the
+    model extrapolates: the market's answer to that much added supply (first vacancies wait longer and go
+    more often to households from outside, other chains of the kind shorten: saturation,
+    docs/scenarios.md) is not in the register's chains. Only shares are printed.
+    """
+    out = []
+    for prog in programmes:
+        for k, line in enumerate(prog.lines):
+            rooms = attribute_label("rooms", line.rooms)
+            observed = [b / v for (t, r, m), (b, v) in supply.items()
+                        if t == line.tenure and r == rooms and m != "*" and v >= min_observations]
+            b, v = supply.get((line.tenure, rooms, line.municipality or "*"), (0, 0))
+            if not observed or v < min_observations:
+                continue
+            share, top = (line.count + b) / (line.count + v), max(observed)
+            if share > top:
+                out.append(f"programme {prog.name!r} line {k + 1}: {line.count} {line.tenure} dwellings of {rooms} "
+                           f"rooms make new builds {share:.0%} of the kind's filled vacancies "
+                           f"{'in ' + line.municipality if line.municipality else 'in the region'} over the "
+                           f"register's window (the register: {b / v:.0%}; at most {top:.0%} in any municipality): "
+                           f"the model has not seen the market absorb that much added supply (saturation), and its "
+                           f"gross may be too high")
     return out
 
 
@@ -398,6 +456,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         warnings.simplefilter("always")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
                          shrinkage=ms.shrinkage, areas=areas)
+    supply = supply_by_kind(cs)  # new builds against the whole vacancy flow, by kind (saturation notes)
     del cs  # the model's records are all that is needed from here on
     messages = [str(w.message) for w in caught]
     sigma = 0.0
@@ -418,6 +477,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         messages += programme_kinds(model, prog)[2]
         messages += allocation_notes(prog)
     messages += sparse_lines(model, scenario.programmes, ms.min_observations)
+    messages += supply_lines(supply, scenario.programmes, ms.min_observations)
     rows = []
     for i, prog in enumerate(scenario.programmes):
         say(f"transition model: {prog.name}", 0.1 + 0.1 * i / len(scenario.programmes))

@@ -18,11 +18,14 @@ data:
   areas — Mast's rounds as the tables and the microsimulation define them;
   needs a model estimated with the register's areas); and
   ``vacancies_area_{a}_share_by_round`` (the same rounds by area type *a*).
-- net for new programmes (method :data:`NET_METHOD`): for a line of a kind
-  (tenure × rooms × municipality × allocation) for which the run that saved the
-  model measured a displacement ratio, ``displacement_ratio`` and
-  ``moves_net_per_100_new`` = the line's gross × that ratio; per programme
-  when every line has one. Lines of other kinds get a warning and no net.
+- the displacement-adjusted gross for new programmes (method :data:`NET_METHOD`):
+  for a line of a kind (tenure × rooms × municipality × allocation) for which
+  the run that saved the model measured a displacement ratio,
+  ``displacement_ratio`` and ``moves_adjusted_per_100_new`` = the line's gross
+  × that ratio; per programme when every line has one. Lines of other kinds get
+  a warning and none. (The run's own net, ``moves_net_per_100_new``, is the
+  change in all moves of the market; this is the model's estimate of it for a
+  programme the market never ran, so the two have different names.)
 - every figure has a 95% interval, computed without random draws
   (:func:`standard_errors`, docs/explorer.md "Intervals"): the delta method
   over the model's multinomial rows for the expected counts, combined with the
@@ -45,7 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flyttkedja.scenario.compare import GROSS, NET, RATIO, ROUNDS_MEASURE, _by_key, _model_spec, _row, \
+from flyttkedja.scenario.compare import ADJUSTED, GROSS, RATIO, ROUNDS_MEASURE, _by_key, _model_spec, _row, \
     expectation_rows, programme_kinds, programme_municipalities, sparse_lines, t975, unused_attributes
 from flyttkedja.scenario.config import Programme, _programmes
 from flyttkedja.scenario.model import Z975, attribute_label
@@ -371,7 +374,7 @@ def _share_interval(p: float, extra: float, n: float) -> tuple[float | None, flo
 
 
 # ---------------------------------------------------------------------- net for new programmes
-NET_METHOD = "gross_x_displacement"  # net = the transition model's gross × the run's displacement ratio
+NET_METHOD = "gross_x_displacement"  # adjusted = the transition model's gross × the run's displacement ratio
 KIND_KEYS = ("tenure", "rooms", "municipality", "target_group")
 
 
@@ -405,13 +408,14 @@ def displacement_by_kind(programmes, rows: list[dict]) -> list[dict]:
 
 
 def net_for_lines(model, prog, rows: list[dict], n: int) -> tuple[list[dict], list[str]]:
-    """Net rows for the lines whose kind has a displacement ratio in the model (net = gross × ratio,
+    """Displacement-adjusted gross rows (``moves_adjusted_per_100_new`` = gross × ratio) for the lines whose
+    kind has a displacement ratio in the model (
     interval by the delta method: se² = (ratio·se_gross)² + (gross·se_ratio)²), per programme when
     every line has one; and warnings for the lines that have none."""
     saved = model.meta.get("displacement")
     if saved is None:
         return [], ["the model carries no displacement ratios (it was not saved by a scenario run with a "
-                    "microsimulation): net is not shown, only gross"]
+                    "microsimulation): the displacement-adjusted gross is not shown, only gross"]
     ratios = {tuple(str(d.get(k)) for k in KIND_KEYS): d for d in saved}
     gross = {r["line"]: r for r in rows if r["measure"] == GROSS and r["area"] == "region"}
     out, notes, parts = [], [], []
@@ -422,7 +426,7 @@ def net_for_lines(model, prog, rows: list[dict], n: int) -> tuple[list[dict], li
             notes.append(f"programme {prog.name!r} line {i + 1}: the model carries no displacement ratio for "
                          f"{kind['tenure']}, {kind['rooms']} rooms, {kind['municipality'] or 'no municipality'}, "
                          f"{'allocated to ' + kind['target_group'] if kind['target_group'] else 'not allocated'}: "
-                         "its net is not shown")
+                         "its displacement-adjusted gross is not shown")
             parts.append(None)
             continue
         g = gross[str(i + 1)]
@@ -432,13 +436,13 @@ def net_for_lines(model, prog, rows: list[dict], n: int) -> tuple[list[dict], li
         line_id = str(i + 1)
         out.append(_row(prog.name, NET_METHOD, RATIO, None, d["ratio"], d["lower"], d["upper"], d["replications"],
                         line=line_id))
-        out.append(_row(prog.name, NET_METHOD, NET, None, est, est - Z975 * se, est + Z975 * se, n, line=line_id))
+        out.append(_row(prog.name, NET_METHOD, ADJUSTED, None, est, est - Z975 * se, est + Z975 * se, n, line=line_id))
         parts.append((line.count, est, se))
     if parts and all(p is not None for p in parts):
         total = sum(c for c, _, _ in parts)
         est = sum(c / total * e for c, e, _ in parts)
         se = float(np.sqrt(sum((c / total * s) ** 2 for c, _, s in parts)))
-        out.insert(0, _row(prog.name, NET_METHOD, NET, None, est, est - Z975 * se, est + Z975 * se, n))
+        out.insert(0, _row(prog.name, NET_METHOD, ADJUSTED, None, est, est - Z975 * se, est + Z975 * se, n))
     return out, notes
 
 
