@@ -11,6 +11,7 @@ Example
 -------
     python scripts/disclosure_attack.py /tmp/chains --areas /tmp/reg/areas.parquet \\
         --by tenure,rooms --by tenure,municipality --sequence tenure rooms tenure,rooms
+    python scripts/disclosure_attack.py /tmp/chains --areas /tmp/reg/areas.parquet --by tenure --both-conventions
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def main() -> None:
                     help="attack what the report in DIR (written with --by BY, --replicates 0) published")
     ap.add_argument("--published-sequence", nargs="*", default=[], metavar="BY=DIR",
                     help="attack what several report directories published together (in this order)")
+    ap.add_argument("--both-conventions", action="store_true", help="each --by report publishes both chain "
+                    "conventions' tables (and the attacker sees both, differences between them included)")
     ap.add_argument("--docs", type=Path, default=None, help="write the figures into this Markdown file's generated "
                     "section (docs/disclosure.md)")
     args = ap.parse_args()
@@ -105,9 +108,11 @@ def main() -> None:
         print(json.dumps({directory: out[f"published {directory}"]}), flush=True)
     for by in args.by:
         t = time.perf_counter()
-        r = Report(cs, areas=args.areas, by=[c for c in by.split(",") if c], ci=False)
-        out[f"by {by}"] = {**audit(r), "report_seconds": round(time.perf_counter() - t, 1)}
-        print(json.dumps({by: out[f"by {by}"]}), flush=True)
+        r = Report(cs, areas=args.areas, by=[c for c in by.split(",") if c], ci=False,
+                   both_conventions=args.both_conventions)
+        name = f"by {by}" + (", both conventions" if args.both_conventions else "")
+        out[name] = {**audit(r), "report_seconds": round(time.perf_counter() - t, 1)}
+        print(json.dumps({name: out[name]}), flush=True)
     if args.sequence:
         with tempfile.TemporaryDirectory() as tmp:
             ledger = store.ledger_file(Path(tmp) / "report")

@@ -24,6 +24,8 @@ from flyttkedja.analysis.disclosure import Model, Rules, attack, protect
 from flyttkedja.analysis.release import MOVE_ENDS
 from naive_analysis import random_chainset
 
+import flyttkedja
+
 BY = [("tenure",), ("rooms",), ("tenure", "rooms"), (), ("municipality",), ("tenure", "municipality")]
 
 
@@ -48,7 +50,9 @@ def test_attack_on_one_release_recovers_nothing(seed, n, by):
     assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down (true {truth[width < 3]})"
 
 
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+# one example per run: the sequence of test_attack_on_both_conventions_and_a_later_release_recovers_nothing
+# below is a second one (both conventions, then tenure × rooms)
+@settings(max_examples=1, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(6, 14),
        sequence=st.permutations(BY[:3]).map(lambda s: s[:2]))
@@ -61,6 +65,59 @@ def test_attack_on_a_sequence_of_releases_recovers_nothing(tmp_path_factory, see
     assert report.checking["earlier_releases"] == len(sequence) - 1
     assert report.checking["unprotectable"] == 0
     width, truth = attacker_widths(report)
+    assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down (true {truth[width < 3]})"
+
+
+def couples_register(seed: int, n_chains: int):
+    """Paths and trees of one small register where some fillers' partners move in with them the same
+    day, leaving a dwelling of their own (so the conventions differ): ((paths, trees), areas)."""
+    cs, areas = random_chainset(seed, n_chains=n_chains, max_length=3)
+    rng = np.random.default_rng(seed)
+    mv, dw = pl.from_arrow(cs._moves), pl.from_arrow(cs._dwellings)
+    hosts = mv.filter(pl.col("fills") & pl.col("from_dwelling").is_not_null())
+    hosts = hosts[np.flatnonzero(rng.random(hosts.height) < 0.4)]
+    new_ids = np.arange(hosts.height) + int(dw["dwelling_id"].max()) + 1
+    left = dw.filter(pl.col("completed").is_null()).sample(hosts.height, with_replacement=True, seed=seed)
+    dw = pl.concat([dw, left.with_columns(dwelling_id=pl.Series(new_ids, dtype=dw.schema["dwelling_id"]),
+                                          building_id=pl.Series(new_ids + 50_000, dtype=dw.schema["building_id"]))])
+    ids = lambda n, start: pl.Series(np.arange(n) + start, dtype=mv.schema["household_id"])  # noqa: E731
+    partners = hosts.with_columns(household_id=ids(hosts.height, 900_000),
+                                  from_dwelling=pl.Series(new_ids, dtype=mv.schema["from_dwelling"]),
+                                  vacates=pl.lit(True), fills=pl.lit(False))
+    again = rng.random(hosts.height) < 0.5  # some partners' dwellings are filled again, by a new household
+    refills = hosts.filter(pl.Series(again)).with_columns(
+        household_id=ids(int(again.sum()), 950_000), move_date=pl.col("move_date") + pl.duration(days=10),
+        from_dwelling=pl.lit(None, mv.schema["from_dwelling"]), origin=pl.lit("new_household"),
+        to_dwelling=pl.Series(new_ids[again], dtype=mv.schema["to_dwelling"]), vacates=pl.lit(False),
+        fills=pl.lit(True))
+    mv = pl.concat([mv, partners, refills]).sort("move_date")
+    return [flyttkedja.trace(mv.to_arrow(), dw.to_arrow(), window=("2020-01-01", "2022-12-31"), convention=c)
+            for c in ("path", "tree")], areas
+
+
+# one example per run (a release of both conventions and a later one: the slowest attack here)
+@settings(max_examples=1, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), n=st.integers(6, 8), primary=st.sampled_from(["path", "tree"]),
+       by=st.sampled_from(BY[:2]))
+def test_attack_on_both_conventions_and_a_later_release_recovers_nothing(tmp_path_factory, seed, n, primary, by):
+    """One release shows both conventions' tables (differences between them included); a later report
+    of the same register (one convention only, by tenure × rooms) is protected against it through the ledger."""
+    later = ("tenure", "rooms")
+    (paths, trees), areas = couples_register(seed, n)
+    cs = paths if primary == "path" else trees
+    ledger = store.ledger_file(tmp_path_factory.mktemp("ledger") / "report")
+    both = Report(cs, areas=areas, by=by, ci=False, both_conventions=True, ledger=ledger)
+    assert both.alongside.convention != primary and set(both.alongside.tables) <= set(both.tables)
+    assert both.checking["identities_not_holding"] == [] and both.checking["unprotectable"] == 0
+    assert set(both.checking["tables"]) == {*both.tables, *(f"{both.alongside.convention}_{t}"
+                                                           for t in both.alongside.tables)}
+    width, truth = attacker_widths(both)
+    assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down (true {truth[width < 3]})"
+    both.record("both")
+    again = Report(cs, areas=areas, by=later, ci=False, ledger=ledger)  # retraces the other convention
+    assert again.checking["earlier_releases"] == 1 and again.checking["unprotectable"] == 0
+    width, truth = attacker_widths(again)
     assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down (true {truth[width < 3]})"
 
 
@@ -191,6 +248,43 @@ def test_cli_report_refuses_ids_and_low_thresholds(tmp_path):
     assert out.exit_code != 0 and "--by seed_dwelling: an identifier" in out.output
 
 
+def test_model_publishes_no_margin_or_complement_that_pins_a_withheld_count():
+    """model.json: fills less the kept cells would give a withheld 2; first less first_group would tell
+    that 2 first fillers of a cell are outside the group. Both are withheld."""
+    from flyttkedja.scenario.model import TransitionModel
+
+    S, W = 3, 3 + 8  # strata, then the end reasons
+    first, later = np.zeros((S, W), np.int64), np.zeros((S, W), np.int64)
+    first[0, :3] = [10, 2, 6]  # stratum 0: a cell of 2 withheld, so fills − kept = 2
+    first[1, :3] = [10, 6, 7]  # stratum 1: nothing withheld
+    later[1, :3] = [3, 3, 5]   # withheld 3 + 3 = 6 ≥ 3 over many zero cells: fills kept
+    fills = (first + later)[:, :3].sum(axis=1)
+    group_fills = np.c_[fills // 2]
+    first_group = np.zeros((1, S, W), np.int64)
+    first_group[0, 1, :3] = [8, 6, 0]  # 10 − 8 = 2 first fillers outside the group
+    m = TransitionModel(("tenure",), ("a", "b", "c"), ("g",), first, later, fills, group_fills, first_group)
+    d = m.disclosed()
+    assert d.fills.tolist() == [0, fills[1], 0] and d.group_fills[0, 0] == 0
+    assert d.first_group[0, 1, 0] == 0 and d.first_group[0, 1, 1] == 6
+
+
+def test_declared_scenario_run_is_named_in_a_later_reports_output_check(tmp_path):
+    from flyttkedja.analysis.release import Ledger, declare_scenario_run, register_fingerprint
+    from flyttkedja.io import write_json
+
+    cs, areas = random_chainset(3, n_chains=25)  # the release of test_output_check_written_with_every_report
+    model_file = write_json({"format": "test"}, tmp_path / store.MODEL_FILE)
+    ledger = tmp_path / store.LEDGER_FILE
+    summary = {"rules": {"rules": "scb", "threshold": 5},
+               "tables": {"model.first": {"cells": 4, "published_counts": 2, "withheld": 1}}}
+    assert declare_scenario_run(ledger, register_fingerprint(cs), "run", model_file, summary) is None
+    assert declare_scenario_run(ledger, "another register", "x", model_file, summary).endswith("not declared there")
+    assert [r["name"] for r in Ledger.open(ledger).scenario_runs] == ["run"] and Ledger.open(ledger).reports == []
+    r = Report(cs, areas=areas, ci=False, ledger=ledger)
+    assert r.checking["scenario_runs_declared"] == ["run"] and r.checking["earlier_releases"] == 0
+    assert "Declared in the ledger: scenario run(s) run" in r.output_check()
+
+
 def test_scenario_run_writes_an_output_check(small_register, tmp_path):
     """A scenario run from a register says what model.json withholds, like a report's output check."""
     import json
@@ -211,4 +305,6 @@ def test_scenario_run_writes_an_output_check(small_register, tmp_path):
         assert t["smallest_published_count"] is None or t["smallest_published_count"] == min(published) >= 5
     assert check["comparison"]["source"].startswith("register")
     text = store.scenario_file(tmp_path / "out", "check_text").read_text()
-    assert "Rule set scb" in text and "Not covered" in text
+    assert "Rule set scb" in text and "Not covered" in text and "Complements and margins" in text
+    run_entry = json.loads(store.ledger_file(tmp_path / "out").read_text())["releases"][-1]  # declared beside it
+    assert run_entry["kind"] == "scenario" and run_entry["name"] == "out" and check["ledger"].startswith("declared")

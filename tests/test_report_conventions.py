@@ -1,7 +1,12 @@
-"""Both chain conventions in one report (``flyttkedja report --both-conventions``), protected as one release."""
+"""Both chain conventions in one report (``flyttkedja report --both-conventions``), protected as one release.
+
+The attack on such a release (and on a later release against it) is in
+tests/test_disclosure_attack.py.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,39 +14,16 @@ import polars as pl
 from click.testing import CliRunner
 
 from flyttkedja import store
-from flyttkedja.analysis.conventions import FIGURES, margin_matrix, protect_table
-from flyttkedja.analysis.disclosure import disclosed
 from flyttkedja.cli import main
 
-
-def frame(n: dict[str, int], convention: str) -> pl.DataFrame:
-    groups = list(n)
-    return pl.DataFrame({"convention": convention, "tenure": groups, "k": "1", "statistic": "count",
-                         "n": [n[g] for g in groups], "n_base": [100] * len(groups), "value": [0.5] * len(groups),
-                         "ci_low": None, "ci_high": None, "suppressed": False},
-                        schema_overrides={"ci_low": pl.Float64, "ci_high": pl.Float64})
-
-
-def test_small_difference_and_its_margin_are_withheld() -> None:
-    """A difference of 2 in one group is withheld, and so is a partner that would give it back
-    through the margin (all − the other group)."""
-    path = frame({"rental": 10, "owner": 10, "all": 20}, "path")
-    tree = frame({"rental": 12, "owner": 20, "all": 32}, "tree")
-    out = protect_table(path, tree, ["tenure"], threshold=5)
-    hidden = out["suppressed"].to_numpy()
-    assert hidden[0] and hidden.sum() >= 2
-    assert out.filter("suppressed")["n"].null_count() == int(hidden.sum())
-    A = margin_matrix(tree.select("tenure", "k"), ["tenure"])
-    assert not disclosed(A, hidden).any()  # no withheld difference follows from the published ones
-
-
-def test_large_differences_stay_published() -> None:
-    path = frame({"rental": 10, "owner": 10, "all": 20}, "path")
-    tree = frame({"rental": 20, "owner": 10, "all": 30}, "tree")
-    assert not protect_table(path, tree, ["tenure"], threshold=5)["suppressed"].any()
+FIGURES = ("convention", "n", "n_base", "value", "ci_low", "ci_high", "suppressed")
 
 
 def test_report_both_conventions(tmp_path: Path, small_register) -> None:
+    """The CLI writes the trees' tables beside the paths', in the page, the workbook, the output check and
+    the ledger; where both are published, a count differs between them by 0 or at least the threshold."""
+    import openpyxl
+
     register = small_register.write(tmp_path / "register")
     run = CliRunner().invoke
     assert run(main, ["trace", str(register), "--out", str(tmp_path / "chains")]).exit_code == 0
@@ -54,34 +36,27 @@ def test_report_both_conventions(tmp_path: Path, small_register) -> None:
     html = store.report_file(out, "html").read_text()
     assert 'class="panels"' in html  # some figures differ between the conventions, drawn side by side
     threshold = manifest["threshold"]
+    tree_tables = [f"tree_{name}" for name in manifest["alongside"]["tables"]]
     for name in manifest["alongside"]["tables"]:
         path, tree = (pl.read_parquet(store.report_table_files(out, t)[0]) for t in (name, f"tree_{name}"))
         assert set(tree["convention"]) == {"tree"}
         keys = [c for c in tree.columns if c not in FIGURES]
-        both = tree.join(path, on=keys, suffix="_p", nulls_equal=True).filter(~pl.col("suppressed"))
-        assert both["n_p"].null_count() == 0  # published alongside only where published in the report itself
+        both = tree.join(path, on=keys, suffix="_p", nulls_equal=True).filter(
+            ~pl.col("suppressed") & ~pl.col("suppressed_p"))
         for col in ("n", "n_base"):
-            d = np.abs((both[col] - both[f"{col}_p"]).to_numpy())
+            d = np.abs((both[col] - both[f"{col}_p"]).drop_nulls().to_numpy())
             assert ((d == 0) | (d >= threshold)).all(), name
-
-
-def test_paths_beside_trees_are_protected_against_the_depth_tables(small_register) -> None:
-    """A path's length is its depth: paths shown beside a tree report differ from its depth table
-    by 0 or at least the threshold wherever both are published."""
-    import flyttkedja
-    from flyttkedja.analysis import Report
-    from flyttkedja.analysis.conventions import protect_alongside
-    from flyttkedja.core import retrace
-
-    reg = small_register
-    trees = flyttkedja.trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days,
-                             convention="tree")
-    tree_report = Report(trees, ci=False)
-    paths = protect_alongside(tree_report, Report(retrace(trees, "path"), ci=False))
-    assert "depth_distribution" not in paths.tables
-    depth = tree_report["depth_distribution"].rename({"depth": "length"})
-    keys = ["tenure", "length", "statistic"]
-    both = paths["length_distribution"].join(depth, on=keys, suffix="_t").filter(
-        ~pl.col("suppressed") & ~pl.col("suppressed_t"))
-    d = np.abs((both["n"] - both["n_t"]).to_numpy())
-    assert ((d == 0) | (d >= tree_report.options["threshold"])).all()
+    check = json.loads(store.report_file(out, "check_json").read_text())
+    assert set(tree_tables) <= set(check["tables"]) and check["differences_between_conventions"] >= 0
+    assert "Both chain conventions" in store.report_file(out, "check_text").read_text()
+    ledger = json.loads(store.ledger_file(out).read_text())
+    release = ledger["releases"][-1]
+    assert release["convention"] == "path" and set(tree_tables) <= set(release["tables"]) <= set(
+        release["published"])
+    book = openpyxl.load_workbook(store.report_file(out, "xlsx"))
+    assert set(tree_tables) <= set(book.sheetnames)
+    sheet = pl.read_parquet(store.report_table_files(out, "tree_end_reasons")[0])
+    marks = [[c.value for c in row] for row in book["tree_end_reasons"].iter_rows(min_row=2)]
+    withheld = sheet["suppressed"].to_list()
+    for row, hidden in zip(marks, withheld):  # ".." only for withheld rows; an undefined ratio is "."
+        assert (".." in row) == hidden

@@ -22,10 +22,13 @@ class Builder:
     the same cells by fewer seed attributes (an earlier release's ``by``).
     """
 
-    def __init__(self, prepared: Prepared):
+    def __init__(self, prepared: Prepared, start: int = 0):
         self.p = prepared
         self.families: list[Family] = []
-        self.n_cells = 0
+        #: cells are numbered from ``start``: a second builder continues the first's numbering, so that two
+        #: sets of chains (the two conventions of one register) share one cell vector in one release
+        self.start = start
+        self.n_cells = start
         self.named: dict[str, tuple[Family, int]] = {}
         self._base: pl.DataFrame | None = None
         self._view = False
@@ -63,7 +66,7 @@ class Builder:
     def view(self, prepared: Prepared, group_map: np.ndarray) -> "Builder":
         """The same cells grouped by ``prepared``'s (coarser) groups: fine ``_group`` g → ``group_map[g]``."""
         v = Builder(prepared)
-        v.families, v.n_cells, v._view = self.families, self.n_cells, True
+        v.families, v.start, v.n_cells, v._view = self.families, self.start, self.n_cells, True
         lookup = pl.Series(np.asarray(group_map, np.int32))
         for name, (fam, off) in self.named.items():
             cells = fam.cells.with_columns(_group=pl.col("_group").map_batches(
@@ -155,8 +158,8 @@ def end_reason_spec(b: Builder) -> Spec:
     """Share of leaves ending for each reason, by seed group. A path has one leaf (its end:
     the share of chains); a tree one per branch end (``Prepared.leaves``)."""
     if b.p.leaves is not None:
-        fam = family(b.p.leaves, ["_group", "end_reason"])
-        off = b.add(fam)
+        # named: a view (an earlier release's coarser groups) reuses the cells instead of adding them
+        fam, off = b.named_family("leaves", lambda: family(b.p.leaves, ["_group", "end_reason"]))
     else:
         fam, off = b.chain_cells()
     m = margins(fam.cells, ["_group", "end_reason"], off)

@@ -1,124 +1,145 @@
-"""Both chain conventions in one release: the second convention's figures, protected against the first.
+"""Both chain conventions in one release: what ties a register's paths to its trees.
 
-A report can show the figures of the same register under the other chain
+A report can publish the figures of the same register under the other chain
 convention beside its own (paths as the Swedish studies count, trees as CBS
-counts; ``docs/chains.md``). Each report is protected on its own (``docs/disclosure.md``),
-but published together the two give more away: the difference of a cell
-between the conventions counts the records one convention adds (e.g. the links of
-partners who moved in together) — a small difference discloses a small group as
-surely as a small cell. :func:`protect_alongside` therefore publishes a row of the
-second report only where
+counts; ``docs/chains.md``): ``Report(chainset, both_conventions=True)``, CLI
+``flyttkedja report --both-conventions``. Both conventions' tables are one
+release: their cells share one cell vector (the second convention's numbered
+after the first's) and one protection model (:mod:`flyttkedja.analysis.release`),
+which an attacker who sees both is assumed to know:
 
-1. that row is published in both reports, and
-2. the difference of its counts (``n`` and ``n_base``) between the conventions is
-   0 or at least the threshold (primary suppression of the difference table), and
-3. no withheld difference can be recomputed from the published ones through the
-   table's margins over seed groups (secondary suppression of the difference
-   table, :func:`flyttkedja.analysis.disclosure.secondary_suppression`);
+* **the same seeds**: per seed group and end reason, as many chains under both
+  conventions (a tree's end reason is its spine's, and the spine is the path:
+  ``docs/chains.md``) — so every group's chains, every ``n_base`` of chains and
+  every "all" row agree (:func:`identities_between`);
+* **the spine inside the tree**: per seed group and k, trees with at least k
+  links, and (when the tree's depth tables are in the release) trees at least k
+  rounds deep, number at least the paths of length at least k;
+* **differences**: a count of one convention less the same count of the other
+  (the same table, keys and seed group; a path's length against a tree's depth)
+  counts the records one convention adds — e.g. the partners who moved in
+  together. A difference of 1 to threshold − 1 discloses a small group as
+  surely as a small cell, so it is protected like a withheld count
+  (:func:`add_differences`): the attacker's interval for it stays at least the
+  rule's width wide, although no table shows it.
 
-a row withheld for one statistic is withheld for all statistics of the same cell
-(they share counts). Only tables both reports have are published alongside (a
-tree report's depth tables have no path counterpart and stay in the tree report
-alone); a path's length is also its depth, so paths shown beside a tree report are
-protected against its depth tables too. With the Cell Key Method each convention's counts are perturbed by its
-own records' keys; without disclosure control nothing is withheld.
+The ledger records both conventions' tables (the second as
+``"<convention>_<table>"``), so a later release of the register is protected
+against them. With the Cell Key Method each convention's counts are perturbed
+by its own records' keys; without disclosure control nothing is withheld.
 
 Example
 -------
->>> trees = protect_alongside(path_report, Report(retrace(cs, "tree")))   # doctest: +SKIP
->>> path_report.write("out/report", alongside=trees)                       # doctest: +SKIP
+>>> report = Report(paths, areas=areas, both_conventions=True)   # doctest: +SKIP
+>>> report.alongside["flows"]                                    # doctest: +SKIP
+>>> report.write("out/report")   # tree_<table>.parquet/.csv beside <table>.parquet/.csv
 """
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import polars as pl
+from scipy import sparse
 
-from flyttkedja.analysis.disclosure import secondary_suppression
-
-FIGURES = ("convention", "n", "n_base", "value", "ci_low", "ci_high", "suppressed")
 DEPTH_OF = {"length_distribution": "depth_distribution", "length_summary": "depth_summary"}
-ALL = "all"
 
 
-def protect_alongside(primary, other):
-    """``other`` (a Report of the same chains under the other convention) with the rows withheld
-    that would disclose small differences from ``primary``; see the module docstring."""
-    if getattr(primary, "convention", "path") == getattr(other, "convention", "path"):
-        raise ValueError("alongside: both reports use the same chain convention")
-    out = copy.copy(other)
-    shared = [name for name in other.tables if name in primary.tables]
-    if primary.options.get("disclosure") != "suppress":
-        out.tables = {name: other.tables[name] for name in shared}
-        return out
-    threshold = primary.options.get("threshold") or 5
-    out.tables = {}
-    for name in shared:
-        frame = protect_table(primary.tables[name], other.tables[name], primary.by, threshold)
-        counterpart = DEPTH_OF.get(name) if other.convention == "path" else None
-        if counterpart in primary.tables:  # a path's length is also its depth: the trees' depth tables
-            depth = primary.tables[counterpart].rename({"depth": "length"}, strict=False)
-            frame = protect_table(depth, frame, primary.by, threshold, counterpart_only=True)
-        out.tables[name] = frame
-    return out
+def check_same_seeds(chainset, other) -> None:
+    """Refuse two ChainSets that are not one register's seeds under the two conventions, in one order."""
+    if chainset.convention == other.convention:
+        raise ValueError(f"both conventions: both ChainSets use the {chainset.convention} convention")
+    a, b = chainset.chains, other.chains
+    if a.height != b.height or not all(a[c].equals(b[c]) for c in ("chain_id", "seed_dwelling")
+                                       if c in a.columns and c in b.columns):
+        raise ValueError("both conventions: the two ChainSets do not have the same seeds in the same order "
+                         "(trace the other convention with flyttkedja.core.retrace)")
 
 
-def protect_table(primary: pl.DataFrame, other: pl.DataFrame, by, threshold: int, *,
-                  counterpart_only: bool = False) -> pl.DataFrame:
-    """``other`` with rows withheld (numbers null, ``suppressed`` true) so that neither its own cells,
-    ``primary``'s, nor their differences below ``threshold`` can be read or recomputed. A row of
-    ``other`` with no row in ``primary`` is withheld, unless ``counterpart_only`` (then only rows
-    with a counterpart are compared)."""
-    keys = [c for c in other.columns if c not in FIGURES]
-    joined = other.select(*keys, "n", "n_base", "suppressed").join(
-        primary.select(*keys, "n", "n_base", "suppressed"), on=keys, how="left", suffix="_p", nulls_equal=True,
-        maintain_order="left")
-    d_n = (joined["n"] - joined["n_p"]).to_numpy().astype(np.float64)
-    d_base = (joined["n_base"] - joined["n_base_p"]).to_numpy().astype(np.float64)
-    small = lambda d: (np.abs(d) > 0) & (np.abs(d) < threshold)  # noqa: E731
-    unmatched = joined["suppressed_p"].is_null().to_numpy()
-    hidden = (joined["suppressed"].fill_null(True) | joined["suppressed_p"].fill_null(True)).to_numpy()
-    hidden |= np.isnan(d_n) | np.isnan(d_base) | small(np.nan_to_num(d_n)) | small(np.nan_to_num(d_base))
-    if counterpart_only:
-        hidden &= ~unmatched
-        hidden |= other["suppressed"].to_numpy()
-    cell_keys = [k for k in keys if k != "statistic"]
-    cells = joined.select(cell_keys).with_row_index("_row").group_by(cell_keys, maintain_order=True).agg("_row")
-    rows = cells["_row"].to_list()
-    cell_hidden = np.array([hidden[r].any() for r in rows], bool)  # shared counts: one statistic hides all
-    cell_d = np.array([np.nan_to_num(d_n[r]).max(initial=0) for r in rows])
-    A = margin_matrix(cells.drop("_row"), [c for c in by if c in cell_keys])
-    if cell_hidden.any() and not cell_hidden.all():
-        cell_hidden = secondary_suppression(A, np.abs(cell_d), threshold=threshold, primary=cell_hidden)
-    withhold = np.zeros(other.height, bool)
-    for r, h in zip(rows, cell_hidden):
-        withhold[r] = h
-    if not withhold.any():
-        return other
-    mask = pl.Series(withhold)
-    return other.with_columns(
-        [pl.when(mask).then(None).otherwise(pl.col(c)).alias(c) for c in ("n", "n_base", "value", "ci_low", "ci_high")]
-        + [(pl.col("suppressed") | mask).alias("suppressed")])
+def _chain_cells(b) -> pl.DataFrame | None:
+    if "chains" not in b.named:
+        return None
+    fam, off = b.named["chains"]
+    return fam.cells.select("_group", "end_reason", L=pl.col("length").cast(pl.Int64),
+                            cell=pl.col("_cell").cast(pl.Int64) + off)
 
 
-def margin_matrix(cells: pl.DataFrame, by: list[str]) -> np.ndarray:
-    """Each cell (row) as the sum of the cells of single seed groups it covers: a row whose ``by``
-    column reads "all" sums the rows that agree with it on every other column."""
-    if not by:
-        return np.eye(cells.height)
-    is_leaf = np.ones(cells.height, bool)
-    for c in by:
-        is_leaf &= (cells[c].cast(pl.String) != ALL).to_numpy()
-    leaves = np.flatnonzero(is_leaf)
-    values = {c: cells[c].cast(pl.String).fill_null("").to_numpy() for c in cells.columns}
-    A = np.zeros((cells.height, len(leaves)))
-    for i in range(cells.height):
-        match = np.ones(len(leaves), bool)
-        for c, v in values.items():
-            if c in by and v[i] == ALL:
+def identities_between(b1, b2) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
+    """Terms (``key``, ``cell``, ``coef``) of the equalities and inequalities between a path builder's
+    cells and a tree builder's (either order; see the module docstring)."""
+    paths, trees = (b1, b2) if b1.p.convention == "path" else (b2, b1)
+    P, T = _chain_cells(paths), _chain_cells(trees)
+    eq, ub = [], []
+    if P is None or T is None:
+        return eq, ub
+    g = pl.col("_group").cast(pl.String).fill_null("all")
+    key = lambda *parts: pl.concat_str([p if isinstance(p, pl.Expr) else pl.lit(p) for p in parts],  # noqa: E731
+                                       separator=":")
+    for frame, coef in ((P, 1.0), (T, -1.0)):  # the same seeds, the same spine's end
+        eq.append(frame.select(key("seeds", g, pl.col("end_reason").cast(pl.String)).alias("key"), "cell",
+                               coef=pl.lit(coef)))
+    ks = pl.DataFrame({"k": np.arange(1, int(P["L"].max() or 0) + 1, dtype=np.int64)})
+    if ks.height:
+        at_least = lambda frame, col: frame.join(ks, how="cross").filter(pl.col(col) >= pl.col("k"))  # noqa: E731
+        spine = at_least(P, "L")
+        ub.append(spine.select(key("spine_links", g, pl.col("k").cast(pl.String)).alias("key"), "cell",
+                               coef=pl.lit(1.0)))
+        ub.append(at_least(T, "L").select(key("spine_links", g, pl.col("k").cast(pl.String)).alias("key"), "cell",
+                                          coef=pl.lit(-1.0)))
+        if "depth" in trees.named:
+            fam, off = trees.named["depth"]
+            D = fam.cells.select("_group", d=pl.col("depth").cast(pl.Int64), cell=pl.col("_cell").cast(pl.Int64) + off)
+            ub.append(spine.select(key("spine_rounds", g, pl.col("k").cast(pl.String)).alias("key"), "cell",
+                                   coef=pl.lit(1.0)))
+            ub.append(at_least(D, "d").select(key("spine_rounds", g, pl.col("k").cast(pl.String)).alias("key"),
+                                              "cell", coef=pl.lit(-1.0)))
+    return eq, ub
+
+
+def convention_pairs(specs, other_specs, num_all: np.ndarray, den_all: np.ndarray,
+                     bounds: np.ndarray) -> np.ndarray:
+    """(item, item) pairs of the same count under the two conventions: rows of the same table (or a
+    path's length table and a tree's depth table), seed group and keys; ``specs`` then ``other_specs``
+    are the first rows of ``num_all``/``den_all`` (``bounds``: their row offsets)."""
+    def rows(j, spec) -> pl.DataFrame:
+        frame = spec.rows.select("_group", *spec.keys).rename({"depth": "length"}, strict=False)
+        return frame.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64) + bounds[j])
+
+    def comparable(a: str, b: str) -> bool:
+        return a == b or DEPTH_OF.get(a) == b or DEPTH_OF.get(b) == a
+
+    out = []
+    for j, s in enumerate(specs):
+        for k, t in enumerate(other_specs, start=len(specs)):
+            if not comparable(s.name, t.name):
                 continue
-            match &= v[leaves] == v[i]
-        A[i, match] = 1.0
-    return A
+            a, c = rows(j, s), rows(k, t)
+            on = [col for col in a.columns if col != "_row" and col in c.columns]
+            both = a.join(c, on=on, how="inner", nulls_equal=True, suffix="_o")
+            r, o = both["_row"].to_numpy(), both["_row_o"].to_numpy()
+            out += [np.c_[num_all[r], num_all[o]], np.c_[den_all[r], den_all[o]]]
+    pairs = np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.unique(pairs, axis=0)
+
+
+def add_differences(model, pairs: np.ndarray, threshold: int) -> int:
+    """Append to ``model`` (as :attr:`~flyttkedja.analysis.disclosure.Model.derived` items) the
+    differences of ``pairs`` that count 1 to ``threshold`` − 1 records; returns how many.
+
+    Each difference is oriented larger minus smaller (a positive count of the records one convention
+    adds); a pair with a count of no cell on one side is the other count itself, protected as such.
+    """
+    values = np.rint(model.values)
+    nonempty = np.diff(model.A.indptr) > 0
+    pairs = pairs[nonempty[pairs[:, 0]] & nonempty[pairs[:, 1]]] if len(pairs) else pairs
+    d = values[pairs[:, 0]] - values[pairs[:, 1]] if len(pairs) else np.zeros(0)
+    small = (np.abs(d) >= 1) & (np.abs(d) < threshold)
+    pairs = np.where((d < 0)[:, None], pairs[:, ::-1], pairs)[small] if len(pairs) else pairs
+    if not len(pairs):
+        return 0
+    D = (model.A[pairs[:, 0]] - model.A[pairs[:, 1]]).tocsr()
+    D.eliminate_zeros()
+    model.A = sparse.vstack([model.A, D]).tocsr()
+    model.fixed = np.r_[model.fixed, np.zeros(len(pairs), bool)]
+    model.derived = np.r_[model.derived, np.ones(len(pairs), bool)]
+    return len(pairs)

@@ -157,6 +157,9 @@ class Model:
     G: sparse.csr_matrix | None = None
     fixed: np.ndarray | None = None
     cell_group: np.ndarray | None = None  # seed group of each cell (−1: none); lets :func:`protect` work locally
+    #: items no table shows but an attacker can compute (the difference of a count between the two chain
+    #: conventions): protected like counts, never shown, and no zero is withheld for lying inside one
+    derived: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.A = sparse.csr_matrix(self.A, dtype=np.float64)
@@ -164,6 +167,7 @@ class Model:
         self.E = sparse.csr_matrix((0, n)) if self.E is None else sparse.csr_matrix(self.E, dtype=np.float64)
         self.G = sparse.csr_matrix((0, n)) if self.G is None else sparse.csr_matrix(self.G, dtype=np.float64)
         self.fixed = np.zeros(self.A.shape[0], bool) if self.fixed is None else np.asarray(self.fixed, bool)
+        self.derived = np.zeros(self.A.shape[0], bool) if self.derived is None else np.asarray(self.derived, bool)
         self.x = np.asarray(self.x, np.float64)
 
     @property
@@ -227,7 +231,7 @@ def _protection_key(model: Model, rules: Rules, cost, primary) -> bytes:
         for a in (np.asarray(M.shape, np.int64), M.indptr.astype(np.int64), M.indices.astype(np.int64),
                   M.data.astype(np.float64)):
             h.update(np.ascontiguousarray(a).tobytes())
-    for a in (model.x, model.fixed, cost, primary):
+    for a in (model.x, model.fixed, model.derived, cost, primary):
         h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
     h.update(repr(rules).encode())
     return h.digest()
@@ -243,7 +247,7 @@ def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
     n_items = A.shape[0]
     prim = primary_suppression(values, rules.threshold) if primary is None else np.asarray(primary, bool).copy()
     prim &= ~fixed
-    zeros = _zeros_inside(A, values, prim) & ~fixed if rules.zeros else np.zeros(n_items, bool)
+    zeros = _zeros_inside(A, values, prim & ~model.derived) & ~fixed if rules.zeros else np.zeros(n_items, bool)
     suppressed = prim | zeros
     cost = values + 1.0 if cost is None else np.asarray(cost, np.float64)
     up = np.zeros(n_items)    # largest upward move of each item among the deviations found
@@ -261,7 +265,9 @@ def _protect(model: Model, rules: Rules, cost, primary) -> Protection:
             done[p] = True
             if _opened(up[p], down[p]) >= rules.width:
                 continue
-            found = _cover(model, p, values[p], rules.width, up, down, suppressed, cost, lps)
+            # a derived item (a difference) may move either way, below zero too: every split of the width
+            value = max(values[p], rules.width) if model.derived[p] else values[p]
+            found = _cover(model, p, value, rules.width, up, down, suppressed, cost, lps)
             if found is None:
                 unprotectable[p] = True
                 continue

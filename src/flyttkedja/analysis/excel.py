@@ -1,4 +1,5 @@
-"""Excel export of the report tables: one sheet per table, withheld cells "..", undefined ratios ".", a notes sheet.
+"""Excel export of the report tables: one sheet per table (both conventions' when the report has both),
+withheld cells "..", undefined ratios ".", a notes sheet.
 
 Written with xlsxwriter into a temporary file and renamed into place, with a
 fixed creation date so the same report gives the same bytes.
@@ -33,6 +34,9 @@ def write_excel(report, path: str | os.PathLike, *, lang: str = "en", scenario: 
     """Write ``report``'s tables (and ``scenario``, when given) to an .xlsx workbook at ``path``, atomically."""
     path = Path(path)
     frames = dict(report.tables)
+    other = getattr(report, "alongside", None)
+    if other is not None:  # both conventions: the other's tables are published too (same release)
+        frames.update({f"{other.convention}_{name}": f for name, f in other.tables.items()})
     if scenario is not None:
         frames["scenario"] = scenario
     with atomic_file(path) as tmp:

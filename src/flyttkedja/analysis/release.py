@@ -34,7 +34,9 @@ import polars as pl
 from scipy import sparse
 
 from flyttkedja import store
+from flyttkedja.analysis.conventions import identities_between
 from flyttkedja.analysis.disclosure import Model, Protection, Rules
+from flyttkedja.io import write_json
 
 MOVE_ENDS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # the last move vacates nothing
 LEDGER_FORMAT = "flyttkedja-disclosure-ledger/1"
@@ -93,8 +95,11 @@ def identities(b, rounds: int) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
     g = pl.col("_group").cast(pl.String)
     key = lambda *parts: pl.concat_str([p if isinstance(p, pl.Expr) else pl.lit(p) for p in parts],  # noqa: E731
                                        separator=":")
+    # a tree's links of round k are not "chains of length ≥ k" and its no_dwelling origins are leaves, not
+    # chains: those two identities are the path convention's only (they would hold by chance in some groups)
+    path = b.p.convention == "path"
     F = _cells(b, "flows")
-    if F is not None:
+    if F is not None and path:
         eq.append(F.select(key("step", g, pl.col("step").cast(pl.String)).alias("key"), "cell", coef=pl.lit(1.0)))
         ks = pl.DataFrame({"k": np.arange(1, rounds + 2)})
         # chains of length ≥ k for k ≤ rounds (−1 each), and (L − rounds) for the last, open step
@@ -111,9 +116,11 @@ def identities(b, rounds: int) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
                                                             .alias("key"), "cell", coef=pl.lit(-1.0)))
     S = _cells(b, "segregation")
     if S is not None:
-        eq.append(S.select(key("origin", g, pl.col("origin")).alias("key"), "cell", coef=pl.lit(1.0)))
-        eq.append(C.filter(pl.col("move") & (pl.col("L") > 0)).select(
-            key("origin", g, pl.lit("no_dwelling")).alias("key"), "cell", coef=pl.lit(-1.0)))
+        eq.append(S.filter(pl.lit(path) | (pl.col("origin") != "no_dwelling")).select(
+            key("origin", g, pl.col("origin")).alias("key"), "cell", coef=pl.lit(1.0)))
+        if path:
+            eq.append(C.filter(pl.col("move") & (pl.col("L") > 0)).select(
+                key("origin", g, pl.lit("no_dwelling")).alias("key"), "cell", coef=pl.lit(-1.0)))
         if F is not None:
             eq.append(F.filter(pl.col("area_type").is_not_null()).select(
                 key("origin", g, pl.col("area_type").cast(pl.String)).alias("key"), "cell", coef=pl.lit(-1.0)))
@@ -150,25 +157,40 @@ def _matrix(terms: list[pl.DataFrame], n_cells: int) -> tuple[sparse.csr_matrix,
     return M, keys.to_list()
 
 
-def release_model(b, items, totals: np.ndarray, rounds: int) -> tuple[Model, dict]:
-    """The :class:`~flyttkedja.analysis.disclosure.Model` of a release's items over the builder's cells.
+def release_model(builders, items, totals: np.ndarray, rounds: int) -> tuple[Model, dict]:
+    """The :class:`~flyttkedja.analysis.disclosure.Model` of a release's items over the builders' cells.
 
-    Identities that do not hold on these data exactly (they should all hold)
-    are left out and counted in the returned info.
+    ``builders``: one :class:`~flyttkedja.analysis._specs.Builder` (or a list:
+    the two chain conventions of one register, cells numbered one after the
+    other; their identities are tied by
+    :func:`flyttkedja.analysis.conventions.identities_between`). Identities
+    that do not hold on these data exactly (they should all hold) are left
+    out and counted in the returned info.
     """
-    A = sparse.csr_matrix((items.coef, (items.item, items.cell)), shape=(items.n_items, b.n_cells))
-    eq, ub = identities(b, rounds)
-    E, eq_keys = _matrix(eq, b.n_cells)
-    G, ub_keys = _matrix(ub, b.n_cells)
+    builders = builders if isinstance(builders, (list, tuple)) else [builders]
+    n_cells = builders[-1].n_cells
+    A = sparse.csr_matrix((items.coef, (items.item, items.cell)), shape=(items.n_items, n_cells))
+    eq, ub = [], []
+    for bb in builders:
+        e, u = identities(bb, rounds)
+        prefix = "" if bb is builders[0] else f"{bb.p.convention}/"  # keys of one convention's identities
+        eq += [t.with_columns(key=pl.lit(prefix) + pl.col("key")) for t in e]
+        ub += [t.with_columns(key=pl.lit(prefix) + pl.col("key")) for t in u]
+    if len(builders) == 2:
+        e, u = identities_between(*builders)
+        eq, ub = eq + e, ub + u
+    E, eq_keys = _matrix(eq, n_cells)
+    G, ub_keys = _matrix(ub, n_cells)
     e_ok = np.abs(E @ totals) < 1e-6
     g_ok = (G @ totals) <= 1e-6
     info = {"identities": int(e_ok.sum()), "inequalities": int(g_ok.sum()),
             "identities_not_holding": sorted({k.split(":")[0] for k, ok in zip(eq_keys, e_ok) if not ok}
                                              | {k.split(":")[0] for k, ok in zip(ub_keys, g_ok) if not ok})}
-    cell_group = np.full(b.n_cells, -1, np.int64)
-    for fam, off in b.named.values():
-        if "_group" in fam.cells.columns:
-            cell_group[fam.cells["_cell"].to_numpy() + off] = fam.cells["_group"].fill_null(-1).to_numpy()
+    cell_group = np.full(n_cells, -1, np.int64)
+    for bb in builders:
+        for fam, off in bb.named.values():
+            if "_group" in fam.cells.columns:
+                cell_group[fam.cells["_cell"].to_numpy() + off] = fam.cells["_group"].fill_null(-1).to_numpy()
     return Model(A, totals, E[np.flatnonzero(e_ok)], G[np.flatnonzero(g_ok)], cell_group=cell_group), info
 
 
@@ -225,6 +247,35 @@ class Ledger:
         releases = [r for r in self.releases if r.get("name") != release.get("name")] + [release]
         return {"format": LEDGER_FORMAT, "register": fingerprint, "releases": releases}
 
+    @property
+    def reports(self) -> list[dict]:
+        """The releases of report tables (those a new report's protection model recomputes)."""
+        return [r for r in self.releases if r.get("kind", "report") == "report"]
+
+    @property
+    def scenario_runs(self) -> list[dict]:
+        """The scenario runs declared in the ledger (:func:`declare_scenario_run`)."""
+        return [r for r in self.releases if r.get("kind") == "scenario"]
+
+
+def declare_scenario_run(path: str | os.PathLike, fingerprint: str, name: str, model_file: Path,
+                         summary: dict) -> str | None:
+    """Record a scenario run of a register in the ledger at ``path`` (atomically): its name, the
+    transition model's file hash and, per count array, the published and withheld counts (``summary``:
+    :func:`model_checking`). Returns None, or why the run was not recorded (the ledger is another
+    register's). A later report of the register lists the run in its output check.
+    """
+    ledger = Ledger.open(path)
+    if ledger.register is not None and ledger.register != fingerprint:
+        return f"{ledger.path} belongs to another register; the run is not declared there"
+    entry = {"name": name, "kind": "scenario", "model": store.MODEL_FILE,
+             "model_sha256": hashlib.sha256(Path(model_file).read_bytes()).hexdigest(),
+             "rules": summary["rules"], "published": {k: {"cells": t["cells"], "published": t["published_counts"],
+                                                          "withheld": t["withheld"]}
+                                                      for k, t in summary["tables"].items()}}
+    write_json(ledger.record(fingerprint, entry), ledger.path)
+    return None
+
 
 def published_counts(frames: dict[str, pl.DataFrame]) -> dict[str, dict[str, list]]:
     """Per table, the published ``n`` and ``n_base`` columns (null where withheld), as the ledger stores them."""
@@ -274,6 +325,17 @@ def checking_text(summary: dict) -> str:
                   "n_base of every table, each count treated the same wherever it appears.",
                   f"Withheld: {summary.get('withheld_items', 0)} distinct counts "
                   f"({summary.get('linear_programs', 0)} linear programs)."]
+        if summary.get("differences_between_conventions") is not None:
+            lines.append(f"Both chain conventions in one release: per seed group and end reason as many paths as "
+                         f"trees, a tree at least as long and deep as its path; "
+                         f"{summary['differences_between_conventions']} differences between the conventions' "
+                         f"counts of 1 to {rules['threshold'] - 1} records (the records one convention adds) "
+                         "protected like withheld counts, although no table shows them.")
+        if summary.get("scenario_runs_declared"):
+            lines.append(f"Declared in the ledger: scenario run(s) {', '.join(summary['scenario_runs_declared'])} of "
+                         f"this register; their {store.MODEL_FILE} counts are protected by the transition model's "
+                         "own rules (primary, complements, margins), not in this release's linear-programming model: "
+                         "check the two outputs together.")
         if summary.get("known_from_earlier_releases"):
             lines.append(f"Published as known: {summary['known_from_earlier_releases']} zero counts that lie under a "
                          "zero an earlier release published (withholding them would protect nothing).")
@@ -321,13 +383,22 @@ def model_checking(model) -> dict:
                                    # counted again over the cells kept (a margin never includes a withheld cell)
                                    "recounted": int(((pub != raw) & (pub > 0)).sum()),
                                    "smallest_published_count": int(positive.min()) if positive.size else None}
-    return {"method": "primary suppression of the transition model's counts",
+    return {"method": "primary suppression of the transition model's counts, with complements and margins",
             "rules": {"rules": "scb" if model.threshold >= 5 else "unsafe", "threshold": int(model.threshold)},
             "tables": tables, "withheld_counts": int(sum(t["withheld"] for t in tables.values())),
             "recounted_counts": int(sum(t["recounted"] for t in tables.values())),
+            "complements_and_margins": "a group's count is kept only with its complement (fills, and first_group "
+                                       "against first: the cell's first fillers outside the group); a margin "
+                                       "(fills of the filled cells of first and later; the first fillers' profile "
+                                       "of first_group's row) only where the withheld cells under it sum to 0 or at "
+                                       "least 3 over at least two zero cells (a withheld count is written as 0), "
+                                       "else the stratum borrows from its parent stratum; vacated_income is "
+                                       "counted over the kept cells",
             "not_in_release_model": f"{store.MODEL_FILE}'s counts are not in a report's linear-programming release "
-                                    "model (no secondary suppression, no identities with a report's tables, not in "
-                                    "the ledger): a report and a scenario run of one register are two outputs to check"}
+                                    "model (no identities with a report's tables); the run is declared in the "
+                                    "ledger beside the output, and a later report of the register names it in its "
+                                    "output check: a report and a scenario run of one register are two outputs to "
+                                    "check"}
 
 
 def scenario_checking(model_summary: dict, comparison: pl.DataFrame, register_source: bool) -> dict:
@@ -347,7 +418,9 @@ def scenario_checking_text(summary: dict) -> str:
              f"Rule set {summary['rules']['rules']}: counts of 1 to {summary['rules']['threshold'] - 1} vacancy "
              f"records withheld (written as 0), and the counts withheld with them so that the filler-group "
              f"shares stay consistent; {summary['withheld_counts']} counts withheld in all.",
+             f"Complements and margins: {summary['complements_and_margins']}.",
              f"Not covered: {summary['not_in_release_model']}.",
+             f"Ledger: {summary.get('ledger', 'not declared (synthetic source)')}.",
              f"{store.COMPARISON_FILE}: {c['rows']} rows ({', '.join(c['methods'])}), {c['withheld_rows']} withheld; "
              f"{c['source']}.", ""]
     for name, t in summary["tables"].items():

@@ -10,6 +10,7 @@ Example
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ class Report:
 
     def __init__(self, chainset: ChainSet, areas=None, *, by: Sequence[str] = ("tenure",),
                  target_groups: Mapping[str, pl.Expr] | None = None, ledger: str | os.PathLike | None = None,
-                 release: str | None = None, **options):
+                 release: str | None = None, both_conventions: bool = False, **options):
         names = [n for n in default_tables(chainset) if n != "rounds" or areas is not None]
         self.by = (by,) if isinstance(by, str) else tuple(by)
         self._inputs = [chainset.params.get("register_dir")]  # never written over (io.check_output)
@@ -54,14 +55,28 @@ class Report:
         #: the chain convention of the ChainSet ("path": one filling per vacancy; "tree": CBS's)
         self.convention = chainset.convention
         options = {k: v for k, v in self.options.items() if k not in ("cluster", "income_median")}
-        self.tables, self.bootstrap_units, self.checking = _tables_and_units(
+        other = None
+        if both_conventions:  # the other convention's tables in the same release (analysis/conventions.py)
+            from flyttkedja.core import retrace
+
+            other = retrace(chainset, "path" if self.convention == "tree" else "tree")
+        tables, self.bootstrap_units, self.checking = _tables_and_units(
             chainset, names, by=self.by, areas=areas, target_groups=target_groups,
             income_median=self.options.get("income_median"), cluster=self.options["cluster"],
-            ledger=self.ledger, **options)
+            ledger=self.ledger, other=other, **options)
         self.state = self.checking.pop("_state", None)  # protection model, for attacks (never written)
+        self.tables = {name: f for name, f in tables.items() if name in names}
         self._target_names = list((TARGET_GROUPS if target_groups is None else target_groups).keys())
         self.options["threshold"] = Rules.named(self.options["rules"], self.options["threshold"],
                                                 self.options["unsafe"]).threshold
+        #: the other convention's tables of this release (``both_conventions=True``), as a Report; else None
+        self.alongside = None
+        if other is not None:
+            self.alongside = copy.copy(self)
+            self.alongside.convention, self.alongside.alongside = other.convention, None
+            prefix = f"{other.convention}_"
+            self.alongside.tables = {name.removeprefix(prefix): f for name, f in tables.items()
+                                     if name not in names}
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]
@@ -80,12 +95,13 @@ class Report:
         return checking_text(self.checking)
 
     def write(self, path: str | os.PathLike, *, overwrite: bool = False, lang: str = "en",
-              scenario: pl.DataFrame | None = None, alongside: Report | None = None, explorer=None) -> Path:
+              scenario: pl.DataFrame | None = None, explorer=None) -> Path:
         """Write every table as ``<name>.parquet`` and ``<name>.csv``, plus report.json, summary.txt,
         output_check.json/.txt, report.html and report.xlsx (labels in ``lang``; ``scenario`` comparison
-        when given), atomically; then record the release in the ledger (when given). ``alongside``: see
-        :meth:`html`; its tables are written too, as ``<convention>_<name>.parquet``/``.csv``
-        (protect it first: :func:`flyttkedja.analysis.conventions.protect_alongside`)."""
+        when given), atomically; then record the release in the ledger (when given). With
+        ``both_conventions``, the other convention's tables are written too, as
+        ``<convention>_<name>.parquet``/``.csv`` (and in the page and the workbook)."""
+        alongside = self.alongside
         with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
             for name, frame in self.tables.items():
                 parquet, csv = store.report_table_files(tmp, name)
@@ -104,16 +120,19 @@ class Report:
             store.report_file(tmp, "summary").write_text(self.summary() + "\n")
             self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario, alongside=alongside,
                             explorer=explorer)
-            self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)
+            self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)  # with alongside
         if self.ledger is not None and self.options["disclosure"] == "suppress":
             self.record(self.release or Path(path).name)
         return Path(path)
 
     def record(self, name: str) -> Path:
         """Add this release (under ``name``) to the ledger, atomically."""
-        release = {"name": name, "by": list(self.by), "tables": list(self.tables), "rounds": self.options["rounds"],
-                   "target_groups": self._target_names, "rules": self.checking["rules"],
-                   "published": published_counts(self.tables)}
+        frames = dict(self.tables)
+        if self.alongside is not None:  # both conventions: the other's tables under "<convention>_<table>"
+            frames.update({f"{self.alongside.convention}_{n}": f for n, f in self.alongside.tables.items()})
+        release = {"name": name, "convention": self.convention, "by": list(self.by), "tables": list(frames),
+                   "rounds": self.options["rounds"], "target_groups": self._target_names,
+                   "rules": self.checking["rules"], "published": published_counts(frames)}
         return write_json(self.ledger.record(self.fingerprint, release), self.ledger.path)
 
     def html(self, lang: str = "en", scenario: pl.DataFrame | None = None, alongside: Report | None = None,
@@ -121,11 +140,13 @@ class Report:
         """The self-contained HTML report (interactive charts, every table, method note) as a string.
 
         ``alongside``: a Report of the same register under the other chain
-        convention; charts whose figures differ are then drawn side by side. ``explorer``: a scenario
+        convention (default: this release's own, ``both_conventions=True``); charts whose figures differ
+        are then drawn side by side. ``explorer``: a scenario
         output directory; the page then carries the scenario explorer of its model (docs/explorer.md).
         """
         from flyttkedja.analysis.html import render_html
 
+        alongside = self.alongside if alongside is None else alongside
         return render_html(self, lang=lang, scenario=scenario, alongside=alongside, explorer=explorer)
 
     def write_html(self, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None,
@@ -138,7 +159,8 @@ class Report:
 
     def write_excel(self, path: str | os.PathLike, *, lang: str = "en",
                     scenario: pl.DataFrame | None = None) -> Path:
-        """Write the tables to an Excel workbook (one sheet per table, ".." for suppressed cells, notes sheet)."""
+        """Write the tables to an Excel workbook (one sheet per table, the other convention's too, ".." for
+        withheld cells, "." for undefined ratios, notes sheet)."""
         from flyttkedja.analysis.excel import write_excel
 
         return write_excel(self, path, lang=lang, scenario=scenario)

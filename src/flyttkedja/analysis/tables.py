@@ -43,6 +43,7 @@ from flyttkedja.analysis._engine import ALL, Prepared, Spec, item_values, items_
 from flyttkedja.analysis.bootstrap import percentile_interval, replicate_cell_totals
 from flyttkedja.analysis.disclosure import Rules, cell_key_perturbation, implied_zeros, primary_suppression, protect
 from flyttkedja.analysis.groups import TARGET_GROUPS
+from flyttkedja.analysis.conventions import add_differences, check_same_seeds, convention_pairs
 from flyttkedja.analysis.release import check_by, checking_summary, release_model
 from flyttkedja.core.chainset import ChainSet
 
@@ -210,8 +211,19 @@ class Earlier:
     published: dict[str, dict[str, list]]
 
 
+@dataclass
+class Alongside:
+    """The other chain convention's tables in the same release: its builder (numbering its cells after
+    the first's), its specs and its groups (:mod:`flyttkedja.analysis.conventions`)."""
+
+    builder: _specs.Builder
+    specs: list[Spec]
+    prepared: Prepared
+
+
 def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared: Prepared | None = None,
-            earlier: Sequence[Earlier] = ()) -> tuple[dict[str, pl.DataFrame], dict]:
+            earlier: Sequence[Earlier] = (), alongside: Alongside | None = None
+            ) -> tuple[dict[str, pl.DataFrame], dict]:
     """Evaluate, bootstrap and protect the specs as one release; returns (name → DataFrame, checking summary).
 
     Every count of every table is an *item* (a linear functional of the
@@ -221,10 +233,15 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared:
     known to the attacker — are protected together (:func:`release_model`,
     :func:`~flyttkedja.analysis.disclosure.protect`). ``prepared``: the groups
     of the specs when they come from a :meth:`~_specs.Builder.view` of ``b``.
+    ``alongside``: the other convention's tables, in the same release (their
+    frames are returned under ``"<convention>_<name>"``).
     """
-    offsets = np.cumsum([0] + [f.cells.height for f in b.families])
-    totals, key_sums = np.zeros(b.n_cells), np.zeros(b.n_cells)
-    for f, o in zip(b.families, offsets):  # per family: no concatenation for the point estimates
+    builders = [b] + ([alongside.builder] if alongside is not None else [])
+    families = [(f, bb.p) for bb in builders for f in bb.families]
+    n_cells = builders[-1].n_cells
+    offsets = np.cumsum([0] + [f.cells.height for f, _ in families])
+    totals, key_sums = np.zeros(n_cells), np.zeros(n_cells)
+    for (f, _), o in zip(families, offsets):  # per family: no concatenation for the point estimates
         local = f.records["_cell"].to_numpy()
         totals[o:o + f.cells.height] = np.bincount(local, minlength=f.cells.height)
         if options.disclosure == "cell_key":
@@ -233,33 +250,41 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared:
     present = np.flatnonzero(totals > 0)  # zero cells (completed families) hold no record in any replicate
     reps = None
     if options.ci and options.replicates > 0 and b.p.n_units > 0:
-        cells = np.concatenate([f.records["_cell"].to_numpy() + o for f, o in zip(b.families, offsets)])
-        chains = np.concatenate([f.records["_chain"].to_numpy() for f in b.families])
-        units = b.p.chains["_unit"].to_numpy()[chains]
+        # the same seeds under both conventions: one resample of the units serves both (paired intervals)
+        cells = np.concatenate([f.records["_cell"].to_numpy() + o for (f, _), o in zip(families, offsets)])
+        units = np.concatenate([p.chains["_unit"].to_numpy()[f.records["_chain"].to_numpy()] for f, p in families])
         reps = replicate_cell_totals(units, np.searchsorted(present, cells), n_units=b.p.n_units,
                                      n_cells=len(present), replicates=options.replicates, seed=options.seed)
+    other_specs = [] if alongside is None else alongside.specs
     prior = [s for e in earlier for s in e.specs]
-    everything = [*specs, *prior]
+    everything = [*specs, *other_specs, *prior]
+    n_current = len(specs) + len(other_specs)
     rows = pl.concat([s.rows.select("num", "den") for s in everything]) if everything else None
     items, num_all, den_all = items_of(rows)
     vals = item_values(items, totals)
     bounds = np.cumsum([0] + [s.rows.height for s in everything])
     hidden = np.zeros(items.n_items, bool)
     protection, summary_info, rules = None, {}, None
+    model = None
     if options.disclosure == "suppress":
         rules = options.protection_rules()
-        model, summary_info = release_model(b, items, totals, options.rounds)
-        fixed, withheld_before = _earlier_items(earlier, specs, num_all, den_all, bounds, vals)
+        model, summary_info = release_model(builders, items, totals, options.rounds)
+        fixed, withheld_before = _earlier_items(earlier, n_current, num_all, den_all, bounds, vals)
         # zeros under a zero an earlier release published are known already: published, never "protected"
         known = implied_zeros(model.A, vals, fixed) & ~fixed if fixed.any() else np.zeros_like(fixed)
         model.fixed = fixed | known
         withheld_before &= ~known
         summary_info["known_from_earlier_releases"] = int(known.sum())
         # withholding an item blanks every row that shows it (a group's n_base: all its rows): cost the rows
-        shown = np.bincount(np.r_[num_all[:bounds[len(specs)]], den_all[:bounds[len(specs)]]],
+        shown = np.bincount(np.r_[num_all[:bounds[n_current]], den_all[:bounds[n_current]]],
                             minlength=items.n_items)
         cost = (vals + 1.0) * (1.0 + shown)
         primary = primary_suppression(np.rint(vals), rules.threshold) | withheld_before
+        if alongside is not None and alongside.specs:  # small differences between the conventions: never shown
+            pairs = convention_pairs(specs, alongside.specs, num_all, den_all, bounds)
+            n_diff = add_differences(model, pairs, rules.threshold)
+            summary_info["differences_between_conventions"] = n_diff
+            cost, primary = np.r_[cost, np.ones(n_diff)], np.r_[primary, np.ones(n_diff, bool)]
         protection = protect(model, rules, cost=cost, primary=primary)
         hidden = protection.suppressed
         summary_info["earlier_releases"] = len(earlier)
@@ -267,16 +292,21 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared:
     rep_vals = item_values(_restrict(items, present), reps) if reps is not None else None
     frames = {}
     item_tables = {}
-    for j, s in enumerate(specs):
+    current = [(s.name, s, prepared or b.p) for s in specs]
+    if alongside is not None:
+        current += [(f"{alongside.prepared.convention}_{s.name}", s, alongside.prepared) for s in alongside.specs]
+    for j, (name, s, p) in enumerate(current):
         sl = slice(bounds[j], bounds[j + 1])
-        frames[s.name] = _publish_one(prepared or b.p, s, num_all[sl], den_all[sl],
-                                      vals, totals, reps, rep_vals, keys, hidden, options)
-        item_tables[s.name] = np.unique(np.r_[num_all[sl], den_all[sl]])
+        frames[name] = _publish_one(p, s, num_all[sl], den_all[sl], vals, totals, reps, rep_vals, keys, hidden,
+                                    options)
+        item_tables[name] = np.unique(np.r_[num_all[sl], den_all[sl]])
     method = options.disclosure
     summary = checking_summary(frames, protection, item_tables, rules, summary_info, method)
+    if summary_info.get("differences_between_conventions"):  # never shown: counted apart from withheld counts
+        summary["withheld_items"] -= summary_info["differences_between_conventions"]
     if protection is not None:  # for attacks on the release (tests, scripts/disclosure_attack.py); not written
-        summary["_state"] = ReleaseState(model, protection, np.arange(bounds[len(specs)]),
-                                         num_all, den_all, bounds[len(specs)])
+        summary["_state"] = ReleaseState(model, protection, np.arange(bounds[n_current]),
+                                         num_all, den_all, bounds[n_current])
     return frames, summary
 
 
@@ -296,11 +326,12 @@ class ReleaseState:
         return ~self.protection.suppressed | self.model.fixed
 
 
-def _earlier_items(earlier, specs, num_all, den_all, bounds, vals) -> tuple[np.ndarray, np.ndarray]:
-    """Items published by earlier releases (fixed) and items they withheld; checks the published values."""
+def _earlier_items(earlier, n_current, num_all, den_all, bounds, vals) -> tuple[np.ndarray, np.ndarray]:
+    """Items published by earlier releases (fixed) and items they withheld; checks the published values.
+    The earlier releases' specs follow the ``n_current`` specs of this release."""
     fixed = np.zeros(len(vals), bool)
     seen = np.zeros(len(vals), bool)
-    j = len(specs)
+    j = n_current
     for e in earlier:
         for s in e.specs:
             sl = slice(bounds[j], bounds[j + 1])
@@ -426,11 +457,14 @@ def tables(
 
 
 def _tables_and_units(chainset, names, *, by, areas, target_groups, income_median, cluster, ledger=None,
-                      **options):
+                      other=None, **options):
     """:func:`tables` plus what the bootstrap resampled and the output-checking summary.
 
     ``ledger``: a :class:`~flyttkedja.analysis.release.Ledger` of earlier
     releases of this register; their published counts join the protection model.
+    ``other``: the same register's chains under the other convention
+    (:func:`flyttkedja.core.retrace`); its tables are published in the same
+    release, as ``"<convention>_<name>"`` (:mod:`flyttkedja.analysis.conventions`).
     """
     unknown = [n for n in names if n not in TABLES + DEPTH_TABLES]
     if unknown:
@@ -441,29 +475,83 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
         raise TypeError(f"expected a ChainSet, got {type(chainset).__name__}")
     if opts.disclosure is not None:
         check_by(chainset.chains, by, opts.protection_rules().threshold)
-    earlier = [] if ledger is None or opts.disclosure != "suppress" else list(ledger.releases)
+    earlier = [] if ledger is None or opts.disclosure != "suppress" else ledger.reports
     for r in earlier:
         _check_compatible(r, opts, target_groups, areas)
+    mine = chainset.convention
+    their = "tree" if mine == "path" else "path"
+    earlier_tables = [[ledger_table(t, mine) for t in r["tables"]] for r in earlier]
+    publish_other = other is not None
+    if other is None and any(c != mine for ts in earlier_tables for c, _ in ts):
+        from flyttkedja.core import retrace  # an earlier release showed both conventions: recompute its tables
+
+        other = retrace(chainset, their)
+    if other is not None:
+        check_same_seeds(chainset, other)
     union = tuple(dict.fromkeys([*by, *(c for r in earlier for c in r["by"])]))
-    prepared = prepare(chainset, by=union, areas=areas, target_groups=target_groups,
-                       income_median=income_median, cluster=cluster, key_seed=opts.key_seed())
-    if union != by:
-        prepared = unseen_groups(prepared, [by, *(tuple(r["by"]) for r in earlier)])
+
+    def prepared_for(cs):
+        p = prepare(cs, by=union, areas=areas, target_groups=target_groups, income_median=income_median,
+                    cluster=cluster, key_seed=opts.key_seed())
+        return unseen_groups(p, [by, *(tuple(r["by"]) for r in earlier)]) if union != by else p
+
+    def wanted(convention, current):
+        return [n for n in TABLES + DEPTH_TABLES if n in current
+                or any((convention, n) in ts for ts in earlier_tables)]
+
+    prepared = prepared_for(chainset)
     b = _specs.Builder(prepared)
-    every = [n for n in TABLES + DEPTH_TABLES if n in names or any(n in r["tables"] for r in earlier)]
-    fine_specs = specs_for(b, every, opts.rounds)  # builds every family once, over the finest groups
+    fine_specs = specs_for(b, wanted(mine, names), opts.rounds)  # builds every family once, over the finest groups
+    builders = {mine: (b, prepared, fine_specs)}
+    their_names = []
+    if other is not None:  # the other convention's cells are numbered after these: one cell vector
+        prepared_o = prepared_for(other)
+        if not prepared_o.groups.equals(prepared.groups):
+            raise ValueError("both conventions: the seed groups differ (the chains are not of the same seeds)")
+        their_names = [n for n in names if n in default_tables(other)] if publish_other else []
+        b_o = _specs.Builder(prepared_o, start=b.n_cells)
+        builders[their] = (b_o, prepared_o, specs_for(b_o, wanted(their, their_names), opts.rounds))
 
-    def release_specs(release_by: tuple[str, ...], wanted) -> tuple[Prepared, list[Spec]]:
+    def release_specs(convention, release_by: tuple[str, ...], wanted) -> tuple[Prepared, list[Spec]]:
+        bb, fine, fine_s = builders[convention]
         if release_by == union:
-            return prepared, [s for s in fine_specs if s.name in wanted]
-        coarse, group_map = coarser(prepared, release_by)
-        return coarse, specs_for(b.view(coarse, group_map), wanted, opts.rounds)
+            return fine, [s for s in fine_s if s.name in wanted]
+        coarse, group_map = coarser(fine, release_by)
+        return coarse, specs_for(bb.view(coarse, group_map), wanted, opts.rounds)
 
-    current_p, specs = release_specs(by, names)
-    prior = [Earlier(r["name"], release_specs(tuple(r["by"]), r["tables"])[1], r["published"]) for r in earlier]
-    frames, summary = publish(b, specs, opts, prepared=current_p, earlier=prior)
+    current_p, specs = release_specs(mine, by, names)
+    alongside = None
+    if other is not None:  # its cells are in the release even when only an earlier release showed them
+        their_p, their_specs = release_specs(their, by, their_names) if their_names else (builders[their][1], [])
+        alongside = Alongside(builders[their][0], their_specs, their_p)
+    prior = []
+    for r, ts in zip(earlier, earlier_tables):
+        release_specs_ = []
+        for convention in (mine, their):
+            tables_c = [n for c, n in ts if c == convention]
+            if tables_c:
+                named = release_specs(convention, tuple(r["by"]), tables_c)[1]
+                release_specs_ += [s if convention == mine else replace(s, name=f"{convention}_{s.name}")
+                                   for s in named]
+        prior.append(Earlier(r["name"], release_specs_, r["published"]))
+    frames, summary = publish(b, specs, opts, prepared=current_p, earlier=prior, alongside=alongside)
+    if ledger is not None and opts.disclosure == "suppress":
+        summary["scenario_runs_declared"] = [r["name"] for r in ledger.scenario_runs]
     units = {"resampled": prepared.params["cluster"] or "chains", "units": prepared.n_units}
     return frames, units, summary
+
+
+def ledger_table(name: str, convention: str) -> tuple[str, str]:
+    """(convention, table) of a ledger's table name: ``"tree_flows"`` → ("tree", "flows"); a name without a
+    convention is of the release's own convention (the ledger's register fingerprint is of its chains).
+
+    >>> ledger_table("tree_flows", "path"), ledger_table("flows", "path")
+    (('tree', 'flows'), ('path', 'flows'))
+    """
+    for c in ("path", "tree"):
+        if name.startswith(f"{c}_"):
+            return c, name[len(c) + 1:]
+    return convention, name
 
 
 def _check_compatible(release: dict, opts: Options, target_groups, areas) -> None:

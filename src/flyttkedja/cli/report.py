@@ -98,27 +98,19 @@ def report(trace_dir: Path, out: Path, by: str, replicates: int, seed: int, disc
         if areas is None and register_dir is not None:
             candidate = store.register_input(register_dir, "areas")
             areas = candidate if candidate.exists() else None
-        progress.update(task, description=f"analysing {cs.chains.height} chains")
+        both = " under both conventions" if both_conventions else ""
+        progress.update(task, description=f"analysing {cs.chains.height} chains{both}")
         try:
             result = Report(cs, areas=areas, by=by_cols, ci=replicates > 0, replicates=replicates, seed=seed,
                             disclosure=None if disclosure == "none" else disclosure, threshold=threshold,
                             rules=rules, unsafe=unsafe_threshold, rounds=rounds, ledger=use_ledger,
-                            release=out.name)
+                            release=out.name, both_conventions=both_conventions)
         except ValueError as e:
             raise click.UsageError(str(e)) from None
-        other = None
-        if both_conventions:
-            from flyttkedja.analysis.conventions import protect_alongside
-            from flyttkedja.core import retrace
-
-            convention = "path" if result.convention == "tree" else "tree"
-            progress.update(task, description=f"tracing and analysing {convention}s")
-            other = protect_alongside(result, Report(retrace(cs, convention), areas=areas, by=result.by,
-                                                     **result.options))
         progress.update(task, description=f"writing {out}")
         has_model = scenario_dir is not None and store.scenario_file(scenario_dir, "model").exists()
         explorer = scenario_dir if has_model else None  # the report's explorer section tries programmes on it
-        result.write(out, overwrite=overwrite, lang=lang, scenario=comparison, alongside=other, explorer=explorer)
+        result.write(out, overwrite=overwrite, lang=lang, scenario=comparison, explorer=explorer)
     click.echo(result.summary())
     click.echo(f"\nreport: {store.report_file(out, 'html')}  (tables for Excel: {store.report_file(out, 'xlsx')}; "
                f"output checking: {store.report_file(out, 'check_text')})")

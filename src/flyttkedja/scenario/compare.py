@@ -40,7 +40,8 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja import store
-from flyttkedja.analysis.release import model_checking, scenario_checking, scenario_checking_text
+from flyttkedja.analysis.release import declare_scenario_run, model_checking, register_fingerprint, \
+    scenario_checking, scenario_checking_text
 from flyttkedja.io import atomic_directory, atomic_file, check_output, write_json, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
 from flyttkedja.scenario.model import Z975, TransitionModel, attribute_label, estimate, rooms_label
@@ -452,6 +453,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
         areas = reg.areas
         del reg
+    fingerprint = register_fingerprint(cs) if src.register else None  # the run is declared in the ledger
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
@@ -535,6 +537,11 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                 programme_municipalities={p.name: programme_municipalities(p) for p in scenario.programmes}))
             model.save(store.scenario_file(tmp, "model"))
             check = scenario_checking(checking, frame, bool(src.register))
+            if fingerprint is not None:  # a register's run is declared beside the output (analysis.release)
+                ledger = store.ledger_file(out)
+                why = declare_scenario_run(ledger, fingerprint, Path(out).name, store.scenario_file(tmp, "model"),
+                                           checking)
+                check["ledger"] = why or f"declared in {ledger} as {Path(out).name!r}"
             write_json(check, store.scenario_file(tmp, "check_json"))
             store.scenario_file(tmp, "check_text").write_text(scenario_checking_text(check) + "\n", encoding="utf-8")
     say("done", 1.0)

@@ -45,7 +45,7 @@ import numpy as np
 import polars as pl
 
 from flyttkedja import store
-from flyttkedja.analysis.disclosure import DEFAULT_THRESHOLD, primary_suppression
+from flyttkedja.analysis.disclosure import DEFAULT_THRESHOLD, Rules, primary_suppression
 from flyttkedja.analysis.groups import BELOW_MEDIAN, HOUSEHOLD_COLUMNS, TARGET_GROUPS, area_income_classes, \
     household_frame, income_reference, size_band, target_flags
 from flyttkedja.io import write_json
@@ -401,18 +401,33 @@ class TransitionModel:
         A stratum's group count is also suppressed when its complement (fills
         not in the group) is that small; the stratum's fills are then dropped
         too, so that the filler shares stay consistent. The same rule holds
-        for the first fillers' group profile. No chain records.
+        for the first fillers' group profile, and for ``first_group`` against
+        ``first`` (a cell's first fillers outside g). A margin that would pin a
+        withheld cell down (``fills`` of the filled cells of ``first`` and
+        ``later``; the profile's diagonal of ``first_group``'s row: the withheld
+        cells sum to 1 or 2, or lie in fewer than two zero cells) is withheld too;
+        the stratum then borrows its filler shares from its parent stratum. No chain records.
         """
         first, later, fg = (np.where(primary_suppression(a, self.threshold), 0, a)
                             for a in (self.first, self.later, self.first_group))
+        # a cell's first fillers in group g and the cell's other first fillers: both kept, or neither
+        fg = np.where(primary_suppression(first[None] - fg, self.threshold) | (first[None] == 0), 0, fg)
         fills = np.where(primary_suppression(self.fills, self.threshold), 0, self.fills)
         gf = self.group_fills
         small = primary_suppression(gf, self.threshold) | primary_suppression(self.fills[:, None] - gf, self.threshold)
         fills = np.where(small.any(axis=1), 0, fills)
+        # fills is the margin of the filled cells of first and later: less the kept cells, it sums the withheld
+        # ones; a stratum whose withheld sum is 1 or 2 (or in one zero cell) publishes no fills, and its filler
+        # shares come from its parent stratum (the shrinkage fallback) instead
+        filled = self.moves_flag().astype(bool)
+        fills = np.where(_narrow_margin(self.fills, np.c_[self.first[:, filled], self.later[:, filled]],
+                                        np.c_[first[:, filled], later[:, filled]]), 0, fills)
         gf = np.where(fills[:, None] == 0, 0, gf)
         cg = self.first_cogroup
         diag = np.stack([cg[g, :, g] for g in range(len(self.groups))])[:, :, None] if len(self.groups) else cg
         small = primary_suppression(cg, self.threshold) | primary_suppression(diag - cg, self.threshold)
+        # the profile's diagonal is the margin of first_group's row: the same rule
+        small |= _narrow_margin(diag[..., 0], self.first_group, fg)[..., None] if len(self.groups) else small
         cg = np.where(small.any(axis=2, keepdims=True), 0, cg)
         vi = self.vacated_income
         if vi is not None:
@@ -507,6 +522,19 @@ class Probabilities:
             F0[:, g] = 1.0
             self._alloc[g] = (P0, F0)
         return self._alloc[g]
+
+
+def _narrow_margin(margin: np.ndarray, raw: np.ndarray, kept: np.ndarray, width: int = Rules().width) -> np.ndarray:
+    """Margins (over the last axis of ``raw``) that would pin a withheld cell down: the withheld cells
+    (``raw`` − ``kept``) sum to 1 … ``width`` − 1, or lie in fewer than two zero cells of ``kept``
+    (a withheld cell is written as 0, like a true zero: an attacker knows only that the zeros share the sum).
+
+    >>> _narrow_margin(np.array([9, 9]), np.array([[7, 2, 0], [5, 4, 0]]), np.array([[7, 0, 0], [5, 0, 0]])).tolist()
+    [True, False]
+    """
+    withheld = (raw - kept).sum(axis=-1)
+    zeros = (kept == 0).sum(axis=-1)
+    return (margin > 0) & (withheld > 0) & ((withheld < width) | (zeros < 2))
 
 
 def _published_meta(meta: dict) -> dict:
