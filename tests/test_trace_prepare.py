@@ -37,11 +37,23 @@ def test_in_order_pass_equals_sorting(n, households, dwellings, days, seed, spar
 
 
 @settings(max_examples=40, deadline=None)
-@given(ids=st.lists(st.integers(-50, 50), min_size=1, max_size=40, unique=True))
+@given(ids=st.lists(st.integers(-50, 50), min_size=1, max_size=40, unique=True) | st.builds(
+    lambda lo, n: list(range(lo, lo + n)), st.integers(-50, 50), st.integers(1, 40)))
 def test_dense_lookup_is_the_rank(ids) -> None:
+    """The lookup table (or, for ids lo, lo + 1, ... in table order, the identity) is the rank,
+    and map_ids gives the same dense index and completion day by either."""
     ids = np.array(ids, np.int64)
     sorted_ids, rows, lookup = _dense_lookup(ids)
-    assert (sorted_ids == np.sort(ids)).all() and (ids[rows] == sorted_ids).all()
+    rank = np.searchsorted(np.sort(ids), ids)
+    assert (sorted_ids == np.sort(ids)).all() and (ids[rows if rows is not None else slice(None)] == sorted_ids).all()
     table, lo = lookup
-    assert (table[ids - lo] == np.searchsorted(sorted_ids, ids)).all()
-    assert (table >= 0).sum() == len(ids)
+    identity = rows is None
+    assert identity == bool((np.diff(ids) == 1).all())
+    if not identity:
+        assert (table[ids - lo] == rank).all() and (table >= 0).sum() == len(ids)
+    probe = np.concatenate([ids, [ids.min() - 1, ids.max() + 1]])  # two unknown ids
+    days = np.arange(len(ids), dtype=np.int32) * 7
+    dense, day = np.empty(len(probe), np.int32), np.empty(len(probe), np.int32)
+    K.map_ids(probe, np.empty(0, np.bool_), table, np.int64(lo), len(ids), days, K.NO_DATE, dense, day)
+    assert dense.tolist() == rank.tolist() + [-2, -2]
+    assert day.tolist() == (rank * 7).tolist() + [K.NO_DATE] * 2

@@ -575,14 +575,16 @@ def code_column(name: str, column: pa.ChunkedArray | pa.Array, keep_dictionary: 
 
 def _dictionary_codes(name: str, column: pa.ChunkedArray) -> np.ndarray:
     """int8 codes of a dictionary-encoded column: each chunk's dictionary (a few values) is
-    matched as a string column, then its indices pick their codes (one gather per row, no
-    string compared or copied)."""
+    matched as a string column (once for a run of chunks with equal dictionaries), then its
+    indices pick their codes (one gather per row, no string compared or copied)."""
     out = np.empty(len(column), np.int8)
     pos = 0
+    seen, lut = None, None
     for chunk in column.chunks:
         n = len(chunk)
         if n:
-            _, lut = code_column(name, chunk.dictionary)
+            if seen is None or not chunk.dictionary.equals(seen):  # a file's row groups share one
+                seen, lut = chunk.dictionary, code_column(name, chunk.dictionary)[1]
             part = out[pos:pos + n]
             indices = chunk.indices
             raw = np.frombuffer(indices.buffers()[1], indices.type.to_pandas_dtype(),

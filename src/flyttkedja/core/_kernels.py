@@ -8,7 +8,7 @@ COMPLETION, DEPARTURE, ARRIVAL or DEMOLITION, ``ref`` the move row (departures,
 arrivals) or the dense dwelling index (completion, demolition). Carrying the
 day in the code keeps every pass over a dwelling's events sequential in memory.
 
-The successor relation is one int64 per move, ``step``: ``step[m] >= 0`` is the
+The successor relation is one int32 per move, ``step``: ``step[m] >= 0`` is the
 move that filled the vacancy m left (the next link after m); ``step[m] < 0``
 means a chain ends after m with end reason ``-step[m] - 1`` (positions in
 :data:`flyttkedja.schema.END_REASONS`). A vacancy's *first* code has the same
@@ -70,34 +70,53 @@ def _prefetch_jit(array, index):
 
 
 @njit(cache=True, parallel=True)
-def map_ids(raw, valid, lookup, lo, days, missing):
-    """Dwelling ids → dense index via a lookup table (-1 for null, -2 for unknown ids), and
-    in the same pass each dwelling's ``days`` (its completion date, ``missing`` for null or
-    unknown ids): the one read of the move's dwelling serves the register rules too."""
+def map_ids(raw, valid, lookup, lo, n_dense, days, missing, out, day):
+    """Dwelling ids → dense index (-1 for null, -2 for unknown ids) into ``out``, and in the
+    same pass each dwelling's ``days`` into ``day`` (its completion date, ``missing`` for
+    null or unknown ids): the one read of the move's dwelling serves the register rules too.
+
+    ``lookup`` maps ``id - lo`` to the dense index (-1: no such id); an empty ``lookup``
+    means the ids are ``lo .. lo + n_dense - 1`` in table order (dense = id - lo, no table
+    read). ``valid`` is one bool per row, or empty when every row is valid.
+    """
     n = raw.shape[0]
-    out = np.empty(n, np.int32)
-    day = np.empty(n, np.int32)
     span = lookup.shape[0]
+    identity = span == 0
+    all_valid = valid.shape[0] == 0
     for i in prange(n):
         # two-level prefetch: the lookup slot of a row 2*AHEAD ahead, and the days of the
         # row AHEAD ahead, whose lookup slot was prefetched AHEAD rows ago
-        if i + 2 * AHEAD < n and valid[i + 2 * AHEAD]:
+        if not identity and i + 2 * AHEAD < n and (all_valid or valid[i + 2 * AHEAD]):
             k = raw[i + 2 * AHEAD] - lo
             if 0 <= k < span:
                 prefetch(lookup, k)
-        if i + AHEAD < n and valid[i + AHEAD]:
+        if i + AHEAD < n and (all_valid or valid[i + AHEAD]):
             k = raw[i + AHEAD] - lo
-            if 0 <= k < span and lookup[k] >= 0:
+            if identity:
+                if 0 <= k < n_dense:
+                    prefetch(days, k)
+            elif 0 <= k < span and lookup[k] >= 0:
                 prefetch(days, lookup[k])
         d = -1
-        if valid[i]:
+        if all_valid or valid[i]:
             k = raw[i] - lo
-            d = lookup[k] if 0 <= k < span else -2
-            if d < 0:
-                d = -2
+            if identity:
+                d = k if 0 <= k < n_dense else -2
+            else:
+                d = lookup[k] if 0 <= k < span else -2
+                if d < 0:
+                    d = -2
         out[i] = d
         day[i] = days[d] if d >= 0 else missing
-    return out, day
+
+
+@njit(cache=True)
+def is_identity(ids, lo):
+    """True when ``ids`` are ``lo, lo + 1, ...`` in order (a table sorted by compact ids)."""
+    for i in range(ids.shape[0]):
+        if ids[i] != lo + i:
+            return False
+    return True
 
 
 @njit(cache=True)
@@ -353,35 +372,36 @@ def _spans(day_start, n_spans):
 
 
 @njit(cache=True)
-def _touch(slot, d, first):
-    """Record the first event at d in this span, when it is the first."""
-    if slot[2 * d] == UNTOUCHED:
-        slot[2 * d + 1] = first
-        slot[2 * d] = -1
+def _touch(slot, w, d, first):
+    """Record the first event at d in this span, when it is the first (``w``: slots per
+    dwelling; the first span, which starts with nothing pending, keeps only the pending one)."""
+    if slot[w * d] == UNTOUCHED:
+        slot[w * d + 1] = first
+        slot[w * d] = -1
 
 
 @njit(cache=True)
-def _leave(slot, d, ref):
+def _leave(slot, w, d, ref):
     """A completion or vacating departure at d (``ref``) becomes d's pending vacancy.
     Returns True when it replaces a vacancy still pending (an inconsistent vacancy)."""
-    _touch(slot, d, FIRST_LEAVES)
-    replaced = slot[2 * d] >= 0
-    slot[2 * d] = ref
+    _touch(slot, w, d, FIRST_LEAVES)
+    replaced = slot[w * d] >= 0
+    slot[w * d] = ref
     return replaced
 
 
 @njit(cache=True, inline="always")  # as a call (not inlined) the successor pass ran 40% slower
-def _prefetch_ahead(slot, dwelling, rows, dense, i, hi):
+def _prefetch_ahead(slot, w, dwelling, rows, dense, i, hi):
     """Prefetch the state of the dwelling of the row AHEAD rows after position i of the day."""
     if i + AHEAD < hi:
         q = dwelling[i + AHEAD if dense else rows[i + AHEAD]]
         if q >= 0:
-            prefetch(slot, 2 * q)
+            prefetch(slot, w * q)
 
 
 @njit(cache=True, parallel=True)
 def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin, dw_completed, dw_demolished,
-                       start, end, max_gap, step, comp_first, state):
+                       start, end, max_gap, step, comp_first, first_span, state):
     """Rule items 1-3 and 5 in one pass over the events in time order, no event index.
 
     Days are visited in order; inside a day, first the completions and the
@@ -393,7 +413,7 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     case) is read in place; otherwise rows are first put in day order by a
     stable counting sort.
 
-    In parallel over ``state.shape[0]`` spans of days (about equal numbers of
+    In parallel over ``state.shape[0] + 1`` spans of days (about equal numbers of
     moves), one per thread, each with its own states: a span decides the
     vacancies whose next event falls inside it, and records, per dwelling, the
     first event it saw there (untouched dwellings: UNTOUCHED). A parallel pass
@@ -406,14 +426,16 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     number of spans (tested against the reference with 1 to 8 spans, more
     spans than days included).
 
-    Fills the caller's ``step`` (one per move), ``comp_first`` (one per
-    dwelling) and ``state`` (spans × 2 per dwelling: pending vacancy, first
-    event), all allocated by numpy, which asks the kernel for huge pages
-    (numba's own allocations are not, and their first-touch page faults cost
-    as much as the pass). Returns ``(inconsistent, orphan)`` per span plus the
-    join.
+    Fills the caller's ``step`` (one int32 per move), ``comp_first`` (one int32
+    per dwelling), ``first_span`` (the first span's state: one pending vacancy
+    per dwelling, as nothing comes before it) and ``state`` (the later spans: 2
+    per dwelling, pending vacancy and first event), all allocated by the caller
+    in huge pages (numba's own allocations are not, and their first-touch page
+    faults cost as much as the pass; on this project's VM fresh memory costs
+    about 3 ms per MB, so the state is kept small). Returns ``(inconsistent,
+    orphan)`` per span plus the join.
     """
-    n_spans = state.shape[0]
+    n_spans = state.shape[0] + 1
     n_dw = dw_completed.shape[0]
     n_moves = mv_date.shape[0]
     day_start, rows, dense = _by_day(mv_date, start, end, True)
@@ -426,58 +448,59 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     inconsistent = np.zeros(n_spans + 1, np.int64)
     orphan = np.zeros(n_spans + 1, np.int64)
     for c in prange(n_spans):
-        slot = state[c]  # dwelling d: slot[2d] its pending vacancy, slot[2d + 1] its first event in the span
+        # dwelling d: slot[w d] its pending vacancy, slot[w d + 1] its first event in the span
+        w = 1 if c == 0 else 2
+        slot = first_span if c == 0 else state[c - 1]
         for d in range(n_dw):
-            slot[2 * d] = UNTOUCHED if c > 0 else -1  # nothing comes before the first span
+            slot[w * d] = UNTOUCHED if c > 0 else -1  # nothing comes before the first span
         n_inc = 0
         n_orph = 0
         for t in range(bounds[c], bounds[c + 1]):
             for i in range(comp_start[t], comp_start[t + 1]):  # completions
                 d = comp_dw[i]
-                n_inc += _leave(slot, d, n_moves + d)
+                n_inc += _leave(slot, w, d, n_moves + d)
             lo, hi = day_start[t], day_start[t + 1]
             for i in range(lo, hi):  # vacating departures
-                _prefetch_ahead(slot, mv_from, rows, dense, i, hi)
+                _prefetch_ahead(slot, w, mv_from, rows, dense, i, hi)
                 r = i if dense else rows[i]
                 d = mv_from[r]
                 if d >= 0 and mv_vacates[r]:
-                    n_inc += _leave(slot, d, r)
+                    n_inc += _leave(slot, w, d, r)
             for i in range(lo, hi):  # filling arrivals (rule item 3)
-                _prefetch_ahead(slot, mv_to, rows, dense, i, hi)
+                _prefetch_ahead(slot, w, mv_to, rows, dense, i, hi)
                 r = i if dense else rows[i]
                 d = mv_to[r]
                 if d >= 0 and mv_fills[r]:
-                    p = slot[2 * d]
-                    slot[2 * d] = -1
+                    p = slot[w * d]
+                    slot[w * d] = -1
                     if p == UNTOUCHED:
-                        slot[2 * d + 1] = r  # decided when the spans are joined
+                        slot[w * d + 1] = r  # decided when the spans are joined
                     elif p >= 0 and t + start - _vacancy_day(p, n_moves, mv_date, dw_completed) <= max_gap:
                         _settle(p, r, n_moves, step, comp_first)
                     else:
                         n_orph += 1  # filled nothing (or came after the gap: that vacancy stays unfilled)
             for i in range(demo_start[t], demo_start[t + 1]):  # demolitions: unfilled
                 d = demo_dw[i]
-                _touch(slot, d, FIRST_DEMOLISHED)
-                slot[2 * d] = -1
+                _touch(slot, w, d, FIRST_DEMOLISHED)
+                slot[w * d] = -1
         inconsistent[c] = n_inc
         orphan[c] = n_orph
     n_inc = 0
     n_orph = 0
     for d in prange(n_dw):  # join the spans: what became of the vacancy pending at d when a span began
-        v = -1
-        for c in range(n_spans):
+        v = first_span[d]  # pending at the end of the first span
+        for c in range(n_spans - 1):
             p = state[c, 2 * d]
             if p == UNTOUCHED:
-                continue  # no event at d in span c: v stays pending
-            if c > 0:
-                first = state[c, 2 * d + 1]
-                if first >= 0:  # an arrival
-                    if v >= 0 and mv_date[first] - _vacancy_day(v, n_moves, mv_date, dw_completed) <= max_gap:
-                        _settle(v, first, n_moves, step, comp_first)
-                    else:
-                        n_orph += 1
-                elif first == FIRST_LEAVES and v >= 0:
-                    n_inc += 1
+                continue  # no event at d in span c + 1: v stays pending
+            first = state[c, 2 * d + 1]
+            if first >= 0:  # an arrival
+                if v >= 0 and mv_date[first] - _vacancy_day(v, n_moves, mv_date, dw_completed) <= max_gap:
+                    _settle(v, first, n_moves, step, comp_first)
+                else:
+                    n_orph += 1
+            elif first == FIRST_LEAVES and v >= 0:
+                n_inc += 1
             v = p
         if v >= 0 and end - _vacancy_day(v, n_moves, mv_date, dw_completed) < max_gap:
             _settle(v, -CENSORED - 1, n_moves, step, comp_first)  # no next event inside the window
@@ -766,14 +789,15 @@ def household_conflicts(start, rows, day, mv_from, mv_to):
 
 
 @njit(cache=True)
-def household_conflicts_in_order(household, lo, span, day, mv_from, mv_to, twice, elsewhere):
+def household_conflicts_in_order(household, lo, last, day, mv_from, mv_to, twice, elsewhere):
     """:func:`household_conflicts` in one pass for tables in date order (the usual case):
     each household's previous move is the last one seen, kept as (date, to) per household
     id (compact ids, range ``span`` from ``lo``), so no sort and no second gather. Marks
     ``twice``/``elsewhere`` (bool) and returns True; returns False as soon as a date goes
-    backwards (the caller then sorts)."""
+    backwards (the caller then sorts). ``last`` (one int64 per household id of the range,
+    the caller's huge-page scratch: it is read at random) is overwritten."""
     NONE = np.int64(-1)
-    last = np.full(span, NONE, np.int64)  # (day << 32) | (to + 1): to is -1 (none) or a dense index
+    last[:] = NONE  # (day << 32) | (to + 1): to is -1 (none) or a dense index
     prev = np.int64(-(2**62))
     n = household.shape[0]
     for r in range(n):
@@ -908,7 +932,7 @@ def _is_filler(bits, r):
 
 
 @njit(cache=True)
-def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, sib):
+def fillings(step, comp_first, mv_date, mv_to, last, start, end, sib):
     """The members of every filling (tree convention), in linear time, into ``sib``
     (zero-filled by the caller). Returns the number of joiners.
 
@@ -923,7 +947,7 @@ def fillings(step, comp_first, mv_date, mv_to, n_dw, start, end, sib):
     """
     bits = _filler_bits(step, comp_first)
     day_start, rows, dense = _by_day(mv_date, start, end, True)
-    last = np.full(n_dw, -1, np.int64)  # (day << 32) | last member of the filling at d that day
+    last[:] = -1  # per dwelling, (day << 32) | last member of the filling at d that day
     n_join = 0
     for t in range(day_start.shape[0] - 1):
         lo, hi = day_start[t], day_start[t + 1]

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flyttkedja.core import _kernels as K
+from flyttkedja.core._scratch import scratch
 from flyttkedja.io import to_arrow
 from flyttkedja.schema import CODE_LISTS, DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, conform_codes, counted
 
@@ -25,6 +26,8 @@ MOVE_COLUMNS = REQUIRED_COLUMNS["moves"]
 MAX_GAP_DAYS = 36_525  # a century: the kernels add it to int32 days
 # Dense-id lookup tables are used when the id range is at most this many times the count.
 _LOOKUP_SPAN = 8
+_IDENTITY = np.empty(0, np.int32)  # map_ids' lookup for ids lo, lo + 1, ... in table order
+_ALL_VALID = np.empty(0, np.bool_)  # map_ids' validity for a chunk without nulls
 
 
 @dataclass
@@ -34,7 +37,7 @@ class Prepared:
     moves: pa.Table
     dwellings: pa.Table
     dwelling_ids: np.ndarray      # int64, sorted: dense index → id
-    dwelling_rows: np.ndarray     # int64: dense index → row in ``dwellings``
+    dwelling_rows: np.ndarray | None  # int64: dense index → row in ``dwellings`` (None: the same; see table_rows)
     household: np.ndarray         # int64 per move (zero-copy view)
     mv_date: np.ndarray           # int32 days since 1970-01-01 (zero-copy view)
     mv_from: np.ndarray           # int32 dense index, -1 null
@@ -57,6 +60,10 @@ class Prepared:
         idx = np.minimum(idx, max(len(self.dwelling_ids) - 1, 0))
         known = (self.dwelling_ids[idx] == dwelling_ids) if len(self.dwelling_ids) else np.zeros(len(dwelling_ids), bool)
         return np.where(known, idx, -1)
+
+    def table_rows(self, dense: np.ndarray) -> np.ndarray:
+        """The row in ``dwellings`` of each dense dwelling index."""
+        return dense if self.dwelling_rows is None else self.dwelling_rows[dense]
 
     def window_dates(self) -> tuple[dt.date, dt.date]:
         epoch = dt.date(1970, 1, 1)
@@ -88,11 +95,18 @@ def valid(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return _array(column).is_valid().to_numpy(zero_copy_only=False)
 
 
-def _dates(column: pa.ChunkedArray | None, n: int) -> np.ndarray:
+def _dates(column: pa.ChunkedArray | None, n: int, rows: np.ndarray | None) -> np.ndarray:
+    """int32 days of a date column (NO_DATE for null), in dense order (``rows``; None: the
+    table's own order), as one writable array."""
     if column is None:
         return np.full(n, K.NO_DATE, np.int32)
     arr = _array(column)
-    return np.where(valid(arr), values(arr, np.int32), K.NO_DATE).astype(np.int32)
+    days = values(arr, np.int32)
+    if arr.null_count:
+        days = np.where(valid(arr), days, np.int32(K.NO_DATE))
+    elif rows is None:
+        days = days.copy()  # the kernels take writable day arrays (one specialisation)
+    return days if rows is None else days[rows]
 
 
 def to_days(value) -> int:
@@ -109,15 +123,25 @@ def _refuse(table: str, column: str, problem: str, mask: np.ndarray) -> None:
         raise SchemaError(f"{table}.{column}: {problem} ({len(rows)} row(s)), e.g. rows {rows[:5].tolist()}")
 
 
-def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
-    """Sorted ids, dense index → row, and an id → dense mapper; refuses duplicates."""
+def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, object]:
+    """Sorted ids, dense index → row (None: row i holds dense dwelling i), and an id → dense
+    mapper ``(lookup, lo)`` for :func:`~flyttkedja.core._kernels.map_ids` (None: binary
+    search); refuses duplicates.
+
+    A table sorted by compact ids ``lo, lo + 1, ...`` (a register's running numbers, in
+    key order) takes no table at all: dense = id - lo, the ids are their own sorted copy."""
     n = len(ids)
     if n == 0:
-        return ids.copy(), np.empty(0, np.int64), None
+        empty = ids.copy()
+        empty.flags.writeable = False
+        return empty, np.empty(0, np.int64), None
     lo, hi = int(ids.min()), int(ids.max())
+    if hi - lo + 1 == n and K.is_identity(ids, np.int64(lo)):
+        return ids, None, (_IDENTITY, lo)
     if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20):
         lookup, rows, sorted_ids, dup = K.dense_lookup(ids, np.int64(lo), hi - lo + 1)
         if dup < 0:
+            sorted_ids.flags.writeable = False  # as the identity path's view: one kernel specialisation
             return sorted_ids, rows, (lookup, lo)
         counts = np.bincount(ids - lo, minlength=hi - lo + 1)  # the refusal names every repeated row
         _refuse("dwellings", "dwelling_id", "duplicate id", counts[ids - lo] > 1)
@@ -125,24 +149,32 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
         lookup = np.where(counts > 0, rank, -1).astype(np.int32)
         rows = np.empty(n, np.int64)
         rows[lookup[ids - lo]] = np.arange(n)
-        return ids[rows], rows, (lookup, lo)
+        sorted_ids = ids[rows]
+        sorted_ids.flags.writeable = False
+        return sorted_ids, rows, (lookup, lo)
     rows = np.argsort(ids, kind="stable")
     sorted_ids = ids[rows]
     dup = np.zeros(n, bool)
     dup[rows[1:]] = sorted_ids[1:] == sorted_ids[:-1]
     _refuse("dwellings", "dwelling_id", "duplicate id", dup)
+    sorted_ids.flags.writeable = False
     return sorted_ids, rows, None
 
 
 def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense index of each move's dwelling (-1 null, -2 unknown) and that dwelling's
     completion day (NO_DATE for none), in one pass when the ids are compact."""
-    arr = _array(column)
-    raw, ok = values(arr, np.int64), valid(arr)
-    if len(raw) == 0:
+    n = len(column)
+    if n == 0:
         return np.empty(0, np.int32), np.empty(0, np.int32)
+    arr = _array(column)  # one parallel pass over the combined chunks: a region per row-group chunk
+    raw = values(arr, np.int64)  # costs more than the copy (78 chunks: 2.6x the CPU, workers spinning)
     if lookup is not None:
-        return K.map_ids(raw, ok, lookup[0], np.int64(lookup[1]), completed, K.NO_DATE)
+        dense, day = scratch(n, np.int32), scratch(n, np.int32)
+        K.map_ids(raw, valid(arr) if arr.null_count else _ALL_VALID, lookup[0], np.int64(lookup[1]),
+                  len(sorted_ids), completed, K.NO_DATE, dense, day)
+        return dense, day
+    ok = valid(arr)
     idx = np.searchsorted(sorted_ids, raw)
     idx = np.minimum(idx, max(len(sorted_ids) - 1, 0))
     known = sorted_ids[idx] == raw if len(sorted_ids) else np.zeros(len(raw), bool)
@@ -191,7 +223,7 @@ def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.
         return twice, elsewhere
     lo, hi = int(household.min()), int(household.max())
     if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20) and K.household_conflicts_in_order(
-            household, np.int64(lo), hi - lo + 1, day, mv_from, mv_to, twice, elsewhere):
+            household, np.int64(lo), scratch(hi - lo + 1, np.int64), day, mv_from, mv_to, twice, elsewhere):
         return twice, elsewhere
     dense, k = _dense_households(household)
     start, rows = K.household_order(dense, k, day)
@@ -235,8 +267,8 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     # the dwellings' rules of schema.RULES (types, nulls, codes, ranges, dates) refuse here ...
     dw, dw_codes, dw_found = conform_codes(dw, "dwellings", partial=True, check_unique=False, keep_dictionary=True)
     sorted_ids, rows, lookup = _dense_lookup(values(dw.column("dwelling_id"), np.int64))
-    completed = _dates(dw.column("completed") if "completed" in dw.column_names else None, len(rows))[rows]
-    demolished = _dates(dw.column("demolished") if "demolished" in dw.column_names else None, len(rows))[rows]
+    completed, demolished = (_dates(dw.column(c) if c in dw.column_names else None, len(sorted_ids), rows)
+                             for c in ("completed", "demolished"))
     dense: dict[str, np.ndarray] = {}
 
     def derive(conformed: pa.Table) -> dict:

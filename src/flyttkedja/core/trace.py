@@ -68,16 +68,19 @@ def build_index(reg: Prepared) -> Index:
 
 def successors(reg: Prepared, n_spans: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """``(step, comp_first, inconsistent, orphan fills)`` from the time-ordered pass, in
-    parallel over ``n_spans`` spans of days (at most 8: each holds 8 bytes per dwelling;
-    the result does not depend on it)."""
+    parallel over ``n_spans`` spans of days (at most 8: each but the first holds 8 bytes
+    per dwelling, the first 4; the result does not depend on it)."""
     n_moves, n_dw = len(reg.mv_date), len(reg.dw_completed)
     if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's int32 state
         raise ValueError(f"too large: {n_moves} moves + {n_dw} dwellings (limit 2**31)")
-    step, comp_first = scratch(n_moves, np.int64), scratch(n_dw, np.int64)
-    state = scratch((min(max(1, n_spans), MAX_SPANS), 2 * n_dw), np.int32)
+    # int32: move rows and end codes fit (checked above); on this project's VM fresh memory
+    # costs about 3 ms per MB, so every byte the pass touches counts
+    step, comp_first = scratch(n_moves, np.int32), scratch(n_dw, np.int32)
+    first_span = scratch(n_dw, np.int32)
+    state = scratch((min(max(1, n_spans), MAX_SPANS) - 1, 2 * n_dw), np.int32)
     inconsistent, orphan = K.successors_by_time(
         reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
-        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, step, comp_first, state)
+        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, step, comp_first, first_span, state)
     return step, comp_first, int(inconsistent.sum()), int(orphan.sum())
 
 
@@ -91,7 +94,8 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
             return K.new_build_seeds(reg.dw_completed, index.comp_first, reg.start, reg.end)
     elif isinstance(seeds, pl.Expr):
         mask = pl.from_arrow(decoded(reg.dwellings)).select(seeds.fill_null(False).alias("seed"))["seed"].to_numpy()
-        selected = mask.astype(bool)[reg.dwelling_rows]
+        selected = mask.astype(bool)
+        selected = selected if reg.dwelling_rows is None else selected[reg.dwelling_rows]
     else:
         ids = np.asarray(seeds, dtype=np.int64)
         dense = reg.dense(ids)
@@ -125,7 +129,8 @@ def fillings(reg: Prepared, index: Index) -> tuple[np.ndarray, int]:
     after m — filler, then its joiners in table order —, 0 at the end; one int32 per move)
     and the number of joiners."""
     sib = scratch(len(reg.mv_date), np.int32, zero=True)
-    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, len(reg.dw_completed),
+    last = scratch(len(reg.dw_completed), np.int64)  # read at random: huge pages
+    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, last,
                         reg.start, reg.end, sib)
     return sib, int(n_join)
 
@@ -291,14 +296,19 @@ def quality(reg: Prepared, index: Index) -> dict:
             "input_counts": reg.input_counts}  # accepted rows that break a "count" rule (schema.RULES)
 
 
-def _dates(days: np.ndarray) -> pl.Series:
-    """int32 days → a Date series on the same buffer (no cast pass)."""
+def _dates(days: np.ndarray, null: np.ndarray | None = None) -> pl.Series:
+    """int32 days → a Date series on the same buffer (no cast pass), null where ``null``
+    (a validity bitmap beside the buffer, no second pass)."""
     days = np.ascontiguousarray(days, dtype=np.int32)
-    return pl.from_arrow(pa.Array.from_buffers(pa.date32(), len(days), [None, pa.py_buffer(days)]))
+    bitmap = pa.py_buffer(np.packbits(~null, bitorder="little")) if null is not None and null.any() else None
+    return pl.from_arrow(pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)]))
 
 
-def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str) -> pl.Series:
-    """Codes → strings by a gather in polars (no Python objects per row)."""
+def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str, null: np.ndarray | None = None) -> pl.Series:
+    """Codes → strings by a gather in polars (no Python objects per row); null where ``null``
+    (gathered by a null index, not scattered afterwards: one pass)."""
+    if null is not None and null.any():
+        idx = _nullable(np.where(null, 0, idx), null)
     return pl.Series(name, list(labels), dtype=pl.String).gather(idx)
 
 
@@ -322,8 +332,7 @@ def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> 
 
 def _reasons(code: np.ndarray) -> pl.Series:
     """End reason codes → strings; -1 → null."""
-    return _codes_to(END_REASONS, np.maximum(code, 0).astype(np.int64), "end_reason").scatter(
-        np.flatnonzero(code < 0), None)
+    return _codes_to(END_REASONS, code.astype(np.int64), "end_reason", code < 0)
 
 
 def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offsets, links,
@@ -357,7 +366,7 @@ def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
     """The dwellings' columns (but ``dwelling_id``) of the dense dwellings ``dense``: code
     columns from their int8 codes and the dates from the tracer's day arrays (gathers of
     bytes and days instead of Arrow's take across row-group chunks); the rest taken."""
-    rows = reg.dwelling_rows[dense]
+    rows = reg.table_rows(dense)
     days = {"completed": reg.dw_completed, "demolished": reg.dw_demolished}
     columns = [c for c in reg.dwellings.column_names if c != "dwelling_id"]
     plain = [c for c in columns if c not in reg.dw_codes and c not in days]
@@ -366,11 +375,10 @@ def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
     for c in columns:
         if c in reg.dw_codes:
             codes = reg.dw_codes[c][rows]
-            series[c] = _codes_to(CODE_LISTS[c], np.maximum(codes, 0).astype(np.int64), c).scatter(
-                np.flatnonzero(codes < 0), None)
+            series[c] = _codes_to(CODE_LISTS[c], codes.astype(np.int64), c, codes < 0)
         elif c in days:
             picked = days[c][dense]
-            series[c] = _dates(picked).scatter(np.flatnonzero(picked == K.NO_DATE), None)
+            series[c] = _dates(picked, picked == K.NO_DATE)
         else:
             series[c] = taken[c] if isinstance(taken, pl.DataFrame) else taken
     return pl.DataFrame(series, height=len(rows))
