@@ -68,9 +68,10 @@ def test_attack_on_a_sequence_of_releases_recovers_nothing(tmp_path_factory, see
     assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down (true {truth[width < 3]})"
 
 
-def couples_register(seed: int, n_chains: int):
+def couples_register(seed: int, n_chains: int, *, tables: bool = False):
     """Paths and trees of one small register where some fillers' partners move in with them the same
-    day, leaving a dwelling of their own (so the conventions differ): ((paths, trees), areas)."""
+    day, leaving a dwelling of their own (so the conventions differ): ((paths, trees), areas); with
+    ``tables``, the register itself: (moves, dwellings, areas) as Arrow tables."""
     cs, areas = random_chainset(seed, n_chains=n_chains, max_length=3)
     rng = np.random.default_rng(seed)
     mv, dw = pl.from_arrow(cs._moves), pl.from_arrow(cs._dwellings)
@@ -91,6 +92,8 @@ def couples_register(seed: int, n_chains: int):
         to_dwelling=pl.Series(new_ids[again], dtype=mv.schema["to_dwelling"]), vacates=pl.lit(False),
         fills=pl.lit(True))
     mv = pl.concat([mv, partners, refills]).sort("move_date")
+    if tables:
+        return mv.to_arrow(), dw.to_arrow(), areas
     return [flyttkedja.trace(mv.to_arrow(), dw.to_arrow(), window=("2020-01-01", "2022-12-31"), convention=c)
             for c in ("path", "tree")], areas
 

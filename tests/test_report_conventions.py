@@ -19,12 +19,17 @@ from flyttkedja.cli import main
 FIGURES = ("convention", "n", "n_base", "value", "ci_low", "ci_high", "suppressed")
 
 
-def test_report_both_conventions(tmp_path: Path, small_register) -> None:
+def test_report_both_conventions(tmp_path: Path) -> None:
     """The CLI writes the trees' tables beside the paths', in the page, the workbook, the output check and
     the ledger; where both are published, a count differs between them by 0 or at least the threshold."""
     import openpyxl
+    import pyarrow.parquet as pq
+    from test_disclosure_attack import couples_register
 
-    register = small_register.write(tmp_path / "register")
+    register = tmp_path / "register"
+    register.mkdir()
+    for table, name in zip(couples_register(4, 12, tables=True), ("moves", "dwellings", "areas")):
+        pq.write_table(table, store.register_file(register, name))
     run = CliRunner().invoke
     assert run(main, ["trace", str(register), "--out", str(tmp_path / "chains")]).exit_code == 0
     result = run(main, ["report", str(tmp_path / "chains"), "--out", str(tmp_path / "report"), "--replicates", "0",
