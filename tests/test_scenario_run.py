@@ -172,10 +172,20 @@ def test_register_source_uses_the_disclosed_model(small_register, tmp_path):
 def test_sparse_programme_lines_warn(tmp_path):
     """Sparse lines warn; a line allocated to a group whose market rule is not its measured definition
     names both."""
-    raw = _with("model", {"bootstrap": 0, "min_observations": 10**6})
-    raw["programme"][0]["line"][0]["target_group"] = "low_income"
-    run(parse_scenario(raw), tmp_path / "out")
+    from flyttkedja.cli import main
+
+    # BASE with a sparse, low-income line, through the CLI: the warnings are printed, not only saved
+    toml = tmp_path / "sparse.toml"
+    toml.write_text('name = "t"\nreplications = 2\nchain_replications = 20\n'
+                    '[source]\npreset = "tiny"\nyears = 2\nseed = 11\n'
+                    '[model]\nbootstrap = 0\nmin_observations = 1000000\n[run]\nworkers = 0\n'
+                    '[[programme]]\nname = "a"\n[[programme.line]]\ncount = 20\ntenure = "rental"\nrooms = 2\n'
+                    'municipality = "9980"\ntarget_group = "low_income"\n')
+    result = CliRunner().invoke(main, ["scenario", "run", str(toml), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
     record = store.read_scenario_manifest(tmp_path / "out")
+    assert f"{len(record.warnings)} warnings (also in" in result.output
+    assert all(f"- {w}" in " ".join(result.output.split()) for w in (" ".join(x.split()) for x in record.warnings))
     assert any("programme 'a' line 1: its strata hold" in w for w in record.warnings)
     note = [w for w in record.warnings if "line 1 is allocated to low_income" in w]
     assert len(note) == 1 and "below 60% of the median" in note[0] and "below 250,000 SEK a year" in note[0]

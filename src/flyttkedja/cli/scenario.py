@@ -1,7 +1,7 @@
 """``flyttkedja scenario run FILE --out DIR``: compare new-build programmes.
 
 Writes ``comparison.parquet``, ``summary.txt``, ``scenario.json`` and ``model.json`` into DIR
-(see :mod:`flyttkedja.scenario.compare`) and prints the summary (gross, net and displacement per programme).
+(see :mod:`flyttkedja.scenario.compare`) and prints the summary (gross, net and displacement per programme) and the run's warnings.
 """
 
 from __future__ import annotations
@@ -57,4 +57,11 @@ def run_command(file: Path, out: Path, overwrite: bool, workers: int | None, sch
     console.print(f"{sc.name}: {len(sc.programmes)} programmes")
     summary = store.scenario_file(out, "summary")
     console.print(summary.read_text(encoding="utf-8").split("\n\n\n")[0].strip(), markup=False, highlight=False)
+    # the run's warnings (sparse or saturated lines, attributes the model ignores, allocation rules named
+    # apart) change how a figure may be read: print them, not only in scenario.json
+    record = store.read_scenario_manifest(out)
+    if record is not None and record.warnings:
+        console.print(f"\n{len(record.warnings)} warnings (also in {Path(out) / store.SCENARIO_MANIFEST}):")
+        for text in record.warnings:
+            console.print(f"- {text}", markup=False, highlight=False)
     console.print(f"wrote {store.scenario_file(out, 'comparison')} and {summary}")
