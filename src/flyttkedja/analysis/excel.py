@@ -33,10 +33,7 @@ UNDEFINED_NOTE = {"en": '"." = undefined: a ratio with no records in its base (0
 def write_excel(report, path: str | os.PathLike, *, lang: str = "en", scenario: pl.DataFrame | None = None) -> Path:
     """Write ``report``'s tables (and ``scenario``, when given) to an .xlsx workbook at ``path``, atomically."""
     path = Path(path)
-    frames = dict(report.tables)
-    other = getattr(report, "alongside", None)
-    if other is not None:  # both conventions: the other's tables are published too (same release)
-        frames.update({f"{other.convention}_{name}": f for name, f in other.tables.items()})
+    frames = report.release_tables()  # both conventions: the other's tables are published too (same release)
     if scenario is not None:
         frames["scenario"] = scenario
     with atomic_file(path) as tmp:

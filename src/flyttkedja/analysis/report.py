@@ -103,33 +103,36 @@ class Report:
         ``<convention>_<name>.parquet``/``.csv`` (and in the page and the workbook)."""
         alongside = self.alongside
         with atomic_directory(path, overwrite=overwrite, inputs=self._inputs) as tmp:
-            for name, frame in self.tables.items():
+            for name, frame in self.release_tables().items():
                 parquet, csv = store.report_table_files(tmp, name)
                 write_parquet(frame.to_arrow(), parquet)
                 frame.write_csv(csv, float_precision=6)
             extra = {}
             if alongside is not None:  # what the page shows of the other convention is published too
                 extra = {"alongside": {"convention": alongside.convention, "tables": list(alongside.tables)}}
-                for name, frame in alongside.tables.items():
-                    parquet, csv = store.report_table_files(tmp, f"{alongside.convention}_{name}")
-                    write_parquet(frame.to_arrow(), parquet)
-                    frame.write_csv(csv, float_precision=6)
             store.write_report_manifest(tmp, {**self.parameters(), **extra})
             write_json(self.checking, store.report_file(tmp, "check_json"))
             store.report_file(tmp, "check_text").write_text(self.output_check() + "\n")
             store.report_file(tmp, "summary").write_text(self.summary() + "\n")
             self.write_html(store.report_file(tmp, "html"), lang=lang, scenario=scenario, alongside=alongside,
                             explorer=explorer)
-            self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)  # with alongside
+            self.write_excel(store.report_file(tmp, "xlsx"), lang=lang, scenario=scenario)
         if self.ledger is not None and self.options["disclosure"] == "suppress":
             self.record(self.release or Path(path).name)
         return Path(path)
 
+    def release_tables(self) -> dict[str, pl.DataFrame]:
+        """Every table of this release by its published name: this convention's as ``<table>``, the other
+        convention's (``both_conventions=True``) as ``<convention>_<table>`` — the names of the files, the
+        workbook's sheets and the ledger's entries."""
+        frames = dict(self.tables)
+        if self.alongside is not None:
+            frames.update({f"{self.alongside.convention}_{n}": f for n, f in self.alongside.tables.items()})
+        return frames
+
     def record(self, name: str) -> Path:
         """Add this release (under ``name``) to the ledger, atomically."""
-        frames = dict(self.tables)
-        if self.alongside is not None:  # both conventions: the other's tables under "<convention>_<table>"
-            frames.update({f"{self.alongside.convention}_{n}": f for n, f in self.alongside.tables.items()})
+        frames = self.release_tables()
         release = {"name": name, "convention": self.convention, "by": list(self.by), "tables": list(frames),
                    "rounds": self.options["rounds"], "target_groups": self._target_names,
                    "rules": self.checking["rules"], "published": published_counts(frames)}

@@ -151,13 +151,10 @@ def supply_by_kind(cs) -> dict[tuple[str, str, str], tuple[int, int]]:
     the region): (new builds whose chains were traced, moves that filled a vacant dwelling of the kind) over
     the window — how large new supply of a kind was against the kind's whole vacancy flow. Aggregates only
     (they feed :func:`supply_lines`' shares)."""
-    dw = pl.from_arrow(cs.dwellings.select(["dwelling_id", "tenure", "rooms", "municipality"])) \
-        if not isinstance(cs.dwellings, pl.DataFrame) else cs.dwellings.select("dwelling_id", "tenure", "rooms",
-                                                                                  "municipality")
+    dw = pl.from_arrow(cs.dwellings.select(["dwelling_id", "tenure", "rooms", "municipality"]))
     kind = [pl.col("tenure").cast(pl.String), rooms_label(pl.col("rooms")).alias("rooms"),
             pl.col("municipality").cast(pl.String)]
-    moves = pl.from_arrow(cs.moves.select(["to_dwelling", "fills"])) if not isinstance(cs.moves, pl.DataFrame) \
-        else cs.moves.select("to_dwelling", "fills")
+    moves = pl.from_arrow(cs.moves.select(["to_dwelling", "fills"]))
     fills = (moves.filter(pl.col("fills") & pl.col("to_dwelling").is_not_null())
              .join(dw, left_on="to_dwelling", right_on="dwelling_id", how="inner").select(kind))
     built = (cs.chains.filter(pl.col("seed_kind") == "new_build").select("seed_dwelling")
