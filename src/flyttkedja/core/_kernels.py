@@ -1087,3 +1087,25 @@ def link_columns(links, offsets, household, mv_date, mv_from, mv_to, mv_vacates,
             from_null[k] = not vacated
             from_id[k] = dwelling_ids[f] if vacated else 0
             to_id[k] = dwelling_ids[mv_to[m]]
+
+
+@njit(cache=True, parallel=True)
+def label_views(codes, rows, table, views, bits):
+    """A string column of labels by code, as Arrow string-view slots: ``views[i]`` (16 bytes,
+    two int64) is ``table[codes[rows[i]]]`` (``codes[i]`` when ``rows`` is empty), all zero
+    for a code < 0, whose validity bit (``bits``, LSB first) is 0. Each byte of ``bits``
+    belongs to one iteration: no two threads write one byte."""
+    n = views.shape[0]
+    identity = rows.shape[0] == 0
+    for b in prange((n + 7) // 8):
+        byte = 0
+        for i in range(8 * b, min(n, 8 * b + 8)):
+            c = codes[i] if identity else codes[rows[i]]
+            if c >= 0:
+                views[i, 0] = table[c, 0]
+                views[i, 1] = table[c, 1]
+                byte |= 1 << (i - 8 * b)
+            else:
+                views[i, 0] = 0
+                views[i, 1] = 0
+        bits[b] = byte
