@@ -931,39 +931,84 @@ def _is_filler(bits, r):
     return (bits[r >> 3] >> (r & 7)) & 1 == 1
 
 
-@njit(cache=True)
-def fillings(step, comp_first, mv_date, mv_to, last, start, end, sib):
+@njit(cache=True, parallel=True)
+def fillings(step, comp_first, mv_date, mv_to, start, end, n_chunks, sib):
     """The members of every filling (tree convention), in linear time, into ``sib``
     (zero-filled by the caller). Returns the number of joiners.
 
     A bitmap of fillers (one streaming pass over ``step``), then the window's days
-    in order (rows in place when the table is in date order, else the stable
-    counting sort of :func:`_by_day`): first each filler marks its dwelling with
-    (day, itself), then each arrival that filled nothing at a dwelling marked that
-    same day joins that filling, linked after its last member. So the joiners of a
-    filling follow its filler in table order, and an arrival where no vacancy was
-    filled that day joins an occupied dwelling (no filling). No sort of the moves,
-    one 8-byte state per dwelling.
+    (rows in place when the table is in date order, else the stable counting sort of
+    :func:`_by_day`), in parallel over ``n_chunks`` runs of days: a filling lies
+    within one day, so days are independent (:func:`_day_fillings`). Each sib slot
+    is written from the day of its move only: the result does not depend on the
+    number of threads.
     """
     bits = _filler_bits(step, comp_first)
     day_start, rows, dense = _by_day(mv_date, start, end, True)
-    last[:] = -1  # per dwelling, (day << 32) | last member of the filling at d that day
+    n_days = day_start.shape[0] - 1
+    size = (n_days + n_chunks - 1) // n_chunks
+    joins = np.zeros(n_chunks, np.int64)
+    for c in prange(n_chunks):
+        first, stop = c * size, min(n_days, (c + 1) * size)
+        most = 0
+        for t in range(first, stop):
+            most = max(most, day_start[t + 1] - day_start[t])
+        keys = np.empty(_table_size(most), np.int32)
+        members = np.empty(keys.shape[0], np.int32)
+        for t in range(first, stop):
+            lo, hi = day_start[t], day_start[t + 1]
+            m = _table_size(hi - lo)
+            joins[c] += _day_fillings(lo, hi, rows, dense, mv_to, bits, sib, keys[:m], members[:m])
+    return joins.sum()
+
+
+@njit(cache=True)
+def _table_size(n):
+    """A power of two at least twice ``n`` (and at least 16): an open-addressing table's size."""
+    m = 16
+    while m < 2 * n:
+        m *= 2
+    return m
+
+
+@njit(cache=True)
+def _day_fillings(lo, hi, rows, dense, mv_to, bits, sib, keys, members):
+    """The fillings of one day (its rows ``lo..hi-1``): first each filler enters its dwelling
+    with itself as the filling's last member, then each arrival that filled nothing at a
+    dwelling entered that day joins that filling, linked after its last member. So the
+    joiners of a filling follow its filler in table order, and an arrival where no vacancy
+    was filled that day joins an occupied dwelling (no filling). The day's dwellings live in
+    a small open-addressing table (``keys``: dwelling or -1, ``members``), in cache, instead
+    of a state per dwelling read at random. Returns the number of joiners."""
+    mask = keys.shape[0] - 1
+    keys[:] = -1
+    for i in range(lo, hi):
+        r = i if dense else rows[i]
+        d = mv_to[r]
+        if d >= 0 and _is_filler(bits, r):
+            s = _slot(keys, d, mask)
+            keys[s] = d
+            members[s] = r
     n_join = 0
-    for t in range(day_start.shape[0] - 1):
-        lo, hi = day_start[t], day_start[t + 1]
-        for i in range(lo, hi):
-            r = i if dense else rows[i]
-            d = mv_to[r]
-            if d >= 0 and _is_filler(bits, r):
-                last[d] = (np.int64(t) << 32) | r
-        for i in range(lo, hi):
-            r = i if dense else rows[i]
-            d = mv_to[r]
-            if d >= 0 and not _is_filler(bits, r) and last[d] >= 0 and (last[d] >> 32) == t:
-                sib[last[d] & 0xFFFFFFFF] = r + 1
-                last[d] = (np.int64(t) << 32) | r
+    for i in range(lo, hi):
+        r = i if dense else rows[i]
+        d = mv_to[r]
+        if d >= 0 and not _is_filler(bits, r):
+            s = _slot(keys, d, mask)
+            if keys[s] == d:
+                sib[members[s]] = r + 1
+                members[s] = r
                 n_join += 1
     return n_join
+
+
+@njit(cache=True)
+def _slot(keys, d, mask):
+    """The slot of dwelling ``d`` in ``keys`` (linear probing), or the empty slot where it goes."""
+    s = (np.int64(d) * 2654435761) & mask
+    while keys[s] >= 0 and keys[s] != d:
+        s = (s + 1) & mask
+    return s
 
 
 @njit(cache=True)

@@ -129,9 +129,8 @@ def fillings(reg: Prepared, index: Index) -> tuple[np.ndarray, int]:
     after m — filler, then its joiners in table order —, 0 at the end; one int32 per move)
     and the number of joiners."""
     sib = scratch(len(reg.mv_date), np.int32, zero=True)
-    last = scratch(len(reg.dw_completed), np.int64)  # read at random: huge pages
-    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, last,
-                        reg.start, reg.end, sib)
+    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, reg.start, reg.end,
+                        max(1, 4 * numba.get_num_threads()), sib)
     return sib, int(n_join)
 
 
