@@ -577,6 +577,8 @@ def _dictionary_codes(name: str, column: pa.ChunkedArray) -> np.ndarray:
     """int8 codes of a dictionary-encoded column: each chunk's dictionary (a few values) is
     matched as a string column (once for a run of chunks with equal dictionaries), then its
     indices pick their codes (one gather per row, no string compared or copied)."""
+    from flyttkedja import _codes
+
     out = np.empty(len(column), np.int8)
     pos = 0
     seen, lut = None, None
@@ -585,16 +587,7 @@ def _dictionary_codes(name: str, column: pa.ChunkedArray) -> np.ndarray:
         if n:
             if seen is None or not chunk.dictionary.equals(seen):  # a file's row groups share one
                 seen, lut = chunk.dictionary, code_column(name, chunk.dictionary)[1]
-            part = out[pos:pos + n]
-            indices = chunk.indices
-            raw = np.frombuffer(indices.buffers()[1], indices.type.to_pandas_dtype(),
-                                count=n + indices.offset)[indices.offset:]
-            if len(lut):  # null slots may hold any index: clipped, then overwritten
-                np.take(lut, raw, out=part, mode="clip")
-            else:
-                part[:] = NULL_CODE
-            if chunk.null_count:
-                part[~chunk.is_valid().to_numpy(zero_copy_only=False)] = NULL_CODE
+            _codes.pick(chunk, lut, out[pos:pos + n])
         pos += n
     return out
 

@@ -70,27 +70,28 @@ def _prefetch_jit(array, index):
 
 
 @njit(cache=True, parallel=True)
-def map_ids(raw, valid, lookup, lo, n_dense, days, missing, out, day):
+def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, missing, out, day):
     """Dwelling ids → dense index (-1 for null, -2 for unknown ids) into ``out``, and in the
     same pass each dwelling's ``days`` into ``day`` (its completion date, ``missing`` for
     null or unknown ids): the one read of the move's dwelling serves the register rules too.
 
     ``lookup`` maps ``id - lo`` to the dense index (-1: no such id); an empty ``lookup``
     means the ids are ``lo .. lo + n_dense - 1`` in table order (dense = id - lo, no table
-    read). ``valid`` is one bool per row, or empty when every row is valid.
+    read). ``bits`` is the column's Arrow validity bitmap (row i's bit at ``i + bit_offset``,
+    LSB first), or empty when every row is valid.
     """
     n = raw.shape[0]
     span = lookup.shape[0]
     identity = span == 0
-    all_valid = valid.shape[0] == 0
+    all_valid = bits.shape[0] == 0
     for i in prange(n):
         # two-level prefetch: the lookup slot of a row 2*AHEAD ahead, and the days of the
         # row AHEAD ahead, whose lookup slot was prefetched AHEAD rows ago
-        if not identity and i + 2 * AHEAD < n and (all_valid or valid[i + 2 * AHEAD]):
+        if not identity and i + 2 * AHEAD < n and (all_valid or _bit(bits, i + 2 * AHEAD + bit_offset)):
             k = raw[i + 2 * AHEAD] - lo
             if 0 <= k < span:
                 prefetch(lookup, k)
-        if i + AHEAD < n and (all_valid or valid[i + AHEAD]):
+        if i + AHEAD < n and (all_valid or _bit(bits, i + AHEAD + bit_offset)):
             k = raw[i + AHEAD] - lo
             if identity:
                 if 0 <= k < n_dense:
@@ -98,7 +99,7 @@ def map_ids(raw, valid, lookup, lo, n_dense, days, missing, out, day):
             elif 0 <= k < span and lookup[k] >= 0:
                 prefetch(days, lookup[k])
         d = -1
-        if all_valid or valid[i]:
+        if all_valid or _bit(bits, i + bit_offset):
             k = raw[i] - lo
             if identity:
                 d = k if 0 <= k < n_dense else -2
@@ -108,6 +109,12 @@ def map_ids(raw, valid, lookup, lo, n_dense, days, missing, out, day):
                     d = -2
         out[i] = d
         day[i] = days[d] if d >= 0 else missing
+
+
+@njit(cache=True, inline="always")
+def _bit(bits, j):
+    """Bit ``j`` of an Arrow bitmap (LSB first) is set."""
+    return (bits[j >> 3] >> (j & 7)) & 1 == 1
 
 
 @njit(cache=True)
@@ -846,6 +853,18 @@ def dense_lookup(ids, lo, span):
     return lookup, rows, sorted_ids, dup
 
 
+@njit(cache=True, parallel=True)
+def days_of(days, bits, bit_offset, rows, missing, out):
+    """``out[i]`` = the day of row ``rows[i]`` (row i when ``rows`` is empty), ``missing``
+    where that row is null (``bits``: the Arrow validity bitmap from ``bit_offset``; empty
+    when no row is null): a nullable date column as the kernels' writable day array."""
+    all_valid = bits.shape[0] == 0
+    identity = rows.shape[0] == 0
+    for i in prange(out.shape[0]):
+        r = np.int64(i) if identity else np.int64(rows[i])  # one integer type (a union would be float)
+        out[i] = days[r] if all_valid or _bit(bits, r + bit_offset) else missing
+
+
 @njit(cache=True)
 def gather_days(days, dense, missing):
     """``days[dense[i]]`` for every move, ``missing`` where ``dense[i] < 0`` (null or unknown)."""
@@ -1120,8 +1139,21 @@ def link_columns(links, offsets, household, mv_date, mv_from, mv_to, mv_vacates,
     row read once): chain id, position in the chain (1 = the seed's filler), household,
     date (days), the dwelling left (id; ``from_null`` where nothing was vacated) and
     the dwelling entered (id)."""
+    n = links.shape[0]
     for c in prange(offsets.shape[0] - 1):
         for k in range(offsets[c], offsets[c + 1]):
+            if k + AHEAD < n:  # the move of a later link: its rows are scattered over the table
+                ahead = links[k + AHEAD]
+                prefetch(household, ahead)
+                prefetch(mv_from, ahead)
+                prefetch(mv_to, ahead)
+                prefetch(mv_date, ahead)
+            if k + AHEAD // 2 < n:  # its dwellings' ids, half as far: their rows were prefetched
+                near = links[k + AHEAD // 2]
+                if mv_to[near] >= 0:
+                    prefetch(dwelling_ids, mv_to[near])
+                if mv_from[near] >= 0:
+                    prefetch(dwelling_ids, mv_from[near])
             m = links[k]
             chain_id[k] = c
             step[k] = k - offsets[c] + 1

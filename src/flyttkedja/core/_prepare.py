@@ -27,7 +27,8 @@ MAX_GAP_DAYS = 36_525  # a century: the kernels add it to int32 days
 # Dense-id lookup tables are used when the id range is at most this many times the count.
 _LOOKUP_SPAN = 8
 _IDENTITY = np.empty(0, np.int32)  # map_ids' lookup for ids lo, lo + 1, ... in table order
-_ALL_VALID = np.empty(0, np.bool_)  # map_ids' validity for a chunk without nulls
+_NO_ROWS = np.empty(0, np.int64)  # days_of: the rows in their own order
+_ALL_VALID = np.empty(0, np.uint8)  # the validity bitmap of an array without nulls
 
 
 @dataclass
@@ -95,18 +96,23 @@ def valid(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return _array(column).is_valid().to_numpy(zero_copy_only=False)
 
 
+def bitmap(arr: pa.Array) -> np.ndarray:
+    """An array's Arrow validity bitmap as uint8 (bit i + ``arr.offset``, LSB first, set for a
+    valid row), zero-copy; empty when no row is null (the kernels then read no bitmap)."""
+    if arr.null_count == 0:
+        return _ALL_VALID
+    return np.frombuffer(arr.buffers()[0], np.uint8)
+
+
 def _dates(column: pa.ChunkedArray | None, n: int, rows: np.ndarray | None) -> np.ndarray:
     """int32 days of a date column (NO_DATE for null), in dense order (``rows``; None: the
     table's own order), as one writable array."""
     if column is None:
         return np.full(n, K.NO_DATE, np.int32)
     arr = _array(column)
-    days = values(arr, np.int32)
-    if arr.null_count:
-        days = np.where(valid(arr), days, np.int32(K.NO_DATE))
-    elif rows is None:
-        days = days.copy()  # the kernels take writable day arrays (one specialisation)
-    return days if rows is None else days[rows]
+    out = scratch(n, np.int32)  # writable: the kernels take writable day arrays (one specialisation)
+    K.days_of(values(arr, np.int32), bitmap(arr), arr.offset, _NO_ROWS if rows is None else rows, K.NO_DATE, out)
+    return out
 
 
 def to_days(value) -> int:
@@ -171,7 +177,7 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.
     raw = values(arr, np.int64)  # costs more than the copy (78 chunks: 2.6x the CPU, workers spinning)
     if lookup is not None:
         dense, day = scratch(n, np.int32), scratch(n, np.int32)
-        K.map_ids(raw, valid(arr) if arr.null_count else _ALL_VALID, lookup[0], np.int64(lookup[1]),
+        K.map_ids(raw, bitmap(arr), arr.offset, lookup[0], np.int64(lookup[1]),
                   len(sorted_ids), completed, K.NO_DATE, dense, day)
         return dense, day
     ok = valid(arr)
