@@ -70,10 +70,13 @@ def _prefetch_jit(array, index):
 
 
 @njit(cache=True, parallel=True)
-def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, missing, out, day):
+def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, dated, missing, out, day):
     """Dwelling ids → dense index (-1 for null, -2 for unknown ids) into ``out``, and in the
     same pass each dwelling's ``days`` into ``day`` (its completion date, ``missing`` for
     null or unknown ids): the one read of the move's dwelling serves the register rules too.
+    ``dated`` (one bit per dense dwelling, LSB first: its day is not ``missing``; 750 kB at
+    6 M dwellings, so it stays in cache) spares the read of ``days`` at random for the
+    dwellings without one (the old stock: most moves).
 
     ``lookup`` maps ``id - lo`` to the dense index (-1: no such id); an empty ``lookup``
     means the ids are ``lo .. lo + n_dense - 1`` in table order (dense = id - lo, no table
@@ -82,33 +85,35 @@ def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, missing, out, day)
     """
     n = raw.shape[0]
     span = lookup.shape[0]
-    identity = span == 0
     all_valid = bits.shape[0] == 0
+    if span == 0:  # identity: a streaming pass (the days of the few dated dwellings are read)
+        for i in prange(n):
+            k = raw[i] - lo
+            d = -1
+            if all_valid or _bit(bits, i + bit_offset):
+                d = k if 0 <= k < n_dense else -2
+            out[i] = d
+            day[i] = days[d] if d >= 0 and _bit(dated, d) else missing
+        return
     for i in prange(n):
         # two-level prefetch: the lookup slot of a row 2*AHEAD ahead, and the days of the
         # row AHEAD ahead, whose lookup slot was prefetched AHEAD rows ago
-        if not identity and i + 2 * AHEAD < n and (all_valid or _bit(bits, i + 2 * AHEAD + bit_offset)):
+        if i + 2 * AHEAD < n and (all_valid or _bit(bits, i + 2 * AHEAD + bit_offset)):
             k = raw[i + 2 * AHEAD] - lo
             if 0 <= k < span:
                 prefetch(lookup, k)
         if i + AHEAD < n and (all_valid or _bit(bits, i + AHEAD + bit_offset)):
             k = raw[i + AHEAD] - lo
-            if identity:
-                if 0 <= k < n_dense:
-                    prefetch(days, k)
-            elif 0 <= k < span and lookup[k] >= 0:
+            if 0 <= k < span and lookup[k] >= 0 and _bit(dated, lookup[k]):
                 prefetch(days, lookup[k])
         d = -1
         if all_valid or _bit(bits, i + bit_offset):
             k = raw[i] - lo
-            if identity:
-                d = k if 0 <= k < n_dense else -2
-            else:
-                d = lookup[k] if 0 <= k < span else -2
-                if d < 0:
-                    d = -2
+            d = lookup[k] if 0 <= k < span else -2
+            if d < 0:
+                d = -2
         out[i] = d
-        day[i] = days[d] if d >= 0 else missing
+        day[i] = days[d] if d >= 0 and _bit(dated, d) else missing
 
 
 @njit(cache=True, inline="always")

@@ -167,9 +167,11 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, objec
     return sorted_ids, rows, None
 
 
-def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.ndarray,
+         dated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense index of each move's dwelling (-1 null, -2 unknown) and that dwelling's
-    completion day (NO_DATE for none), in one pass when the ids are compact."""
+    completion day (NO_DATE for none), in one pass when the ids are compact (``dated``:
+    the dwellings with a completion day, one bit each)."""
     n = len(column)
     if n == 0:
         return np.empty(0, np.int32), np.empty(0, np.int32)
@@ -178,7 +180,7 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.
     if lookup is not None:
         dense, day = scratch(n, np.int32), scratch(n, np.int32)
         K.map_ids(raw, bitmap(arr), arr.offset, lookup[0], np.int64(lookup[1]),
-                  len(sorted_ids), completed, K.NO_DATE, dense, day)
+                  len(sorted_ids), completed, dated, K.NO_DATE, dense, day)
         return dense, day
     ok = valid(arr)
     idx = np.searchsorted(sorted_ids, raw)
@@ -276,12 +278,13 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     completed, demolished = (_dates(dw.column(c) if c in dw.column_names else None, len(sorted_ids), rows)
                              for c in ("completed", "demolished"))
     dense: dict[str, np.ndarray] = {}
+    dated = np.packbits(completed != K.NO_DATE, bitorder="little")  # in cache: most dwellings have none
 
     def derive(conformed: pa.Table) -> dict:
         """The register rules' columns from the tracer's dense index (dwellings known,
         completions, households), kept for the kernels."""
-        dense["from"], from_completed = _map(conformed.column("from_dwelling"), sorted_ids, lookup, completed)
-        dense["to"], to_completed = _map(conformed.column("to_dwelling"), sorted_ids, lookup, completed)
+        dense["from"], from_completed = _map(conformed.column("from_dwelling"), sorted_ids, lookup, completed, dated)
+        dense["to"], to_completed = _map(conformed.column("to_dwelling"), sorted_ids, lookup, completed, dated)
         dense["household"] = values(conformed.column("household_id"), np.int64)
         dense["day"] = values(conformed.column("move_date"), np.int32)
         none = np.zeros(len(dense["day"]), bool)
