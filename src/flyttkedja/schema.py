@@ -596,10 +596,12 @@ def _from_codes(codes_: np.ndarray, allowed: Sequence[str], dictionary: bool = F
     """Canonical column from int8 codes (nulls for -1 and -2): a string column, or with
     ``dictionary`` a dictionary-encoded one (int8 indices = the codes, the code list as
     dictionary), built on the codes' bytes without materialising a string per row."""
-    invalid = codes_ < 0
+    from flyttkedja import _codes
+
+    bits, invalid = _codes.validity(codes_)
     bitmap, values = None, codes_  # no null or unknown code: the codes are the indices (shared, never written)
-    if invalid.any():
-        bitmap, values = pa.py_buffer(np.packbits(~invalid, bitorder="little")), np.maximum(codes_, 0)
+    if invalid:
+        bitmap, values = pa.py_buffer(bits), np.maximum(codes_, 0)
     indices = pa.Array.from_buffers(pa.int8(), len(codes_), [bitmap, pa.py_buffer(values)])
     # safe=False: every index is a position in ``allowed`` by construction (no checking pass)
     array = pa.DictionaryArray.from_arrays(indices, pa.array(list(allowed)), safe=False)

@@ -1191,3 +1191,61 @@ def label_views(codes, rows, table, views, bits):
                 views[i, 0] = 0
                 views[i, 1] = 0
         bits[b] = byte
+
+
+@njit(cache=True, parallel=True)
+def bits_at_least(values, lo, bits):
+    """An Arrow bitmap (LSB first) of ``values[i] >= lo`` into ``bits``; returns the number
+    of rows below ``lo``. Each byte of ``bits`` belongs to one iteration."""
+    n = values.shape[0]
+    below = 0
+    for b in prange((n + 7) // 8):
+        byte = 0
+        count = 0
+        for i in range(8 * b, min(n, 8 * b + 8)):
+            if values[i] >= lo:
+                byte |= 1 << (i - 8 * b)
+            else:
+                count += 1
+        bits[b] = byte
+        below += count
+    return below
+
+
+@njit(cache=True, parallel=True)
+def seed_columns(seed_code, seed_dw, dwelling_ids, start, chain_id, kind, dwelling, day, move, move_bits):
+    """The chains frame's seed columns from the seeds' event codes, in one pass: chain id
+    (position), kind (0 new build, 1 move), dwelling id, date (days) and the vacating move's
+    row, whose validity bit (``move_bits``, LSB first) is 0 for a new build. Each byte of
+    ``move_bits`` belongs to one iteration."""
+    n = seed_code.shape[0]
+    for b in prange((n + 7) // 8):
+        byte = 0
+        for i in range(8 * b, min(n, 8 * b + 8)):
+            code = seed_code[i]
+            build = (code & 3) == COMPLETION
+            chain_id[i] = i
+            kind[i] = 0 if build else 1
+            dwelling[i] = dwelling_ids[seed_dw[i]]
+            day[i] = (code >> DAY_SHIFT) + start
+            move[i] = 0 if build else (code >> 2) & REF_MASK
+            if not build:
+                byte |= 1 << (i - 8 * b)
+        move_bits[b] = byte
+
+
+@njit(cache=True, parallel=True)
+def end_dates(length, offsets, links, mv_date, seed_day, latest, out):
+    """Each chain's end date (days): its last link's date, or with ``latest`` (trees, links
+    in breadth-first order) the latest link's; the seed's date for a chain without links."""
+    for c in prange(length.shape[0]):
+        a, b = offsets[c], offsets[c + 1]
+        if b == a:
+            out[c] = seed_day[c]
+        elif latest:
+            most = mv_date[links[a]]
+            for k in range(a + 1, b):
+                most = max(most, mv_date[links[k]])
+            out[c] = most
+        else:
+            out[c] = mv_date[links[b - 1]]

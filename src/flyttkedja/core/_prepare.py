@@ -190,20 +190,32 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.
     return dense, K.gather_days(completed, dense, K.NO_DATE)
 
 
+def _bits(values: np.ndarray, lo: int) -> tuple[pa.Buffer, int]:
+    """An Arrow bitmap of ``values >= lo`` (one kernel pass) and the number of rows below."""
+    bits = scratch((len(values) + 7) // 8, np.uint8)
+    below = K.bits_at_least(values, lo, bits)
+    return pa.py_buffer(bits), int(below)
+
+
 def _date_column(days: np.ndarray) -> pa.Array:
     """int32 days (NO_DATE for none) as a date32 column with nulls, for the rules: the days'
     buffer itself with a validity bitmap (no cast, no copy of the values)."""
-    valid = days != K.NO_DATE
-    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)])
+    bitmap, nulls = _bits(days, K.NO_DATE + 1)
+    return pa.Array.from_buffers(pa.date32(), len(days), [bitmap if nulls else None, pa.py_buffer(days)])
+
+
+def _flags(values: np.ndarray, lo: int) -> pa.Array:
+    """``values >= lo`` as an Arrow boolean column (a bitmap: polars takes it without a copy,
+    where a numpy bool column is packed again onto fresh pages)."""
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, _bits(values, lo)[0]])
 
 
 def _derived(mv_from, mv_to, from_completed, to_completed, twice, elsewhere) -> dict:
     """The derived columns of schema.DERIVED that the register-scope rules on moves read,
     from the dense dwelling index (the tracer's own lookups, no joins)."""
-    return {"_from_known": mv_from != -2, "_to_known": mv_to != -2,
+    return {"_from_known": _flags(mv_from, -1), "_to_known": _flags(mv_to, -1),
             "_from_completed": _date_column(from_completed), "_to_completed": _date_column(to_completed),
-            "_twice": twice, "_elsewhere": elsewhere}
+            "_twice": _flags(twice.view(np.int8), 1), "_elsewhere": _flags(elsewhere.view(np.int8), 1)}
 
 
 def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
@@ -226,7 +238,7 @@ def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.
     (:func:`~flyttkedja.core._kernels.household_conflicts_in_order`); others are grouped by
     household with a counting sort first."""
     n = len(household)
-    twice, elsewhere = np.zeros(n, bool), np.zeros(n, bool)
+    twice, elsewhere = scratch(n, np.bool_, zero=True), scratch(n, np.bool_, zero=True)
     if n < 2:
         return twice, elsewhere
     lo, hi = int(household.min()), int(household.max())

@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
-from flyttkedja.core._prepare import Prepared, prepare, read
+from flyttkedja.core._prepare import _ALL_VALID, Prepared, prepare, read, values
 from flyttkedja.core._scratch import scratch
 from flyttkedja.core.chainset import ChainSet, decoded
 from flyttkedja.schema import CODE_LISTS, END_REASONS
@@ -295,11 +295,14 @@ def quality(reg: Prepared, index: Index) -> dict:
             "input_counts": reg.input_counts}  # accepted rows that break a "count" rule (schema.RULES)
 
 
-def _dates(days: np.ndarray, null: np.ndarray | None = None) -> pl.Series:
-    """int32 days → a Date series on the same buffer (no cast pass), null where ``null``
-    (a validity bitmap beside the buffer, no second pass)."""
+def _dates(days: np.ndarray, nullable: bool = False) -> pl.Series:
+    """int32 days → a Date series on the same buffer (no cast pass); with ``nullable``, null
+    where the day is NO_DATE (a validity bitmap beside the buffer, one kernel pass)."""
     days = np.ascontiguousarray(days, dtype=np.int32)
-    bitmap = pa.py_buffer(np.packbits(~null, bitorder="little")) if null is not None and null.any() else None
+    bitmap = None
+    if nullable:
+        bits = scratch((len(days) + 7) // 8, np.uint8)
+        bitmap = pa.py_buffer(bits) if K.bits_at_least(days, K.NO_DATE + 1, bits) else None
     return pl.from_arrow(pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)]))
 
 
@@ -334,16 +337,20 @@ def _nullable(values: np.ndarray, null: np.ndarray) -> pl.Series:
 
 
 def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> tuple[dict, np.ndarray]:
-    """seed_kind, seed_dwelling, seed_date, seed_move of each seed; and the seed dates as days."""
-    ref = (seed_code >> 2) & K.REF_MASK
-    is_build = (seed_code & 3) == K.COMPLETION
-    seed_date = (seed_code >> K.DAY_SHIFT) + reg.start
+    """chain_id, seed_kind, seed_dwelling, seed_date, seed_move of each seed (one kernel pass
+    into scratch columns that polars takes without a copy); and the seed dates as days."""
+    n = len(seed_code)
+    chain_id, kind, dwelling = scratch(n, np.int64), scratch(n, np.int8), scratch(n, np.int64)
+    day, move, move_bits = scratch(n, np.int32), scratch(n, np.int64), scratch((n + 7) // 8, np.uint8)
+    K.seed_columns(seed_code, seed_dw.astype(np.int64, copy=False), reg.dwelling_ids, reg.start, chain_id, kind,
+                   dwelling, day, move, move_bits)
     return {
-        "seed_kind": _codes_to(("new_build", "move"), (~is_build).view(np.int8), "seed_kind"),
-        "seed_dwelling": reg.dwelling_ids[seed_dw],
-        "seed_date": _dates(seed_date),
-        "seed_move": _nullable(ref, is_build),
-    }, seed_date
+        "chain_id": chain_id,
+        "seed_kind": _codes_to(("new_build", "move"), kind, "seed_kind"),
+        "seed_dwelling": dwelling,
+        "seed_date": _dates(day),
+        "seed_move": pl.from_arrow(pa.Array.from_buffers(pa.int64(), n, [pa.py_buffer(move_bits), pa.py_buffer(move)])),
+    }, day
 
 
 def _reasons(code: np.ndarray) -> pl.Series:
@@ -356,20 +363,13 @@ def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offset
     """One row per chain; ``end_date`` is the last link's date, or with ``latest`` (trees,
     whose links are in breadth-first order) the latest link's."""
     seed, seed_date = _seed_columns(reg, seed_code, seed_dw)
-    if latest:
-        end_date = seed_date.copy()
-        full = np.flatnonzero(length > 0)
-        if len(full):
-            end_date[full] = np.maximum.reduceat(reg.mv_date[links], offsets[full])
-    else:
-        last = links[np.maximum(offsets[1:] - 1, 0)] if len(links) else np.zeros(len(length), np.int64)
-        end_date = np.where(length > 0, reg.mv_date[last] if len(reg.mv_date) else 0, seed_date)
+    end_date = scratch(len(length), np.int32)
+    K.end_dates(length, offsets, links, reg.mv_date, seed_date, latest, end_date)
     frame = pl.DataFrame({
-        "chain_id": np.arange(len(seed_code), dtype=np.int64),
         **seed,
-        "length": length.astype(np.int32),
-        "depth": depth.astype(np.int32),
-        "leaves": leaves.astype(np.int32),
+        "length": length.astype(np.int32, copy=False),
+        "depth": depth.astype(np.int32, copy=False),
+        "leaves": leaves.astype(np.int32, copy=False),
         "end_reason": _codes_to(END_REASONS, reason.astype(np.int8, copy=False), "end_reason"),
         "end_date": _dates(end_date),
     })
@@ -380,23 +380,47 @@ def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offset
 
 def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
     """The dwellings' columns (but ``dwelling_id``) of the dense dwellings ``dense``: code
-    columns from their int8 codes and the dates from the tracer's day arrays (gathers of
-    bytes and days instead of Arrow's take across row-group chunks); the rest taken."""
+    columns from their int8 codes, the dates from the tracer's day arrays and numeric
+    columns without nulls from their values (kernel passes and numpy gathers into scratch
+    columns polars takes without a copy, instead of Arrow's take across row-group chunks
+    onto fresh pages); the rest taken."""
+    dense = dense.astype(np.int64, copy=False)
     rows = reg.table_rows(dense)
     days = {"completed": reg.dw_completed, "demolished": reg.dw_demolished}
     columns = [c for c in reg.dwellings.column_names if c != "dwelling_id"]
-    plain = [c for c in columns if c not in reg.dw_codes and c not in days]
+    gathered = {c: _take(reg.dwellings.column(c), rows) for c in columns if c not in reg.dw_codes and c not in days}
+    plain = [c for c, v in gathered.items() if v is None]
     taken = pl.from_arrow(decoded(reg.dwellings.select(plain).take(rows))) if plain else None
     series = {}
     for c in columns:
         if c in reg.dw_codes:
             series[c] = _codes_to(CODE_LISTS[c], reg.dw_codes[c], c, rows)
         elif c in days:
-            picked = days[c][dense]
-            series[c] = _dates(picked, picked == K.NO_DATE)
-        else:
+            picked = scratch(len(dense), np.int32)
+            K.days_of(days[c], _ALL_VALID, 0, dense, K.NO_DATE, picked)
+            series[c] = _dates(picked, nullable=True)
+        elif gathered[c] is None:
             series[c] = taken[c] if isinstance(taken, pl.DataFrame) else taken
+        else:
+            series[c] = gathered[c].alias(c)
     return pl.DataFrame(series, height=len(rows))
+
+
+def _take(column: pa.ChunkedArray, rows: np.ndarray) -> pl.Series | None:
+    """``column[rows]`` of a numeric column without nulls: its chunks' values copied once into
+    scratch, gathered into scratch; None for other columns."""
+    kind = column.type
+    if column.null_count or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        return None
+    dtype = np.dtype(kind.to_pandas_dtype())
+    whole = scratch(len(column), dtype)
+    pos = 0
+    for chunk in column.chunks:
+        whole[pos:pos + len(chunk)] = values(chunk, dtype)
+        pos += len(chunk)
+    out = scratch(len(rows), dtype)
+    np.take(whole, rows, out=out)
+    return pl.Series(out)
 
 
 def _links_frame(reg, length, offsets, links, level=None) -> pl.DataFrame:
@@ -503,6 +527,7 @@ def _statistics(reg: Prepared, condition) -> pl.DataFrame:
     length, reason = (per_seed(stats[0][0][i], stats[0][1][i]) for i in (0, 1))
     counts = [per_seed(s[0][2], s[1][2]) for s in stats]
     seed, _ = _seed_columns(reg, seed_code, seed_dw)
+    del seed["chain_id"]  # statistics are per vacancy, in chain-id order, without the id
     frame = pl.DataFrame({
         **seed,
         "length": length.astype(np.int32),
