@@ -578,8 +578,9 @@ def _dictionary_codes(name: str, column: pa.ChunkedArray) -> np.ndarray:
     matched as a string column (once for a run of chunks with equal dictionaries), then its
     indices pick their codes (one gather per row, no string compared or copied)."""
     from flyttkedja import _codes
+    from flyttkedja._scratch import scratch  # reused memory: fresh pages cost more than the pass
 
-    out = np.empty(len(column), np.int8)
+    out = scratch(len(column), np.int8)
     pos = 0
     seen, lut = None, None
     for chunk in column.chunks:

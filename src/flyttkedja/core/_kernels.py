@@ -558,20 +558,24 @@ def seed_vacancies(dw_start, codes, step, comp_first, selected, completions_only
 
 
 @njit(cache=True)
-def new_build_seeds(dw_completed, comp_first, start, end):
-    """Completions inside the window in chain-id order (date, dwelling), from the
-    dwellings alone: a counting sort by date. Returns (codes, dense dwellings, first codes)."""
-    n_dw = dw_completed.shape[0]
+def new_build_counts(dw_completed, start, end):
+    """Cumulative counts of the completions inside the window by day (``counts[k]``: those
+    before window day k; ``counts[-1]``: all), for :func:`new_build_seeds`."""
     counts = np.zeros(end - start + 2, np.int64)
-    for d in range(n_dw):
+    for d in range(dw_completed.shape[0]):
         if start <= dw_completed[d] <= end:
             counts[dw_completed[d] - start + 1] += 1
     for k in range(counts.shape[0] - 1):
         counts[k + 1] += counts[k]
-    n = counts[-1]
-    seed_code = np.empty(n, np.int64)
-    seed_dw = np.empty(n, np.int32)
-    seed_first = np.empty(n, np.int64)
+    return counts
+
+
+@njit(cache=True)
+def new_build_seeds(dw_completed, comp_first, start, end, counts, seed_code, seed_dw, seed_first):
+    """Completions inside the window in chain-id order (date, dwelling), from the
+    dwellings alone: a counting sort by date (``counts`` from :func:`new_build_counts`,
+    overwritten), into the caller's (codes, dense dwellings, first codes)."""
+    n_dw = dw_completed.shape[0]
     for d in range(n_dw):
         day = dw_completed[d]
         if start <= day <= end:
@@ -580,7 +584,6 @@ def new_build_seeds(dw_completed, comp_first, start, end):
             seed_dw[i] = d
             seed_first[i] = comp_first[d]
             counts[day - start] += 1
-    return seed_code, seed_dw, seed_first
 
 
 @njit(cache=True)

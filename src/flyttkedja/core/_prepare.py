@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flyttkedja.core import _kernels as K
-from flyttkedja.core._scratch import scratch
+from flyttkedja._scratch import scratch
 from flyttkedja.io import to_arrow
 from flyttkedja.schema import CODE_LISTS, DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, conform_codes, counted
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
 from flyttkedja.core._prepare import _ALL_VALID, Prepared, prepare, read, values
-from flyttkedja.core._scratch import scratch
+from flyttkedja._scratch import scratch
 from flyttkedja.core.chainset import ChainSet, decoded
 from flyttkedja.schema import CODE_LISTS, END_REASONS
 
@@ -91,7 +91,12 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
         if seeds not in ("new_builds", "all"):
             raise ValueError(f"seeds: expected 'new_builds', 'all', dwelling ids or a polars expression; got {seeds!r}")
         if seeds == "new_builds":
-            return K.new_build_seeds(reg.dw_completed, index.comp_first, reg.start, reg.end)
+            counts = K.new_build_counts(reg.dw_completed, reg.start, reg.end)
+            n = int(counts[-1])
+            seed_code, seed_dw, seed_first = scratch(n, np.int64), scratch(n, np.int32), scratch(n, np.int64)
+            K.new_build_seeds(reg.dw_completed, index.comp_first, reg.start, reg.end, counts, seed_code, seed_dw,
+                              seed_first)
+            return seed_code, seed_dw, seed_first
     elif isinstance(seeds, pl.Expr):
         mask = pl.from_arrow(decoded(reg.dwellings)).select(seeds.fill_null(False).alias("seed"))["seed"].to_numpy()
         selected = mask.astype(bool)
@@ -112,12 +117,13 @@ def walk_chains(seed_first: np.ndarray, step: np.ndarray, max_length: int) -> tu
     being ``links[offsets[c]:offsets[c + 1]]`` (move rows, in step order).
 
     Two parallel passes (lengths, then links at offsets from their cumulative sum);
-    the outputs are :func:`~flyttkedja.core._scratch.scratch` arrays (huge pages).
+    the outputs are :func:`~flyttkedja._scratch.scratch` arrays (huge pages).
     """
     n = len(seed_first)
     length, reason = scratch(n, np.int32), scratch(n, np.int8)
     K.chain_lengths(seed_first, step, max_length, length, reason)
-    offsets = np.zeros(n + 1, np.int64)
+    offsets = scratch(n + 1, np.int64)
+    offsets[0] = 0
     np.cumsum(length, out=offsets[1:])
     links = scratch(int(offsets[-1]), np.int64)
     K.chain_links(seed_first, step, max_length, offsets, links)
@@ -148,7 +154,8 @@ def walk_trees(seed_first: np.ndarray, step: np.ndarray, sib: np.ndarray, max_le
            "leaves": scratch(n, np.int32)}
     K.tree_sizes(seed_first, step, sib, max_length, max(1, numba.get_num_threads() * 4),
                  out["length"], out["depth"], out["reason"], out["leaves"])
-    offsets = np.zeros(n + 1, np.int64)
+    offsets = scratch(n + 1, np.int64)
+    offsets[0] = 0
     np.cumsum(out["length"], out=offsets[1:])
     k = int(offsets[-1])
     out.update(offsets=offsets, links=scratch(k, np.int64), level=scratch(k, np.int32),

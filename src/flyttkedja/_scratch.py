@@ -1,4 +1,5 @@
-"""Scratch arrays for the tracer's kernels and output columns: huge pages, reused.
+"""Scratch arrays for the tracer's kernels and output columns: huge pages, reused (private;
+used by flyttkedja.core and the code columns of flyttkedja.schema).
 
 The kernels read and write arrays with one slot per move or per dwelling (tens
 to hundreds of MB) at random. With 4 KiB pages, TLB misses and first-touch page
@@ -116,7 +117,7 @@ def _trim(keep: int) -> None:
 def release() -> int:
     """Unmap every idle scratch mapping now; returns the bytes given back.
 
-    >>> from flyttkedja.core._scratch import release
+    >>> from flyttkedja._scratch import release
     >>> release() >= 0
     True
     """
