@@ -271,6 +271,31 @@ def test_model_publishes_no_margin_or_complement_that_pins_a_withheld_count():
     assert d.first_group[0, 1, 0] == 0 and d.first_group[0, 1, 1] == 6
 
 
+def test_free_deviation_exists_exactly_when_the_full_lps_optimum_is_zero():
+    """The pre-check of a global LP (:func:`_free_deviation`) against the full LP, item by item, over a
+    protected release's withheld set: a deviation that moves no published item, found exactly when the
+    cheapest deviation costs nothing."""
+    from flyttkedja.analysis.disclosure import _deviation, _free_deviation
+
+    cs, areas = random_chainset(5, n_chains=12, max_length=3)
+    state = Report(cs, areas=areas, by=("tenure",), ci=False).state
+    m, suppressed = state.model, state.protection.suppressed
+    cost = m.values + 1.0
+    published = ~suppressed & (np.diff(m.A.indptr) > 0)
+    found = 0
+    for p in np.flatnonzero(suppressed & (np.diff(m.A.indptr) > 0))[:24]:
+        full = _deviation(m, p, 3.0, suppressed, cost)
+        free = _free_deviation(m, p, 3.0, suppressed)
+        optimum = None if full is None else float((cost * np.abs(m.A @ full))[published].sum())
+        assert (free is not None) == (optimum is not None and optimum < 1e-6), (p, optimum)
+        if free is not None:
+            found += 1
+            assert abs((m.A @ free)[p] - 3) < 1e-7 and np.abs(m.A @ free)[published].max(initial=0) < 1e-7
+            assert (m.x + free >= -1e-9).all() and np.abs(m.E @ free).max(initial=0) < 1e-7
+            assert (m.G @ (m.x + free) <= 1e-7).all()
+    assert found > 0
+
+
 def joint_attack_model(state, cs, raw_first: np.ndarray, published_first: np.ndarray, strata, keys, reasons,
                        threshold: int) -> Model:
     """The attacker who holds a report and the scenario run's model.json of the same register, written
