@@ -440,3 +440,6 @@ def test_scenario_run_writes_an_output_check(small_register, tmp_path):
     assert "Rule set scb" in text and "Not covered" in text and "Complements and margins" in text
     run_entry = json.loads(store.ledger_file(tmp_path / "out").read_text())["releases"][-1]  # declared beside it
     assert run_entry["kind"] == "scenario" and run_entry["name"] == "out" and check["ledger"].startswith("declared")
+    margins = run_entry["first_margins"]  # what a later report ties to its chains: model.json's own counts
+    assert margins["strata"] == model["strata"] and margins["classes"][-1] == "vacated"
+    assert sum(map(sum, margins["published"])) == sum(v for i, v in zip(model["first"]["index"], model["first"]["value"]))

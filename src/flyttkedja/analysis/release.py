@@ -404,9 +404,10 @@ def model_checking(model) -> dict:
                                        "counted over the kept cells",
             "not_in_release_model": f"the run is declared in the ledger beside the output with {store.MODEL_FILE}'s "
                                     "first-vacancy margins; a later report of the register ties them to its chains "
-                                    f"({TIE_WORDS}) Its other counts (later, fills, group_fills, first_group, "
-                                    "first_cogroup, vacated_income) are protected by the model's own rules only, "
-                                    "not in a report's linear-programming model: check the two outputs together"}
+                                    f"({TIE_WORDS}) Not in a report's linear-programming model, protected by the "
+                                    "model's own rules only: the first fillers' origin strata (against a report's "
+                                    "step-1 flows), first_group (against reach and segregation), later, fills, "
+                                    "group_fills, first_cogroup, vacated_income — check the two outputs together"}
 
 
 def scenario_checking(model_summary: dict, comparison: pl.DataFrame, register_source: bool) -> dict:
