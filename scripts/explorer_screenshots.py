@@ -146,7 +146,7 @@ def figures_table(model, full, scenario, lang: str, scale: float) -> str:
                     f"{fmt(100 * one)}{pct} | {fmt(100 * r3['estimate'])}{pct} "
                     f"({fmt(100 * r3['lower'])}–{fmt(100 * r3['upper'])}) | "
                     f"{WORDS[lang]['no_net'] if net is None else fmt(net['estimate'])} | {fmt(gross(full, prog))} |")
-    kept = int(model.first.sum() + model.later.sum())
+    kept = model.vacancy_records()
     ratios = "; ".join(f"{d['tenure']} {d['rooms']} {fmt(d['ratio'], 2)} ({fmt(d['lower'], 2)}–{fmt(d['upper'], 2)})"
                        for d in model.meta["displacement"])
     reps = model.meta["displacement"][0]["replications"] if model.meta["displacement"] else 0

@@ -92,3 +92,22 @@ def naive_expectations(start, P0, P, F, moves_flag, F0=None, tol=1e-13, max_step
                                                                              for i in range(S))
     ends = first[S:] + visits @ P[:, S:]
     return {"moves": filled_first.sum() + visits @ filled, "vacancies": visits, "reach": reach, "ends": ends}
+
+
+def naive_moments(counts, U, Z):
+    """Per row of ``counts``: Var(u), Var(z), Cov(u, z) of the columns of ``U``, ``Z`` under the row's
+    shares, cell by cell from the definition (two-pass: the means first)."""
+    counts = np.asarray(counts, np.float64)
+    S, F = counts.shape[0], U.shape[1]
+    vu, vz, cuz = np.zeros((S, F)), np.zeros((S, F)), np.zeros((S, F))
+    for r in range(S):
+        n = counts[r].sum()
+        if n == 0:
+            continue
+        p = counts[r] / n
+        for f in range(F):
+            mu, mz = p @ U[:, f], p @ Z[:, f]
+            vu[r, f] = p @ (U[:, f] - mu) ** 2
+            vz[r, f] = p @ (Z[:, f] - mz) ** 2
+            cuz[r, f] = p @ ((U[:, f] - mu) * (Z[:, f] - mz))
+    return vu, vz, cuz

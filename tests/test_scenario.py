@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from flyttkedja import store
 from flyttkedja.scenario import _kernels as K
 from flyttkedja.scenario.model import TransitionModel, analytic, estimate, load_model
-from naive_scenario import naive_chains, naive_expectations
+from naive_scenario import naive_chains, naive_expectations, naive_moments
 
 R = 8  # end reasons
 
@@ -81,6 +81,21 @@ def test_analytic_equals_reference(S, G, data, group):
     for key in ("moves", "vacancies", "reach", "ends"):
         np.testing.assert_allclose(got[key], ref[key], rtol=1e-8, atol=1e-10)
     assert abs(got["ends"].sum() - 1.0) < 1e-9  # every chain ends
+
+
+@settings(max_examples=30, deadline=None)
+@given(S=st.integers(1, 5), W=st.integers(1, 7), F=st.integers(1, 3), data=st.integers(0, 2**32 - 1))
+def test_row_moments_kernel_equals_reference(S, W, F, data):
+    from flyttkedja.scenario.evaluation import _moments
+
+    rng = np.random.default_rng(data)
+    counts = rng.integers(0, 4, (S, W)) * rng.random((S, W))  # zeros, whole and spread (fractional) counts
+    counts[rng.random(S) < 0.3] = 0  # rows without records
+    U, Z = rng.normal(0, 3, (W, F)), rng.normal(5, 1, (W, F))
+    n, *got = _moments(counts, U, Z)
+    np.testing.assert_allclose(n, counts.sum(axis=1))
+    for a, b in zip(got, naive_moments(counts, U, Z)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
 def test_monte_carlo_converges_to_closed_form():
@@ -171,6 +186,60 @@ def test_saved_model_is_disclosure_controlled(model, tmp_path):
     assert loaded.records is None and loaded.strata == model.strata
     start = np.full(len(model.strata), 1 / len(model.strata))
     assert np.isfinite(loaded.expectations(start)["moves"])
+
+
+def test_saved_model_pools_what_it_withholds_and_pins_nothing(model, tmp_path):
+    """model.json keeps the withheld outcome counts as pools of at least the threshold (the records stay:
+    issue 13's disclosed model lost a third of them); an attacker who solves min / max of every withheld
+    count over all the saved counts (fine cells, pools, the fills margins; each count written as 0 is 0 to
+    threshold − 1) knows none of them to within ±1."""
+    from scipy.optimize import linprog
+
+    from flyttkedja.scenario.model import POOL_FIELDS
+
+    t, S, levels = model.threshold, model.n_strata, model.levels()
+    loaded = load_model(model.save(tmp_path / store.MODEL_FILE))
+    raw = sum(int(model.published(n).sum()) for n in ("first", "later"))
+    kept = sum(int(loaded.fine[n].sum()) for n in ("first", "later"))
+    assert loaded.vacancy_records() == pytest.approx(loaded.first.sum() + loaded.later.sum(), abs=1e-6)
+    assert kept < 0.2 * raw and loaded.vacancy_records() > 0.85 * raw  # the tiny register: most withheld, kept
+    cells, rows_eq, rhs = [], [], []  # unknowns: every cell of first and later written as 0
+    for ai, name in enumerate(("first", "later")):
+        fine, pools = loaded.fine[name], {k: np.asarray(v) for k, v in loaded.pooled[name].items()}
+        assert (pools["value"] >= t).all() and not ((fine > 0) & (fine < t)).any()
+        zero = np.argwhere(fine == 0)
+        index = {(ai, int(i), int(j)): len(cells) + k for k, (i, j) in enumerate(zero)}
+        cells += [(ai, int(i), int(j)) for i, j in zero]
+        covered = set()  # pools are saved in the order they were formed, and never overlap an earlier one
+        for a, r, b, c, v in zip(*(pools[k] for k in POOL_FIELDS)):
+            rows_in = np.flatnonzero(levels[a] == r)
+            cols_in = [c] if b == 0 else np.flatnonzero(levels[b] == c)
+            members = [index[(ai, i, j)] for i in rows_in for j in cols_in
+                       if (ai, i, j) in index and index[(ai, i, j)] not in covered]
+            covered |= set(members)
+            rows_eq.append(members)
+            rhs.append(int(v))
+        globals()["_index_" + name] = index
+    filled = np.flatnonzero(model.moves_flag())
+    for i in np.flatnonzero(loaded.fills):  # a published fills: the row's filled cells of first and later
+        known = sum(int(loaded.fine[n][i, filled].sum()) for n in ("first", "later"))
+        rows_eq.append([globals()["_index_" + n][(ai, i, j)] for ai, n in enumerate(("first", "later"))
+                        for j in filled if (ai, i, j) in globals()["_index_" + n]])
+        rhs.append(int(loaded.fills[i]) - known)
+    A = np.zeros((len(rows_eq), len(cells)))
+    for k, members in enumerate(rows_eq):
+        A[k, members] = 1.0
+    truth = np.array([model.published(("first", "later")[ai])[i, j] for ai, i, j in cells])
+    np.testing.assert_array_equal(A @ truth, rhs)  # the true counts satisfy what the attacker knows
+    pooled_cells = np.flatnonzero((truth > 0) & (A.sum(axis=0) > 0))
+    assert len(pooled_cells) > 10
+    for x in pooled_cells[:: max(1, len(pooled_cells) // 25)]:  # 25 of them, spread over the arrays
+        c = np.zeros(len(cells))
+        c[x] = 1.0
+        lo = linprog(c, A_eq=A, b_eq=rhs, bounds=(0, t - 1), method="highs")
+        hi = linprog(-c, A_eq=A, b_eq=rhs, bounds=(0, t - 1), method="highs")
+        assert lo.status == 0 and hi.status == 0
+        assert np.floor(-hi.fun + 1e-6) - np.ceil(lo.fun - 1e-6) >= 3, (cells[x], truth[x], lo.fun, -hi.fun)
 
 
 def test_bootstrap_intervals_cover_the_point(model):

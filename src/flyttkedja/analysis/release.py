@@ -376,14 +376,14 @@ def model_checking(model) -> dict:
     records, and those withheld with them by the consistency rules), the
     smallest published count.
     """
-    from flyttkedja.scenario.model import COUNT_ARRAYS
+    from flyttkedja.scenario.model import COUNT_ARRAYS, POOLED_ARRAYS
 
     out = model.disclosed()
     tables = {}
     for name in COUNT_ARRAYS:
         if getattr(model, name) is None:  # an optional array the model does not have
             continue
-        raw, pub = (np.asarray(getattr(m, name)) for m in (model, out))
+        raw, pub = np.asarray(getattr(model, name)), np.asarray(out.published(name))
         positive = pub[pub > 0]
         tables[f"model.{name}"] = {"cells": int(raw.size), "nonzero_counts": int((raw > 0).sum()),
                                    "published_counts": int((pub > 0).sum()),
@@ -391,10 +391,21 @@ def model_checking(model) -> dict:
                                    # counted again over the cells kept (a margin never includes a withheld cell)
                                    "recounted": int(((pub != raw) & (pub > 0)).sum()),
                                    "smallest_published_count": int(positive.min()) if positive.size else None}
-    return {"method": "primary suppression of the transition model's counts, with complements and margins",
+    pooled = {}
+    for name in POOLED_ARRAYS:  # withheld counts published as sums over coarser cells (model.json's "pooled")
+        value = np.asarray(out.pooled[name]["value"])
+        pooled[f"model.{name}"] = {"pools": int(value.size), "records": int(value.sum()),
+                                   "smallest_published_count": int(value.min()) if value.size else None}
+    return {"method": "primary suppression of the transition model's counts, with complements and margins; "
+                      "withheld outcome counts pooled into coarser cells",
             "rules": {"rules": "scb" if model.threshold >= 5 else "unsafe", "threshold": int(model.threshold)},
-            "tables": tables, "withheld_counts": int(sum(t["withheld"] for t in tables.values())),
+            "tables": tables, "pooled": pooled,
+            "withheld_counts": int(sum(t["withheld"] for t in tables.values())),
             "recounted_counts": int(sum(t["recounted"] for t in tables.values())),
+            "pooling": "first and later: a withheld count is pooled with the other withheld counts of its row "
+                       "by the outcome's parent strata (then the row's), level by level, and published as the "
+                       "pool's sum once that is at least the threshold and at most (threshold − 1) × its cells "
+                       "written as 0, less 3 (no cell of it then known to within ±1); pools never overlap",
             "complements_and_margins": "a group's count is kept only with its complement (fills, and first_group "
                                        "against first: the cell's first fillers outside the group); a margin "
                                        "(fills of the filled cells of first and later; the first fillers' profile "
@@ -427,6 +438,9 @@ def scenario_checking_text(summary: dict) -> str:
              f"Rule set {summary['rules']['rules']}: counts of 1 to {summary['rules']['threshold'] - 1} vacancy "
              f"records withheld (written as 0), and the counts withheld with them so that the filler-group "
              f"shares stay consistent; {summary['withheld_counts']} counts withheld in all.",
+             f"Pooling: {summary['pooling']}; "
+             + "; ".join(f"{k}: {v['pools']} pools of {v['records']} records, smallest {v['smallest_published_count']}"
+                         for k, v in summary["pooled"].items()) + ".",
              f"Complements and margins: {summary['complements_and_margins']}.",
              f"Not covered: {summary['not_in_release_model']}.",
              f"Ledger: {summary.get('ledger', 'not declared (synthetic source)')}.",

@@ -258,12 +258,50 @@
         }
       }
       this.parts = this.strata.map((s) => s.split("|"));
+      this.records = total(this.first) + total(this.later);  // model.vacancy_records: fine counts and pools
+      for (const name of ["first", "later"]) if (record.pooled && record.pooled[name]) this.records += total(record.pooled[name].value);
+      this.expandPools(record.pooled || null);
       this.firstRows = rowSums(this.first, S, W);
       this.laterRows = rowSums(this.later, S, W);
-      this.records = total(this.first) + total(this.later);
       this.movesFlag = new Int8Array(W).fill(1);
       this.reasons.forEach((r, i) => { this.movesFlag[S + i] = MOVE_REASONS.includes(r) ? 1 : 0; });
       this._probs = null;
+    }
+
+    // model._expand_all: the withheld counts pooled into coarser cells (model.json's "pooled", format /3)
+    // spread back over their cells in proportion to each stratum's published fine records, in the same order.
+    expandPools(pooled) {
+      if (pooled === null) return;
+      const { S, W } = this, levels = this.levels();
+      const weight = zeros(S), fr = rowSums(this.first, S, W), lr = rowSums(this.later, S, W);
+      for (let s = 0; s < S; s++) weight[s] = fr[s] + lr[s];
+      const members = new Map();
+      const spread = (level, group) => {
+        const key = level + ":" + group;
+        if (!members.has(key)) {
+          const idx = [];
+          for (let s = 0; s < S; s++) if (levels[level][s] === group) idx.push(s);
+          let sum = 0;
+          for (const i of idx) sum += weight[i];
+          const w = idx.map((i) => (sum > 0 ? weight[i] / sum : 1 / idx.length));
+          members.set(key, [idx, w]);
+        }
+        return members.get(key);
+      };
+      for (const name of ["first", "later"]) {
+        const p = pooled[name];
+        if (!p) continue;
+        const out = this[name];
+        for (let e = 0; e < p.value.length; e++) {
+          const [ri, rw] = spread(p.row_level[e], p.row[e]);
+          const [ci, cw] = p.col_level[e] === 0 ? [[p.col[e]], [1]] : spread(p.col_level[e], p.col[e]);
+          const v = p.value[e];
+          for (let a = 0; a < ri.length; a++) {
+            const x = v * rw[a];
+            for (let b = 0; b < ci.length; b++) out[ri[a] * W + ci[b]] += x * cw[b];
+          }
+        }
+      }
     }
 
     levels() {
@@ -494,6 +532,7 @@
       kinds.forEach(([w], k) => {
         let n = 0;
         for (let s = 0; s < this.S; s++) if (w[s] > 0) n += this.firstRows[s] + this.laterRows[s];
+        n = Math.floor(n + 0.5);  // pooled records spread: fractions (compare.sparse_lines)
         if (n < minObservations) {
           out.push(`programme ${pyRepr(prog.name)} line ${k + 1}: its strata hold ${n} vacancy records ` +
                    `(fewer than ${minObservations}); its figures lean on coarser strata`);
@@ -661,7 +700,7 @@
       return this._sparse.get(counts);
     }
 
-    moments(counts, u, z) {  // evaluation._moments (over the non-zero cells only: the rest add 0)
+    moments(counts, u, z) {  // evaluation._moments, two-pass over the non-zero cells (Python: share-matrix products; equal to rounding)
       const S = this.S, sp = this.sparseRows(counts), { n, start, cols, p } = sp;
       const vu = zeros(S), vz = zeros(S), cuz = zeros(S);
       for (let r = 0; r < S; r++) {

@@ -98,3 +98,33 @@ def simulate_chains(kind_of, start_cum, first_cum, first_group, later_cum, fill_
             moves[r] += length
             hist[r, min(length, n_hist - 1)] += 1
     return moves, vac, reach, ends, hist
+
+
+@njit(cache=True)
+def row_moments(start, cols, p, U, Z):
+    """Per row r of a sparse share matrix (CSR: ``start`` (S+1,), ``cols``, shares ``p``): Var(u), Var(z),
+    Cov(u, z) (S, F) of the outcome values ``U``, ``Z`` (W, F) under the row's shares, two-pass (the means
+    first), summed over the row's cells in order — as ``explorer/evaluate.js`` (moments) sums them.
+    Reference: ``tests/naive_scenario.py`` (naive_moments)."""
+    S, F = start.shape[0] - 1, U.shape[1]
+    vu, vz, cuz = np.zeros((S, F)), np.zeros((S, F)), np.zeros((S, F))
+    mu, mz = np.zeros(F), np.zeros(F)
+    for r in range(S):
+        lo, hi = start[r], start[r + 1]
+        if lo == hi:
+            continue
+        mu[:] = 0.0
+        mz[:] = 0.0
+        for q in range(lo, hi):
+            c, w = cols[q], p[q]
+            for f in range(F):
+                mu[f] += w * U[c, f]
+                mz[f] += w * Z[c, f]
+        for q in range(lo, hi):
+            c, w = cols[q], p[q]
+            for f in range(F):
+                du, dz = U[c, f] - mu[f], Z[c, f] - mz[f]
+                vu[r, f] += w * du * du
+                vz[r, f] += w * dz * dz
+                cuz[r, f] += w * du * dz
+    return vu, vz, cuz

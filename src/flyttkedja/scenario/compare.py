@@ -139,7 +139,7 @@ def sparse_lines(model: TransitionModel, programmes, min_observations: int) -> l
     for prog in programmes:
         kinds, _, _ = programme_kinds(model, prog)
         for k, (weights, _) in enumerate(kinds):
-            n = int(observed[weights > 0].sum())
+            n = int(np.floor(observed[weights > 0].sum() + 0.5))  # pooled records spread: fractions
             if n < min_observations:
                 out.append(f"programme {prog.name!r} line {k + 1}: its strata hold {n} vacancy records "
                            f"(fewer than {min_observations}); its figures lean on coarser strata")
@@ -275,7 +275,7 @@ def expectation_rows(model: TransitionModel, programme: Programme, *, bootstrap:
     point = _model_values(model, kinds, counts, munis, probs)
     boot = (model.bootstrap(lambda p: _model_values(model, kinds, counts, munis, p), bootstrap, seed)
             if bootstrap else None)
-    n = int(model.first.sum() + model.later.sum())
+    n = model.vacancy_records()
     rows = []
     spec = _model_spec(model)
     for li in range(point.shape[0]):

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from flyttkedja.scenario import _kernels as K
 from flyttkedja.scenario.compare import ADJUSTED, GROSS, RATIO, ROUNDS_MEASURE, _by_key, _model_spec, _row, \
     expectation_rows, programme_kinds, programme_municipalities, sparse_lines, t975, unused_attributes
 from flyttkedja.scenario.config import Programme, _programmes
@@ -90,7 +91,7 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
     prog = as_programme(programme)
     kinds, counts, relaxed = programme_kinds(model, prog)
     pr = point_probabilities(model)
-    n = int(model.first.sum() + model.later.sum())
+    n = model.vacancy_records()
     munis = programme_municipalities(prog)
     sigma = model_error(model)
     rows = expectation_rows(model, prog, bootstrap=0, seed=0, model_error=sigma, probs=pr)
@@ -205,23 +206,17 @@ def _first_counts(model, g):
 def _moments(counts: np.ndarray, U: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per raw count row: records n (S,), and Var(u), Var(z), Cov(u, z) (S, F) of the outcome values
     ``U``, ``Z`` (W, F; one column per figure) under the row's shares. Sums run over the non-zero
-    cells only (counts are sparse; the others add nothing)."""
+    cells only (a disclosed model's pooled counts, spread over their cells, fill many), in numba
+    (``_kernels.row_moments``), two-pass: a row whose shares sit almost all in one cell has a tiny
+    variance that ``E[u²] − E[u]²`` would lose."""
     counts = np.asarray(counts, np.float64)
-    S, F = counts.shape[0], U.shape[1]
     n = counts.sum(axis=1)
     rows, cols = np.nonzero(counts)
-    p = (counts[rows, cols] / n[rows])[:, None]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, np.int64)
-
-    def by_row(x):  # (nnz, F) summed within each row -> (S, F)
-        out = np.zeros((S, F))
-        if len(rows):
-            out[rows[starts]] = np.add.reduceat(x, starts, axis=0)
-        return out
-
-    du = U[cols] - by_row(p * U[cols])[rows]
-    dz = Z[cols] - by_row(p * Z[cols])[rows]
-    return n, by_row(p * du * du), by_row(p * dz * dz), by_row(p * du * dz)
+    start = np.searchsorted(rows, np.arange(counts.shape[0] + 1)).astype(np.int64)
+    p = counts[rows, cols] / n[rows]
+    vu, vz, cuz = K.row_moments(start, cols.astype(np.int64), p, np.ascontiguousarray(U, np.float64),
+                                np.ascontiguousarray(Z, np.float64))
+    return n, vu, vz, cuz
 
 
 def _variance(T: "_Operator", mom, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -452,7 +447,7 @@ def disclosure_warning(model) -> list[str]:
     total before suppression is not published (total − kept would be the sum of the withheld counts)."""
     if not model.suppressed_cells:
         return []
-    kept = int(model.first.sum() + model.later.sum())
+    kept = model.vacancy_records()
     return [f"disclosure control withheld {model.suppressed_cells} cells of the model (counts below "
             f"{model.threshold}): it keeps {kept} vacancy records, and its figures rest on those"]
 

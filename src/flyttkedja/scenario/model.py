@@ -58,8 +58,10 @@ MOVE_REASONS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # th
 # -5.6% with area type before municipality; docs/scenarios.md)
 DEFAULT_STRATA = ("tenure", "rooms", "municipality", "area_type")
 DEFAULT_SHRINKAGE = 20.0  # records: a stratum with 20 records is half its own, half its parent's
-FORMAT = "flyttkedja-transition-model/2"
-FORMATS = ("flyttkedja-transition-model/1", FORMAT)
+FORMAT = "flyttkedja-transition-model/3"  # /3: withheld counts of first and later pooled into coarser cells
+FORMATS = ("flyttkedja-transition-model/1", "flyttkedja-transition-model/2", FORMAT)
+POOLED_ARRAYS = ("first", "later")  # the outcome counts whose withheld cells are pooled, not dropped
+POOL_FIELDS = ("row_level", "row", "col_level", "col", "value")
 TOP_ROOMS = 5  # the rooms key: 1..4, "5+"
 Z975 = 1.959963984540054
 
@@ -122,6 +124,13 @@ class TransitionModel:
     as the tables count them). Its row sums are ``later``'s, so it publishes
     no margin of ``later`` that disclosure control withheld; ``later_below``
     (S, S+R), in memory only: the below-median part of each ``later`` cell.
+
+    A disclosed model (:meth:`disclosed`, or loaded from ``model.json``) also
+    holds ``pooled``: per array of :data:`POOLED_ARRAYS`, the withheld counts
+    pooled into coarser cells (:func:`_pool`), and ``fine``: that array's
+    published fine counts. Its ``first`` and ``later`` are then the fine counts
+    with every pooled count spread back over its cells (:func:`_expand`): floats
+    that keep the estimation sample's totals.
     """
 
     keys: tuple[str, ...]
@@ -141,6 +150,8 @@ class TransitionModel:
     shrinkage: float = DEFAULT_SHRINKAGE
     vacated_income: np.ndarray | None = None
     later_below: np.ndarray | None = field(default=None, repr=False)
+    pooled: dict | None = field(default=None, repr=False)
+    fine: dict | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.first_cogroup is None:  # hand-built models: profile unknown, only g itself is certain
@@ -396,36 +407,51 @@ class TransitionModel:
 
     # ------------------------------------------------------------------ save / load
     def disclosed(self) -> "TransitionModel":
-        """The model with every count of 1 to ``threshold - 1`` records suppressed (set to 0).
+        """The model as ``model.json`` publishes it: no count of 1 to ``threshold - 1`` records.
 
-        A stratum's group count is also suppressed when its complement (fills
-        not in the group) is that small; the stratum's fills are then dropped
-        too, so that the filler shares stay consistent. The same rule holds
-        for the first fillers' group profile, and for ``first_group`` against
-        ``first`` (a cell's first fillers outside g). A margin that would pin a
-        withheld cell down (``fills`` of the filled cells of ``first`` and
-        ``later``; the profile's diagonal of ``first_group``'s row: the withheld
+        ``first`` and ``later``: a withheld count is pooled with the other withheld
+        counts of its row into the cell of a coarser outcome (the filler left a
+        dwelling of the same tenure × rooms × municipality, ..., any stratum), and
+        failing that of a coarser row (the row's parent strata), as soon as the pool
+        holds at least ``threshold`` records and pins none of its cells
+        (:func:`_pool`); the model then reads the pooled counts spread over their
+        cells (:func:`_expand`), so it keeps the records instead of losing them.
+        Other arrays: withheld counts are set to 0. A stratum's group count is
+        also suppressed when its complement (fills not in the group) is that
+        small; the stratum's fills are then dropped too, so that the filler
+        shares stay consistent. The same rule holds for the first fillers' group
+        profile, and for ``first_group`` against ``first`` (a cell's first fillers
+        outside g). A margin that would pin a withheld cell down (``fills`` of the
+        filled cells of ``first`` and ``later`` not accounted for in the stratum's
+        own row; the profile's diagonal of ``first_group``'s row: the withheld
         cells sum to 1 or 2, or lie in fewer than two zero cells) is withheld too;
-        the stratum then borrows its filler shares from its parent stratum. No chain records.
+        the stratum then borrows its filler shares from its parent stratum. No
+        chain records. A disclosed model is returned as it is.
         """
-        first, later, fg = (np.where(primary_suppression(a, self.threshold), 0, a)
-                            for a in (self.first, self.later, self.first_group))
+        if self.pooled is not None:
+            return self
+        levels, S, t = self.levels(), self.n_strata, self.threshold
+        pools = {name: _pool(getattr(self, name), levels, S, t) for name in POOLED_ARRAYS}
+        first, later = pools["first"][0], pools["later"][0]
+        # counted in the stratum's own row: published cells, and withheld ones in a pool of that row
+        own_first, own_later = (np.where(p[2], getattr(self, n), p[0]) for n, p in pools.items())
+        fg = np.where(primary_suppression(self.first_group, t), 0, self.first_group)
         # a cell's first fillers in group g and the cell's other first fillers: both kept, or neither
-        fg = np.where(primary_suppression(first[None] - fg, self.threshold) | (first[None] == 0), 0, fg)
-        fills = np.where(primary_suppression(self.fills, self.threshold), 0, self.fills)
+        fg = np.where(primary_suppression(first[None] - fg, t) | (first[None] == 0), 0, fg)
+        fills = np.where(primary_suppression(self.fills, t), 0, self.fills)
         gf = self.group_fills
-        small = primary_suppression(gf, self.threshold) | primary_suppression(self.fills[:, None] - gf, self.threshold)
+        small = primary_suppression(gf, t) | primary_suppression(self.fills[:, None] - gf, t)
         fills = np.where(small.any(axis=1), 0, fills)
-        # fills is the margin of the filled cells of first and later: less the kept cells, it sums the withheld
-        # ones; a stratum whose withheld sum is 1 or 2 (or in one zero cell) publishes no fills, and its filler
-        # shares come from its parent stratum (the shrinkage fallback) instead
+        # fills is the margin of the filled cells of first and later: less what the row publishes, it sums the
+        # withheld ones; a stratum whose withheld sum is 1 or 2 (or in one zero cell) publishes no fills, and its
+        # filler shares come from its parent stratum (the shrinkage fallback) instead
         filled = self.moves_flag().astype(bool)
         fills = np.where(_narrow_margin(self.fills, np.c_[self.first[:, filled], self.later[:, filled]],
-                                        np.c_[first[:, filled], later[:, filled]]), 0, fills)
+                                        np.c_[own_first[:, filled], own_later[:, filled]]), 0, fills)
         gf = np.where(fills[:, None] == 0, 0, gf)
         cg = self.first_cogroup
         diag = np.stack([cg[g, :, g] for g in range(len(self.groups))])[:, :, None] if len(self.groups) else cg
-        small = primary_suppression(cg, self.threshold) | primary_suppression(diag - cg, self.threshold)
+        small = primary_suppression(cg, t) | primary_suppression(diag - cg, t)
         # the profile's diagonal is the margin of first_group's row: the same rule
         small |= _narrow_margin(diag[..., 0], self.first_group, fg)[..., None] if len(self.groups) else small
         cg = np.where(small.any(axis=2, keepdims=True), 0, cg)
@@ -435,30 +461,52 @@ class TransitionModel:
                 kept_below = np.where(later > 0, self.later_below, 0).sum(axis=1)
                 vi = np.stack([kept_below, later.sum(axis=1) - kept_below], axis=1).astype(np.int64)
             # a stratum's below-median count and its complement: both kept, or neither
-            vi = np.where(primary_suppression(vi, self.threshold).any(axis=1, keepdims=True), 0, vi)
-        # counts already withheld by an earlier call stay counted (disclosed() of a disclosed model adds none)
+            vi = np.where(primary_suppression(vi, t).any(axis=1, keepdims=True), 0, vi)
         pairs = [(first, self.first), (later, self.later), (fg, self.first_group), (gf, self.group_fills),
                  (fills, self.fills), (cg, self.first_cogroup)]
         if vi is not None:
             pairs.append((vi, self.vacated_income))
         suppressed = self.suppressed_cells + int(sum((a != b).sum() for a, b in pairs))
-        return TransitionModel(self.keys, self.strata, self.groups, first, later, fills, gf, fg, cg, self.threshold,
-                               suppressed, _published_meta(self.meta), None, self.reasons, self.shrinkage, vi)
+        fine = {"first": first, "later": later}
+        pooled = {name: p[1] for name, p in pools.items()}
+        ef, el = _expand_all(fine, pooled, levels, S)
+        return TransitionModel(self.keys, self.strata, self.groups, ef, el, fills, gf, fg, cg, t,
+                               suppressed, _published_meta(self.meta), None, self.reasons, self.shrinkage, vi,
+                               pooled=pooled, fine=fine)
+
+    def vacancy_records(self) -> int:
+        """Vacancy records the model's ``first`` and ``later`` rest on: all of them estimated; disclosed, the
+        published fine counts and pools (whole numbers, whatever the spreading of the pools)."""
+        if self.fine is not None:
+            return int(sum(int(np.asarray(self.fine[n]).sum()) + int(np.asarray(self.pooled[n]["value"]).sum())
+                           for n in POOLED_ARRAYS))
+        return int(np.floor(self.first.sum() + self.later.sum() + 0.5))
+
+    def published(self, name: str) -> np.ndarray | None:
+        """Count array ``name`` as ``model.json`` holds it: the fine counts of a disclosed model's pooled
+        arrays (without the pooled counts spread over them), else the array itself."""
+        if self.fine is not None and name in self.fine:
+            return self.fine[name]
+        return getattr(self, name)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`disclosed` as JSON: disclosure-controlled counts only (no ids, no microdata).
 
-        Count arrays are stored sparse (``shape``, flat ``index`` and ``value`` of non-zero cells)."""
+        Count arrays are stored sparse (``shape``, flat ``index`` and ``value`` of non-zero cells); ``pooled``
+        holds, per array of :data:`POOLED_ARRAYS`, the pooled counts (:func:`_pool`: their row level and group,
+        column level and group, value)."""
         m = self.disclosed()
         record = {"format": FORMAT, "keys": list(m.keys), "strata": list(m.strata), "groups": list(m.groups),
                   "reasons": list(m.reasons), "threshold": m.threshold, "suppressed_cells": m.suppressed_cells,
                   "shrinkage": m.shrinkage, "meta": _published_meta(m.meta)}
         for name in COUNT_ARRAYS:
-            if getattr(m, name) is None:  # vacated_income of a model estimated without areas
+            if m.published(name) is None:  # vacated_income of a model estimated without areas
                 continue
-            a = np.asarray(getattr(m, name)).astype(np.int64)
+            a = np.asarray(m.published(name)).astype(np.int64)
             nz = np.flatnonzero(a)
             record[name] = {"shape": list(a.shape), "index": nz.tolist(), "value": a.ravel()[nz].tolist()}
+        record["pooled"] = {name: {k: np.asarray(v).astype(np.int64).tolist() for k, v in m.pooled[name].items()}
+                            for name in POOLED_ARRAYS}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_json(record, path)
@@ -524,6 +572,129 @@ class Probabilities:
         return self._alloc[g]
 
 
+def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, width: int = Rules().width):
+    """Pool the withheld counts of an (S, S+R) outcome array into coarser cells (local recoding).
+
+    A count of 1 to ``threshold − 1`` records is withheld (written as 0). The
+    withheld counts of a row whose outcome is a stratum are pooled by the
+    outcome's parent strata, level by level (``levels``, :meth:`TransitionModel.levels`:
+    same tenure × rooms × municipality, ..., any stratum); what no pool of the row
+    can publish is pooled over the row's parent strata (any outcome stratum), and
+    an end reason's withheld counts over the row's parent strata straight away. A
+    pool is published when it holds at least ``threshold`` records and pins none
+    of its cells: an attacker sees its value V over its ``n`` cells written as 0
+    (outside the pools published before it), each of 0 to ``threshold − 1`` records
+    to him, so a cell is at least ``V − (n − 1)(threshold − 1)``; V ≤
+    n(threshold − 1) − ``width`` keeps every cell's interval ``width`` wide. A pool
+    never overlaps a published one.
+
+    Returns ``(kept, pools, own)``: the published fine counts (S, S+R), the
+    published pools (arrays of :data:`POOL_FIELDS`: row level and group — the
+    group index of ``levels[row_level]``; column level and group — level 0 a fine
+    column, level b ≥ 1 a group of ``levels[b]`` among the stratum columns; value),
+    and (S, S+R) bool, the withheld cells in a pool of their own row.
+
+    >>> lv = [np.arange(4), np.array([0, 0, 1, 1]), np.zeros(4, np.int64)]
+    >>> raw = np.zeros((4, 5), np.int64); raw[0, :4] = [9, 3, 2, 4]
+    >>> kept, pools, own = _pool(raw, lv, 4, 5)
+    >>> kept[0].tolist(), pools["col_level"].tolist(), pools["value"].tolist()  # 2 + 4 in two cells would pin them
+    ([9, 0, 0, 0, 0], [2], [9])
+    """
+    raw = np.asarray(raw, np.int64)
+    n_rows, W = raw.shape
+    withheld = primary_suppression(raw, threshold)
+    kept = np.where(withheld, 0, raw)
+    alive = withheld.copy()  # withheld counts not yet in a published pool
+    covered = np.zeros_like(withheld)  # cells inside a published pool
+    own = np.zeros_like(withheld)
+    out = {k: [] for k in POOL_FIELDS}
+    top = len(levels) - 1
+    rows = np.arange(n_rows)[:, None]
+    cols = np.arange(W)[None, :]
+    n_groups = [int(lv.max()) + 1 if len(lv) else 1 for lv in levels]
+    stratum_col, reason_col = np.s_[:, :S], np.s_[:, S:]
+    R = W - S
+    stages = [(0, b) for b in range(1, top + 1)] + [(a, top) for a in range(1, top + 1)]
+    for a, b in stages:  # outcomes that are strata: the column's parents, then the row's
+        key = rows * n_groups[b] + levels[b][None, :S] if a == 0 else np.broadcast_to(levels[a][:, None], (n_rows, S))
+        got = _publish_pools(raw[stratum_col], alive[stratum_col], (kept[stratum_col] == 0) & ~covered[stratum_col],
+                             key, threshold, width)
+        for k, v in zip(*got[:2]):
+            out["row_level"].append(a), out["value"].append(v)
+            if a == 0:
+                out["row"].append(k // n_groups[b]), out["col_level"].append(b), out["col"].append(k % n_groups[b])
+            else:
+                out["row"].append(k), out["col_level"].append(top), out["col"].append(0)
+        mask = np.zeros_like(withheld)
+        mask[stratum_col] = got[2]
+        alive &= ~mask
+        covered |= mask
+        if a == 0:
+            own |= mask & withheld
+    for a in range(1, top + 1):  # end reasons: the row's parents
+        key = levels[a][:, None] * R + (cols[:, S:] - S)
+        got = _publish_pools(raw[reason_col], alive[reason_col], (kept[reason_col] == 0) & ~covered[reason_col],
+                             key, threshold, width)
+        for k, v in zip(*got[:2]):
+            out["row_level"].append(a), out["row"].append(k // R), out["col_level"].append(0)
+            out["col"].append(S + k % R), out["value"].append(v)
+        mask = np.zeros_like(withheld)
+        mask[reason_col] = got[2]
+        alive &= ~mask
+        covered |= mask
+    return kept, {k: np.asarray(v, np.int64) for k, v in out.items()}, own
+
+
+def _publish_pools(raw, alive, free, key, threshold: int, width: int):
+    """The pools (``key`` groups of cells) that :func:`_pool` publishes at one stage: (keys, values, and
+    the cells they cover: every cell written as 0 in them, so that no later pool counts it again).
+
+    ``alive``: withheld counts not yet pooled; ``free``: cells an attacker sees as 0 outside every
+    published pool (each 0 to ``threshold − 1`` records to him)."""
+    key = np.asarray(key).ravel()
+    a, f = alive.ravel(), free.ravel()
+    if not a.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(alive.shape, bool)
+    n_keys = int(key.max()) + 1
+    value = np.bincount(key[a], raw.ravel()[a], n_keys).astype(np.int64)
+    parts = np.bincount(key[f], minlength=n_keys)
+    ok = (value >= threshold) & (value <= parts * (threshold - 1) - width)
+    cells = (f & ok[key]).reshape(alive.shape)  # the pool's cells: its withheld counts and its zeros
+    keys = np.flatnonzero(ok)
+    return keys, value[keys], cells
+
+
+def _expand_all(fine: dict, pooled: dict, levels: list[np.ndarray], S: int) -> tuple[np.ndarray, np.ndarray]:
+    """``first`` and ``later`` with their pooled counts spread over their cells (:func:`_expand`); the
+    weight of a stratum is its published fine records (first and later)."""
+    weight = (np.asarray(fine["first"]).sum(axis=1) + np.asarray(fine["later"]).sum(axis=1)).astype(np.float64)
+    return tuple(_expand(fine[name], pooled.get(name), levels, S, weight) for name in ("first", "later"))
+
+
+def _expand(fine: np.ndarray, pools: dict | None, levels: list[np.ndarray], S: int, weight: np.ndarray) -> np.ndarray:
+    """Float counts: the fine counts plus every pool of :func:`_pool` spread over its cells — over its rows
+    and its stratum columns in proportion to ``weight`` (S,) (evenly where they weigh nothing).
+    ``explorer/evaluate.js`` (expandPools) does the same in the same order."""
+    out = np.asarray(fine, np.float64).copy()
+    if pools is None or not len(pools["value"]):
+        return out
+    members = {}
+
+    def spread(level, group):
+        if (level, group) not in members:
+            idx = np.flatnonzero(levels[level][:S] == group)
+            w = weight[idx]
+            total = w.sum()
+            members[(level, group)] = (idx, w / total if total > 0 else np.full(len(idx), 1.0 / len(idx)))
+        return members[(level, group)]
+
+    for a, r, b, c, v in zip(*(pools[k].tolist() for k in POOL_FIELDS)):
+        ri, rw = spread(a, r)
+        ci, cw = (np.array([c]), np.ones(1)) if b == 0 else spread(b, c)
+        out[np.ix_(ri, ci)] += (v * rw)[:, None] * cw[None, :]
+    return out
+
+
 def _narrow_margin(margin: np.ndarray, raw: np.ndarray, kept: np.ndarray, width: int = Rules().width) -> np.ndarray:
     """Margins (over the last axis of ``raw``) that would pin a withheld cell down: the withheld cells
     (``raw`` − ``kept``) sum to 1 … ``width`` − 1, or lie in fewer than two zero cells of ``kept``
@@ -568,13 +739,20 @@ def load_model(path: str | os.PathLike) -> TransitionModel:
             return out.reshape(raw["shape"])
         return np.asarray(raw, np.int64).reshape(shapes[name])
 
-    return TransitionModel(
+    model = TransitionModel(
         keys=tuple(record["keys"]), strata=tuple(record["strata"]), groups=tuple(record["groups"]),
         first=arr("first"), later=arr("later"), fills=arr("fills"), group_fills=arr("group_fills"),
         first_group=arr("first_group"), first_cogroup=arr("first_cogroup"),
         threshold=record["threshold"], suppressed_cells=record["suppressed_cells"], meta=record.get("meta", {}),
         reasons=tuple(record["reasons"]), shrinkage=float(record.get("shrinkage", 0.0)),
         vacated_income=arr("vacated_income"))
+    raw_pools = record.get("pooled")  # format /3; earlier formats dropped the withheld counts
+    fine = {name: getattr(model, name) for name in POOLED_ARRAYS}
+    model.pooled = {name: {k: np.asarray((raw_pools or {}).get(name, {}).get(k, []), np.int64) for k in POOL_FIELDS}
+                    for name in POOLED_ARRAYS}
+    model.fine = fine
+    model.first, model.later = _expand_all(fine, model.pooled, model.levels(), model.n_strata)
+    return model
 
 
 # ---------------------------------------------------------------------- analytic core
