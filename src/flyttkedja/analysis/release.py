@@ -340,9 +340,9 @@ def checking_text(summary: dict) -> str:
             lines.append(f"Declared in the ledger: scenario run(s) {', '.join(summary['scenario_runs_declared'])} of "
                          f"this register. {TIE_WORDS}")
             for name, t in summary.get("scenario_runs", {}).items():
-                lines.append(f"  {name}: " + (f"tied — {t['strata_outcomes_published']} published and "
-                                              f"{t['strata_outcomes_bounded']} bounded margins, {t['identities']} "
-                                              "identities; protected together with this release"
+                lines.append(f"  {name}: " + (f"tied — {t['strata_outcomes_known']} known and "
+                                              f"{t['strata_outcomes_bounded']} bounded margins, {t['pools']} pools, "
+                                              f"{t['identities']} identities; protected together with this release"
                                               if isinstance(t, dict) else f"NOT in this release's model: {t}"))
         if summary.get("known_from_earlier_releases"):
             lines.append(f"Published as known: {summary['known_from_earlier_releases']} zero counts that lie under a "
@@ -464,25 +464,49 @@ VACATED = "vacated"  # a first vacancy filled by a household that left a dwellin
 def first_margins(model) -> dict:
     """What a scenario run's model file publishes of new builds' first vacancies, as the ledger records it.
 
-    ``model``: the :class:`~flyttkedja.scenario.model.TransitionModel` as written (its
-    :meth:`disclosed` counts, e.g. :func:`~flyttkedja.scenario.model.load_model` of ``model.json``). A
-    new build's first vacancy is counted in ``first[s, o]``: ``s`` its stratum, ``o`` the stratum of
-    the dwelling its filler left, or the chain's end reason (no filler, or a filler who left no
-    dwelling). Per stratum and outcome *class* — each end reason, and ``"vacated"`` (any stratum) —
-    this keeps the sum of the published counts and the number of cells written as 0 (a true zero or
-    a withheld count of 1 to threshold − 1). These are the margins a report's chains by seed group,
-    length and end reason tie to (:func:`scenario_ties`). Counts in records (chains).
+    ``model``: the :class:`~flyttkedja.scenario.model.TransitionModel` as written (e.g.
+    :func:`~flyttkedja.scenario.model.load_model` of ``model.json``). A new build's first vacancy is
+    counted in ``first[s, o]``: ``s`` its stratum, ``o`` the stratum of the dwelling its filler left,
+    or the chain's end reason (no filler, or a filler who left no dwelling). Per stratum and outcome
+    *class* — each end reason, and ``"vacated"`` (any stratum) — this keeps ``published``, the sum of
+    the file's fine counts, and ``zero_cells``, the cells written as 0 (a true zero or a withheld count
+    of 1 to threshold − 1) outside every pool; and per pool of withheld counts (model.json's
+    ``pooled``, format /3) its value and its cells per stratum and class. These are what a report's
+    chains by seed group, length and end reason tie to (:func:`add_scenario_ties`). Counts in records.
 
     >>> first_margins(model)["classes"][-1]          # doctest: +SKIP
     'vacated'
     """
-    first = np.rint(np.asarray(model.first, np.float64))
-    S = len(model.strata)
-    blocks = [first[:, S + i:S + i + 1] for i in range(len(model.reasons))] + [first[:, :S]]
+    from flyttkedja.scenario.model import POOL_FIELDS
+
+    fine = np.rint(np.asarray(model.published("first") if hasattr(model, "published") else model.first,
+                              np.float64))
+    S, W = len(model.strata), fine.shape[1]
+    C = W - S + 1
+    col_class = np.r_[np.full(S, C - 1), np.arange(W - S)]  # a stratum column is "vacated" (the last class)
+    zero = fine == 0
+    covered = np.zeros_like(zero)
+    pools = []
+    pooled = (getattr(model, "pooled", None) or {}).get("first")
+    if pooled is not None and len(pooled["value"]):
+        levels = model.levels()
+        for a, r, b, c, v in zip(*(np.asarray(pooled[k]).tolist() for k in POOL_FIELDS)):
+            cols = np.zeros(W, bool)  # a pool counts the cells of its rows × columns written as 0 and in no
+            if b == 0:                # earlier pool (scenario.model._pool publishes them in this order)
+                cols[c] = True
+            else:
+                cols[:S] = levels[b][:S] == c
+            mask = (levels[a][:S] == r)[:, None] & cols[None, :] & zero & ~covered
+            covered |= mask
+            key, n = np.unique(np.nonzero(mask)[0] * C + col_class[np.nonzero(mask)[1]], return_counts=True)
+            pools.append({"value": int(v), "cells": np.c_[key // C, key % C, n].astype(np.int64).tolist()})
+
+    def per_class(a):  # (S, W) → (S, classes): each end reason's column, then the stratum columns summed
+        return np.c_[a[:, S:], a[:, :S].sum(axis=1)].astype(np.int64).tolist()
+
     return {"keys": list(model.keys), "strata": list(model.strata), "classes": [*model.reasons, VACATED],
-            "threshold": int(model.threshold),
-            "published": np.stack([b.sum(axis=1) for b in blocks], axis=1).astype(np.int64).tolist(),
-            "zero_cells": np.stack([(b == 0).sum(axis=1) for b in blocks], axis=1).astype(np.int64).tolist()}
+            "threshold": int(model.threshold), "published": per_class(fine),
+            "zero_cells": per_class((zero & ~covered).astype(np.int64)), "pools": pools}
 
 
 def first_class(length: np.ndarray, end_reason: np.ndarray, classes: list[str]) -> np.ndarray:
@@ -546,11 +570,12 @@ def add_scenario_ties(model: Model, b, ties: list[ScenarioTie]) -> dict:
     class o of g's chain cells, a new cell ``z[g, s, o]`` (g's new builds of stratum s whose first
     vacancy is of class o), and ``m[g, o]`` for g's other chains when the register has other seeds,
     with the identity Σ g's chain cells of class o = Σ_s z[g, s, o] + m[g, o]. For every stratum s and
-    class o the item Σ_g z[g, s, o] is the model's published sum V when no cell of it was written as 0
-    (a fixed item: known to the attacker), else it lies in [V, V + (threshold − 1) · zeros] (two
-    inequalities against a unit cell fixed at 1). This is exact: s enters the report only through
-    these sums. A tie whose counts do not match the chains (another register, keys or convention) is
-    not added. Returns, per run, what was added or why not.
+    class o, Σ_g z[g, s, o] = V + Σ_k q[k, s, o] + r[s, o] · unit: V the published fine counts' sum,
+    q the part of pool k (model.json's ``pooled``) in (s, o) — the pools' values are known items —
+    and r the cells written as 0 in no pool, each part at most threshold − 1 records per cell
+    (inequalities against a unit cell fixed at 1). This is exact: s and the withheld cells enter the
+    report only through these sums. A tie whose counts cannot be those of these chains (another
+    register, keys or convention) is not added. Returns, per run, what was added or why not.
     """
     info = {}
     if "chains" not in b.named:
@@ -572,20 +597,16 @@ def add_scenario_ties(model: Model, b, ties: list[ScenarioTie]) -> dict:
         if (new & (o_of < 0)).any():
             info[t.name] = "a new build's chain ends for a reason the model does not know"
             continue
-        V, Z = np.asarray(m["published"], np.float64), np.asarray(m["zero_cells"], np.float64)
-        truth = np.bincount(t.stratum[new] * C + o_of[new], minlength=S * C).reshape(S, C)
-        top = V + (m["threshold"] - 1) * Z
-        wrong = (truth < V) | (truth > top) | ((Z == 0) & (truth != V))
         compat = _compatible(b.p.groups, m["keys"], m["strata"])
-        g_new = g_of[new]
-        if wrong.any() or not compat[g_of[new], t.stratum[new]].all():
-            info[t.name] = (f"its counts do not match these chains in {int(wrong.sum())} strata × outcome classes "
-                            "(another register, strata keys or chain convention)")
+        if not compat[g_of[new], t.stratum[new]].all():
+            info[t.name] = "its strata do not match these chains' seed groups (another register or strata keys)"
             continue
-        z_truth = np.bincount((g_new * S + t.stratum[new]) * C + o_of[new], minlength=compat.size * C)
+        z_truth = np.bincount((g_of[new] * S + t.stratum[new]) * C + o_of[new], minlength=compat.size * C)
         other = ~new & (o_of >= 0)
         m_truth = np.bincount(g_of[other] * C + o_of[other], minlength=compat.shape[0] * C) if other.any() else None
-        info[t.name] = _append_tie(model, off, cell_group, cell_class, compat, z_truth, m_truth, V, Z, top, C)
+        added = _append_tie(model, off, cell_group, cell_class, compat, z_truth, m_truth, m)
+        info[t.name] = added if added is not None else (
+            "its counts do not match these chains (another register, strata keys or chain convention)")
     return info
 
 
@@ -608,50 +629,91 @@ def _compatible(groups: pl.DataFrame, keys: list[str], strata: list[str]) -> np.
     return out
 
 
-def _append_tie(model: Model, off, cell_group, cell_class, compat, z_truth, m_truth, V, Z, top, C) -> dict:
-    """The cells, identities and items of one tie (see :func:`add_scenario_ties`)."""
+def _append_tie(model: Model, off, cell_group, cell_class, compat, z_truth, m_truth, margins) -> dict | None:
+    """The cells, identities and items of one tie (see :func:`add_scenario_ties`); None (nothing added)
+    when the published counts cannot be those of these chains."""
     n0 = model.A.shape[1]
     n_groups, S = compat.shape
+    C = len(margins["classes"])
+    V = np.asarray(margins["published"], np.float64).ravel()
+    Z = np.asarray(margins["zero_cells"], np.float64).ravel()
+    top = margins["threshold"] - 1.0
+    pools = margins.get("pools", [])
     valid = cell_class >= 0
     go_cell = cell_group * C + cell_class
     keys = np.unique(go_cell[valid])  # (g, o) with chain cells: one identity each
     kg, ko = keys // C, keys % C
-    # z cells: every compatible stratum of each key's group
-    zk, zs = np.nonzero(compat[kg])
-    nz = len(zk)
+    zk, zs = np.nonzero(compat[kg])  # z cells: every stratum each key's group can have
     z_so = zs * C + ko[zk]
-    nm = len(keys) if m_truth is not None else 0
-    unit = n0 + nz + nm
+    zt = z_truth.reshape(n_groups, S, C)[kg[zk], zs, ko[zk]]
+    # pool parts q (pool k's cells in (s, o)) and r (the cells of (s, o) written as 0 in no pool)
+    q = np.array([(k, s * C + o, c) for k, p in enumerate(pools) for s, o, c in p["cells"]], np.int64).reshape(-1, 3)
+    r_so = np.flatnonzero(Z > 0)
+    so = np.unique(np.r_[z_so, np.flatnonzero(V > 0), q[:, 1], r_so]).astype(np.int64)
+    nz, nm, nq, nr = len(zk), len(keys) if m_truth is not None else 0, len(q), len(r_so)
+    z0, m0, q0, r0 = n0, n0 + nz, n0 + nz + nm, n0 + nz + nm + nq
+    unit = r0 + nr
     n = unit + 1
-    r = np.r_[np.searchsorted(keys, go_cell[valid]), zk, np.arange(nm)]
-    c = np.r_[off + np.flatnonzero(valid), n0 + np.arange(nz), n0 + nz + np.arange(nm)]
-    v = np.r_[np.ones(valid.sum()), -np.ones(nz + nm)]
-    E_new = sparse.csr_matrix((v, (r, c)), shape=(len(keys), n))
-    # per (s, o): Σ_g z — fixed where no cell was written as 0, else bounded against the unit cell
-    so = np.unique(z_so)
-    Zf, Vf, Tf = Z.ravel()[so], V.ravel()[so], top.ravel()[so]
-    sums = sparse.csr_matrix((np.ones(nz), (np.searchsorted(so, z_so), n0 + np.arange(nz))), shape=(len(so), n))
-    exact = Zf == 0
-    lo, hi = np.flatnonzero(~exact & (Vf > 0)), np.flatnonzero(~exact)
+    T = np.bincount(np.searchsorted(so, z_so), zt, len(so))
+    split = _split(T - V[so], so, q, r_so, Z, np.array([p["value"] for p in pools], np.float64), top)
+    if split is None:
+        return None
 
-    def against_unit(rows, coef):  # coef · unit, one row per entry
-        return sparse.csr_matrix((coef, (np.arange(len(rows)), np.full(len(rows), unit))), shape=(len(rows), n))
+    def rows_of(r, c, v, n_rows):
+        return sparse.csr_matrix((np.asarray(v, np.float64), (r, c)), shape=(n_rows, n))
 
-    G_new = sparse.vstack([against_unit(lo, Vf[lo]) - sums[lo], sums[hi] - against_unit(hi, Tf[hi])]).tocsr()
-    items = sparse.vstack([sums[np.flatnonzero(exact)], against_unit(np.zeros(1), np.ones(1))]).tocsr()
+    def at(a):
+        return np.searchsorted(so, a)
+
+    # per (g, o): Σ chain cells − Σ_s z − m = 0; per (s, o): Σ_g z − Σ q − r − V · unit = 0
+    E_go = rows_of(np.r_[np.searchsorted(keys, go_cell[valid]), zk, np.arange(nm)],
+                   np.r_[off + np.flatnonzero(valid), z0 + np.arange(nz), m0 + np.arange(nm)],
+                   np.r_[np.ones(valid.sum()), -np.ones(nz + nm)], len(keys))
+    E_so = rows_of(np.r_[at(z_so), at(q[:, 1]), at(r_so), np.arange(len(so))],
+                   np.r_[z0 + np.arange(nz), q0 + np.arange(nq), r0 + np.arange(nr), np.full(len(so), unit)],
+                   np.r_[np.ones(nz), -np.ones(nq + nr), -V[so]], len(so))
+    # a pool's part, and the unpooled zeros of (s, o), hold at most threshold − 1 records per cell
+    bound = np.r_[top * q[:, 2], top * Z[r_so]]
+    G_new = rows_of(np.r_[np.arange(nq + nr), np.arange(nq + nr)],
+                    np.r_[q0 + np.arange(nq + nr), np.full(nq + nr, unit)], np.r_[np.ones(nq + nr), -bound], nq + nr)
+    # known: every pool's value, and the unit cell
+    items = rows_of(np.r_[q[:, 0], len(pools)], np.r_[q0 + np.arange(nq), unit], np.ones(nq + 1), len(pools) + 1)
 
     def widen(M):
         return sparse.hstack([M, sparse.csr_matrix((M.shape[0], n - n0))]).tocsr()
 
-    model.A = sparse.vstack([widen(model.A), items]).tocsr()
-    model.E = sparse.vstack([widen(model.E), E_new]).tocsr()
-    model.G = sparse.vstack([widen(model.G), G_new]).tocsr()
-    zt = z_truth.reshape(n_groups, S, C)[kg[zk], zs, ko[zk]]
     mt = m_truth[keys] if m_truth is not None else np.zeros(0)
-    model.x = np.r_[model.x, zt, mt, 1.0]
+    model.A = sparse.vstack([widen(model.A), items]).tocsr()
+    model.E = sparse.vstack([widen(model.E), E_go, E_so]).tocsr()
+    model.G = sparse.vstack([widen(model.G), G_new]).tocsr()
+    model.x = np.r_[model.x, zt, mt, split, 1.0]
     model.fixed = np.r_[model.fixed, np.ones(items.shape[0], bool)]
     model.derived = np.r_[model.derived, np.zeros(items.shape[0], bool)]
     if model.cell_group is not None:
-        model.cell_group = np.r_[model.cell_group, kg[zk], kg[:nm], -1]
-    return {"strata_outcomes_published": int(exact.sum()), "strata_outcomes_bounded": int((~exact).sum()),
-            "identities": len(keys), "cells": nz + nm}
+        model.cell_group = np.r_[model.cell_group, kg[zk], kg[:nm], np.full(nq + nr + 1, -1)]
+    exact = (Z[so] == 0) & ~np.isin(so, q[:, 1])
+    return {"strata_outcomes_known": int(exact.sum()), "strata_outcomes_bounded": int((~exact).sum()),
+            "pools": len(pools), "identities": len(keys) + len(so), "cells": n - n0}
+
+
+def _split(rest: np.ndarray, so: np.ndarray, q: np.ndarray, r_so: np.ndarray, Z: np.ndarray, pool_values,
+           top: float) -> np.ndarray | None:
+    """Counts of the pool parts and unpooled zeros consistent with the chains: per (s, o) they sum to
+    ``rest`` (the chains' count less the published fine counts), per pool to its value, each within
+    0 … ``top`` per cell (None: no such counts — the model is not of these chains). A small LP: the
+    report knows the chains, not which withheld cell of the model holds which record (any consistent
+    split serves: the protection model needs a point consistent with everything published)."""
+    from scipy.optimize import linprog
+
+    nq, nr = len(q), len(r_so)
+    if (rest < -1e-9).any():
+        return None
+    if nq + nr == 0:
+        return np.zeros(0) if np.abs(rest).max(initial=0) < 1e-9 else None
+    cols = np.arange(nq + nr)
+    A = sparse.vstack([sparse.csr_matrix((np.ones(nq + nr), (np.searchsorted(so, np.r_[q[:, 1], r_so]), cols)),
+                                         shape=(len(so), nq + nr)),
+                       sparse.csr_matrix((np.ones(nq), (q[:, 0], cols[:nq])), shape=(len(pool_values), nq + nr))])
+    res = linprog(np.zeros(nq + nr), A_eq=A, b_eq=np.r_[rest, pool_values],
+                  bounds=np.c_[np.zeros(nq + nr), np.r_[top * q[:, 2], top * Z[r_so]]], method="highs")
+    return np.asarray(res.x) if res.status == 0 else None
