@@ -271,21 +271,21 @@ def test_model_publishes_no_margin_or_complement_that_pins_a_withheld_count():
     assert d.first_group[0, 1, 0] == 0 and d.first_group[0, 1, 1] == 6
 
 
-def test_free_deviation_exists_exactly_when_the_full_lps_optimum_is_zero():
-    """The pre-check of a global LP (:func:`_free_deviation`) against the full LP, item by item, over a
-    protected release's withheld set: a deviation that moves no published item, found exactly when the
-    cheapest deviation costs nothing."""
-    from flyttkedja.analysis.disclosure import _deviation, _free_deviation
+def test_free_check_finds_a_deviation_exactly_when_the_full_lps_optimum_is_zero():
+    """The pre-check of a global LP (:class:`_FreeCheck`, one model re-solved from its last basis) against
+    the full LP, item after item over a protected release's withheld set: a deviation that moves no
+    published item, found exactly when the cheapest deviation costs nothing."""
+    from flyttkedja.analysis.disclosure import _deviation, _FreeCheck
 
     cs, areas = random_chainset(5, n_chains=12, max_length=3)
     state = Report(cs, areas=areas, by=("tenure",), ci=False).state
     m, suppressed = state.model, state.protection.suppressed
     cost = m.values + 1.0
     published = ~suppressed & (np.diff(m.A.indptr) > 0)
-    found = 0
+    check, found = _FreeCheck(m), 0
     for p in np.flatnonzero(suppressed & (np.diff(m.A.indptr) > 0))[:24]:
         full = _deviation(m, p, 3.0, suppressed, cost)
-        free = _free_deviation(m, p, 3.0, suppressed)
+        free = check.deviation(p, 3.0, suppressed)
         optimum = None if full is None else float((cost * np.abs(m.A @ full))[published].sum())
         assert (free is not None) == (optimum is not None and optimum < 1e-6), (p, optimum)
         if free is not None:
