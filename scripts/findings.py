@@ -21,6 +21,8 @@ from flyttkedja.analysis import tables
 from flyttkedja.synth import generate
 from flyttkedja.core import trace
 
+from calibrate import rounds_rise  # one test of the rounds for both generated docs (scripts/ is on the path)
+
 DIMENSIONS = {"tenure": "tenure", "size_band": "size band (rooms)", "area_type": "area type"}
 
 
@@ -169,6 +171,11 @@ def _context_section(t: dict[str, pl.DataFrame]) -> list[str]:
     for k, part in rounds.group_by("step", maintain_order=True):
         stat = {r["statistic"]: r for r in part.iter_rows(named=True)}
         lines.append(f"| {k[0]} | {_fmt(stat['share'])} | {_fmt(stat['cumulative_per_100'], 0)} |")
+    share = {r["step"]: r["value"] for r in rounds.filter(pl.col("statistic") == "share").iter_rows(named=True)}
+    verdict = "rise as they report" if rounds_rise(share) else "do **not** rise as they report"
+    lines += ["", f"Mast (about 0.20 in round 1, nearly 0.40 by round 6) and Bratu, Harjunen & Saarimaa (the "
+              f"bottom half reached within a year or two): here the shares {verdict} (the test of "
+              "scripts/calibrate.py: round 1 at most 0.35, round 6 at least 0.08 higher)."]
     ends = t["end_reasons"].filter(pl.col("tenure") == "all")
     lines += ["", "How chains end: " + ", ".join(
         f"{r['end_reason']} {_fmt(r)}" for r in ends.iter_rows(named=True) if r["n"] != 0) + "."]

@@ -223,9 +223,11 @@ def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: di
             if s["state"] == 0:
                 continue
             scanned += 1
-            if s["state"] != 1 or s["income"] < dwelling["cost"] * cut:
+            if s["state"] != 1 or s["income"] * buying_power(par, s["kind"], t) < dwelling["cost"] * cut:
                 continue
             if not eligible(dwelling.get("alloc", 0), dwelling.get("ceiling", 0), s):
+                continue
+            if not in_reach(s, dwelling, key, par):
                 continue
             cross = par["cross_new"] if s["kind"] >= 3 else par["cross"]
             if s["muni"] != dwelling["muni"] and not u01x(key, s["key"], dwelling["key"], DR_CROSS) < cross:
@@ -236,12 +238,28 @@ def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: di
                      + par["bonus"][s["kind"]] + par["jitter"] * u01x(key, s["key"], dwelling["key"], DR_JITTER))
             if s["muni"] == dwelling["muni"]:
                 score += par["same_muni"]
+            if s.get("couple", False) and dwelling.get("new", False):
+                score += par["couple_new"]
             if score > best_score:
                 best, best_score = s["index"], score
     return best
 
 
-DR_CROSS, DR_JITTER = 70, 80  # draw counters of flyttkedja.synth._state
+DR_CROSS, DR_JITTER, DR_AREA = 70, 80, 130  # draw counters of flyttkedja.synth._state
+
+
+def buying_power(par: dict, kind: int, tenure: int) -> float:
+    """Leave-home (kind 1) and split (kind 2) seekers buy (tenure 1, 2) with ``help`` times their income."""
+    return par.get("help", 1.0) if tenure != 0 and kind in (1, 2) else 1.0
+
+
+def in_reach(s: dict, dwelling: dict, key: int, par: dict) -> bool:
+    """Whether a seeker living in area type ``atype`` (-1: arriving from outside) looks at the dwelling's area
+    type: always its own, ``reach ** steps`` for one ``steps`` area types away (a draw keyed to both keys)."""
+    a, b = s.get("atype", -1), dwelling.get("atype", 0)
+    if a < 0 or a == b:
+        return True
+    return u01x(key, s["key"], dwelling["key"], DR_AREA) < par.get("reach", 1.0) ** abs(b - a)
 
 
 def eligible(alloc: int, ceiling: int, s: dict) -> bool:
@@ -271,8 +289,11 @@ def pick(hazards: list[float], key: int, h: int, slot: int, day0: int, ndays: in
     return kind, day0 + int(u01(key, h, 10 * slot + 2) * ndays)
 
 
-def choose_target(cost, p_owner, p_coop, kind, size, kids, core, age, income, cur_tenure, cur_rooms, u1, u2, u3):
-    """(tenure, rooms) a seeker looks for: rooms from household size, tenure from income."""
+def choose_target(cost, p_owner, p_coop, kind, size, kids, core, age, income, cur_tenure, cur_rooms, u1, u2, u3,
+                  help=1.0):
+    """(tenure, rooms) a seeker looks for: rooms from household size, tenure from income (times ``help`` for
+    leave-home and split seekers buying)."""
+    buy = income * help if kind in (1, 2) else income
     if size <= 1:
         rooms = 2 if income > cost[0][3] * 1.6 and u1 < 0.6 else 1
     elif size == 2:
@@ -286,12 +307,12 @@ def choose_target(cost, p_owner, p_coop, kind, size, kids, core, age, income, cu
     settled = kids > 0 or core >= 2 or age >= 40
     if cur_tenure == 2:
         p_owner = 0.5 + 0.5 * p_owner
-    if income >= cost[2][rooms - 1] and settled and u2 < p_owner:
+    if buy >= cost[2][rooms - 1] and settled and u2 < p_owner:
         return 2, rooms
     p_coop = p_coop * (0.5 if age < 25 else 1.0)
     if cur_tenure == 1:
         p_coop = 0.5 + 0.5 * p_coop
-    if income >= cost[1][rooms - 1] and u3 < p_coop:
+    if buy >= cost[1][rooms - 1] and u3 < p_coop:
         return 1, rooms
     return 0, rooms
 
@@ -326,7 +347,10 @@ def find_vacancy(vacancies: list[dict], seeker: dict, day: int, key: int, par: d
                 return None
             scanned += 1
             cut = max(par["floor"], 1.0 - par["cut"] * (day - v["vacday"]) / 30.0)
-            if seeker["income"] < v["cost"] * cut or not eligible(v["alloc"], v["ceiling"], seeker):
+            if (seeker["income"] * buying_power(par, seeker["kind"], t) < v["cost"] * cut
+                    or not eligible(v["alloc"], v["ceiling"], seeker)):
+                continue
+            if not in_reach(seeker, v, key, par):
                 continue
             cross = par["cross_new"] if seeker["kind"] >= 3 else par["cross"]
             if seeker["muni"] != v["muni"] and not u01x(key, seeker["key"], v["key"], DR_CROSS) < cross:

@@ -36,9 +36,10 @@ def test_vectorised_uniforms_match_the_kernel():
 
 
 seeker = st.fixed_dictionaries({
-    "seg": st.integers(0, 14), "state": st.sampled_from([0, 1, 1, 1, 2]), "kind": st.sampled_from([0, 0, 3, 4]),
+    "seg": st.integers(0, 14), "state": st.sampled_from([0, 1, 1, 1, 2]), "kind": st.sampled_from([0, 0, 1, 3, 4]),
     "income": st.integers(50_000, 900_000), "muni": st.integers(0, 2), "queue": st.integers(-3000, 0),
     "key": st.integers(0, 2**62), "age": st.integers(18, 95), "kids": st.integers(0, 3),
+    "atype": st.integers(-1, 4), "couple": st.booleans(),
 })
 
 
@@ -58,25 +59,36 @@ def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None):
        landlord=st.integers(0, 1), muni=st.integers(0, 2), cost=st.integers(80_000, 700_000),
        age=st.integers(0, 200), scan=st.integers(1, 12), candidates=st.integers(1, 6), broad=st.booleans(),
        key=st.integers(0, 2**63), dkey=st.integers(0, 2**62), alloc=st.sampled_from([0, 0, 1, 2, 3, 4]),
-       ceiling=st.integers(50_000, 900_000))
+       ceiling=st.integers(50_000, 900_000), atype=st.integers(0, 4), new=st.booleans(),
+       reach=st.sampled_from([1.0, 0.5, 0.1]), couple_new=st.sampled_from([0.0, 3.0]),
+       help=st.sampled_from([1.0, 2.0]))
 def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, muni, cost, age, scan,
-                                             candidates, broad, key, dkey, alloc, ceiling):
-    """The winner, with draws keyed to stable keys and the allocation rule honoured."""
+                                             candidates, broad, key, dkey, alloc, ceiling, atype, new, reach,
+                                             couple_new, help):
+    """The winner, with draws keyed to stable keys, the allocation rule honoured, seekers looking near their
+    own area type and couples moving in together preferring a new build's first letting."""
     day, year = 20_000, 2024
     n = len(seekers)
     for i, s in enumerate(seekers):
         s["index"] = i
         if s["kind"] >= 3 and s["state"] == 2:
             s["state"] = 1  # arrivals have no household that could have moved today
+        if s["kind"] >= 3:
+            s["atype"] = -1  # and live in no area of the region
+        s["couple"] = s["couple"] and s["kind"] == 0 and s["kids"] == 0
+        if s["kind"] == 1:
+            s["kids"] = 0  # a young adult leaving home moves in alone
     par = PAR.copy()
     par[K.PR_SCAN], par[K.PR_CAND] = scan, candidates
+    par[K.PR_AREA_REACH], par[K.PR_COUPLE_NEW], par[K.PR_START_HELP] = reach, couple_new, help
     dw = 3
     d = np.zeros((5, K.D_NCOL), np.int64)
     d[dw, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_LANDLORD, K.D_KEY, K.D_ALLOC,
-           K.D_CEILING]] = (tenure, rooms, muni, cost, day - age, landlord if tenure == 0 else -1, dkey, alloc,
-                            ceiling)
+           K.D_CEILING, K.D_ATYPE, K.D_VACROW]] = (tenure, rooms, muni, cost, day - age,
+                                                   landlord if tenure == 0 else -1, dkey, alloc, ceiling, atype,
+                                                   K.SRC_NEW_BUILD if new else 17)
     sk = np.zeros((n + 1, K.S_NCOL), np.int64)
-    hh = np.zeros((n + 1, K.H_NCOL), np.int64)
+    hh = np.zeros((2 * n + 1, K.H_NCOL), np.int64)
     p = np.zeros((n + 1, K.P_NCOL), np.int64)
     arr = np.zeros((n + 1, K.A_NCOL), np.int64)
     ap = np.zeros((4 * n + 1, K.AP_NCOL), np.int64)
@@ -91,12 +103,20 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         sk[i, K.S_ACTIVE] = 1
         sk[i, K.S_EXPIRE] = day - 1 if s["state"] == 0 else day + 30
         sk[i, K.S_KEY] = s["key"]
-        sk[i, K.S_PARTNER] = -1
+        sk[i, K.S_PARTNER] = n + 1 + i if s["couple"] else -1
+        sk[i, K.S_ATYPE] = s["atype"]
+        if s["couple"]:  # the partner: a single in its own dwelling, waiting for the same seeker
+            b = n + 1 + i
+            hh[b, K.H_ALIVE], hh[b, K.H_SEEKER], hh[b, K.H_SIZE], hh[b, K.H_CORE] = 1, i, 1, 1
+            hh[b, K.H_LASTMOVE] = -1
         hh[i, K.H_ALIVE], hh[i, K.H_SEEKER] = 1, i
         hh[i, K.H_LASTMOVE] = day if s["state"] == 2 else -1
         # the household the seeker would move in as: head of age s["age"] with s["kids"] children
         hh[i, K.H_HEAD], hh[i, K.H_CORE], hh[i, K.H_SIZE] = i, 1, 1 + s["kids"]
         p[i, K.P_BY] = year - s["age"]
+        if s["kind"] == 1:  # the young adult is a child of household i, waiting for seeker i
+            sk[i, K.S_PERSON] = i
+            p[i, K.P_HH], p[i, K.P_SEEKER], p[i, K.P_ROLE] = i, i, K.ROLE_CHILD
         first = 4 * i
         sk[i, K.S_ARRIVAL] = i
         arr[i, K.A_PSTART], arr[i, K.A_PEND] = first, first + 1 + s["kids"]
@@ -105,12 +125,12 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         K.append_seeker(sk, shead, stail, i)
     reference = naive_synth.find_seeker(seekers, {
         "tenure": tenure, "rooms": rooms, "landlord": landlord, "muni": muni, "cost": cost,
-        "vacday": day - age, "key": dkey, "alloc": alloc, "ceiling": ceiling,
+        "vacday": day - age, "key": dkey, "alloc": alloc, "ceiling": ceiling, "atype": atype, "new": new,
     }, day, key, {
         "scan": scan, "candidates": candidates, "floor": par[K.PR_PRICE_FLOOR], "cut": par[K.PR_PRICE_CUT],
         "cross": par[K.PR_CROSS], "cross_new": par[K.PR_CROSS_NEW], "qw": par[K.PR_QW0:K.PR_QW0 + 4],
         "iw": par[K.PR_IW0:K.PR_IW0 + 4], "bonus": par[K.PR_BONUS0:K.PR_BONUS0 + 5], "jitter": par[K.PR_JITTER],
-        "same_muni": par[K.PR_SAME_MUNI],
+        "same_muni": par[K.PR_SAME_MUNI], "reach": reach, "couple_new": couple_new, "help": help,
     }, broad)
     got = K.find_seeker(market(sk, hh, p, d, shead, stail, par, key, year, arr, ap), dw, day, broad)
     assert (None if got < 0 else got) == reference
@@ -129,15 +149,17 @@ vacancy = st.fixed_dictionaries({
     "seg": st.integers(0, 14), "live": st.sampled_from([True, True, True, False]),
     "cost": st.integers(80_000, 700_000), "age": st.integers(0, 200), "muni": st.integers(0, 2),
     "key": st.integers(0, 2**62), "alloc": st.sampled_from([0, 0, 0, 1, 2, 3, 4]),
-    "ceiling": st.integers(50_000, 900_000),
+    "ceiling": st.integers(50_000, 900_000), "atype": st.integers(0, 4),
 })
 
 
 @settings(max_examples=60, deadline=None)
-@given(vacancies=st.lists(vacancy, max_size=30), seg=st.integers(0, 14), kind=st.sampled_from([0, 3, 4]),
+@given(vacancies=st.lists(vacancy, max_size=30), seg=st.integers(0, 14), kind=st.sampled_from([0, 1, 3, 4]),
        income=st.integers(50_000, 900_000), muni=st.integers(0, 2), skey=st.integers(0, 2**62),
-       age=st.integers(18, 95), kids=st.integers(0, 3), key=st.integers(0, 2**63), scan=st.integers(1, 12))
-def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, muni, skey, age, kids, key, scan):
+       age=st.integers(18, 95), kids=st.integers(0, 3), key=st.integers(0, 2**63), scan=st.integers(1, 12),
+       atype=st.integers(0, 4), reach=st.sampled_from([1.0, 0.5, 0.1]), help=st.sampled_from([1.0, 2.0]))
+def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, muni, skey, age, kids, key, scan,
+                                                atype, reach, help):
     """A new seeker's pick: first compatible in list order, own size first, at most ``scan`` live entries, rules
     honoured; unlinking stale entries keeps every live one, in order."""
     day, year = 20_000, 2024
@@ -147,14 +169,19 @@ def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, mu
     vhead = np.full(K.N_SEG, -1, np.int64)
     vtail = np.full(K.N_SEG, -1, np.int64)
     par = PAR.copy()
-    par[K.PR_SCAN] = scan
+    par[K.PR_SCAN], par[K.PR_AREA_REACH], par[K.PR_START_HELP] = scan, reach, help
+    if kind >= 3:
+        atype = -1  # an arrival lives in no area of the region
+    if kind == 1:
+        kids = 0  # a young adult leaving home (person 0) moves in alone
     m0 = market(np.zeros((1, K.S_NCOL), np.int64), np.zeros((1, K.H_NCOL), np.int64),
                 np.zeros((1, K.P_NCOL), np.int64), d, np.full(K.N_SEG, -1), np.full(K.N_SEG, -1), par, key, year)
     m0 = m0._replace(ve=ve, vhead=vhead, vtail=vtail)
     for i, v in enumerate(vacancies):
         v["index"], v["vacday"] = i, day - v["age"]
-        d[i, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_KEY, K.D_ALLOC, K.D_CEILING]] = (
-            v["seg"] // 5, v["seg"] % 5 + 1, v["muni"], v["cost"], v["vacday"], v["key"], v["alloc"], v["ceiling"])
+        d[i, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_KEY, K.D_ALLOC, K.D_CEILING,
+              K.D_ATYPE]] = (v["seg"] // 5, v["seg"] % 5 + 1, v["muni"], v["cost"], v["vacday"], v["key"],
+                             v["alloc"], v["ceiling"], v["atype"])
         d[i, K.D_STATE] = K.DS_VAC
         K.append_vacancy(m0, i)
         if not v["live"]:  # taken since it was listed: a stale entry
@@ -162,6 +189,7 @@ def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, mu
     sk = np.zeros((1, K.S_NCOL), np.int64)
     sk[0, K.S_KIND], sk[0, K.S_INCOME], sk[0, K.S_MUNI], sk[0, K.S_KEY] = kind, income, muni, skey
     sk[0, K.S_TENURE], sk[0, K.S_ROOMS] = seg // 5, seg % 5 + 1
+    sk[0, K.S_ATYPE] = atype
     hh = np.zeros((1, K.H_NCOL), np.int64)
     hh[0, K.H_HEAD], hh[0, K.H_CORE], hh[0, K.H_SIZE] = 0, 1, 1 + kids
     p = np.zeros((1, K.P_NCOL), np.int64)
@@ -174,8 +202,9 @@ def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, mu
     got = K.find_vacancy(sk, hh, p, d, arr, ap, par, np.uint64(key), np.int64(year), ve, vhead, vtail, 0, day)
     reference = naive_synth.find_vacancy(vacancies, {
         "seg": seg, "kind": kind, "income": income, "muni": muni, "key": skey, "age": age, "kids": kids,
+        "atype": atype,
     }, day, key, {"floor": par[K.PR_PRICE_FLOOR], "cut": par[K.PR_PRICE_CUT], "cross": par[K.PR_CROSS],
-                  "cross_new": par[K.PR_CROSS_NEW], "scan": scan})
+                  "cross_new": par[K.PR_CROSS_NEW], "scan": scan, "reach": reach, "help": help})
     assert (None if got < 0 else got) == reference
     # unlinking stale entries keeps every live one, in order
     for sg in range(K.N_SEG):
@@ -198,11 +227,14 @@ def test_competing_risks_match_reference(hazards, key, h, slot):
 @settings(max_examples=300, deadline=None)
 @given(kind=st.integers(0, 4), size=st.integers(1, 8), kids=st.integers(0, 6), core=st.integers(1, 2),
        age=st.integers(18, 95), income=st.integers(0, 2_000_000), cur_tenure=st.integers(-1, 2),
-       cur_rooms=st.integers(0, 5), u=st.tuples(*[st.floats(0, 1, exclude_max=True)] * 3))
-def test_target_choice_matches_reference(kind, size, kids, core, age, income, cur_tenure, cur_rooms, u):
+       cur_rooms=st.integers(0, 5), u=st.tuples(*[st.floats(0, 1, exclude_max=True)] * 3),
+       help=st.sampled_from([1.0, 1.5, 3.0]))
+def test_target_choice_matches_reference(kind, size, kids, core, age, income, cur_tenure, cur_rooms, u, help):
     cfg = load_config("tiny")
     cost = cfg.by_tenure("market", "required_income")
-    got = K.choose_target(PAR, cost, kind, size, kids, core, age, income, cur_tenure, cur_rooms, *u)
+    par = PAR.copy()
+    par[K.PR_START_HELP] = help
+    got = K.choose_target(par, cost, kind, size, kids, core, age, income, cur_tenure, cur_rooms, *u)
     ref = naive_synth.choose_target(cost.tolist(), PAR[K.PR_OWNER_PREF], PAR[K.PR_COOP_PREF], kind, size, kids,
-                                    core, age, income, cur_tenure, cur_rooms, *u)
+                                    core, age, income, cur_tenure, cur_rooms, *u, help=help)
     assert tuple(int(x) for x in got) == ref

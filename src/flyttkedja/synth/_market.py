@@ -17,7 +17,7 @@ from numba import njit, types
 
 from flyttkedja._random import normal, u01x
 from flyttkedja.synth._state import (
-    A_KIND, A_PEND, A_PSTART, A_QUEUE, AL_FAMILIES, AL_LOW_INCOME, AL_SENIORS, AL_YOUNG, AP_ABROAD,
+    A_KIND, A_PEND, A_PSTART, A_QUEUE, D_ATYPE, DR_AREA, PR_AREA_REACH, PR_COUPLE_NEW, PR_START_HELP, S_ATYPE, AL_FAMILIES, AL_LOW_INCOME, AL_SENIORS, AL_YOUNG, AP_ABROAD,
     AP_BY, AP_KEY, AP_PERM, AP_ROLE, AP_SEX, A_KEY, A_MUNI, C_MV, C_SK, C_VE, C_WD, C_P, D_ALLOC, D_CEILING, D_COST,
     D_COMPLETED, D_DEMOLISH, D_DEMOLISHED, D_KEY, D_LANDLORD, D_MUNI, D_OCC, D_RETURN, D_ROOMS, D_SEQ, D_STATE, D_TENURE, D_VACDAY,
     D_VACROW, DR_CROSS, DR_INCOME, DR_JITTER, DR_TARGET, DR_WITHDRAW, DS_DEMOLISHED, DS_OCC, DS_VAC, DS_WITHDRAWN,
@@ -156,6 +156,15 @@ def eligible(sk, hh, p, d, arr, ap, year, s, dw):
     return False
 
 
+@njit(inline="always", cache=True)
+def buying_power(par, kind, tenure):
+    """Factor on a seeker's income for what it can pay: young adults leaving home and separating
+    partners buy (cooperative, owner) with more than their income -- parents' help, a partner's equity."""
+    if tenure != T_RENTAL and (kind == SK_LEAVE or kind == SK_SPLIT):
+        return par[PR_START_HELP]
+    return 1.0
+
+
 # The scan loops below are the simulator's hottest code (tens of millions of list entries in a
 # metro run). They take the arrays they read one by one rather than the whole Market: a
 # Market argument is some 170 machine words that stay live across the loop.
@@ -165,10 +174,17 @@ def compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
     # asking rent/price falls the longer a dwelling stands empty, down to a floor
     months = (day - d[dw, D_VACDAY]) / 30.0
     cut = max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
-    if sk[s, S_INCOME] < d[dw, D_COST] * cut:
+    if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < d[dw, D_COST] * cut:
         return False
     if d[dw, D_ALLOC] != 0 and not eligible(sk, hh, p, d, arr, ap, year, s, dw):
         return False
+    # people look in areas like their own: each area-type step away halves-or-so the chance
+    # (market.area_reach per step); arrivals from outside the region look anywhere
+    a = sk[s, S_ATYPE]
+    if a >= 0 and a != d[dw, D_ATYPE]:
+        steps = abs(d[dw, D_ATYPE] - a)
+        if u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_AREA) >= par[PR_AREA_REACH] ** steps:
+            return False
     if sk[s, S_MUNI] == d[dw, D_MUNI]:
         return True
     cross = par[PR_CROSS_NEW] if sk[s, S_KIND] >= SK_INMIG else par[PR_CROSS]
@@ -184,6 +200,8 @@ def score(sk, d, par, key, s, dw, day):
     sc += par[PR_BONUS0 + sk[s, S_KIND]] + par[PR_JITTER] * u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_JITTER)
     if sk[s, S_MUNI] == d[dw, D_MUNI]:
         sc += par[PR_SAME_MUNI]
+    if sk[s, S_PARTNER] >= 0 and d[dw, D_VACROW] == SRC_NEW_BUILD:
+        sc += par[PR_COUPLE_NEW]  # a couple setting up home together goes for a new flat first
     return sc
 
 
@@ -282,8 +300,8 @@ def choose_target(par, cost, kind, size, kids, core, age, income, cur_tenure, cu
         rooms = cur_rooms  # moving for other reasons than space: keep the size
     if kind == SK_INTERNAL and cur_rooms >= rooms and age < 65 and u3 < 0.5:
         rooms = min(cur_rooms + 1, N_ROOMS)  # trading up
-    owner_ok = income >= cost[T_OWNER, rooms - 1]
-    coop_ok = income >= cost[T_COOP, rooms - 1]
+    owner_ok = income * buying_power(par, kind, T_OWNER) >= cost[T_OWNER, rooms - 1]
+    coop_ok = income * buying_power(par, kind, T_COOP) >= cost[T_COOP, rooms - 1]
     settled = kids > 0 or core >= 2 or age >= 40
     p_owner = par[PR_OWNER_PREF]
     if cur_tenure == T_OWNER:
@@ -359,6 +377,7 @@ def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenu
     sk[s, S_NEXT] = -1
     sk[s, S_KEY] = skey
     sk[s, S_PARTNER] = -1
+    sk[s, S_ATYPE] = m.d[m.hh[h, H_DW], D_ATYPE] if h >= 0 else -1
     return s
 
 

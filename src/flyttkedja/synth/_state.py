@@ -46,8 +46,9 @@ AL_OPEN, AL_SENIORS, AL_YOUNG, AL_LOW_INCOME, AL_FAMILIES = range(5)
 PROGRAMME_KEY = 1 << 40  # D_KEY of a programme's dwellings: PROGRAMME_KEY + their number
 # seekers
 (S_KIND, S_HH, S_PERSON, S_TENURE, S_ROOMS, S_INCOME, S_MUNI, S_START, S_EXPIRE, S_QUEUE, S_ACTIVE,
- S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER) = range(15)
-S_NCOL = 15  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
+ S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE) = range(16)
+S_NCOL = 16  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
+# S_ATYPE: area type of the dwelling the seeker lives in now (-1: arriving from outside the region)
 SK_INTERNAL, SK_LEAVE, SK_SPLIT, SK_INMIG, SK_IMMIG = 0, 1, 2, 3, 4
 # arrivals (prospective in-migrant / immigrant households)
 A_DAY, A_KIND, A_MUNI, A_PSTART, A_PEND, A_QUEUE, A_KEY = 0, 1, 2, 3, 4, 5, 6
@@ -88,7 +89,7 @@ _ID_KEY = np.uint64(0x2545F4914F6CDD1D)
 
 # draw counters (the ``b`` of u01(key, identity, b)); one per kind of draw
 (DR_INCOME, DR_DEMOGRAPHY, DR_MOBILITY, DR_SWAP, DR_ORDER, DR_TARGET, DR_CROSS, DR_JITTER, DR_WITHDRAW,
- DR_SEX, DR_PERM, DR_TOGETHER) = (10 * i for i in range(1, 13))
+ DR_SEX, DR_PERM, DR_TOGETHER, DR_AREA) = (10 * i for i in range(1, 14))
 
 
 @njit(inline="always", cache=True)
@@ -119,8 +120,9 @@ def ident_array(kind: int, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
  PR_BONUS0, PR_BONUS1, PR_BONUS2, PR_BONUS3, PR_BONUS4,
  PR_PAT0, PR_PAT1, PR_PAT2, PR_PAT3, PR_PAT4,
  PR_CROSS, PR_CROSS_NEW, PR_OWNER_PREF, PR_COOP_PREF, PR_SCAN, PR_CAND,
- PR_LEFT_EMPTY, PR_DEMOLISH, PR_PRICE_CUT, PR_PRICE_FLOOR, PR_TOGETHER) = range(56)
-N_PAR = 56
+ PR_LEFT_EMPTY, PR_DEMOLISH, PR_PRICE_CUT, PR_PRICE_FLOOR, PR_TOGETHER, PR_AREA_REACH,
+ PR_COUPLE_NEW, PR_START_HELP) = range(59)
+N_PAR = 59
 
 
 class Market(NamedTuple):

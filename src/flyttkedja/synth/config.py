@@ -297,6 +297,9 @@ def _validate(raw: dict) -> None:
     for f in ("cross_municipality", "cross_municipality_newcomer", "owner_preference",
               "cooperative_preference", "left_empty", "demolished", "price_cut_per_month", "price_floor"):
         _number(raw, f"market.{f}", hi=1)
+    _number(raw, "market.area_reach", hi=1)
+    _number(raw, "market.couple_new_build_bonus", lo=-100, hi=100)
+    _number(raw, "market.starter_buying_power", lo=1, hi=10)
     _number(raw, "market.scan_limit", lo=1, integer=True)
     _number(raw, "market.candidates", lo=1, integer=True)
 

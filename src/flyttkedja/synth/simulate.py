@@ -52,7 +52,8 @@ def kernel_params(cfg: SynthConfig) -> np.ndarray:
         *mkt["bonus"], *mkt["patience_days"],
         mkt["cross_municipality"], mkt["cross_municipality_newcomer"], mkt["owner_preference"],
         mkt["cooperative_preference"], mkt["scan_limit"], mkt["candidates"], mkt["left_empty"], mkt["demolished"],
-        mkt["price_cut_per_month"], mkt["price_floor"], dem["couple_move_together"],
+        mkt["price_cut_per_month"], mkt["price_floor"], dem["couple_move_together"], mkt["area_reach"],
+        mkt["couple_new_build_bonus"], mkt["starter_buying_power"],
     ]
     par = np.array(values, dtype=np.float64)
     assert len(par) == K.N_PAR, (len(par), K.N_PAR)
