@@ -268,7 +268,7 @@ def test_model_publishes_no_margin_or_complement_that_pins_a_withheld_count():
     m = TransitionModel(("tenure",), ("a", "b", "c"), ("g",), first, later, fills, group_fills, first_group)
     d = m.disclosed()
     assert d.fills.tolist() == [0, fills[1], 0] and d.group_fills[0, 0] == 0
-    assert d.first_group[0, 1, 0] == 0 and d.first_group[0, 1, 1] == 6
+    assert d.published("first_group")[0, 1, 0] == 0 and d.published("first_group")[0, 1, 1] == 6  # as saved
 
 
 def test_free_check_finds_a_deviation_exactly_when_the_full_lps_optimum_is_zero():

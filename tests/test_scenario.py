@@ -191,55 +191,82 @@ def test_saved_model_is_disclosure_controlled(model, tmp_path):
 def test_saved_model_pools_what_it_withholds_and_pins_nothing(model, tmp_path):
     """model.json keeps the withheld outcome counts as pools of at least the threshold (the records stay:
     issue 13's disclosed model lost a third of them); an attacker who solves min / max of every withheld
-    count over all the saved counts (fine cells, pools, the fills margins; each count written as 0 is 0 to
-    threshold − 1) knows none of them to within ±1."""
-    from scipy.optimize import linprog
+    count over all the saved counts (fine cells, pools, the fills margins and first fillers' profile
+    diagonals; a count written as 0 is 0 to threshold − 1, or in first_group up to first's published cell,
+    and a cell's first fillers in a group at most its first fillers) knows none of them to within ±1."""
+    from scipy import sparse
 
+    from flyttkedja.analysis.disclosure import Model, attack
     from flyttkedja.scenario.model import POOL_FIELDS
 
-    t, S, levels = model.threshold, model.n_strata, model.levels()
+    t, S, levels, G = model.threshold, model.n_strata, model.levels(), len(model.groups)
     loaded = load_model(model.save(tmp_path / store.MODEL_FILE))
     raw = sum(int(model.published(n).sum()) for n in ("first", "later"))
     kept = sum(int(loaded.fine[n].sum()) for n in ("first", "later"))
     assert loaded.vacancy_records() == pytest.approx(loaded.first.sum() + loaded.later.sum(), abs=1e-6)
     assert kept < 0.2 * raw and loaded.vacancy_records() > 0.85 * raw  # the tiny register: most withheld, kept
-    cells, rows_eq, rhs = [], [], []  # unknowns: every cell of first and later written as 0
-    for ai, name in enumerate(("first", "later")):
-        fine, pools = loaded.fine[name], {k: np.asarray(v) for k, v in loaded.pooled[name].items()}
+    fg_pools = {k: np.asarray(v) for k, v in loaded.pooled["first_group"].items()}
+    G = 2  # young adults and seniors: each group's counts tie to the others only through first's
+    arrays = [("first", None), ("later", None)] + [("first_group", g) for g in range(G)]
+    idx, truth, caps, eq, rhs, n = {}, [], [], [], [], 0  # unknowns: every count written as 0
+    for name, g in arrays:
+        fine = loaded.fine[name] if g is None else loaded.fine[name][g]
+        true = model.published(name) if g is None else model.first_group[g]
+        pools = ({k: np.asarray(v) for k, v in loaded.pooled[name].items()} if g is None else
+                 {k: fg_pools[k][fg_pools["group"] == g] for k in POOL_FIELDS})
         assert (pools["value"] >= t).all() and not ((fine > 0) & (fine < t)).any()
-        zero = np.argwhere(fine == 0)
-        index = {(ai, int(i), int(j)): len(cells) + k for k, (i, j) in enumerate(zero)}
-        cells += [(ai, int(i), int(j)) for i, j in zero]
-        covered = set()  # pools are saved in the order they were formed, and never overlap an earlier one
+        zero = fine == 0
+        idx[(name, g)] = ix = np.where(zero, np.cumsum(zero).reshape(zero.shape) - 1 + n, -1)
+        n += int(zero.sum())
+        truth.append(true[zero])
+        caps.append(np.full(int(zero.sum()), t - 1) if g is None else
+                    np.where(loaded.fine["first"] > 0, loaded.fine["first"], t - 1)[zero])
+        covered = np.zeros(fine.shape, bool)  # pools are saved in the order they were formed: never overlapping
         for a, r, b, c, v in zip(*(pools[k] for k in POOL_FIELDS)):
-            rows_in = np.flatnonzero(levels[a] == r)
-            cols_in = [c] if b == 0 else np.flatnonzero(levels[b] == c)
-            members = [index[(ai, i, j)] for i in rows_in for j in cols_in
-                       if (ai, i, j) in index and index[(ai, i, j)] not in covered]
-            covered |= set(members)
-            rows_eq.append(members)
-            rhs.append(int(v))
-        globals()["_index_" + name] = index
+            cols = [c] if b == 0 else np.flatnonzero(levels[b] == c)
+            block = np.ix_(np.flatnonzero(levels[a] == r), cols)
+            members = zero[block] & ~covered[block]
+            covered[block] |= members
+            eq.append(ix[block][members]), rhs.append(int(v))
     filled = np.flatnonzero(model.moves_flag())
     for i in np.flatnonzero(loaded.fills):  # a published fills: the row's filled cells of first and later
-        known = sum(int(loaded.fine[n][i, filled].sum()) for n in ("first", "later"))
-        rows_eq.append([globals()["_index_" + n][(ai, i, j)] for ai, n in enumerate(("first", "later"))
-                        for j in filled if (ai, i, j) in globals()["_index_" + n]])
-        rhs.append(int(loaded.fills[i]) - known)
-    A = np.zeros((len(rows_eq), len(cells)))
-    for k, members in enumerate(rows_eq):
-        A[k, members] = 1.0
-    truth = np.array([model.published(("first", "later")[ai])[i, j] for ai, i, j in cells])
+        eq.append(np.concatenate([idx[(n_, None)][i, filled] for n_ in ("first", "later")]))
+        rhs.append(int(loaded.fills[i]) - sum(int(loaded.fine[n_][i, filled].sum()) for n_ in ("first", "later")))
+    for g, i in np.argwhere(np.stack([loaded.first_cogroup[g, :, g] for g in range(G)]) > 0):  # diagonals
+        eq.append(idx[("first_group", g)][i]), rhs.append(int(loaded.first_cogroup[g, i, g] - loaded.fine["first_group"][g, i].sum()))
+    eq = [e[e >= 0] for e in eq]
+    truth, caps = np.concatenate(truth), np.concatenate(caps)
+    kind = np.concatenate([np.full(int((idx[k] >= 0).sum()), k[0]) for k, _ in zip(idx, arrays)])
+    used = np.unique(np.concatenate(eq))  # the other unknowns are free: they move no bound
+    col = np.full(n, -1)
+    col[used] = np.arange(len(used))
+    A = sparse.csr_matrix((np.ones(sum(map(len, eq))), (np.repeat(np.arange(len(eq)), list(map(len, eq))),
+                                                         col[np.concatenate(eq)])), shape=(len(eq), len(used)))
+    pairs = np.concatenate([np.stack([idx[("first_group", g)].ravel(), idx[("first", None)].ravel()])
+                            for g in range(G)], axis=1)  # a cell's first fillers in g: at most its first fillers
+    pairs = col[pairs[:, (pairs >= 0).all(axis=0)]]
+    pairs = pairs[:, (pairs >= 0).all(axis=0)]
+    m = pairs.shape[1]
+    A_ub = sparse.csr_matrix((np.r_[np.ones(m), -np.ones(m)], (np.r_[np.arange(m), np.arange(m)], pairs.ravel())),
+                             shape=(m, len(used)))
+    truth, caps, kind = truth[used], caps[used], kind[used]
     np.testing.assert_array_equal(A @ truth, rhs)  # the true counts satisfy what the attacker knows
-    pooled_cells = np.flatnonzero((truth > 0) & (A.sum(axis=0) > 0))
-    assert len(pooled_cells) > 10
-    for x in pooled_cells[:: max(1, len(pooled_cells) // 25)]:  # 25 of them, spread over the arrays
-        c = np.zeros(len(cells))
-        c[x] = 1.0
-        lo = linprog(c, A_eq=A, b_eq=rhs, bounds=(0, t - 1), method="highs")
-        hi = linprog(-c, A_eq=A, b_eq=rhs, bounds=(0, t - 1), method="highs")
-        assert lo.status == 0 and hi.status == 0
-        assert np.floor(-hi.fun + 1e-6) - np.ceil(lo.fun - 1e-6) >= 3, (cells[x], truth[x], lo.fun, -hi.fun)
+    assert (A_ub @ truth <= 0).all() and (truth <= caps).all()
+    for name in ("first", "later", "first_group"):
+        assert ((truth > 0) & (kind == name)).sum() > 5, name  # pooled counts of every kind are attacked
+    # the release's attacker (analysis.disclosure.attack): items are the unknowns (withheld), the equations
+    # and unknown + slack = cap (published); cells the unknowns and their slacks
+    k = len(used)
+    eye = sparse.identity(k, format="csr")
+    items = sparse.vstack([sparse.hstack([eye, sparse.csr_matrix((k, k))]), sparse.hstack([A, sparse.csr_matrix(
+        (A.shape[0], k))]), sparse.hstack([eye, eye])]).tocsr()
+    release = Model(items, np.r_[truth, caps - truth], G=sparse.hstack([A_ub, sparse.csr_matrix((m, k))]))
+    withheld = np.r_[np.ones(k, bool), np.zeros(A.shape[0] + k, bool)]
+    targets = np.concatenate([(lambda x: x[:: max(1, len(x) // 8)])(np.flatnonzero((truth > 0) & (kind == name)))
+                              for name in ("first", "later", "first_group")])  # 8 or so of each, spread out
+    low, high = attack(release, withheld, targets, enough=3)
+    width = np.floor(high[targets] + 1e-6) - np.ceil(low[targets] - 1e-6)
+    assert (width >= 3).all(), f"{int((width < 3).sum())} withheld counts pinned down ({kind[targets][width < 3]})"
 
 
 def test_bootstrap_intervals_cover_the_point(model):

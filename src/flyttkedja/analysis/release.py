@@ -378,7 +378,7 @@ def model_checking(model) -> dict:
     records, and those withheld with them by the consistency rules), the
     smallest published count.
     """
-    from flyttkedja.scenario.model import COUNT_ARRAYS, POOLED_ARRAYS
+    from flyttkedja.scenario.model import COUNT_ARRAYS
 
     out = model.disclosed()
     tables = {}
@@ -394,8 +394,8 @@ def model_checking(model) -> dict:
                                    "recounted": int(((pub != raw) & (pub > 0)).sum()),
                                    "smallest_published_count": int(positive.min()) if positive.size else None}
     pooled = {}
-    for name in POOLED_ARRAYS:  # withheld counts published as sums over coarser cells (model.json's "pooled")
-        value = np.asarray(out.pooled[name]["value"])
+    for name, pools in out.pooled.items():  # withheld counts published as sums over coarser cells ("pooled")
+        value = np.asarray(pools["value"])
         pooled[f"model.{name}"] = {"pools": int(value.size), "records": int(value.sum()),
                                    "smallest_published_count": int(value.min()) if value.size else None}
     return {"method": "primary suppression of the transition model's counts, with complements and margins; "
@@ -407,7 +407,9 @@ def model_checking(model) -> dict:
             "pooling": "first and later: a withheld count is pooled with the other withheld counts of its row "
                        "by the outcome's parent strata (then the row's), level by level, and published as the "
                        "pool's sum once that is at least the threshold and at most (threshold − 1) × its cells "
-                       "written as 0, less 3 (no cell of it then known to within ±1); pools never overlap",
+                       "written as 0, less 3 (no cell of it then known to within ±1); pools never overlap; "
+                       "first_group: its counts under first's withheld cells pool the same way, each pool "
+                       "published only where the same cells' first fillers outside the group obey the same bounds",
             "complements_and_margins": "a group's count is kept only with its complement (fills, and first_group "
                                        "against first: the cell's first fillers outside the group); a margin "
                                        "(fills of the filled cells of first and later; the first fillers' profile "

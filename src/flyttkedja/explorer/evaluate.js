@@ -268,39 +268,62 @@
       this._probs = null;
     }
 
-    // model._expand_all: the withheld counts pooled into coarser cells (model.json's "pooled", format /3)
-    // spread back over their cells in proportion to each stratum's published fine records, in the same order.
+    // model._expand_all / _expand: the withheld counts pooled into coarser cells (model.json's "pooled",
+    // format /3) spread back over the cells each pool can hold (written as 0, in no earlier pool), in
+    // proportion to the row stratum's published fine records times the column's share in the row group's
+    // parent's published fine counts (else the column stratum's records); evenly where all of that is 0.
     expandPools(pooled) {
       if (pooled === null) return;
-      const { S, W } = this, levels = this.levels();
+      const { S, W, G } = this, levels = this.levels();
       const weight = zeros(S), fr = rowSums(this.first, S, W), lr = rowSums(this.later, S, W);
       for (let s = 0; s < S; s++) weight[s] = fr[s] + lr[s];
-      const members = new Map();
-      const spread = (level, group) => {
-        const key = level + ":" + group;
-        if (!members.has(key)) {
-          const idx = [];
-          for (let s = 0; s < S; s++) if (levels[level][s] === group) idx.push(s);
-          let sum = 0;
-          for (const i of idx) sum += weight[i];
-          const w = idx.map((i) => (sum > 0 ? weight[i] / sum : 1 / idx.length));
-          members.set(key, [idx, w]);
-        }
-        return members.get(key);
-      };
-      for (const name of ["first", "later"]) {
-        const p = pooled[name];
-        if (!p) continue;
-        const out = this[name];
+      const expand = (out, p, sel) => {  // out: a (S, W) view, updated in place
+        const fine = Float64Array.from(out), covered = new Uint8Array(S * W);
+        const profile = levels.map((lev) => {
+          let n = 0;
+          for (let i = 0; i < S; i++) n = Math.max(n, lev[i] + 1);
+          const agg = zeros(n * S);
+          for (let i = 0; i < S; i++) for (let j = 0; j < S; j++) agg[lev[i] * S + j] += fine[i * W + j];
+          return agg;
+        });
         for (let e = 0; e < p.value.length; e++) {
-          const [ri, rw] = spread(p.row_level[e], p.row[e]);
-          const [ci, cw] = p.col_level[e] === 0 ? [[p.col[e]], [1]] : spread(p.col_level[e], p.col[e]);
-          const v = p.value[e];
-          for (let a = 0; a < ri.length; a++) {
-            const x = v * rw[a];
-            for (let b = 0; b < ci.length; b++) out[ri[a] * W + ci[b]] += x * cw[b];
+          if (sel !== null && p.group[e] !== sel) continue;
+          const a = p.row_level[e], r = p.row[e], b = p.col_level[e], c = p.col[e], v = p.value[e];
+          const ri = [], ci = [];
+          for (let s = 0; s < S; s++) if (levels[a][s] === r) ri.push(s);
+          if (b === 0) ci.push(c); else for (let s = 0; s < S; s++) if (levels[b][s] === c) ci.push(s);
+          let cw = b > 0 ? ci.map((j) => weight[j]) : [1];
+          if (b > 0) {
+            for (let lev = a + 1; lev < levels.length; lev++) {
+              const g = levels[lev][ri[0]], shares = ci.map((j) => profile[lev][g * S + j]);
+              let sum = 0;
+              for (const x of shares) sum += x;
+              if (sum > 0) { cw = shares; break; }
+            }
+          }
+          const w = zeros(ri.length * ci.length), free = new Uint8Array(ri.length * ci.length);
+          let total = 0;
+          for (let x = 0; x < ri.length; x++) for (let y = 0; y < ci.length; y++) {
+            const cell = ri[x] * W + ci[y];
+            free[x * ci.length + y] = fine[cell] === 0 && !covered[cell] ? 1 : 0;
+            w[x * ci.length + y] = weight[ri[x]] * cw[y] * free[x * ci.length + y];
+            total += w[x * ci.length + y];
+          }
+          if (!(total > 0)) {  // nothing weighs: evenly over the pool's cells
+            total = 0;
+            for (let q = 0; q < w.length; q++) { w[q] = free[q]; total += free[q]; }
+          }
+          for (let x = 0; x < ri.length; x++) for (let y = 0; y < ci.length; y++) {
+            const q = x * ci.length + y, cell = ri[x] * W + ci[y];
+            out[cell] += v * (w[q] / total);
+            if (free[q]) covered[cell] = 1;
           }
         }
+      };
+      if (pooled.first) expand(this.first, pooled.first, null);
+      if (pooled.later) expand(this.later, pooled.later, null);
+      if (pooled.first_group) {
+        for (let g = 0; g < G; g++) expand(this.firstGroup.subarray(g * S * W, (g + 1) * S * W), pooled.first_group, g);
       }
     }
 

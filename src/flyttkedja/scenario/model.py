@@ -438,6 +438,12 @@ class TransitionModel:
         fg = np.where(primary_suppression(self.first_group, t), 0, self.first_group)
         # a cell's first fillers in group g and the cell's other first fillers: both kept, or neither
         fg = np.where(primary_suppression(first[None] - fg, t) | (first[None] == 0), 0, fg)
+        # first fillers in g that fg withholds pool like first's counts, their complement checked
+        cap = np.where(first > 0, first, t - 1)  # a withheld count in g is at most the cell's (published) count
+        group_pools = [_pool(self.first_group[g], levels, S, t, kept=fg[g], cap=cap,
+                             other=self.first - self.first_group[g]) for g in range(len(self.groups))]
+        own_fg = np.stack([np.where(p[2], self.first_group[g], fg[g]) for g, p in enumerate(group_pools)]) \
+            if len(self.groups) else fg
         fills = np.where(primary_suppression(self.fills, t), 0, self.fills)
         gf = self.group_fills
         small = primary_suppression(gf, t) | primary_suppression(self.fills[:, None] - gf, t)
@@ -453,7 +459,7 @@ class TransitionModel:
         diag = np.stack([cg[g, :, g] for g in range(len(self.groups))])[:, :, None] if len(self.groups) else cg
         small = primary_suppression(cg, t) | primary_suppression(diag - cg, t)
         # the profile's diagonal is the margin of first_group's row: the same rule
-        small |= _narrow_margin(diag[..., 0], self.first_group, fg)[..., None] if len(self.groups) else small
+        small |= _narrow_margin(diag[..., 0], self.first_group, own_fg)[..., None] if len(self.groups) else small
         cg = np.where(small.any(axis=2, keepdims=True), 0, cg)
         vi = self.vacated_income
         if vi is not None:
@@ -467,10 +473,14 @@ class TransitionModel:
         if vi is not None:
             pairs.append((vi, self.vacated_income))
         suppressed = self.suppressed_cells + int(sum((a != b).sum() for a, b in pairs))
-        fine = {"first": first, "later": later}
+        fine = {"first": first, "later": later, "first_group": fg}
         pooled = {name: p[1] for name, p in pools.items()}
-        ef, el = _expand_all(fine, pooled, levels, S)
-        return TransitionModel(self.keys, self.strata, self.groups, ef, el, fills, gf, fg, cg, t,
+        pooled["first_group"] = {k: np.concatenate([np.zeros(0, np.int64)] + [p[1][k] for p in group_pools])
+                                 for k in POOL_FIELDS}
+        pooled["first_group"]["group"] = np.concatenate([np.zeros(0, np.int64)] + [np.full(len(p[1]["value"]), g)
+                                                        for g, p in enumerate(group_pools)]).astype(np.int64)
+        ef, el, efg = _expand_all(fine, pooled, levels, S)
+        return TransitionModel(self.keys, self.strata, self.groups, ef, el, fills, gf, efg, cg, t,
                                suppressed, _published_meta(self.meta), None, self.reasons, self.shrinkage, vi,
                                pooled=pooled, fine=fine)
 
@@ -479,7 +489,7 @@ class TransitionModel:
         published fine counts and pools (whole numbers, whatever the spreading of the pools)."""
         if self.fine is not None:
             return int(sum(int(np.asarray(self.fine[n]).sum()) + int(np.asarray(self.pooled[n]["value"]).sum())
-                           for n in POOLED_ARRAYS))
+                           for n in POOLED_ARRAYS))  # first_group's pools lie under first's
         return int(np.floor(self.first.sum() + self.later.sum() + 0.5))
 
     def published(self, name: str) -> np.ndarray | None:
@@ -505,8 +515,8 @@ class TransitionModel:
             a = np.asarray(m.published(name)).astype(np.int64)
             nz = np.flatnonzero(a)
             record[name] = {"shape": list(a.shape), "index": nz.tolist(), "value": a.ravel()[nz].tolist()}
-        record["pooled"] = {name: {k: np.asarray(v).astype(np.int64).tolist() for k, v in m.pooled[name].items()}
-                            for name in POOLED_ARRAYS}
+        record["pooled"] = {name: {k: np.asarray(v).astype(np.int64).tolist() for k, v in pools.items()}
+                            for name, pools in m.pooled.items()}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_json(record, path)
@@ -572,7 +582,8 @@ class Probabilities:
         return self._alloc[g]
 
 
-def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, width: int = Rules().width):
+def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, width: int = Rules().width, *,
+          kept: np.ndarray | None = None, cap: np.ndarray | None = None, other: np.ndarray | None = None):
     """Pool the withheld counts of an (S, S+R) outcome array into coarser cells (local recoding).
 
     A count of 1 to ``threshold − 1`` records is withheld (written as 0). The
@@ -588,6 +599,15 @@ def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, wid
     n(threshold − 1) − ``width`` keeps every cell's interval ``width`` wide. A pool
     never overlaps a published one.
 
+    ``first_group``'s counts of group g (:meth:`TransitionModel.disclosed`) pass
+    ``kept`` (its published cells: every other count is withheld and pools),
+    ``cap`` (what an attacker knows a cell written as 0 holds at most: the cell's
+    count in ``first`` where that is published, else ``threshold − 1``) and
+    ``other`` (the cells' first fillers outside g). A pool is then published when
+    V ≥ ``threshold`` and V ≤ Σ cap − ``width``, its cells but the largest can
+    hold ``width`` (so no cell's interval is narrower), and the same cells'
+    ``other`` obeys the same bounds (the complement rule).
+
     Returns ``(kept, pools, own)``: the published fine counts (S, S+R), the
     published pools (arrays of :data:`POOL_FIELDS`: row level and group — the
     group index of ``levels[row_level]``; column level and group — level 0 a fine
@@ -602,8 +622,9 @@ def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, wid
     """
     raw = np.asarray(raw, np.int64)
     n_rows, W = raw.shape
-    withheld = primary_suppression(raw, threshold)
-    kept = np.where(withheld, 0, raw)
+    withheld = primary_suppression(raw, threshold) if kept is None else (raw > 0) & (kept == 0)
+    kept = np.where(withheld, 0, raw) if kept is None else kept
+    cap = np.full(raw.shape, threshold - 1, np.int64) if cap is None else np.asarray(cap, np.int64)
     alive = withheld.copy()  # withheld counts not yet in a published pool
     covered = np.zeros_like(withheld)  # cells inside a published pool
     own = np.zeros_like(withheld)
@@ -618,7 +639,7 @@ def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, wid
     for a, b in stages:  # outcomes that are strata: the column's parents, then the row's
         key = rows * n_groups[b] + levels[b][None, :S] if a == 0 else np.broadcast_to(levels[a][:, None], (n_rows, S))
         got = _publish_pools(raw[stratum_col], alive[stratum_col], (kept[stratum_col] == 0) & ~covered[stratum_col],
-                             key, threshold, width)
+                             key, threshold, width, cap[stratum_col], None if other is None else other[stratum_col])
         for k, v in zip(*got[:2]):
             out["row_level"].append(a), out["value"].append(v)
             if a == 0:
@@ -634,7 +655,7 @@ def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, wid
     for a in range(1, top + 1):  # end reasons: the row's parents
         key = levels[a][:, None] * R + (cols[:, S:] - S)
         got = _publish_pools(raw[reason_col], alive[reason_col], (kept[reason_col] == 0) & ~covered[reason_col],
-                             key, threshold, width)
+                             key, threshold, width, cap[reason_col], None if other is None else other[reason_col])
         for k, v in zip(*got[:2]):
             out["row_level"].append(a), out["row"].append(k // R), out["col_level"].append(0)
             out["col"].append(S + k % R), out["value"].append(v)
@@ -645,53 +666,92 @@ def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, wid
     return kept, {k: np.asarray(v, np.int64) for k, v in out.items()}, own
 
 
-def _publish_pools(raw, alive, free, key, threshold: int, width: int):
+def _publish_pools(raw, alive, free, key, threshold: int, width: int, cap, other=None):
     """The pools (``key`` groups of cells) that :func:`_pool` publishes at one stage: (keys, values, and
     the cells they cover: every cell written as 0 in them, so that no later pool counts it again).
 
     ``alive``: withheld counts not yet pooled; ``free``: cells an attacker sees as 0 outside every
-    published pool (each 0 to ``threshold − 1`` records to him)."""
+    published pool (each 0 to ``cap`` records to him); ``other``: counts whose sum over a pool's
+    cells must obey the same bounds (a complement)."""
     key = np.asarray(key).ravel()
     a, f = alive.ravel(), free.ravel()
     if not a.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(alive.shape, bool)
     n_keys = int(key.max()) + 1
     value = np.bincount(key[a], raw.ravel()[a], n_keys).astype(np.int64)
-    parts = np.bincount(key[f], minlength=n_keys)
-    ok = (value >= threshold) & (value <= parts * (threshold - 1) - width)
+    c = np.asarray(cap).ravel()
+    room = np.bincount(key[f], c[f], n_keys)
+    largest = np.zeros(n_keys)
+    if f.any():  # the largest cap of each pool's cells (by sorted keys: ufunc.at is slow)
+        kf = key[f]
+        order = np.argsort(kf, kind="stable")
+        starts = np.flatnonzero(np.r_[True, kf[order][1:] != kf[order][:-1]])
+        largest[kf[order][starts]] = np.maximum.reduceat(c[f][order], starts)
+    ok = (value >= threshold) & (value <= room - width) & (room - largest >= width)
+    if other is not None:
+        rest = np.bincount(key[f], np.asarray(other).ravel()[f], n_keys)
+        ok &= (rest >= threshold) & (rest <= room - width)
     cells = (f & ok[key]).reshape(alive.shape)  # the pool's cells: its withheld counts and its zeros
     keys = np.flatnonzero(ok)
     return keys, value[keys], cells
 
 
-def _expand_all(fine: dict, pooled: dict, levels: list[np.ndarray], S: int) -> tuple[np.ndarray, np.ndarray]:
-    """``first`` and ``later`` with their pooled counts spread over their cells (:func:`_expand`); the
-    weight of a stratum is its published fine records (first and later)."""
+def _expand_all(fine: dict, pooled: dict, levels: list[np.ndarray], S: int) -> tuple[np.ndarray, ...]:
+    """``first``, ``later`` and ``first_group`` (each group's pools on its own) with their pooled counts
+    spread over their cells (:func:`_expand`); the weight of a stratum is its published fine records
+    (first and later)."""
     weight = (np.asarray(fine["first"]).sum(axis=1) + np.asarray(fine["later"]).sum(axis=1)).astype(np.float64)
-    return tuple(_expand(fine[name], pooled.get(name), levels, S, weight) for name in ("first", "later"))
+    first, later = (_expand(fine[name], pooled.get(name), levels, S, weight) for name in ("first", "later"))
+    fg = np.asarray(fine["first_group"], np.float64).copy()
+    pools = pooled.get("first_group")
+    for g in range(fg.shape[0]):
+        sel = None if pools is None else np.asarray(pools["group"]) == g
+        if sel is not None and sel.any():
+            fg[g] = _expand(fg[g], {k: np.asarray(pools[k])[sel] for k in POOL_FIELDS}, levels, S, weight)
+    return first, later, fg
 
 
 def _expand(fine: np.ndarray, pools: dict | None, levels: list[np.ndarray], S: int, weight: np.ndarray) -> np.ndarray:
-    """Float counts: the fine counts plus every pool of :func:`_pool` spread over its cells — over its rows
-    and its stratum columns in proportion to ``weight`` (S,) (evenly where they weigh nothing).
-    ``explorer/evaluate.js`` (expandPools) does the same in the same order."""
-    out = np.asarray(fine, np.float64).copy()
+    """Float counts: the fine counts plus every pool of :func:`_pool` spread over the cells it can hold.
+
+    Pools are read in the order they were formed; a pool's cells are those of its row and column
+    groups written as 0 and in no earlier pool (as :func:`_pool` formed it). A pool goes to them in
+    proportion to ``weight`` (S,) of the row's stratum times the column's share in the published
+    fine counts of the row group's parent (the next coarser level whose counts hold any of the
+    pool's columns; else ``weight`` of the column's stratum), and evenly where all of that is 0.
+    ``explorer/evaluate.js`` (expandPools) does the same in the same order.
+    """
+    fine = np.asarray(fine, np.float64)
+    out = fine.copy()
     if pools is None or not len(pools["value"]):
         return out
-    members = {}
-
-    def spread(level, group):
-        if (level, group) not in members:
-            idx = np.flatnonzero(levels[level][:S] == group)
-            w = weight[idx]
-            total = w.sum()
-            members[(level, group)] = (idx, w / total if total > 0 else np.full(len(idx), 1.0 / len(idx)))
-        return members[(level, group)]
-
+    n_groups = [int(lv.max()) + 1 for lv in levels]
+    profile = []  # per level: the published fine counts of the stratum columns summed over the level's groups
+    for lv, n in zip(levels, n_groups):
+        order = np.argsort(lv, kind="stable")
+        starts = np.flatnonzero(np.r_[True, lv[order][1:] != lv[order][:-1]])
+        agg = np.zeros((n, S))
+        agg[lv[order][starts]] = np.add.reduceat(fine[order, :S], starts, axis=0)  # whole numbers: exact
+        profile.append(agg)
+    members = [{g: np.flatnonzero(lv == g) for g in range(n)} for lv, n in zip(levels, n_groups)]
+    covered = np.zeros(fine.shape, bool)
     for a, r, b, c, v in zip(*(pools[k].tolist() for k in POOL_FIELDS)):
-        ri, rw = spread(a, r)
-        ci, cw = (np.array([c]), np.ones(1)) if b == 0 else spread(b, c)
-        out[np.ix_(ri, ci)] += (v * rw)[:, None] * cw[None, :]
+        ri = members[a][r]
+        ci = np.array([c]) if b == 0 else members[b][c]
+        cw = weight[ci] if b > 0 else np.ones(1)
+        for lev in range(a + 1, len(levels)) if b > 0 else ():
+            shares = profile[lev][levels[lev][ri[0]], ci]
+            if shares.sum() > 0:
+                cw = shares
+                break
+        block = np.ix_(ri, ci)
+        free = (fine[block] == 0) & ~covered[block]
+        w = weight[ri][:, None] * cw[None, :] * free
+        total = w.sum()
+        if total <= 0:  # nothing weighs: evenly over the pool's cells
+            w, total = free.astype(np.float64), float(free.sum())
+        out[block] += v * (w / total)
+        covered[block] |= free
     return out
 
 
@@ -746,12 +806,13 @@ def load_model(path: str | os.PathLike) -> TransitionModel:
         threshold=record["threshold"], suppressed_cells=record["suppressed_cells"], meta=record.get("meta", {}),
         reasons=tuple(record["reasons"]), shrinkage=float(record.get("shrinkage", 0.0)),
         vacated_income=arr("vacated_income"))
-    raw_pools = record.get("pooled")  # format /3; earlier formats dropped the withheld counts
-    fine = {name: getattr(model, name) for name in POOLED_ARRAYS}
-    model.pooled = {name: {k: np.asarray((raw_pools or {}).get(name, {}).get(k, []), np.int64) for k in POOL_FIELDS}
-                    for name in POOLED_ARRAYS}
-    model.fine = fine
-    model.first, model.later = _expand_all(fine, model.pooled, model.levels(), model.n_strata)
+    raw_pools = record.get("pooled") or {}  # format /3; earlier formats dropped the withheld counts
+    fields = {**{name: POOL_FIELDS for name in POOLED_ARRAYS}, "first_group": (*POOL_FIELDS, "group")}
+    model.pooled = {name: {k: np.asarray(raw_pools.get(name, {}).get(k, []), np.int64) for k in f}
+                    for name, f in fields.items()}
+    model.fine = {name: getattr(model, name) for name in fields}
+    model.first, model.later, model.first_group = _expand_all(model.fine, model.pooled, model.levels(),
+                                                              model.n_strata)
     return model
 
 
