@@ -261,6 +261,8 @@ PEAK = textwrap.dedent("""
     reg = prepare(moves, dwellings, window=window, max_gap_days=max_gap)
     low = reg.moves.column("income").to_numpy() < 200000
     kernels(reg, low)
+    from flyttkedja._scratch import release
+    release()  # the idle scratch the first run left for reuse: measure what the kernels need
     def rss(field):
         for line in open("/proc/self/status"):
             if line.startswith(field):

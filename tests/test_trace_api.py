@@ -245,7 +245,7 @@ def test_empty_inputs() -> None:
 @pytest.mark.parametrize("shape", [10, (2, 3_000_000)])  # plain numpy, and a huge-page mapping (24 MB)
 def test_scratch_arrays_are_writable_and_reach_the_kernels(shape) -> None:
     from flyttkedja.core import _kernels as K
-    from flyttkedja.core._scratch import scratch
+    from flyttkedja._scratch import scratch
 
     out = scratch(shape, np.int32)
     assert out.shape == (shape if isinstance(shape, tuple) else (shape,)) and out.dtype == np.int32
@@ -255,6 +255,14 @@ def test_scratch_arrays_are_writable_and_reach_the_kernels(shape) -> None:
     step = scratch(n, np.int64)
     K._end_codes(step, np.full(n, -1, np.int32), np.zeros(n, bool), np.full(n, 2, np.int8))  # numba writes into it
     assert (step == -2).all()  # origin 2 (in_migrant): END_REASONS[1]
+    # a mapping is handed out again only once nothing refers to it (here: a view of ``step``)
+    view, address = step[1:], step.ctypes.data
+    del step
+    other = scratch(n, np.int64, zero=True)
+    assert other.ctypes.data != address or n * 8 < (4 << 20)
+    del view
+    again = scratch(n, np.int64, zero=True)  # reused when big, and zeroed as asked
+    assert (again == 0).all() and (again.ctypes.data == address or n * 8 < (4 << 20))
 
 
 def test_chainset_by_keyword_positional_and_replace():

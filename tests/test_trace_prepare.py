@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flyttkedja.core import _kernels as K
-from flyttkedja.core._prepare import _dense_lookup, household_conflicts
+from flyttkedja.core._prepare import _dense_lookup, bitmap, household_conflicts, values
 
 
 def conflicts_by_sorting(household, day, mv_from, mv_to):
@@ -54,6 +55,13 @@ def test_dense_lookup_is_the_rank(ids) -> None:
     probe = np.concatenate([ids, [ids.min() - 1, ids.max() + 1]])  # two unknown ids
     days = np.arange(len(ids), dtype=np.int32) * 7
     dense, day = np.empty(len(probe), np.int32), np.empty(len(probe), np.int32)
-    K.map_ids(probe, np.empty(0, np.bool_), table, np.int64(lo), len(ids), days, K.NO_DATE, dense, day)
+    dated = np.packbits(np.arange(len(ids)) % 3 > 0, bitorder="little")  # every third dwelling has no day
+    days[::3] = K.NO_DATE
+    K.map_ids(probe, np.empty(0, np.uint8), 0, table, np.int64(lo), len(ids), days, dated, K.NO_DATE, dense, day)
     assert dense.tolist() == rank.tolist() + [-2, -2]
-    assert day.tolist() == (rank * 7).tolist() + [K.NO_DATE] * 2
+    assert day.tolist() == days[rank].tolist() + [K.NO_DATE] * 2
+    column = pa.array([0, *probe.tolist(), None], pa.int64()).slice(1)  # a null, read at a bitmap offset
+    dense, day = np.empty(len(column), np.int32), np.empty(len(column), np.int32)
+    K.map_ids(values(column, np.int64), bitmap(column), column.offset, table, np.int64(lo), len(ids), days,
+              dated, K.NO_DATE, dense, day)
+    assert dense.tolist() == rank.tolist() + [-2, -2, -1] and day[-1] == K.NO_DATE

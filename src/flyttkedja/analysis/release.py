@@ -38,6 +38,7 @@ from flyttkedja.analysis.conventions import identities_between
 from flyttkedja.analysis.disclosure import Model, Protection, Rules
 from flyttkedja.io import write_json
 
+MODEL_FILE_WORDS = f"{store.MODEL_FILE}'s"
 MOVE_ENDS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # the last move vacates nothing
 LEDGER_FORMAT = "flyttkedja-disclosure-ledger/1"
 # seed attributes that identify a record or are near unique: never a `by`
@@ -263,15 +264,19 @@ class Ledger:
 def declare_scenario_run(path: str | os.PathLike, fingerprint: str, name: str, model_file: Path,
                          summary: dict) -> str | None:
     """Record a scenario run of a register in the ledger at ``path`` (atomically): its name, the
-    transition model's file hash and, per count array, the published and withheld counts (``summary``:
-    :func:`model_checking`). Returns None, or why the run was not recorded (the ledger is another
-    register's). A later report of the register lists the run in its output check.
+    transition model's file hash, its first-vacancy margins (:func:`first_margins`) and, per count array,
+    the published and withheld counts (``summary``: :func:`model_checking`). Returns None, or why the run
+    was not recorded (the ledger is another register's). A later report of the register ties those margins
+    to its chains in its protection model (:func:`add_scenario_ties`) and says so in its output check.
     """
     ledger = Ledger.open(path)
     if ledger.register is not None and ledger.register != fingerprint:
         return f"{ledger.path} belongs to another register; the run is not declared there"
+    from flyttkedja.scenario.model import load_model  # what the file publishes, read back
+
     entry = {"name": name, "kind": "scenario", "model": store.MODEL_FILE,
              "model_sha256": hashlib.sha256(Path(model_file).read_bytes()).hexdigest(),
+             "first_margins": first_margins(load_model(model_file)),
              "rules": summary["rules"], "published": {k: {"cells": t["cells"], "published": t["published_counts"],
                                                           "withheld": t["withheld"]}
                                                       for k, t in summary["tables"].items()}}
@@ -335,9 +340,12 @@ def checking_text(summary: dict) -> str:
                          "protected like withheld counts, although no table shows them.")
         if summary.get("scenario_runs_declared"):
             lines.append(f"Declared in the ledger: scenario run(s) {', '.join(summary['scenario_runs_declared'])} of "
-                         f"this register; their {store.MODEL_FILE} counts are protected by the transition model's "
-                         "own rules (primary, complements, margins), not in this release's linear-programming model: "
-                         "check the two outputs together.")
+                         f"this register. {TIE_WORDS}")
+            for name, t in summary.get("scenario_runs", {}).items():
+                lines.append(f"  {name}: " + (f"tied — {t['strata_outcomes_known']} known and "
+                                              f"{t['strata_outcomes_bounded']} bounded margins, {t['pools']} pools, "
+                                              f"{t['identities']} identities; protected together with this release"
+                                              if isinstance(t, dict) else f"NOT in this release's model: {t}"))
         if summary.get("known_from_earlier_releases"):
             lines.append(f"Published as known: {summary['known_from_earlier_releases']} zero counts that lie under a "
                          "zero an earlier release published (withholding them would protect nothing).")
@@ -409,11 +417,12 @@ def model_checking(model) -> dict:
                                        "least 3 over at least two zero cells (a withheld count is written as 0), "
                                        "else the stratum borrows from its parent stratum; vacated_income is "
                                        "counted over the kept cells",
-            "not_in_release_model": f"{store.MODEL_FILE}'s counts are not in a report's linear-programming release "
-                                    "model (no identities with a report's tables); the run is declared in the "
-                                    "ledger beside the output, and a later report of the register names it in its "
-                                    "output check: a report and a scenario run of one register are two outputs to "
-                                    "check"}
+            "not_in_release_model": f"the run is declared in the ledger beside the output with {store.MODEL_FILE}'s "
+                                    "first-vacancy margins; a later report of the register ties them to its chains "
+                                    f"({TIE_WORDS}) Not in a report's linear-programming model, protected by the "
+                                    "model's own rules only: the first fillers' origin strata (against a report's "
+                                    "step-1 flows), first_group (against reach and segregation), later, fills, "
+                                    "group_fills, first_cogroup, vacated_income — check the two outputs together"}
 
 
 def scenario_checking(model_summary: dict, comparison: pl.DataFrame, register_source: bool) -> dict:
@@ -447,3 +456,268 @@ def scenario_checking_text(summary: dict) -> str:
                      f"smallest published count "
                      f"{t['smallest_published_count']}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ a declared scenario run in a later release
+TIE_WORDS = (f"{MODEL_FILE_WORDS} first-vacancy counts per stratum and outcome (each end reason, or the "
+             "filler left a dwelling), summed, are in this release's protection model as known margins of its "
+             "chains by seed group, length and end reason (a cell written as 0 counts 0 to threshold − 1).")
+VACATED = "vacated"  # a first vacancy filled by a household that left a dwelling (the chain goes on)
+
+
+def first_margins(model) -> dict:
+    """What a scenario run's model file publishes of new builds' first vacancies, as the ledger records it.
+
+    ``model``: the :class:`~flyttkedja.scenario.model.TransitionModel` as written (e.g.
+    :func:`~flyttkedja.scenario.model.load_model` of ``model.json``). A new build's first vacancy is
+    counted in ``first[s, o]``: ``s`` its stratum, ``o`` the stratum of the dwelling its filler left,
+    or the chain's end reason (no filler, or a filler who left no dwelling). Per stratum and outcome
+    *class* — each end reason, and ``"vacated"`` (any stratum) — this keeps ``published``, the sum of
+    the file's fine counts, and ``zero_cells``, the cells written as 0 (a true zero or a withheld count
+    of 1 to threshold − 1) outside every pool; and per pool of withheld counts (model.json's
+    ``pooled``, format /3) its value and its cells per stratum and class. These are what a report's
+    chains by seed group, length and end reason tie to (:func:`add_scenario_ties`). Counts in records.
+
+    >>> first_margins(model)["classes"][-1]          # doctest: +SKIP
+    'vacated'
+    """
+    from flyttkedja.scenario.model import POOL_FIELDS
+
+    fine = np.rint(np.asarray(model.published("first") if hasattr(model, "published") else model.first,
+                              np.float64))
+    S, W = len(model.strata), fine.shape[1]
+    C = W - S + 1
+    col_class = np.r_[np.full(S, C - 1), np.arange(W - S)]  # a stratum column is "vacated" (the last class)
+    zero = fine == 0
+    covered = np.zeros_like(zero)
+    pools = []
+    pooled = (getattr(model, "pooled", None) or {}).get("first")
+    if pooled is not None and len(pooled["value"]):
+        levels = model.levels()
+        for a, r, b, c, v in zip(*(np.asarray(pooled[k]).tolist() for k in POOL_FIELDS)):
+            cols = np.zeros(W, bool)  # a pool counts the cells of its rows × columns written as 0 and in no
+            if b == 0:                # earlier pool (scenario.model._pool publishes them in this order)
+                cols[c] = True
+            else:
+                cols[:S] = levels[b][:S] == c
+            mask = (levels[a][:S] == r)[:, None] & cols[None, :] & zero & ~covered
+            covered |= mask
+            key, n = np.unique(np.nonzero(mask)[0] * C + col_class[np.nonzero(mask)[1]], return_counts=True)
+            pools.append({"value": int(v), "cells": np.c_[key // C, key % C, n].astype(np.int64).tolist()})
+
+    def per_class(a):  # (S, W) → (S, classes): each end reason's column, then the stratum columns summed
+        return np.c_[a[:, S:], a[:, :S].sum(axis=1)].astype(np.int64).tolist()
+
+    return {"keys": list(model.keys), "strata": list(model.strata), "classes": [*model.reasons, VACATED],
+            "threshold": int(model.threshold), "published": per_class(fine),
+            "zero_cells": per_class((zero & ~covered).astype(np.int64)), "pools": pools}
+
+
+def first_class(length: np.ndarray, end_reason: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Index in ``classes`` (:func:`first_margins`) of the class of a new build's first vacancy, per chain
+    (or chain cell) from its length and end reason: a chain of length 0 ends at its first vacancy (unfilled,
+    censored); one of length 1 ended by a move (:data:`MOVE_ENDS`) was filled by a household that left no
+    dwelling; every other chain's first filler left a dwelling. −1: a reason the model does not know."""
+    length = np.asarray(length)
+    reason = np.asarray(end_reason, dtype=object)
+    at_first = (length == 0) | ((length == 1) & np.isin(reason, MOVE_ENDS))
+    code = {c: i for i, c in enumerate(classes)}
+    out = np.array([code.get(r, -1) for r in reason], np.int64) if len(reason) else np.zeros(0, np.int64)
+    return np.where(at_first, out, code[VACATED])
+
+
+@dataclass
+class ScenarioTie:
+    """A declared scenario run's first-vacancy margins over one release's chains (:func:`scenario_ties`).
+
+    ``stratum`` (per chain of the release, ChainSet order): the index of the chain's seed stratum in the
+    model, −1 for a chain the model does not count in ``first`` (not a new build). ``margins``:
+    :func:`first_margins`. ``why``: set when the margins cannot be tied (then nothing is added).
+    """
+
+    name: str
+    margins: dict | None
+    stratum: np.ndarray | None
+    why: str | None = None
+
+
+def scenario_ties(runs: list[dict], chainset) -> list[ScenarioTie]:
+    """The ledger's scenario runs as ties to a release of ``chainset`` (the register the ledger is of)."""
+    from flyttkedja.scenario.model import stratum_expr  # the model's one definition of a stratum label
+
+    out = []
+    chains = chainset.chains
+    for run in runs:
+        m = run.get("first_margins")
+        if m is None:
+            out.append(ScenarioTie(run["name"], None, None, "declared by an older version, without its model's "
+                                                            "margins"))
+            continue
+        missing = sorted({"rooms" if k == "size_band" else k for k in m["keys"]} - set(chains.columns))
+        if missing:
+            out.append(ScenarioTie(run["name"], m, None, f"the chains have no {', '.join(missing)}"))
+            continue
+        labels = chains.select(stratum_expr(m["keys"])).to_series()
+        index = pl.Series(np.arange(len(m["strata"]), dtype=np.int64))
+        stratum = labels.replace_strict(pl.Series(m["strata"]), index, default=-1, return_dtype=pl.Int64).to_numpy()
+        if "seed_kind" in chains.columns:
+            stratum = np.where((chains["seed_kind"] == "new_build").to_numpy(), stratum, -1)
+        out.append(ScenarioTie(run["name"], m, stratum))
+    return out
+
+
+def add_scenario_ties(model: Model, b, ties: list[ScenarioTie]) -> dict:
+    """Append to ``model`` (in place) the cells and rows that tie each run's first-vacancy margins to the
+    release's chains by seed group × length × end reason (``b``: the builder of the release's finest groups).
+
+    For every seed group g, stratum s a new build of g can have (their common attributes agree) and
+    class o of g's chain cells, a new cell ``z[g, s, o]`` (g's new builds of stratum s whose first
+    vacancy is of class o), and ``m[g, o]`` for g's other chains when the register has other seeds,
+    with the identity Σ g's chain cells of class o = Σ_s z[g, s, o] + m[g, o]. For every stratum s and
+    class o, Σ_g z[g, s, o] = V + Σ_k q[k, s, o] + r[s, o] · unit: V the published fine counts' sum,
+    q the part of pool k (model.json's ``pooled``) in (s, o) — the pools' values are known items —
+    and r the cells written as 0 in no pool, each part at most threshold − 1 records per cell
+    (inequalities against a unit cell fixed at 1). This is exact: s and the withheld cells enter the
+    report only through these sums. A tie whose counts cannot be those of these chains (another
+    register, keys or convention) is not added. Returns, per run, what was added or why not.
+    """
+    info = {}
+    if "chains" not in b.named:
+        return {t.name: "the release has no chain counts" for t in ties}
+    fam, off = b.named["chains"]
+    records = fam.records.select("_chain", "_cell")
+    chain_cell = np.full(b.p.chains.height, -1, np.int64)
+    chain_cell[records["_chain"].to_numpy()] = records["_cell"].to_numpy()
+    cell_group = fam.cells["_group"].to_numpy().astype(np.int64)
+    for t in ties:
+        if t.why is not None:
+            info[t.name] = t.why
+            continue
+        m = t.margins
+        classes, S, C = m["classes"], len(m["strata"]), len(m["classes"])
+        cell_class = first_class(fam.cells["length"].to_numpy(), fam.cells["end_reason"].to_numpy(), classes)
+        g_of, o_of = cell_group[chain_cell], cell_class[chain_cell]
+        new = t.stratum >= 0
+        if (new & (o_of < 0)).any():
+            info[t.name] = "a new build's chain ends for a reason the model does not know"
+            continue
+        compat = _compatible(b.p.groups, m["keys"], m["strata"])
+        if not compat[g_of[new], t.stratum[new]].all():
+            info[t.name] = "its strata do not match these chains' seed groups (another register or strata keys)"
+            continue
+        z_truth = np.bincount((g_of[new] * S + t.stratum[new]) * C + o_of[new], minlength=compat.size * C)
+        other = ~new & (o_of >= 0)
+        m_truth = np.bincount(g_of[other] * C + o_of[other], minlength=compat.shape[0] * C) if other.any() else None
+        added = _append_tie(model, off, cell_group, cell_class, compat, z_truth, m_truth, m)
+        info[t.name] = added if added is not None else (
+            "its counts do not match these chains (another register, strata keys or chain convention)")
+    return info
+
+
+def _compatible(groups: pl.DataFrame, keys: list[str], strata: list[str]) -> np.ndarray:
+    """(groups × strata) bool: a new build of seed group g can lie in stratum s (the attributes that are
+    both a ``by`` column and a stratum key agree, each labelled by the model's stratum definition)."""
+    from flyttkedja.scenario.model import stratum_expr
+
+    parts = np.array([s.split("|") for s in strata], dtype=object).reshape(len(strata), len(keys))
+    out = np.ones((groups.height, len(strata)), bool)
+    for i, k in enumerate(keys):
+        col = "rooms" if k == "size_band" else k
+        if col not in groups.columns:
+            continue
+        g = groups.select(pl.col(col).replace("missing", None))
+        if col == "rooms":
+            g = g.select(pl.col(col).cast(pl.Int64, strict=False))
+        label = g.select(stratum_expr([k])).to_series().to_numpy().astype(object)
+        out &= label[:, None] == parts[None, :, i]
+    return out
+
+
+def _append_tie(model: Model, off, cell_group, cell_class, compat, z_truth, m_truth, margins) -> dict | None:
+    """The cells, identities and items of one tie (see :func:`add_scenario_ties`); None (nothing added)
+    when the published counts cannot be those of these chains."""
+    n0 = model.A.shape[1]
+    n_groups, S = compat.shape
+    C = len(margins["classes"])
+    V = np.asarray(margins["published"], np.float64).ravel()
+    Z = np.asarray(margins["zero_cells"], np.float64).ravel()
+    top = margins["threshold"] - 1.0
+    pools = margins.get("pools", [])
+    valid = cell_class >= 0
+    go_cell = cell_group * C + cell_class
+    keys = np.unique(go_cell[valid])  # (g, o) with chain cells: one identity each
+    kg, ko = keys // C, keys % C
+    zk, zs = np.nonzero(compat[kg])  # z cells: every stratum each key's group can have
+    z_so = zs * C + ko[zk]
+    zt = z_truth.reshape(n_groups, S, C)[kg[zk], zs, ko[zk]]
+    # pool parts q (pool k's cells in (s, o)) and r (the cells of (s, o) written as 0 in no pool)
+    q = np.array([(k, s * C + o, c) for k, p in enumerate(pools) for s, o, c in p["cells"]], np.int64).reshape(-1, 3)
+    r_so = np.flatnonzero(Z > 0)
+    so = np.unique(np.r_[z_so, np.flatnonzero(V > 0), q[:, 1], r_so]).astype(np.int64)
+    nz, nm, nq, nr = len(zk), len(keys) if m_truth is not None else 0, len(q), len(r_so)
+    z0, m0, q0, r0 = n0, n0 + nz, n0 + nz + nm, n0 + nz + nm + nq
+    unit = r0 + nr
+    n = unit + 1
+    T = np.bincount(np.searchsorted(so, z_so), zt, len(so))
+    split = _split(T - V[so], so, q, r_so, Z, np.array([p["value"] for p in pools], np.float64), top)
+    if split is None:
+        return None
+
+    def rows_of(r, c, v, n_rows):
+        return sparse.csr_matrix((np.asarray(v, np.float64), (r, c)), shape=(n_rows, n))
+
+    def at(a):
+        return np.searchsorted(so, a)
+
+    # per (g, o): Σ chain cells − Σ_s z − m = 0; per (s, o): Σ_g z − Σ q − r − V · unit = 0
+    E_go = rows_of(np.r_[np.searchsorted(keys, go_cell[valid]), zk, np.arange(nm)],
+                   np.r_[off + np.flatnonzero(valid), z0 + np.arange(nz), m0 + np.arange(nm)],
+                   np.r_[np.ones(valid.sum()), -np.ones(nz + nm)], len(keys))
+    E_so = rows_of(np.r_[at(z_so), at(q[:, 1]), at(r_so), np.arange(len(so))],
+                   np.r_[z0 + np.arange(nz), q0 + np.arange(nq), r0 + np.arange(nr), np.full(len(so), unit)],
+                   np.r_[np.ones(nz), -np.ones(nq + nr), -V[so]], len(so))
+    # a pool's part, and the unpooled zeros of (s, o), hold at most threshold − 1 records per cell
+    bound = np.r_[top * q[:, 2], top * Z[r_so]]
+    G_new = rows_of(np.r_[np.arange(nq + nr), np.arange(nq + nr)],
+                    np.r_[q0 + np.arange(nq + nr), np.full(nq + nr, unit)], np.r_[np.ones(nq + nr), -bound], nq + nr)
+    # known: every pool's value, and the unit cell
+    items = rows_of(np.r_[q[:, 0], len(pools)], np.r_[q0 + np.arange(nq), unit], np.ones(nq + 1), len(pools) + 1)
+
+    def widen(M):
+        return sparse.hstack([M, sparse.csr_matrix((M.shape[0], n - n0))]).tocsr()
+
+    mt = m_truth[keys] if m_truth is not None else np.zeros(0)
+    model.A = sparse.vstack([widen(model.A), items]).tocsr()
+    model.E = sparse.vstack([widen(model.E), E_go, E_so]).tocsr()
+    model.G = sparse.vstack([widen(model.G), G_new]).tocsr()
+    model.x = np.r_[model.x, zt, mt, split, 1.0]
+    model.fixed = np.r_[model.fixed, np.ones(items.shape[0], bool)]
+    model.derived = np.r_[model.derived, np.zeros(items.shape[0], bool)]
+    if model.cell_group is not None:
+        model.cell_group = np.r_[model.cell_group, kg[zk], kg[:nm], np.full(nq + nr + 1, -1)]
+    exact = (Z[so] == 0) & ~np.isin(so, q[:, 1])
+    return {"strata_outcomes_known": int(exact.sum()), "strata_outcomes_bounded": int((~exact).sum()),
+            "pools": len(pools), "identities": len(keys) + len(so), "cells": n - n0}
+
+
+def _split(rest: np.ndarray, so: np.ndarray, q: np.ndarray, r_so: np.ndarray, Z: np.ndarray, pool_values,
+           top: float) -> np.ndarray | None:
+    """Counts of the pool parts and unpooled zeros consistent with the chains: per (s, o) they sum to
+    ``rest`` (the chains' count less the published fine counts), per pool to its value, each within
+    0 … ``top`` per cell (None: no such counts — the model is not of these chains). A small LP: the
+    report knows the chains, not which withheld cell of the model holds which record (any consistent
+    split serves: the protection model needs a point consistent with everything published)."""
+    from scipy.optimize import linprog
+
+    nq, nr = len(q), len(r_so)
+    if (rest < -1e-9).any():
+        return None
+    if nq + nr == 0:
+        return np.zeros(0) if np.abs(rest).max(initial=0) < 1e-9 else None
+    cols = np.arange(nq + nr)
+    A = sparse.vstack([sparse.csr_matrix((np.ones(nq + nr), (np.searchsorted(so, np.r_[q[:, 1], r_so]), cols)),
+                                         shape=(len(so), nq + nr)),
+                       sparse.csr_matrix((np.ones(nq), (q[:, 0], cols[:nq])), shape=(len(pool_values), nq + nr))])
+    res = linprog(np.zeros(nq + nr), A_eq=A, b_eq=np.r_[rest, pool_values],
+                  bounds=np.c_[np.zeros(nq + nr), np.r_[top * q[:, 2], top * Z[r_so]]], method="highs")
+    return np.asarray(res.x) if res.status == 0 else None

@@ -44,7 +44,7 @@ from flyttkedja.analysis.bootstrap import percentile_interval, replicate_cell_to
 from flyttkedja.analysis.disclosure import Rules, cell_key_perturbation, implied_zeros, primary_suppression, protect
 from flyttkedja.analysis.groups import TARGET_GROUPS
 from flyttkedja.analysis.conventions import add_differences, check_same_seeds, convention_pairs
-from flyttkedja.analysis.release import check_by, checking_summary, release_model
+from flyttkedja.analysis.release import add_scenario_ties, check_by, checking_summary, release_model, scenario_ties
 from flyttkedja.core.chainset import ChainSet
 
 DISCLOSURE_MODES = ("suppress", "cell_key", None)
@@ -222,7 +222,7 @@ class Alongside:
 
 
 def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared: Prepared | None = None,
-            earlier: Sequence[Earlier] = (), alongside: Alongside | None = None
+            earlier: Sequence[Earlier] = (), alongside: Alongside | None = None, ties: Sequence = ()
             ) -> tuple[dict[str, pl.DataFrame], dict]:
     """Evaluate, bootstrap and protect the specs as one release; returns (name → DataFrame, checking summary).
 
@@ -234,7 +234,9 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared:
     :func:`~flyttkedja.analysis.disclosure.protect`). ``prepared``: the groups
     of the specs when they come from a :meth:`~_specs.Builder.view` of ``b``.
     ``alongside``: the other convention's tables, in the same release (their
-    frames are returned under ``"<convention>_<name>"``).
+    frames are returned under ``"<convention>_<name>"``). ``ties``: declared
+    scenario runs whose model's first-vacancy margins join the protection
+    model as known (:func:`~flyttkedja.analysis.release.add_scenario_ties`).
     """
     builders = [b] + ([alongside.builder] if alongside is not None else [])
     families = [(f, bb.p) for bb in builders for f in bb.families]
@@ -280,6 +282,12 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared:
                             minlength=items.n_items)
         cost = (vals + 1.0) * (1.0 + shown)
         primary = primary_suppression(np.rint(vals), rules.threshold) | withheld_before
+        untied = (*model.A.shape, model.E.shape[0], model.G.shape[0])
+        if ties:  # known margins of the chains from a declared scenario run: fixed items, never withheld
+            n_before = model.A.shape[0]
+            summary_info["scenario_runs"] = add_scenario_ties(model, b, ties)
+            n_new = model.A.shape[0] - n_before
+            cost, primary = np.r_[cost, np.ones(n_new)], np.r_[primary, np.zeros(n_new, bool)]
         if alongside is not None and alongside.specs:  # small differences between the conventions: never shown
             pairs = convention_pairs(specs, alongside.specs, num_all, den_all, bounds)
             n_diff = add_differences(model, pairs, rules.threshold)
@@ -306,7 +314,7 @@ def publish(b: _specs.Builder, specs: list[Spec], options: Options, *, prepared:
         summary["withheld_items"] -= summary_info["differences_between_conventions"]
     if protection is not None:  # for attacks on the release (tests, scripts/disclosure_attack.py); not written
         summary["_state"] = ReleaseState(model, protection, np.arange(bounds[n_current]),
-                                         num_all, den_all, bounds[n_current])
+                                         num_all, den_all, bounds[n_current], *_chain_cells(b), untied)
     return frames, summary
 
 
@@ -321,9 +329,28 @@ class ReleaseState:
     den: np.ndarray
     n_current_rows: int
 
+    #: the chains family (seed group × length × end reason): each chain's cell (ChainSet order) and the
+    #: cells with their global numbers (``_cell``), and the seed groups — what an attacker who also holds a
+    #: scenario run's model.json ties to (tests/test_disclosure_attack.py)
+    chain_cells: np.ndarray | None = None
+    chain_cell_dims: pl.DataFrame | None = None
+    groups: pl.DataFrame | None = None
+    #: (items, cells, identities, inequalities) of the model before a scenario run's ties were appended
+    untied: tuple | None = None
+
     def published(self) -> np.ndarray:
         """Items an attacker sees: published now or by an earlier release."""
         return ~self.protection.suppressed | self.model.fixed
+
+
+def _chain_cells(b: _specs.Builder) -> tuple:
+    """(chain → global cell, the chains family's cells, the groups) of builder ``b`` (see :class:`ReleaseState`)."""
+    if "chains" not in b.named:
+        return None, None, b.p.groups
+    fam, off = b.named["chains"]
+    cells = np.full(b.p.chains.height, -1, np.int64)
+    cells[fam.records["_chain"].to_numpy()] = fam.records["_cell"].to_numpy() + off
+    return cells, fam.cells.with_columns(pl.col("_cell") + off), b.p.groups
 
 
 def _earlier_items(earlier, n_current, num_all, den_all, bounds, vals) -> tuple[np.ndarray, np.ndarray]:
@@ -534,7 +561,9 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
                 release_specs_ += [s if convention == mine else replace(s, name=f"{convention}_{s.name}")
                                    for s in named]
         prior.append(Earlier(r["name"], release_specs_, r["published"]))
-    frames, summary = publish(b, specs, opts, prepared=current_p, earlier=prior, alongside=alongside)
+    ties = scenario_ties(ledger.scenario_runs, chainset) if ledger is not None and opts.disclosure == "suppress" \
+        else []
+    frames, summary = publish(b, specs, opts, prepared=current_p, earlier=prior, alongside=alongside, ties=ties)
     if ledger is not None and opts.disclosure == "suppress":
         summary["scenario_runs_declared"] = [r["name"] for r in ledger.scenario_runs]
     units = {"resampled": prepared.params["cluster"] or "chains", "units": prepared.n_units}

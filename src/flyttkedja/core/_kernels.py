@@ -70,44 +70,56 @@ def _prefetch_jit(array, index):
 
 
 @njit(cache=True, parallel=True)
-def map_ids(raw, valid, lookup, lo, n_dense, days, missing, out, day):
+def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, dated, missing, out, day):
     """Dwelling ids → dense index (-1 for null, -2 for unknown ids) into ``out``, and in the
     same pass each dwelling's ``days`` into ``day`` (its completion date, ``missing`` for
     null or unknown ids): the one read of the move's dwelling serves the register rules too.
+    ``dated`` (one bit per dense dwelling, LSB first: its day is not ``missing``; 750 kB at
+    6 M dwellings, so it stays in cache) spares the read of ``days`` at random for the
+    dwellings without one (the old stock: most moves).
 
     ``lookup`` maps ``id - lo`` to the dense index (-1: no such id); an empty ``lookup``
     means the ids are ``lo .. lo + n_dense - 1`` in table order (dense = id - lo, no table
-    read). ``valid`` is one bool per row, or empty when every row is valid.
+    read). ``bits`` is the column's Arrow validity bitmap (row i's bit at ``i + bit_offset``,
+    LSB first), or empty when every row is valid.
     """
     n = raw.shape[0]
     span = lookup.shape[0]
-    identity = span == 0
-    all_valid = valid.shape[0] == 0
+    all_valid = bits.shape[0] == 0
+    if span == 0:  # identity: a streaming pass (the days of the few dated dwellings are read)
+        for i in prange(n):
+            k = raw[i] - lo
+            d = -1
+            if all_valid or _bit(bits, i + bit_offset):
+                d = k if 0 <= k < n_dense else -2
+            out[i] = d
+            day[i] = days[d] if d >= 0 and _bit(dated, d) else missing
+        return
     for i in prange(n):
         # two-level prefetch: the lookup slot of a row 2*AHEAD ahead, and the days of the
         # row AHEAD ahead, whose lookup slot was prefetched AHEAD rows ago
-        if not identity and i + 2 * AHEAD < n and (all_valid or valid[i + 2 * AHEAD]):
+        if i + 2 * AHEAD < n and (all_valid or _bit(bits, i + 2 * AHEAD + bit_offset)):
             k = raw[i + 2 * AHEAD] - lo
             if 0 <= k < span:
                 prefetch(lookup, k)
-        if i + AHEAD < n and (all_valid or valid[i + AHEAD]):
+        if i + AHEAD < n and (all_valid or _bit(bits, i + AHEAD + bit_offset)):
             k = raw[i + AHEAD] - lo
-            if identity:
-                if 0 <= k < n_dense:
-                    prefetch(days, k)
-            elif 0 <= k < span and lookup[k] >= 0:
+            if 0 <= k < span and lookup[k] >= 0 and _bit(dated, lookup[k]):
                 prefetch(days, lookup[k])
         d = -1
-        if all_valid or valid[i]:
+        if all_valid or _bit(bits, i + bit_offset):
             k = raw[i] - lo
-            if identity:
-                d = k if 0 <= k < n_dense else -2
-            else:
-                d = lookup[k] if 0 <= k < span else -2
-                if d < 0:
-                    d = -2
+            d = lookup[k] if 0 <= k < span else -2
+            if d < 0:
+                d = -2
         out[i] = d
-        day[i] = days[d] if d >= 0 else missing
+        day[i] = days[d] if d >= 0 and _bit(dated, d) else missing
+
+
+@njit(cache=True, inline="always")
+def _bit(bits, j):
+    """Bit ``j`` of an Arrow bitmap (LSB first) is set."""
+    return (bits[j >> 3] >> (j & 7)) & 1 == 1
 
 
 @njit(cache=True)
@@ -546,20 +558,24 @@ def seed_vacancies(dw_start, codes, step, comp_first, selected, completions_only
 
 
 @njit(cache=True)
-def new_build_seeds(dw_completed, comp_first, start, end):
-    """Completions inside the window in chain-id order (date, dwelling), from the
-    dwellings alone: a counting sort by date. Returns (codes, dense dwellings, first codes)."""
-    n_dw = dw_completed.shape[0]
+def new_build_counts(dw_completed, start, end):
+    """Cumulative counts of the completions inside the window by day (``counts[k]``: those
+    before window day k; ``counts[-1]``: all), for :func:`new_build_seeds`."""
     counts = np.zeros(end - start + 2, np.int64)
-    for d in range(n_dw):
+    for d in range(dw_completed.shape[0]):
         if start <= dw_completed[d] <= end:
             counts[dw_completed[d] - start + 1] += 1
     for k in range(counts.shape[0] - 1):
         counts[k + 1] += counts[k]
-    n = counts[-1]
-    seed_code = np.empty(n, np.int64)
-    seed_dw = np.empty(n, np.int32)
-    seed_first = np.empty(n, np.int64)
+    return counts
+
+
+@njit(cache=True)
+def new_build_seeds(dw_completed, comp_first, start, end, counts, seed_code, seed_dw, seed_first):
+    """Completions inside the window in chain-id order (date, dwelling), from the
+    dwellings alone: a counting sort by date (``counts`` from :func:`new_build_counts`,
+    overwritten), into the caller's (codes, dense dwellings, first codes)."""
+    n_dw = dw_completed.shape[0]
     for d in range(n_dw):
         day = dw_completed[d]
         if start <= day <= end:
@@ -568,7 +584,6 @@ def new_build_seeds(dw_completed, comp_first, start, end):
             seed_dw[i] = d
             seed_first[i] = comp_first[d]
             counts[day - start] += 1
-    return seed_code, seed_dw, seed_first
 
 
 @njit(cache=True)
@@ -846,6 +861,18 @@ def dense_lookup(ids, lo, span):
     return lookup, rows, sorted_ids, dup
 
 
+@njit(cache=True, parallel=True)
+def days_of(days, bits, bit_offset, rows, missing, out):
+    """``out[i]`` = the day of row ``rows[i]`` (row i when ``rows`` is empty), ``missing``
+    where that row is null (``bits``: the Arrow validity bitmap from ``bit_offset``; empty
+    when no row is null): a nullable date column as the kernels' writable day array."""
+    all_valid = bits.shape[0] == 0
+    identity = rows.shape[0] == 0
+    for i in prange(out.shape[0]):
+        r = np.int64(i) if identity else np.int64(rows[i])  # one integer type (a union would be float)
+        out[i] = days[r] if all_valid or _bit(bits, r + bit_offset) else missing
+
+
 @njit(cache=True)
 def gather_days(days, dense, missing):
     """``days[dense[i]]`` for every move, ``missing`` where ``dense[i] < 0`` (null or unknown)."""
@@ -931,39 +958,84 @@ def _is_filler(bits, r):
     return (bits[r >> 3] >> (r & 7)) & 1 == 1
 
 
-@njit(cache=True)
-def fillings(step, comp_first, mv_date, mv_to, last, start, end, sib):
+@njit(cache=True, parallel=True)
+def fillings(step, comp_first, mv_date, mv_to, start, end, n_chunks, sib):
     """The members of every filling (tree convention), in linear time, into ``sib``
     (zero-filled by the caller). Returns the number of joiners.
 
     A bitmap of fillers (one streaming pass over ``step``), then the window's days
-    in order (rows in place when the table is in date order, else the stable
-    counting sort of :func:`_by_day`): first each filler marks its dwelling with
-    (day, itself), then each arrival that filled nothing at a dwelling marked that
-    same day joins that filling, linked after its last member. So the joiners of a
-    filling follow its filler in table order, and an arrival where no vacancy was
-    filled that day joins an occupied dwelling (no filling). No sort of the moves,
-    one 8-byte state per dwelling.
+    (rows in place when the table is in date order, else the stable counting sort of
+    :func:`_by_day`), in parallel over ``n_chunks`` runs of days: a filling lies
+    within one day, so days are independent (:func:`_day_fillings`). Each sib slot
+    is written from the day of its move only: the result does not depend on the
+    number of threads.
     """
     bits = _filler_bits(step, comp_first)
     day_start, rows, dense = _by_day(mv_date, start, end, True)
-    last[:] = -1  # per dwelling, (day << 32) | last member of the filling at d that day
+    n_days = day_start.shape[0] - 1
+    size = (n_days + n_chunks - 1) // n_chunks
+    joins = np.zeros(n_chunks, np.int64)
+    for c in prange(n_chunks):
+        first, stop = c * size, min(n_days, (c + 1) * size)
+        most = 0
+        for t in range(first, stop):
+            most = max(most, day_start[t + 1] - day_start[t])
+        keys = np.empty(_table_size(most), np.int32)
+        members = np.empty(keys.shape[0], np.int32)
+        for t in range(first, stop):
+            lo, hi = day_start[t], day_start[t + 1]
+            m = _table_size(hi - lo)
+            joins[c] += _day_fillings(lo, hi, rows, dense, mv_to, bits, sib, keys[:m], members[:m])
+    return joins.sum()
+
+
+@njit(cache=True)
+def _table_size(n):
+    """A power of two at least twice ``n`` (and at least 16): an open-addressing table's size."""
+    m = 16
+    while m < 2 * n:
+        m *= 2
+    return m
+
+
+@njit(cache=True)
+def _day_fillings(lo, hi, rows, dense, mv_to, bits, sib, keys, members):
+    """The fillings of one day (its rows ``lo..hi-1``): first each filler enters its dwelling
+    with itself as the filling's last member, then each arrival that filled nothing at a
+    dwelling entered that day joins that filling, linked after its last member. So the
+    joiners of a filling follow its filler in table order, and an arrival where no vacancy
+    was filled that day joins an occupied dwelling (no filling). The day's dwellings live in
+    a small open-addressing table (``keys``: dwelling or -1, ``members``), in cache, instead
+    of a state per dwelling read at random. Returns the number of joiners."""
+    mask = keys.shape[0] - 1
+    keys[:] = -1
+    for i in range(lo, hi):
+        r = i if dense else rows[i]
+        d = mv_to[r]
+        if d >= 0 and _is_filler(bits, r):
+            s = _slot(keys, d, mask)
+            keys[s] = d
+            members[s] = r
     n_join = 0
-    for t in range(day_start.shape[0] - 1):
-        lo, hi = day_start[t], day_start[t + 1]
-        for i in range(lo, hi):
-            r = i if dense else rows[i]
-            d = mv_to[r]
-            if d >= 0 and _is_filler(bits, r):
-                last[d] = (np.int64(t) << 32) | r
-        for i in range(lo, hi):
-            r = i if dense else rows[i]
-            d = mv_to[r]
-            if d >= 0 and not _is_filler(bits, r) and last[d] >= 0 and (last[d] >> 32) == t:
-                sib[last[d] & 0xFFFFFFFF] = r + 1
-                last[d] = (np.int64(t) << 32) | r
+    for i in range(lo, hi):
+        r = i if dense else rows[i]
+        d = mv_to[r]
+        if d >= 0 and not _is_filler(bits, r):
+            s = _slot(keys, d, mask)
+            if keys[s] == d:
+                sib[members[s]] = r + 1
+                members[s] = r
                 n_join += 1
     return n_join
+
+
+@njit(cache=True)
+def _slot(keys, d, mask):
+    """The slot of dwelling ``d`` in ``keys`` (linear probing), or the empty slot where it goes."""
+    s = (np.int64(d) * 2654435761) & mask
+    while keys[s] >= 0 and keys[s] != d:
+        s = (s + 1) & mask
+    return s
 
 
 @njit(cache=True)
@@ -1075,8 +1147,21 @@ def link_columns(links, offsets, household, mv_date, mv_from, mv_to, mv_vacates,
     row read once): chain id, position in the chain (1 = the seed's filler), household,
     date (days), the dwelling left (id; ``from_null`` where nothing was vacated) and
     the dwelling entered (id)."""
+    n = links.shape[0]
     for c in prange(offsets.shape[0] - 1):
         for k in range(offsets[c], offsets[c + 1]):
+            if k + AHEAD < n:  # the move of a later link: its rows are scattered over the table
+                ahead = links[k + AHEAD]
+                prefetch(household, ahead)
+                prefetch(mv_from, ahead)
+                prefetch(mv_to, ahead)
+                prefetch(mv_date, ahead)
+            if k + AHEAD // 2 < n:  # its dwellings' ids, half as far: their rows were prefetched
+                near = links[k + AHEAD // 2]
+                if mv_to[near] >= 0:
+                    prefetch(dwelling_ids, mv_to[near])
+                if mv_from[near] >= 0:
+                    prefetch(dwelling_ids, mv_from[near])
             m = links[k]
             chain_id[k] = c
             step[k] = k - offsets[c] + 1
@@ -1087,3 +1172,83 @@ def link_columns(links, offsets, household, mv_date, mv_from, mv_to, mv_vacates,
             from_null[k] = not vacated
             from_id[k] = dwelling_ids[f] if vacated else 0
             to_id[k] = dwelling_ids[mv_to[m]]
+
+
+@njit(cache=True, parallel=True)
+def label_views(codes, rows, table, views, bits):
+    """A string column of labels by code, as Arrow string-view slots: ``views[i]`` (16 bytes,
+    two int64) is ``table[codes[rows[i]]]`` (``codes[i]`` when ``rows`` is empty), all zero
+    for a code < 0, whose validity bit (``bits``, LSB first) is 0. Each byte of ``bits``
+    belongs to one iteration: no two threads write one byte."""
+    n = views.shape[0]
+    identity = rows.shape[0] == 0
+    for b in prange((n + 7) // 8):
+        byte = 0
+        for i in range(8 * b, min(n, 8 * b + 8)):
+            c = codes[i] if identity else codes[rows[i]]
+            if c >= 0:
+                views[i, 0] = table[c, 0]
+                views[i, 1] = table[c, 1]
+                byte |= 1 << (i - 8 * b)
+            else:
+                views[i, 0] = 0
+                views[i, 1] = 0
+        bits[b] = byte
+
+
+@njit(cache=True, parallel=True)
+def bits_at_least(values, lo, bits):
+    """An Arrow bitmap (LSB first) of ``values[i] >= lo`` into ``bits``; returns the number
+    of rows below ``lo``. Each byte of ``bits`` belongs to one iteration."""
+    n = values.shape[0]
+    below = 0
+    for b in prange((n + 7) // 8):
+        byte = 0
+        count = 0
+        for i in range(8 * b, min(n, 8 * b + 8)):
+            if values[i] >= lo:
+                byte |= 1 << (i - 8 * b)
+            else:
+                count += 1
+        bits[b] = byte
+        below += count
+    return below
+
+
+@njit(cache=True, parallel=True)
+def seed_columns(seed_code, seed_dw, dwelling_ids, start, chain_id, kind, dwelling, day, move, move_bits):
+    """The chains frame's seed columns from the seeds' event codes, in one pass: chain id
+    (position), kind (0 new build, 1 move), dwelling id, date (days) and the vacating move's
+    row, whose validity bit (``move_bits``, LSB first) is 0 for a new build. Each byte of
+    ``move_bits`` belongs to one iteration."""
+    n = seed_code.shape[0]
+    for b in prange((n + 7) // 8):
+        byte = 0
+        for i in range(8 * b, min(n, 8 * b + 8)):
+            code = seed_code[i]
+            build = (code & 3) == COMPLETION
+            chain_id[i] = i
+            kind[i] = 0 if build else 1
+            dwelling[i] = dwelling_ids[seed_dw[i]]
+            day[i] = (code >> DAY_SHIFT) + start
+            move[i] = 0 if build else (code >> 2) & REF_MASK
+            if not build:
+                byte |= 1 << (i - 8 * b)
+        move_bits[b] = byte
+
+
+@njit(cache=True, parallel=True)
+def end_dates(length, offsets, links, mv_date, seed_day, latest, out):
+    """Each chain's end date (days): its last link's date, or with ``latest`` (trees, links
+    in breadth-first order) the latest link's; the seed's date for a chain without links."""
+    for c in prange(length.shape[0]):
+        a, b = offsets[c], offsets[c + 1]
+        if b == a:
+            out[c] = seed_day[c]
+        elif latest:
+            most = mv_date[links[a]]
+            for k in range(a + 1, b):
+                most = max(most, mv_date[links[k]])
+            out[c] = most
+        else:
+            out[c] = mv_date[links[b - 1]]

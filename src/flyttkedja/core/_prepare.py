@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flyttkedja.core import _kernels as K
-from flyttkedja.core._scratch import scratch
+from flyttkedja._scratch import scratch
 from flyttkedja.io import to_arrow
 from flyttkedja.schema import CODE_LISTS, DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, conform_codes, counted
 
@@ -27,7 +27,8 @@ MAX_GAP_DAYS = 36_525  # a century: the kernels add it to int32 days
 # Dense-id lookup tables are used when the id range is at most this many times the count.
 _LOOKUP_SPAN = 8
 _IDENTITY = np.empty(0, np.int32)  # map_ids' lookup for ids lo, lo + 1, ... in table order
-_ALL_VALID = np.empty(0, np.bool_)  # map_ids' validity for a chunk without nulls
+_NO_ROWS = np.empty(0, np.int64)  # days_of: the rows in their own order
+_ALL_VALID = np.empty(0, np.uint8)  # the validity bitmap of an array without nulls
 
 
 @dataclass
@@ -95,18 +96,23 @@ def valid(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return _array(column).is_valid().to_numpy(zero_copy_only=False)
 
 
+def bitmap(arr: pa.Array) -> np.ndarray:
+    """An array's Arrow validity bitmap as uint8 (bit i + ``arr.offset``, LSB first, set for a
+    valid row), zero-copy; empty when no row is null (the kernels then read no bitmap)."""
+    if arr.null_count == 0:
+        return _ALL_VALID
+    return np.frombuffer(arr.buffers()[0], np.uint8)
+
+
 def _dates(column: pa.ChunkedArray | None, n: int, rows: np.ndarray | None) -> np.ndarray:
     """int32 days of a date column (NO_DATE for null), in dense order (``rows``; None: the
     table's own order), as one writable array."""
     if column is None:
         return np.full(n, K.NO_DATE, np.int32)
     arr = _array(column)
-    days = values(arr, np.int32)
-    if arr.null_count:
-        days = np.where(valid(arr), days, np.int32(K.NO_DATE))
-    elif rows is None:
-        days = days.copy()  # the kernels take writable day arrays (one specialisation)
-    return days if rows is None else days[rows]
+    out = scratch(n, np.int32)  # writable: the kernels take writable day arrays (one specialisation)
+    K.days_of(values(arr, np.int32), bitmap(arr), arr.offset, _NO_ROWS if rows is None else rows, K.NO_DATE, out)
+    return out
 
 
 def to_days(value) -> int:
@@ -161,9 +167,11 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, objec
     return sorted_ids, rows, None
 
 
-def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.ndarray,
+         dated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense index of each move's dwelling (-1 null, -2 unknown) and that dwelling's
-    completion day (NO_DATE for none), in one pass when the ids are compact."""
+    completion day (NO_DATE for none), in one pass when the ids are compact (``dated``:
+    the dwellings with a completion day, one bit each)."""
     n = len(column)
     if n == 0:
         return np.empty(0, np.int32), np.empty(0, np.int32)
@@ -171,8 +179,8 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.
     raw = values(arr, np.int64)  # costs more than the copy (78 chunks: 2.6x the CPU, workers spinning)
     if lookup is not None:
         dense, day = scratch(n, np.int32), scratch(n, np.int32)
-        K.map_ids(raw, valid(arr) if arr.null_count else _ALL_VALID, lookup[0], np.int64(lookup[1]),
-                  len(sorted_ids), completed, K.NO_DATE, dense, day)
+        K.map_ids(raw, bitmap(arr), arr.offset, lookup[0], np.int64(lookup[1]),
+                  len(sorted_ids), completed, dated, K.NO_DATE, dense, day)
         return dense, day
     ok = valid(arr)
     idx = np.searchsorted(sorted_ids, raw)
@@ -182,20 +190,32 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.
     return dense, K.gather_days(completed, dense, K.NO_DATE)
 
 
+def _bits(values: np.ndarray, lo: int) -> tuple[pa.Buffer, int]:
+    """An Arrow bitmap of ``values >= lo`` (one kernel pass) and the number of rows below."""
+    bits = scratch((len(values) + 7) // 8, np.uint8)
+    below = K.bits_at_least(values, lo, bits)
+    return pa.py_buffer(bits), int(below)
+
+
 def _date_column(days: np.ndarray) -> pa.Array:
     """int32 days (NO_DATE for none) as a date32 column with nulls, for the rules: the days'
     buffer itself with a validity bitmap (no cast, no copy of the values)."""
-    valid = days != K.NO_DATE
-    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)])
+    bitmap, nulls = _bits(days, K.NO_DATE + 1)
+    return pa.Array.from_buffers(pa.date32(), len(days), [bitmap if nulls else None, pa.py_buffer(days)])
+
+
+def _flags(values: np.ndarray, lo: int) -> pa.Array:
+    """``values >= lo`` as an Arrow boolean column (a bitmap: polars takes it without a copy,
+    where a numpy bool column is packed again onto fresh pages)."""
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, _bits(values, lo)[0]])
 
 
 def _derived(mv_from, mv_to, from_completed, to_completed, twice, elsewhere) -> dict:
     """The derived columns of schema.DERIVED that the register-scope rules on moves read,
     from the dense dwelling index (the tracer's own lookups, no joins)."""
-    return {"_from_known": mv_from != -2, "_to_known": mv_to != -2,
+    return {"_from_known": _flags(mv_from, -1), "_to_known": _flags(mv_to, -1),
             "_from_completed": _date_column(from_completed), "_to_completed": _date_column(to_completed),
-            "_twice": twice, "_elsewhere": elsewhere}
+            "_twice": _flags(twice.view(np.int8), 1), "_elsewhere": _flags(elsewhere.view(np.int8), 1)}
 
 
 def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
@@ -218,7 +238,7 @@ def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.
     (:func:`~flyttkedja.core._kernels.household_conflicts_in_order`); others are grouped by
     household with a counting sort first."""
     n = len(household)
-    twice, elsewhere = np.zeros(n, bool), np.zeros(n, bool)
+    twice, elsewhere = scratch(n, np.bool_, zero=True), scratch(n, np.bool_, zero=True)
     if n < 2:
         return twice, elsewhere
     lo, hi = int(household.min()), int(household.max())
@@ -270,12 +290,13 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     completed, demolished = (_dates(dw.column(c) if c in dw.column_names else None, len(sorted_ids), rows)
                              for c in ("completed", "demolished"))
     dense: dict[str, np.ndarray] = {}
+    dated = np.packbits(completed != K.NO_DATE, bitorder="little")  # in cache: most dwellings have none
 
     def derive(conformed: pa.Table) -> dict:
         """The register rules' columns from the tracer's dense index (dwellings known,
         completions, households), kept for the kernels."""
-        dense["from"], from_completed = _map(conformed.column("from_dwelling"), sorted_ids, lookup, completed)
-        dense["to"], to_completed = _map(conformed.column("to_dwelling"), sorted_ids, lookup, completed)
+        dense["from"], from_completed = _map(conformed.column("from_dwelling"), sorted_ids, lookup, completed, dated)
+        dense["to"], to_completed = _map(conformed.column("to_dwelling"), sorted_ids, lookup, completed, dated)
         dense["household"] = values(conformed.column("household_id"), np.int64)
         dense["day"] = values(conformed.column("move_date"), np.int32)
         none = np.zeros(len(dense["day"]), bool)

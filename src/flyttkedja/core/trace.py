@@ -26,8 +26,8 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
-from flyttkedja.core._prepare import Prepared, prepare, read
-from flyttkedja.core._scratch import scratch
+from flyttkedja.core._prepare import _ALL_VALID, Prepared, prepare, read, values
+from flyttkedja._scratch import scratch
 from flyttkedja.core.chainset import ChainSet, decoded
 from flyttkedja.schema import CODE_LISTS, END_REASONS
 
@@ -91,7 +91,12 @@ def select_seeds(reg: Prepared, index: Index, seeds: Seeds) -> tuple[np.ndarray,
         if seeds not in ("new_builds", "all"):
             raise ValueError(f"seeds: expected 'new_builds', 'all', dwelling ids or a polars expression; got {seeds!r}")
         if seeds == "new_builds":
-            return K.new_build_seeds(reg.dw_completed, index.comp_first, reg.start, reg.end)
+            counts = K.new_build_counts(reg.dw_completed, reg.start, reg.end)
+            n = int(counts[-1])
+            seed_code, seed_dw, seed_first = scratch(n, np.int64), scratch(n, np.int32), scratch(n, np.int64)
+            K.new_build_seeds(reg.dw_completed, index.comp_first, reg.start, reg.end, counts, seed_code, seed_dw,
+                              seed_first)
+            return seed_code, seed_dw, seed_first
     elif isinstance(seeds, pl.Expr):
         mask = pl.from_arrow(decoded(reg.dwellings)).select(seeds.fill_null(False).alias("seed"))["seed"].to_numpy()
         selected = mask.astype(bool)
@@ -112,12 +117,13 @@ def walk_chains(seed_first: np.ndarray, step: np.ndarray, max_length: int) -> tu
     being ``links[offsets[c]:offsets[c + 1]]`` (move rows, in step order).
 
     Two parallel passes (lengths, then links at offsets from their cumulative sum);
-    the outputs are :func:`~flyttkedja.core._scratch.scratch` arrays (huge pages).
+    the outputs are :func:`~flyttkedja._scratch.scratch` arrays (huge pages).
     """
     n = len(seed_first)
     length, reason = scratch(n, np.int32), scratch(n, np.int8)
     K.chain_lengths(seed_first, step, max_length, length, reason)
-    offsets = np.zeros(n + 1, np.int64)
+    offsets = scratch(n + 1, np.int64)
+    offsets[0] = 0
     np.cumsum(length, out=offsets[1:])
     links = scratch(int(offsets[-1]), np.int64)
     K.chain_links(seed_first, step, max_length, offsets, links)
@@ -129,9 +135,8 @@ def fillings(reg: Prepared, index: Index) -> tuple[np.ndarray, int]:
     after m — filler, then its joiners in table order —, 0 at the end; one int32 per move)
     and the number of joiners."""
     sib = scratch(len(reg.mv_date), np.int32, zero=True)
-    last = scratch(len(reg.dw_completed), np.int64)  # read at random: huge pages
-    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, last,
-                        reg.start, reg.end, sib)
+    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, reg.start, reg.end,
+                        max(1, 4 * numba.get_num_threads()), sib)
     return sib, int(n_join)
 
 
@@ -149,7 +154,8 @@ def walk_trees(seed_first: np.ndarray, step: np.ndarray, sib: np.ndarray, max_le
            "leaves": scratch(n, np.int32)}
     K.tree_sizes(seed_first, step, sib, max_length, max(1, numba.get_num_threads() * 4),
                  out["length"], out["depth"], out["reason"], out["leaves"])
-    offsets = np.zeros(n + 1, np.int64)
+    offsets = scratch(n + 1, np.int64)
+    offsets[0] = 0
     np.cumsum(out["length"], out=offsets[1:])
     k = int(offsets[-1])
     out.update(offsets=offsets, links=scratch(k, np.int64), level=scratch(k, np.int32),
@@ -296,43 +302,67 @@ def quality(reg: Prepared, index: Index) -> dict:
             "input_counts": reg.input_counts}  # accepted rows that break a "count" rule (schema.RULES)
 
 
-def _dates(days: np.ndarray, null: np.ndarray | None = None) -> pl.Series:
-    """int32 days → a Date series on the same buffer (no cast pass), null where ``null``
-    (a validity bitmap beside the buffer, no second pass)."""
+def _dates(days: np.ndarray, nullable: bool = False) -> pl.Series:
+    """int32 days → a Date series on the same buffer (no cast pass); with ``nullable``, null
+    where the day is NO_DATE (a validity bitmap beside the buffer, one kernel pass)."""
     days = np.ascontiguousarray(days, dtype=np.int32)
-    bitmap = pa.py_buffer(np.packbits(~null, bitorder="little")) if null is not None and null.any() else None
+    bitmap = None
+    if nullable:
+        bits = scratch((len(days) + 7) // 8, np.uint8)
+        bitmap = pa.py_buffer(bits) if K.bits_at_least(days, K.NO_DATE + 1, bits) else None
     return pl.from_arrow(pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)]))
 
 
-def _codes_to(labels: Sequence[str], idx: np.ndarray, name: str, null: np.ndarray | None = None) -> pl.Series:
-    """Codes → strings by a gather in polars (no Python objects per row); null where ``null``
-    (gathered by a null index, not scattered afterwards: one pass)."""
-    if null is not None and null.any():
-        idx = _nullable(np.where(null, 0, idx), null)
-    return pl.Series(name, list(labels), dtype=pl.String).gather(idx)
+def _codes_to(labels: Sequence[str], codes: np.ndarray, name: str, rows: np.ndarray | None = None) -> pl.Series:
+    """int8 codes (of ``rows``: ``codes[rows]``) → a String series of their labels, null for
+    codes < 0. The column is built as Arrow string views in scratch memory by one kernel
+    pass and handed to polars without a copy: a polars gather allocates 16 bytes per row
+    on fresh 4 KiB pages (10.2 M moves: ~20,000 page faults for the chains frame)."""
+    table = pa.array(list(labels), type=pa.string_view())
+    n = len(codes) if rows is None else len(rows)
+    views, bits = scratch((n, 2), np.int64), scratch((n + 7) // 8, np.uint8)
+    K.label_views(codes, _NO_ROWS if rows is None else rows.astype(np.int64, copy=False), _views(table), views, bits)
+    data = [b for b in table.buffers()[2:] if b is not None]  # the labels longer than 12 bytes
+    array = pa.Array.from_buffers(pa.string_view(), n, [pa.py_buffer(bits), pa.py_buffer(views), *data])
+    return pl.from_arrow(array).alias(name)
+
+
+_NO_ROWS = np.empty(0, np.int64)  # label_views: the codes in their own order
+
+
+def _views(table: pa.Array) -> np.ndarray:
+    """The 16-byte view slots of a string-view array, as (n, 2) int64."""
+    return np.frombuffer(table.buffers()[1], np.int64, count=2 * len(table)).reshape(-1, 2)
 
 
 def _nullable(values: np.ndarray, null: np.ndarray) -> pl.Series:
-    """An Int64 series, null where ``null``: the values' buffer with a validity mask."""
-    return pl.from_arrow(pa.array(values.astype(np.int64, copy=False), mask=null, type=pa.int64()))
+    """An Int64 series, null where ``null``: the values' buffer with a validity bitmap
+    (``pa.array(values, mask=null)`` took 13-260 ms at 10 M rows)."""
+    values = values.astype(np.int64, copy=False)
+    bitmap = pa.py_buffer(np.packbits(~null, bitorder="little")) if null.any() else None
+    return pl.from_arrow(pa.Array.from_buffers(pa.int64(), len(values), [bitmap, pa.py_buffer(values)]))
 
 
 def _seed_columns(reg: Prepared, seed_code: np.ndarray, seed_dw: np.ndarray) -> tuple[dict, np.ndarray]:
-    """seed_kind, seed_dwelling, seed_date, seed_move of each seed; and the seed dates as days."""
-    ref = (seed_code >> 2) & K.REF_MASK
-    is_build = (seed_code & 3) == K.COMPLETION
-    seed_date = (seed_code >> K.DAY_SHIFT) + reg.start
+    """chain_id, seed_kind, seed_dwelling, seed_date, seed_move of each seed (one kernel pass
+    into scratch columns that polars takes without a copy); and the seed dates as days."""
+    n = len(seed_code)
+    chain_id, kind, dwelling = scratch(n, np.int64), scratch(n, np.int8), scratch(n, np.int64)
+    day, move, move_bits = scratch(n, np.int32), scratch(n, np.int64), scratch((n + 7) // 8, np.uint8)
+    K.seed_columns(seed_code, seed_dw.astype(np.int64, copy=False), reg.dwelling_ids, reg.start, chain_id, kind,
+                   dwelling, day, move, move_bits)
     return {
-        "seed_kind": _codes_to(("new_build", "move"), (~is_build).astype(np.int64), "seed_kind"),
-        "seed_dwelling": reg.dwelling_ids[seed_dw],
-        "seed_date": _dates(seed_date),
-        "seed_move": _nullable(ref, is_build),
-    }, seed_date
+        "chain_id": chain_id,
+        "seed_kind": _codes_to(("new_build", "move"), kind, "seed_kind"),
+        "seed_dwelling": dwelling,
+        "seed_date": _dates(day),
+        "seed_move": pl.from_arrow(pa.Array.from_buffers(pa.int64(), n, [pa.py_buffer(move_bits), pa.py_buffer(move)])),
+    }, day
 
 
 def _reasons(code: np.ndarray) -> pl.Series:
     """End reason codes → strings; -1 → null."""
-    return _codes_to(END_REASONS, code.astype(np.int64), "end_reason", code < 0)
+    return _codes_to(END_REASONS, code, "end_reason")
 
 
 def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offsets, links,
@@ -340,21 +370,14 @@ def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offset
     """One row per chain; ``end_date`` is the last link's date, or with ``latest`` (trees,
     whose links are in breadth-first order) the latest link's."""
     seed, seed_date = _seed_columns(reg, seed_code, seed_dw)
-    if latest:
-        end_date = seed_date.copy()
-        full = np.flatnonzero(length > 0)
-        if len(full):
-            end_date[full] = np.maximum.reduceat(reg.mv_date[links], offsets[full])
-    else:
-        last = links[np.maximum(offsets[1:] - 1, 0)] if len(links) else np.zeros(len(length), np.int64)
-        end_date = np.where(length > 0, reg.mv_date[last] if len(reg.mv_date) else 0, seed_date)
+    end_date = scratch(len(length), np.int32)
+    K.end_dates(length, offsets, links, reg.mv_date, seed_date, latest, end_date)
     frame = pl.DataFrame({
-        "chain_id": np.arange(len(seed_code), dtype=np.int64),
         **seed,
-        "length": length.astype(np.int32),
-        "depth": depth.astype(np.int32),
-        "leaves": leaves.astype(np.int32),
-        "end_reason": _codes_to(END_REASONS, reason.astype(np.int64), "end_reason"),
+        "length": length.astype(np.int32, copy=False),
+        "depth": depth.astype(np.int32, copy=False),
+        "leaves": leaves.astype(np.int32, copy=False),
+        "end_reason": _codes_to(END_REASONS, reason.astype(np.int8, copy=False), "end_reason"),
         "end_date": _dates(end_date),
     })
     attrs = _dwelling_attributes(reg, seed_dw)
@@ -364,24 +387,47 @@ def _chains_frame(reg, seed_code, seed_dw, length, depth, leaves, reason, offset
 
 def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
     """The dwellings' columns (but ``dwelling_id``) of the dense dwellings ``dense``: code
-    columns from their int8 codes and the dates from the tracer's day arrays (gathers of
-    bytes and days instead of Arrow's take across row-group chunks); the rest taken."""
+    columns from their int8 codes, the dates from the tracer's day arrays and numeric
+    columns without nulls from their values (kernel passes and numpy gathers into scratch
+    columns polars takes without a copy, instead of Arrow's take across row-group chunks
+    onto fresh pages); the rest taken."""
+    dense = dense.astype(np.int64, copy=False)
     rows = reg.table_rows(dense)
     days = {"completed": reg.dw_completed, "demolished": reg.dw_demolished}
     columns = [c for c in reg.dwellings.column_names if c != "dwelling_id"]
-    plain = [c for c in columns if c not in reg.dw_codes and c not in days]
+    gathered = {c: _take(reg.dwellings.column(c), rows) for c in columns if c not in reg.dw_codes and c not in days}
+    plain = [c for c, v in gathered.items() if v is None]
     taken = pl.from_arrow(decoded(reg.dwellings.select(plain).take(rows))) if plain else None
     series = {}
     for c in columns:
         if c in reg.dw_codes:
-            codes = reg.dw_codes[c][rows]
-            series[c] = _codes_to(CODE_LISTS[c], codes.astype(np.int64), c, codes < 0)
+            series[c] = _codes_to(CODE_LISTS[c], reg.dw_codes[c], c, rows)
         elif c in days:
-            picked = days[c][dense]
-            series[c] = _dates(picked, picked == K.NO_DATE)
-        else:
+            picked = scratch(len(dense), np.int32)
+            K.days_of(days[c], _ALL_VALID, 0, dense, K.NO_DATE, picked)
+            series[c] = _dates(picked, nullable=True)
+        elif gathered[c] is None:
             series[c] = taken[c] if isinstance(taken, pl.DataFrame) else taken
+        else:
+            series[c] = gathered[c].alias(c)
     return pl.DataFrame(series, height=len(rows))
+
+
+def _take(column: pa.ChunkedArray, rows: np.ndarray) -> pl.Series | None:
+    """``column[rows]`` of a numeric column without nulls: its chunks' values copied once into
+    scratch, gathered into scratch; None for other columns."""
+    kind = column.type
+    if column.null_count or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        return None
+    dtype = np.dtype(kind.to_pandas_dtype())
+    whole = scratch(len(column), dtype)
+    pos = 0
+    for chunk in column.chunks:
+        whole[pos:pos + len(chunk)] = values(chunk, dtype)
+        pos += len(chunk)
+    out = scratch(len(rows), dtype)
+    np.take(whole, rows, out=out)
+    return pl.Series(out)
 
 
 def _links_frame(reg, length, offsets, links, level=None) -> pl.DataFrame:
@@ -488,9 +534,10 @@ def _statistics(reg: Prepared, condition) -> pl.DataFrame:
     length, reason = (per_seed(stats[0][0][i], stats[0][1][i]) for i in (0, 1))
     counts = [per_seed(s[0][2], s[1][2]) for s in stats]
     seed, _ = _seed_columns(reg, seed_code, seed_dw)
+    del seed["chain_id"]  # statistics are per vacancy, in chain-id order, without the id
     frame = pl.DataFrame({
         **seed,
         "length": length.astype(np.int32),
-        "end_reason": _codes_to(END_REASONS, reason.astype(np.int64), "end_reason"),
+        "end_reason": _codes_to(END_REASONS, reason.astype(np.int8, copy=False), "end_reason"),
     })
     return frame.with_columns(pl.Series(name, counts[k].astype(np.int32)) for k, name in enumerate(names))
