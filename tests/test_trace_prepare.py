@@ -65,3 +65,16 @@ def test_dense_lookup_is_the_rank(ids) -> None:
     K.map_ids(values(column, np.int64), bitmap(column), column.offset, table, np.int64(lo), len(ids), days,
               dated, K.NO_DATE, dense, day)
     assert dense.tolist() == rank.tolist() + [-2, -2, -1] and day[-1] == K.NO_DATE
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-3, 3), max_size=40), st.integers(-2, 2))
+def test_bitmap_kernel_equals_numpy_packbits(values, lo):
+    """_codes.bits_at_least (code validity, dated dwellings, rule flags) against numpy."""
+    from flyttkedja import _codes
+
+    v = np.array(values, np.int32)
+    bits = np.empty((len(v) + 7) // 8, np.uint8)
+    below = _codes.bits_at_least(v, lo, bits)
+    assert below == int((v < lo).sum())
+    assert bits.tolist() == np.packbits(v >= lo, bitorder="little").tolist()

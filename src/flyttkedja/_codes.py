@@ -122,22 +122,24 @@ def pick(chunk: pa.DictionaryArray, lut: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True, parallel=True)
-def _validity(codes, bits):
-    """An Arrow validity bitmap (LSB first) of ``codes >= 0`` into ``bits``; returns the
-    number of codes below 0. One call per column (not per chunk): parallel."""
-    n = codes.shape[0]
-    invalid = 0
+def bits_at_least(values, lo, bits):
+    """An Arrow bitmap (LSB first) of ``values[i] >= lo`` into ``bits``; returns the number
+    of rows below ``lo``. One call per column (not per chunk): each byte of ``bits`` belongs
+    to one iteration, so the pass is parallel without races. The one bitmap kernel: code
+    validity here (``lo = 0``), dated dwellings and register rules' flags in ``core``."""
+    n = values.shape[0]
+    below = 0
     for b in prange((n + 7) // 8):
         byte = 0
         count = 0
         for i in range(8 * b, min(n, 8 * b + 8)):
-            if codes[i] >= 0:
+            if values[i] >= lo:
                 byte |= 1 << (i - 8 * b)
             else:
                 count += 1
         bits[b] = byte
-        invalid += count
-    return invalid
+        below += count
+    return below
 
 
 def validity(codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -149,4 +151,4 @@ def validity(codes: np.ndarray) -> tuple[np.ndarray, int]:
     ([5], 1)
     """
     bits = np.empty((len(codes) + 7) // 8, np.uint8)
-    return bits, int(_validity(codes, bits))
+    return bits, int(bits_at_least(codes, 0, bits))

@@ -1197,25 +1197,6 @@ def label_views(codes, rows, table, views, bits):
 
 
 @njit(cache=True, parallel=True)
-def bits_at_least(values, lo, bits):
-    """An Arrow bitmap (LSB first) of ``values[i] >= lo`` into ``bits``; returns the number
-    of rows below ``lo``. Each byte of ``bits`` belongs to one iteration."""
-    n = values.shape[0]
-    below = 0
-    for b in prange((n + 7) // 8):
-        byte = 0
-        count = 0
-        for i in range(8 * b, min(n, 8 * b + 8)):
-            if values[i] >= lo:
-                byte |= 1 << (i - 8 * b)
-            else:
-                count += 1
-        bits[b] = byte
-        below += count
-    return below
-
-
-@njit(cache=True, parallel=True)
 def seed_columns(seed_code, seed_dw, dwelling_ids, start, chain_id, kind, dwelling, day, move, move_bits):
     """The chains frame's seed columns from the seeds' event codes, in one pass: chain id
     (position), kind (0 new build, 1 move), dwelling id, date (days) and the vacating move's

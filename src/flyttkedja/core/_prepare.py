@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flyttkedja.core import _kernels as K
+from flyttkedja import _codes
 from flyttkedja._scratch import scratch
 from flyttkedja.io import to_arrow
 from flyttkedja.schema import CODE_LISTS, DATE_MAX, DATE_MIN, REQUIRED_COLUMNS, SchemaError, conform_codes, counted
@@ -193,7 +194,7 @@ def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.
 def _bits(values: np.ndarray, lo: int) -> tuple[pa.Buffer, int]:
     """An Arrow bitmap of ``values >= lo`` (one kernel pass) and the number of rows below."""
     bits = scratch((len(values) + 7) // 8, np.uint8)
-    below = K.bits_at_least(values, lo, bits)
+    below = _codes.bits_at_least(values, lo, bits)
     return pa.py_buffer(bits), int(below)
 
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
 from flyttkedja.core._prepare import _ALL_VALID, Prepared, prepare, read, values
+from flyttkedja import _codes
 from flyttkedja._scratch import scratch
 from flyttkedja.core.chainset import ChainSet, decoded
 from flyttkedja.schema import CODE_LISTS, END_REASONS
@@ -309,7 +310,7 @@ def _dates(days: np.ndarray, nullable: bool = False) -> pl.Series:
     bitmap = None
     if nullable:
         bits = scratch((len(days) + 7) // 8, np.uint8)
-        bitmap = pa.py_buffer(bits) if K.bits_at_least(days, K.NO_DATE + 1, bits) else None
+        bitmap = pa.py_buffer(bits) if _codes.bits_at_least(days, K.NO_DATE + 1, bits) else None
     return pl.from_arrow(pa.Array.from_buffers(pa.date32(), len(days), [bitmap, pa.py_buffer(days)]))
 
 
