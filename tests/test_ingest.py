@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flyttkedja import store
@@ -402,6 +402,12 @@ def test_events_on_one_day_per_year_equal_the_snapshots():
 
 @settings(max_examples=40, deadline=None)
 @given(panels(max_persons=8, max_dwellings=5))
+# two members tied on every head criterion, one emigrating and one staying in the register:
+# listed in person-id order instead of the snapshots' row order, the heads differed
+@example(pl.DataFrame({"person_id": [1, 1, 1, 1, 4, 6, 6], "year": [2015, 2016, 2017, 2018, 2017, 2017, 2018],
+                       "dwelling_id": [None, None, None, None, 4, 4, None], "birth_year": [1930] * 7,
+                       "born_abroad": [False, False, False, False, False, True, True],
+                       "income": [2015, 2016, 2017, 2018, 2017, 2017, 2018]}))
 def test_events_collapsed_to_year_end_equal_snapshots_on_generated_panels(df):
     years = sorted(set(df["year"]))
     if len(years) < 2 or years[-1] - years[0] + 1 != len(years):
@@ -410,7 +416,12 @@ def test_events_collapsed_to_year_end_equal_snapshots_on_generated_panels(df):
     for y in years[1:]:
         before, after = as_dicts(df, y - 1), as_dicts(df, y)
         day = D(y, 12, 31)
-        for p in sorted(set(before) | set(after)):
+        # the events in the snapshots' row order (persons of year y as listed, then those gone
+        # by y): row order is the last tie-break of the head in both paths, so the collapsed
+        # events carry the same information only when they are listed the same way
+        def listed(p):
+            return (0, after[p]["row"]) if p in after else (1, before[p]["row"])
+        for p in sorted(set(before) | set(after), key=listed):
             f = before[p]["dwelling"] if p in before else None
             t = after[p]["dwelling"] if p in after else None
             if f == t:
