@@ -199,9 +199,25 @@ def release_model(builders, items, totals: np.ndarray, rounds: int) -> tuple[Mod
 
 # ------------------------------------------------------------------ ledger
 def register_fingerprint(chainset) -> str:
-    """Content hash of the chains (what every release of this register is computed from)."""
+    """Content hash of the register's chains as both conventions share them: every chain's id, seed and
+    end reason (a tree's end reason is its spine's, the path's). One ledger then serves a path and a tree
+    report of one register; each release records its own convention.
+
+    >>> register_fingerprint(paths) == register_fingerprint(retrace(paths, "tree"))   # doctest: +SKIP
+    True
+    """
+    return _fingerprint(chainset, ("chain_id", "seed_dwelling", "end_reason"))
+
+
+def legacy_fingerprint(chainset) -> str:
+    """The fingerprint ledgers of earlier versions recorded: it hashed the chains' length too, so it
+    differs between the conventions (a ledger with it is read by releases of the convention that wrote it)."""
+    return _fingerprint(chainset, ("chain_id", "seed_dwelling", "length", "end_reason"))
+
+
+def _fingerprint(chainset, columns) -> str:
     h = hashlib.blake2b(digest_size=16)
-    for c in ("chain_id", "seed_dwelling", "length", "end_reason"):
+    for c in columns:
         if c in chainset.chains.columns:
             h.update(chainset.chains[c].cast(pl.String).fill_null("").str.join("\x1f").item().encode())
     return h.hexdigest()
@@ -236,9 +252,12 @@ class Ledger:
             raise ValueError(f"{path}: not a flyttkedja disclosure ledger (format {record.get('format')!r})")
         return cls(path, record.get("register"), list(record.get("releases", [])))
 
-    def check_register(self, fingerprint: str) -> None:
-        if self.register is not None and self.register != fingerprint:
-            raise ValueError(f"{self.path}: the ledger belongs to another register (or other chains); "
+    def check_register(self, fingerprint: str, legacy: str | None = None) -> None:
+        """Refuse another register's ledger; ``legacy``: the chains' :func:`legacy_fingerprint`, which a
+        ledger of an earlier version may hold (it is rewritten with ``fingerprint`` at the next record)."""
+        if self.register is not None and self.register not in (fingerprint, legacy):
+            raise ValueError(f"{self.path}: the ledger belongs to another register (or other chains; a ledger "
+                             "of an earlier flyttkedja serves only the chain convention that wrote it); "
                              "use a separate ledger per register")
 
     def without(self, name: str | None) -> "Ledger":
@@ -270,8 +289,9 @@ def declare_scenario_run(path: str | os.PathLike, fingerprint: str, name: str, m
     to its chains in its protection model (:func:`add_scenario_ties`) and says so in its output check.
     """
     ledger = Ledger.open(path)
-    if ledger.register is not None and ledger.register != fingerprint:
-        return f"{ledger.path} belongs to another register; the run is not declared there"
+    if ledger.register is not None and ledger.register != fingerprint:  # an earlier version's: a report rewrites it
+        return (f"{ledger.path} belongs to another register (or was written by an earlier flyttkedja); the run "
+                "is not declared there")
     from flyttkedja.scenario.model import load_model  # what the file publishes, read back
 
     entry = {"name": name, "kind": "scenario", "model": store.MODEL_FILE,

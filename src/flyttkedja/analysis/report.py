@@ -20,7 +20,8 @@ import polars as pl
 from flyttkedja import store
 from flyttkedja.analysis.disclosure import Rules
 from flyttkedja.analysis.groups import TARGET_GROUPS
-from flyttkedja.analysis.release import Ledger, checking_text, published_counts, register_fingerprint
+from flyttkedja.analysis.release import Ledger, checking_text, legacy_fingerprint, published_counts, \
+    register_fingerprint
 from flyttkedja.analysis.tables import _tables_and_units, default_tables
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.io import atomic_directory, atomic_file, write_json, write_parquet
@@ -50,7 +51,7 @@ class Report:
         #: replaces the ledger's entry of the same name, so it is not protected against that entry
         self.release = release
         if self.ledger is not None:
-            self.ledger.check_register(self.fingerprint)
+            self.ledger.check_register(self.fingerprint, legacy_fingerprint(chainset))
             self.ledger = self.ledger.without(release)
         #: the chain convention of the ChainSet ("path": one filling per vacancy; "tree": CBS's)
         self.convention = chainset.convention

@@ -507,7 +507,7 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
         _check_compatible(r, opts, target_groups, areas)
     mine = chainset.convention
     their = "tree" if mine == "path" else "path"
-    earlier_tables = [[ledger_table(t, mine) for t in r["tables"]] for r in earlier]
+    earlier_tables = [[ledger_table(t, r.get("convention", mine)) for t in r["tables"]] for r in earlier]
     publish_other = other is not None
     if other is None and any(c != mine for ts in earlier_tables for c, _ in ts):
         from flyttkedja.core import retrace  # an earlier release showed both conventions: recompute its tables
@@ -560,7 +560,10 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
                 named = release_specs(convention, tuple(r["by"]), tables_c)[1]
                 release_specs_ += [s if convention == mine else replace(s, name=f"{convention}_{s.name}")
                                    for s in named]
-        prior.append(Earlier(r["name"], release_specs_, r["published"]))
+        # its published counts under this release's names (a table of this convention has no prefix)
+        named_here = {t: n if c == mine else f"{c}_{n}" for t, (c, n) in zip(r["tables"], ts)}
+        prior.append(Earlier(r["name"], release_specs_,
+                             {named_here.get(t, t): v for t, v in r["published"].items()}))
     ties = scenario_ties(ledger.scenario_runs, chainset) if ledger is not None and opts.disclosure == "suppress" \
         else []
     frames, summary = publish(b, specs, opts, prepared=current_p, earlier=prior, alongside=alongside, ties=ties)
@@ -572,7 +575,7 @@ def _tables_and_units(chainset, names, *, by, areas, target_groups, income_media
 
 def ledger_table(name: str, convention: str) -> tuple[str, str]:
     """(convention, table) of a ledger's table name: ``"tree_flows"`` → ("tree", "flows"); a name without a
-    convention is of the release's own convention (the ledger's register fingerprint is of its chains).
+    convention is of ``convention``, the one the earlier release recorded (one ledger serves both).
 
     >>> ledger_table("tree_flows", "path"), ledger_table("flows", "path")
     (('tree', 'flows'), ('path', 'flows'))
