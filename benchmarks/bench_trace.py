@@ -212,13 +212,13 @@ def test_kernels_tree(benchmark, register) -> None:
 def test_trace_end_to_end(benchmark, register, convention: str) -> None:
     moves, dwellings, reg, _ = register
     name = "trace" if convention == "path" else "trace_tree"
-    benchmark.pedantic(lambda: timed(name, lambda: flyttkedja.trace(moves, dwellings, window=reg.window_dates(),
-                                                                 max_gap_days=reg.max_gap_days,
-                                                                 convention=convention)),
-                       # a warm-up call loads the convention's kernels from numba's cache (or compiles
-                       # them, 10 s once when the entry is stale); best of 5: single rounds on the shared
-                       # VM spread 1.4-2.0 s for the same code (docs/performance.md, fifth round)
-                       rounds=5, iterations=1, warmup_rounds=1)
+    run = lambda: flyttkedja.trace(moves, dwellings, window=reg.window_dates(), max_gap_days=reg.max_gap_days,  # noqa: E731
+                                   convention=convention)
+    # an untimed warm-up call loads the convention's kernels from numba's cache (or compiles them,
+    # 10 s once when the entry is stale); best of 5: single rounds on the shared VM spread
+    # 1.4-2.0 s for the same code (docs/performance.md, fifth round)
+    run()
+    benchmark.pedantic(lambda: timed(name, run), rounds=5, iterations=1)
 
 
 def test_polars(benchmark, register) -> None:
