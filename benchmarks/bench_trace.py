@@ -259,6 +259,7 @@ def test_ratios(register, speed_ratio) -> None:
 PEAK = textwrap.dedent("""
     import sys, pyarrow.parquet as pq, numpy as np
     sys.path.insert(0, {bench!r})
+    import flyttkedja
     from bench_trace import load_register, kernels
     from flyttkedja.core._prepare import prepare
     moves, dwellings, window, max_gap = load_register({n})
