@@ -263,6 +263,14 @@ def test_scratch_arrays_are_writable_and_reach_the_kernels(shape) -> None:
     del view
     again = scratch(n, np.int64, zero=True)  # reused when big, and zeroed as asked
     assert (again == 0).all() and (again.ctypes.data == address or n * 8 < (4 << 20))
+    # the public release gives back idle mappings only: ``again`` is held, ``other`` idle once deleted
+    from flyttkedja._scratch import idle_bytes
+
+    del other
+    flyttkedja.release_scratch()
+    assert idle_bytes() == 0
+    again[:] = 7  # still mapped
+    assert (again == 7).all()
 
 
 def test_chainset_by_keyword_positional_and_replace():

@@ -117,8 +117,16 @@ def _trim(keep: int) -> None:
 def release() -> int:
     """Unmap every idle scratch mapping now; returns the bytes given back.
 
-    >>> from flyttkedja._scratch import release
-    >>> release() >= 0
+    Public as ``flyttkedja.release_scratch()``. ``trace()`` keeps up to
+    :data:`KEEP_IDLE_BYTES` (2 GiB; about 0.6 GiB after one 10 M-move trace) of
+    idle huge-page mappings so the next call does not pay their first touch again.
+    A long-lived process (a notebook) that has finished tracing and needs the
+    memory for something else calls this; the next ``trace()`` maps fresh memory
+    (about 0.1–0.2 s slower at 10 M moves). Arrays still referenced (a returned
+    ChainSet's columns) are never unmapped.
+
+    >>> import flyttkedja
+    >>> flyttkedja.release_scratch() >= 0
     True
     """
     with _LOCK:
