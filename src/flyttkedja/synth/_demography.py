@@ -82,18 +82,23 @@ def draw_household(hh, p, d, h, year, day0, ndays, key, par, ev):
     core = hh[h, H_CORE]
     age_head = year - p[hh[h, H_HEAD], P_BY]
     hkey = hh[h, H_KEY]
-    # demographic event
-    hz = np.zeros(5)
+    # demographic event; hazards as a tuple, not an array: no heap allocation per household in the prange
+    h_death = 0.0
     if oldest_age >= 50 and kids == 0:
-        hz[0] = min(0.6, np.exp(par[PR_DEATH_A] + par[PR_DEATH_B] * oldest_age))
+        h_death = min(0.6, np.exp(par[PR_DEATH_A] + par[PR_DEATH_B] * oldest_age))
+    h_birth = 0.0
     if core == 2 and 22 <= female_age <= 42 and kids < 4:
-        hz[1] = par[PR_BIRTH] * (0.5 if kids >= 2 else 1.0)
+        h_birth = par[PR_BIRTH] * (0.5 if kids >= 2 else 1.0)
+    h_leave = 0.0
     if leaver >= 0:
-        hz[2] = par[PR_LEAVE18] if leaver_age < 25 else par[PR_LEAVE25]
+        h_leave = par[PR_LEAVE18] if leaver_age < 25 else par[PR_LEAVE25]
+    h_split = 0.0
     if core == 2 and age_head < 70:
-        hz[3] = par[PR_SEPARATION]
+        h_split = par[PR_SEPARATION]
+    h_couple = 0.0
     if core == 1 and kids == 0 and 20 <= age_head <= 45:
-        hz[4] = par[PR_COUPLE]
+        h_couple = par[PR_COUPLE]
+    hz = (h_death, h_birth, h_leave, h_split, h_couple)
     kind, day = pick(hz, key, hkey, DR_DEMOGRAPHY, day0, ndays)
     if kind >= 0:
         ev[2 * h, 0] = day
@@ -107,9 +112,8 @@ def draw_household(hh, p, d, h, year, day0, ndays, key, par, ev):
             person = hh[h, H_PARTNER]
         ev[2 * h, 2] = person
     # mobility event
-    mz = np.zeros(3)
-    mz[0] = par[PR_OUT_YOUNG] if age_head < 30 else par[PR_OUT_OTHER]
-    mz[1] = par[PR_EMIG_ABROAD] if hh[h, H_ABROAD] else par[PR_EMIG_NATIVE]
+    h_out = par[PR_OUT_YOUNG] if age_head < 30 else par[PR_OUT_OTHER]
+    h_emig = par[PR_EMIG_ABROAD] if hh[h, H_ABROAD] else par[PR_EMIG_NATIVE]
     band = 0 if age_head < 30 else (1 if age_head < 45 else (2 if age_head < 65 else 3))
     move = par[PR_MOVE0 + band]
     dw = hh[h, H_DW]
@@ -122,7 +126,7 @@ def draw_household(hh, p, d, h, year, day0, ndays, key, par, ev):
     income = household_income(hh, p, h)
     if hh[h, H_INCPREV] > 0 and income >= 1.2 * hh[h, H_INCPREV]:
         move += par[PR_INCOME_RISE]
-    mz[2] = min(move, 0.9)
+    mz = (h_out, h_emig, min(move, 0.9))
     kind, day = pick(mz, key, hkey, DR_MOBILITY, day0, ndays)
     if kind >= 0:
         ev[2 * h + 1, 0] = day
@@ -139,11 +143,13 @@ def draw_household(hh, p, d, h, year, day0, ndays, key, par, ev):
 
 @njit(inline="always", cache=True)
 def pick(hz, key, ident, slot, day0, ndays):
-    """Competing risks: which of the hazards fires this year (or -1), and on which day.
+    """Competing risks: which of the hazards ``hz`` (a tuple) fires this year (or -1), and on which day.
 
     Three draws of identity ``ident``: ``slot`` (whether), ``slot + 1`` (which), ``slot + 2`` (when).
     """
-    total = hz.sum()
+    total = 0.0
+    for i in range(len(hz)):  # in order from 0.0, as numpy's sum of the former array: the same bits
+        total += hz[i]
     if total <= 0.0:
         return -1, 0
     if u01(key, ident, slot) >= 1.0 - np.exp(-total):
