@@ -87,7 +87,9 @@ def values(column: pa.ChunkedArray | pa.Array, dtype) -> np.ndarray:
     if pa.types.is_date32(arr.type):
         arr = arr.view(pa.int32())
     if len(arr) == 0:
-        return np.empty(0, dtype)
+        out = np.empty(0, dtype)
+        out.flags.writeable = False  # as below: empty inputs must not add a mutable specialisation
+        return out
     buf = arr.buffers()[1]
     out = np.frombuffer(buf, dtype=dtype, count=len(arr) + arr.offset)[arr.offset:]
     # read-only whatever the buffer (a file's is, one pyarrow built from numpy is not): one
