@@ -30,6 +30,7 @@ _LOOKUP_SPAN = 8
 _IDENTITY = np.empty(0, np.int32)  # map_ids' lookup for ids lo, lo + 1, ... in table order
 _NO_ROWS = np.empty(0, np.int64)  # days_of: the rows in their own order
 _ALL_VALID = np.empty(0, np.uint8)  # the validity bitmap of an array without nulls
+_ALL_VALID.flags.writeable = False  # read-only like every bitmap view (one kernel specialisation)
 
 
 @dataclass
@@ -86,9 +87,15 @@ def values(column: pa.ChunkedArray | pa.Array, dtype) -> np.ndarray:
     if pa.types.is_date32(arr.type):
         arr = arr.view(pa.int32())
     if len(arr) == 0:
-        return np.empty(0, dtype)
+        out = np.empty(0, dtype)
+        out.flags.writeable = False  # as below: empty inputs must not add a mutable specialisation
+        return out
     buf = arr.buffers()[1]
-    return np.frombuffer(buf, dtype=dtype, count=len(arr) + arr.offset)[arr.offset:]
+    out = np.frombuffer(buf, dtype=dtype, count=len(arr) + arr.offset)[arr.offset:]
+    # read-only whatever the buffer (a file's is, one pyarrow built from numpy is not): one
+    # kernel specialisation for both, not a second compile of each kernel (test time, fresh clone)
+    out.flags.writeable = False
+    return out
 
 
 def valid(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -102,7 +109,9 @@ def bitmap(arr: pa.Array) -> np.ndarray:
     valid row), zero-copy; empty when no row is null (the kernels then read no bitmap)."""
     if arr.null_count == 0:
         return _ALL_VALID
-    return np.frombuffer(arr.buffers()[0], np.uint8)
+    bits = np.frombuffer(arr.buffers()[0], np.uint8)
+    bits.flags.writeable = False  # as values(): one specialisation for mutable and immutable buffers
+    return bits
 
 
 def _dates(column: pa.ChunkedArray | None, n: int, rows: np.ndarray | None) -> np.ndarray:
