@@ -489,7 +489,7 @@ class _FreeCheck:
         self._open([k])  # p is withheld: free from now on
         if y is None:
             return None
-        still = np.flatnonzero(~suppressed & (np.diff(self.A.indptr) > 0))
+        still = self.rows[~suppressed[self.rows]]  # items still published that count a cell
         if np.abs(self.A[still] @ y).max(initial=0.0) > 1e-7 or abs(self.A[p] @ y - target) > 1e-7:
             return None
         y[np.abs(y) < 1e-9] = 0.0

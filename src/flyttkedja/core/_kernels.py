@@ -953,11 +953,6 @@ def _filler_bits(step, comp_first):
     return bits
 
 
-@njit(cache=True)
-def _is_filler(bits, r):
-    return (bits[r >> 3] >> (r & 7)) & 1 == 1
-
-
 @njit(cache=True, parallel=True)
 def fillings(step, comp_first, mv_date, mv_to, start, end, n_chunks, sib):
     """The members of every filling (tree convention), in linear time, into ``sib``
@@ -1012,7 +1007,7 @@ def _day_fillings(lo, hi, rows, dense, mv_to, bits, sib, keys, members):
     for i in range(lo, hi):
         r = i if dense else rows[i]
         d = mv_to[r]
-        if d >= 0 and _is_filler(bits, r):
+        if d >= 0 and _bit(bits, r):
             s = _slot(keys, d, mask)
             keys[s] = d
             members[s] = r
@@ -1020,7 +1015,7 @@ def _day_fillings(lo, hi, rows, dense, mv_to, bits, sib, keys, members):
     for i in range(lo, hi):
         r = i if dense else rows[i]
         d = mv_to[r]
-        if d >= 0 and not _is_filler(bits, r):
+        if d >= 0 and not _bit(bits, r):
             s = _slot(keys, d, mask)
             if keys[s] == d:
                 sib[members[s]] = r + 1

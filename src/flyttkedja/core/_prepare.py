@@ -28,7 +28,7 @@ MAX_GAP_DAYS = 36_525  # a century: the kernels add it to int32 days
 # Dense-id lookup tables are used when the id range is at most this many times the count.
 _LOOKUP_SPAN = 8
 _IDENTITY = np.empty(0, np.int32)  # map_ids' lookup for ids lo, lo + 1, ... in table order
-_NO_ROWS = np.empty(0, np.int64)  # days_of: the rows in their own order
+_NO_ROWS = np.empty(0, np.int64)  # days_of, label_views: the rows in their own order
 _ALL_VALID = np.empty(0, np.uint8)  # the validity bitmap of an array without nulls
 _ALL_VALID.flags.writeable = False  # read-only like every bitmap view (one kernel specialisation)
 

@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja.core import _kernels as K
-from flyttkedja.core._prepare import _ALL_VALID, Prepared, prepare, read, values
+from flyttkedja.core._prepare import _ALL_VALID, _NO_ROWS, Prepared, prepare, read, values
 from flyttkedja import _codes
 from flyttkedja._scratch import scratch
 from flyttkedja.core.chainset import ChainSet, decoded
@@ -326,9 +326,6 @@ def _codes_to(labels: Sequence[str], codes: np.ndarray, name: str, rows: np.ndar
     data = [b for b in table.buffers()[2:] if b is not None]  # the labels longer than 12 bytes
     array = pa.Array.from_buffers(pa.string_view(), n, [pa.py_buffer(bits), pa.py_buffer(views), *data])
     return pl.from_arrow(array).alias(name)
-
-
-_NO_ROWS = np.empty(0, np.int64)  # label_views: the codes in their own order
 
 
 def _views(table: pa.Array) -> np.ndarray:
