@@ -206,7 +206,9 @@ def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: di
     ``seekers`` in list order, each with cell (where it looks: municipality *
     5 + area type), seg, state (0 gone, 1 usable, 2 not today), kind, income,
     muni, queue, index, key (stable), age and kids of the head's household.
-    Only seekers of the dwelling's ``cell`` are looked at. Examines at most
+    Seekers of the dwelling's ``cell``; when ``broad``, then those of the
+    other area types of its municipality, nearest first, each taking it with
+    chance ``reach`` per step (a draw keyed to both keys). Examines at most
     ``scan`` live entries and at most ``candidates`` compatible ones; the
     highest score wins. The score noise is keyed to the seeker's and the
     dwelling's stable keys; the dwelling's allocation rule (``alloc``: 0
@@ -218,13 +220,19 @@ def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: di
     t = dwelling["tenure"]
     cls = (0 if dwelling["landlord"] == 0 else 1) if t == 0 else t + 1
     best, best_score, scanned, found = None, -1e300, 0, 0
-    for seg in seeker_segments(t, dwelling["rooms"], broad):
-        for s in (x for x in seekers if x["seg"] == seg and x["cell"] == dwelling["cell"]):
+    muni, a0 = divmod(dwelling["cell"], 5)
+    cells = [(a0, 0)]  # (area type, steps away): own first; broad: the others of the municipality, nearest first
+    if broad:
+        cells += [(a, step) for step in range(1, 5) for a in (a0 - step, a0 + step) if 0 <= a < 5]
+    for (a, step), seg in ((c, g) for c in cells for g in seeker_segments(t, dwelling["rooms"], broad)):
+        for s in (x for x in seekers if x["seg"] == seg and x["cell"] == muni * 5 + a):
             if scanned >= par["scan"] or found >= par["candidates"]:
                 break
             if s["state"] == 0:
                 continue
             scanned += 1
+            if step and not u01x(key, s["key"], dwelling["key"], DR_AREA) < par["reach"] ** step:
+                continue
             if s["state"] != 1 or s["income"] * buying_power(par, s["kind"], t) < dwelling["cost"] * cut:
                 continue
             if not eligible(dwelling.get("alloc", 0), dwelling.get("ceiling", 0), s):

@@ -45,8 +45,11 @@ N_LISTS = 15 * K.N_SEG  # three municipalities x five area types
 
 
 def other_cell(cell: int, key: int) -> int:
-    """A cell other than ``cell`` (of the 15 the tests use), chosen by ``key``."""
-    return (cell + 1 + key % 14) % 15
+    """A cell other than ``cell`` (of the 15 the tests use), chosen by ``key``: mostly another area type of the
+    same municipality (what a broad search reaches), else another municipality."""
+    if key % 3:
+        return cell // 5 * 5 + (cell % 5 + 1 + key % 4) % 5
+    return (cell + 5 + key % 10) % 15
 
 
 def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None):
@@ -66,12 +69,14 @@ def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None):
        age=st.integers(0, 200), scan=st.integers(1, 12), candidates=st.integers(1, 6), broad=st.booleans(),
        key=st.integers(0, 2**63), dkey=st.integers(0, 2**62), alloc=st.sampled_from([0, 0, 1, 2, 3, 4]),
        ceiling=st.integers(50_000, 900_000), atype=st.integers(0, 4), new=st.booleans(),
-       couple_new=st.sampled_from([0.0, 3.0]), help=st.sampled_from([1.0, 2.0]))
+       reach=st.sampled_from([1.0, 0.5, 0.1]), couple_new=st.sampled_from([0.0, 3.0]),
+       help=st.sampled_from([1.0, 2.0]))
 def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, muni, cost, age, scan,
-                                             candidates, broad, key, dkey, alloc, ceiling, atype, new,
+                                             candidates, broad, key, dkey, alloc, ceiling, atype, new, reach,
                                              couple_new, help):
-    """The winner among the seekers of the vacancy's cell, with draws keyed to stable keys, the allocation
-    rule honoured and couples moving in together preferring a new build's first letting."""
+    """The winner among the seekers of the vacancy's cell (broad: then its municipality's other area types,
+    nearest first), with draws keyed to stable keys, the allocation rule honoured and couples moving in
+    together preferring a new build's first letting."""
     day, year = 20_000, 2024
     n = len(seekers)
     cell = muni * 5 + atype
@@ -87,7 +92,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
             s["kids"] = 0  # a young adult leaving home moves in alone
     par = PAR.copy()
     par[K.PR_SCAN], par[K.PR_CAND] = scan, candidates
-    par[K.PR_COUPLE_NEW], par[K.PR_START_HELP] = couple_new, help
+    par[K.PR_AREA_REACH], par[K.PR_COUPLE_NEW], par[K.PR_START_HELP] = reach, couple_new, help
     dw = 3
     d = np.zeros((5, K.D_NCOL), np.int64)
     d[dw, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_LANDLORD, K.D_KEY, K.D_ALLOC,
@@ -137,7 +142,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         "scan": scan, "candidates": candidates, "floor": par[K.PR_PRICE_FLOOR], "cut": par[K.PR_PRICE_CUT],
         "cross": par[K.PR_CROSS], "cross_new": par[K.PR_CROSS_NEW], "qw": par[K.PR_QW0:K.PR_QW0 + 4],
         "iw": par[K.PR_IW0:K.PR_IW0 + 4], "bonus": par[K.PR_BONUS0:K.PR_BONUS0 + 5], "jitter": par[K.PR_JITTER],
-        "same_muni": par[K.PR_SAME_MUNI], "couple_new": couple_new, "help": help,
+        "same_muni": par[K.PR_SAME_MUNI], "reach": reach, "couple_new": couple_new, "help": help,
     }, broad)
     got = K.find_seeker(market(sk, hh, p, d, shead, stail, par, key, year, arr, ap), dw, day, broad)
     assert (None if got < 0 else got) == reference

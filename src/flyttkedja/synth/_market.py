@@ -273,36 +273,48 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, 
     want = np.int64(par[PR_CAND])
     t = d[dw, D_TENURE]
     r = d[dw, D_ROOMS]
-    base = cell_of(d, dw) * N_SEG
-    for k in range(5):
-        seg = seeker_segment(t, r, k, broad)
-        if seg < 0:
+    muni = d[dw, D_MUNI]
+    a0 = d[dw, D_ATYPE]
+    # the own cell; a vacancy standing empty a while (broad) also tries the other area types of its
+    # municipality, nearest first, where a seeker takes it with chance market.area_reach per step
+    n_cells = 2 * N_ATYPE - 1 if broad else 1
+    for c in range(n_cells):
+        step = (c + 1) // 2
+        a = a0 - step if c % 2 == 1 else a0 + step
+        if a < 0 or a >= N_ATYPE:
             continue
-        seg += base
-        prev = -1
-        s = seg_head[seg]
-        while s >= 0 and scanned < limit and found < want:
-            nxt = sk[s, S_NEXT]
-            v = seeker_valid(sk, hh, p, s, day)
-            if v == 0:
-                sk[s, S_ACTIVE] = 0
-                if prev < 0:
-                    seg_head[seg] = nxt
-                else:
-                    sk[prev, S_NEXT] = nxt
-                if seg_tail[seg] == s:
-                    seg_tail[seg] = prev
-                s = nxt
+        reach = par[PR_AREA_REACH] ** step
+        base = (muni * N_ATYPE + a) * N_SEG
+        for k in range(5):
+            seg = seeker_segment(t, r, k, broad)
+            if seg < 0:
                 continue
-            scanned += 1
-            if v == 1 and compatible(sk, hh, p, d, arr, ap, par, year, s, dw, day):
-                found += 1
-                sc = score(sk, d, par, key, s, dw, day)
-                if sc > best_score:
-                    best_score = sc
-                    best = s
-            prev = s
-            s = nxt
+            seg += base
+            prev = -1
+            s = seg_head[seg]
+            while s >= 0 and scanned < limit and found < want:
+                nxt = sk[s, S_NEXT]
+                v = seeker_valid(sk, hh, p, s, day)
+                if v == 0:
+                    sk[s, S_ACTIVE] = 0
+                    if prev < 0:
+                        seg_head[seg] = nxt
+                    else:
+                        sk[prev, S_NEXT] = nxt
+                    if seg_tail[seg] == s:
+                        seg_tail[seg] = prev
+                    s = nxt
+                    continue
+                scanned += 1
+                if (v == 1 and (step == 0 or u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_AREA) < reach)
+                        and compatible(sk, hh, p, d, arr, ap, par, year, s, dw, day)):
+                    found += 1
+                    sc = score(sk, d, par, key, s, dw, day)
+                    if sc > best_score:
+                        best_score = sc
+                        best = s
+                prev = s
+                s = nxt
     return best
 
 
