@@ -441,12 +441,20 @@ def test_attack_on_a_scenario_run_and_a_later_report_recovers_nothing(tmp_path_f
 
 
 def test_scenario_run_writes_an_output_check(small_register, tmp_path):
-    """A scenario run from a register says what model.json withholds, like a report's output check."""
+    """A scenario run from a register says what model.json withholds, like a report's output check, and
+    is declared in the ledger beside it (one an earlier flyttkedja wrote, with the legacy hash, included)."""
     import json
 
+    from flyttkedja.analysis.release import LEDGER_FORMAT, legacy_fingerprint, register_fingerprint
+    from flyttkedja.core import trace_register
+    from flyttkedja.io import write_json
     from flyttkedja.scenario import parse_scenario, run
 
     small_register.write(tmp_path / "register")
+    chains = trace_register(tmp_path / "register", "new_builds")  # the chains the run traces
+    assert legacy_fingerprint(chains) != register_fingerprint(chains)
+    write_json({"format": LEDGER_FORMAT, "register": legacy_fingerprint(chains), "releases": []},
+               store.ledger_file(tmp_path / "out"))
     raw = {"name": "t", "source": {"register": str(tmp_path / "register")}, "replications": 2,
            "chain_replications": 20, "model": {"bootstrap": 0}, "run": {"workers": 0},
            "programme": [{"name": "a", "line": [{"count": 20, "tenure": "rental", "rooms": 2}]}]}
@@ -461,8 +469,10 @@ def test_scenario_run_writes_an_output_check(small_register, tmp_path):
     assert check["comparison"]["source"].startswith("register")
     text = store.scenario_file(tmp_path / "out", "check_text").read_text()
     assert "Rule set scb" in text and "Not covered" in text and "Complements and margins" in text
-    run_entry = json.loads(store.ledger_file(tmp_path / "out").read_text())["releases"][-1]  # declared beside it
+    ledger = json.loads(store.ledger_file(tmp_path / "out").read_text())
+    run_entry = ledger["releases"][-1]  # declared beside it, the old ledger rewritten with the current hash
     assert run_entry["kind"] == "scenario" and run_entry["name"] == "out" and check["ledger"].startswith("declared")
+    assert ledger["register"] == register_fingerprint(chains)
     margins = run_entry["first_margins"]  # what a later report ties to its chains: model.json's own counts
     assert margins["strata"] == model["strata"] and margins["classes"][-1] == "vacated"
     assert sum(map(sum, margins["published"])) == sum(v for i, v in zip(model["first"]["index"], model["first"]["value"]))

@@ -281,17 +281,19 @@ class Ledger:
 
 
 def declare_scenario_run(path: str | os.PathLike, fingerprint: str, name: str, model_file: Path,
-                         summary: dict) -> str | None:
+                         summary: dict, legacy: str | None = None) -> str | None:
     """Record a scenario run of a register in the ledger at ``path`` (atomically): its name, the
     transition model's file hash, its first-vacancy margins (:func:`first_margins`) and, per count array,
     the published and withheld counts (``summary``: :func:`model_checking`). Returns None, or why the run
-    was not recorded (the ledger is another register's). A later report of the register ties those margins
-    to its chains in its protection model (:func:`add_scenario_ties`) and says so in its output check.
+    was not recorded (the ledger is another register's). ``legacy``: the chains' :func:`legacy_fingerprint`,
+    which a ledger of an earlier version holds (the run's record rewrites it with ``fingerprint``, as a
+    report's does). A later report of the register ties those margins to its chains in its protection
+    model (:func:`add_scenario_ties`) and says so in its output check.
     """
     ledger = Ledger.open(path)
-    if ledger.register is not None and ledger.register != fingerprint:  # an earlier version's: a report rewrites it
-        return (f"{ledger.path} belongs to another register (or was written by an earlier flyttkedja); the run "
-                "is not declared there")
+    if ledger.register is not None and ledger.register not in (fingerprint, legacy):
+        return (f"{ledger.path} belongs to another register (or other chains: a ledger of an earlier flyttkedja "
+                "serves only the chain convention that wrote it); the run is not declared there")
     from flyttkedja.scenario.model import load_model  # what the file publishes, read back
 
     entry = {"name": name, "kind": "scenario", "model": store.MODEL_FILE,

@@ -40,8 +40,8 @@ import polars as pl
 import pyarrow as pa
 
 from flyttkedja import store
-from flyttkedja.analysis.release import declare_scenario_run, model_checking, register_fingerprint, \
-    scenario_checking, scenario_checking_text
+from flyttkedja.analysis.release import declare_scenario_run, legacy_fingerprint, model_checking, \
+    register_fingerprint, scenario_checking, scenario_checking_text
 from flyttkedja.io import atomic_directory, atomic_file, check_output, write_json, write_parquet
 from flyttkedja.scenario.config import Programme, Scenario
 from flyttkedja.scenario.model import Z975, TransitionModel, attribute_label, estimate, rooms_label
@@ -450,7 +450,8 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
         cs = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
         areas = reg.areas
         del reg
-    fingerprint = register_fingerprint(cs) if src.register else None  # the run is declared in the ledger
+    # the run is declared in the ledger (one written by an earlier flyttkedja holds the legacy hash)
+    fingerprint = (register_fingerprint(cs), legacy_fingerprint(cs)) if src.register else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = estimate(cs, ms.strata, threshold=ms.threshold, min_observations=ms.min_observations,
@@ -536,8 +537,8 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
             check = scenario_checking(checking, frame, bool(src.register))
             if fingerprint is not None:  # a register's run is declared beside the output (analysis.release)
                 ledger = store.ledger_file(out)
-                why = declare_scenario_run(ledger, fingerprint, Path(out).name, store.scenario_file(tmp, "model"),
-                                           checking)
+                why = declare_scenario_run(ledger, fingerprint[0], Path(out).name, store.scenario_file(tmp, "model"),
+                                           checking, legacy=fingerprint[1])
                 check["ledger"] = why or f"declared in {ledger} as {Path(out).name!r}"
             write_json(check, store.scenario_file(tmp, "check_json"))
             store.scenario_file(tmp, "check_text").write_text(scenario_checking_text(check) + "\n", encoding="utf-8")
