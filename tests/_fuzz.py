@@ -335,19 +335,37 @@ class Worker:
         import shutil
 
         atexit.register(shutil.rmtree, self.tmp, True)
+        self.memo: dict = {}  # the last variant's trace and validate results, shared by its targets
         self.baseline = {t: self.run_target(t, self.base) for t in TARGETS}
 
+    def once(self, key, compute):
+        """``compute()``, or its result (or the error it raised) for the same variant and inputs:
+        the targets of one variant (consecutive cases) trace and validate the same frames."""
+        if key is None:
+            return compute()
+        if key not in self.memo:
+            if self.memo and next(iter(self.memo))[1] != key[1]:
+                self.memo.clear()  # another variant: keep one variant's results only
+            try:
+                self.memo[key] = (True, compute())
+            except Exception as exc:  # noqa: BLE001 - re-raised for each target that asks
+                self.memo[key] = (False, exc)
+        ok, value = self.memo[key]
+        if not ok:
+            raise value
+        return value
+
     # each target returns something comparable (the output) or raises
-    def run_target(self, target: str, f: Frames):
+    def run_target(self, target: str, f: Frames, variant=None):
         import flyttkedja
         from flyttkedja.analysis import Report
         from flyttkedja.ingest import from_person_moves, from_snapshots
 
         if target == "trace":
-            cs = flyttkedja.trace(f[MV], f[DW])
+            cs = self.once(variant and ("trace", variant), lambda: flyttkedja.trace(f[MV], f[DW]))
             return (cs.chains, cs.links), cs.quality
         if target == "report":
-            cs = flyttkedja.trace(f[MV], f[DW])
+            cs = self.once(variant and ("trace", variant), lambda: flyttkedja.trace(f[MV], f[DW]))
             report = Report(cs, areas=f[AR], by=["tenure"], ci=False)
             return tuple(report.tables[name] for name in sorted(report.tables)), cs.quality
         if target == "snapshots":
@@ -383,7 +401,7 @@ class Worker:
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
-    def validate_refuses(self, target: str, f: Frames) -> tuple[bool, bool]:
+    def validate_refuses(self, target: str, f: Frames, variant=None) -> tuple[bool, bool]:
         """Whether validate, given the inputs ``target`` reads, finds an issue the functions refuse;
         and whether it reports only issues they accept and count."""
         import flyttkedja
@@ -395,7 +413,7 @@ class Worker:
                   "events": (PE, PS)}[target]
         kwargs = {{MV: "moves", DW: "dwellings", AR: "areas", PS: "persons", PE: "events"}[t]: f[t] for t in inputs}
         try:
-            report = flyttkedja.validate(**kwargs)
+            report = self.once(variant and (inputs, variant), lambda: flyttkedja.validate(**kwargs))
         except SchemaError:
             return True, False
         return bool(report.refusals), bool(report.issues) and not report.refusals
@@ -429,15 +447,16 @@ class Worker:
         m = BY_NAME[case["mutation"]]
         f = m.apply(dict(self.base), np.random.default_rng(case["seed"]), case["rows"])
         target = case["target"]
+        variant = (m.name, case["seed"], case["rows"])  # apply() is deterministic in these
         out = {"mutation": m.name, "target": target, "expect": m.expect}
         try:
-            out["validate_refuses"], counted_by_validate = self.validate_refuses(target, f)
+            out["validate_refuses"], counted_by_validate = self.validate_refuses(target, f, variant)
         except BaseException as exc:  # noqa: BLE001 - validate itself failing is a finding too
             if isinstance(exc, KeyboardInterrupt):
                 raise
             out["validate_refuses"], counted_by_validate = f"validate failed: {type(exc).__name__}: {exc}"[:300], False
         try:
-            result, quality = self.run_target(target, f)
+            result, quality = self.run_target(target, f, variant)
         except CliFailure as exc:
             lines = exc.output.strip().splitlines()
             one_line = len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in exc.output

@@ -57,6 +57,9 @@ DISPLACEMENT = [
      "upper": 1.4, "se": 0.06, "replications": 5, "programme": "public rental"},
     {"tenure": "rental", "rooms": "2", "municipality": "9980", "target_group": "seniors", "ratio": 0.8, "lower": 0.5,
      "upper": 1.1, "se": 0.15, "replications": 5, "programme": "senior housing"},
+    # not resolved: its interval includes 0, so gross × ratio is withheld (evaluation.ratio_resolved)
+    {"tenure": "owner", "rooms": "2", "municipality": None, "target_group": None, "ratio": 0.3, "lower": -0.25,
+     "upper": 0.85, "se": 0.13, "replications": 3, "programme": "owner flats"},
     # saved by a run before allocation was part of a kind: no target_group, read as not allocated
     {"tenure": "rental", "rooms": "1", "municipality": "9981", "ratio": 1.1, "lower": 0.9, "upper": 1.3,
      "se": 0.08, "replications": 5, "programme": "small flats"},
@@ -246,6 +249,13 @@ def test_net_for_lines_of_a_kind_the_model_carries(explorer_model):
     assert {r["line"] for r in res["rows"] if r["measure"] == ADJUSTED} == {"1", "2"}  # no programme net
     assert res["warnings"][-1] == ("programme 'm' line 3: the model carries no displacement ratio for cooperative, "
                                    "3 rooms, no municipality, not allocated: its displacement-adjusted gross is not shown")
+    unresolved = {"name": "u", "line": [*both["line"], {"count": 5, "tenure": "owner", "rooms": 2}]}
+    res = explorer_model.evaluate(unresolved)  # the ratio row is kept, gross × ratio withheld, and why is said
+    assert {r["line"] for r in res["rows"] if r["measure"] == ADJUSTED} == {"1", "2"}
+    assert [r["lower"] for r in res["rows"] if r["measure"] == RATIO and r["line"] == "3"] == [-0.25]
+    assert res["warnings"][-1] == ("programme 'u' line 3: the displacement ratio of its kind is not resolved (its "
+                                   "95% interval includes 0 after 3 replications): its displacement-adjusted gross "
+                                   "is not shown")
     no_ratios = dataclasses.replace(explorer_model, meta={k: v for k, v in explorer_model.meta.items()
                                                           if k != "displacement"})
     res = no_ratios.evaluate(both)

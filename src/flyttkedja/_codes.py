@@ -66,16 +66,29 @@ def match(array: pa.Array, spellings, code_of) -> np.ndarray:
     out = np.empty(n, np.int8)
     if n == 0:
         return out
-    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
     buffers = array.buffers()
-    offsets = np.frombuffer(buffers[1], kind, count=n + 1 + array.offset)[array.offset:]
+    if pa.types.is_large_string(array.type):
+        offsets = np.frombuffer(buffers[1], np.int64, count=n + 1 + array.offset)[array.offset:]
+    else:  # one specialisation of _match (int64 offsets, as polars' strings have): widen a string array's
+        offsets = np.frombuffer(buffers[1], np.int32, count=n + 1 + array.offset)[array.offset:].astype(np.int64)
     data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None and buffers[2].size else np.zeros(1, np.uint8)
     has_nulls = array.null_count > 0
     valid = array.is_valid().to_numpy(zero_copy_only=False) if has_nulls else np.ones(1, np.bool_)
     cand_offsets, cand_data = _candidates(spellings)
-    _match(offsets, data, valid, has_nulls, cand_offsets, cand_data,
+    _match(_read_only(offsets), _read_only(data), _read_only(valid), has_nulls, cand_offsets, cand_data,
            np.asarray(code_of, np.int8), out)
     return out
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view: Arrow buffers are mutable or not depending on where they come from
+    (polars, pyarrow, a file), and numba compiles a kernel once per mix of writable and
+    read-only inputs; passing every input read-only keeps it to one."""
+    if not a.flags.writeable:
+        return a
+    a = a.view()
+    a.flags.writeable = False
+    return a
 
 
 @njit(cache=True)
@@ -121,12 +134,32 @@ def pick(chunk: pa.DictionaryArray, lut: np.ndarray, out: np.ndarray) -> None:
     _pick(raw, lut, bits, indices.offset, has_nulls, out)
 
 
+def bits_at_least(values: np.ndarray, lo: int, bits: np.ndarray) -> int:
+    """An Arrow bitmap (LSB first) of ``values[i] >= lo`` into ``bits`` (``(len(values) + 7) // 8``
+    bytes); returns the number of rows below ``lo``. The one bitmap pass: code validity here
+    (``lo = 0``), dated dwellings and register rules' flags in ``core``. int32 values (days,
+    dense ids) go through one parallel kernel; int8 values (codes, flags) through numpy's
+    ``packbits`` (same bytes), so the kernel compiles for one dtype only (a fresh install
+    compiles each specialisation of a parallel kernel, about a second each).
+
+    >>> bits = np.empty(2, np.uint8)
+    >>> bits_at_least(np.array([3, -1, 5, 0, 0, 0, 0, 0, 9], np.int32), 1, bits), bits.tolist()
+    (6, [5, 1])
+    """
+    if values.dtype == np.int8:
+        above = values >= lo
+        bits[:] = np.packbits(above, bitorder="little")
+        return int(len(values) - np.count_nonzero(above))
+    if values.dtype != np.int32:
+        raise TypeError(f"bits_at_least takes int8 or int32 values, not {values.dtype}")
+    return int(_bits_at_least(values, np.int64(lo), bits))
+
+
 @njit(cache=True, parallel=True)
-def bits_at_least(values, lo, bits):
-    """An Arrow bitmap (LSB first) of ``values[i] >= lo`` into ``bits``; returns the number
-    of rows below ``lo``. One call per column (not per chunk): each byte of ``bits`` belongs
-    to one iteration, so the pass is parallel without races. The one bitmap kernel: code
-    validity here (``lo = 0``), dated dwellings and register rules' flags in ``core``."""
+def _bits_at_least(values, lo, bits):
+    """int32 ``values`` → bitmap of ``values[i] >= lo`` and the count below. One call per column
+    (not per chunk): each byte of ``bits`` belongs to one iteration, so the pass is parallel
+    without races."""
     n = values.shape[0]
     below = 0
     for b in prange((n + 7) // 8):

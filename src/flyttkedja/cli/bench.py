@@ -52,7 +52,10 @@ def run_file(bench_dir: Path, name: str, suite: str, env: dict[str, str], out: P
            f"--rootdir={bench_dir.parent}"]
     if select:
         cmd += ["-k", select]
-    full_env = {**os.environ, **env, "FLYTTKEDJA_BENCH_SUITE": suite,
+    # not an xdist worker's variables (a bench started from a test under `pytest -n 2`): with
+    # PYTEST_XDIST_WORKER set, pytest-benchmark disables itself and writes no JSON
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    full_env = {**inherited, **env, "FLYTTKEDJA_BENCH_SUITE": suite,
                 "FLYTTKEDJA_BENCH_RATIOS_JSON": str(ratios)}
     return subprocess.run(cmd, env=full_env, cwd=bench_dir.parent).returncode
 

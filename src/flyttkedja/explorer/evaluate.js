@@ -30,6 +30,12 @@
   // ------------------------------------------------------------------ small helpers
   class ScenarioError extends Error {}
 
+  // evaluation.ratio_resolved: a saved displacement ratio whose 95% interval excludes 0
+  function ratioResolved(d) {
+    return d.lower !== null && d.lower !== undefined && d.upper !== null && d.upper !== undefined
+      && (d.lower > 0 || d.upper < 0);
+  }
+
   // Python's repr() of a str (the warnings quote programme names as Python does).
   function pyRepr(s) {
     const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
@@ -923,6 +929,13 @@
         const seG = g.upper !== null ? (g.upper - g.estimate) / Z975 : 0;
         const est = g.estimate * d.ratio, se = Math.hypot(d.ratio * seG, g.estimate * d.se), id = String(i + 1);
         out.push(this.row(prog.name, RATIO, null, d.ratio, d.lower, d.upper, d.replications, id, "region", NET_METHOD));
+        if (!ratioResolved(d)) {  // gross × a ratio that may be 0 or negative is no estimate of net
+          notes.push(`programme ${pyRepr(prog.name)} line ${i + 1}: the displacement ratio of its kind is not resolved ` +
+                     `(its 95% interval includes 0 after ${d.replications} replications): its ` +
+                     "displacement-adjusted gross is not shown");
+          parts.push(null);
+          return;
+        }
         out.push(this.row(prog.name, ADJUSTED, null, est, est - Z975 * se, est + Z975 * se, n, id, "region", NET_METHOD));
         parts.push([line.count, est, se]);
       });

@@ -76,6 +76,9 @@
 
   const find = (res, measure, group = null, area = "region", line = null) =>
     res.rows.find((r) => r.measure === measure && r.group === group && r.area === area && r.line === line);
+  // a line of res whose kind has a displacement ratio the run did not resolve (evaluation.ratio_resolved)
+  const unresolved = (res, line = undefined) => res.rows.some((r) => r.measure === RATIO && r.line !== null
+    && (line === undefined || r.line === line) && !find(res, ADJUSTED, null, "region", r.line));
 
   // ------------------------------------------------------------------ TOML (what `flyttkedja scenario run` reads)
   const tomlString = (s) => JSON.stringify(String(s)).replace(/\u007f/g, "\\u007F");
@@ -284,7 +287,8 @@
         : measure.startsWith("reached_") ? `${t("reached")} · ${t(group)}` : t(measure);
       const cells = ok.map((res, pi) => {
         const row = res && find(res, measure, group, area);
-        const none = res && measure === ADJUSTED ? t("no_ratio_some") : "–";  // never gross under this label
+        // never gross under this label; a line whose ratio's interval includes 0 has a ratio row but no adjusted one
+        const none = !res || measure !== ADJUSTED ? "–" : unresolved(res) ? t("unresolved_some") : t("no_ratio_some");
         return el("td", { id: `fig-${pi}-${measure}-${area}`, "data-value": row ? String(row.estimate) : null,
                           text: row ? withInterval(row, digits) : none });
       });
@@ -324,7 +328,7 @@
                                  text: row ? withInterval(row, 0) : "–" }),
                       el("td", { id: `line-${pi}-${li}-ratio`, text: ratio ? withInterval(ratio, 2) : t("no_ratio") }),
                       el("td", { id: `line-${pi}-${li}-net`, "data-value": net ? String(net.estimate) : null,
-                                 text: net ? withInterval(net, 0) : t("no_ratio") })));
+                                 text: net ? withInterval(net, 0) : ratio ? t("unresolved") : t("no_ratio") })));
       });
     });
     return el("details", { id: "by-line" }, el("summary", { text: t("by_line") }),

@@ -67,6 +67,8 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
     "ratio_line": ("displacement ratio", "undanträngningskvot"),
     "no_ratio": ("no ratio for this kind", "ingen kvot för slaget"),
     "no_ratio_some": ("no ratio for a line's kind", "ingen kvot för en rads slag"),
+    "unresolved": ("withheld: the ratio's interval includes 0", "utelämnat: kvotens intervall omfattar 0"),
+    "unresolved_some": ("withheld: a line's ratio is not resolved", "utelämnat: en rads kvot är inte säkerställd"),
     "rounds_below_title": ("Of the dwellings vacated in each round, share in below-median-income areas",
                            "Av bostäderna som lämnas i varje omgång, andel i områden under medianinkomsten"),
     "line": ("line", "rad"),
@@ -113,13 +115,15 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, sv)
                     "The displacement-adjusted gross is gross times the displacement ratio (net / gross) that the "
                     "scenario run's microsimulation measured for programmes of one kind (tenure, rooms, "
                     "municipality): the model's estimate of the net, not a net measured on the market; a line "
-                    "of another kind has none. docs/explorer.md explains every figure.",
+                    "of another kind has none, nor has a line whose ratio's 95% interval includes 0 (the run did "
+                    "not resolve it). docs/explorer.md explains every figure.",
                     "Bruttoflyttningar är flyttningarna i kedjorna som programmets bostäder startar (en absorberande "
                     "Markovmodell för vakansövergångar, White 1970), inte nettoförändringen av alla flyttningar "
                     "på marknaden. Undanträngningsjusterat brutto är brutto gånger undanträngningskvoten (netto / "
                     "brutto) som scenariokörningens mikrosimulering mätte för program av ett slag (upplåtelseform, "
                     "rum, kommun): modellens skattning av nettot, inte ett netto mätt på marknaden; en rad av annat "
-                    "slag har inget. docs/explorer.md förklarar varje tal."),
+                    "slag har inget, inte heller en rad vars kvot har ett 95-procentsintervall som omfattar 0 "
+                    "(körningen säkerställde den inte). docs/explorer.md förklarar varje tal."),
 }
 
 #: the explorer's own style, scoped to its element (the report carries it too)

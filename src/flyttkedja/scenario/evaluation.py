@@ -23,9 +23,11 @@ data:
   the run that saved the model measured a displacement ratio,
   ``displacement_ratio`` and ``moves_adjusted_per_100_new`` = the line's gross
   × that ratio; per programme when every line has one. Lines of other kinds get
-  a warning and none. (The run's own net, ``moves_net_per_100_new``, is the
-  change in all moves of the market; this is the model's estimate of it for a
-  programme the market never ran, so the two have different names.)
+  a warning and none; so do lines whose ratio's 95% interval includes 0 (the
+  run did not resolve it: :func:`ratio_resolved`), which keep their ratio row.
+  (The run's own net, ``moves_net_per_100_new``, is the change in all moves of
+  the market; this is the model's estimate of it for a programme the market
+  never ran, so the two have different names.)
 - every figure has a 95% interval, computed without random draws
   (:func:`standard_errors`, docs/explorer.md "Intervals"): the delta method
   over the model's multinomial rows for the expected counts, combined with the
@@ -402,11 +404,22 @@ def displacement_by_kind(programmes, rows: list[dict]) -> list[dict]:
     return [out[k] for k in sorted(out)]
 
 
+def ratio_resolved(saved: dict) -> bool:
+    """Whether a saved displacement ratio's 95% interval excludes 0 (only then is gross × ratio an estimate
+    of net: with 0 inside, the run could not tell whether the programme adds moves to the market at all).
+
+    >>> ratio_resolved({"ratio": 3.5, "lower": -0.4, "upper": 7.4})
+    False
+    """
+    return saved["lower"] is not None and saved["upper"] is not None and (saved["lower"] > 0 or saved["upper"] < 0)
+
+
 def net_for_lines(model, prog, rows: list[dict], n: int) -> tuple[list[dict], list[str]]:
     """Displacement-adjusted gross rows (``moves_adjusted_per_100_new`` = gross × ratio) for the lines whose
-    kind has a displacement ratio in the model (
-    interval by the delta method: se² = (ratio·se_gross)² + (gross·se_ratio)²), per programme when
-    every line has one; and warnings for the lines that have none."""
+    kind has a displacement ratio in the model that is resolved (:func:`ratio_resolved`; interval by the
+    delta method: se² = (ratio·se_gross)² + (gross·se_ratio)²), per programme when every line has one;
+    and warnings for the lines that have none or whose ratio's interval includes 0 (their ratio row is
+    kept, the adjusted gross withheld)."""
     saved = model.meta.get("displacement")
     if saved is None:
         return [], ["the model carries no displacement ratios (it was not saved by a scenario run with a "
@@ -431,6 +444,12 @@ def net_for_lines(model, prog, rows: list[dict], n: int) -> tuple[list[dict], li
         line_id = str(i + 1)
         out.append(_row(prog.name, NET_METHOD, RATIO, None, d["ratio"], d["lower"], d["upper"], d["replications"],
                         line=line_id))
+        if not ratio_resolved(d):  # gross × a ratio that may be 0 or negative is no estimate of net
+            notes.append(f"programme {prog.name!r} line {i + 1}: the displacement ratio of its kind is not resolved "
+                         f"(its 95% interval includes 0 after {d['replications']} replications): its "
+                         "displacement-adjusted gross is not shown")
+            parts.append(None)
+            continue
         out.append(_row(prog.name, NET_METHOD, ADJUSTED, None, est, est - Z975 * se, est + Z975 * se, n, line=line_id))
         parts.append((line.count, est, se))
     if parts and all(p is not None for p in parts):
