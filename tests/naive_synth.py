@@ -203,43 +203,38 @@ def seeker_segments(tenure: int, rooms: int, broad: bool) -> list[int]:
 def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: dict, broad: bool):
     """Index of the winning seeker for a vacancy, or None.
 
-    ``seekers`` in list order, each with cell (where it looks: municipality *
-    5 + area type), seg, state (0 gone, 1 usable, 2 not today), kind, income,
-    muni, queue, index, key (stable), age and kids of the head's household.
-    Seekers of the dwelling's ``cell``; when ``broad``, then those of the
-    other area types of its municipality, nearest first, each taking it with
-    chance ``reach`` per step (a draw keyed to both keys). Examines at most
-    ``scan`` live entries and at most ``candidates`` compatible ones; the
-    highest score wins. The score noise is keyed to the seeker's and the
-    dwelling's stable keys; the dwelling's allocation rule (``alloc``: 0
-    open, 1 seniors, 2 young adults, 3 low income below ``ceiling``, 4
-    families) admits only eligible seekers.
+    ``seekers`` in list order, each with seg, state (0 gone, 1 usable, 2 not
+    today), kind, income, muni, queue, index, key (stable), age and kids of
+    the head's household. Examines at most ``scan`` live entries and at most
+    ``candidates`` compatible ones; the highest score wins. Draws are keyed to
+    the seeker's and the dwelling's stable keys; the dwelling's allocation
+    rule (``alloc``: 0 open, 1 seniors, 2 young adults, 3 low income below
+    ``ceiling``, 4 families) admits only eligible seekers.
     """
     months = (day - dwelling["vacday"]) / 30.0
     cut = max(par["floor"], 1.0 - par["cut"] * months)
     t = dwelling["tenure"]
     cls = (0 if dwelling["landlord"] == 0 else 1) if t == 0 else t + 1
     best, best_score, scanned, found = None, -1e300, 0, 0
-    muni, a0 = divmod(dwelling["cell"], 5)
-    cells = [(a0, 0)]  # (area type, steps away): own first; broad: the others of the municipality, nearest first
-    if broad:
-        cells += [(a, step) for step in range(1, 5) for a in (a0 - step, a0 + step) if 0 <= a < 5]
-    for (a, step), seg in ((c, g) for c in cells for g in seeker_segments(t, dwelling["rooms"], broad)):
-        for s in (x for x in seekers if x["seg"] == seg and x["cell"] == muni * 5 + a):
+    for seg in seeker_segments(t, dwelling["rooms"], broad):
+        for s in (x for x in seekers if x["seg"] == seg):
             if scanned >= par["scan"] or found >= par["candidates"]:
                 break
             if s["state"] == 0:
                 continue
             scanned += 1
-            if step and not u01x(key, s["key"], dwelling["key"], DR_AREA) < par["reach"] ** step:
-                continue
             if s["state"] != 1 or s["income"] * buying_power(par, s["kind"], t) < dwelling["cost"] * cut:
                 continue
             if not eligible(dwelling.get("alloc", 0), dwelling.get("ceiling", 0), s):
                 continue
+            if not in_reach(s, dwelling, key, par):
+                continue
+            cross = par["cross_new"] if s["kind"] >= 3 else par["cross"]
+            if s["muni"] != dwelling["muni"] and not u01x(key, s["key"], dwelling["key"], DR_CROSS) < cross:
+                continue
             found += 1
             score = (par["qw"][cls] * (day - s["queue"]) / 365.0
-                     + par["iw"][cls] * math.log(max(s["income"] * buying_power(par, s["kind"], t), 1000.0))
+                     + par["iw"][cls] * math.log(max(s["income"], 1000))
                      + par["bonus"][s["kind"]] + par["jitter"] * u01x(key, s["key"], dwelling["key"], DR_JITTER))
             if s["muni"] == dwelling["muni"]:
                 score += par["same_muni"]
@@ -258,30 +253,13 @@ def buying_power(par: dict, kind: int, tenure: int) -> float:
     return par.get("help", 1.0) if tenure != 0 and kind in (1, 2) else 1.0
 
 
-def target_cell(stock: list[tuple[int, int, int]], key: int, skey: int, kind: int, muni: int, atype: int,
-                tenure: int, par: dict) -> int:
-    """Where a seeker looks (municipality * 5 + area type); ``stock``: (municipality, area type, tenure) of the
-    initial dwellings, in their order (by municipality).
-
-    Its own ``muni``, or with chance ``cross`` (``cross_new`` for arrivals, kind 3, 4) the municipality of a
-    dwelling drawn from the whole stock; then the area type of a dwelling of its tenure drawn from that
-    municipality, kept with chance ``reach`` per step from ``atype`` (-1: any); 16 draws, then the first of
-    its tenure, then its own area type (0 for an arrival)."""
-    n0 = len(stock)
-    if u01x(key, skey, DR_CROSS, 0) < (par["cross_new"] if kind >= 3 else par["cross"]):
-        muni = stock[min(int(u01x(key, skey, DR_CROSS, 1) * n0), n0 - 1)][0]
-    rows = [i for i, x in enumerate(stock) if x[0] == muni]
-    first = None
-    for i in range(16 if rows else 0):
-        _, a, t = stock[rows[0] + int(u01x(key, skey, DR_AREA, 2 * i) * len(rows))]
-        if t != tenure:
-            continue
-        if atype < 0 or a == atype or u01x(key, skey, DR_AREA, 2 * i + 1) < par["reach"] ** abs(a - atype):
-            return muni * 5 + a
-        first = a if first is None else first
-    if first is not None:
-        return muni * 5 + first
-    return muni * 5 + (atype if atype >= 0 else (stock[rows[0]][1] if rows else 0))
+def in_reach(s: dict, dwelling: dict, key: int, par: dict) -> bool:
+    """Whether a seeker living in area type ``atype`` (-1: arriving from outside) looks at the dwelling's area
+    type: always its own, ``reach ** steps`` for one ``steps`` area types away (a draw keyed to both keys)."""
+    a, b = s.get("atype", -1), dwelling.get("atype", 0)
+    if a < 0 or a == b:
+        return True
+    return u01x(key, s["key"], dwelling["key"], DR_AREA) < par.get("reach", 1.0) ** abs(b - a)
 
 
 def eligible(alloc: int, ceiling: int, s: dict) -> bool:
@@ -350,13 +328,12 @@ def joined_moves(moves: list[dict]) -> list:
 def find_vacancy(vacancies: list[dict], seeker: dict, day: int, key: int, par: dict):
     """Index of the open vacancy a new seeker takes, or None.
 
-    ``vacancies`` in list order, each with cell (municipality * 5 + area
-    type), seg (tenure * 5 + rooms - 1), live (still open), cost, vacday,
-    alloc, ceiling and index; ``seeker`` with cell (where it looks), seg,
-    kind, income, age, kids. The first compatible live vacancy of the
-    seeker's cell in list order of its own segment, then of the segment with
-    one room more (not beyond 5 rooms); at most ``scan`` live entries are
-    examined in all.
+    ``vacancies`` in list order, each with seg (tenure * 5 + rooms - 1),
+    live (still open), cost, vacday, muni, key (stable), alloc, ceiling and
+    index; ``seeker`` with seg, kind, income, muni, key, age, kids. The first
+    compatible live vacancy in list order of the seeker's own segment, then of
+    the segment with one room more (not beyond 5 rooms); at most ``scan`` live
+    entries are examined in all.
     """
     t, r0 = divmod(seeker["seg"], 5)
     scanned = 0
@@ -364,7 +341,7 @@ def find_vacancy(vacancies: list[dict], seeker: dict, day: int, key: int, par: d
         if rooms > 5:
             break
         for v in vacancies:
-            if v["seg"] != t * 5 + rooms - 1 or v["cell"] != seeker["cell"] or not v["live"]:
+            if v["seg"] != t * 5 + rooms - 1 or not v["live"]:
                 continue
             if scanned >= par["scan"]:
                 return None
@@ -372,6 +349,11 @@ def find_vacancy(vacancies: list[dict], seeker: dict, day: int, key: int, par: d
             cut = max(par["floor"], 1.0 - par["cut"] * (day - v["vacday"]) / 30.0)
             if (seeker["income"] * buying_power(par, seeker["kind"], t) < v["cost"] * cut
                     or not eligible(v["alloc"], v["ceiling"], seeker)):
+                continue
+            if not in_reach(seeker, v, key, par):
+                continue
+            cross = par["cross_new"] if seeker["kind"] >= 3 else par["cross"]
+            if seeker["muni"] != v["muni"] and not u01x(key, seeker["key"], v["key"], DR_CROSS) < cross:
                 continue
             return v["index"]
     return None

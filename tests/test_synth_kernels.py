@@ -39,25 +39,16 @@ seeker = st.fixed_dictionaries({
     "seg": st.integers(0, 14), "state": st.sampled_from([0, 1, 1, 1, 2]), "kind": st.sampled_from([0, 0, 1, 3, 4]),
     "income": st.integers(50_000, 900_000), "muni": st.integers(0, 2), "queue": st.integers(-3000, 0),
     "key": st.integers(0, 2**62), "age": st.integers(18, 95), "kids": st.integers(0, 3),
-    "atype": st.integers(-1, 4), "couple": st.booleans(), "here": st.sampled_from([True, True, False]),
+    "atype": st.integers(-1, 4), "couple": st.booleans(),
 })
-N_LISTS = 15 * K.N_SEG  # three municipalities x five area types
-
-
-def other_cell(cell: int, key: int) -> int:
-    """A cell other than ``cell`` (of the 15 the tests use), chosen by ``key``: mostly another area type of the
-    same municipality (what a broad search reaches), else another municipality."""
-    if key % 3:
-        return cell // 5 * 5 + (cell % 5 + 1 + key % 4) % 5
-    return (cell + 5 + key % 10) % 15
 
 
 def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None):
     """A Market around the given arrays (the rest empty)."""
     empty = np.zeros((1, 1), np.int64)
     return K.Market(hh=hh, p=p, d=d, sk=sk, cnt=np.zeros(K.C_NCOL, np.int64), mv=empty, pe=empty,
-                    wd=np.zeros(1, np.int64), ve=np.zeros((1, 3), np.int64), vhead=np.full(N_LISTS, -1),
-                    vtail=np.full(N_LISTS, -1), shead=shead, stail=stail, vq=np.zeros(1, np.int64),
+                    wd=np.zeros(1, np.int64), ve=np.zeros((1, 3), np.int64), vhead=np.full(K.N_SEG, -1),
+                    vtail=np.full(K.N_SEG, -1), shead=shead, stail=stail, vq=np.zeros(1, np.int64),
                     pair=np.full((2, 1), -1), arr=arr if arr is not None else np.zeros((1, K.A_NCOL), np.int64),
                     ap=ap if ap is not None else np.zeros((1, K.AP_NCOL), np.int64), par=par,
                     cost=np.zeros((3, 5)), year=np.int64(year), key=np.uint64(key))
@@ -74,15 +65,12 @@ def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None):
 def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, muni, cost, age, scan,
                                              candidates, broad, key, dkey, alloc, ceiling, atype, new, reach,
                                              couple_new, help):
-    """The winner among the seekers of the vacancy's cell (broad: then its municipality's other area types,
-    nearest first), with draws keyed to stable keys, the allocation rule honoured and couples moving in
-    together preferring a new build's first letting."""
+    """The winner, with draws keyed to stable keys, the allocation rule honoured, seekers looking near their
+    own area type and couples moving in together preferring a new build's first letting."""
     day, year = 20_000, 2024
     n = len(seekers)
-    cell = muni * 5 + atype
     for i, s in enumerate(seekers):
         s["index"] = i
-        s["cell"] = cell if s["here"] else other_cell(cell, s["key"])
         if s["kind"] >= 3 and s["state"] == 2:
             s["state"] = 1  # arrivals have no household that could have moved today
         if s["kind"] >= 3:
@@ -104,8 +92,8 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
     p = np.zeros((n + 1, K.P_NCOL), np.int64)
     arr = np.zeros((n + 1, K.A_NCOL), np.int64)
     ap = np.zeros((4 * n + 1, K.AP_NCOL), np.int64)
-    shead = np.full(N_LISTS, -1, np.int64)
-    stail = np.full(N_LISTS, -1, np.int64)
+    shead = np.full(K.N_SEG, -1, np.int64)
+    stail = np.full(K.N_SEG, -1, np.int64)
     for i, s in enumerate(seekers):
         sk[i, K.S_KIND] = s["kind"]
         sk[i, K.S_HH] = i if s["kind"] == 0 else -1
@@ -116,7 +104,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         sk[i, K.S_EXPIRE] = day - 1 if s["state"] == 0 else day + 30
         sk[i, K.S_KEY] = s["key"]
         sk[i, K.S_PARTNER] = n + 1 + i if s["couple"] else -1
-        sk[i, K.S_ATYPE], sk[i, K.S_CELL] = s["atype"], s["cell"]
+        sk[i, K.S_ATYPE] = s["atype"]
         if s["couple"]:  # the partner: a single in its own dwelling, waiting for the same seeker
             b = n + 1 + i
             hh[b, K.H_ALIVE], hh[b, K.H_SEEKER], hh[b, K.H_SIZE], hh[b, K.H_CORE] = 1, i, 1, 1
@@ -137,7 +125,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         K.append_seeker(sk, shead, stail, i)
     reference = naive_synth.find_seeker(seekers, {
         "tenure": tenure, "rooms": rooms, "landlord": landlord, "muni": muni, "cost": cost,
-        "vacday": day - age, "key": dkey, "alloc": alloc, "ceiling": ceiling, "cell": cell, "new": new,
+        "vacday": day - age, "key": dkey, "alloc": alloc, "ceiling": ceiling, "atype": atype, "new": new,
     }, day, key, {
         "scan": scan, "candidates": candidates, "floor": par[K.PR_PRICE_FLOOR], "cut": par[K.PR_PRICE_CUT],
         "cross": par[K.PR_CROSS], "cross_new": par[K.PR_CROSS_NEW], "qw": par[K.PR_QW0:K.PR_QW0 + 4],
@@ -147,12 +135,12 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
     got = K.find_seeker(market(sk, hh, p, d, shead, stail, par, key, year, arr, ap), dw, day, broad)
     assert (None if got < 0 else got) == reference
     # unlinking dead entries keeps every live one, in order
-    for seg in range(N_LISTS):
+    for seg in range(K.N_SEG):
         chain, s = [], shead[seg]
         while s >= 0:
             chain.append(s)
             s = sk[s, K.S_NEXT]
-        live = [x["index"] for x in seekers if x["cell"] * K.N_SEG + x["seg"] == seg and x["state"] != 0]
+        live = [x["index"] for x in seekers if x["seg"] == seg and x["state"] != 0]
         assert [s for s in chain if s in set(live)] == live
         assert stail[seg] == (chain[-1] if chain else -1)
 
@@ -161,7 +149,7 @@ vacancy = st.fixed_dictionaries({
     "seg": st.integers(0, 14), "live": st.sampled_from([True, True, True, False]),
     "cost": st.integers(80_000, 700_000), "age": st.integers(0, 200), "muni": st.integers(0, 2),
     "key": st.integers(0, 2**62), "alloc": st.sampled_from([0, 0, 0, 1, 2, 3, 4]),
-    "ceiling": st.integers(50_000, 900_000), "atype": st.integers(0, 4), "here": st.sampled_from([True, True, False]),
+    "ceiling": st.integers(50_000, 900_000), "atype": st.integers(0, 4),
 })
 
 
@@ -169,31 +157,31 @@ vacancy = st.fixed_dictionaries({
 @given(vacancies=st.lists(vacancy, max_size=30), seg=st.integers(0, 14), kind=st.sampled_from([0, 1, 3, 4]),
        income=st.integers(50_000, 900_000), muni=st.integers(0, 2), skey=st.integers(0, 2**62),
        age=st.integers(18, 95), kids=st.integers(0, 3), key=st.integers(0, 2**63), scan=st.integers(1, 12),
-       atype=st.integers(0, 4), help=st.sampled_from([1.0, 2.0]))
+       atype=st.integers(0, 4), reach=st.sampled_from([1.0, 0.5, 0.1]), help=st.sampled_from([1.0, 2.0]))
 def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, muni, skey, age, kids, key, scan,
-                                                atype, help):
-    """A new seeker's pick: first compatible of its cell in list order, own size first, at most ``scan`` live
-    entries, rules honoured; unlinking stale entries keeps every live one, in order."""
+                                                atype, reach, help):
+    """A new seeker's pick: first compatible in list order, own size first, at most ``scan`` live entries, rules
+    honoured; unlinking stale entries keeps every live one, in order."""
     day, year = 20_000, 2024
     n = len(vacancies)
     d = np.zeros((n + 1, K.D_NCOL), np.int64)
     ve = np.zeros((n + 1, 3), np.int64)
-    vhead = np.full(N_LISTS, -1, np.int64)
-    vtail = np.full(N_LISTS, -1, np.int64)
+    vhead = np.full(K.N_SEG, -1, np.int64)
+    vtail = np.full(K.N_SEG, -1, np.int64)
     par = PAR.copy()
-    par[K.PR_SCAN], par[K.PR_START_HELP] = scan, help
-    cell = muni * 5 + atype  # where the seeker looks
+    par[K.PR_SCAN], par[K.PR_AREA_REACH], par[K.PR_START_HELP] = scan, reach, help
+    if kind >= 3:
+        atype = -1  # an arrival lives in no area of the region
     if kind == 1:
         kids = 0  # a young adult leaving home (person 0) moves in alone
     m0 = market(np.zeros((1, K.S_NCOL), np.int64), np.zeros((1, K.H_NCOL), np.int64),
-                np.zeros((1, K.P_NCOL), np.int64), d, np.full(N_LISTS, -1), np.full(N_LISTS, -1), par, key, year)
+                np.zeros((1, K.P_NCOL), np.int64), d, np.full(K.N_SEG, -1), np.full(K.N_SEG, -1), par, key, year)
     m0 = m0._replace(ve=ve, vhead=vhead, vtail=vtail)
     for i, v in enumerate(vacancies):
         v["index"], v["vacday"] = i, day - v["age"]
-        v["cell"] = cell if v["here"] else other_cell(cell, v["key"])
         d[i, [K.D_TENURE, K.D_ROOMS, K.D_MUNI, K.D_COST, K.D_VACDAY, K.D_KEY, K.D_ALLOC, K.D_CEILING,
-              K.D_ATYPE]] = (v["seg"] // 5, v["seg"] % 5 + 1, v["cell"] // 5, v["cost"], v["vacday"], v["key"],
-                             v["alloc"], v["ceiling"], v["cell"] % 5)
+              K.D_ATYPE]] = (v["seg"] // 5, v["seg"] % 5 + 1, v["muni"], v["cost"], v["vacday"], v["key"],
+                             v["alloc"], v["ceiling"], v["atype"])
         d[i, K.D_STATE] = K.DS_VAC
         K.append_vacancy(m0, i)
         if not v["live"]:  # taken since it was listed: a stale entry
@@ -201,7 +189,7 @@ def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, mu
     sk = np.zeros((1, K.S_NCOL), np.int64)
     sk[0, K.S_KIND], sk[0, K.S_INCOME], sk[0, K.S_MUNI], sk[0, K.S_KEY] = kind, income, muni, skey
     sk[0, K.S_TENURE], sk[0, K.S_ROOMS] = seg // 5, seg % 5 + 1
-    sk[0, K.S_ATYPE], sk[0, K.S_CELL] = (-1 if kind >= 3 else atype), cell
+    sk[0, K.S_ATYPE] = atype
     hh = np.zeros((1, K.H_NCOL), np.int64)
     hh[0, K.H_HEAD], hh[0, K.H_CORE], hh[0, K.H_SIZE] = 0, 1, 1 + kids
     p = np.zeros((1, K.P_NCOL), np.int64)
@@ -211,37 +199,21 @@ def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, mu
     ap = np.zeros((1 + kids, K.AP_NCOL), np.int64)
     ap[0, K.AP_BY], ap[0, K.AP_ROLE] = year - age, K.ROLE_CORE
     ap[1:, K.AP_ROLE] = K.ROLE_CHILD
-    got = K.find_vacancy(sk, hh, p, d, arr, ap, par, np.int64(year), ve, vhead, vtail, 0, day)
+    got = K.find_vacancy(sk, hh, p, d, arr, ap, par, np.uint64(key), np.int64(year), ve, vhead, vtail, 0, day)
     reference = naive_synth.find_vacancy(vacancies, {
-        "cell": cell, "seg": seg, "kind": kind, "income": income, "age": age, "kids": kids,
-    }, day, key, {"floor": par[K.PR_PRICE_FLOOR], "cut": par[K.PR_PRICE_CUT], "scan": scan, "help": help})
+        "seg": seg, "kind": kind, "income": income, "muni": muni, "key": skey, "age": age, "kids": kids,
+        "atype": atype,
+    }, day, key, {"floor": par[K.PR_PRICE_FLOOR], "cut": par[K.PR_PRICE_CUT], "cross": par[K.PR_CROSS],
+                  "cross_new": par[K.PR_CROSS_NEW], "scan": scan, "reach": reach, "help": help})
     assert (None if got < 0 else got) == reference
     # unlinking stale entries keeps every live one, in order
-    for sg in range(N_LISTS):
+    for sg in range(K.N_SEG):
         chain, e = [], vhead[sg]
         while e >= 0:
             chain.append(ve[e, 0])
             e = ve[e, 2]
-        live = [v["index"] for v in vacancies if v["cell"] * K.N_SEG + v["seg"] == sg and v["live"]]
+        live = [v["index"] for v in vacancies if v["seg"] == sg and v["live"]]
         assert [x for x in chain if x in set(live)] == live
-
-
-@settings(max_examples=150, deadline=None)
-@given(stock=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4), st.integers(0, 2)), min_size=1, max_size=30),
-       key=st.integers(0, 2**63), skey=st.integers(0, 2**62), kind=st.sampled_from([0, 1, 3, 4]),
-       muni=st.integers(0, 2), atype=st.integers(-1, 4), tenure=st.integers(0, 2),
-       cross=st.sampled_from([0.0, 0.35, 1.0]), reach=st.sampled_from([1.0, 0.2, 0.0]))
-def test_where_a_seeker_looks_matches_reference(stock, key, skey, kind, muni, atype, tenure, cross, reach):
-    """A seeker's cell: drawn from the initial stock (stored by municipality), keyed to the seeker's key."""
-    stock = sorted(stock, key=lambda x: x[0])
-    d = np.zeros((len(stock) + 2, K.D_NCOL), np.int64)  # two later rows: builds, never drawn from
-    d[:len(stock), [K.D_MUNI, K.D_ATYPE, K.D_TENURE]] = stock
-    d[len(stock):, K.D_MUNI] = 0
-    par = PAR.copy()
-    par[K.PR_CROSS], par[K.PR_CROSS_NEW], par[K.PR_AREA_REACH] = cross, 1.0 - cross, reach
-    got = K.target_cell(d, len(stock), par, np.uint64(key), skey, kind, muni, atype, tenure)
-    assert got == naive_synth.target_cell(stock, key, skey, kind, muni, atype, tenure,
-                                          {"cross": cross, "cross_new": 1.0 - cross, "reach": reach})
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,16 +1,13 @@
 """The housing market: seekers, vacancies, matching and the same-day chain (private numba kernels).
 
-A seeker decides once where it looks (:func:`target_cell`: a municipality and
-an area type, drawn like the stock there) and waits in that cell's list of
-its tenure and size. A new vacancy is offered to the seekers of its own cell
-(:func:`drain`), so the landlord compares real candidates; a new seeker looks
-through its cell's open vacancies (:func:`offer_seeker`). A winner's old
+A new vacancy is offered to the seekers of its segment (:func:`drain`); a new
+seeker looks through the open vacancies (:func:`offer_seeker`). A winner's old
 dwelling becomes a new vacancy the same day -- this is the vacancy chain.
 Every fill records which vacancy it took (the ground truth).
 
 Every random draw is keyed to stable identities (seeker key, dwelling key,
-day): where a seeker looks and its score noise for a dwelling are the same in
-every run where both exist.
+day): a seeker's chance to accept a dwelling in another municipality and its
+score noise for a dwelling are the same in every run where both exist.
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ from numba import njit, types
 
 from flyttkedja._random import normal, u01x
 from flyttkedja.synth._state import (
-    A_KIND, A_PEND, A_PSTART, A_QUEUE, D_ATYPE, DR_AREA, PR_AREA_REACH, PR_COUPLE_NEW, PR_START_HELP, S_ATYPE, S_CELL, C_D0, N_ATYPE, AL_FAMILIES, AL_LOW_INCOME, AL_SENIORS, AL_YOUNG, AP_ABROAD,
+    A_KIND, A_PEND, A_PSTART, A_QUEUE, D_ATYPE, DR_AREA, PR_AREA_REACH, PR_COUPLE_NEW, PR_START_HELP, S_ATYPE, AL_FAMILIES, AL_LOW_INCOME, AL_SENIORS, AL_YOUNG, AP_ABROAD,
     AP_BY, AP_KEY, AP_PERM, AP_ROLE, AP_SEX, A_KEY, A_MUNI, C_MV, C_SK, C_VE, C_WD, C_P, D_ALLOC, D_CEILING, D_COST,
     D_COMPLETED, D_DEMOLISH, D_DEMOLISHED, D_KEY, D_LANDLORD, D_MUNI, D_OCC, D_RETURN, D_ROOMS, D_SEQ, D_STATE, D_TENURE, D_VACDAY,
     D_VACROW, DR_CROSS, DR_INCOME, DR_JITTER, DR_TARGET, DR_WITHDRAW, DS_DEMOLISHED, DS_OCC, DS_VAC, DS_WITHDRAWN,
@@ -67,19 +64,13 @@ def seeker_segment(t, r, k, broad):
 
 
 @njit(inline="always", cache=True)
-def cell_of(d, dw):
-    """The cell (municipality x area type) of dwelling ``dw``."""
-    return d[dw, D_MUNI] * N_ATYPE + d[dw, D_ATYPE]
-
-
-@njit(inline="always", cache=True)
 def append_vacancy(m, dw):
     e = m.cnt[C_VE]
     m.cnt[C_VE] += 1
     m.ve[e, 0] = dw
     m.ve[e, 1] = m.d[dw, D_SEQ]
     m.ve[e, 2] = -1
-    seg = cell_of(m.d, dw) * N_SEG + segment(m.d[dw, D_TENURE], m.d[dw, D_ROOMS])
+    seg = segment(m.d[dw, D_TENURE], m.d[dw, D_ROOMS])
     if m.vtail[seg] < 0:
         m.vhead[seg] = e
     else:
@@ -89,7 +80,7 @@ def append_vacancy(m, dw):
 
 @njit(inline="always", cache=True)
 def append_seeker(sk, seg_head, seg_tail, s):
-    seg = sk[s, S_CELL] * N_SEG + segment(sk[s, S_TENURE], sk[s, S_ROOMS])
+    seg = segment(sk[s, S_TENURE], sk[s, S_ROOMS])
     sk[s, S_NEXT] = -1
     if seg_tail[seg] < 0:
         seg_head[seg] = s
@@ -178,66 +169,26 @@ def buying_power(par, kind, tenure):
 # metro run). They take the arrays they read one by one rather than the whole Market: a
 # Market argument is some 170 machine words that stay live across the loop.
 @njit(inline="always", cache=True)
-def compatible(sk, hh, p, d, arr, ap, par, year, s, dw, day):
-    """Whether seeker ``s`` can and may take ``dw`` today (the list already put it in the right place)."""
+def compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
+    """Whether seeker ``s`` can and would take ``dw`` today."""
     # asking rent/price falls the longer a dwelling stands empty, down to a floor
     months = (day - d[dw, D_VACDAY]) / 30.0
     cut = max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
     if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < d[dw, D_COST] * cut:
         return False
-    return d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)
-
-
-@njit(inline="always", cache=True)
-def muni_rows(d, n0, muni):
-    """Rows [lo, hi) of the initial stock in municipality ``muni`` (the stock is stored by municipality)."""
-    a, b = 0, n0
-    while a < b:
-        mid = (a + b) // 2
-        if d[mid, D_MUNI] < muni:
-            a = mid + 1
-        else:
-            b = mid
-    lo, b = a, n0
-    while a < b:
-        mid = (a + b) // 2
-        if d[mid, D_MUNI] <= muni:
-            a = mid + 1
-        else:
-            b = mid
-    return lo, a
-
-
-@njit(cache=True)
-def target_cell(d, n0, par, key, skey, kind, muni, atype, tenure):
-    """Where a seeker looks: its cell, municipality * N_ATYPE + area type.
-
-    Its own municipality, or with chance ``market.cross_municipality``
-    (``..._newcomer`` for arrivals) the municipality of a dwelling drawn from
-    the whole initial stock. Then the area type of a dwelling of its tenure
-    drawn from that municipality's initial stock, kept with chance
-    ``market.area_reach`` per area-type step from where the seeker lives now
-    (arrivals keep any); up to 16 draws, then the first one of its tenure.
-    Drawing from the initial stock (never from later builds) keeps the draws
-    the same in every run of a seed, with or without a programme.
-    """
-    cross = par[PR_CROSS_NEW] if kind >= SK_INMIG else par[PR_CROSS]
-    if u01x(key, skey, DR_CROSS, 0) < cross:
-        muni = d[min(np.int64(u01x(key, skey, DR_CROSS, 1) * n0), n0 - 1), D_MUNI]
-    lo, hi = muni_rows(d, n0, muni)
-    first = -1
-    for i in range(16):
-        j = lo + np.int64(u01x(key, skey, DR_AREA, 2 * i) * (hi - lo))
-        if j >= hi or d[j, D_TENURE] != tenure:
-            continue
-        a = d[j, D_ATYPE]
-        if atype < 0 or a == atype or u01x(key, skey, DR_AREA, 2 * i + 1) < par[PR_AREA_REACH] ** abs(a - atype):
-            return muni * N_ATYPE + a
-        if first < 0:
-            first = a
-    if first >= 0:
-        return muni * N_ATYPE + first
-    return muni * N_ATYPE + (atype if atype >= 0 else (d[lo, D_ATYPE] if hi > lo else 0))
+    if d[dw, D_ALLOC] != 0 and not eligible(sk, hh, p, d, arr, ap, year, s, dw):
+        return False
+    # people look in areas like their own: each area-type step away halves-or-so the chance
+    # (market.area_reach per step); arrivals from outside the region look anywhere
+    a = sk[s, S_ATYPE]
+    if a >= 0 and a != d[dw, D_ATYPE]:
+        steps = abs(d[dw, D_ATYPE] - a)
+        if u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_AREA) >= par[PR_AREA_REACH] ** steps:
+            return False
+    if sk[s, S_MUNI] == d[dw, D_MUNI]:
+        return True
+    cross = par[PR_CROSS_NEW] if sk[s, S_KIND] >= SK_INMIG else par[PR_CROSS]
+    return u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_CROSS) < cross
 
 
 @njit(inline="always", cache=True)
@@ -245,9 +196,7 @@ def score(sk, d, par, key, s, dw, day):
     t = d[dw, D_TENURE]
     c = (0 if d[dw, D_LANDLORD] == 0 else 1) if t == T_RENTAL else t + 1
     q = (day - sk[s, S_QUEUE]) / 365.0
-    # what a seeker can offer: its income, with a starter's help when it buys (the highest bid wins)
-    offer = sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], t)
-    sc = par[PR_QW0 + c] * q + par[PR_IW0 + c] * np.log(max(offer, 1000.0))
+    sc = par[PR_QW0 + c] * q + par[PR_IW0 + c] * np.log(max(sk[s, S_INCOME], 1000))
     sc += par[PR_BONUS0 + sk[s, S_KIND]] + par[PR_JITTER] * u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_JITTER)
     if sk[s, S_MUNI] == d[dw, D_MUNI]:
         sc += par[PR_SAME_MUNI]
@@ -273,64 +222,49 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, 
     want = np.int64(par[PR_CAND])
     t = d[dw, D_TENURE]
     r = d[dw, D_ROOMS]
-    muni = d[dw, D_MUNI]
-    a0 = d[dw, D_ATYPE]
-    # the own cell; a vacancy standing empty a while (broad) also tries the other area types of its
-    # municipality, nearest first, where a seeker takes it with chance market.area_reach per step
-    n_cells = 2 * N_ATYPE - 1 if broad else 1
-    for c in range(n_cells):
-        step = (c + 1) // 2
-        a = a0 - step if c % 2 == 1 else a0 + step
-        if a < 0 or a >= N_ATYPE:
+    for k in range(5):
+        seg = seeker_segment(t, r, k, broad)
+        if seg < 0:
             continue
-        reach = par[PR_AREA_REACH] ** step
-        base = (muni * N_ATYPE + a) * N_SEG
-        for k in range(5):
-            seg = seeker_segment(t, r, k, broad)
-            if seg < 0:
-                continue
-            seg += base
-            prev = -1
-            s = seg_head[seg]
-            while s >= 0 and scanned < limit and found < want:
-                nxt = sk[s, S_NEXT]
-                v = seeker_valid(sk, hh, p, s, day)
-                if v == 0:
-                    sk[s, S_ACTIVE] = 0
-                    if prev < 0:
-                        seg_head[seg] = nxt
-                    else:
-                        sk[prev, S_NEXT] = nxt
-                    if seg_tail[seg] == s:
-                        seg_tail[seg] = prev
-                    s = nxt
-                    continue
-                scanned += 1
-                if (v == 1 and (step == 0 or u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_AREA) < reach)
-                        and compatible(sk, hh, p, d, arr, ap, par, year, s, dw, day)):
-                    found += 1
-                    sc = score(sk, d, par, key, s, dw, day)
-                    if sc > best_score:
-                        best_score = sc
-                        best = s
-                prev = s
+        prev = -1
+        s = seg_head[seg]
+        while s >= 0 and scanned < limit and found < want:
+            nxt = sk[s, S_NEXT]
+            v = seeker_valid(sk, hh, p, s, day)
+            if v == 0:
+                sk[s, S_ACTIVE] = 0
+                if prev < 0:
+                    seg_head[seg] = nxt
+                else:
+                    sk[prev, S_NEXT] = nxt
+                if seg_tail[seg] == s:
+                    seg_tail[seg] = prev
                 s = nxt
+                continue
+            scanned += 1
+            if v == 1 and compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
+                found += 1
+                sc = score(sk, d, par, key, s, dw, day)
+                if sc > best_score:
+                    best_score = sc
+                    best = s
+            prev = s
+            s = nxt
     return best
 
 
 @njit(cache=True)
-def find_vacancy(sk, hh, p, d, arr, ap, par, year, ve, vhead, vtail, s, day):
-    """Oldest compatible open vacancy of seeker ``s``'s cell (or -1); unlinks stale entries."""
+def find_vacancy(sk, hh, p, d, arr, ap, par, key, year, ve, vhead, vtail, s, day):
+    """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries."""
     scanned = 0
     limit = np.int64(par[PR_SCAN])
     t = sk[s, S_TENURE]
     r = sk[s, S_ROOMS]
-    base = sk[s, S_CELL] * N_SEG
     for k in range(2):
         rr = r + k
         if rr > N_ROOMS:
             break
-        seg = base + segment(t, rr)
+        seg = segment(t, rr)
         prev = -1
         e = vhead[seg]
         while e >= 0 and scanned < limit:
@@ -346,7 +280,7 @@ def find_vacancy(sk, hh, p, d, arr, ap, par, year, ve, vhead, vtail, s, day):
                 e = nxt
                 continue
             scanned += 1
-            if compatible(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+            if compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
                 return dw
             prev = e
             e = nxt
@@ -444,7 +378,6 @@ def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenu
     sk[s, S_KEY] = skey
     sk[s, S_PARTNER] = -1
     sk[s, S_ATYPE] = m.d[m.hh[h, H_DW], D_ATYPE] if h >= 0 else -1
-    sk[s, S_CELL] = target_cell(m.d, m.cnt[C_D0], m.par, m.key, skey, kind, muni, sk[s, S_ATYPE], t)
     return s
 
 
@@ -621,7 +554,8 @@ def take(m, s, dw, day):
 def offer_seeker(m, s, day):
     """A new seeker looks through the open vacancies; joins its segment's list if none fits."""
     if seeker_valid(m.sk, m.hh, m.p, s, day) == 1:
-        dw = find_vacancy(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.year, m.ve, m.vhead, m.vtail, s, day)
+        dw = find_vacancy(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.ve, m.vhead, m.vtail,
+                          s, day)
         if dw >= 0:
             take(m, s, dw, day)
             return
@@ -632,7 +566,7 @@ def offer_seeker(m, s, day):
 def sweep(m, day):
     """Weekly: vacancies empty for 30 days or more are offered to a wider circle of seekers."""
     d, ve = m.d, m.ve
-    for seg in range(m.vhead.shape[0]):
+    for seg in range(N_SEG):
         e = m.vhead[seg]
         while e >= 0:
             nxt = ve[e, 2]

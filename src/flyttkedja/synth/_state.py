@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit, types
 
 from flyttkedja._random import hash3
-from flyttkedja.schema import AREA_TYPES, DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
+from flyttkedja.schema import DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
 
 # ------------------------------------------------------------------ columns
 # households
@@ -46,10 +46,9 @@ AL_OPEN, AL_SENIORS, AL_YOUNG, AL_LOW_INCOME, AL_FAMILIES = range(5)
 PROGRAMME_KEY = 1 << 40  # D_KEY of a programme's dwellings: PROGRAMME_KEY + their number
 # seekers
 (S_KIND, S_HH, S_PERSON, S_TENURE, S_ROOMS, S_INCOME, S_MUNI, S_START, S_EXPIRE, S_QUEUE, S_ACTIVE,
- S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE, S_CELL) = range(17)
-S_NCOL = 17  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
+ S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE) = range(16)
+S_NCOL = 16  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
 # S_ATYPE: area type of the dwelling the seeker lives in now (-1: arriving from outside the region)
-# S_CELL: where the seeker looks, municipality * N_ATYPE + area type (its list; _market.target_cell)
 SK_INTERNAL, SK_LEAVE, SK_SPLIT, SK_INMIG, SK_IMMIG = 0, 1, 2, 3, 4
 # arrivals (prospective in-migrant / immigrant households)
 A_DAY, A_KIND, A_MUNI, A_PSTART, A_PEND, A_QUEUE, A_KEY = 0, 1, 2, 3, 4, 5, 6
@@ -66,8 +65,8 @@ SRC_NEW_BUILD, SRC_NONE = -1, -2  # M_SRC when the vacancy was a completion / ha
 E_PERSON, E_DAY, E_KIND, E_FROM, E_TO, E_ROW = 0, 1, 2, 3, 4, 5
 E_NCOL = 6  # E_ROW: the household move row the event belongs to (-1: none), not published
 # counters (cnt)
-C_HH, C_P, C_D, C_SK, C_ROW0, C_MV, C_PE, C_WD, C_VE, C_D0 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
-C_NCOL = 10  # C_D0: dwellings of the initial stock (rows 0..C_D0-1, stored by municipality)
+C_HH, C_P, C_D, C_SK, C_ROW0, C_MV, C_PE, C_WD, C_VE = 0, 1, 2, 3, 4, 5, 6, 7, 8
+C_NCOL = 9
 # codes from flyttkedja.schema
 O_DWELLING, O_NEW_HOUSEHOLD, O_IN_MIGRANT, O_IMMIGRANT = (ORIGINS.index(x) for x in (
     "dwelling", "new_household", "in_migrant", "immigrant"))
@@ -81,11 +80,7 @@ T_RENTAL, T_COOP, T_OWNER = (TENURES.index(x) for x in ("rental", "cooperative",
 HT_SINGLE, HT_COUPLE, HT_SINGLE_PARENT, HT_COUPLE_KIDS = (HOUSEHOLD_TYPES.index(x) for x in (
     "single", "couple", "single_parent", "couple_with_children"))
 N_ROOMS = 5
-N_SEG = len(TENURES) * N_ROOMS  # segments of one cell: tenure x rooms
-N_ATYPE = len(AREA_TYPES)
-# Seekers and vacancies wait in lists by cell (municipality x area type) and segment: list
-# cell * N_SEG + segment. A vacancy looks only among the seekers of its own cell, so every
-# entry it walks is in the right place (docs/synthetic.md, "Who gets a vacancy").
+N_SEG = len(TENURES) * N_ROOMS  # seeker / vacancy segments: tenure x rooms
 
 # ------------------------------------------------------------------ identities
 # Stable keys: ident(kind, a, b) for the kinds below (never change their numbers).

@@ -227,15 +227,11 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
     btype, floor, building = [region.building_type], [region.floor_area], [region.building_id]
     cnt = np.zeros(K.C_NCOL, np.int64)
     cnt[K.C_HH], cnt[K.C_P], cnt[K.C_D] = len(hh), len(p), len(d)
-    cnt[K.C_D0] = len(d)  # seekers draw where they look from the initial stock (_market.target_cell)
-    if np.any(np.diff(d[:, K.D_MUNI]) < 0):
-        raise AssertionError("initial stock not stored by municipality")
     sk = np.zeros((1024, K.S_NCOL), np.int64)
     wd = np.zeros(1024, np.int64)
     par = kernel_params(cfg)
     cost = (cfg.by_tenure("market", "required_income")).astype(np.float64)
     n_muni = len(cfg.section("municipality"))
-    n_lists = n_muni * K.N_ATYPE * K.N_SEG  # one seeker and one vacancy list per cell and segment
     snapshots = [_snapshot(hh, p, cnt[K.C_P], first - 1)]
     moves, events = [], []
     next_building = int(building[0].max()) + 1
@@ -290,8 +286,8 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
             hh=hh, p=p, d=d, sk=sk, cnt=cnt, mv=np.empty((bound, K.M_NCOL), np.int64),
             pe=np.empty((bound * max_size + n_ev + 16, K.E_NCOL), np.int64), wd=wd,
             ve=np.empty((int(cnt[K.C_D]) + bound + 16, 3), np.int64),
-            vhead=np.empty(n_lists, np.int64), vtail=np.empty(n_lists, np.int64),
-            shead=np.empty(n_lists, np.int64), stail=np.empty(n_lists, np.int64),
+            vhead=np.empty(K.N_SEG, np.int64), vtail=np.empty(K.N_SEG, np.int64),
+            shead=np.empty(K.N_SEG, np.int64), stail=np.empty(K.N_SEG, np.int64),
             vq=np.empty(d.shape[0] + 1, np.int64), pair=np.empty((2, n_muni), np.int64), arr=arr, ap=ap,
             par=par, cost=cost, year=np.int64(year), key=_year_key(seed, 1000 + yi))
         K.simulate_year(m, ev, nb, day0, ndays)
