@@ -337,6 +337,49 @@ def _by_day(day, start, end, in_place):
 
 
 @njit(cache=True, parallel=True)
+def _dwellings_by_day(completed, demolished, start, end, n_chunks):
+    """:func:`_by_day` of the completions and of the demolitions (dwellings in index order
+    within a day) in one parallel pass over the dwellings: fixed chunks count per day, a
+    scan in (day, chunk) order, then each chunk scatters its own; the result equals the
+    sequential sort. Returns ``(comp_start, comp_dw, demo_start, demo_dw)``."""
+    n = completed.shape[0]
+    n_days = end - start + 1
+    size = (n + n_chunks - 1) // n_chunks
+    counts = np.zeros((2, n_chunks, n_days), np.int64)
+    for c in prange(n_chunks):
+        for d in range(c * size, min(n, (c + 1) * size)):
+            t = completed[d]
+            if start <= t <= end:
+                counts[0, c, t - start] += 1
+            t = demolished[d]
+            if start <= t <= end:
+                counts[1, c, t - start] += 1
+    day_start = np.empty((2, n_days + 1), np.int64)
+    for k in range(2):
+        total = 0
+        for t in range(n_days):
+            day_start[k, t] = total
+            for c in range(n_chunks):
+                m = counts[k, c, t]
+                counts[k, c, t] = total
+                total += m
+        day_start[k, n_days] = total
+    comp_dw = np.empty(day_start[0, n_days], np.int32)
+    demo_dw = np.empty(day_start[1, n_days], np.int32)
+    for c in prange(n_chunks):
+        for d in range(c * size, min(n, (c + 1) * size)):
+            t = completed[d]
+            if start <= t <= end:
+                comp_dw[counts[0, c, t - start]] = d
+                counts[0, c, t - start] += 1
+            t = demolished[d]
+            if start <= t <= end:
+                demo_dw[counts[1, c, t - start]] = d
+                counts[1, c, t - start] += 1
+    return day_start[0], comp_dw, day_start[1], demo_dw
+
+
+@njit(cache=True, parallel=True)
 def _end_codes(step, mv_from, mv_vacates, mv_origin):
     """Write into ``step`` the step of every move as if its own vacancy (if any) went unfilled."""
     for m in prange(mv_from.shape[0]):
@@ -384,36 +427,52 @@ def _spans(day_start, n_spans):
 
 
 @njit(cache=True)
-def _touch(slot, w, d, first):
-    """Record the first event at d in this span, when it is the first (``w``: slots per
-    dwelling; the first span, which starts with nothing pending, keeps only the pending one)."""
-    if slot[w * d] == UNTOUCHED:
-        slot[w * d + 1] = first
-        slot[w * d] = -1
+def _touch(slot, f, d, first):
+    """Record the first event at d in this span, when it is the first (at ``slot[f + d]``;
+    the first span, which starts with nothing pending, keeps only the pending one)."""
+    if slot[d] == UNTOUCHED:
+        slot[f + d] = first
+        slot[d] = -1
 
 
 @njit(cache=True)
-def _leave(slot, w, d, ref):
+def _leave(slot, f, d, ref):
     """A completion or vacating departure at d (``ref``) becomes d's pending vacancy.
     Returns True when it replaces a vacancy still pending (an inconsistent vacancy)."""
-    _touch(slot, w, d, FIRST_LEAVES)
-    replaced = slot[w * d] >= 0
-    slot[w * d] = ref
+    _touch(slot, f, d, FIRST_LEAVES)
+    replaced = slot[d] >= 0
+    slot[d] = ref
     return replaced
 
 
 @njit(cache=True, inline="always")  # as a call (not inlined) the successor pass ran 40% slower
-def _prefetch_ahead(slot, w, dwelling, rows, dense, i, hi):
+def _prefetch_ahead(slot, dwelling, rows, dense, i, hi):
     """Prefetch the state of the dwelling of the row AHEAD rows after position i of the day."""
     if i + AHEAD < hi:
         q = dwelling[i + AHEAD if dense else rows[i + AHEAD]]
         if q >= 0:
-            prefetch(slot, w * q)
+            prefetch(slot, q)
+
+
+@njit(cache=True, inline="always")
+def _prefetch_vacancy(slot, rows, dense, i, hi, mv_to, n_moves, mv_date, step):
+    """Two-level prefetch for the filling arrivals: the state of the dwelling of the row
+    2 AHEAD rows after position i (:func:`_prefetch_ahead`), and, for the row AHEAD rows
+    after i (whose state that prefetch brought in AHEAD rows ago), the date and step of the
+    vacancy pending there: the random reads the arrival will make (``mv_date[p]``, ``step[p]``)."""
+    _prefetch_ahead(slot, mv_to, rows, dense, i + AHEAD, hi)
+    if i + AHEAD < hi:
+        q = mv_to[i + AHEAD if dense else rows[i + AHEAD]]
+        if q >= 0:
+            p = slot[q]
+            if 0 <= p < n_moves:
+                prefetch(mv_date, p)
+                prefetch(step, p)
 
 
 @njit(cache=True, parallel=True)
 def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin, dw_completed, dw_demolished,
-                       start, end, max_gap, step, comp_first, first_span, state):
+                       start, end, max_gap, day_start, rows, dense, step, comp_first, first_span, state):
     """Rule items 1-3 and 5 in one pass over the events in time order, no event index.
 
     Days are visited in order; inside a day, first the completions and the
@@ -423,7 +482,8 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     event has not come, n_moves + d for its completion, or -1), decides each
     vacancy when the next event at d comes. Input in date order (the usual
     case) is read in place; otherwise rows are first put in day order by a
-    stable counting sort.
+    stable counting sort (``day_start, rows, dense``: :func:`_by_day` of the
+    moves' dates, shared with :func:`fillings`).
 
     In parallel over ``state.shape[0] + 1`` spans of days (about equal numbers of
     moves), one per thread, each with its own states: a span decides the
@@ -440,8 +500,8 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
 
     Fills the caller's ``step`` (one int32 per move), ``comp_first`` (one int32
     per dwelling), ``first_span`` (the first span's state: one pending vacancy
-    per dwelling, as nothing comes before it) and ``state`` (the later spans: 2
-    per dwelling, pending vacancy and first event), all allocated by the caller
+    per dwelling, as nothing comes before it) and ``state`` (the later spans: a
+    pending vacancy per dwelling, then a first event per dwelling), all allocated by the caller
     in huge pages (numba's own allocations are not, and their first-touch page
     faults cost as much as the pass; on this project's VM fresh memory costs
     about 3 ms per MB, so the state is kept small). Returns ``(inconsistent,
@@ -450,9 +510,8 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     n_spans = state.shape[0] + 1
     n_dw = dw_completed.shape[0]
     n_moves = mv_date.shape[0]
-    day_start, rows, dense = _by_day(mv_date, start, end, True)
-    comp_start, comp_dw, _ = _by_day(dw_completed, start, end, False)
-    demo_start, demo_dw, _ = _by_day(dw_demolished, start, end, False)
+    comp_start, comp_dw, demo_start, demo_dw = _dwellings_by_day(dw_completed, dw_demolished, start, end,
+                                                                 2 * n_spans)
     _end_codes(step, mv_from, mv_vacates, mv_origin)
     for d in prange(n_dw):
         comp_first[d] = -UNFILLED - 1
@@ -460,41 +519,42 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     inconsistent = np.zeros(n_spans + 1, np.int64)
     orphan = np.zeros(n_spans + 1, np.int64)
     for c in prange(n_spans):
-        # dwelling d: slot[w d] its pending vacancy, slot[w d + 1] its first event in the span
-        w = 1 if c == 0 else 2
+        # dwelling d: slot[d] its pending vacancy, slot[f + d] its first event in the span (a
+        # separate half: the pending half alone is read by every event and stays smaller in cache)
+        f = 0 if c == 0 else n_dw
         slot = first_span if c == 0 else state[c - 1]
         for d in range(n_dw):
-            slot[w * d] = UNTOUCHED if c > 0 else -1  # nothing comes before the first span
+            slot[d] = UNTOUCHED if c > 0 else -1  # nothing comes before the first span
         n_inc = 0
         n_orph = 0
         for t in range(bounds[c], bounds[c + 1]):
             for i in range(comp_start[t], comp_start[t + 1]):  # completions
                 d = comp_dw[i]
-                n_inc += _leave(slot, w, d, n_moves + d)
+                n_inc += _leave(slot, f, d, n_moves + d)
             lo, hi = day_start[t], day_start[t + 1]
             for i in range(lo, hi):  # vacating departures
-                _prefetch_ahead(slot, w, mv_from, rows, dense, i, hi)
+                _prefetch_ahead(slot, mv_from, rows, dense, i, hi)
                 r = i if dense else rows[i]
                 d = mv_from[r]
                 if d >= 0 and mv_vacates[r]:
-                    n_inc += _leave(slot, w, d, r)
+                    n_inc += _leave(slot, f, d, r)
             for i in range(lo, hi):  # filling arrivals (rule item 3)
-                _prefetch_ahead(slot, w, mv_to, rows, dense, i, hi)
+                _prefetch_vacancy(slot, rows, dense, i, hi, mv_to, n_moves, mv_date, step)
                 r = i if dense else rows[i]
                 d = mv_to[r]
                 if d >= 0 and mv_fills[r]:
-                    p = slot[w * d]
-                    slot[w * d] = -1
+                    p = slot[d]
+                    slot[d] = -1
                     if p == UNTOUCHED:
-                        slot[w * d + 1] = r  # decided when the spans are joined
+                        slot[f + d] = r  # decided when the spans are joined
                     elif p >= 0 and t + start - _vacancy_day(p, n_moves, mv_date, dw_completed) <= max_gap:
                         _settle(p, r, n_moves, step, comp_first)
                     else:
                         n_orph += 1  # filled nothing (or came after the gap: that vacancy stays unfilled)
             for i in range(demo_start[t], demo_start[t + 1]):  # demolitions: unfilled
                 d = demo_dw[i]
-                _touch(slot, w, d, FIRST_DEMOLISHED)
-                slot[w * d] = -1
+                _touch(slot, f, d, FIRST_DEMOLISHED)
+                slot[d] = -1
         inconsistent[c] = n_inc
         orphan[c] = n_orph
     n_inc = 0
@@ -502,10 +562,10 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
     for d in prange(n_dw):  # join the spans: what became of the vacancy pending at d when a span began
         v = first_span[d]  # pending at the end of the first span
         for c in range(n_spans - 1):
-            p = state[c, 2 * d]
+            p = state[c, d]
             if p == UNTOUCHED:
                 continue  # no event at d in span c + 1: v stays pending
-            first = state[c, 2 * d + 1]
+            first = state[c, n_dw + d]
             if first >= 0:  # an arrival
                 if v >= 0 and mv_date[first] - _vacancy_day(v, n_moves, mv_date, dw_completed) <= max_gap:
                     _settle(v, first, n_moves, step, comp_first)
@@ -807,9 +867,10 @@ def household_conflicts(start, rows, day, mv_from, mv_to):
 def household_conflicts_in_order(household, lo, last, day, mv_from, mv_to, twice, elsewhere):
     """:func:`household_conflicts` in one pass for tables in date order (the usual case):
     each household's previous move is the last one seen, kept as (date, to) per household
-    id (compact ids, range ``span`` from ``lo``), so no sort and no second gather. Marks
-    ``twice``/``elsewhere`` (bool) and returns True; returns False as soon as a date goes
-    backwards (the caller then sorts). ``last`` (one int64 per household id of the range,
+    id (compact ids, range ``span`` from ``lo``), so no sort and no second gather. Sets row
+    r's bit in the bitmaps ``twice``/``elsewhere`` (uint8, LSB first, zeroed by the caller:
+    the register rules' boolean columns, no packing pass) and returns True; returns False
+    as soon as a date goes backwards (the caller then sorts). ``last`` (one int64 per household id of the range,
     the caller's huge-page scratch: it is read at random) is overwritten."""
     NONE = np.int64(-1)
     last[:] = NONE  # (day << 32) | (to + 1): to is -1 (none) or a dense index
@@ -828,9 +889,9 @@ def household_conflicts_in_order(household, lo, last, day, mv_from, mv_to, twice
             last_day = packed >> 32
             last_to = (packed & 0xFFFFFFFF) - 1
             if last_day == d:
-                twice[r] = True
+                twice[r >> 3] |= np.uint8(1 << (r & 7))
             elif last_to >= 0 and mv_from[r] >= 0 and mv_from[r] != last_to:
-                elsewhere[r] = True
+                elsewhere[r >> 3] |= np.uint8(1 << (r & 7))
         last[h] = (d << 32) | (np.int64(mv_to[r]) + 1 if mv_to[r] >= 0 else 0)
     return True
 
@@ -954,19 +1015,18 @@ def _filler_bits(step, comp_first):
 
 
 @njit(cache=True, parallel=True)
-def fillings(step, comp_first, mv_date, mv_to, start, end, n_chunks, sib):
+def fillings(step, comp_first, day_start, rows, dense, mv_to, n_chunks, sib):
     """The members of every filling (tree convention), in linear time, into ``sib``
     (zero-filled by the caller). Returns the number of joiners.
 
     A bitmap of fillers (one streaming pass over ``step``), then the window's days
-    (rows in place when the table is in date order, else the stable counting sort of
-    :func:`_by_day`), in parallel over ``n_chunks`` runs of days: a filling lies
+    (``day_start, rows, dense``: :func:`_by_day` of the moves' dates, rows in place when
+    the table is in date order), in parallel over ``n_chunks`` runs of days: a filling lies
     within one day, so days are independent (:func:`_day_fillings`). Each sib slot
     is written from the day of its move only: the result does not depend on the
     number of threads.
     """
     bits = _filler_bits(step, comp_first)
-    day_start, rows, dense = _by_day(mv_date, start, end, True)
     n_days = day_start.shape[0] - 1
     size = (n_days + n_chunks - 1) // n_chunks
     joins = np.zeros(n_chunks, np.int64)

@@ -225,7 +225,7 @@ def _derived(mv_from, mv_to, from_completed, to_completed, twice, elsewhere) -> 
     from the dense dwelling index (the tracer's own lookups, no joins)."""
     return {"_from_known": _flags(mv_from, -1), "_to_known": _flags(mv_to, -1),
             "_from_completed": _date_column(from_completed), "_to_completed": _date_column(to_completed),
-            "_twice": _flags(twice.view(np.int8), 1), "_elsewhere": _flags(elsewhere.view(np.int8), 1)}
+            "_twice": twice, "_elsewhere": elsewhere}
 
 
 def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
@@ -240,25 +240,27 @@ def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.astype(np.int32), len(unique)
 
 
-def household_conflicts(household, day, mv_from, mv_to) -> tuple[np.ndarray, np.ndarray]:
+def household_conflicts(household, day, mv_from, mv_to) -> tuple[pa.Array, pa.Array]:
     """Per move, whether it conflicts with the earlier move of its household: on the same date
-    (``twice``), or leaving a dwelling other than the one that move entered (``elsewhere``).
+    (``twice``), or leaving a dwelling other than the one that move entered (``elsewhere``),
+    as Arrow boolean columns (the register rules read them as they are).
 
-    Tables in date order with compact household ids take one pass
-    (:func:`~flyttkedja.core._kernels.household_conflicts_in_order`); others are grouped by
-    household with a counting sort first."""
+    Tables in date order with compact household ids take one pass that writes the two
+    bitmaps (:func:`~flyttkedja.core._kernels.household_conflicts_in_order`); others are
+    grouped by household with a counting sort first."""
     n = len(household)
-    twice, elsewhere = scratch(n, np.bool_, zero=True), scratch(n, np.bool_, zero=True)
-    if n < 2:
-        return twice, elsewhere
-    lo, hi = int(household.min()), int(household.max())
-    if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20) and K.household_conflicts_in_order(
-            household, np.int64(lo), scratch(hi - lo + 1, np.int64), day, mv_from, mv_to, twice, elsewhere):
-        return twice, elsewhere
-    dense, k = _dense_households(household)
-    start, rows = K.household_order(dense, k, day)
-    earlier_same_day, earlier_elsewhere = K.household_conflicts(start, rows, day, mv_from, mv_to)
-    return earlier_same_day >= 0, earlier_elsewhere >= 0
+    if n >= 2:
+        lo, hi = int(household.min()), int(household.max())
+        if hi - lo + 1 <= _LOOKUP_SPAN * n + (1 << 20):
+            twice, elsewhere = (scratch((n + 7) // 8, np.uint8, zero=True) for _ in range(2))
+            if K.household_conflicts_in_order(household, np.int64(lo), scratch(hi - lo + 1, np.int64), day,
+                                              mv_from, mv_to, twice, elsewhere):
+                return tuple(pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(b)]) for b in (twice, elsewhere))
+        dense, k = _dense_households(household)
+        start, rows = K.household_order(dense, k, day)
+        earlier_same_day, earlier_elsewhere = K.household_conflicts(start, rows, day, mv_from, mv_to)
+        return pa.array(earlier_same_day >= 0), pa.array(earlier_elsewhere >= 0)
+    return pa.array(np.zeros(n, bool)), pa.array(np.zeros(n, bool))
 
 
 def read(source, name: str) -> pa.Table:
@@ -309,7 +311,7 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
         dense["to"], to_completed = _map(conformed.column("to_dwelling"), sorted_ids, lookup, completed, dated)
         dense["household"] = values(conformed.column("household_id"), np.int64)
         dense["day"] = values(conformed.column("move_date"), np.int32)
-        none = np.zeros(len(dense["day"]), bool)
+        none = pa.array(np.zeros(len(dense["day"]), bool))
         twice, elsewhere = (household_conflicts(dense["household"], dense["day"], dense["from"], dense["to"])
                             if check_households else (none, none))
         return _derived(dense["from"], dense["to"], from_completed, to_completed, twice, elsewhere)

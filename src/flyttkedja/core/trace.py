@@ -40,13 +40,16 @@ CONVENTIONS = ("path", "tree")  # docs/chains.md: one filler per vacancy, or the
 
 @dataclass
 class Index:
-    """Successors of a prepared register (kernel outputs, see ``_kernels``).
+    """Successors of a prepared register (kernel outputs, see ``_kernels``); ``days`` is
+    the moves' rows by day (``(day_start, rows, dense)`` of ``_kernels._by_day``), which
+    the successor pass and the fillings share.
 
     ``events()`` gives the per-dwelling event index ``(dw_start, codes)``, built
     on first use (only seed selections other than new builds need it).
     """
 
     reg: Prepared
+    days: tuple
     step: np.ndarray
     comp_first: np.ndarray
     inconsistent: int
@@ -63,14 +66,16 @@ class Index:
 
 def build_index(reg: Prepared) -> Index:
     """Rule items 1–5: the successor of every move, from one pass over the events in time order."""
-    step, comp_first, inconsistent, orphan = successors(reg, numba.get_num_threads())
-    return Index(reg, step, comp_first, inconsistent, orphan)
+    days = K._by_day(reg.mv_date, reg.start, reg.end, True)
+    step, comp_first, inconsistent, orphan = successors(reg, numba.get_num_threads(), days)
+    return Index(reg, days, step, comp_first, inconsistent, orphan)
 
 
-def successors(reg: Prepared, n_spans: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+def successors(reg: Prepared, n_spans: int, days: tuple | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
     """``(step, comp_first, inconsistent, orphan fills)`` from the time-ordered pass, in
     parallel over ``n_spans`` spans of days (at most 8: each but the first holds 8 bytes
-    per dwelling, the first 4; the result does not depend on it)."""
+    per dwelling, the first 4; the result does not depend on it); ``days``: the moves'
+    rows by day (:class:`Index`), computed when not given."""
     n_moves, n_dw = len(reg.mv_date), len(reg.dw_completed)
     if n_moves + n_dw >= 2**31 - 1:  # refs in the kernel's int32 state
         raise ValueError(f"too large: {n_moves} moves + {n_dw} dwellings (limit 2**31)")
@@ -79,9 +84,11 @@ def successors(reg: Prepared, n_spans: int) -> tuple[np.ndarray, np.ndarray, int
     step, comp_first = scratch(n_moves, np.int32), scratch(n_dw, np.int32)
     first_span = scratch(n_dw, np.int32)
     state = scratch((min(max(1, n_spans), MAX_SPANS) - 1, 2 * n_dw), np.int32)
+    day_start, rows, dense = K._by_day(reg.mv_date, reg.start, reg.end, True) if days is None else days
     inconsistent, orphan = K.successors_by_time(
         reg.mv_date, reg.mv_from, reg.mv_to, reg.mv_vacates, reg.mv_fills, reg.mv_origin, reg.dw_completed,
-        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, step, comp_first, first_span, state)
+        reg.dw_demolished, reg.start, reg.end, reg.max_gap_days, day_start, rows, dense, step, comp_first,
+        first_span, state)
     return step, comp_first, int(inconsistent.sum()), int(orphan.sum())
 
 
@@ -136,8 +143,8 @@ def fillings(reg: Prepared, index: Index) -> tuple[np.ndarray, int]:
     after m — filler, then its joiners in table order —, 0 at the end; one int32 per move)
     and the number of joiners."""
     sib = scratch(len(reg.mv_date), np.int32, zero=True)
-    n_join = K.fillings(index.step, index.comp_first, reg.mv_date, reg.mv_to, reg.start, reg.end,
-                        max(1, 4 * numba.get_num_threads()), sib)
+    n_join = K.fillings(index.step, index.comp_first, *index.days, reg.mv_to, max(1, 4 * numba.get_num_threads()),
+                        sib)
     return sib, int(n_join)
 
 
@@ -402,13 +409,21 @@ def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
             series[c] = _codes_to(CODE_LISTS[c], reg.dw_codes[c], c, rows)
         elif c in days:
             picked = scratch(len(dense), np.int32)
-            K.days_of(days[c], _ALL_VALID, 0, dense, K.NO_DATE, picked)
+            K.days_of(_read_only(days[c]), _ALL_VALID, 0, dense, K.NO_DATE, picked)
             series[c] = _dates(picked, nullable=True)
         elif gathered[c] is None:
             series[c] = taken[c] if isinstance(taken, pl.DataFrame) else taken
         else:
             series[c] = gathered[c].alias(c)
     return pl.DataFrame(series, height=len(rows))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view: the form in which ``_prepare`` passes Arrow columns to the same
+    kernel (one specialisation, one compile for a fresh clone, not two)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _take(column: pa.ChunkedArray, rows: np.ndarray) -> pl.Series | None:
