@@ -16,7 +16,7 @@ from numba import njit, prange
 from flyttkedja._random import normal, u01, u01x
 from flyttkedja.synth._market import drain, new_seeker, offer_seeker, vacate
 from flyttkedja.synth._state import (
-    C_MV, C_P, C_ROW0, D_MUNI, D_OCC, D_VACDAY, D_VACROW, D_ROOMS, D_TENURE, DR_DEMOGRAPHY, DR_INCOME, DR_MOBILITY, DR_PERM, DR_SEX, DR_SWAP, DR_TOGETHER,
+    C_MV, C_P, C_ROW0, D_ALLOC, D_MUNI, D_OCC, D_VACDAY, D_VACROW, D_ROOMS, D_TENURE, DR_DEMOGRAPHY, DR_INCOME, DR_MOBILITY, DR_PERM, DR_SEX, DR_SWAP, DR_TOGETHER,
     H_ABROAD, H_CORE, H_DW, H_FIRST, H_HEAD, H_INCPREV, H_KEY, H_LASTMOVE, H_PARTNER, H_QUEUE,
     H_SEEKER, H_SIZE, ID_BIRTH, O_DWELLING, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_NEXT,
     P_PERM, P_ROLE, P_SEEKER, P_SEX, PE_BIRTH, PE_DEATH, PE_EMIG, PE_MOVE, PE_OUT, PR_BIRTH, PR_COUPLE,
@@ -332,14 +332,16 @@ def _seek_together(m, a, b, day):
 
 @njit(inline="always", cache=True)
 def on_swap(m, h, day):
-    """Two rental tenants of one municipality exchange dwellings the same day (a closed cycle)."""
+    """Two rental tenants of one municipality exchange dwellings the same day (a closed cycle).
+    Dwellings with an allocation rule are not swapped: the landlord lets them by their rule only
+    (a swap would put a household the rule excludes, say a single in a family flat, into one)."""
     hh, d = m.hh, m.d
-    if hh[h, H_LASTMOVE] == day or d[hh[h, H_DW], D_TENURE] != T_RENTAL:
+    if hh[h, H_LASTMOVE] == day or d[hh[h, H_DW], D_TENURE] != T_RENTAL or d[hh[h, H_DW], D_ALLOC] != 0:
         return
     muni = d[hh[h, H_DW], D_MUNI]
     o = m.pair[1, muni]
     if (o < 0 or o == h or hh[o, 1] == 0 or hh[o, H_LASTMOVE] == day
-            or d[hh[o, H_DW], D_TENURE] != T_RENTAL):
+            or d[hh[o, H_DW], D_TENURE] != T_RENTAL or d[hh[o, H_DW], D_ALLOC] != 0):
         m.pair[1, muni] = h
         return
     m.pair[1, muni] = -1
