@@ -75,15 +75,16 @@ def match(array: pa.Array, spellings, code_of) -> np.ndarray:
     has_nulls = array.null_count > 0
     valid = array.is_valid().to_numpy(zero_copy_only=False) if has_nulls else np.ones(1, np.bool_)
     cand_offsets, cand_data = _candidates(spellings)
-    _match(_read_only(offsets), _read_only(data), _read_only(valid), has_nulls, cand_offsets, cand_data,
+    _match(read_only(offsets), read_only(data), read_only(valid), has_nulls, cand_offsets, cand_data,
            np.asarray(code_of, np.int8), out)
     return out
 
 
-def _read_only(a: np.ndarray) -> np.ndarray:
-    """A read-only view: Arrow buffers are mutable or not depending on where they come from
-    (polars, pyarrow, a file), and numba compiles a kernel once per mix of writable and
-    read-only inputs; passing every input read-only keeps it to one."""
+def read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view (``a`` itself when it is one): Arrow buffers are mutable or not depending
+    on where they come from (polars, pyarrow, a file), and numba compiles a kernel once per mix of
+    writable and read-only inputs; passing every input read-only keeps it to one (here and in
+    ``core``, which passes Arrow columns read-only)."""
     if not a.flags.writeable:
         return a
     a = a.view()

@@ -409,21 +409,13 @@ def _dwelling_attributes(reg: Prepared, dense: np.ndarray) -> pl.DataFrame:
             series[c] = _codes_to(CODE_LISTS[c], reg.dw_codes[c], c, rows)
         elif c in days:
             picked = scratch(len(dense), np.int32)
-            K.days_of(_read_only(days[c]), _ALL_VALID, 0, dense, K.NO_DATE, picked)
+            K.days_of(_codes.read_only(days[c]), _ALL_VALID, 0, dense, K.NO_DATE, picked)
             series[c] = _dates(picked, nullable=True)
         elif gathered[c] is None:
             series[c] = taken[c] if isinstance(taken, pl.DataFrame) else taken
         else:
             series[c] = gathered[c].alias(c)
     return pl.DataFrame(series, height=len(rows))
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    """A read-only view: the form in which ``_prepare`` passes Arrow columns to the same
-    kernel (one specialisation, one compile for a fresh clone, not two)."""
-    view = array.view()
-    view.flags.writeable = False
-    return view
 
 
 def _take(column: pa.ChunkedArray, rows: np.ndarray) -> pl.Series | None:
