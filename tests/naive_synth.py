@@ -263,9 +263,12 @@ def in_reach(s: dict, dwelling: dict, key: int, par: dict) -> bool:
 
 
 def eligible(alloc: int, ceiling: int, s: dict) -> bool:
-    """The allocation rules of docs/synthetic.md, "Allocated housing"."""
+    """The allocation rules of docs/synthetic.md, "Allocated housing": an arrival (kind 3 in-migrant,
+    4 immigrant) never gets an allocated dwelling; the others by the rule."""
     if alloc == 0:
         return True
+    if s["kind"] >= 3:
+        return False
     if alloc == 1:
         return s["age"] >= 65
     if alloc == 2:

@@ -524,7 +524,8 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                        "cross_validation": {k: v for k, v in model.meta.get("cross_validation", {}).items()
                                             if k != "by_municipality"}},
                 notes=["target-group allocation: the transition model conditions the first filler on the group; "
-                       "the microsimulation lets only eligible households get the line's dwellings, at completion "
+                       "the microsimulation lets only eligible households already in the region (no arrivals) get "
+                       "the line's dwellings, at completion "
                        "and at every re-letting (the market's rules; lowest_quintile and born_abroad lines stay "
                        "open there). Where the market's rule is not the measured definition: "
                        + "; ".join(f"{g}: measured as {MEASURED_AS[g]}, the market's rule {MARKET_RULE[g]}"

@@ -23,8 +23,9 @@ unit an executor runs); :mod:`flyttkedja.scenario.compare` turns replications
 into estimates.
 
 A line's target group becomes the dwellings' allocation rule in the market
-(seniors, young adults, low income, families: only eligible households get
-them, at completion and at every re-letting; :data:`ALLOCATION_OF_GROUP`).
+(seniors, young adults, low income, families: only eligible households already
+living in the region get them, at completion and at every re-letting;
+:data:`ALLOCATION_OF_GROUP`).
 """
 
 from __future__ import annotations

@@ -140,10 +140,17 @@ def seeker_head(sk, hh, p, arr, ap, year, s):
 
 @njit(cache=True)
 def eligible(sk, hh, p, d, arr, ap, year, s, dw):
-    """Whether seeker ``s`` meets dwelling ``dw``'s allocation rule (docs/synthetic.md)."""
+    """Whether seeker ``s`` meets dwelling ``dw``'s allocation rule (docs/synthetic.md).
+
+    An allocated dwelling is let only to a household already living in the region: the
+    municipality's or landlord's queue, or its social services, allocate it, so an arrival
+    (in-migrant or immigrant seeker, who settles only if it finds) is never eligible.
+    """
     rule = d[dw, D_ALLOC]
     if rule == 0:
         return True
+    if sk[s, S_KIND] >= SK_INMIG:
+        return False
     if rule == AL_LOW_INCOME:
         return sk[s, S_INCOME] < d[dw, D_CEILING]
     age, kids = seeker_head(sk, hh, p, arr, ap, year, s)
