@@ -63,17 +63,30 @@ def test_dense_lookup_is_the_rank(ids) -> None:
         assert (table[ids - lo] == rank).all() and (table >= 0).sum() == len(ids)
     probe = np.concatenate([ids, [ids.min() - 1, ids.max() + 1]])  # two unknown ids
     days = np.arange(len(ids), dtype=np.int32) * 7
-    dense, day = np.empty(len(probe), np.int32), np.empty(len(probe), np.int32)
     dated = np.packbits(np.arange(len(ids)) % 3 > 0, bitorder="little")  # every third dwelling has no day
     days[::3] = K.NO_DATE
-    K.map_ids(frozen(probe), _ALL_VALID, 0, table, np.int64(lo), len(ids), days, dated, K.NO_DATE, dense, day)
+
+    def mapped(raw, bits=_ALL_VALID, offset=0):
+        """map_ids' outputs, its bitmaps checked against numpy's packing of them."""
+        n = len(raw)
+        dense, day = np.empty(n, np.int32), np.empty(n, np.int32)
+        known, dated_rows = np.empty((n + 7) // 8, np.uint8), np.empty((n + 7) // 8, np.uint8)
+        undated = K.map_ids(raw, bits, offset, table, np.int64(lo), len(ids), days, dated, K.NO_DATE, dense, day,
+                            known, dated_rows)
+        assert known.tolist() == np.packbits(dense >= -1, bitorder="little").tolist()
+        assert dated_rows.tolist() == np.packbits(day != K.NO_DATE, bitorder="little").tolist()
+        assert undated == int((day == K.NO_DATE).sum())
+        return dense, day
+
+    dense, day = mapped(frozen(probe))
     assert dense.tolist() == rank.tolist() + [-2, -2]
     assert day.tolist() == days[rank].tolist() + [K.NO_DATE] * 2
     column = pa.array([0, *probe.tolist(), None], pa.int64()).slice(1)  # a null, read at a bitmap offset
-    dense, day = np.empty(len(column), np.int32), np.empty(len(column), np.int32)
-    K.map_ids(values(column, np.int64), bitmap(column), column.offset, table, np.int64(lo), len(ids), days,
-              dated, K.NO_DATE, dense, day)
+    dense, day = mapped(values(column, np.int64), bitmap(column), column.offset)
     assert dense.tolist() == rank.tolist() + [-2, -2, -1] and day[-1] == K.NO_DATE
+    many = np.resize(probe, 64 * 3 + 5)  # several blocks of 64 rows (the bitmaps' bytes), and a tail
+    dense, day = mapped(frozen(many))
+    assert dense.tolist() == np.resize(rank.tolist() + [-2, -2], len(many)).tolist()
 
 
 @settings(max_examples=60, deadline=None)
@@ -87,3 +100,60 @@ def test_bitmap_kernel_equals_numpy_packbits(values, lo):
     below = _codes.bits_at_least(v, lo, bits)
     assert below == int((v < lo).sum())
     assert bits.tolist() == np.packbits(v >= lo, bitorder="little").tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(chunks=st.lists(st.lists(st.booleans(), max_size=40), min_size=1, max_size=4), cut=st.integers(0, 9))
+def test_bools_equal_python(chunks, cut) -> None:
+    """_bools (the parallel unpacking of vacates/fills) against the values in Python, for
+    columns of several chunks and chunks sliced at any bit offset; also across the kernel's
+    64 Ki-row blocks."""
+    from flyttkedja.core._prepare import _bools
+
+    values = [v for c in chunks for v in c]
+    cut = min(cut, len(values))
+    column = pa.chunked_array([pa.array(c, pa.bool_()) for c in chunks], pa.bool_()).slice(cut)
+    want = values[cut:]
+    assert _bools(column).tolist() == want
+    if len(column):  # one chunk at a bit offset: the kernel reads the bitmap itself
+        got = _bools(pa.chunked_array([column.combine_chunks()]))
+        assert got.tolist() == want
+    rng = np.random.default_rng(cut)
+    long = rng.random(3 * 65536 + 11) < 0.3
+    sliced = pa.array(long).slice(cut + 1)
+    assert (_bools(pa.chunked_array([sliced])) == long[cut + 1:]).all()
+
+
+SPELLINGS = ["rental", "owner", "cooperative", None, "hyresrätt", "villa"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(chunks=st.lists(st.lists(st.tuples(st.sampled_from(SPELLINGS), st.sampled_from(["public", "private", None])),
+                                max_size=12), min_size=1, max_size=3),
+       codes_of=st.sampled_from([None, (), ("tenure",)]))
+def test_codes_answered_from_dictionaries(chunks, codes_of) -> None:
+    """The tracer's inspection (dictionary-encoded code columns kept, their code rules answered
+    from the dictionaries where they hold canonical codes only) finds what the row-by-row
+    inspection of the same table as plain strings finds: the same findings, rows and
+    examples, the same codes and the same values."""
+    from flyttkedja.core.chainset import decoded
+    from flyttkedja.schema import inspect
+
+    def column(values):
+        return pa.chunked_array([pa.array(v, pa.string()).dictionary_encode() for v in values])
+
+    table = pa.table({"dwelling_id": pa.array(range(sum(map(len, chunks))), pa.int64()),
+                      "tenure": column([[t for t, _ in c] for c in chunks]),
+                      "landlord": column([[landlord for _, landlord in c] for c in chunks])})
+    got_table, got_codes, got = inspect(table, "dwellings", keep_dictionary=True, codes_of=codes_of)
+    want_table, want_codes, want = inspect(decoded(table), "dwellings")
+
+    def described(findings):
+        return [(f.rule.column, f.rule.message, f.rows, f.example_rows, f.example_values) for f in findings]
+
+    assert described(got) == described(want)
+    assert decoded(got_table).equals(want_table)
+    for name, codes in got_codes.items():
+        assert codes.tolist() == want_codes[name].tolist()
+    assert set(got_codes) >= set(want_codes) - {"tenure", "landlord"} and (codes_of is not None or
+                                                                            set(got_codes) == set(want_codes))

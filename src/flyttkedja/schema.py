@@ -24,8 +24,9 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -641,7 +642,7 @@ def _first_valid(column: pa.ChunkedArray) -> int:
 
 def inspect(table: pa.Table, name: str, *, check_unique: bool = True,
             derive: Callable[[pa.Table], Mapping[str, object]] | None = None, keep_dictionary: bool = False,
-            ) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
+            codes_of: Collection[str] | None = None) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
     """:func:`conform` without refusing: the conformed table (a column of the wrong type left
     out), the int8 codes of its categorical columns (code-list order; -1 null, -2 unknown) and
     one :class:`Finding` per rule of the table (``validate`` reports them all).
@@ -649,16 +650,26 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True,
     ``derive`` (the tracer's) maps the conformed table to the :data:`DERIVED` columns of the
     register-scope rules; those rules are then checked in the same fused query as the table
     rules (one pass over the rows). It is not called when a column has the wrong type.
-    ``keep_dictionary`` (the tracer's): dictionary-encoded string columns stay so."""
+    ``keep_dictionary`` (the tracer's): dictionary-encoded string columns stay so; a column
+    whose dictionaries hold canonical codes only is then kept as it is, the rules that read
+    nothing but its codes are answered from the codes its dictionaries can give
+    (:func:`_dictionary_findings`: no pass over the rows), and its int8 codes are computed
+    only when ``codes_of`` (default: every code column) names it or another rule reads them."""
     schema = SCHEMAS[name]
     columns: dict[str, pa.ChunkedArray] = {}
     code_arrays: dict[str, np.ndarray] = {}
+    answered: dict[int, Finding] = {}
     problems: list[Finding] = []
     for field in schema:
         if field.name not in table.column_names:
             continue
         column = table.column(field.name)
-        if field.name in CODE_LISTS:
+        found = _dictionary_findings(name, field.name, column) if keep_dictionary else None
+        if found is not None:
+            answered.update(found)
+            if codes_of is None or field.name in codes_of or _code_rules(name, field.name)[1]:
+                code_arrays[field.name] = _dictionary_codes(field.name, column)
+        elif field.name in CODE_LISTS:
             column, code_arrays[field.name] = code_column(field.name, column, keep_dictionary)
         try:
             columns[field.name] = _cast(name, field, column, keep_dictionary)
@@ -674,7 +685,7 @@ def inspect(table: pa.Table, name: str, *, check_unique: bool = True,
     out = pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
     derived = derive(out) if derive is not None and not problems else None
     findings = check_table(out, name, code_arrays, check_unique=check_unique, derived=derived,
-                           scope="table" if derived is None else None)
+                           scope="table" if derived is None else None, answered=answered)
     for i, f in enumerate(findings):  # the unknown spellings themselves (conformed to null above)
         if f.rows and f.rule.check.meta.root_names() == [f"_code_{f.rule.column}"] and "unknown" in f.rule.message:
             raw = table.column(f.rule.column).cast(pa.string())
@@ -698,39 +709,44 @@ def conform_codes(
     check_unique: bool = True,
     derive: Callable[[pa.Table], Mapping[str, object]] | None = None,
     keep_dictionary: bool = False,
+    codes_of: Collection[str] | None = None,
 ) -> tuple[pa.Table, dict[str, np.ndarray], list[Finding]]:
     """:func:`conform`, also returning the int8 codes of the categorical columns
     (code-list order) and the findings of the table's rules (the ``count`` ones
-    for a quality summary); with ``derive``, also of the register rules
-    (:func:`inspect`). Raises as :func:`conform` does."""
+    for a quality summary); with ``derive``, also of the register rules;
+    ``keep_dictionary`` and ``codes_of`` as in :func:`inspect`. Raises as
+    :func:`conform` does."""
     schema = SCHEMAS[name]
     optional = OPTIONAL_COLUMNS.get(name, ())
     missing = [f.name for f in schema if f.name not in table.column_names and f.name not in optional]
     if missing and not partial:
         raise SchemaError(f"{name}: missing column(s) {missing}; present: {table.column_names}")
     out, code_arrays, findings = inspect(table, name, check_unique=check_unique, derive=derive,
-                                         keep_dictionary=keep_dictionary)
+                                         keep_dictionary=keep_dictionary, codes_of=codes_of)
     refuse(findings)
     return out, code_arrays, findings
 
 
 def check_table(table: pa.Table, name: str, code_arrays: Mapping[str, np.ndarray] | None = None, *,
                 check_unique: bool = True, derived: Mapping[str, object] | None = None,
-                scope: str = "table") -> list[Finding]:
+                scope: str = "table", answered: Mapping[int, Finding] | None = None) -> list[Finding]:
     """Findings of the rules of ``name`` over a conformed Arrow table (no copies of numeric
     columns; string columns only where a rule reads them). ``derived`` supplies the
-    columns of :data:`DERIVED` for ``scope="register"`` rules (``scope=None``: both scopes)."""
+    columns of :data:`DERIVED` for ``scope="register"`` rules (``scope=None``: both scopes);
+    ``answered`` the findings of rules already answered (by ``id`` of the rule, from
+    :func:`_dictionary_findings`)."""
+    answered = answered or {}
     todo = [r for r in rules(name, scope=scope)
             if check_unique or not (r.column == UNIQUE_KEYS.get(name) and "duplicate" in r.message)]
     extra = {f"_code_{k}": v for k, v in (code_arrays or {}).items()} | dict(derived or {})
     # only the rules evaluate() can run (a rule on a derived column nobody supplied is skipped
     # there): a column no such rule reads is not converted (dwellings.municipality, a string
     # column read only by the areas rule, cost 6 M polars string views in the tracer)
-    todo = [r for r in todo if set(r.needs) <= set(table.column_names) | set(extra)]
+    todo = [r for r in todo if id(r) in answered or set(r.needs) <= set(table.column_names) | set(extra)]
     # a rule that a column has no nulls is answered from Arrow's null count: a column only
     # such rules read is never converted (6 M strings of dwellings.municipality: 0.06-0.14 s)
-    nulls = {i: _null_finding(r, table.column(r.column)) for i, r in enumerate(todo) if _is_null_rule(r)
-             and r.column in table.column_names}
+    nulls = {i: answered.get(id(r)) or _null_finding(r, table.column(r.column)) for i, r in enumerate(todo)
+             if id(r) in answered or (_is_null_rule(r) and r.column in table.column_names)}
     rest = [r for i, r in enumerate(todo) if i not in nulls]
     needed = {n for r in rest for n in r.needs if n in table.column_names}
     needed |= {r.column for r in rest if r.show_values and r.column in table.column_names}
@@ -753,6 +769,58 @@ def _null_finding(rule: Rule, column: pa.ChunkedArray) -> Finding:
     n = column.null_count
     rows = _example_rows(pc.is_null(column).to_numpy(zero_copy_only=False), EXAMPLES) if n else []
     return Finding(rule, n, rows)
+
+
+@functools.cache
+def _code_rules(name: str, column: str) -> tuple[tuple[Rule, ...], bool]:
+    """The rules of table ``name`` that read only the codes of ``column``, and whether another
+    rule reads them beside other columns (so they are needed row by row: ``moves.origin``
+    and ``moves.destination`` against the dwellings)."""
+    code = f"_code_{column}"
+    table_rules = rules(name)
+    return (tuple(r for r in table_rules if set(r.needs) == {code}),
+            any(code in r.needs and set(r.needs) != {code} for r in table_rules))
+
+
+def _dictionary_findings(name: str, column: str, values: pa.ChunkedArray) -> dict[int, Finding] | None:
+    """The findings of the rules of ``name`` that read only the codes of ``column``, answered
+    from a dictionary-encoded column's dictionaries (a few values per chunk) and its null
+    count, without a pass over the rows; keyed by ``id`` of the rule. None when the column is
+    not dictionary-encoded, a dictionary holds anything but canonical codes (a Swedish
+    spelling to rewrite, an unknown value, a null), or a rule breaks at a code a row can hold
+    (the rows are then read as before: :func:`code_column`).
+
+    The structural rules of a code column break at the null code only (non-nullable columns):
+    their rows are the column's null rows.
+    """
+    if column not in CODE_LISTS or not pa.types.is_dictionary(values.type) or not (
+            pa.types.is_string(values.type.value_type) or pa.types.is_large_string(values.type.value_type)):
+        return None
+    allowed = CODE_LISTS[column]
+    present: set[int] = set()
+    seen = None
+    for chunk in values.chunks:
+        if seen is not None and chunk.dictionary.equals(seen):
+            continue
+        seen = chunk.dictionary
+        if seen.null_count:
+            return None
+        for v in seen.to_pylist():
+            if v not in allowed:
+                return None
+            present.add(allowed.index(v))
+    code = f"_code_{column}"
+    own = _code_rules(name, column)[0]
+    nulls = values.null_count
+    frame = pl.DataFrame({code: np.array(sorted(present) + [NULL_CODE] * bool(nulls), np.int8)})
+    out = {}
+    for r in own:
+        broken = frame.filter(r.check.fill_null(False))[code].to_list()
+        if any(c != NULL_CODE for c in broken):
+            return None
+        rows = _example_rows(pc.is_null(values).to_numpy(zero_copy_only=False), EXAMPLES) if broken else []
+        out[id(r)] = Finding(r, nulls if broken else 0, rows)
+    return out
 
 
 def conform(
