@@ -435,16 +435,22 @@ def _deviation(model: Model, p: int, target: float, suppressed: np.ndarray, cost
 class _FreeCheck:
     """Does a deviation exist that moves item p by ``target`` and no item still published? (one protection)
 
-    The feasibility part of :func:`_deviation`'s global LP with every published and
-    fixed item's move fixed at 0 — no cost variables, so a zero objective — built once
-    per :func:`protect` call over every item's row and re-solved from the last basis:
-    between questions only row bounds change (the rows of items withheld since, and
-    the item asked about), so the basis stays dual feasible and HiGHS's dual simplex
-    needs a fraction of a cold solve's pivots. When the answer is yes, the full LP's
-    optimum is 0 and the deviation found is one of its optima; a release sequence's
-    later releases mostly are (metro 0.1, third release: 169 of 282 global LPs). A
-    deviation that moves a published item by more than rounding is not taken (the
-    full LP decides).
+    The feasible set of :func:`_deviation`'s global LP with every published and
+    fixed item's move fixed at 0 (no cost variables), built once per
+    :func:`protect` call over every item's row. A question is asked as an
+    optimum, not as a constraint: maximise p's move (minimise it, for a
+    downward ``target``) with p's row capped at ``target``; the answer is yes
+    when the optimum reaches the cap. Between questions only p's row bounds,
+    the rows of items withheld since (freed) and the objective change, so the
+    last solution stays feasible — the feasible set only grows — and HiGHS's
+    primal simplex starts from it. (Asked as a constraint, ``a_p · y = target``,
+    the last basis is primal infeasible and the dual simplex needed about
+    1,300 pivots a question on the tiny register's second release against a
+    few hundred this way; docs/performance.md.) When the answer is yes, the
+    full LP's optimum is 0 and the deviation found is one of its optima; a
+    release sequence's later releases mostly are (metro 0.1, third release:
+    169 of 282 global LPs). A deviation that moves a published item by more
+    than rounding is not taken (the full LP decides).
     """
 
     def __init__(self, model: Model):
@@ -466,8 +472,10 @@ class _FreeCheck:
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = M.indptr, M.indices, M.data
         self.h = _highs(presolve=False)  # presolve would drop the basis kept between questions
+        self.h.setOptionValue("simplex_strategy", 4)  # primal: the last solution is feasible for the next question
         self.h.passModel(lp)
         self.free = np.zeros(m, bool)  # rows of items withheld so far: free to move
+        self.costed = np.zeros(0, np.int32)  # the columns the last question's objective set
         self.inf = inf
         self.optimal = highspy.HighsModelStatus.kOptimal
 
@@ -482,15 +490,22 @@ class _FreeCheck:
         if len(new):
             self._open(new)
         k = int(np.searchsorted(self.rows, p))
-        self.h.changeRowsBounds(1, np.array([k], np.int32), np.array([target]), np.array([target]))
+        lower, upper = (-self.inf, target) if target > 0 else (target, self.inf)
+        self.h.changeRowsBounds(1, np.array([k], np.int32), np.array([lower]), np.array([upper]))
+        row = self.A[p]
+        columns = np.union1d(self.costed, row.indices).astype(np.int32)  # clear the last objective, set p's
+        cost = np.zeros(len(columns))
+        cost[np.searchsorted(columns, row.indices)] = -np.sign(target) * row.data
+        self.h.changeColsCost(len(columns), columns, cost)
+        self.costed = row.indices.astype(np.int32)
         self.h.run()
         ok = self.h.getModelStatus() == self.optimal
         y = np.array(self.h.getSolution().col_value) if ok else None
         self._open([k])  # p is withheld: free from now on
-        if y is None:
+        if y is None or abs(float((row @ y)[0]) - target) > 1e-7:  # the cap not reached: p cannot move that far freely
             return None
         still = self.rows[~suppressed[self.rows]]  # items still published that count a cell
-        if np.abs(self.A[still] @ y).max(initial=0.0) > 1e-7 or abs(self.A[p] @ y - target) > 1e-7:
+        if np.abs(self.A[still] @ y).max(initial=0.0) > 1e-7:
             return None
         y[np.abs(y) < 1e-9] = 0.0
         return y
