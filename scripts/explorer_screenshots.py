@@ -26,6 +26,9 @@ import warnings
 from pathlib import Path
 
 from report_screenshots import OUT, _browser, _save
+from flyttkedja.analysis.labels import LANGS
+from flyttkedja.explorer.page import WORDS as PAGE_WORDS
+from flyttkedja.scenario.compare import ADJUSTED, RATIO
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -108,7 +111,6 @@ WORDS = {
     "en": {"head": "| programme | gross moves per 100 new (95%) | in Kustvik | rest of the region | "
                    "chains of one move | round 3 in below-median-income areas (95%) | displacement-adjusted gross (gross × ratio) | "
                    "gross, model before disclosure control |",
-           "no_net": "no ratio for a line's kind",
            "note": "Computed by `python scripts/explorer_screenshots.py --scale {scale}` (metro preset, scale "
                    "{scale}, 5 years, seed 7; the model keeps {kept} of its {records} vacancy records after "
                    "disclosure control; out-of-sample error {sigma}%; displacement ratios of 600 dwellings of each "
@@ -116,7 +118,6 @@ WORDS = {
     "sv": {"head": "| program | bruttoflyttningar per 100 nya (95 %) | i Kustvik | resten av regionen | "
                    "kedjor med en flyttning | omgång 3 i områden under medianinkomsten (95 %) | "
                    "undanträngningsjusterat brutto (brutto × kvot) | brutto, modellen före röjandeskydd |",
-           "no_net": "ingen kvot för en rads slag",
            "note": "Beräknat med `python scripts/explorer_screenshots.py --scale {scale}` (metro, skala {scale}, "
                    "5 år, frö 7; modellen behåller {kept} av sina {records} vakansposter efter röjandeskyddet; "
                    "fel utanför urvalet {sigma}\u00a0%; undanträngningskvoter för 600 bostäder av varje radslag "
@@ -139,13 +140,18 @@ def figures_table(model, full, scenario, lang: str, scale: float) -> str:
         g = get[("moves_gross_per_100_new", "region", None, None)]
         one = get[("chain_length_share", "region", "1", None)]["estimate"]
         r3 = get[("below_median_share_by_round", "region", "3", None)]
-        net = get.get(("moves_adjusted_per_100_new", "region", None, None))  # gross × the run's ratio
+        net = get.get((ADJUSTED, "region", None, None))  # gross × the run's ratio
+        if net is None:  # what the page prints instead (explorer.js, the programme's adjusted cell)
+            withheld = any(r["measure"] == RATIO and r["line"] is not None
+                           and (ADJUSTED, "region", None, r["line"]) not in get
+                           for r in res["rows"])
+            none = PAGE_WORDS["unresolved_some" if withheld else "no_ratio_some"][LANGS.index(lang)]
         rows.append(f"| {prog.name} | {fmt(g['estimate'])} ({fmt(g['lower'])}–{fmt(g['upper'])}) | "
                     f"{fmt(get[('moves_gross_per_100_new', 'municipality', None, None)]['estimate'])} | "
                     f"{fmt(get[('moves_gross_per_100_new', 'rest', None, None)]['estimate'])} | "
                     f"{fmt(100 * one)}{pct} | {fmt(100 * r3['estimate'])}{pct} "
                     f"({fmt(100 * r3['lower'])}–{fmt(100 * r3['upper'])}) | "
-                    f"{WORDS[lang]['no_net'] if net is None else fmt(net['estimate'])} | {fmt(gross(full, prog))} |")
+                    f"{none if net is None else fmt(net['estimate'])} | {fmt(gross(full, prog))} |")
     kept = model.vacancy_records()
     ratios = "; ".join(f"{d['tenure']} {d['rooms']} {fmt(d['ratio'], 2)} ({fmt(d['lower'], 2)}–{fmt(d['upper'], 2)})"
                        for d in model.meta["displacement"])

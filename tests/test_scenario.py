@@ -384,6 +384,13 @@ def test_allocated_first_filler_has_the_profile_of_its_group(model, traced):
     P0g, F0g = model.probabilities().allocated(g)
     assert (F0g[:, g] == 1).all() and (F0g[:, h] == 0).all()
     np.testing.assert_allclose(P0g.sum(axis=1), 1.0)
+    # the market lets allocated housing only to households already in the region: the register's senior
+    # first fillers include arrivals, an allocated line's first filler is never one
+    arrivals = [model.n_strata + model.reasons.index(r) for r in ("in_migrant", "immigrant")]
+    assert model.first_group[g][:, arrivals].sum() > 0
+    assert (P0g[:, arrivals] == 0).all()
+    own = model.first_group[g].sum(axis=1) > 0
+    assert (P0g[own, :model.n_strata].sum(axis=1) > model.probabilities().P0[own, :model.n_strata].sum(axis=1)).any()
 
 
 @settings(max_examples=25, deadline=None)

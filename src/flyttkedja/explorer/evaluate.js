@@ -24,6 +24,7 @@
   const METHOD = "transition_model";
   const NET_METHOD = "gross_x_displacement";
   const MOVE_REASONS = ["new_household", "in_migrant", "immigrant", "not_vacated"];
+  const ARRIVAL_ENDS = ["in_migrant", "immigrant"];  // model.ARRIVAL_ENDS: never an allocated line's first filler
   const LINE_FIELDS = ["count", "tenure", "rooms", "building_type", "landlord", "municipality", "area_type",
                        "level", "target_group"];
 
@@ -380,20 +381,35 @@
         const { S, W, G } = this, k = this.shrinkage, levels = this.levels();
         const fg = this.firstGroup.subarray(g * S * W, (g + 1) * S * W);
         const cg = this.firstCogroup.subarray(g * S * G, (g + 1) * S * G);
-        let P0, F0;
+        const first = this.allocatedFirstCounts(g);
+        const P0 = total(first) > 0 ? shrunk(first, rowSums(first, S, W), W, levels, k, null) : pr.P0;
+        let F0;
         if (total(fg) > 0) {
-          P0 = shrunk(fg, rowSums(fg, S, W), W, levels, k, null);
           const diag = zeros(S);
           for (let s = 0; s < S; s++) diag[s] = cg[s * G + g];
           F0 = shrunk(cg, diag, G, levels, k, null).map((v) => Math.min(Math.max(v, 0), 1));
         } else {
-          P0 = pr.P0; F0 = Float64Array.from(pr.F);
+          F0 = Float64Array.from(pr.F);
         }
         F0 = Float64Array.from(F0);
         for (let s = 0; s < S; s++) F0[s * G + g] = 1;
         pr.alloc.set(g, [P0, F0]);
       }
       return pr.alloc.get(g);
+    }
+
+    // model.allocated_first_counts: g's first fillers' records (none: all first vacancies') without arrivals
+    allocatedFirstCounts(g) {
+      if (!this._allocFirst) this._allocFirst = new Map();  // one array per group (sparseRows caches by array)
+      if (!this._allocFirst.has(g)) {
+        const { S, W } = this;
+        const fg = this.firstGroup.subarray(g * S * W, (g + 1) * S * W);
+        const out = Float64Array.from(total(fg) > 0 ? fg : this.first);
+        const cols = ARRIVAL_ENDS.filter((r) => this.reasons.includes(r)).map((r) => S + this.reasons.indexOf(r));
+        for (let s = 0; s < S; s++) for (const c of cols) out[s * W + c] = 0;
+        this._allocFirst.set(g, out);
+      }
+      return this._allocFirst.get(g);
     }
 
     // ---------------------------------------------------------------- a line's strata (line_weights)
@@ -772,10 +788,7 @@
       const P0 = {}, F0 = {}, firstCounts = {}, hierFirst = {};
       for (const g of mats) {
         [P0[key(g)], F0[key(g)]] = g === null ? [pr.P0, pr.F] : this.allocated(g);
-        if (!this._firstGroupRows) this._firstGroupRows = new Map();  // one view per group (sparseRows caches by array)
-        if (g !== null && !this._firstGroupRows.has(g)) this._firstGroupRows.set(g, this.firstGroup.subarray(g * S * W, (g + 1) * S * W));
-        const fg = g === null ? null : this._firstGroupRows.get(g);
-        firstCounts[key(g)] = g === null || total(fg) === 0 ? this.first : fg;
+        firstCounts[key(g)] = g === null ? this.first : this.allocatedFirstCounts(g);  // evaluation._first_counts
         hierFirst[key(g)] = this.hierarchy(rowSums(firstCounts[key(g)], S, W));
       }
       const hierLater = this.hierarchy(this.laterRows), hierFill = this.hierarchy(this.fills);

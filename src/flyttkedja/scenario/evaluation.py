@@ -54,7 +54,7 @@ from flyttkedja.scenario import _kernels as K
 from flyttkedja.scenario.compare import ADJUSTED, GROSS, RATIO, ROUNDS_MEASURE, _by_key, _model_spec, _row, \
     expectation_rows, programme_kinds, programme_municipalities, sparse_lines, t975, unused_attributes
 from flyttkedja.scenario.config import Programme, _programmes
-from flyttkedja.scenario.model import Z975, attribute_label
+from flyttkedja.scenario.model import Z975, allocated_first_counts, attribute_label
 from flyttkedja.schema import AREA_TYPES, TENURES
 
 LENGTH_BINS = 21  # chain-length shares 0..19 and "20+" (the Monte Carlo histogram's bins)
@@ -201,8 +201,12 @@ def operators(model) -> dict:
 
 
 def _first_counts(model, g):
-    """The counts behind the first rows of a line (allocated to group g: its first fillers' records)."""
-    return model.first if g is None or model.first_group[g].sum() == 0 else model.first_group[g]
+    """The counts behind the first rows of a line (allocated to group g: its first fillers' records without
+    arrivals, :func:`~flyttkedja.scenario.model.allocated_first_counts`, as ``Probabilities.allocated``)."""
+    if g is None:
+        return model.first
+    return allocated_first_counts(model.first if model.first_group[g].sum() == 0 else model.first_group[g],
+                                  model.reasons)
 
 
 def _moments(counts: np.ndarray, U: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -53,6 +53,9 @@ from flyttkedja.scenario import _kernels as K
 from flyttkedja.schema import END_REASONS
 
 MOVE_REASONS = ("new_household", "in_migrant", "immigrant", "not_vacated")  # the filling move is a link
+# ends whose filler came from outside the region: allocated housing is let only to households already in the
+# region (the market's rule, docs/synthetic.md "Allocated housing"), so an allocated line's first filler is none
+ARRIVAL_ENDS = ("in_migrant", "immigrant")
 # coarsest first: a sparse row borrows from the same municipality (any area type) before the region
 # (cross-validated by municipality on metro scale 1, 5 years: sigma 8.3% against 8.5%, bias -5.1% against
 # -5.6% with area type before municipality; docs/scenarios.md)
@@ -564,22 +567,41 @@ class Probabilities:
         return self._N
 
     def allocated(self, g: int) -> tuple[np.ndarray, np.ndarray]:
-        """(P0_g, F0_g): outcomes of first vacancies whose filler is in g, and the first filler's
-        share in every group h (column g is exactly 1), shrunk like the other rows; with no such
-        record at all, the unallocated rows with column g set to 1."""
+        """(P0_g, F0_g): outcomes of first vacancies whose filler is in g and already lived in the
+        region (:func:`allocated_first_counts`), and the first filler's share in every group h (column
+        g is exactly 1; of all g's first fillers), shrunk like the other rows; with no such record at
+        all, the unallocated first rows without arrivals and the fillers' shares with column g set to 1."""
         if g not in self._alloc:
             fg = np.asarray(self.counts["first_group"][g], np.float64)
             cg = np.asarray(self.counts["first_cogroup"][g], np.float64)
             levels, k = self.model.levels(), self.model.shrinkage
+            first = allocated_first_counts(fg if fg.sum() > 0 else self.counts["first"], self.model.reasons)
+            P0 = _shrunk(first, first.sum(axis=1), levels, k) if first.sum() > 0 else self.P0
             if fg.sum() > 0:
-                P0 = _shrunk(fg, fg.sum(axis=1), levels, k)
                 F0 = np.clip(_shrunk(cg, cg[:, g], levels, k), 0.0, 1.0)
             else:
-                P0, F0 = self.P0, self.F.copy()
+                F0 = self.F.copy()
             F0 = F0.copy()
             F0[:, g] = 1.0
             self._alloc[g] = (P0, F0)
         return self._alloc[g]
+
+
+def allocated_first_counts(first: np.ndarray, reasons) -> np.ndarray:
+    """First-vacancy outcome counts (S, S+R) as an allocated line's first rows use them: without the
+    vacancies filled by an arrival (ends ``in_migrant``, ``immigrant``; :data:`ARRIVAL_ENDS`).
+
+    The market lets allocated housing only to households already in the region (docs/synthetic.md,
+    "Allocated housing"), so of the register's first fillers in the group only those who lived in the
+    region say who takes an allocated dwelling first.
+
+    >>> allocated_first_counts(np.array([[3, 1, 2, 4]]), ("in_migrant", "immigrant", "unfilled"))
+    array([[3., 0., 0., 4.]])
+    """
+    out = np.array(first, np.float64)
+    S = out.shape[1] - len(reasons)
+    out[:, [S + list(reasons).index(r) for r in ARRIVAL_ENDS if r in reasons]] = 0.0
+    return out
 
 
 def _pool(raw: np.ndarray, levels: list[np.ndarray], S: int, threshold: int, width: int = Rules().width, *,
