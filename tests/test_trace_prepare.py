@@ -63,30 +63,17 @@ def test_dense_lookup_is_the_rank(ids) -> None:
         assert (table[ids - lo] == rank).all() and (table >= 0).sum() == len(ids)
     probe = np.concatenate([ids, [ids.min() - 1, ids.max() + 1]])  # two unknown ids
     days = np.arange(len(ids), dtype=np.int32) * 7
+    dense, day = np.empty(len(probe), np.int32), np.empty(len(probe), np.int32)
     dated = np.packbits(np.arange(len(ids)) % 3 > 0, bitorder="little")  # every third dwelling has no day
     days[::3] = K.NO_DATE
-
-    def mapped(raw, bits=_ALL_VALID, offset=0):
-        """map_ids' outputs, its bitmaps checked against numpy's packing of them."""
-        n = len(raw)
-        dense, day = np.empty(n, np.int32), np.empty(n, np.int32)
-        known, dated_rows = np.empty((n + 7) // 8, np.uint8), np.empty((n + 7) // 8, np.uint8)
-        undated = K.map_ids(raw, bits, offset, table, np.int64(lo), len(ids), days, dated, K.NO_DATE, dense, day,
-                            known, dated_rows)
-        assert known.tolist() == np.packbits(dense >= -1, bitorder="little").tolist()
-        assert dated_rows.tolist() == np.packbits(day != K.NO_DATE, bitorder="little").tolist()
-        assert undated == int((day == K.NO_DATE).sum())
-        return dense, day
-
-    dense, day = mapped(frozen(probe))
+    K.map_ids(frozen(probe), _ALL_VALID, 0, table, np.int64(lo), len(ids), days, dated, K.NO_DATE, dense, day)
     assert dense.tolist() == rank.tolist() + [-2, -2]
     assert day.tolist() == days[rank].tolist() + [K.NO_DATE] * 2
     column = pa.array([0, *probe.tolist(), None], pa.int64()).slice(1)  # a null, read at a bitmap offset
-    dense, day = mapped(values(column, np.int64), bitmap(column), column.offset)
+    dense, day = np.empty(len(column), np.int32), np.empty(len(column), np.int32)
+    K.map_ids(values(column, np.int64), bitmap(column), column.offset, table, np.int64(lo), len(ids), days,
+              dated, K.NO_DATE, dense, day)
     assert dense.tolist() == rank.tolist() + [-2, -2, -1] and day[-1] == K.NO_DATE
-    many = np.resize(probe, 64 * 3 + 5)  # several blocks of 64 rows (the bitmaps' bytes), and a tail
-    dense, day = mapped(frozen(many))
-    assert dense.tolist() == np.resize(rank.tolist() + [-2, -2], len(many)).tolist()
 
 
 @settings(max_examples=60, deadline=None)

@@ -70,19 +70,13 @@ def _prefetch_jit(array, index):
 
 
 @njit(cache=True, parallel=True)
-def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, dated, missing, out, day, known_bits, day_bits):
+def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, dated, missing, out, day):
     """Dwelling ids → dense index (-1 for null, -2 for unknown ids) into ``out``, and in the
     same pass each dwelling's ``days`` into ``day`` (its completion date, ``missing`` for
     null or unknown ids): the one read of the move's dwelling serves the register rules too.
     ``dated`` (one bit per dense dwelling, LSB first: its day is not ``missing``; 750 kB at
     6 M dwellings, so it stays in cache) spares the read of ``days`` at random for the
     dwellings without one (the old stock: most moves).
-
-    Also the register rules' two bitmaps (LSB first, ``(n + 7) // 8`` bytes each): bit i of
-    ``known_bits`` is set unless the id is unknown (``out[i] >= -1``), of ``day_bits`` when
-    ``day[i]`` is not ``missing`` (the validity of the completion-date column); returns the
-    number of rows without a day. Written here, not by a pass over ``out`` and ``day`` each.
-    The rows go in blocks of 64, so each byte of a bitmap belongs to one iteration.
 
     ``lookup`` maps ``id - lo`` to the dense index (-1: no such id); an empty ``lookup``
     means the ids are ``lo .. lo + n_dense - 1`` in table order (dense = id - lo, no table
@@ -92,49 +86,34 @@ def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, dated, missing, ou
     n = raw.shape[0]
     span = lookup.shape[0]
     all_valid = bits.shape[0] == 0
-    identity = span == 0  # a streaming pass (the days of the few dated dwellings are read)
-    undated = 0
-    for blk in prange((n + 63) >> 6):
-        known_word = np.uint64(0)
-        day_word = np.uint64(0)
-        count = 0
-        for i in range(blk << 6, min(n, (blk + 1) << 6)):
-            if not identity:
-                # two-level prefetch: the lookup slot of a row 2*AHEAD ahead, and the days of
-                # the row AHEAD ahead, whose lookup slot was prefetched AHEAD rows ago
-                if i + 2 * AHEAD < n and (all_valid or _bit(bits, i + 2 * AHEAD + bit_offset)):
-                    k = raw[i + 2 * AHEAD] - lo
-                    if 0 <= k < span:
-                        prefetch(lookup, k)
-                if i + AHEAD < n and (all_valid or _bit(bits, i + AHEAD + bit_offset)):
-                    k = raw[i + AHEAD] - lo
-                    if 0 <= k < span and lookup[k] >= 0 and _bit(dated, lookup[k]):
-                        prefetch(days, lookup[k])
+    if span == 0:  # identity: a streaming pass (the days of the few dated dwellings are read)
+        for i in prange(n):
+            k = raw[i] - lo
             d = -1
             if all_valid or _bit(bits, i + bit_offset):
-                k = raw[i] - lo
-                if identity:
-                    d = k if 0 <= k < n_dense else -2
-                else:
-                    d = lookup[k] if 0 <= k < span else -2
-                    if d < 0:
-                        d = -2
+                d = k if 0 <= k < n_dense else -2
             out[i] = d
-            t = days[d] if d >= 0 and _bit(dated, d) else missing
-            day[i] = t
-            j = np.uint64(i & 63)
-            if d >= -1:
-                known_word |= np.uint64(1) << j
-            if t != missing:
-                day_word |= np.uint64(1) << j
-            else:
-                count += 1
-        for b in range(blk << 3, min((n + 7) >> 3, (blk + 1) << 3)):
-            shift = np.uint64(8 * (b & 7))
-            known_bits[b] = np.uint8((known_word >> shift) & np.uint64(255))
-            day_bits[b] = np.uint8((day_word >> shift) & np.uint64(255))
-        undated += count
-    return undated
+            day[i] = days[d] if d >= 0 and _bit(dated, d) else missing
+        return
+    for i in prange(n):
+        # two-level prefetch: the lookup slot of a row 2*AHEAD ahead, and the days of the
+        # row AHEAD ahead, whose lookup slot was prefetched AHEAD rows ago
+        if i + 2 * AHEAD < n and (all_valid or _bit(bits, i + 2 * AHEAD + bit_offset)):
+            k = raw[i + 2 * AHEAD] - lo
+            if 0 <= k < span:
+                prefetch(lookup, k)
+        if i + AHEAD < n and (all_valid or _bit(bits, i + AHEAD + bit_offset)):
+            k = raw[i + AHEAD] - lo
+            if 0 <= k < span and lookup[k] >= 0 and _bit(dated, lookup[k]):
+                prefetch(days, lookup[k])
+        d = -1
+        if all_valid or _bit(bits, i + bit_offset):
+            k = raw[i] - lo
+            d = lookup[k] if 0 <= k < span else -2
+            if d < 0:
+                d = -2
+        out[i] = d
+        day[i] = days[d] if d >= 0 and _bit(dated, d) else missing
 
 
 @njit(cache=True, inline="always")

@@ -189,32 +189,26 @@ def _dense_lookup(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, objec
 
 
 def _map(column: pa.ChunkedArray, sorted_ids: np.ndarray, lookup, completed: np.ndarray,
-         dated: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Array]:
-    """Dense index of each move's dwelling (-1 null, -2 unknown), that dwelling's completion
-    day (NO_DATE for none), and the register rules' columns of both: the dwelling known
-    (boolean, true for null) and its completion date (date32, null for none); in one pass
-    when the ids are compact (``dated``: the dwellings with a completion day, one bit each)."""
+         dated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense index of each move's dwelling (-1 null, -2 unknown) and that dwelling's
+    completion day (NO_DATE for none), in one pass when the ids are compact (``dated``:
+    the dwellings with a completion day, one bit each)."""
     n = len(column)
     if n == 0:
-        dense, day = np.empty(0, np.int32), np.empty(0, np.int32)
-        return dense, day, _flags(dense, -1), _date_column(day)
+        return np.empty(0, np.int32), np.empty(0, np.int32)
     arr = _array(column)  # one parallel pass over the combined chunks: a region per row-group chunk
     raw = values(arr, np.int64)  # costs more than the copy (78 chunks: 2.6x the CPU, workers spinning)
     if lookup is not None:
         dense, day = scratch(n, np.int32), scratch(n, np.int32)
-        known, dated_rows = (scratch((n + 7) // 8, np.uint8) for _ in range(2))
-        undated = K.map_ids(raw, bitmap(arr), arr.offset, lookup[0], np.int64(lookup[1]), len(sorted_ids), completed,
-                            dated, K.NO_DATE, dense, day, known, dated_rows)
-        date_bits = pa.py_buffer(dated_rows) if undated else None
-        return dense, day, pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(known)]), \
-            pa.Array.from_buffers(pa.date32(), n, [date_bits, pa.py_buffer(day)])
+        K.map_ids(raw, bitmap(arr), arr.offset, lookup[0], np.int64(lookup[1]),
+                  len(sorted_ids), completed, dated, K.NO_DATE, dense, day)
+        return dense, day
     ok = valid(arr)
     idx = np.searchsorted(sorted_ids, raw)
     idx = np.minimum(idx, max(len(sorted_ids) - 1, 0))
     known = sorted_ids[idx] == raw if len(sorted_ids) else np.zeros(len(raw), bool)
     dense = np.where(ok, np.where(known, idx, -2), -1).astype(np.int32)
-    day = K.gather_days(completed, dense, K.NO_DATE)
-    return dense, day, _flags(dense, -1), _date_column(day)
+    return dense, K.gather_days(completed, dense, K.NO_DATE)
 
 
 def _bits(values: np.ndarray, lo: int) -> tuple[pa.Buffer, int]:
@@ -237,6 +231,12 @@ def _flags(values: np.ndarray, lo: int) -> pa.Array:
     return pa.Array.from_buffers(pa.bool_(), len(values), [None, _bits(values, lo)[0]])
 
 
+def _derived(mv_from, mv_to, from_completed, to_completed, twice, elsewhere) -> dict:
+    """The derived columns of schema.DERIVED that the register-scope rules on moves read,
+    from the dense dwelling index (the tracer's own lookups, no joins)."""
+    return {"_from_known": _flags(mv_from, -1), "_to_known": _flags(mv_to, -1),
+            "_from_completed": _date_column(from_completed), "_to_completed": _date_column(to_completed),
+            "_twice": twice, "_elsewhere": elsewhere}
 
 
 def _dense_households(household: np.ndarray) -> tuple[np.ndarray, int]:
@@ -318,19 +318,14 @@ def prepare(moves, dwellings, *, window=None, max_gap_days: int = 365, max_lengt
     def derive(conformed: pa.Table) -> dict:
         """The register rules' columns from the tracer's dense index (dwellings known,
         completions, households), kept for the kernels."""
-        dense["from"], _, from_known, from_completed = _map(conformed.column("from_dwelling"), sorted_ids, lookup,
-                                                            completed, dated)
-        dense["to"], _, to_known, to_completed = _map(conformed.column("to_dwelling"), sorted_ids, lookup,
-                                                      completed, dated)
+        dense["from"], from_completed = _map(conformed.column("from_dwelling"), sorted_ids, lookup, completed, dated)
+        dense["to"], to_completed = _map(conformed.column("to_dwelling"), sorted_ids, lookup, completed, dated)
         dense["household"] = values(conformed.column("household_id"), np.int64)
         dense["day"] = values(conformed.column("move_date"), np.int32)
         none = pa.array(np.zeros(len(dense["day"]), bool))
         twice, elsewhere = (household_conflicts(dense["household"], dense["day"], dense["from"], dense["to"])
                             if check_households else (none, none))
-        # the derived columns of schema.DERIVED that the register-scope rules on moves read, from
-        # the dense dwelling index (the tracer's own lookups, no joins)
-        return {"_from_known": from_known, "_to_known": to_known, "_from_completed": from_completed,
-                "_to_completed": to_completed, "_twice": twice, "_elsewhere": elsewhere}
+        return _derived(dense["from"], dense["to"], from_completed, to_completed, twice, elsewhere)
 
     # ... and the moves' table and register rules in one fused query (schema.inspect)
     # (codes of origin for the kernels; a column no rule reads row by row, household_type, none)
