@@ -19,7 +19,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from test_browser_report import _not_blank, browser, small_report  # noqa: F401  (the offline Chromium, one report)
+from test_browser_report import _not_blank, browser, requested, small_report  # noqa: F401  (the offline Chromium, one report)
 from test_explorer import EXAMPLE, assert_same, explorer_dirs, explorer_model, generate_programmes  # noqa: F401
 
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -41,10 +41,7 @@ def _open(driver, path: Path) -> tuple[list[str], list[dict]]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not driver.execute_script("return document.documentElement.dataset.explorer"):
         time.sleep(0.1)
-    urls = [m["params"]["request"]["url"] for m in
-            (json.loads(e["message"])["message"] for e in driver.get_log("performance"))
-            if m["method"] == "Network.requestWillBeSent"]
-    return urls, [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return requested(driver), [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 @pytest.fixture(scope="module")

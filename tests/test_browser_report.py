@@ -74,11 +74,18 @@ def _open(driver, path: Path, wait_for_charts: bool = True) -> tuple[list[str], 
         if driver.execute_script("return document.documentElement.dataset.charts"):
             break
         time.sleep(0.1)
-    urls = [m["params"]["request"]["url"] for m in
-            (json.loads(e["message"])["message"] for e in driver.get_log("performance"))
-            if m["method"] == "Network.requestWillBeSent"]
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-    return urls, errors
+    return requested(driver), errors
+
+
+def requested(driver) -> list[str]:
+    """The URLs the page requested since the last call (Chrome DevTools' performance log), without
+    the browser's own ``chrome://`` resources: Debian's Chromium 150 draws some native controls with
+    icons it loads as ``chrome://resources/images/...``, which never leave the browser."""
+    return [url for url in (m["params"]["request"]["url"] for m in
+                            (json.loads(e["message"])["message"] for e in driver.get_log("performance"))
+                            if m["method"] == "Network.requestWillBeSent")
+            if not url.startswith("chrome://")]
 
 
 def _not_blank(png: bytes) -> bool:
