@@ -129,7 +129,7 @@ def first_steps(cfg, programme, years: int, keys, seed: int) -> pl.DataFrame:
                     .otherwise(pl.lit("end:") + pl.col("end_reason").cast(pl.String))))
 
 
-def step_decomposition(model, programme, traced: pl.DataFrame) -> dict:
+def step_decomposition(model, programme, traced: pl.DataFrame, first_rows: np.ndarray | None = None) -> dict:
     """Where the model's expected chain length of a one-line programme departs from the traced chains'.
 
     With q(o) the share of chains whose first vacancy has outcome o (a stratum the first filler left, or an
@@ -143,12 +143,13 @@ def step_decomposition(model, programme, traced: pl.DataFrame) -> dict:
                            − Σ_unseen q_traced·L_traced             (first fillers from strata the model lacks)
 
     Also the shares of first fillers who leave a dwelling, start a new household, or arrive (in-migrant,
-    immigrant), model and traced.
+    immigrant), model and traced. ``first_rows`` (S, S+R): other first rows to try in the model's place
+    (wip/allocated_relet_rows.py).
     """
     (w, g), = programme_kinds(model, programme)[0]
     pr = model.probabilities()
     S, reasons = model.n_strata, model.reasons
-    P0 = pr.P0 if g is None else pr.allocated(g)[0]
+    P0 = first_rows if first_rows is not None else pr.P0 if g is None else pr.allocated(g)[0]
     m = model.moves_flag().astype(np.float64)
     q_model = w @ P0
     r_model = np.r_[pr.N @ (pr.P @ m), np.zeros(len(reasons))]
