@@ -138,7 +138,7 @@ def seeker_head(sk, hh, p, arr, ap, year, s):
     return year - ap[arr[a, A_PSTART], AP_BY], kids
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def eligible(sk, hh, p, d, arr, ap, year, s, dw):
     """Whether seeker ``s`` meets dwelling ``dw``'s allocation rule (docs/synthetic.md).
 
@@ -218,7 +218,7 @@ def find_seeker(m, dw, day, broad):
     return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, dw, day, broad)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, day, broad):
     """:func:`find_seeker` on the arrays it reads."""
     best = -1
@@ -260,7 +260,7 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, 
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def find_vacancy(sk, hh, p, d, arr, ap, par, key, year, ve, vhead, vtail, s, day):
     """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries."""
     scanned = 0
@@ -570,10 +570,26 @@ def offer_seeker(m, s, day):
 
 
 @njit(inline="always", cache=True)
+def has_seekers(seg_head, t, r, broad):
+    """Whether any seeker list a vacancy of tenure t and r rooms looks in (:func:`seeker_segment`) is non-empty."""
+    for k in range(5):
+        seg = seeker_segment(t, r, k, broad)
+        if seg >= 0 and seg_head[seg] >= 0:
+            return True
+    return False
+
+
+@njit(inline="always", cache=True)
 def sweep(m, day):
-    """Weekly: vacancies empty for 30 days or more are offered to a wider circle of seekers."""
+    """Weekly: vacancies empty for 30 days or more are offered to a wider circle of seekers.
+
+    A segment whose seekers' lists are all empty is skipped: no seeker joins a list
+    during the sweep, so none of its vacancies could be taken.
+    """
     d, ve = m.d, m.ve
     for seg in range(N_SEG):
+        if not has_seekers(m.shead, seg // N_ROOMS, seg % N_ROOMS + 1, True):
+            continue
         e = m.vhead[seg]
         while e >= 0:
             nxt = ve[e, 2]

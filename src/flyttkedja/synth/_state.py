@@ -175,9 +175,13 @@ def kernel(ret, *args):
     :func:`record_move`, five of ``new_seeker``. Pinned kernels are compiled
     for their signature by :func:`compile_kernels` and then refuse new
     specialisations, so constants convert to the declared types.
+
+    Pinned kernels allocate nothing, so they are compiled without numba's
+    reference counting (``_nrt=False``): no incref/decref of the Market's
+    arrays on every call (docs/performance.md).
     """
     def wrap(fn):
-        dispatcher = njit(cache=True)(fn)
+        dispatcher = njit(cache=True, _nrt=False)(fn)
         _PINNED.append((dispatcher, ret(*args)))
         return dispatcher
     return wrap
