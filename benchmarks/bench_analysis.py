@@ -27,7 +27,7 @@ import pytest
 from flyttkedja.analysis import tables
 from flyttkedja.analysis._engine import prepare
 from flyttkedja.analysis.bootstrap import replicate_cell_totals
-from flyttkedja.analysis.tables import TABLES, Options, build_specs, publish
+from flyttkedja.analysis.tabulation import TABLES, Options, build_specs, publish
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.schema import AREA_TYPES, HOUSEHOLD_TYPES, TENURES
 

@@ -48,9 +48,11 @@ from flyttkedja.synth.register import build_register
 from flyttkedja.synth.simulate import simulate
 generate("tiny", years=1, seed=0)
 cfg = load_config("metro", years=10, scale=float(sys.argv[1]))
-t0 = time.perf_counter(); raw = simulate(cfg, 7); t1 = time.perf_counter()
+c0 = time.process_time(); t0 = time.perf_counter(); raw = simulate(cfg, 7)
+t1 = time.perf_counter(); c1 = time.process_time()
 reg = build_register(raw, {}); t2 = time.perf_counter()
-print(json.dumps({"moves": reg.moves.num_rows, "simulate_s": t1 - t0, "tables_s": t2 - t1}))
+print(json.dumps({"moves": reg.moves.num_rows, "simulate_s": t1 - t0, "simulate_cpu_s": c1 - c0,
+                  "tables_s": t2 - t1}))
 """
 
 
@@ -126,10 +128,15 @@ def test_metro_against_base(benchmark, tmp_path):
     benchmark.pedantic(run, rounds=1, iterations=1)
     this, base = result["this"], result["base"]
     ratio = (this["moves"] / this["simulate_s"]) / (base["moves"] / base["simulate_s"])
+    cpu_ratio = (this["moves"] / this["simulate_cpu_s"]) / (base["moves"] / base["simulate_cpu_s"])
     benchmark.extra_info.update(
         scale=SCALE, base=BASE, moves=this["moves"], base_moves=base["moves"],
         moves_per_s=round(this["moves"] / this["simulate_s"]), base_moves_per_s=round(base["moves"] / base["simulate_s"]),
-        simulate_s=round(this["simulate_s"], 2), base_simulate_s=round(base["simulate_s"], 2), speed_ratio=round(ratio, 2))
+        moves_per_cpu_s=round(this["moves"] / this["simulate_cpu_s"]),
+        base_moves_per_cpu_s=round(base["moves"] / base["simulate_cpu_s"]),
+        simulate_s=round(this["simulate_s"], 2), base_simulate_s=round(base["simulate_s"], 2),
+        simulate_cpu_s=round(this["simulate_cpu_s"], 2), base_simulate_cpu_s=round(base["simulate_cpu_s"], 2),
+        speed_ratio=round(ratio, 2), cpu_speed_ratio=round(cpu_ratio, 2), load_average=os.getloadavg())
     print(json.dumps(benchmark.extra_info))
 
 

@@ -7,6 +7,7 @@
   checks the occupancy invariants.
 * :func:`replay_panel` replays the person events over each snapshot and
   returns the next year's dwelling per person.
+* :func:`snapshot_rows` states the year-end snapshot row by row.
 """
 
 from __future__ import annotations
@@ -150,6 +151,29 @@ def replay_panel(snapshot: dict[int, int], events: list[dict]) -> dict[int, int]
         else:
             state[q] = e["to_dwelling"]
     return state
+
+
+def snapshot_rows(households: list[dict], persons: list[dict], income_cap: int) -> list[tuple]:
+    """(person, household, dwelling, capped income, family position) of each person in a household.
+
+    Position: head 0, partner 1, child 2, other 3 -- the first that holds.
+    """
+    rows = []
+    for q, person in enumerate(persons):
+        h = person["household"]
+        if h < 0:
+            continue
+        hh = households[h]
+        if hh["head"] == q:
+            position = 0
+        elif hh["partner"] == q:
+            position = 1
+        elif person["child"]:
+            position = 2
+        else:
+            position = 3
+        rows.append((q, h, hh["dwelling"], min(person["income"], income_cap), position))
+    return rows
 
 
 # ---------------------------------------------------------------- kernel references

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from flyttkedja.analysis._engine import items_of, prepare
 from flyttkedja.analysis.disclosure import PTABLE, PTABLE_DEFAULT, cell_key_perturbation, secondary_suppression
-from flyttkedja.analysis.tables import TABLES, build_specs
+from flyttkedja.analysis.tabulation import TABLES, build_specs
 from naive_analysis import random_chainset, recomputable
 
 

@@ -185,7 +185,7 @@ def test_vacated_income_counts_the_tables_rounds(small_register, explorer_model)
     dwellings are the tables' rounds (all seeds, every step): one definition."""
     import flyttkedja
     import polars as pl
-    from flyttkedja.analysis.tables import rounds
+    from flyttkedja.analysis import rounds
 
     r = small_register
     cs = flyttkedja.trace(r.moves, r.dwellings, window=r.window, max_gap_days=r.max_gap_days)

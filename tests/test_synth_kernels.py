@@ -240,3 +240,23 @@ def test_target_choice_matches_reference(kind, size, kids, core, age, income, cu
     ref = naive_synth.choose_target(cost.tolist(), PAR[K.PR_OWNER_PREF], PAR[K.PR_COOP_PREF], kind, size, kids,
                                     core, age, income, cur_tenure, cur_rooms, *u, help=help)
     assert tuple(int(x) for x in got) == ref
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), n_hh=st.integers(1, 8), n_p=st.integers(0, 30), cap=st.sampled_from([2**31 - 1, 500_000]))
+def test_snapshot_rows_match_reference(data, n_hh, n_p, cap):
+    hh = np.full((n_hh, K.H_NCOL), -7, np.int64)
+    p = np.full((n_p + 3, K.P_NCOL), -7, np.int64)  # rows past n_p are not read
+    person_ix = st.integers(-1, max(n_p - 1, 0))
+    households = [{"head": data.draw(person_ix), "partner": data.draw(person_ix),
+                   "dwelling": data.draw(st.integers(-1, 100))} for _ in range(n_hh)]
+    persons = [{"household": data.draw(st.integers(-1, n_hh - 1)), "child": data.draw(st.booleans()),
+                "income": data.draw(st.integers(0, 2**32))} for _ in range(n_p)]
+    for h, x in enumerate(households):
+        hh[h, K.H_HEAD], hh[h, K.H_PARTNER], hh[h, K.H_DW] = x["head"], x["partner"], x["dwelling"]
+    for q, x in enumerate(persons):
+        p[q, K.P_HH], p[q, K.P_INCOME] = x["household"], x["income"]
+        p[q, K.P_ROLE] = K.ROLE_CHILD if x["child"] else K.ROLE_CORE
+    got = K.snapshot_rows(hh, p, n_p, cap)
+    assert [a.dtype for a in got] == [np.int32] * 4 + [np.int8]
+    assert list(zip(*(a.tolist() for a in got))) == naive_synth.snapshot_rows(households, persons, cap)

@@ -19,7 +19,7 @@ from flyttkedja.analysis.groups import (
 )
 from flyttkedja.analysis.release import Ledger
 from flyttkedja.analysis.report import Report
-from flyttkedja.analysis.tables import (
+from flyttkedja.analysis.tabulation import (
     DEPTH_TABLES,
     TABLES,
     default_tables,

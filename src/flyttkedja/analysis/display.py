@@ -101,7 +101,7 @@ def chainset_html(chainset, threshold: int = 5) -> str:
     report's suppression (``threshold``, secondary suppression) and no
     intervals, so they are quick and safe to show; no identifier appears.
     """
-    from flyttkedja.analysis.tables import length_summary
+    from flyttkedja.analysis.tabulation import length_summary
 
     by = ("tenure",) if "tenure" in chainset.chains.columns else ()
     summary = length_summary(chainset, by=by, ci=False, disclosure="suppress", threshold=threshold)

@@ -22,13 +22,13 @@ from flyttkedja.analysis.disclosure import Rules
 from flyttkedja.analysis.groups import TARGET_GROUPS
 from flyttkedja.analysis.release import Ledger, checking_text, legacy_fingerprint, published_counts, \
     register_fingerprint
-from flyttkedja.analysis.tables import _tables_and_units, default_tables
+from flyttkedja.analysis.tabulation import _tables_and_units, default_tables
 from flyttkedja.core.chainset import ChainSet
 from flyttkedja.io import atomic_directory, atomic_file, write_json, write_parquet
 
 
 class Report:
-    """All tables of :mod:`flyttkedja.analysis.tables` for one ChainSet, from one bootstrap.
+    """All tables of :mod:`flyttkedja.analysis.tabulation` for one ChainSet, from one bootstrap.
 
     Parameters are those of :func:`flyttkedja.analysis.tables`; the rounds
     table is included when ``areas`` is given. Tables are available as

@@ -192,10 +192,10 @@ def chain_counts(run: MarketRun, reference: pl.DataFrame, munis: list[str],
                  n_lines: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lines, COUNTS, municipalities) in the chains the programme's dwellings start, traced in this run;
     Mast's rounds (2, ROUNDS): dwellings vacated at step k in below-median-income areas, and all
-    dwellings vacated at step k (:func:`flyttkedja.analysis.tables.rounds`' definition); and the chains by
+    dwellings vacated at step k (:func:`flyttkedja.analysis.rounds`' definition); and the chains by
     length, (LENGTH_BINS,): 0, 1, ... moves, the last bin every longer chain (the transition model's
     ``chain_length_share`` bins)."""
-    from flyttkedja.analysis.tables import rounds
+    from flyttkedja.analysis import rounds
     from flyttkedja.core import trace
     from flyttkedja.scenario.evaluation import LENGTH_BINS
 

@@ -60,12 +60,19 @@ def kernel_params(cfg: SynthConfig) -> np.ndarray:
     return par
 
 
-def _grow(a: np.ndarray, rows: int) -> np.ndarray:
-    """``a`` with at least ``rows`` rows (amortised growth; new rows uninitialised)."""
+def _grow(a: np.ndarray, rows: int, used: int | None = None) -> np.ndarray:
+    """``a`` with at least ``rows`` rows, its first ``used`` rows (default: all) kept; doubling.
+
+    Rows never written cost address space, not memory (np.empty's pages are mapped
+    on first write), so doubling copies a table about once in a run where 1.25x
+    copied the persons and households three or four times; ``used`` keeps a copy
+    from writing (and so mapping) rows that were never written.
+    """
     if a.shape[0] >= rows:
         return a
-    out = np.empty((max(rows, int(a.shape[0] * 1.25) + 16),) + a.shape[1:], a.dtype)
-    out[: a.shape[0]] = a
+    out = np.empty((max(rows, 2 * a.shape[0] + 16),) + a.shape[1:], a.dtype)
+    used = a.shape[0] if used is None else used
+    out[:used] = a[:used]
     return out
 
 
@@ -154,17 +161,8 @@ INCOME_CAP = 2**31 - 1  # snapshot incomes are int32
 
 
 def _snapshot(hh: np.ndarray, p: np.ndarray, n_p: int, year: int) -> Snapshot:
-    person = np.flatnonzero(p[:n_p, K.P_HH] >= 0)
-    household = p[person, K.P_HH]
-    # int32 indices: the panel is the largest output, keep it compact
-    income = np.minimum(p[person, K.P_INCOME], INCOME_CAP).astype(np.int32)
-    # head 0, partner 1, child 2, other 3: assigned in reverse so the first that holds wins (as np.select)
-    position = np.full(len(person), 3, np.int8)
-    position[p[person, K.P_ROLE] == K.ROLE_CHILD] = 2
-    position[hh[household, K.H_PARTNER] == person] = 1
-    position[hh[household, K.H_HEAD] == person] = 0
-    return Snapshot(year, person.astype(np.int32), household.astype(np.int32),
-                    hh[household, K.H_DW].astype(np.int32), income, position)
+    # int32 columns: the panel is the largest output, keep it compact
+    return Snapshot(year, *K.snapshot_rows(hh, p, n_p, INCOME_CAP))
 
 
 def _observed_income(mv: np.ndarray, pe: np.ndarray, p: np.ndarray, row0: int) -> None:
@@ -233,7 +231,14 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
     cost = (cfg.by_tenure("market", "required_income")).astype(np.float64)
     n_muni = len(cfg.section("municipality"))
     snapshots = [_snapshot(hh, p, cnt[K.C_P], first - 1)]
-    moves, events = [], []
+    # The whole window's moves and person events, written in place year by year (each year's kernel gets the
+    # rows after the last year's), and the year's scratch tables, kept across years: no per-year copies.
+    moves = np.empty((0, K.M_NCOL), np.int64)
+    events = np.empty((0, K.E_NCOL), np.int64)
+    n_events = 0
+    ev_rows = np.empty((0, 3), np.int64)
+    ve = np.empty((0, 3), np.int64)
+    vq = np.empty(0, np.int64)
     next_building = int(building[0].max()) + 1
     n_regular, n_programme = len(d), 0  # dwellings numbered so far (their keys)
     for yi in range(years):
@@ -266,14 +271,15 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         arr, ap = arrivals(cfg, rng, cfg.residents, year, day0, ndays)
 
         n_hh, n_p = int(cnt[K.C_HH]), int(cnt[K.C_P])
-        ev = np.empty((2 * n_hh, 3), np.int64)
+        ev_rows = _grow(ev_rows, 2 * n_hh, 0)
+        ev = ev_rows[: 2 * n_hh]
         K.year_start(hh, p, d, n_hh, n_p, year, day0, ndays, _year_key(seed, yi), par, ev)
         kinds = ev[:, 1]
         n_ev = int(np.count_nonzero(kinds >= 0))
         bound = n_ev + len(arr) + int(cnt[K.C_SK]) + 16
         # New rows this year, at most: a household for each leave-home or separation event (each makes at most
         # one seeker), each carried seeker and each arrival; a person for each birth and arrival person. Tight
-        # bounds keep _grow from copying the tables every year (a loose bound outgrew the 1.25x headroom).
+        # bounds keep _grow from copying the tables more often than needed.
         n_forming = int(np.count_nonzero((kinds == K.EV_LEAVE) | (kinds == K.EV_SEPARATE)))
         hh = _grow(hh, n_hh + n_forming + int(cnt[K.C_SK]) + len(arr) + 1)
         p = _grow(p, n_p + int(np.count_nonzero(kinds == K.EV_BIRTH)) + len(ap) + 1)
@@ -282,19 +288,21 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         max_size = int(hh[:n_hh, K.H_SIZE].max(initial=1)) + 2
         max_size = max(max_size, int(np.diff(arr[:, [K.A_PSTART, K.A_PEND]], axis=1).max(initial=1)))
         cnt[K.C_MV] = cnt[K.C_PE] = 0
+        row0 = int(cnt[K.C_ROW0])
+        moves = _grow(moves, row0 + bound, row0)
+        events = _grow(events, n_events + bound * max_size + n_ev + 16, n_events)
+        ve = _grow(ve, int(cnt[K.C_D]) + bound + 16, 0)
+        vq = _grow(vq, d.shape[0] + 1, 0)
         m = K.Market(
-            hh=hh, p=p, d=d, sk=sk, cnt=cnt, mv=np.empty((bound, K.M_NCOL), np.int64),
-            pe=np.empty((bound * max_size + n_ev + 16, K.E_NCOL), np.int64), wd=wd,
-            ve=np.empty((int(cnt[K.C_D]) + bound + 16, 3), np.int64),
+            hh=hh, p=p, d=d, sk=sk, cnt=cnt, mv=moves[row0:], pe=events[n_events:], wd=wd, ve=ve,
             vhead=np.empty(K.N_SEG, np.int64), vtail=np.empty(K.N_SEG, np.int64),
             shead=np.empty(K.N_SEG, np.int64), stail=np.empty(K.N_SEG, np.int64),
-            vq=np.empty(d.shape[0] + 1, np.int64), pair=np.empty((2, n_muni), np.int64), arr=arr, ap=ap,
+            vq=vq, pair=np.empty((2, n_muni), np.int64), arr=arr, ap=ap,
             par=par, cost=cost, year=np.int64(year), key=_year_key(seed, 1000 + yi))
         K.simulate_year(m, ev, nb, day0, ndays)
         mv, pe = m.mv[: cnt[K.C_MV]], m.pe[: cnt[K.C_PE]]
-        _observed_income(mv, pe, p, int(cnt[K.C_ROW0]))
-        moves.append(mv.copy())
-        events.append(pe.copy())
+        _observed_income(mv, pe, p, row0)
+        n_events += int(cnt[K.C_PE])
         cnt[K.C_ROW0] += cnt[K.C_MV]
         snapshots.append(_snapshot(hh, p, int(cnt[K.C_P]), year))
         _compact_seekers(sk, cnt, hh, p, day0 + ndays)
@@ -304,7 +312,6 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         cfg=cfg, seed=seed, region=region,
         d=d[: cnt[K.C_D]], building_type=np.concatenate(btype), floor_area=np.concatenate(floor),
         building_id=np.concatenate(building), hh=hh[: cnt[K.C_HH]], p=p[: cnt[K.C_P]],
-        moves=np.concatenate(moves) if moves else np.empty((0, K.M_NCOL), np.int64),
-        person_events=np.concatenate(events) if events else np.empty((0, K.E_NCOL), np.int64),
+        moves=moves[: cnt[K.C_ROW0]], person_events=events[:n_events],
         snapshots=snapshots, window=window,
     )
