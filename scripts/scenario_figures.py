@@ -12,10 +12,14 @@ and writes, between the markers ``<!-- figures:start -->`` and
 - the same for single-kind lines of 600 dwellings;
 - the cross-validated model error and the coverage of its 95% intervals;
 - allocation: seniors reached by youth flats, young adults by senior housing;
-- how many replications, and how long, resolving the programmes took.
+- how many replications, and how long, resolving the programmes took;
+- where the model's error sits for the lines outside 5% (:func:`step_decomposition`): the first filler
+  or what follows, from the programme's own chains in market runs at the first ``--step-seeds``
+  microsimulation seeds.
 
     python scripts/scenario_figures.py [--scale 1] [--years 5] [--replications 10] [--max-replications 60]
-                                       [--single-replications 10] [--workers 2] [--out docs/scenarios.md]
+                                       [--single-replications 10] [--step-seeds 2] [--workers 2]
+                                       [--out docs/scenarios.md]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import itertools
 import tempfile
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +40,11 @@ from flyttkedja import store
 from flyttkedja.core import trace
 from flyttkedja.scenario import load_scenario, parse_scenario, run
 from flyttkedja.scenario.compare import GROSS, NET, RATIO, programme_kinds
-from flyttkedja.scenario.model import analytic, estimate, load_model
+from flyttkedja.scenario.executor import map_replications
+from flyttkedja.scenario.microsim import completions_only, market_run
+from flyttkedja.scenario.model import ARRIVAL_ENDS, analytic, estimate, load_model, stratum_expr
 from flyttkedja.synth import generate
+from flyttkedja.synth.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_STRATA = ("tenure", "size_band", "area_type")
@@ -106,6 +114,87 @@ def allocation_figures(cs, municipality: str) -> list[tuple]:
     return rows
 
 
+def first_steps(cfg, programme, years: int, keys, seed: int) -> pl.DataFrame:
+    """The chains the programme's own dwellings start in one market run (seed ``seed``): per chain its length
+    and its first vacancy's outcome -- the stratum (``keys``) of the dwelling the first filler left, or
+    ``end:<reason>`` when the first filler left none (or the dwelling was never filled)."""
+    r = market_run(cfg, seed, programme, years)
+    cs = completions_only(trace(r.moves, r.dwellings, np.asarray(r.programme_dwellings), window=r.window,
+                                max_gap_days=r.max_gap_days))
+    cols = sorted({"rooms" if k in ("size_band", "rooms") else k for k in keys})
+    first = (cs.link_attributes([], cols).filter(pl.col("step") == 1)
+             .select("chain_id", "from_dwelling", from_stratum=stratum_expr(keys, "from_")))
+    return (cs.chains.select("chain_id", "length", "end_reason").join(first, on="chain_id", how="left")
+            .select("length", outcome=pl.when(pl.col("from_dwelling").is_not_null()).then(pl.col("from_stratum"))
+                    .otherwise(pl.lit("end:") + pl.col("end_reason").cast(pl.String))))
+
+
+def step_decomposition(model, programme, traced: pl.DataFrame, first_rows: np.ndarray | None = None) -> dict:
+    """Where the model's expected chain length of a one-line programme departs from the traced chains'.
+
+    With q(o) the share of chains whose first vacancy has outcome o (a stratum the first filler left, or an
+    end reason), R(o) the moves that follow it and m(o) = 1 for outcomes that are a move, the mean chain
+    length is L = Σ_o q(o)·(m(o) + R(o)) in both: the model's q from the line's first rows, R from its
+    fundamental matrix; the traced q and R (mean length − 1 of the chains with that first outcome) from
+    ``traced`` (:func:`first_steps`). Then exactly
+
+        L_model − L_traced = Σ (q_model − q_traced)·(m + R_model)   (who fills the first vacancy)
+                           + Σ q_traced·(R_model − R_traced)        (what follows from the dwelling left)
+                           − Σ_unseen q_traced·L_traced             (first fillers from strata the model lacks)
+
+    Also the shares of first fillers who leave a dwelling, start a new household, or arrive (in-migrant,
+    immigrant), model and traced. ``first_rows`` (S, S+R): other first rows to try in the model's place
+    (wip/allocated_relet_rows.py).
+    """
+    (w, g), = programme_kinds(model, programme)[0]
+    pr = model.probabilities()
+    S, reasons = model.n_strata, model.reasons
+    P0 = first_rows if first_rows is not None else pr.P0 if g is None else pr.allocated(g)[0]
+    m = model.moves_flag().astype(np.float64)
+    q_model = w @ P0
+    r_model = np.r_[pr.N @ (pr.P @ m), np.zeros(len(reasons))]
+    labels = {s: i for i, s in enumerate([*model.strata, *(f"end:{r}" for r in reasons)])}
+    agg = traced.group_by("outcome").agg(n=pl.len(), length=pl.col("length").mean())
+    n = traced.height
+    q_traced, r_traced, unseen = np.zeros(len(m)), np.zeros(len(m)), 0.0
+    for outcome, k, length in agg.iter_rows():
+        i = labels.get(outcome)
+        if i is None:
+            unseen += k / n * length
+            continue
+        q_traced[i] = k / n
+        r_traced[i] = length - m[i]
+    arrival = np.array([S + reasons.index(r) for r in ARRIVAL_ENDS if r in reasons], np.int64)
+    new_hh = S + reasons.index("new_household")
+    return {"model": float(q_model @ (m + r_model)), "traced": float(traced["length"].mean()), "chains": n,
+            "first_filler": float((q_model - q_traced) @ (m + r_model)),
+            "what_follows": float(q_traced @ (r_model - r_traced)), "unseen": -unseen,
+            "left": (float(q_model[:S].sum()), float((~traced["outcome"].str.starts_with("end:")).mean())),
+            "new_household": (float(q_model[new_hh]), float(q_traced[new_hh])),
+            "arrival": (float(q_model[arrival].sum()), float(q_traced[arrival].sum()))}
+
+
+STEP_LINES = ("cooperative, 2 rooms", *(label for label, _, _ in ALLOCATED))  # the lines outside or near 5%
+
+
+def step_figures(cs, single, seeds: int, workers: int) -> list[tuple[str, dict]]:
+    """:func:`step_decomposition` of the lines :data:`STEP_LINES` of the single-kind scenario: the model (default
+    strata) against the programme's own chains in market runs at the first ``seeds`` microsimulation seeds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimate(cs)
+    src = single.source
+    cfg = load_config(src.preset, years=src.years, scale=src.scale)
+    run_seeds = [int(s % 2**31) for s in np.random.SeedSequence(single.seed).generate_state(seeds)]
+    out = []
+    for prog in single.programmes:
+        if prog.name in STEP_LINES:
+            traced = map_replications(partial(first_steps, cfg, prog, src.years, model.keys), run_seeds,
+                                      workers=workers)
+            out.append((prog.name, step_decomposition(model, prog, pl.concat(traced))))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
@@ -113,6 +202,8 @@ def main() -> None:
     ap.add_argument("--replications", type=int, default=10)
     ap.add_argument("--max-replications", type=int, default=60)
     ap.add_argument("--single-replications", type=int, default=10)
+    ap.add_argument("--step-seeds", type=int, default=2,
+                    help="market runs per line for the table of where the model's error sits (0: none)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bootstrap", type=int, default=None, help="bootstrap replicates of the model (default: the file's)")
     ap.add_argument("--model-only", action="store_true",
@@ -157,12 +248,14 @@ def main() -> None:
     prev_single, _ = old_model_gross(cs, single, PREVIOUS_STRATA, placement=False)
     prev_cv = prev_model.cross_validate()
     alloc = allocation_figures(cs, muni)
+    steps = step_figures(cs, single, args.step_seeds, args.workers) if args.step_seeds and not args.model_only else []
 
     command = (f"python scripts/scenario_figures.py --scale {args.scale:g} --years {args.years} "
                + (f"--bootstrap {args.bootstrap} " if args.bootstrap is not None else "")
                + ("--model-only" if args.model_only else
                   f"--replications {args.replications} --max-replications {args.max_replications} "
-                  f"--single-replications {args.single_replications} --workers {args.workers}"))
+                  f"--single-replications {args.single_replications} --step-seeds {args.step_seeds} "
+                  f"--workers {args.workers}"))
     lines = ["<!-- figures:start -->",
              f"*Generated by `{command}` "
              f"(metro preset, source seed {src.seed}; a 2-core machine shared with other jobs).*", ""]
@@ -252,6 +345,19 @@ def main() -> None:
                  + got["reached_seniors_per_100_new"]["estimate"], "lower": None})
         lines.append(f"| {label} | {method} | {fmt(got[f'reached_{own}_per_100_new'], 1)} | "
                      f"{fmt(got[f'reached_{other}_per_100_new'], 1)} | {fmt(got[GROSS])} | {fmt(both)} |")
+    if steps:
+        lines += ["", f"Where the model's error sits (600 dwellings in {muni}; the programme's own chains in "
+                  f"{args.step_seeds} market runs per line at the first microsimulation seeds; mean chain length, "
+                  "model − traced = who fills the first vacancy + what follows from the dwelling the first filler "
+                  "left + first fillers from strata the model never saw, `step_decomposition`):", "",
+                  "| line | model | traced (chains) | model − traced | first filler | what follows | unseen strata | "
+                  "first filler left a dwelling (model / traced) | a new household | an arrival |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for label, d in steps:
+            pair = lambda k: f"{100 * d[k][0]:.1f}% / {100 * d[k][1]:.1f}%"  # noqa: E731
+            lines.append(f"| {label} | {d['model']:.3f} | {d['traced']:.3f} ({d['chains']}) | "
+                         f"{d['model'] - d['traced']:+.3f} | {d['first_filler']:+.3f} | {d['what_follows']:+.3f} | "
+                         f"{d['unseen']:+.3f} | {pair('left')} | {pair('new_household')} | {pair('arrival')} |")
     lines.append("<!-- figures:end -->")
     text = args.out.read_text(encoding="utf-8")
     start, end = text.index("<!-- figures:start -->"), text.index("<!-- figures:end -->") + len("<!-- figures:end -->")

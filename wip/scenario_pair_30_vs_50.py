@@ -8,7 +8,7 @@ from flyttkedja.scenario.config import parse_scenario
 from flyttkedja.scenario.microsim import replicate
 from flyttkedja.synth.config import load_config
 scale, reps = float(sys.argv[1]), int(sys.argv[2])
-raw = tomllib.loads(Path(__file__).resolve().parents[1] / "examples" / "kustvik_30_vs_50.toml".read_text())
+raw = tomllib.loads((Path(__file__).resolve().parents[1] / "examples" / "kustvik_30_vs_50.toml").read_text())
 for p in raw["programme"]:
     for l in p["line"]:
         l["count"] = max(1, round(l["count"] * scale))
