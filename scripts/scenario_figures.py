@@ -39,7 +39,7 @@ import polars as pl
 from flyttkedja import store
 from flyttkedja.core import trace
 from flyttkedja.scenario import load_scenario, parse_scenario, run
-from flyttkedja.scenario.compare import GROSS, NET, RATIO, programme_kinds
+from flyttkedja.scenario.compare import GROSS, NET, RATIO, programme_kinds, replication_seeds
 from flyttkedja.scenario.executor import map_replications
 from flyttkedja.scenario.microsim import completions_only, market_run
 from flyttkedja.scenario.model import ARRIVAL_ENDS, analytic, estimate, load_model, stratum_expr
@@ -185,7 +185,7 @@ def step_figures(cs, single, seeds: int, workers: int) -> list[tuple[str, dict]]
         model = estimate(cs)
     src = single.source
     cfg = load_config(src.preset, years=src.years, scale=src.scale)
-    run_seeds = [int(s % 2**31) for s in np.random.SeedSequence(single.seed).generate_state(seeds)]
+    run_seeds = replication_seeds(single.seed, seeds)
     out = []
     for prog in single.programmes:
         if prog.name in STEP_LINES:

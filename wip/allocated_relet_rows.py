@@ -13,6 +13,7 @@ import numpy as np, polars as pl
 import scenario_figures as sf
 from flyttkedja.core import trace
 from flyttkedja.scenario import load_scenario, parse_scenario
+from flyttkedja.scenario.compare import replication_seeds
 from flyttkedja.scenario.executor import map_replications
 from flyttkedja.scenario.model import _shrunk, allocated_first_counts, estimate
 from flyttkedja.synth import generate
@@ -40,7 +41,7 @@ if __name__ == "__main__":
         warnings.simplefilter("ignore")
         model = estimate(cs)
     cfg = load_config(src.preset, years=src.years, scale=src.scale)
-    seeds = [int(s % 2**31) for s in np.random.SeedSequence(base.seed).generate_state(nseeds)]
+    seeds = replication_seeds(base.seed, nseeds)
     for label, attrs, _ in sf.ALLOCATED:
         prog = parse_scenario({"name": "s", "programme": [{"name": label, "line": [
             {"count": 600, "municipality": muni, **attrs}]}]}).programmes[0]

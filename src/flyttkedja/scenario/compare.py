@@ -417,6 +417,18 @@ def replications_until_resolved(fn, seeds: list[int], first: int, *, programmes,
 
 
 # ---------------------------------------------------------------------- run
+def replication_seeds(seed: int, n: int) -> list[int]:
+    """The market-run seeds of a scenario's first ``n`` microsimulation replications (ints below 2**31).
+
+    A scenario with ``seed`` runs replication k at ``replication_seeds(seed, n)[k]`` for any n > k, so
+    scripts that repeat its first market runs use these.
+
+    >>> replication_seeds(7, 3)[:2] == replication_seeds(7, 2)
+    True
+    """
+    return [int(s % 2**31) for s in np.random.SeedSequence(seed).generate_state(n)]
+
+
 def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: bool = False,
         progress: Callable[[str, float], None] | None = None, workers: int | None = None,
         scheduler=None) -> pl.DataFrame:
@@ -485,7 +497,7 @@ def run(scenario: Scenario, out: str | os.PathLike | None = None, *, overwrite: 
                                 seed=scenario.seed, model_error=sigma)
     model.records = None  # bootstrap and cross-validation are done: free the chain records before the market runs
     budget = max(scenario.max_replications, scenario.replications)
-    seeds = [int(s % 2**31) for s in np.random.SeedSequence(scenario.seed).generate_state(budget)]
+    seeds = replication_seeds(scenario.seed, budget)
     diffs: list[dict] = []
     used: list[int] = []
     if src.preset:
