@@ -78,14 +78,22 @@ def _open(driver, path: Path, wait_for_charts: bool = True) -> tuple[list[str], 
     return requested(driver), errors
 
 
+#: URL schemes whose requests never reach a network or a file outside the page
+IN_BROWSER = ("chrome://", "data:", "blob:")
+
+
 def requested(driver) -> list[str]:
     """The URLs the page requested since the last call (Chrome DevTools' performance log), without
-    the browser's own ``chrome://`` resources: Debian's Chromium 150 draws some native controls with
-    icons it loads as ``chrome://resources/images/...``, which never leave the browser."""
+    those that never leave the browser: its own ``chrome://`` resources (Debian's Chromium 150 draws
+    some native controls with icons it loads as ``chrome://resources/images/...``) and ``data:`` and
+    ``blob:`` URLs, whose content is in the URL or in the page (a CI run on a fresh machine logged
+    the 1x1 transparent GIF ``data:image/gif;base64,R0lGODlhAQAB...``, which no script of the page
+    holds)."""
     return [url for url in (m["params"]["request"]["url"] for m in
                             (json.loads(e["message"])["message"] for e in driver.get_log("performance"))
                             if m["method"] == "Network.requestWillBeSent")
-            if not url.startswith("chrome://")]
+            if not url.startswith(IN_BROWSER)]
+
 
 
 def _not_blank(png: bytes) -> bool:
