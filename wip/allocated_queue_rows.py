@@ -65,8 +65,9 @@ VARIANTS = (("re-lets of the same stratum (session 12)", [1], dict(lo=0, hi=0, s
             ("any dwelling, region", [0, 1], dict(lo=-9, hi=9, same_tenure=False, same_municipality=False)))
 
 
-def main() -> None:
-    nseeds = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+def kustvik_setup(nseeds: int):
+    """The Kustvik example's source register traced, its default-strata model, the market config, the
+    municipality and the first ``nseeds`` microsimulation seeds: (cs, model, cfg, src, muni, seeds)."""
     base = load_scenario(ROOT / "examples" / "kustvik_rental_share.toml")
     src, muni = base.source, base.programmes[0].lines[0].municipality
     reg = generate(src.preset, scale=src.scale, years=src.years, seed=src.seed)
@@ -76,7 +77,11 @@ def main() -> None:
         warnings.simplefilter("ignore")
         model = estimate(cs)
     cfg = load_config(src.preset, years=src.years, scale=src.scale)
-    seeds = replication_seeds(base.seed, nseeds)
+    return cs, model, cfg, src, muni, replication_seeds(base.seed, nseeds)
+
+
+def main() -> None:
+    _, model, cfg, src, muni, seeds = kustvik_setup(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
     print("| reach of the allocated letting | " + " | ".join(label for label, _, _ in sf.ALLOCATED) + " |")
     print("|---|" + "---|" * len(sf.ALLOCATED))
     cells = {}
