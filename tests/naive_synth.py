@@ -180,6 +180,11 @@ def snapshot_rows(households: list[dict], persons: list[dict], income_cap: int) 
 M64 = (1 << 64) - 1
 
 
+def stable_argsort(keys: list[int]) -> list[int]:
+    """Indices that sort ``keys``, ties in their original order (Python's sort is stable)."""
+    return sorted(range(len(keys)), key=lambda i: keys[i])
+
+
 def mix(z: int) -> int:
     """splitmix64 finaliser on Python ints."""
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64

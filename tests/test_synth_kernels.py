@@ -10,6 +10,7 @@ import naive_synth
 from flyttkedja import _random
 from flyttkedja.synth import _kernels as K
 from flyttkedja.synth import load_config
+from flyttkedja.synth._year import radix_argsort
 from flyttkedja.synth.simulate import kernel_params
 
 PAR = kernel_params(load_config("tiny"))
@@ -260,3 +261,20 @@ def test_snapshot_rows_match_reference(data, n_hh, n_p, cap):
     got = K.snapshot_rows(hh, p, n_p, cap)
     assert [a.dtype for a in got] == [np.int32] * 4 + [np.int8]
     assert list(zip(*(a.tolist() for a in got))) == naive_synth.snapshot_rows(households, persons, cap)
+
+
+I64 = st.integers(-(2**63), 2**63 - 1)
+event_keys = st.builds(lambda day, prio, jit: (day << 40) | (prio << 39) | jit,
+                       st.integers(0, 365), st.integers(0, 1), st.integers(0, 2**39 - 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys=st.one_of(st.lists(I64, max_size=60), st.lists(st.integers(-3, 3), max_size=60),
+                      st.lists(event_keys, max_size=300),
+                      st.lists(st.sampled_from([-(2**63), 2**63 - 1, 0, -1, 1 << 40]), max_size=20)))
+def test_radix_argsort_matches_stable_sort(keys):
+    """The event sort: ties (many in the small-range lists), negatives, extremes and empty input."""
+    got = radix_argsort(np.array(keys, dtype=np.int64))
+    assert got.dtype == np.int64
+    assert got.tolist() == naive_synth.stable_argsort(keys)
+    assert got.tolist() == np.argsort(np.array(keys, dtype=np.int64), kind="stable").tolist()
