@@ -144,7 +144,7 @@ def step_decomposition(model, programme, traced: pl.DataFrame, first_rows: np.nd
 
     Also the shares of first fillers who leave a dwelling, start a new household, or arrive (in-migrant,
     immigrant), model and traced. ``first_rows`` (S, S+R): other first rows to try in the model's place
-    (wip/allocated_relet_rows.py).
+    (wip/allocated_queue_rows.py).
     """
     (w, g), = programme_kinds(model, programme)[0]
     pr = model.probabilities()
