@@ -44,6 +44,8 @@ class Region:
     building_id: np.ndarray    # int64
     hh: np.ndarray
     p: np.ndarray
+    hh_room: np.ndarray | None = None  # hh is its first rows: room to add households without a copy
+    p_room: np.ndarray | None = None   # the same for p
 
 
 def _mean_size_by_rooms(cfg: SynthConfig) -> np.ndarray:
@@ -148,8 +150,16 @@ def head_ages(rng: np.random.Generator, htype: np.ndarray) -> np.ndarray:
     return np.floor(age).astype(np.int64)
 
 
-def initial_region(cfg: SynthConfig, rng: np.random.Generator, day0: int) -> Region:
-    """Areas, dwelling stock, households and persons at the start of the window."""
+def initial_region(cfg: SynthConfig, rng: np.random.Generator, day0: int, room: float = 1.0) -> Region:
+    """Areas, dwelling stock, households and persons at the start of the window.
+
+    ``room``: the household and person tables are allocated with ``room`` times
+    their rows (``Region.hh_room``, ``Region.p_room``; ``hh``/``p`` are their
+    first rows), so that the driver adds the first year's households and persons
+    without copying the tables; rows never written cost address space only
+    (``np.zeros`` maps zero pages on first write). Example:
+    ``initial_region(cfg, rng, day0, room=2.0).hh_room.shape[0] == 2 * len(region.hh) + 16``.
+    """
     region = cfg.section("region")
     stock = cfg.section("stock")
     munis = cfg.section("municipality")
@@ -188,8 +198,10 @@ def initial_region(cfg: SynthConfig, rng: np.random.Generator, day0: int) -> Reg
                + income["born_abroad_effect"] * abroad)
     year = cfg.first_year - 1
     hh_of, by, sex, ab, perm, role = people(cfg, rng, htype, age, abroad, perm_mu, year)
-    p = _person_rows(hh_of, by, sex, ab, perm, role)
-    hh = np.zeros((n, K.H_NCOL), np.int64)
+    p_room = np.zeros((_rows_with_room(len(hh_of), room), K.P_NCOL), np.int64)
+    p = _person_rows(hh_of, by, sex, ab, perm, role, p_room[: len(hh_of)])
+    hh_room = np.zeros((_rows_with_room(n, room), K.H_NCOL), np.int64)
+    hh = hh_room[:n]
     first = np.r_[0, np.flatnonzero(hh_of[1:] != hh_of[:-1]) + 1]
     hh[:, K.H_DW] = occ
     hh[:, K.H_ALIVE] = 1
@@ -212,11 +224,18 @@ def initial_region(cfg: SynthConfig, rng: np.random.Generator, day0: int) -> Reg
     hh[:, K.H_KEY] = K.ident_array(K.ID_HOUSEHOLD, np.arange(n), 0)
     p[:, K.P_KEY] = K.ident_array(K.ID_PERSON, np.arange(len(p)), 0)
     set_incomes(cfg, rng, p, year)
-    return Region(area_muni, area_type, d, btype, floor, building, hh, p)
+    return Region(area_muni, area_type, d, btype, floor, building, hh, p, hh_room, p_room)
 
 
-def _person_rows(hh_of, by, sex, ab, perm, role) -> np.ndarray:
-    p = np.zeros((len(hh_of), K.P_NCOL), np.int64)
+def _rows_with_room(n: int, room: float) -> int:
+    """Rows to allocate for ``n`` rows with ``room`` times as many (the driver's doubling: 2n + 16)."""
+    return n if room <= 1 else int(room * n) + 16
+
+
+def _person_rows(hh_of, by, sex, ab, perm, role, p=None) -> np.ndarray:
+    """Person rows (P_* columns), written into ``p`` (zeros, len(hh_of) rows) when given."""
+    if p is None:
+        p = np.zeros((len(hh_of), K.P_NCOL), np.int64)
     p[:, K.P_HH] = hh_of
     same_next = np.r_[hh_of[1:] == hh_of[:-1], False]
     p[:, K.P_NEXT] = np.where(same_next, np.arange(len(hh_of)) + 1, -1)

@@ -76,6 +76,23 @@ def _grow(a: np.ndarray, rows: int, used: int | None = None) -> np.ndarray:
     return out
 
 
+def _reserve(a: np.ndarray, rows: int, used: int, year_index: int, years: int) -> np.ndarray:
+    """:func:`_grow` for the window's output tables: room for the years left at 1.25x the rate so far.
+
+    ``rows`` are needed now, ``used`` rows were written in the first ``year_index``
+    years; a copy makes room for ``rows`` plus the remaining years at 1.25 times the
+    mean rows per year so far, so the moves and person events are copied about
+    once in a run instead of at every doubling (rows never written cost address
+    space only). Example: ``_reserve(np.empty((10, 2)), 30, 10, 1, 10).shape[0] == 30 + 8 * 13``.
+    """
+    if a.shape[0] >= rows or year_index == 0:
+        return _grow(a, rows, used)
+    per_year = -(-used * 5 // (4 * year_index))  # ceil(1.25 * used / year_index)
+    out = np.empty((rows + (years - year_index - 1) * per_year,) + a.shape[1:], a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
 @dataclass
 class Snapshot:
     """Persons present on 31 December of ``year`` (person indices and their state)."""
@@ -220,11 +237,11 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
     first, years = cfg.first_year, cfg.years
     window = (day_number(dt.date(first, 1, 1)), day_number(dt.date(first + years - 1, 12, 31)))
     rng0 = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
-    region = initial_region(cfg, rng0, window[0])
-    d, hh, p = region.d, region.hh, region.p
+    region = initial_region(cfg, rng0, window[0], room=2.0)
+    d, hh, p = region.d, region.hh_room, region.p_room  # the first year's households and persons fit
     btype, floor, building = [region.building_type], [region.floor_area], [region.building_id]
     cnt = np.zeros(K.C_NCOL, np.int64)
-    cnt[K.C_HH], cnt[K.C_P], cnt[K.C_D] = len(hh), len(p), len(d)
+    cnt[K.C_HH], cnt[K.C_P], cnt[K.C_D] = len(region.hh), len(region.p), len(d)
     sk = np.zeros((1024, K.S_NCOL), np.int64)
     wd = np.zeros(1024, np.int64)
     par = kernel_params(cfg)
@@ -289,8 +306,8 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         max_size = max(max_size, int(np.diff(arr[:, [K.A_PSTART, K.A_PEND]], axis=1).max(initial=1)))
         cnt[K.C_MV] = cnt[K.C_PE] = 0
         row0 = int(cnt[K.C_ROW0])
-        moves = _grow(moves, row0 + bound, row0)
-        events = _grow(events, n_events + bound * max_size + n_ev + 16, n_events)
+        moves = _reserve(moves, row0 + bound, row0, yi, years)
+        events = _reserve(events, n_events + bound * max_size + n_ev + 16, n_events, yi, years)
         ve = _grow(ve, int(cnt[K.C_D]) + bound + 16, 0)
         vq = _grow(vq, d.shape[0] + 1, 0)
         m = K.Market(
