@@ -83,35 +83,6 @@ def radix_argsort(keys):
         order, tmp = tmp, order
         u, tmp_u = tmp_u, u
     return order
-    lo = keys.min()
-    hi = keys.max()
-    span = np.uint64(hi) - np.uint64(lo)  # wraps correctly for any int64 range
-    u = np.empty(n, np.uint64)
-    for i in range(n):
-        u[i] = np.uint64(keys[i]) - np.uint64(lo)
-    tmp = np.empty(n, np.int64)
-    count = np.empty(_RADIX, np.int64)
-    mask = np.uint64(_RADIX - 1)
-    shift = 0
-    while shift < 64 and (span >> np.uint64(shift)) > 0:
-        sh = np.uint64(shift)
-        count[:] = 0
-        for i in range(n):
-            count[(u[i] >> sh) & mask] += 1
-        if count[(u[0] >> sh) & mask] < n:  # a pass where every key has the same digit changes nothing
-            total = 0
-            for b in range(_RADIX):
-                c = count[b]
-                count[b] = total
-                total += c
-            for i in range(n):
-                j = order[i]
-                b = (u[j] >> sh) & mask
-                tmp[count[b]] = j
-                count[b] += 1
-            order, tmp = tmp, order
-        shift += _RADIX_BITS
-    return order
 
 
 @njit(inline="always", cache=True)
