@@ -107,7 +107,7 @@ def _open_lists(m, day0):
             open_dw[n_open] = dw
             n_open += 1
     open_dw = open_dw[:n_open]
-    order = np.argsort(m.d[open_dw, D_VACDAY], kind="mergesort")
+    order = radix_argsort(m.d[open_dw, D_VACDAY])  # stable like mergesort; one sort compiled, not two
     for i in range(n_open):
         append_vacancy(m, open_dw[order[i]])
 
