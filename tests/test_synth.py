@@ -55,9 +55,16 @@ def check_register(reg) -> None:
     assert joined == naive_synth.joined_moves(moves)
     assert reg.truth_moves["freed_dwelling"].to_pylist() == [m["from_dwelling"] if m["vacates"] else None
                                                              for m in moves]
+    households = {h["household_id"]: h for h in reg.households.to_pylist()}
     for j, f in enumerate(joined):
         if f is not None and moves[j]["vacates"]:  # a household moving in together left a dwelling of its own
             assert moves[f]["vacates"] and moves[f]["origin"] == "dwelling"
+        if f is not None and moves[j]["origin"] == "new_household":  # a partner from the parental home:
+            h = households[moves[j]["household_id"]]  # a household formed that day, which leaves nothing empty
+            assert (h["formation"], h["formed"]) == ("new_household", moves[j]["move_date"])
+            assert moves[j]["from_dwelling"] is None and not moves[j]["vacates"] and moves[j]["size"] == 1
+            # it merges into the couple's: never seen again
+            assert all(m["household_id"] != h["household_id"] for m in moves[j + 1:])
 
 
 def check_panel(reg) -> None:
@@ -121,20 +128,41 @@ def test_every_mechanism_occurs(small_register):
 @given(residents=st.integers(1500, 5000), years=st.integers(1, 2), seed=st.integers(0, 2**31),
        swap=st.sampled_from([0.0, 0.3]), empty=st.sampled_from([0.0, 0.05]),
        demolished=st.sampled_from([0.0, 0.05]), gap=st.sampled_from([30, 365]),
-       together=st.sampled_from([0.0, 0.5, 1.0]), couples=st.sampled_from([0.1, 0.4]))
+       together=st.sampled_from([0.0, 0.5, 1.0]), couples=st.sampled_from([0.1, 0.4]),
+       leave_couple=st.sampled_from([0.0, 0.3, 1.0]))
 def test_random_configs_keep_every_invariant(residents, years, seed, swap, empty, demolished, gap, together,
-                                             couples):
-    """Random small configurations (also many couples moving in together): the chain truth, occupancy,
-    the persons panel and the household moves stay consistent."""
+                                             couples, leave_couple):
+    """Random small configurations (also many couples moving in together, from two dwellings or from the
+    parental home): the chain truth, occupancy, the persons panel and the household moves stay consistent."""
     reg = generate({"base": "tiny", "region": {"residents": residents, "max_gap_days": gap},
                     "mobility": {"swap_share": swap},
-                    "demography": {"couple_move_together": together, "couple_rate": couples},
+                    "demography": {"couple_move_together": together, "couple_rate": couples,
+                                   "leave_home_as_couple": leave_couple},
                     "market": {"left_empty": empty, "demolished": demolished}}, years=years, seed=seed)
     check_register(reg)
     check_panel(reg)
     check_events_match_moves(reg)
     if together == 1.0:
         assert reg.truth_moves["joined_move"].null_count < reg.truth_moves.num_rows  # couples did move together
+
+
+def test_couples_from_the_parental_home():
+    """Young adults leaving home as a couple (with a single, or with another young adult): one row per
+    partner, the same day and dwelling; the partner from the parental home joins as a new household that
+    vacates nothing, the single's row vacates its dwelling; panel, households, moves and truth agree."""
+    reg = generate({"base": "tiny", "demography": {"leave_home_as_couple": 1.0}}, years=2, seed=4)
+    check_register(reg)
+    check_panel(reg)
+    check_events_match_moves(reg)
+    mv = pl.from_arrow(reg.moves).with_row_index("row")
+    tm = pl.from_arrow(reg.truth_moves)
+    joins = mv.join(tm.rename({"move_row": "row"}).with_columns(pl.col("row").cast(pl.UInt32)), on="row").filter(
+        pl.col("joined_move").is_not_null() & (pl.col("origin") == "new_household"))
+    fillers = mv.filter(pl.col("row").is_in(joins["joined_move"].cast(pl.UInt32).implode()))
+    assert joins.height > 20
+    assert set(fillers["origin"].to_list()) == {"dwelling", "new_household"}  # both forms occur
+    assert fillers.filter(pl.col("origin") == "dwelling")["vacates"].all()
+    assert not fillers.filter(pl.col("origin") == "new_household")["vacates"].any()
 
 
 def test_write_read_roundtrip_is_byte_identical(small_register, tmp_path):

@@ -105,6 +105,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         sk[i, K.S_EXPIRE] = day - 1 if s["state"] == 0 else day + 30
         sk[i, K.S_KEY] = s["key"]
         sk[i, K.S_PARTNER] = n + 1 + i if s["couple"] else -1
+        sk[i, K.S_LEAVER] = -1
         sk[i, K.S_ATYPE] = s["atype"]
         if s["couple"]:  # the partner: a single in its own dwelling, waiting for the same seeker
             b = n + 1 + i
@@ -191,6 +192,7 @@ def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, mu
     sk[0, K.S_KIND], sk[0, K.S_INCOME], sk[0, K.S_MUNI], sk[0, K.S_KEY] = kind, income, muni, skey
     sk[0, K.S_TENURE], sk[0, K.S_ROOMS] = seg // 5, seg % 5 + 1
     sk[0, K.S_ATYPE] = atype
+    sk[0, K.S_PARTNER] = sk[0, K.S_LEAVER] = -1
     hh = np.zeros((1, K.H_NCOL), np.int64)
     hh[0, K.H_HEAD], hh[0, K.H_CORE], hh[0, K.H_SIZE] = 0, 1, 1 + kids
     p = np.zeros((1, K.P_NCOL), np.int64)
