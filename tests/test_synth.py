@@ -67,6 +67,78 @@ def check_register(reg) -> None:
             assert all(m["household_id"] != h["household_id"] for m in moves[j + 1:])
 
 
+def check_couples(reg) -> None:
+    """Couples moving in together agree across moves, households, the persons panel and the truth.
+
+    Each couple is two rows of the moves table, the same date and ``to_dwelling``: the filler
+    (``fills``) and the partner's household, which joins (``fills`` false, ``joined_move`` = the filler)
+    and is never seen again. A partner from a dwelling of their own left it (``vacates``, the truth's
+    ``freed_dwelling``); a partner from the parental home is a household formed that day
+    (``new_household``) that frees nothing. Both partners' persons arrive in the couple's household.
+    """
+    moves = reg.moves.to_pylist()
+    joined = reg.truth_moves["joined_move"].to_pylist()
+    freed = reg.truth_moves["freed_dwelling"].to_pylist()
+    households = {h["household_id"]: h for h in reg.households.to_pylist()}
+    links = set(reg.truth_links["move_row"].to_pylist())
+    fill_of = {}
+    for j, f in enumerate(joined):
+        if f is not None:
+            assert f not in fill_of, f"two households joined fill {f}"  # a couple is two households
+            fill_of[f] = j
+    by_household = defaultdict(list)
+    for row, m in enumerate(moves):
+        by_household[m["household_id"]].append(row)
+    events = defaultdict(list)  # (date, to_dwelling) -> person move events
+    later = defaultdict(list)  # person -> dates of their events
+    for e in reg.person_events.to_pylist():
+        later[e["person_id"]].append(e["event_date"])
+        if e["event"] == "move":
+            events[(e["event_date"], e["to_dwelling"])].append(e)
+    snaps = defaultdict(dict)  # year -> person -> (household, family position)
+    for r in reg.persons.select("year", "person_id", "household_id", "family_position").to_pylist():
+        snaps[r["year"]][r["person_id"]] = (r["household_id"], r["family_position"])
+    in_panel = {y: {h for h, _ in s.values()} for y, s in snaps.items()}
+    for f, j in fill_of.items():
+        a, b = moves[f], moves[j]
+        assert a["fills"] and not b["fills"] and f != j
+        assert (a["move_date"], a["to_dwelling"]) == (b["move_date"], b["to_dwelling"])
+        assert a["size"] == b["size"] == 1  # two single persons form the couple
+        assert joined[f] is None  # the filler joins nobody
+        assert j not in links  # the truth's chains run through the fills
+        day = a["move_date"]
+        for row, m in ((f, a), (j, b)):
+            h = households[m["household_id"]]
+            if m["origin"] == "new_household":  # from the parental home: formed that day, frees nothing
+                assert (h["formation"], h["formed"]) == ("new_household", day)
+                assert m["from_dwelling"] is None and not m["vacates"] and freed[row] is None
+                assert by_household[m["household_id"]][0] == row
+            else:  # a single leaving a dwelling of its own
+                assert m["origin"] == "dwelling" and m["from_dwelling"] is not None
+                assert m["vacates"] and freed[row] == m["from_dwelling"]
+        assert by_household[b["household_id"]][-1] == j  # the joining household ends there
+        assert not any(b["household_id"] in hs for y, hs in in_panel.items() if y >= day.year)
+        # the persons: one from each former home, into the couple's household
+        arriving = events[(day, a["to_dwelling"])]
+        assert len(arriving) == 2, arriving
+        origins = [e["from_dwelling"] for e in arriving]
+        assert None not in origins and origins[0] != origins[1]  # a partner at home leaves the parents' dwelling
+        for m in (a, b):
+            if m["from_dwelling"] is not None:
+                assert m["from_dwelling"] in origins
+        leavers = [e for e in arriving if e["from_dwelling"] not in (a["from_dwelling"], b["from_dwelling"])]
+        assert len(leavers) == [a["origin"], b["origin"]].count("new_household")
+        for e in leavers:  # a young adult at home the year before (unless the family arrived since)
+            before = snaps[day.year - 1].get(e["person_id"])
+            assert before is None or before[1] == "child", before
+        for e in arriving:
+            q = e["person_id"]
+            if [d for d in later[q] if d >= day and d.year == day.year] == [day]:  # nothing else that year
+                # together at year end, in the filler's household, as its head and partner
+                assert snaps[day.year][q][0] == a["household_id"]
+                assert snaps[day.year][q][1] in ("head", "partner")
+
+
 def check_panel(reg) -> None:
     """Each snapshot is the previous one with the year's person events applied."""
     events = reg.person_events.to_pylist()
@@ -142,6 +214,7 @@ def test_random_configs_keep_every_invariant(residents, years, seed, swap, empty
     check_register(reg)
     check_panel(reg)
     check_events_match_moves(reg)
+    check_couples(reg)
     if together == 1.0:
         assert reg.truth_moves["joined_move"].null_count < reg.truth_moves.num_rows  # couples did move together
 
@@ -154,6 +227,7 @@ def test_couples_from_the_parental_home():
     check_register(reg)
     check_panel(reg)
     check_events_match_moves(reg)
+    check_couples(reg)
     mv = pl.from_arrow(reg.moves).with_row_index("row")
     tm = pl.from_arrow(reg.truth_moves)
     joins = mv.join(tm.rename({"move_row": "row"}).with_columns(pl.col("row").cast(pl.UInt32)), on="row").filter(
