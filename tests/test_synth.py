@@ -96,7 +96,7 @@ def check_couples(reg) -> None:
         if e["event"] == "move":
             events[(e["event_date"], e["to_dwelling"])].append(e)
     snaps = defaultdict(dict)  # year -> person -> (household, family position)
-    for r in reg.persons.select("year", "person_id", "household_id", "family_position").to_pylist():
+    for r in reg.persons.select(["year", "person_id", "household_id", "family_position"]).to_pylist():
         snaps[r["year"]][r["person_id"]] = (r["household_id"], r["family_position"])
     in_panel = {y: {h for h, _ in s.values()} for y, s in snaps.items()}
     for f, j in fill_of.items():

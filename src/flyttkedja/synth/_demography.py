@@ -291,7 +291,8 @@ def on_couple(m, h, day):
     other = m.pair[0, muni]
     if other < 0 or other == h or not _single_free(m, other, day):
         r = m.pair[2, muni]
-        if r >= 0 and _leaver_free(m, r, day):  # a young adult waiting to leave home with a partner
+        if r >= 0 and _leaver_free(m, r, day) and _close_in_age(m, hh[h, H_HEAD], r):
+            # a young adult waiting to leave home with a partner
             m.pair[2, muni] = -1
             _seek_together(m, hh[h, H_HEAD], r, day)
             return
@@ -321,6 +322,17 @@ def on_couple(m, h, day):
         drain(m, dj, day)
 
 
+# A young adult leaving home as a couple pairs only with a partner at most this many years apart: most
+# partners are close in age, and a partner 15 or more years older reads as a parent to the ingest's
+# age rule (docs/ingest.md, rule 3), which decides a mover's position when the panel's is outdated.
+LEAVER_AGE_GAP = 10
+
+
+@njit(inline="always", cache=True)
+def _close_in_age(m, qa, qb):
+    return abs(m.p[qa, P_BY] - m.p[qb, P_BY]) <= LEAVER_AGE_GAP
+
+
 @njit(inline="always", cache=True)
 def _leaver_free(m, q, day):
     """Whether young adult ``q`` still lives at home, seeks nothing, and its household has not moved today."""
@@ -334,15 +346,16 @@ def _leaver_free(m, q, day):
 @njit(inline="always", cache=True)
 def _leave_as_couple(m, h, q, day):
     """Young adult ``q`` of household ``h`` leaves home to set up home with a partner of the municipality:
-    the next single forming a couple there, or the next young adult doing the same (else ``q`` waits)."""
+    the next single forming a couple there, or the next young adult doing the same, at most LEAVER_AGE_GAP
+    years apart (else ``q`` waits)."""
     muni = m.d[m.hh[h, H_DW], D_MUNI]
     other = m.pair[0, muni]
-    if other >= 0 and _single_free(m, other, day):
+    if other >= 0 and _single_free(m, other, day) and _close_in_age(m, m.hh[other, H_HEAD], q):
         m.pair[0, muni] = -1
         _seek_together(m, m.hh[other, H_HEAD], q, day)
         return
     r = m.pair[2, muni]
-    if r >= 0 and r != q and _leaver_free(m, r, day) and m.p[r, P_HH] != h:  # not a sibling
+    if r >= 0 and r != q and _leaver_free(m, r, day) and m.p[r, P_HH] != h and _close_in_age(m, r, q):  # not a sibling
         m.pair[2, muni] = -1
         _seek_together(m, r, q, day)
         return
