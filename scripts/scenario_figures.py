@@ -86,7 +86,7 @@ def old_model_gross(cs, scenario, keys=OLD_STRATA, placement: bool = True) -> di
     out = {}
     for prog in scenario.programmes:
         kinds, counts, _ = programme_kinds(model, prog)
-        out[prog.name] = 100 * sum(c * model.expectations(w, g)["moves"] for (w, g), c in zip(kinds, counts)) / counts.sum()
+        out[prog.name] = 100 * sum(c * model.expectations(w, g, None, f)["moves"] for (w, g, f), c in zip(kinds, counts)) / counts.sum()
     return out, model
 
 
@@ -146,10 +146,10 @@ def step_decomposition(model, programme, traced: pl.DataFrame, first_rows: np.nd
     immigrant), model and traced. ``first_rows`` (S, S+R): other first rows to try in the model's place
     (wip/allocated_queue_rows.py).
     """
-    (w, g), = programme_kinds(model, programme)[0]
+    (w, g, pool), = programme_kinds(model, programme)[0]
     pr = model.probabilities()
     S, reasons = model.n_strata, model.reasons
-    P0 = first_rows if first_rows is not None else pr.P0 if g is None else pr.allocated(g)[0]
+    P0 = first_rows if first_rows is not None else pr.first_rows(g, pool)[0]
     m = model.moves_flag().astype(np.float64)
     q_model = w @ P0
     r_model = np.r_[pr.N @ (pr.P @ m), np.zeros(len(reasons))]

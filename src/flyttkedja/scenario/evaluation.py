@@ -100,11 +100,11 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
     _with_intervals(model, rows, standard_errors(model, pr, kinds, counts, munis), sigma)
     share = counts / counts.sum()
     n_eff = effective_chains(model, kinds, share)
-    hist = sum(s * length_distribution(model, pr, w, g) for s, (w, g) in zip(share, kinds))
+    hist = sum(s * length_distribution(model, pr, w, g, f) for s, (w, g, f) in zip(share, kinds))
     for k, value in enumerate(hist):
         group = f"{k}+" if k == LENGTH_BINS - 1 else str(k)
         rows.append(_row(prog.name, METHOD, LENGTH_MEASURE, group, value, *_share_interval(value, 0.0, n_eff), n=n))
-    vacated = sum(s * round_vacancies(model, pr, w, g) for s, (w, g) in zip(share, kinds))  # (ROUNDS, S)
+    vacated = sum(s * round_vacancies(model, pr, w, g, f) for s, (w, g, f) in zip(share, kinds))  # (ROUNDS, S)
     totals = vacated.sum(axis=1)
     if pr.B is not None:  # into below-median-income areas (the tables' definition)
         vi = np.asarray(model.vacated_income, np.float64)
@@ -255,22 +255,32 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
     with the start weights. The gradient is carried through the shrinkage to the raw count rows
     (:class:`_Operator`), each multinomial with its own records and independent of the others.
     Reached groups add the binomial variance of the filler shares ``F``.
+
+    The new-household pool (:func:`~flyttkedja.scenario.model.pool_factor`) enters through each line's
+    first rows (the expected later vacancies and first moves are the pooled line's), but the first rows'
+    sampling variance is the unpooled rows': the gradient is that of the figure with respect to the
+    pooled first row, and the pool's own derivative (it scales a row's other outcomes by a factor that
+    depends on the row's new-household share) and any uncertainty in ``v`` (a register count, taken as
+    known) are left out. The rescaling moves the first rows' gradient by the factor's distance from 1 at
+    most (about 25% for 600 dwellings of a kind in one municipality); the gross interval is dominated by
+    the cross-validated model error it is combined with (docs/scenarios.md, "Saturation").
     """
     S, W = model.n_strata, pr.P.shape[1]
     m = model.moves_flag().astype(np.float64)
     N, ops = pr.N, operators(model)
     share = counts / counts.sum()
-    mats = [None, *sorted({g for _, g in kinds if g is not None})]  # first rows: unallocated, allocated to g
-    P0 = {g: (pr.P0 if g is None else pr.allocated(g)[0]) for g in mats}
+    mats = [None, *sorted({g for _, g, _ in kinds if g is not None})]  # first rows: unallocated, allocated to g
     F0 = {g: (pr.F if g is None else pr.allocated(g)[1]) for g in mats}
     L = len(kinds)
     weights = np.hstack([share[:, None], np.eye(L)])  # (lines, sets): the programme, then each line alone
-    starts = np.stack([np.asarray(w, np.float64) for w, _ in kinds], axis=1)  # (S, lines)
-    vis = np.stack([(starts[:, li] @ P0[g])[:S] @ N for li, (_, g) in enumerate(kinds)], axis=1)
+    starts = np.stack([np.asarray(w, np.float64) for w, *_ in kinds], axis=1)  # (S, lines)
+    line_P0 = [pr.first_rows(g, f)[0] for _, g, f in kinds]  # each line's first rows, its pool applied
+    vis = np.stack([(starts[:, li] @ line_P0[li])[:S] @ N for li in range(len(kinds))], axis=1)
     vis_w = vis @ weights
-    start_w = {g: (starts * np.array([kg == g for _, kg in kinds], np.float64)[None, :]) @ weights for g in mats}
-    unalloc = np.array([kg is None for _, kg in kinds], np.float64)
-    filled_w = (vis * (pr.P @ m)[:, None] + starts * (pr.P0 @ m)[:, None] * unalloc[None, :]) @ weights
+    start_w = {g: (starts * np.array([kg == g for _, kg, _ in kinds], np.float64)[None, :]) @ weights for g in mats}
+    unalloc = np.array([kg is None for _, kg, _ in kinds], np.float64)
+    first_moves = np.stack([p0 @ m for p0 in line_P0], axis=1)  # (S, lines)
+    filled_w = (vis * (pr.P @ m)[:, None] + starts * first_moves * unalloc[None, :]) @ weights
     spec = _model_spec(model)
     masks = {"region": np.ones(S)}
     in_muni = _by_key(model, "municipality", munis)
@@ -352,7 +362,7 @@ def effective_chains(model, kinds, share: np.ndarray) -> float:
     first = model.first.sum(axis=1).astype(np.float64)
     both = first + model.later.sum(axis=1)
     inv = 0.0
-    for s, (w, _) in zip(share, kinds):
+    for s, (w, *_) in zip(share, kinds):
         on = np.asarray(w) > 0
         n = 0.0
         for lev in model.levels():  # level 0: the line's own strata; then their parents, up to the root
@@ -475,11 +485,11 @@ def disclosure_warning(model) -> list[str]:
             f"{model.threshold}): it keeps {kept} vacancy records, and its figures rest on those"]
 
 
-def _first_row(pr, group):
-    return pr.P0 if group is None else pr.allocated(group)[0]
+def _first_row(pr, group, pool: float = 1.0):
+    return pr.first_rows(group, pool)[0]
 
 
-def length_distribution(model, pr, start: np.ndarray, group: int | None = None) -> np.ndarray:
+def length_distribution(model, pr, start: np.ndarray, group: int | None = None, pool: float = 1.0) -> np.ndarray:
     """Exact distribution of chain length (moves) of a new dwelling with stratum distribution ``start``.
 
     (:data:`LENGTH_BINS`,): share of chains with 0, 1, ... moves; the last bin holds every longer chain.
@@ -489,7 +499,7 @@ def length_distribution(model, pr, start: np.ndarray, group: int | None = None) 
     S = model.n_strata
     move = model.moves_flag()[S:].astype(bool)
     hist = np.zeros(LENGTH_BINS)
-    a = np.asarray(start, np.float64) @ _first_row(pr, group)
+    a = np.asarray(start, np.float64) @ _first_row(pr, group, pool)
     hist[0] += a[S:][~move].sum()
     hist[1] += a[S:][move].sum()
     v = a[:S]  # chains with L moves so far whose last mover left a dwelling in each stratum
@@ -502,11 +512,11 @@ def length_distribution(model, pr, start: np.ndarray, group: int | None = None) 
     return hist
 
 
-def round_vacancies(model, pr, start: np.ndarray, group: int | None = None) -> np.ndarray:
+def round_vacancies(model, pr, start: np.ndarray, group: int | None = None, pool: float = 1.0) -> np.ndarray:
     """(ROUNDS, S): expected dwellings vacated by the k-th movers of the chain, by stratum."""
     S = model.n_strata
     out = np.zeros((ROUNDS, S))
-    out[0] = (np.asarray(start, np.float64) @ _first_row(pr, group))[:S]
+    out[0] = (np.asarray(start, np.float64) @ _first_row(pr, group, pool))[:S]
     for k in range(1, ROUNDS):
         out[k] = out[k - 1] @ pr.P[:, :S]
     return out
