@@ -54,7 +54,7 @@ from flyttkedja.scenario import _kernels as K
 from flyttkedja.scenario.compare import ADJUSTED, GROSS, RATIO, ROUNDS_MEASURE, _by_key, _model_spec, _row, \
     expectation_rows, programme_kinds, programme_municipalities, sparse_lines, t975, unused_attributes
 from flyttkedja.scenario.config import Programme, _programmes
-from flyttkedja.scenario.model import Z975, allocated_first_counts, attribute_label
+from flyttkedja.scenario.model import POOL_REASON, Z975, allocated_first_counts, attribute_label
 from flyttkedja.schema import AREA_TYPES, TENURES
 
 LENGTH_BINS = 21  # chain-length shares 0..19 and "20+" (the Monte Carlo histogram's bins)
@@ -235,6 +235,39 @@ def _variance(T: "_Operator", mom, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
                                 + 2 * ax * ay * cuz[:, None, :])).sum(axis=0)
 
 
+def _pool_variance(T: "_Operator", counts: np.ndarray, U: np.ndarray, Z: np.ndarray, nh: int, X: np.ndarray,
+                   Y: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """What the new-household pool adds to :func:`_variance` of the first rows: gradients ``X u + Y z + D e``
+    with ``e`` the indicator of the outcome ``nh`` (the pool's own derivative, :func:`_pool_gradient`), less
+    ``X u + Y z`` already counted: ``n (ad² Var e + 2 ax ad Cov(u, e) + 2 ay ad Cov(z, e))`` per raw row."""
+    counts = np.asarray(counts, np.float64)
+    n = counts.sum(axis=1)
+    p = counts / np.maximum(n, 1e-300)[:, None]
+    q = p[:, nh]
+    ve, cue, cze = q * (1 - q), q[:, None] * (U[nh][None, :] - p @ U), q[:, None] * (Z[nh][None, :] - p @ Z)
+    ax, ay, ad = T @ X, T @ Y, T @ D
+    return (n[:, None, None] * (ad * ad * ve[:, None, None] + 2 * ax * ad * cue[:, None, :]
+                                + 2 * ay * ad * cze[:, None, :])).sum(axis=0)
+
+
+def _pool_gradient(R0: np.ndarray, f: float, nh: int, a0: np.ndarray, B: np.ndarray, Z: np.ndarray):
+    """The pool's derivative on fine first rows ``R0`` (unpooled) of a line with factor ``f``: the gradient
+    of ``Σ_j T(R0)_ij c_ij`` (``T`` = :func:`~flyttkedja.scenario.model.pooled_first_rows`, ``c_ij = a0_if
+    B_jf + Z_jf``) with respect to row i is ``s_i c_ij + d_if·[j = nh]`` up to a constant of the row (which
+    no multinomial variance sees): ``s = 1 + (1 − f) p / rest`` (p the row's new-household share, rest its
+    other outcomes), ``d = c_nh (f − s) + ρ (1 − f)(rest + p) / rest`` (ρ the mean of c over the other
+    outcomes). Returns ``s`` (S,) and ``d`` (S, F); rows the pool leaves alone: 1 and 0."""
+    p = R0[:, nh]
+    rest = R0.sum(axis=1) - p
+    keep = (rest > 0) & (f != 1.0)
+    safe = np.where(keep, rest, 1.0)
+    sc = np.where(keep, 1.0 + (1.0 - f) * p / safe, 1.0)
+    cnh = a0 * B[nh][None, :] + Z[nh][None, :]
+    rho = (a0 * (R0 @ B) + R0 @ Z - p[:, None] * cnh) / safe[:, None]
+    d = np.where(keep[:, None], cnh * (f - sc[:, None]) + rho * ((1.0 - f) * (rest + p) / safe)[:, None], 0.0)
+    return sc, d
+
+
 def _bernoulli_variance(T: "_Operator", hits: np.ndarray, n: np.ndarray, X: np.ndarray) -> np.ndarray:
     """The same for shrunk shares ``hits / n`` (filler groups, below-median areas) with gradients
     ``X`` (S, ...): variances of shape ``X.shape[1:]``."""
@@ -256,14 +289,10 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
     (:class:`_Operator`), each multinomial with its own records and independent of the others.
     Reached groups add the binomial variance of the filler shares ``F``.
 
-    The new-household pool (:func:`~flyttkedja.scenario.model.pool_factor`) enters through each line's
-    first rows (the expected later vacancies and first moves are the pooled line's), but the first rows'
-    sampling variance is the unpooled rows': the gradient is that of the figure with respect to the
-    pooled first row, and the pool's own derivative (it scales a row's other outcomes by a factor that
-    depends on the row's new-household share) and any uncertainty in ``v`` (a register count, taken as
-    known) are left out. The rescaling moves the first rows' gradient by the factor's distance from 1 at
-    most (about 25% for 600 dwellings of a kind in one municipality); the gross interval is dominated by
-    the cross-validated model error it is combined with (docs/scenarios.md, "Saturation").
+    A line with a new-household pool (:func:`~flyttkedja.scenario.model.pool_factor`) has pooled first
+    rows T(P0): its expected later vacancies and first moves are the pooled rows', and the gradient with
+    respect to the unpooled fine row is carried through T (:func:`_pool_gradient`, :func:`_pool_variance`),
+    so the first rows' counts keep their multinomial variance. ``v`` (a register count) is taken as known.
     """
     S, W = model.n_strata, pr.P.shape[1]
     m = model.moves_flag().astype(np.float64)
@@ -316,11 +345,26 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
     Z = np.vstack([N @ (A * (pr.P @ B)), np.zeros((W - S, len(cols)))])
     total = _variance(ops["later"], _moments(model.later, B, Z), vis_w[:, :, None] * A[:, None, :],
                       np.repeat(vis_w[:, :, None], len(cols), axis=2))
+    nh = S + model.reasons.index(POOL_REASON) if POOL_REASON in model.reasons else None
     for g in mats:
         a0 = np.stack(A0[g], axis=1)
-        total = total + _variance(ops[("first", g)], _moments(_first_counts(model, g), B, Z),
-                                  start_w[g][:, :, None] * a0[:, None, :],
-                                  np.repeat(start_w[g][:, :, None], len(cols), axis=2))
+        mine = [li for li, (_, kg, f) in enumerate(kinds) if kg == g]
+        if nh is None or all(kinds[li][2] == 1.0 for li in mine):
+            total = total + _variance(ops[("first", g)], _moments(_first_counts(model, g), B, Z),
+                                      start_w[g][:, :, None] * a0[:, None, :],
+                                      np.repeat(start_w[g][:, :, None], len(cols), axis=2))
+            continue
+        # lines with a new-household pool: the pooled rows' gradient (_pool_gradient), line by line
+        R0 = pr.first_rows(g)[0]
+        xs, D = np.zeros((S, L + 1)), np.zeros((S, L + 1, len(cols)))
+        for li in mine:
+            sc, d = _pool_gradient(R0, kinds[li][2], nh, a0, B, Z)
+            xs += (starts[:, li] * sc)[:, None] * weights[li][None, :]
+            D += (starts[:, li][:, None] * d)[:, None, :] * weights[li][None, :, None]
+        X, Y = xs[:, :, None] * a0[:, None, :], np.repeat(xs[:, :, None], len(cols), axis=2)
+        counts_g = _first_counts(model, g)
+        total = total + _variance(ops[("first", g)], _moments(counts_g, B, Z), X, Y) + _pool_variance(
+            ops[("first", g)], counts_g, B, Z, nh, X, Y, D)
     for f, gi, mask in reach:
         if gi is not None:
             total[:, f] += _bernoulli_variance(ops["fills"], np.asarray(model.group_fills[:, gi], np.float64),
