@@ -824,6 +824,33 @@
       return { n, vu, vz, cuz };
     }
 
+    // evaluation._pool_variance: the new-household pool's term (its gradient d on the outcome nh)
+    poolVariance(counts, u, z, nh, ax, ay, ad) {
+      const S = this.S, sp = this.sparseRows(counts), { n, start, cols, p } = sp;
+      let s = 0;
+      for (let r = 0; r < S; r++) {
+        const lo = start[r], hi = start[r + 1];
+        if (lo === hi) continue;
+        let mu = 0, mz = 0, q = 0;
+        for (let k = lo; k < hi; k++) { mu += p[k] * u[cols[k]]; mz += p[k] * z[cols[k]]; if (cols[k] === nh) q = p[k]; }
+        s += n[r] * (ad[r] * ad[r] * q * (1 - q) + 2 * ax[r] * ad[r] * q * (u[nh] - mu) + 2 * ay[r] * ad[r] * q * (z[nh] - mz));
+      }
+      return s;
+    }
+
+    // evaluation._pool_gradient's s: the scale of a pooled line's first rows (R0 unpooled), 1 where left alone
+    poolScale(R0, f, nh) {
+      const { S, W } = this, sc = new Float64Array(S).fill(1);
+      if (f === 1.0) return sc;
+      for (let i = 0; i < S; i++) {
+        let sum = 0;
+        for (let j = 0; j < W; j++) sum += R0[i * W + j];
+        const p = R0[i * W + nh], rest = sum - p;
+        if (rest > 0) sc[i] = 1.0 + (1.0 - f) * p / rest;
+      }
+      return sc;
+    }
+
     variance(mom, ax, ay) {  // evaluation._variance, the gradients carried through already
       let s = 0;
       for (let r = 0; r < this.S; r++) s += mom.n[r] * (ax[r] * ax[r] * mom.vu[r] + ay[r] * ay[r] * mom.vz[r] + 2 * ax[r] * ay[r] * mom.cuz[r]);
@@ -884,13 +911,23 @@
       // per set (the programme, each line): what does not depend on the figure
       const setVis = sets.map((members) => weighted(members, vis));
       const setAyLater = setVis.map((vw) => this.through(hierLater, vw));
+      const nh = this.reasons.includes(POOL_REASON) ? S + this.reasons.indexOf(POOL_REASON) : null;
+      const unpooled = {};  // each mat's fine first rows before the pool
+      for (const g of mats) unpooled[key(g)] = this.firstRowsOf(g, 1.0)[0];
+      const pooledMat = {};  // mats with a line whose pool applies (evaluation.standard_errors)
+      for (const g of mats) pooledMat[key(g)] = nh !== null && kinds.some(([, kg, f]) => kg === g && f !== 1.0);
+      const scaledStart = kinds.map(([w, g, f]) => {
+        if (!pooledMat[key(g)]) return w;
+        const sc = this.poolScale(unpooled[key(g)], f, nh);
+        return Float64Array.from(w, (v, s) => v * sc[s]);
+      });
       const setFirst = sets.map((members) => {
         const byMat = {};
         for (const g of mats) {
           const mine = members.filter(([li]) => kinds[li][1] === g);
           if (!mine.length) { byMat[key(g)] = null; continue; }
-          const start = weighted(mine, kinds.map(([w]) => w));
-          byMat[key(g)] = { start, ay: this.through(hierFirst[key(g)], start) };
+          const start = weighted(mine, scaledStart);
+          byMat[key(g)] = { start, mine, ay: this.through(hierFirst[key(g)], start) };
         }
         return byMat;
       });
@@ -931,6 +968,30 @@
         z.set(h);
         const momLater = this.moments(this.later, b, z), momFirst = {};
         for (const g of mats) momFirst[key(g)] = this.moments(firstCounts[key(g)], b, z);
+        const poolD = {};  // per pooled mat: (line) => d (S,), evaluation._pool_gradient's d for this figure
+        for (const g of mats) {
+          if (!pooledMat[key(g)]) continue;
+          const R0 = unpooled[key(g)], a0g = a0[key(g)];
+          const cnh = zeros(S), rho = zeros(S), pp = zeros(S), rest = zeros(S);
+          for (let i = 0; i < S; i++) {
+            let sum = 0, rb = 0, rz = 0;
+            for (let j = 0; j < W; j++) { const v = R0[i * W + j]; sum += v; rb += v * b[j]; rz += v * z[j]; }
+            pp[i] = R0[i * W + nh]; rest[i] = sum - pp[i];
+            cnh[i] = a0g[i] * b[nh] + z[nh];
+            const safe = rest[i] > 0 ? rest[i] : 1.0;
+            rho[i] = (a0g[i] * rb + rz - pp[i] * cnh[i]) / safe;
+          }
+          poolD[key(g)] = (li) => {
+            const f = kinds[li][2], d = zeros(S);
+            if (f === 1.0) return d;
+            for (let i = 0; i < S; i++) {
+              if (!(rest[i] > 0)) continue;
+              const sc = 1.0 + (1.0 - f) * pp[i] / rest[i];
+              d[i] = cnh[i] * (f - sc) + rho[i] * ((1.0 - f) * (rest[i] + pp[i]) / rest[i]);
+            }
+            return d;
+          };
+        }
         sets.forEach((members, si) => {
           const vw = setVis[si], ones = a.every((v) => v === 1);
           let tot = this.variance(momLater, ones ? setAyLater[si] : this.through(hierLater, vw.map((v, s) => v * a[s])),
@@ -941,6 +1002,15 @@
             const a0g = a0[key(g)], ax = a0g.every((v) => v === 1) ? first.ay
               : this.through(hierFirst[key(g)], first.start.map((v, s) => v * a0g[s]));
             tot += this.variance(momFirst[key(g)], ax, first.ay);
+            if (pooledMat[key(g)]) {
+              const dsum = zeros(S);
+              for (const [li, wt] of first.mine) {
+                const d = poolD[key(g)](li), w = kinds[li][0];
+                for (let s = 0; s < S; s++) dsum[s] += wt * w[s] * d[s];
+              }
+              const ad = this.through(hierFirst[key(g)], dsum);
+              tot += this.poolVariance(firstCounts[key(g)], b, z, nh, ax, first.ay, ad);
+            }
           }
           if (gi !== null) {
             const d = setFilled[si], mask = masks[area];
