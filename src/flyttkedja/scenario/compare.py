@@ -230,8 +230,9 @@ def supply_lines(supply: dict, programmes, min_observations: int = 30) -> list[s
                            f"rooms make new builds {share:.0%} of the kind's filled vacancies "
                            f"{'in ' + line.municipality if line.municipality else 'in the region'} over the "
                            f"register's window (the register: {b / v:.0%}; at most {top:.0%} in any municipality): "
-                           f"the model has not seen the market absorb that much added supply (saturation), and its "
-                           f"gross may be too high")
+                           f"beyond sharing the kind's new households with the line (the new-household pool) the model "
+                           f"has not seen the market absorb that much added supply (saturation), and its gross may be "
+                           f"off")
     return out
 
 

@@ -13,6 +13,12 @@ movers vacated there lie in below-median-income areas
 (:func:`flyttkedja.analysis.groups.area_income_classes`, the tables' rounds
 definition), so that Mast's rounds can be evaluated for new programmes.
 
+A programme line's first vacancies share the new households who start a home
+in its kind with the kind's own vacancies (the new-household pool,
+:func:`pool_factor`: the outcome ``new_household`` times v / (v + n), v the
+kind's filled vacancies over the register's window, kept as ``flow``; n the
+programme's dwellings of the kind; :func:`pooled_first_rows`).
+
 Sparse strata borrow strength from coarser ones (hierarchical shrinkage):
 a stratum's row is ``(n·p̂ + k·p_parent) / (n + k)`` where the parent drops
 the last stratum key (area type, then municipality, then rooms, then tenure
