@@ -98,13 +98,14 @@ def test_row_moments_kernel_equals_reference(S, W, F, data):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_monte_carlo_converges_to_closed_form():
+@pytest.mark.parametrize("pool", [1.0, 0.3])
+def test_monte_carlo_converges_to_closed_form(pool):
     rng = np.random.default_rng(1)
     m = _model(rng, 5, 2, absorb=0.2)
     start = rng.dirichlet(np.ones(5))
-    exact = m.expectations(start)
+    exact = m.expectations(start, None, None, pool)
     n, reps = 2000, 200
-    sim = m.simulate([(start, None, 1.0)], np.array([n]), reps, seed=42)
+    sim = m.simulate([(start, None, pool)], np.array([n]), reps, seed=42)
     # each replication's mean is an average of n iid chains: the mean over replications has
     # standard error sd(replication means) / sqrt(reps); allow 4 standard errors
     for key, got, want in [("moves", sim["moves"] / n, exact["moves"]),
