@@ -42,7 +42,7 @@ from flyttkedja.scenario import load_scenario, parse_scenario, run
 from flyttkedja.scenario.compare import GROSS, NET, RATIO, programme_kinds, replication_seeds
 from flyttkedja.scenario.executor import map_replications
 from flyttkedja.scenario.microsim import completions_only, market_run
-from flyttkedja.scenario.model import ARRIVAL_ENDS, analytic, estimate, load_model, stratum_expr
+from flyttkedja.scenario.model import ARRIVAL_ENDS, DEFAULT_STRATA, analytic, estimate, load_model, stratum_expr
 from flyttkedja.synth import generate
 from flyttkedja.synth.config import load_config
 
@@ -75,14 +75,17 @@ def fmt(row, digits: int = 0) -> str:
     return s
 
 
-def old_model_gross(cs, scenario, keys=OLD_STRATA, placement: bool = True) -> dict[str, float]:
+def old_model_gross(cs, scenario, keys=OLD_STRATA, placement: bool = True, pool: bool = False) -> dict[str, float]:
     """Model A: gross moves per 100 new of every programme with the old default strata (``keys``; without
-    ``placement`` an open area type is weighted by the regular new builds, as before the placement)."""
+    ``placement`` an open area type is weighted by the regular new builds, as before the placement; without
+    ``pool`` no new-household pool, as before session 14: ``flow`` dropped)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = estimate(cs, keys)
     if not placement:
         model.meta.pop("placement", None)
+    if not pool:
+        model.flow = None
     out = {}
     for prog in scenario.programmes:
         kinds, counts, _ = programme_kinds(model, prog)
@@ -247,6 +250,8 @@ def main() -> None:
     prev, prev_model = old_model_gross(cs, sc, PREVIOUS_STRATA, placement=False)
     prev_single, _ = old_model_gross(cs, single, PREVIOUS_STRATA, placement=False)
     prev_cv = prev_model.cross_validate()
+    nopool, _ = old_model_gross(cs, sc, DEFAULT_STRATA)  # B without the new-household pool (session 13's model)
+    nopool_single, _ = old_model_gross(cs, single, DEFAULT_STRATA)
     alloc = allocation_figures(cs, muni)
     steps = step_figures(cs, single, args.step_seeds, args.workers) if args.step_seeds and not args.model_only else []
 
@@ -267,15 +272,17 @@ def main() -> None:
               "| per 100 new dwellings | " + " | ".join(p.name for p in sc.programmes) + " |",
               "|---|" + "---|" * len(sc.programmes)]
 
-    def table_rows(tab, progs, old_gross, prev_gross):
+    def table_rows(tab, progs, old_gross, prev_gross, nopool_gross):
         out = [("A. model, old default strata (tenure × size band × area type)",
                 [f"{old_gross[p.name]:.0f}" for p in progs]),
-               ("A′. model, last session's default (tenure × rooms × area type × municipality; an open area type "
+               ("A′. model, session 12's default (tenure × rooms × area type × municipality; an open area type "
                 "weighted by the regular new builds)", [f"{prev_gross[p.name]:.0f}" for p in progs]),
                ("B. model, default strata (tenure × rooms × municipality × area type, shrunk; an open area type: "
                 "the programme spec's placement); "
                 "interval with the cross-validated error",
                 [fmt(value(tab, p.name, "transition_model", GROSS)) for p in progs]),
+               ("B₀. the same model without the new-household pool (session 13's default)",
+                [f"{nopool_gross[p.name]:.0f}" for p in progs]),
                ("C. gross: chains of the programme's own dwellings, traced inside the market runs",
                 [fmt(value(tab, p.name, "microsimulation", GROSS)) for p in progs]),
                ("D. net: change in all moves of the market (paired)",
@@ -285,7 +292,10 @@ def main() -> None:
                ("B / C − 1 (model against traced gross)",
                 [_rel(value(tab, p.name, "transition_model", GROSS), value(tab, p.name, "microsimulation", GROSS))
                  for p in progs]),
-               ("A′ / C − 1 (last session's model against traced gross)",
+               ("B₀ / C − 1 (the model without the pool against traced gross)",
+                [_rel({"estimate": nopool_gross[p.name]}, value(tab, p.name, "microsimulation", GROSS))
+                 for p in progs]),
+               ("A′ / C − 1 (session 12's model against traced gross)",
                 [_rel({"estimate": prev_gross[p.name]}, value(tab, p.name, "microsimulation", GROSS))
                  for p in progs]),
                ("gross in the municipality / in the rest (traced)",
@@ -296,12 +306,12 @@ def main() -> None:
                  f"{fmt(value(tab, p.name, 'microsimulation', NET, 'rest'))}" for p in progs])]
         return [f"| {label} | " + " | ".join(vals) + " |" for label, vals in out]
 
-    lines += table_rows(table, sc.programmes, old, prev)
+    lines += table_rows(table, sc.programmes, old, prev, nopool)
     single_note = "transition model only" if args.model_only else f"{args.single_replications} replications"
     lines += ["", f"Single kinds, 600 dwellings each in {muni}, {single_note}:", "",
               "| per 100 new dwellings | " + " | ".join(p.name for p in single.programmes[:len(SINGLE)]) + " |",
               "|---|" + "---|" * len(SINGLE)]
-    lines += table_rows(single_table, single.programmes[:len(SINGLE)], old_single, prev_single)
+    lines += table_rows(single_table, single.programmes[:len(SINGLE)], old_single, prev_single, nopool_single)
     if record is not None:
         lines += ["", "Resolving the programmes (paired difference of net moves per 100 new dwellings; "
                   f"{args.replications} replications first, then batches of {args.replications} up to "
