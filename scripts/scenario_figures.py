@@ -103,9 +103,11 @@ def allocation_figures(cs, municipality: str) -> list[tuple]:
             model = estimate(cs) if keys is None else estimate(cs, keys)
         pr = model.probabilities()
         for label, attrs, other in ALLOCATED:
-            w, _ = model.line_weights({**attrs, "municipality": municipality})
+            line = {"count": 600, **attrs, "municipality": municipality}
+            (w, _, pool), = programme_kinds(model, parse_scenario(
+                {"name": "a", "programme": [{"name": label, "line": [line]}]}).programmes[0])[0]
             g, h = model.groups.index(attrs["target_group"]), model.groups.index(other)
-            P0g, F0g = pr.allocated(g)
+            P0g, F0g = pr.first_rows(g, pool)  # the line's first rows, its new-household pool applied
             old_profile = pr.F.copy()
             old_profile[:, g] = 1.0
             before = analytic(w, P0g, pr.P, pr.F, model.moves_flag(), old_profile, pr.N)
