@@ -140,7 +140,7 @@ def pooled_first_rows(P0: np.ndarray, factor: float, reasons, S: int) -> np.ndar
     returns ``P0`` itself. ``explorer/evaluate.js`` (pooledFirstRows) does the same.
 
     >>> pooled_first_rows(np.array([[0.5, 0.3, 0.2]]), 0.5, ("new_household", "unfilled"), 1).round(4).tolist()
-    [[0.5833, 0.15, 0.2667]]
+    [[0.6071, 0.15, 0.2429]]
     """
     if factor == 1.0 or POOL_REASON not in reasons:
         return P0
