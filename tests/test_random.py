@@ -41,20 +41,20 @@ def digest(*arrays) -> str:
 def test_finaliser_and_python_forms_pinned():
     zs = [0, 1, 12345, 0x9E3779B97F4A7C15, (1 << 64) - 1]
     assert [_random.mix_int(z) for z in zs] == [
-        0, 6238072747940578789, 2454886589211414944, 16294208416658607535, 16490336266968443936]
+        0, 6238072747940578789, 17540659726606785873, 16294208416658607535, 13029008266876403067]
     assert [int(_random.mix(np.uint64(z))) for z in zs] == [_random.mix_int(z) for z in zs]
     np.testing.assert_array_equal(_random.mix_array(np.array(zs, np.uint64)),
                                   np.array([_random.mix_int(z) for z in zs], np.uint64))
     assert [int(_random.stream_key(s, *p)) for s, p in [(0, ()), (7, (1,)), (7, (2, 2020)), (11, (3, 5, 6))]] == [
-        11194542154487519398, 2729167418347218357, 7006282891373062149, 13812216627418924734]
+        7905728728188956330, 7635930907752685883, 819956644933833222, 9739672774644362580]
 
 
 def test_draws_pinned():
     key = _random.stream_key(7, 3)
-    assert _random.u01(key, 12345, 3) == 0.29853318935281545
-    assert _random.u01x(key, 12345, 3, 9) == 0.6306024617287226
+    assert _random.u01(key, 12345, 3) == 0.053810715690228994
+    assert _random.u01x(key, 12345, 3, 9) == 0.2266847613695957
     a = np.arange(0, 5000, 7)
-    assert digest(_random.u01_array(key, a, 5)) == "0000000000000000"
+    assert digest(_random.u01_array(key, a, 5)) == "0b3125a6f5baf4c0"
 
 
 def test_sequential_form_pinned():
@@ -66,7 +66,8 @@ def test_sequential_form_pinned():
         us.append(u)
     outs = [int(_random.stream_output(seed, i)) for i in range(1, 6)]
     assert [float(np.float64(o >> 11) * 2.0**-53) for o in outs] == us
-    assert outs == [0, 0, 0, 0, 0]
+    assert outs == [1547611027431991965, 15380727978956804243, 3427440727199435966, 11733030637320693740,
+                    90156556503711752]
 
 
 def test_bootstrap_weights_pinned():
@@ -75,11 +76,13 @@ def test_bootstrap_weights_pinned():
     unit = rng.integers(0, 300, 4000)
     cell = rng.integers(0, 25, 4000)
     totals = replicate_cell_totals(unit, cell, n_units=300, n_cells=25, replicates=40, seed=17)
-    assert digest(totals) == "0000000000000000"
+    assert digest(totals) == "f4a8d77c8162a909"
     seeds = replicate_seeds(17, 3)
-    assert digest(seeds) == "0000000000000000"
+    assert digest(seeds) == "ac9e44571d29c53f"
     out = [int(_bootstrap_kernels._output(s, i)) for s in seeds for i in (1, 2, 1000)]
-    assert out == []
+    assert out == [14083439749480833012, 17728296653421532219, 16402099062123217648, 7238416428736202652,
+                   4517100448732982301, 18201455777861658350, 10514364899379655673, 12309825811832084399,
+                   12191254570133246847]
 
 
 def _chain_inputs():
@@ -101,15 +104,16 @@ def _chain_inputs():
 def test_scenario_chains_pinned(seed):
     """The transition model's Monte Carlo chains (scenario._kernels.simulate_chains) on fixed inputs."""
     out = scenario_kernels.simulate_chains(*_chain_inputs(), 6, np.uint64(seed), 12, 8)
-    assert digest(*out) == {0: "", 2**31 - 1: "", 2**63 + 5: ""}[seed]
+    assert digest(*out) == {0: "f6aec5da0eed4eab", 2**31 - 1: "1a2e0d5c603d853b", 2**63 + 5: "da58dddeac17971b"}[seed]
 
 
 def test_record_keys_pinned():
     """The analysis record keys (disclosure control's record order) and their seed scramble."""
     ids = np.arange(0, 100_000, 13, dtype=np.int64)
-    assert digest(record_keys(ids, 0, 0), record_keys(ids, 0, 1), record_keys(ids, 42, 1)) == "0000000000000000"
-    assert [seed_scramble(s) for s in (0, 1, 42, 2**40)] == []
+    assert digest(record_keys(ids, 0, 0), record_keys(ids, 0, 1), record_keys(ids, 42, 1)) == "269b042387985c42"
+    assert [seed_scramble(s) for s in (0, 1, 42, 2**40)] == [
+        16932112157916947305, 15816735275003127391, 6649822421108960615, 11684940111818652711]
 
 
 def test_microsimulation_seeds_pinned():
-    assert replication_seeds(7, 5) == []
+    assert replication_seeds(7, 5) == [2083679832, 1792079617, 2038301562, 142198000, 1732601695]
