@@ -62,7 +62,7 @@ def test_sequential_form_pinned():
     seed = np.uint64(0x0123456789ABCDEF)
     state, us = seed, []
     for _ in range(5):
-        state, u = _random.splitmix_next(state)
+        state, u = _random.splitmix_next(np.uint64(state))  # from Python: keep the state a uint64
         us.append(u)
     outs = [int(_random.stream_output(seed, i)) for i in range(1, 6)]
     assert [float(np.float64(o >> 11) * 2.0**-53) for o in outs] == us
