@@ -5,6 +5,7 @@ Usage::
     python scripts/compile_profile.py tiny        # generate('tiny', years=1, seed=0)
     python scripts/compile_profile.py demo        # flyttkedja demo --out <tmp> (synth, trace, report)
     python scripts/compile_profile.py tiny --cached   # the same again on a warm cache (expect 0 compilations)
+    python scripts/compile_profile.py demo --top 100  # list 100 functions (default 25)
 
 Each target runs in a child process with ``NUMBA_CACHE_DIR`` pointing to a fresh
 temporary directory (``--cached``: the same directory, after a first run that
@@ -89,7 +90,7 @@ def self_times(spans: list[dict]) -> dict[str, list[float]]:
 def main() -> None:
     target = sys.argv[1] if len(sys.argv) > 1 else "tiny"
     cached = "--cached" in sys.argv
-    top = 25
+    top = int(sys.argv[sys.argv.index("--top") + 1]) if "--top" in sys.argv else 25
     with tempfile.TemporaryDirectory() as tmp:
         cache = os.path.join(tmp, "cache")
         out = os.path.join(tmp, "demo")

@@ -163,10 +163,14 @@ def _prototype() -> Market:
 
 MARKET = numba.typeof(_prototype())  # the numba type of a Market (C-contiguous, writable arrays)
 I8 = types.int64
+U8 = types.uint64
+A1 = types.int64[::1]     # the state's tables: C-contiguous int64, as the driver allocates them
+A2 = types.int64[:, ::1]
+F1 = types.float64[::1]
 _PINNED: list = []
 
 
-def kernel(ret, *args):
+def kernel(ret, *args, python: bool = False):
     """``njit(cache=True)`` with exactly one signature ``ret(*args)``, fixed on first use.
 
     A kernel called from another kernel with a constant argument (``-1``,
@@ -179,9 +183,14 @@ def kernel(ret, *args):
     Pinned kernels allocate nothing, so they are compiled without numba's
     reference counting (``_nrt=False``): no incref/decref of the Market's
     arrays on every call (docs/performance.md).
+
+    They are called from other kernels only, so numba builds them no Python
+    wrapper (boxing and unboxing a Market's 21 fields costs about 0.1 s of
+    compilation per kernel); ``python=True`` keeps it for the few that tests
+    also call from Python.
     """
     def wrap(fn):
-        dispatcher = njit(cache=True, _nrt=False)(fn)
+        dispatcher = njit(cache=True, _nrt=False, no_cpython_wrapper=not python, no_cfunc_wrapper=True)(fn)
         _PINNED.append((dispatcher, ret(*args)))
         return dispatcher
     return wrap
@@ -220,7 +229,7 @@ def person_income(par, perm_micro, age, shock):
     return np.int64(age_income(par, age) * np.exp(perm_micro * 1e-6 + shock))
 
 
-@njit(inline="always", cache=True)
+@kernel(I8, A2, A2, I8)
 def household_income(hh, p, h):
     total = 0
     q = hh[h, H_FIRST]
@@ -231,7 +240,7 @@ def household_income(hh, p, h):
 
 
 # ------------------------------------------------------------------ household helpers
-@njit(inline="always", cache=True)
+@kernel(types.UniTuple(I8, 3), A2, A2, I8, I8)
 def composition(hh, p, h, year):
     """(size, adults, kids) of household ``h``."""
     size = 0
@@ -255,7 +264,7 @@ def household_type(core, kids):
     return HT_SINGLE_PARENT if kids > 0 else HT_SINGLE
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, A2, A2, I8, I8)
 def remove_member(hh, p, h, q):
     prev = -1
     r = hh[h, H_FIRST]
@@ -276,7 +285,7 @@ def remove_member(hh, p, h, q):
         hh[h, H_PARTNER] = -1
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, A2, A2, I8, I8)
 def add_member(hh, p, h, q):
     p[q, P_NEXT] = hh[h, H_FIRST]
     hh[h, H_FIRST] = q
@@ -284,7 +293,7 @@ def add_member(hh, p, h, q):
     hh[h, H_SIZE] += 1
 
 
-@njit(inline="always", cache=True)
+@kernel(I8, MARKET, I8, I8, I8, I8, I8, I8, I8)
 def new_household(m, formation, day, head_by, head_sex, abroad, queue, key):
     h = m.cnt[C_HH]
     m.cnt[C_HH] += 1
@@ -307,7 +316,7 @@ def new_household(m, formation, day, head_by, head_sex, abroad, queue, key):
     return h
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8)
 def end_household(m, h):
     """Household ``h`` is gone (dissolved, left the area, or merged into another)."""
     m.hh[h, H_ALIVE] = 0
@@ -383,7 +392,7 @@ def record_move(m, h, day, from_dw, to_dw, origin, dest, vacates, fills, src, ga
     return m.cnt[C_ROW0] + i
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, I8, I8, I8, I8)
 def person_event(m, q, day, kind, from_dw, to_dw, row):
     i = m.cnt[C_PE]
     m.cnt[C_PE] += 1
@@ -396,7 +405,7 @@ def person_event(m, q, day, kind, from_dw, to_dw, row):
     pe[i, E_ROW] = row
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, I8, I8, I8, I8)
 def member_events(m, h, day, kind, from_dw, to_dw, row):
     q = m.hh[h, H_FIRST]
     while q >= 0:
