@@ -67,19 +67,19 @@ def hash4(key, a, b, c):
     return mix(hash3(key, a, b) ^ (np.uint64(c) * _THIRD))
 
 
-@njit(inline="always", cache=True)
+@njit("float64(uint64, int64, int64)", cache=True, no_cfunc_wrapper=True)  # one signature, compiled once: see below
 def u01(key, a, b):
     """Uniform in [0, 1) for identity ``a``, draw ``b`` of stream ``key``."""
     return np.float64(hash3(key, a, b) >> np.uint64(11)) * _TO_UNIT
 
 
-@njit(inline="always", cache=True)
+@njit("float64(uint64, int64, int64, int64)", cache=True, no_cfunc_wrapper=True)  # one signature, compiled once: see below
 def u01x(key, a, b, c):
     """Uniform in [0, 1) for identity ``a`` and counters ``b``, ``c`` of stream ``key``."""
     return np.float64(hash4(key, a, b, c) >> np.uint64(11)) * _TO_UNIT
 
 
-@njit(inline="always", cache=True)
+@njit("float64(uint64, int64, int64)", cache=True, no_cfunc_wrapper=True)  # one signature, compiled once: see below
 def normal(key, a, b):
     """Standard normal (Box-Muller) from draws ``b`` and ``b + 1000003`` of identity ``a``."""
     u1 = u01(key, a, b) + 1e-12

@@ -92,12 +92,6 @@ _ID_KEY = np.uint64(0x2545F4914F6CDD1D)
  DR_SEX, DR_PERM, DR_TOGETHER, DR_AREA) = (10 * i for i in range(1, 14))
 
 
-@njit(inline="always", cache=True)
-def ident(kind, a, b):
-    """Stable 63-bit identity key of an entity of ``kind`` made from ``a`` and ``b``."""
-    return np.int64(hash3(_ID_KEY ^ np.uint64(kind), a, b) >> np.uint64(1))
-
-
 def ident_array(kind: int, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
     """:func:`ident` element-wise (numpy), for the driver's vectorised inputs."""
     from flyttkedja._random import GOLD, _SECOND, mix_array
@@ -206,6 +200,12 @@ def compile_kernels() -> None:
         dispatcher, sig = _PINNED.pop(0)
         dispatcher.compile(sig)
         dispatcher.disable_compile()
+
+
+@kernel(I8, I8, I8, I8, python=True)
+def ident(kind, a, b):
+    """Stable 63-bit identity key of an entity of ``kind`` made from ``a`` and ``b``."""
+    return np.int64(hash3(_ID_KEY ^ np.uint64(kind), a, b) >> np.uint64(1))
 
 
 # ------------------------------------------------------------------ incomes
