@@ -23,6 +23,7 @@ import numba
 import numpy as np
 from numba import njit, types
 
+from flyttkedja._jit import compile_kernels, kernel  # noqa: F401 (synth's kernels import them from here)
 from flyttkedja._random import hash3
 from flyttkedja.schema import DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
 
@@ -161,45 +162,6 @@ U8 = types.uint64
 A1 = types.int64[::1]     # the state's tables: C-contiguous int64, as the driver allocates them
 A2 = types.int64[:, ::1]
 F1 = types.float64[::1]
-_PINNED: list = []
-
-
-def kernel(ret, *args, python: bool = False):
-    """``njit(cache=True)`` with exactly one signature ``ret(*args)``, fixed on first use.
-
-    A kernel called from another kernel with a constant argument (``-1``,
-    ``True``) would otherwise be compiled once more for each combination of
-    literal values (numba types constants as literals): eight copies of
-    :func:`record_move`, five of ``new_seeker``. Pinned kernels are compiled
-    for their signature by :func:`compile_kernels` and then refuse new
-    specialisations, so constants convert to the declared types.
-
-    Pinned kernels allocate nothing, so they are compiled without numba's
-    reference counting (``_nrt=False``): no incref/decref of the Market's
-    arrays on every call (docs/performance.md).
-
-    They are called from other kernels only, so numba builds them no Python
-    wrapper (boxing and unboxing a Market's 21 fields costs about 0.1 s of
-    compilation per kernel); ``python=True`` keeps it for the few that tests
-    also call from Python.
-    """
-    def wrap(fn):
-        dispatcher = njit(cache=True, _nrt=False, no_cpython_wrapper=not python, no_cfunc_wrapper=True)(fn)
-        _PINNED.append((dispatcher, ret(*args)))
-        return dispatcher
-    return wrap
-
-
-def compile_kernels() -> None:
-    """Compile (or load from numba's cache) every pinned kernel for its one signature, callees first.
-
-    Call it before the first call of a kernel that calls pinned ones
-    (``simulate.simulate`` does); later calls return at once.
-    """
-    while _PINNED:
-        dispatcher, sig = _PINNED.pop(0)
-        dispatcher.compile(sig)
-        dispatcher.disable_compile()
 
 
 @kernel(I8, I8, I8, I8, python=True)
