@@ -81,11 +81,12 @@ def model_row(cs, programme) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = estimate(cs)
-    (w, group), = programme_kinds(model, programme)[0]
+    (w, group, pool), = programme_kinds(model, programme)[0]
     pr = model.probabilities()
-    first = w @ pr.P0
-    return (f"| the transition model for the line (default strata, the programme spec's placement) | – | – | "
-            f"{100 * first[:model.n_strata].sum():.0f}% | – | – | {model.expectations(w, group)['moves']:.2f} |")
+    first = w @ pr.first_rows(group, pool)[0]
+    return (f"| the transition model for the line (default strata, the programme spec's placement, its "
+            f"new-household pool {pool:.3f}) | – | – | "
+            f"{100 * first[:model.n_strata].sum():.0f}% | – | – | {model.expectations(w, group, None, pool)['moves']:.2f} |")
 
 
 def traced_gross(cs, cfg, scenario, municipality: str, years: int, replications: int, workers: int) -> list[str]:
@@ -106,10 +107,12 @@ def traced_gross(cs, cfg, scenario, municipality: str, years: int, replications:
     rows = []
     for i, prog in enumerate(single.programmes):
         c = np.array([r["gross"][i][:, 0, :].sum() for r in results]) * 100 / prog.dwellings
-        (w, group), = programme_kinds(model, prog)[0]
-        b = 100 * model.expectations(w, group)["moves"]
+        (w, group, pool), = programme_kinds(model, prog)[0]
+        b = 100 * model.expectations(w, group, None, pool)["moves"]
+        b0 = 100 * model.expectations(w, group)["moves"]  # the same model without the new-household pool
         half = stats.t.ppf(0.975, len(c) - 1) * c.std(ddof=1) / np.sqrt(len(c)) if len(c) > 1 else float("nan")
-        rows.append(f"| {prog.name} | {b:.0f} | {c.mean():.0f} ({c.mean() - half:.0f} to {c.mean() + half:.0f}) | "
+        rows.append(f"| {prog.name} | {pool:.3f} | {b0:.0f} ({100 * (b0 / c.mean() - 1):+.1f}%) | {b:.0f} | "
+                    f"{c.mean():.0f} ({c.mean() - half:.0f} to {c.mean() + half:.0f}) | "
                     f"{len(c)} | {100 * (b / c.mean() - 1):+.1f}% |")
     return rows
 
@@ -211,7 +214,8 @@ def main() -> None:
     if args.replications:
         lines += ["", f"Model B against the traced gross C of single kinds, 600 dwellings in {muni}, per 100 new "
                   f"dwellings (C: mean over paired replications, 95% t interval):", "",
-                  "| line | B. model | C. traced | replications | B / C − 1 |", "|---|---|---|---|---|",
+                  "| line | new-household pool v / (v + n) | model without the pool (/ C − 1) | B. model "
+                  "| C. traced | replications | B / C − 1 |", "|---|---|---|---|---|---|---|",
                   *traced_gross(cs, cfg, base, muni, src.years, args.replications, args.workers)]
     lines.append("<!-- saturation:end -->")
     text = args.out.read_text(encoding="utf-8")

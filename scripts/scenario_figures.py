@@ -42,7 +42,7 @@ from flyttkedja.scenario import load_scenario, parse_scenario, run
 from flyttkedja.scenario.compare import GROSS, NET, RATIO, programme_kinds, replication_seeds
 from flyttkedja.scenario.executor import map_replications
 from flyttkedja.scenario.microsim import completions_only, market_run
-from flyttkedja.scenario.model import ARRIVAL_ENDS, analytic, estimate, load_model, stratum_expr
+from flyttkedja.scenario.model import ARRIVAL_ENDS, DEFAULT_STRATA, analytic, estimate, load_model, stratum_expr
 from flyttkedja.synth import generate
 from flyttkedja.synth.config import load_config
 
@@ -75,18 +75,21 @@ def fmt(row, digits: int = 0) -> str:
     return s
 
 
-def old_model_gross(cs, scenario, keys=OLD_STRATA, placement: bool = True) -> dict[str, float]:
+def old_model_gross(cs, scenario, keys=OLD_STRATA, placement: bool = True, pool: bool = False) -> dict[str, float]:
     """Model A: gross moves per 100 new of every programme with the old default strata (``keys``; without
-    ``placement`` an open area type is weighted by the regular new builds, as before the placement)."""
+    ``placement`` an open area type is weighted by the regular new builds, as before the placement; without
+    ``pool`` no new-household pool, as before session 14: ``flow`` dropped)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = estimate(cs, keys)
     if not placement:
         model.meta.pop("placement", None)
+    if not pool:
+        model.flow = None
     out = {}
     for prog in scenario.programmes:
         kinds, counts, _ = programme_kinds(model, prog)
-        out[prog.name] = 100 * sum(c * model.expectations(w, g)["moves"] for (w, g), c in zip(kinds, counts)) / counts.sum()
+        out[prog.name] = 100 * sum(c * model.expectations(w, g, None, f)["moves"] for (w, g, f), c in zip(kinds, counts)) / counts.sum()
     return out, model
 
 
@@ -100,9 +103,11 @@ def allocation_figures(cs, municipality: str) -> list[tuple]:
             model = estimate(cs) if keys is None else estimate(cs, keys)
         pr = model.probabilities()
         for label, attrs, other in ALLOCATED:
-            w, _ = model.line_weights({**attrs, "municipality": municipality})
+            line = {"count": 600, **attrs, "municipality": municipality}
+            (w, _, pool), = programme_kinds(model, parse_scenario(
+                {"name": "a", "programme": [{"name": label, "line": [line]}]}).programmes[0])[0]
             g, h = model.groups.index(attrs["target_group"]), model.groups.index(other)
-            P0g, F0g = pr.allocated(g)
+            P0g, F0g = pr.first_rows(g, pool)  # the line's first rows, its new-household pool applied
             old_profile = pr.F.copy()
             old_profile[:, g] = 1.0
             before = analytic(w, P0g, pr.P, pr.F, model.moves_flag(), old_profile, pr.N)
@@ -146,10 +151,10 @@ def step_decomposition(model, programme, traced: pl.DataFrame, first_rows: np.nd
     immigrant), model and traced. ``first_rows`` (S, S+R): other first rows to try in the model's place
     (wip/allocated_queue_rows.py).
     """
-    (w, g), = programme_kinds(model, programme)[0]
+    (w, g, pool), = programme_kinds(model, programme)[0]
     pr = model.probabilities()
     S, reasons = model.n_strata, model.reasons
-    P0 = first_rows if first_rows is not None else pr.P0 if g is None else pr.allocated(g)[0]
+    P0 = first_rows if first_rows is not None else pr.first_rows(g, pool)[0]
     m = model.moves_flag().astype(np.float64)
     q_model = w @ P0
     r_model = np.r_[pr.N @ (pr.P @ m), np.zeros(len(reasons))]
@@ -247,6 +252,8 @@ def main() -> None:
     prev, prev_model = old_model_gross(cs, sc, PREVIOUS_STRATA, placement=False)
     prev_single, _ = old_model_gross(cs, single, PREVIOUS_STRATA, placement=False)
     prev_cv = prev_model.cross_validate()
+    nopool, _ = old_model_gross(cs, sc, DEFAULT_STRATA)  # B without the new-household pool (session 13's model)
+    nopool_single, _ = old_model_gross(cs, single, DEFAULT_STRATA)
     alloc = allocation_figures(cs, muni)
     steps = step_figures(cs, single, args.step_seeds, args.workers) if args.step_seeds and not args.model_only else []
 
@@ -267,15 +274,17 @@ def main() -> None:
               "| per 100 new dwellings | " + " | ".join(p.name for p in sc.programmes) + " |",
               "|---|" + "---|" * len(sc.programmes)]
 
-    def table_rows(tab, progs, old_gross, prev_gross):
+    def table_rows(tab, progs, old_gross, prev_gross, nopool_gross):
         out = [("A. model, old default strata (tenure × size band × area type)",
                 [f"{old_gross[p.name]:.0f}" for p in progs]),
-               ("A′. model, last session's default (tenure × rooms × area type × municipality; an open area type "
+               ("A′. model, session 12's default (tenure × rooms × area type × municipality; an open area type "
                 "weighted by the regular new builds)", [f"{prev_gross[p.name]:.0f}" for p in progs]),
                ("B. model, default strata (tenure × rooms × municipality × area type, shrunk; an open area type: "
                 "the programme spec's placement); "
                 "interval with the cross-validated error",
                 [fmt(value(tab, p.name, "transition_model", GROSS)) for p in progs]),
+               ("B₀. the same model without the new-household pool (session 13's default)",
+                [f"{nopool_gross[p.name]:.0f}" for p in progs]),
                ("C. gross: chains of the programme's own dwellings, traced inside the market runs",
                 [fmt(value(tab, p.name, "microsimulation", GROSS)) for p in progs]),
                ("D. net: change in all moves of the market (paired)",
@@ -285,7 +294,10 @@ def main() -> None:
                ("B / C − 1 (model against traced gross)",
                 [_rel(value(tab, p.name, "transition_model", GROSS), value(tab, p.name, "microsimulation", GROSS))
                  for p in progs]),
-               ("A′ / C − 1 (last session's model against traced gross)",
+               ("B₀ / C − 1 (the model without the pool against traced gross)",
+                [_rel({"estimate": nopool_gross[p.name]}, value(tab, p.name, "microsimulation", GROSS))
+                 for p in progs]),
+               ("A′ / C − 1 (session 12's model against traced gross)",
                 [_rel({"estimate": prev_gross[p.name]}, value(tab, p.name, "microsimulation", GROSS))
                  for p in progs]),
                ("gross in the municipality / in the rest (traced)",
@@ -296,12 +308,12 @@ def main() -> None:
                  f"{fmt(value(tab, p.name, 'microsimulation', NET, 'rest'))}" for p in progs])]
         return [f"| {label} | " + " | ".join(vals) + " |" for label, vals in out]
 
-    lines += table_rows(table, sc.programmes, old, prev)
+    lines += table_rows(table, sc.programmes, old, prev, nopool)
     single_note = "transition model only" if args.model_only else f"{args.single_replications} replications"
     lines += ["", f"Single kinds, 600 dwellings each in {muni}, {single_note}:", "",
               "| per 100 new dwellings | " + " | ".join(p.name for p in single.programmes[:len(SINGLE)]) + " |",
               "|---|" + "---|" * len(SINGLE)]
-    lines += table_rows(single_table, single.programmes[:len(SINGLE)], old_single, prev_single)
+    lines += table_rows(single_table, single.programmes[:len(SINGLE)], old_single, prev_single, nopool_single)
     if record is not None:
         lines += ["", "Resolving the programmes (paired difference of net moves per 100 new dwellings; "
                   f"{args.replications} replications first, then batches of {args.replications} up to "

@@ -114,8 +114,9 @@ def rank(a: dict, p: int):
 
 
 def is_child(a: dict, oldest: int, parent_gap: int) -> bool:
-    """By family position when known, else born at least parent_gap years after the oldest member."""
-    if a.get("position") is not None:
+    """By family position when known (but an outdated child), else born at least parent_gap years after the
+    oldest member."""
+    if a.get("position") is not None and not (a.get("outdated") and a["position"] == "child"):
         return a["position"] == "child"
     return a["birth_year"] >= oldest + parent_gap
 
@@ -197,7 +198,8 @@ def _move(members, head, attr, year, date, a, b, origin, destination, vacates, f
     adults = sum(year - attr[p]["birth_year"] >= ADULT_AGE for p in members)
     size = len(members)
     oldest = min(attr[p]["birth_year"] for p in members)
-    children = sum(is_child(attr[p], oldest, parent_gap) for p in members)
+    # the head is never a child of its own household (a home leaver's position may be the one before)
+    children = sum(is_child(attr[p], oldest, parent_gap) for p in members if p != head)
     kind = {(1, False): "single", (2, False): "couple", (1, True): "single_parent",
             (2, True): "couple_with_children"}.get((size - children, children > 0), "other")
     return dict(

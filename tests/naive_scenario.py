@@ -3,6 +3,7 @@
 - :func:`naive_chains` walks the Monte Carlo chains one by one with the same
   splitmix64 streams as ``flyttkedja.scenario._kernels.simulate_chains``, so
   the two must agree exactly.
+- :func:`naive_pooled_first_rows` applies the new-household pool to first rows cell by cell.
 - :func:`naive_expectations` computes the transition model's expectations by
   summing the visit series v, vQ, vQ², ... instead of inverting I − Q.
 """
@@ -111,3 +112,20 @@ def naive_moments(counts, U, Z):
             vz[r, f] = p @ (Z[:, f] - mz) ** 2
             cuz[r, f] = p @ ((U[:, f] - mu) * (Z[:, f] - mz))
     return vu, vz, cuz
+
+
+def naive_pooled_first_rows(P0, factor, nh):
+    """First rows with the new-household pool, row by row as a mixture: the new-household outcome (column
+    ``nh``) with the row's chance times ``factor``, the row's other outcomes sharing the rest of the row's
+    total in proportion to their own shares; a row with no other outcome unchanged."""
+    out = np.array(P0, float)
+    for i in range(out.shape[0]):
+        row = [float(x) for x in P0[i]]
+        total = sum(row)
+        others = total - row[nh]
+        if others <= 0:
+            continue
+        new = row[nh] * factor
+        for j in range(len(row)):
+            out[i, j] = new if j == nh else row[j] * (total - new) / others
+    return out

@@ -229,6 +229,15 @@ def seeker_segments(tenure: int, rooms: int, broad: bool) -> list[int]:
     return [t * 5 + r - 1 for t, r in out]
 
 
+def couple_state(own: int, partner: int) -> int:
+    """State of a couple's seeker (0 gone, 1 usable, 2 not today) from the seeker's own and the partner's
+    (a single waiting in its own dwelling, or a young adult waiting at home): gone when either is (the
+    single has a partner already, the young adult left home alone), not today when either moved today."""
+    if own == 0 or partner == 0:
+        return 0
+    return 2 if 2 in (own, partner) else 1
+
+
 def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: dict, broad: bool):
     """Index of the winning seeker for a vacancy, or None.
 

@@ -29,7 +29,8 @@ from selenium.webdriver.support.ui import Select  # noqa: E402
 from flyttkedja import store  # noqa: E402
 from flyttkedja.explorer import explorer_data, write_explorer  # noqa: E402
 from flyttkedja.scenario import evaluation, load_model, parse_scenario  # noqa: E402
-from flyttkedja.scenario.compare import ADJUSTED, RATIO, ROUNDS_MEASURE  # noqa: E402
+from flyttkedja.scenario.compare import ADJUSTED, RATIO, ROUNDS_MEASURE, programme_kinds  # noqa: E402
+from flyttkedja.scenario.evaluation import as_programme  # noqa: E402
 
 CHARTS = ("gross", "vacancies", "reached", "length", "rounds", "rounds_area")
 
@@ -94,6 +95,8 @@ def test_browser_evaluate_equals_python(browser, page, explorer_dirs):  # noqa: 
         measures |= {(r["method"], r["measure"], r["line"] is None) for r in want["rows"]}
         assert all(r["lower"] is not None for r in want["rows"])  # every figure with its interval, compared
     assert kinds == {"ignores", "no observed stratum", "fewer than", "no displacement ratio for", "not resolved"}
+    pools = {k[2] for prog in programmes for k in programme_kinds(model, as_programme(prog))[0]}
+    assert len(pools - {1.0}) > 10  # lines with a new-household pool, compared
     # every new figure compared: rounds into below-median-income areas, net and ratio per line and programme
     assert {(evaluation.METHOD, ROUNDS_MEASURE, True), (evaluation.NET_METHOD, ADJUSTED, True),
             (evaluation.NET_METHOD, ADJUSTED, False), (evaluation.NET_METHOD, RATIO, False)} <= measures
@@ -116,6 +119,18 @@ def test_browser_evaluate_equals_python_on_a_suppressed_model(browser, page, exp
     for prog, got in zip(programmes, js):
         want = model.evaluate(prog)
         assert want["warnings"][0].startswith("disclosure control withheld")
+        assert_same(got, want)
+    # a model.json saved before the new-household pool (no vacancy_flow): every line without it, alike
+    del record["vacancy_flow"]
+    old = tmp_path / "old"
+    store.scenario_file(old, "model").parent.mkdir(parents=True, exist_ok=True)
+    store.scenario_file(old, "model").write_text(json.dumps(record))
+    old_model = load_model(old)
+    js = browser.execute_script("const m = new window.FlyttkedjaModel(arguments[0], arguments[1]);"
+                                "return arguments[2].map((p) => m.evaluate(p));", record, constants, programmes[:20])
+    for prog, got in zip(programmes[:20], js):
+        want = old_model.evaluate(prog)
+        assert any("carries no vacancy flow by kind" in w for w in want["warnings"])
         assert_same(got, want)
 
 def test_line_added_through_the_controls(browser, page, explorer_dirs):  # noqa: F811

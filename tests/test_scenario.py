@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from flyttkedja import store
 from flyttkedja.scenario import _kernels as K
 from flyttkedja.scenario.model import TransitionModel, analytic, estimate, load_model
-from naive_scenario import naive_chains, naive_expectations, naive_moments
+from naive_scenario import naive_chains, naive_expectations, naive_moments, naive_pooled_first_rows
 
 R = 8  # end reasons
 
@@ -57,7 +57,7 @@ def _kernel_args(m: TransitionModel, kinds, counts, reps, seed, max_length=50, n
 def test_monte_carlo_kernel_equals_reference(S, G, reps, n, seed, data, max_length):
     rng = np.random.default_rng(data)
     m = _model(rng, S, G, absorb=0.0)
-    kinds = [(rng.dirichlet(np.ones(S)), None), (rng.dirichlet(np.ones(S)), 0 if G else None)]
+    kinds = [(rng.dirichlet(np.ones(S)), None, 1.0), (rng.dirichlet(np.ones(S)), 0 if G else None, rng.random())]
     counts = np.array([n, n // 2])
     args, out = _kernel_args(m, kinds, counts, reps, seed, max_length)
     ref = naive_chains(*[np.asarray(a) if isinstance(a, np.ndarray) else a for a in args])
@@ -98,13 +98,14 @@ def test_row_moments_kernel_equals_reference(S, W, F, data):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_monte_carlo_converges_to_closed_form():
+@pytest.mark.parametrize("pool", [1.0, 0.3])
+def test_monte_carlo_converges_to_closed_form(pool):
     rng = np.random.default_rng(1)
     m = _model(rng, 5, 2, absorb=0.2)
     start = rng.dirichlet(np.ones(5))
-    exact = m.expectations(start)
+    exact = m.expectations(start, None, None, pool)
     n, reps = 2000, 200
-    sim = m.simulate([(start, None)], np.array([n]), reps, seed=42)
+    sim = m.simulate([(start, None, pool)], np.array([n]), reps, seed=42)
     # each replication's mean is an average of n iid chains: the mean over replications has
     # standard error sd(replication means) / sqrt(reps); allow 4 standard errors
     for key, got, want in [("moves", sim["moves"] / n, exact["moves"]),
@@ -117,7 +118,7 @@ def test_monte_carlo_converges_to_closed_form():
 
 def test_monte_carlo_same_for_any_thread_count():
     m = _model(np.random.default_rng(2), 4, 1, absorb=0.1)
-    kinds = [(np.full(4, 0.25), None)]
+    kinds = [(np.full(4, 0.25), None, 1.0)]
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -204,7 +205,9 @@ def test_saved_model_pools_what_it_withholds_and_pins_nothing(model, tmp_path):
     raw = sum(int(model.published(n).sum()) for n in ("first", "later"))
     kept = sum(int(loaded.fine[n].sum()) for n in ("first", "later"))
     assert loaded.vacancy_records() == pytest.approx(loaded.first.sum() + loaded.later.sum(), abs=1e-6)
-    assert kept < 0.2 * raw and loaded.vacancy_records() > 0.85 * raw  # the tiny register: most withheld, kept
+    # the tiny register: most withheld, kept (150 of 178 records, 84%, on the market with couples from the
+    # parental home, session 14; the flaw this guards against lost a third)
+    assert kept < 0.2 * raw and loaded.vacancy_records() > 0.8 * raw
     fg_pools = {k: np.asarray(v) for k, v in loaded.pooled["first_group"].items()}
     G = 2  # young adults and seniors: each group's counts tie to the others only through first's
     arrays = [("first", None), ("later", None)] + [("first_group", g) for g in range(G)]
@@ -440,3 +443,146 @@ def test_cross_validation_by_municipality(small_register):
     assert set(cv["by_municipality"]) <= set(cs.chains["municipality"].cast(str).unique().to_list())
     with pytest.raises(ValueError, match="freshly estimated"):
         m.disclosed().cross_validate()
+
+
+# ---------------------------------------------------------------------- the new-household pool
+@settings(max_examples=60, deadline=None)
+@given(S=st.integers(1, 6), data=st.integers(0, 2**32 - 1), factor=st.floats(0.0, 1.0))
+def test_pooled_first_rows_equal_reference(S, data, factor):
+    """model.pooled_first_rows against the plain mixture: a new household with the model's chance times the
+    factor, else the row's other outcomes in proportion (rows of only new households, or all zero, untouched)."""
+    from flyttkedja.scenario.model import END_REASONS, pooled_first_rows
+
+    rng = np.random.default_rng(data)
+    P0 = rng.dirichlet(np.ones(S + R), S) * (rng.random((S, S + R)) < 0.7)
+    P0[rng.random(S) < 0.2] = 0.0
+    nh = S + END_REASONS.index("new_household")
+    if S > 1:
+        P0[0] = 0.0
+        P0[0, nh] = 1.0  # nothing else to give the pool's share to
+    got = pooled_first_rows(P0, factor, END_REASONS, S)
+    np.testing.assert_allclose(got, naive_pooled_first_rows(P0, factor, nh), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got.sum(axis=1), P0.sum(axis=1), rtol=1e-12, atol=1e-15)
+    assert pooled_first_rows(P0, 1.0, END_REASONS, S) is P0  # no pool: the rows themselves
+
+
+@settings(max_examples=40, deadline=None)
+@given(S=st.integers(1, 6), G=st.integers(0, 3), data=st.integers(0, 2**32 - 1), group=st.booleans(),
+       v=st.integers(0, 5000), n=st.integers(0, 3000))
+def test_pooled_expectations_equal_reference(S, G, data, group, v, n):
+    """A line's expectations with its pool: the fundamental matrix against the visit series, on first rows
+    pooled by the plain reference (naive_scenario), allocated or not."""
+    from flyttkedja.scenario.model import pool_factor
+
+    rng = np.random.default_rng(data)
+    m = _model(rng, S, G, absorb=0.05)
+    start = rng.dirichlet(np.ones(S))
+    pr = m.probabilities()
+    g = 0 if group and G else None
+    f = pool_factor(v, n)
+    P0, F0 = (pr.P0, pr.F) if g is None else pr.allocated(g)
+    got = m.expectations(start, g, pr, f)
+    ref = naive_expectations(start, naive_pooled_first_rows(P0, f, S + m.reasons.index("new_household")), pr.P,
+                             pr.F, m.moves_flag(), F0)
+    for key in ("moves", "vacancies", "reach", "ends"):
+        np.testing.assert_allclose(got[key], ref[key], rtol=1e-8, atol=1e-10)
+
+
+def test_pool_factor():
+    from flyttkedja.scenario.model import pool_factor
+
+    assert pool_factor(1500, 500) == 0.75
+    assert pool_factor(1500, 0) == 1.0 and pool_factor(None, 500) == 1.0 and pool_factor(0, 0) == 1.0
+    assert pool_factor(0, 10) == 0.0
+
+
+def _pool_model(rng, S=3):
+    """A model of kinds rental|2|m1, rental|2|m2, owner|4|m1 (tenure, rooms, municipality) with v per kind;
+    the owner stratum's first vacancies never go to a new household."""
+    m = _model(rng, S, 1, absorb=0.1)
+    m.keys, m.strata = ("tenure", "rooms", "municipality"), ("owner|4|9981", "rental|2|9981", "rental|2|9982")
+    nh = S + m.reasons.index("new_household")
+    m.first = m.first.copy()
+    m.first[:, :S] += 3  # every first row observed (none borrows its parent's new households)
+    m.first[0, nh] = 0
+    m.first[1:, nh] += 10
+    m.shrinkage = 0.0
+    m.flow = {("rental", "2", "9981"): 900, ("rental", "2", "9982"): 400, ("rental", "2", "*"): 1300,
+              ("owner", "4", "9981"): 700, ("owner", "4", "*"): 700}
+    return m
+
+
+def _prog(*lines):
+    from flyttkedja.scenario import parse_scenario
+
+    return parse_scenario({"name": "s", "programme": [{"name": "p", "line": list(lines)}]}).programmes[0]
+
+
+def test_lines_of_a_kind_share_one_pool():
+    from flyttkedja.scenario.compare import programme_kinds
+
+    m = _pool_model(np.random.default_rng(3))
+    a = {"count": 100, "tenure": "rental", "rooms": 2, "municipality": "9981"}
+    kinds, _, notes = programme_kinds(m, _prog(a, {**a, "count": 200}, {**a, "municipality": "9982"},
+                                               {"count": 50, "tenure": "rental", "rooms": 2}))
+    assert [k[2] for k in kinds] == [900 / 1200, 900 / 1200, 400 / 500, 1300 / 1350]  # n = 100 + 200 in m1
+    assert notes == []
+    alone, _, _ = programme_kinds(m, _prog(a))
+    assert alone[0][2] == 900 / 1000
+    # the programme's figures: each line's expectation with its own pool
+    res = m.evaluate({"name": "p", "line": [a, {**a, "count": 200}]})
+    gross = {r["line"]: r["estimate"] for r in res["rows"] if r["measure"] == "moves_gross_per_100_new"
+             and r["area"] == "region"}
+    w = kinds[0][0]
+    want = 100 * m.expectations(w, None, None, 0.75)["moves"]
+    assert gross["1"] == pytest.approx(want, rel=1e-12) and gross["2"] == pytest.approx(want, rel=1e-12)
+    assert want != pytest.approx(100 * m.expectations(w)["moves"], rel=1e-6)  # the pool changed it
+
+
+def test_pool_leaves_kinds_without_new_households_and_models_without_flow():
+    from flyttkedja.scenario.compare import programme_kinds
+
+    m = _pool_model(np.random.default_rng(4))
+    owner = {"count": 600, "tenure": "owner", "rooms": 4, "municipality": "9981"}
+    (w, g, f), = programme_kinds(m, _prog(owner))[0]
+    assert f == 700 / 1300
+    np.testing.assert_array_equal(m.probabilities().first_rows(None, f)[0][0], m.probabilities().P0[0])
+    assert m.expectations(w, None, None, f)["moves"] == pytest.approx(m.expectations(w)["moves"], rel=1e-14)
+    # a kind the model has no v for (withheld or never seen): no pool, and the line says so
+    kinds, _, notes = programme_kinds(m, _prog({**owner, "municipality": "9982"}))
+    assert kinds[0][2] == 1.0
+    assert notes[-1:] == ["programme 'p' line 1: the model publishes no vacancy flow for owner, 4 rooms, 9982 (withheld, "
+                     "or never seen): no new-household pool for this line"]
+    m.flow = None  # a model.json saved before the pool
+    rental = {"count": 600, "tenure": "rental", "rooms": 2, "municipality": "9981"}
+    kinds, _, notes = programme_kinds(m, _prog(rental))
+    assert kinds[0][2] == 1.0 and len(notes) == 1 and "carries no vacancy flow by kind" in notes[0]
+    res = m.evaluate({"name": "p", "line": [rental]})
+    assert any("no pool" in w for w in res["warnings"])
+
+
+def test_vacancy_flow_is_saved_disclosure_controlled(model, traced, tmp_path):
+    """v per kind: the register's filled vacancies (compare.supply_by_kind's), published at or above the
+    threshold; a region value only where no municipality of its tenure × rooms is withheld; loaded back;
+    a model.json without it (saved before the pool) loads with flow None."""
+    from flyttkedja.scenario.compare import supply_by_kind
+
+    supply = supply_by_kind(traced)
+    assert model.flow == {k: v for k, (_, v) in supply.items() if v > 0}
+    path = model.save(tmp_path / store.MODEL_FILE)
+    record = json.loads(path.read_text())
+    pub = {tuple(k): v for k, v in zip(record["vacancy_flow"]["kind"], record["vacancy_flow"]["value"])}
+    t = model.threshold
+    assert pub and all(v >= t for v in pub.values())
+    small = {k for k, v in model.flow.items() if k[2] != "*" and v < t}
+    for k, v in model.flow.items():
+        withheld = k in small or v < t or (k[2] == "*" and any(s[:2] == k[:2] for s in small))
+        assert (k not in pub) == withheld and (withheld or pub[k] == v)
+    assert load_model(path).flow == pub
+    del record["vacancy_flow"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(record))
+    loaded = load_model(old)
+    assert loaded.flow is None
+    res = loaded.evaluate({"name": "a", "line": [{"count": 10, "tenure": "rental", "rooms": 2}]})
+    assert any("carries no vacancy flow by kind" in w for w in res["warnings"])

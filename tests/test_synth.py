@@ -55,9 +55,88 @@ def check_register(reg) -> None:
     assert joined == naive_synth.joined_moves(moves)
     assert reg.truth_moves["freed_dwelling"].to_pylist() == [m["from_dwelling"] if m["vacates"] else None
                                                              for m in moves]
+    households = {h["household_id"]: h for h in reg.households.to_pylist()}
     for j, f in enumerate(joined):
         if f is not None and moves[j]["vacates"]:  # a household moving in together left a dwelling of its own
             assert moves[f]["vacates"] and moves[f]["origin"] == "dwelling"
+        if f is not None and moves[j]["origin"] == "new_household":  # a partner from the parental home:
+            h = households[moves[j]["household_id"]]  # a household formed that day, which leaves nothing empty
+            assert (h["formation"], h["formed"]) == ("new_household", moves[j]["move_date"])
+            assert moves[j]["from_dwelling"] is None and not moves[j]["vacates"] and moves[j]["size"] == 1
+            # it merges into the couple's: never seen again
+            assert all(m["household_id"] != h["household_id"] for m in moves[j + 1:])
+
+
+def check_couples(reg) -> None:
+    """Couples moving in together agree across moves, households, the persons panel and the truth.
+
+    Each couple is two rows of the moves table, the same date and ``to_dwelling``: the filler
+    (``fills``) and the partner's household, which joins (``fills`` false, ``joined_move`` = the filler)
+    and is never seen again. A partner from a dwelling of their own left it (``vacates``, the truth's
+    ``freed_dwelling``); a partner from the parental home is a household formed that day
+    (``new_household``) that frees nothing. Both partners' persons arrive in the couple's household.
+    """
+    moves = reg.moves.to_pylist()
+    joined = reg.truth_moves["joined_move"].to_pylist()
+    freed = reg.truth_moves["freed_dwelling"].to_pylist()
+    households = {h["household_id"]: h for h in reg.households.to_pylist()}
+    links = set(reg.truth_links["move_row"].to_pylist())
+    fill_of = {}
+    for j, f in enumerate(joined):
+        if f is not None:
+            assert f not in fill_of, f"two households joined fill {f}"  # a couple is two households
+            fill_of[f] = j
+    by_household = defaultdict(list)
+    for row, m in enumerate(moves):
+        by_household[m["household_id"]].append(row)
+    events = defaultdict(list)  # (date, to_dwelling) -> person move events
+    later = defaultdict(list)  # person -> dates of their events
+    for e in reg.person_events.to_pylist():
+        later[e["person_id"]].append(e["event_date"])
+        if e["event"] == "move":
+            events[(e["event_date"], e["to_dwelling"])].append(e)
+    snaps = defaultdict(dict)  # year -> person -> (household, family position)
+    for r in reg.persons.select(["year", "person_id", "household_id", "family_position"]).to_pylist():
+        snaps[r["year"]][r["person_id"]] = (r["household_id"], r["family_position"])
+    in_panel = {y: {h for h, _ in s.values()} for y, s in snaps.items()}
+    for f, j in fill_of.items():
+        a, b = moves[f], moves[j]
+        assert a["fills"] and not b["fills"] and f != j
+        assert (a["move_date"], a["to_dwelling"]) == (b["move_date"], b["to_dwelling"])
+        assert a["size"] == b["size"] == 1  # two single persons form the couple
+        assert joined[f] is None  # the filler joins nobody
+        assert j not in links  # the truth's chains run through the fills
+        day = a["move_date"]
+        for row, m in ((f, a), (j, b)):
+            h = households[m["household_id"]]
+            if m["origin"] == "new_household":  # from the parental home: formed that day, frees nothing
+                assert (h["formation"], h["formed"]) == ("new_household", day)
+                assert m["from_dwelling"] is None and not m["vacates"] and freed[row] is None
+                assert by_household[m["household_id"]][0] == row
+            else:  # a single leaving a dwelling of its own
+                assert m["origin"] == "dwelling" and m["from_dwelling"] is not None
+                assert m["vacates"] and freed[row] == m["from_dwelling"]
+        assert by_household[b["household_id"]][-1] == j  # the joining household ends there
+        assert not any(b["household_id"] in hs for y, hs in in_panel.items() if y >= day.year)
+        # the persons: one from each former home, into the couple's household
+        arriving = events[(day, a["to_dwelling"])]
+        assert len(arriving) == 2, arriving
+        origins = [e["from_dwelling"] for e in arriving]
+        assert None not in origins and origins[0] != origins[1]  # a partner at home leaves the parents' dwelling
+        for m in (a, b):
+            if m["from_dwelling"] is not None:
+                assert m["from_dwelling"] in origins
+        leavers = [e for e in arriving if e["from_dwelling"] not in (a["from_dwelling"], b["from_dwelling"])]
+        assert len(leavers) == [a["origin"], b["origin"]].count("new_household")
+        for e in leavers:  # a young adult at home the year before (unless the family arrived since)
+            before = snaps[day.year - 1].get(e["person_id"])
+            assert before is None or before[1] == "child", before
+        for e in arriving:
+            q = e["person_id"]
+            if [d for d in later[q] if d >= day and d.year == day.year] == [day]:  # nothing else that year
+                # together at year end, in the filler's household, as its head and partner
+                assert snaps[day.year][q][0] == a["household_id"]
+                assert snaps[day.year][q][1] in ("head", "partner")
 
 
 def check_panel(reg) -> None:
@@ -121,20 +200,43 @@ def test_every_mechanism_occurs(small_register):
 @given(residents=st.integers(1500, 5000), years=st.integers(1, 2), seed=st.integers(0, 2**31),
        swap=st.sampled_from([0.0, 0.3]), empty=st.sampled_from([0.0, 0.05]),
        demolished=st.sampled_from([0.0, 0.05]), gap=st.sampled_from([30, 365]),
-       together=st.sampled_from([0.0, 0.5, 1.0]), couples=st.sampled_from([0.1, 0.4]))
+       together=st.sampled_from([0.0, 0.5, 1.0]), couples=st.sampled_from([0.1, 0.4]),
+       leave_couple=st.sampled_from([0.0, 0.3, 1.0]))
 def test_random_configs_keep_every_invariant(residents, years, seed, swap, empty, demolished, gap, together,
-                                             couples):
-    """Random small configurations (also many couples moving in together): the chain truth, occupancy,
-    the persons panel and the household moves stay consistent."""
+                                             couples, leave_couple):
+    """Random small configurations (also many couples moving in together, from two dwellings or from the
+    parental home): the chain truth, occupancy, the persons panel and the household moves stay consistent."""
     reg = generate({"base": "tiny", "region": {"residents": residents, "max_gap_days": gap},
                     "mobility": {"swap_share": swap},
-                    "demography": {"couple_move_together": together, "couple_rate": couples},
+                    "demography": {"couple_move_together": together, "couple_rate": couples,
+                                   "leave_home_as_couple": leave_couple},
                     "market": {"left_empty": empty, "demolished": demolished}}, years=years, seed=seed)
     check_register(reg)
     check_panel(reg)
     check_events_match_moves(reg)
+    check_couples(reg)
     if together == 1.0:
         assert reg.truth_moves["joined_move"].null_count < reg.truth_moves.num_rows  # couples did move together
+
+
+def test_couples_from_the_parental_home():
+    """Young adults leaving home as a couple (with a single, or with another young adult): one row per
+    partner, the same day and dwelling; the partner from the parental home joins as a new household that
+    vacates nothing, the single's row vacates its dwelling; panel, households, moves and truth agree."""
+    reg = generate({"base": "tiny", "demography": {"leave_home_as_couple": 1.0}}, years=2, seed=4)
+    check_register(reg)
+    check_panel(reg)
+    check_events_match_moves(reg)
+    check_couples(reg)
+    mv = pl.from_arrow(reg.moves).with_row_index("row")
+    tm = pl.from_arrow(reg.truth_moves)
+    joins = mv.join(tm.rename({"move_row": "row"}).with_columns(pl.col("row").cast(pl.UInt32)), on="row").filter(
+        pl.col("joined_move").is_not_null() & (pl.col("origin") == "new_household"))
+    fillers = mv.filter(pl.col("row").is_in(joins["joined_move"].cast(pl.UInt32).implode()))
+    assert joins.height > 20
+    assert set(fillers["origin"].to_list()) == {"dwelling", "new_household"}  # both forms occur
+    assert fillers.filter(pl.col("origin") == "dwelling")["vacates"].all()
+    assert not fillers.filter(pl.col("origin") == "new_household")["vacates"].any()
 
 
 def test_write_read_roundtrip_is_byte_identical(small_register, tmp_path):

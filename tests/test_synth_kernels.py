@@ -40,7 +40,8 @@ seeker = st.fixed_dictionaries({
     "seg": st.integers(0, 14), "state": st.sampled_from([0, 1, 1, 1, 2]), "kind": st.sampled_from([0, 0, 1, 3, 4]),
     "income": st.integers(50_000, 900_000), "muni": st.integers(0, 2), "queue": st.integers(-3000, 0),
     "key": st.integers(0, 2**62), "age": st.integers(18, 95), "kids": st.integers(0, 3),
-    "atype": st.integers(-1, 4), "couple": st.booleans(),
+    "atype": st.integers(-1, 4), "couple": st.booleans(), "leaver": st.booleans(),
+    "pstate": st.sampled_from([0, 1, 1, 2]),
 })
 
 
@@ -50,7 +51,7 @@ def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None):
     return K.Market(hh=hh, p=p, d=d, sk=sk, cnt=np.zeros(K.C_NCOL, np.int64), mv=empty, pe=empty,
                     wd=np.zeros(1, np.int64), ve=np.zeros((1, 3), np.int64), vhead=np.full(K.N_SEG, -1),
                     vtail=np.full(K.N_SEG, -1), shead=shead, stail=stail, vq=np.zeros(1, np.int64),
-                    pair=np.full((2, 1), -1), arr=arr if arr is not None else np.zeros((1, K.A_NCOL), np.int64),
+                    pair=np.full((3, 1), -1), arr=arr if arr is not None else np.zeros((1, K.A_NCOL), np.int64),
                     ap=ap if ap is not None else np.zeros((1, K.AP_NCOL), np.int64), par=par,
                     cost=np.zeros((3, 5)), year=np.int64(year), key=np.uint64(key))
 
@@ -76,9 +77,15 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
             s["state"] = 1  # arrivals have no household that could have moved today
         if s["kind"] >= 3:
             s["atype"] = -1  # and live in no area of the region
-        s["couple"] = s["couple"] and s["kind"] == 0 and s["kids"] == 0
         if s["kind"] == 1:
-            s["kids"] = 0  # a young adult leaving home moves in alone
+            s["kids"] = 0  # a young adult leaving home moves in alone or with a partner
+        # a couple moving in together: a single (kind 0) with a single or with a young adult leaving the
+        # parental home, or two young adults leaving home (kind 1, the partner a leaver)
+        s["couple"] = s["couple"] and s["kind"] in (0, 1) and s["kids"] == 0
+        s["leaver"] = s["couple"] and (s["leaver"] or s["kind"] == 1)
+        s["own"] = s["state"]
+        if s["couple"]:  # the couple's seeker is as valid as its less valid partner
+            s["state"] = naive_synth.couple_state(s["state"], s["pstate"])
     par = PAR.copy()
     par[K.PR_SCAN], par[K.PR_CAND] = scan, candidates
     par[K.PR_AREA_REACH], par[K.PR_COUPLE_NEW], par[K.PR_START_HELP] = reach, couple_new, help
@@ -90,7 +97,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
                                                    K.SRC_NEW_BUILD if new else 17)
     sk = np.zeros((n + 1, K.S_NCOL), np.int64)
     hh = np.zeros((2 * n + 1, K.H_NCOL), np.int64)
-    p = np.zeros((n + 1, K.P_NCOL), np.int64)
+    p = np.zeros((2 * n + 1, K.P_NCOL), np.int64)
     arr = np.zeros((n + 1, K.A_NCOL), np.int64)
     ap = np.zeros((4 * n + 1, K.AP_NCOL), np.int64)
     shead = np.full(K.N_SEG, -1, np.int64)
@@ -102,16 +109,25 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         sk[i, K.S_ROOMS] += 1
         sk[i, K.S_INCOME], sk[i, K.S_MUNI], sk[i, K.S_QUEUE] = s["income"], s["muni"], day + s["queue"]
         sk[i, K.S_ACTIVE] = 1
-        sk[i, K.S_EXPIRE] = day - 1 if s["state"] == 0 else day + 30
+        sk[i, K.S_EXPIRE] = day - 1 if s["own"] == 0 else day + 30
         sk[i, K.S_KEY] = s["key"]
-        sk[i, K.S_PARTNER] = n + 1 + i if s["couple"] else -1
+        b = n + 1 + i
+        sk[i, K.S_PARTNER] = b if s["couple"] and not s["leaver"] else -1
+        sk[i, K.S_LEAVER] = b if s["leaver"] else -1
         sk[i, K.S_ATYPE] = s["atype"]
-        if s["couple"]:  # the partner: a single in its own dwelling, waiting for the same seeker
-            b = n + 1 + i
+        if s["couple"] and not s["leaver"]:  # the partner: a single in its own dwelling, waiting for the seeker
             hh[b, K.H_ALIVE], hh[b, K.H_SEEKER], hh[b, K.H_SIZE], hh[b, K.H_CORE] = 1, i, 1, 1
-            hh[b, K.H_LASTMOVE] = -1
+            hh[b, K.H_LASTMOVE] = day if s["pstate"] == 2 else -1
+            if s["pstate"] == 0:  # no longer single: someone moved in
+                hh[b, K.H_SIZE] = 2
+        if s["leaver"]:  # the partner: a young adult at home (household b), waiting for the seeker
+            p[b, K.P_HH], p[b, K.P_SEEKER], p[b, K.P_ROLE] = b, i, K.ROLE_CHILD
+            hh[b, K.H_ALIVE] = 1
+            hh[b, K.H_LASTMOVE] = day if s["pstate"] == 2 else -1  # the parents moved today
+            if s["pstate"] == 0:  # left home since (alone)
+                p[b, K.P_ROLE] = K.ROLE_CORE
         hh[i, K.H_ALIVE], hh[i, K.H_SEEKER] = 1, i
-        hh[i, K.H_LASTMOVE] = day if s["state"] == 2 else -1
+        hh[i, K.H_LASTMOVE] = day if s["own"] == 2 else -1
         # the household the seeker would move in as: head of age s["age"] with s["kids"] children
         hh[i, K.H_HEAD], hh[i, K.H_CORE], hh[i, K.H_SIZE] = i, 1, 1 + s["kids"]
         p[i, K.P_BY] = year - s["age"]
@@ -191,6 +207,7 @@ def test_new_seeker_takes_the_reference_vacancy(vacancies, seg, kind, income, mu
     sk[0, K.S_KIND], sk[0, K.S_INCOME], sk[0, K.S_MUNI], sk[0, K.S_KEY] = kind, income, muni, skey
     sk[0, K.S_TENURE], sk[0, K.S_ROOMS] = seg // 5, seg % 5 + 1
     sk[0, K.S_ATYPE] = atype
+    sk[0, K.S_PARTNER] = sk[0, K.S_LEAVER] = -1
     hh = np.zeros((1, K.H_NCOL), np.int64)
     hh[0, K.H_HEAD], hh[0, K.H_CORE], hh[0, K.H_SIZE] = 0, 1, 1 + kids
     p = np.zeros((1, K.P_NCOL), np.int64)

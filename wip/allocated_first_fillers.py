@@ -34,7 +34,7 @@ del reg
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     model = estimate(cs)
-(w, g), = programme_kinds(model, prog.programmes[0])[0]
+(w, g, _), = programme_kinds(model, prog.programmes[0])[0]
 pr = model.probabilities()
 P0 = pr.allocated(g)[0]
 S = model.n_strata

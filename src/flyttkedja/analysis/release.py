@@ -415,6 +415,11 @@ def model_checking(model) -> dict:
                                    # counted again over the cells kept (a margin never includes a withheld cell)
                                    "recounted": int(((pub != raw) & (pub > 0)).sum()),
                                    "smallest_published_count": int(positive.min()) if positive.size else None}
+    if model.flow is not None:  # the new-household pool's v per kind (scenario.model.vacancy_flow)
+        pub = out.flow or {}
+        tables["model.vacancy_flow"] = {"cells": len(model.flow), "nonzero_counts": len(model.flow),
+                                        "published_counts": len(pub), "withheld": len(model.flow) - len(pub),
+                                        "recounted": 0, "smallest_published_count": min(pub.values()) if pub else None}
     pooled = {}
     for name, pools in out.pooled.items():  # withheld counts published as sums over coarser cells ("pooled")
         value = np.asarray(pools["value"])

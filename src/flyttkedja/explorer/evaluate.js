@@ -25,6 +25,7 @@
   const NET_METHOD = "gross_x_displacement";
   const MOVE_REASONS = ["new_household", "in_migrant", "immigrant", "not_vacated"];
   const ARRIVAL_ENDS = ["in_migrant", "immigrant"];  // model.ARRIVAL_ENDS: never an allocated line's first filler
+  const POOL_REASON = "new_household";  // model.POOL_REASON: the first vacancy's outcome the pool shares out
   const LINE_FIELDS = ["count", "tenure", "rooms", "building_type", "landlord", "municipality", "area_type",
                        "level", "target_group"];
 
@@ -35,6 +36,12 @@
   function ratioResolved(d) {
     return d.lower !== null && d.lower !== undefined && d.upper !== null && d.upper !== undefined
       && (d.lower > 0 || d.upper < 0);
+  }
+
+  // model.pool_factor: v / (v + n); 1 without v or programme dwellings
+  function poolFactor(v, n) {
+    if (v === null || v === undefined || n <= 0 || v + n <= 0) return 1.0;
+    return v / (v + n);
   }
 
   // Python's repr() of a str (the warnings quote programme names as Python does).
@@ -256,6 +263,11 @@
       this.firstGroup = dense(record.first_group, G * S * W);
       this.firstCogroup = dense(record.first_cogroup, G * S * G);
       this.vacatedIncome = dense(record.vacated_income, S * 2);  // null: estimated without areas
+      this.flow = null;  // model.json's vacancy_flow (absent: saved before the new-household pool)
+      if (record.vacancy_flow) {
+        this.flow = new Map();
+        record.vacancy_flow.kind.forEach((k, i) => this.flow.set(k.map(String).join("|"), record.vacancy_flow.value[i]));
+      }
       if (this.firstCogroup === null) {  // hand-built models (TransitionModel.__post_init__)
         this.firstCogroup = zeros(G * S * G);
         for (let g = 0; g < G; g++) for (let s = 0; s < S; s++) {
@@ -371,8 +383,56 @@
       }
       const moveP = zeros(S);  // P @ moves_flag
       for (let i = 0; i < S; i++) { let s = 0; for (let j = 0; j < W; j++) s += P[i * W + j] * this.movesFlag[j]; moveP[i] = s; }
-      this._probs = { P, P0, F, B, lu, moveP, alloc: new Map() };
+      this._probs = { P, P0, F, B, lu, moveP, alloc: new Map(), pooled: new Map() };
       return this._probs;
+    }
+
+    // Probabilities.first_rows: (P0, F0) of a line, its new-household pool applied (model.pooled_first_rows)
+    firstRowsOf(group, pool) {
+      const pr = this.probabilities();
+      const [P0, F0] = group === null ? [pr.P0, pr.F] : this.allocated(group);
+      if (pool === 1.0 || !this.reasons.includes(POOL_REASON)) return [P0, F0];
+      const key = `${group}|${pool}`;
+      if (!pr.pooled.has(key)) {
+        const { S, W } = this, nh = S + this.reasons.indexOf(POOL_REASON), out = Float64Array.from(P0);
+        for (let s = 0; s < S; s++) {
+          let sum = 0;
+          for (let j = 0; j < W; j++) sum += out[s * W + j];
+          const rest = sum - out[s * W + nh];
+          if (!(rest > 0)) continue;
+          const scale = 1.0 + (out[s * W + nh] * (1.0 - pool)) / rest, nhv = out[s * W + nh] * pool;
+          for (let j = 0; j < W; j++) out[s * W + j] *= scale;
+          out[s * W + nh] = nhv;
+        }
+        pr.pooled.set(key, out);
+      }
+      return [pr.pooled.get(key), F0];
+    }
+
+    // compare.line_pools: each line's pool factor (lines of one kind share one pool) and notes
+    linePools(prog) {
+      if (this.flow === null) {
+        return [prog.lines.map(() => 1.0), [
+          `programme ${pyRepr(prog.name)}: the model carries no vacancy flow by kind (saved before the ` +
+          "new-household pool): its first vacancies go to new households as often as in the register, " +
+          "however much the programme adds (no pool)"]];
+      }
+      const kindOf = (line) => [String(line.tenure), this.attributeLabel("rooms", line.rooms),
+                                line.municipality === null || line.municipality === undefined || line.municipality === "" ? "*" : line.municipality];
+      const n = new Map();
+      for (const line of prog.lines) { const k = kindOf(line).join("|"); n.set(k, (n.get(k) || 0) + line.count); }
+      const notes = [];
+      const factors = prog.lines.map((line, i) => {
+        const kind = kindOf(line), k = kind.join("|");
+        const v = this.flow.has(k) ? this.flow.get(k) : null;
+        if (v === null) {
+          notes.push(`programme ${pyRepr(prog.name)} line ${i + 1}: the model publishes no vacancy flow for ` +
+                     `${kind[0]}, ${kind[1]} rooms, ${kind[2] === "*" ? "the region" : kind[2]} (withheld, or never seen): no ` +
+                     "new-household pool for this line");
+        }
+        return poolFactor(v, n.get(k));
+      });
+      return [factors, notes];
     }
 
     allocated(g) {
@@ -535,6 +595,7 @@
     // ---------------------------------------------------------------- compare.py's helpers
     kinds(prog) {
       const notes = [];
+      const [factors, poolNotes] = this.linePools(prog);
       const kinds = prog.lines.map((line, i) => {
         const attrs = {};
         for (const k of this.c.line_attributes) attrs[k] = line[k];
@@ -544,9 +605,9 @@
                      "the model uses the other strata of its kind instead");
         }
         const g = this.groups.indexOf(line.target_group);
-        return [w, line.target_group !== null && g >= 0 ? g : null];
+        return [w, line.target_group !== null && g >= 0 ? g : null, factors[i]];
       });
-      return [kinds, prog.lines.map((l) => l.count), notes];
+      return [kinds, prog.lines.map((l) => l.count), [...notes, ...poolNotes]];
     }
 
     unusedAttributes(prog) {
@@ -607,9 +668,9 @@
     }
 
     // model.analytic for one line
-    expectations(start, group) {
+    expectations(start, group, pool) {
       const pr = this.probabilities(), { S, W, G } = this;
-      const [P0, F0] = group === null ? [pr.P0, pr.F] : this.allocated(group);
+      const [P0, F0] = this.firstRowsOf(group, pool);
       const first = vecMat(start, P0, S, W);
       const visits = solve(pr.lu, first);  // first[:S] @ N
       const filledFirst = zeros(S), filled = zeros(S);
@@ -641,8 +702,8 @@
       const mask = inMuni === null ? null : this.parts.map((_, s) => inMuni.some((row) => row[s] > 0));
       const ten = this.byKey("tenure", c.tenures), area = this.byKey("area_type", c.area_types);
       const dot = (row, v) => { let x = 0; for (let s = 0; s < S; s++) x += row[s] * v[s]; return x; };
-      const rows = kinds.map(([start, group]) => {
-        const e = this.expectations(start, group);
+      const rows = kinds.map(([start, group, pool]) => {
+        const e = this.expectations(start, group, pool);
         let mMv = NaN;
         const mRb = new Array(G).fill(NaN);
         if (mask !== null) {
@@ -763,6 +824,33 @@
       return { n, vu, vz, cuz };
     }
 
+    // evaluation._pool_variance: the new-household pool's term (its gradient d on the outcome nh)
+    poolVariance(counts, u, z, nh, ax, ay, ad) {
+      const S = this.S, sp = this.sparseRows(counts), { n, start, cols, p } = sp;
+      let s = 0;
+      for (let r = 0; r < S; r++) {
+        const lo = start[r], hi = start[r + 1];
+        if (lo === hi) continue;
+        let mu = 0, mz = 0, q = 0;
+        for (let k = lo; k < hi; k++) { mu += p[k] * u[cols[k]]; mz += p[k] * z[cols[k]]; if (cols[k] === nh) q = p[k]; }
+        s += n[r] * (ad[r] * ad[r] * q * (1 - q) + 2 * ax[r] * ad[r] * q * (u[nh] - mu) + 2 * ay[r] * ad[r] * q * (z[nh] - mz));
+      }
+      return s;
+    }
+
+    // evaluation._pool_gradient's s: the scale of a pooled line's first rows (R0 unpooled), 1 where left alone
+    poolScale(R0, f, nh) {
+      const { S, W } = this, sc = new Float64Array(S).fill(1);
+      if (f === 1.0) return sc;
+      for (let i = 0; i < S; i++) {
+        let sum = 0;
+        for (let j = 0; j < W; j++) sum += R0[i * W + j];
+        const p = R0[i * W + nh], rest = sum - p;
+        if (rest > 0) sc[i] = 1.0 + (1.0 - f) * p / rest;
+      }
+      return sc;
+    }
+
     variance(mom, ax, ay) {  // evaluation._variance, the gradients carried through already
       let s = 0;
       for (let r = 0; r < this.S; r++) s += mom.n[r] * (ax[r] * ax[r] * mom.vu[r] + ay[r] * ay[r] * mom.vz[r] + 2 * ax[r] * ay[r] * mom.cuz[r]);
@@ -785,16 +873,16 @@
       const sum = counts.reduce((a, b) => a + b, 0), share = counts.map((x) => x / sum);
       const mats = [null, ...Array.from(new Set(kinds.map(([, g]) => g).filter((g) => g !== null))).sort((a, b) => a - b)];
       const key = (g) => (g === null ? "none" : String(g));
-      const P0 = {}, F0 = {}, firstCounts = {}, hierFirst = {};
+      const F0 = {}, firstCounts = {}, hierFirst = {};
       for (const g of mats) {
-        [P0[key(g)], F0[key(g)]] = g === null ? [pr.P0, pr.F] : this.allocated(g);
+        F0[key(g)] = g === null ? pr.F : this.allocated(g)[1];
         firstCounts[key(g)] = g === null ? this.first : this.allocatedFirstCounts(g);  // evaluation._first_counts
         hierFirst[key(g)] = this.hierarchy(rowSums(firstCounts[key(g)], S, W));
       }
       const hierLater = this.hierarchy(this.laterRows), hierFill = this.hierarchy(this.fills);
       const vis = [], filled = [], filledFirst = [];
-      for (const [w, g] of kinds) {
-        const p0 = P0[key(g)];
+      for (const [w, g, pool] of kinds) {
+        const p0 = this.firstRowsOf(g, pool)[0];  // the line's first rows, its pool applied
         const v = solve(pr.lu, vecMat(w, p0, S, W));
         vis.push(v);
         const fl = zeros(S), ff = zeros(S);
@@ -823,13 +911,23 @@
       // per set (the programme, each line): what does not depend on the figure
       const setVis = sets.map((members) => weighted(members, vis));
       const setAyLater = setVis.map((vw) => this.through(hierLater, vw));
+      const nh = this.reasons.includes(POOL_REASON) ? S + this.reasons.indexOf(POOL_REASON) : null;
+      const unpooled = {};  // each mat's fine first rows before the pool
+      for (const g of mats) unpooled[key(g)] = this.firstRowsOf(g, 1.0)[0];
+      const pooledMat = {};  // mats with a line whose pool applies (evaluation.standard_errors)
+      for (const g of mats) pooledMat[key(g)] = nh !== null && kinds.some(([, kg, f]) => kg === g && f !== 1.0);
+      const scaledStart = kinds.map(([w, g, f]) => {
+        if (!pooledMat[key(g)]) return w;
+        const sc = this.poolScale(unpooled[key(g)], f, nh);
+        return Float64Array.from(w, (v, s) => v * sc[s]);
+      });
       const setFirst = sets.map((members) => {
         const byMat = {};
         for (const g of mats) {
           const mine = members.filter(([li]) => kinds[li][1] === g);
           if (!mine.length) { byMat[key(g)] = null; continue; }
-          const start = weighted(mine, kinds.map(([w]) => w));
-          byMat[key(g)] = { start, ay: this.through(hierFirst[key(g)], start) };
+          const start = weighted(mine, scaledStart);
+          byMat[key(g)] = { start, mine, ay: this.through(hierFirst[key(g)], start) };
         }
         return byMat;
       });
@@ -870,6 +968,30 @@
         z.set(h);
         const momLater = this.moments(this.later, b, z), momFirst = {};
         for (const g of mats) momFirst[key(g)] = this.moments(firstCounts[key(g)], b, z);
+        const poolD = {};  // per pooled mat: (line) => d (S,), evaluation._pool_gradient's d for this figure
+        for (const g of mats) {
+          if (!pooledMat[key(g)]) continue;
+          const R0 = unpooled[key(g)], a0g = a0[key(g)];
+          const cnh = zeros(S), rho = zeros(S), pp = zeros(S), rest = zeros(S);
+          for (let i = 0; i < S; i++) {
+            let sum = 0, rb = 0, rz = 0;
+            for (let j = 0; j < W; j++) { const v = R0[i * W + j]; sum += v; rb += v * b[j]; rz += v * z[j]; }
+            pp[i] = R0[i * W + nh]; rest[i] = sum - pp[i];
+            cnh[i] = a0g[i] * b[nh] + z[nh];
+            const safe = rest[i] > 0 ? rest[i] : 1.0;
+            rho[i] = (a0g[i] * rb + rz - pp[i] * cnh[i]) / safe;
+          }
+          poolD[key(g)] = (li) => {
+            const f = kinds[li][2], d = zeros(S);
+            if (f === 1.0) return d;
+            for (let i = 0; i < S; i++) {
+              if (!(rest[i] > 0)) continue;
+              const sc = 1.0 + (1.0 - f) * pp[i] / rest[i];
+              d[i] = cnh[i] * (f - sc) + rho[i] * ((1.0 - f) * (rest[i] + pp[i]) / rest[i]);
+            }
+            return d;
+          };
+        }
         sets.forEach((members, si) => {
           const vw = setVis[si], ones = a.every((v) => v === 1);
           let tot = this.variance(momLater, ones ? setAyLater[si] : this.through(hierLater, vw.map((v, s) => v * a[s])),
@@ -880,6 +1002,15 @@
             const a0g = a0[key(g)], ax = a0g.every((v) => v === 1) ? first.ay
               : this.through(hierFirst[key(g)], first.start.map((v, s) => v * a0g[s]));
             tot += this.variance(momFirst[key(g)], ax, first.ay);
+            if (pooledMat[key(g)]) {
+              const dsum = zeros(S);
+              for (const [li, wt] of first.mine) {
+                const d = poolD[key(g)](li), w = kinds[li][0];
+                for (let s = 0; s < S; s++) dsum[s] += wt * w[s] * d[s];
+              }
+              const ad = this.through(hierFirst[key(g)], dsum);
+              tot += this.poolVariance(firstCounts[key(g)], b, z, nh, ax, first.ay, ad);
+            }
           }
           if (gi !== null) {
             const d = setFilled[si], mask = masks[area];
@@ -963,9 +1094,9 @@
       return [out, notes];
     }
 
-    firstMatrix(group) { return group === null ? this.probabilities().P0 : this.allocated(group)[0]; }
+    firstMatrix(group, pool) { return this.firstRowsOf(group, pool)[0]; }
 
-    lengthDistribution(start, group) {  // evaluation.length_distribution
+    lengthDistribution(start, group, pool) {  // evaluation.length_distribution
       const pr = this.probabilities(), { S, W } = this;
       const hist = zeros(LENGTH_BINS);
       const split = (b) => {
@@ -973,7 +1104,7 @@
         for (let j = S; j < W; j++) { if (this.movesFlag[j]) move += b[j]; else stop += b[j]; }
         return [stop, move];
       };
-      const a = vecMat(start, this.firstMatrix(group), S, W);
+      const a = vecMat(start, this.firstMatrix(group, pool), S, W);
       let [stop, move] = split(a);
       hist[0] += stop; hist[1] += move;
       let v = a.slice(0, S);
@@ -989,9 +1120,9 @@
       return hist;
     }
 
-    roundVacancies(start, group) {  // evaluation.round_vacancies: (ROUNDS, S)
+    roundVacancies(start, group, pool) {  // evaluation.round_vacancies: (ROUNDS, S)
       const pr = this.probabilities(), { S, W } = this;
-      const out = [vecMat(start, this.firstMatrix(group), S, W).slice(0, S)];
+      const out = [vecMat(start, this.firstMatrix(group, pool), S, W).slice(0, S)];
       for (let k = 1; k < ROUNDS; k++) out.push(vecMat(out[k - 1], pr.P, S, W, S));
       return out;
     }
@@ -1007,12 +1138,12 @@
       const n = this.records, S = this.S, pr = this.probabilities();
       const nEff = this.effectiveChains(kinds, share);
       const hist = zeros(LENGTH_BINS);
-      kinds.forEach(([w, g], l) => { const h = this.lengthDistribution(w, g); for (let i = 0; i < LENGTH_BINS; i++) hist[i] += share[l] * h[i]; });
+      kinds.forEach(([w, g, f], l) => { const h = this.lengthDistribution(w, g, f); for (let i = 0; i < LENGTH_BINS; i++) hist[i] += share[l] * h[i]; });
       hist.forEach((v, k) => rows.push(this.row(prog.name, "chain_length_share", k === LENGTH_BINS - 1 ? `${k}+` : String(k), v,
                                                  ...this.shareInterval(v, 0, nEff), n)));
       const vacated = Array.from({ length: ROUNDS }, () => zeros(S));
-      kinds.forEach(([w, g], l) => {
-        const r = this.roundVacancies(w, g);
+      kinds.forEach(([w, g, f], l) => {
+        const r = this.roundVacancies(w, g, f);
         for (let k = 0; k < ROUNDS; k++) for (let s = 0; s < S; s++) vacated[k][s] += share[l] * r[k][s];
       });
       const totals = vacated.map(total);

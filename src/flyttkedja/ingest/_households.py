@@ -29,7 +29,9 @@ MOVES rows. The rules (docs/ingest.md, "Rules"):
   head, head first in row order); later groups join it;
 * ``household_type``: members whose family position is child are children
   (a member without a position: born at least ``parent_gap`` years after the
-  oldest member), the others the couple; which snapshot's position the
+  oldest member; likewise a member whose position is an outdated ``child``),
+  the others the couple; the head is never a child (a home leaver whose position comes from
+  the snapshot before the move is ``child``); which snapshot's position the
   ingesters give each mover is in docs/ingest.md, "Family positions";
 * a person who leaves the area (or dies) while others stay is a member
   leaving, and a person who arrives from outside into a dwelling someone
@@ -86,7 +88,11 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
     # (of several heads, one whose position is not outdated: who lived there first)
     head = [pl.col("position").ne_missing("head"), "position_outdated", "birth_year", "row"]
     position = pl.col("position")
-    child = (pl.when(position.is_null()).then(pl.col("birth_year") >= pl.col("birth_year").min() + parent_gap)
+    # a child by position, or by age when the position is unknown or an outdated "child" (a young adult who
+    # left home, moved in with a partner and left the area with them within one year is a child in the last
+    # snapshot): a move within the year can end being a child, not being a head or partner
+    child_by_age = pl.col("birth_year") >= pl.col("birth_year").min() + parent_gap
+    child = (pl.when(position.is_null() | (pl.col("position_outdated") & (position == "child"))).then(child_by_age)
              .otherwise(position == "child"))
     groups = (
         movers.group_by(["period", "d0", "d1"])
@@ -95,7 +101,9 @@ def household_moves(movers: pl.LazyFrame, *, parent_gap: int = PARENT_GAP, first
             adults=((pl.col("ref_year") - pl.col("birth_year")) >= ADULT_AGE).sum(),
             income=pl.col("income").sum(),
             head_birth_year=pl.col("birth_year").sort_by(head).first(),
-            children=child.sum(),
+            # the head is never a child of its own household: a young adult who left home and moved again
+            # later that year carries the position before the move (child), but moves as the head
+            children=(child & (pl.col("row") != pl.col("row").sort_by(head).first())).sum(),
             head_row=pl.col("row").sort_by(head).first(),
             head_was_child=pl.col("position_before").sort_by(head).first() == "child",
             born_abroad=pl.col("born_abroad").sort_by(head).first(),

@@ -101,17 +101,54 @@ def line_attributes(line) -> dict:
 
 
 def programme_kinds(model: TransitionModel, programme: Programme) -> tuple[list, np.ndarray, list[str]]:
-    """(start distribution, allocated group or None) of each line, the counts, and warnings for lines whose
-    exact stratum was never observed (keys relaxed)."""
+    """(start distribution, allocated group or None, new-household pool factor) of each line, the counts, and
+    warnings for lines whose exact stratum was never observed (keys relaxed) and lines without a pool
+    (:func:`line_pools`)."""
     kinds, notes = [], []
+    factors, pool_notes = line_pools(model, programme)
     for i, line in enumerate(programme.lines):
         w, relaxed = model.line_weights(line_attributes(line))
         if relaxed:
             notes.append(f"programme {programme.name!r} line {i + 1}: no observed stratum with its "
                          f"{', '.join(relaxed)}; the model uses the other strata of its kind instead")
         group = model.groups.index(line.target_group) if line.target_group in model.groups else None
-        kinds.append((w, group))
-    return kinds, np.array([line.count for line in programme.lines], np.int64), notes
+        kinds.append((w, group, factors[i]))
+    return kinds, np.array([line.count for line in programme.lines], np.int64), notes + pool_notes
+
+
+def pool_kind(line) -> tuple[str, str, str]:
+    """The kind whose new households a line shares (:func:`~flyttkedja.scenario.model.pool_factor`): tenure,
+    rooms label, municipality (``"*"``: the line leaves it open, the region)."""
+    return (str(line.tenure), attribute_label("rooms", line.rooms), line.municipality or "*")
+
+
+def line_pools(model: TransitionModel, programme: Programme) -> tuple[list[float], list[str]]:
+    """Each line's new-household pool factor ``v / (v + n)`` (:func:`~flyttkedja.scenario.model.pool_factor`):
+    ``v`` the model's filled vacancies of the line's kind (:func:`pool_kind`, ``model.flow``), ``n`` the
+    dwellings of the programme's lines of that kind (lines of one kind share one pool). A line whose kind
+    the model has no ``v`` for (withheld by disclosure control, or never seen) gets 1 and a note; so does every
+    line of a model without ``flow`` (saved before the pool), with one note for the programme."""
+    from flyttkedja.scenario.model import pool_factor
+
+    if model.flow is None:
+        return [1.0] * len(programme.lines), [
+            f"programme {programme.name!r}: the model carries no vacancy flow by kind (saved before the "
+            "new-household pool): its first vacancies go to new households as often as in the register, "
+            "however much the programme adds (no pool)"]
+    n: dict[tuple, int] = {}
+    for line in programme.lines:
+        n[pool_kind(line)] = n.get(pool_kind(line), 0) + int(line.count)
+    factors, notes = [], []
+    for i, line in enumerate(programme.lines):
+        kind = pool_kind(line)
+        v = model.flow.get(kind)
+        if v is None:
+            notes.append(f"programme {programme.name!r} line {i + 1}: the model publishes no vacancy flow for "
+                         f"{kind[0]}, {kind[1]} rooms, "
+                         f"{'the region' if kind[2] == '*' else kind[2]} (withheld, or never seen): no "
+                         "new-household pool for this line")
+        factors.append(pool_factor(v, n[kind]))
+    return factors, notes
 
 
 def unused_attributes(model: TransitionModel, programme: Programme) -> list[str]:
@@ -138,7 +175,7 @@ def sparse_lines(model: TransitionModel, programmes, min_observations: int) -> l
     out = []
     for prog in programmes:
         kinds, _, _ = programme_kinds(model, prog)
-        for k, (weights, _) in enumerate(kinds):
+        for k, (weights, *_) in enumerate(kinds):
             n = int(np.floor(observed[weights > 0].sum() + 0.5))  # pooled records spread: fractions
             if n < min_observations:
                 out.append(f"programme {prog.name!r} line {k + 1}: its strata hold {n} vacancy records "
@@ -193,8 +230,9 @@ def supply_lines(supply: dict, programmes, min_observations: int = 30) -> list[s
                            f"rooms make new builds {share:.0%} of the kind's filled vacancies "
                            f"{'in ' + line.municipality if line.municipality else 'in the region'} over the "
                            f"register's window (the register: {b / v:.0%}; at most {top:.0%} in any municipality): "
-                           f"the model has not seen the market absorb that much added supply (saturation), and its "
-                           f"gross may be too high")
+                           f"beyond sharing the kind's new households with the line (the new-household pool) the model "
+                           f"has not seen the market absorb that much added supply (saturation), and its gross may be "
+                           f"off")
     return out
 
 
@@ -226,8 +264,8 @@ def _model_values(model: TransitionModel, kinds, counts, munis: list[str], probs
     nan = lambda n: np.full(n, np.nan)  # noqa: E731
     G = len(model.groups)
     rows = []
-    for start, group in kinds:
-        e = model.expectations(start, group, pr)
+    for start, group, pool in kinds:
+        e = model.expectations(start, group, pr, pool)
         mv, rb = e["moves_by_stratum"], e["reach_by_stratum"]
         m_mv = mv[mask].sum() if mask is not None else np.nan
         m_rb = rb[mask].sum(axis=0) if mask is not None else nan(G)

@@ -54,7 +54,7 @@ from flyttkedja.scenario import _kernels as K
 from flyttkedja.scenario.compare import ADJUSTED, GROSS, RATIO, ROUNDS_MEASURE, _by_key, _model_spec, _row, \
     expectation_rows, programme_kinds, programme_municipalities, sparse_lines, t975, unused_attributes
 from flyttkedja.scenario.config import Programme, _programmes
-from flyttkedja.scenario.model import Z975, allocated_first_counts, attribute_label
+from flyttkedja.scenario.model import POOL_REASON, Z975, allocated_first_counts, attribute_label
 from flyttkedja.schema import AREA_TYPES, TENURES
 
 LENGTH_BINS = 21  # chain-length shares 0..19 and "20+" (the Monte Carlo histogram's bins)
@@ -100,11 +100,11 @@ def evaluate(model, programme, *, min_observations: int = 30) -> dict:
     _with_intervals(model, rows, standard_errors(model, pr, kinds, counts, munis), sigma)
     share = counts / counts.sum()
     n_eff = effective_chains(model, kinds, share)
-    hist = sum(s * length_distribution(model, pr, w, g) for s, (w, g) in zip(share, kinds))
+    hist = sum(s * length_distribution(model, pr, w, g, f) for s, (w, g, f) in zip(share, kinds))
     for k, value in enumerate(hist):
         group = f"{k}+" if k == LENGTH_BINS - 1 else str(k)
         rows.append(_row(prog.name, METHOD, LENGTH_MEASURE, group, value, *_share_interval(value, 0.0, n_eff), n=n))
-    vacated = sum(s * round_vacancies(model, pr, w, g) for s, (w, g) in zip(share, kinds))  # (ROUNDS, S)
+    vacated = sum(s * round_vacancies(model, pr, w, g, f) for s, (w, g, f) in zip(share, kinds))  # (ROUNDS, S)
     totals = vacated.sum(axis=1)
     if pr.B is not None:  # into below-median-income areas (the tables' definition)
         vi = np.asarray(model.vacated_income, np.float64)
@@ -235,6 +235,39 @@ def _variance(T: "_Operator", mom, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
                                 + 2 * ax * ay * cuz[:, None, :])).sum(axis=0)
 
 
+def _pool_variance(T: "_Operator", counts: np.ndarray, U: np.ndarray, Z: np.ndarray, nh: int, X: np.ndarray,
+                   Y: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """What the new-household pool adds to :func:`_variance` of the first rows: gradients ``X u + Y z + D e``
+    with ``e`` the indicator of the outcome ``nh`` (the pool's own derivative, :func:`_pool_gradient`), less
+    ``X u + Y z`` already counted: ``n (ad² Var e + 2 ax ad Cov(u, e) + 2 ay ad Cov(z, e))`` per raw row."""
+    counts = np.asarray(counts, np.float64)
+    n = counts.sum(axis=1)
+    p = counts / np.maximum(n, 1e-300)[:, None]
+    q = p[:, nh]
+    ve, cue, cze = q * (1 - q), q[:, None] * (U[nh][None, :] - p @ U), q[:, None] * (Z[nh][None, :] - p @ Z)
+    ax, ay, ad = T @ X, T @ Y, T @ D
+    return (n[:, None, None] * (ad * ad * ve[:, None, None] + 2 * ax * ad * cue[:, None, :]
+                                + 2 * ay * ad * cze[:, None, :])).sum(axis=0)
+
+
+def _pool_gradient(R0: np.ndarray, f: float, nh: int, a0: np.ndarray, B: np.ndarray, Z: np.ndarray):
+    """The pool's derivative on fine first rows ``R0`` (unpooled) of a line with factor ``f``: the gradient
+    of ``Σ_j T(R0)_ij c_ij`` (``T`` = :func:`~flyttkedja.scenario.model.pooled_first_rows`, ``c_ij = a0_if
+    B_jf + Z_jf``) with respect to row i is ``s_i c_ij + d_if·[j = nh]`` up to a constant of the row (which
+    no multinomial variance sees): ``s = 1 + (1 − f) p / rest`` (p the row's new-household share, rest its
+    other outcomes), ``d = c_nh (f − s) + ρ (1 − f)(rest + p) / rest`` (ρ the mean of c over the other
+    outcomes). Returns ``s`` (S,) and ``d`` (S, F); rows the pool leaves alone: 1 and 0."""
+    p = R0[:, nh]
+    rest = R0.sum(axis=1) - p
+    keep = (rest > 0) & (f != 1.0)
+    safe = np.where(keep, rest, 1.0)
+    sc = np.where(keep, 1.0 + (1.0 - f) * p / safe, 1.0)
+    cnh = a0 * B[nh][None, :] + Z[nh][None, :]
+    rho = (a0 * (R0 @ B) + R0 @ Z - p[:, None] * cnh) / safe[:, None]
+    d = np.where(keep[:, None], cnh * (f - sc[:, None]) + rho * ((1.0 - f) * (rest + p) / safe)[:, None], 0.0)
+    return sc, d
+
+
 def _bernoulli_variance(T: "_Operator", hits: np.ndarray, n: np.ndarray, X: np.ndarray) -> np.ndarray:
     """The same for shrunk shares ``hits / n`` (filler groups, below-median areas) with gradients
     ``X`` (S, ...): variances of shape ``X.shape[1:]``."""
@@ -255,22 +288,28 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
     with the start weights. The gradient is carried through the shrinkage to the raw count rows
     (:class:`_Operator`), each multinomial with its own records and independent of the others.
     Reached groups add the binomial variance of the filler shares ``F``.
+
+    A line with a new-household pool (:func:`~flyttkedja.scenario.model.pool_factor`) has pooled first
+    rows T(P0): its expected later vacancies and first moves are the pooled rows', and the gradient with
+    respect to the unpooled fine row is carried through T (:func:`_pool_gradient`, :func:`_pool_variance`),
+    so the first rows' counts keep their multinomial variance. ``v`` (a register count) is taken as known.
     """
     S, W = model.n_strata, pr.P.shape[1]
     m = model.moves_flag().astype(np.float64)
     N, ops = pr.N, operators(model)
     share = counts / counts.sum()
-    mats = [None, *sorted({g for _, g in kinds if g is not None})]  # first rows: unallocated, allocated to g
-    P0 = {g: (pr.P0 if g is None else pr.allocated(g)[0]) for g in mats}
+    mats = [None, *sorted({g for _, g, _ in kinds if g is not None})]  # first rows: unallocated, allocated to g
     F0 = {g: (pr.F if g is None else pr.allocated(g)[1]) for g in mats}
     L = len(kinds)
     weights = np.hstack([share[:, None], np.eye(L)])  # (lines, sets): the programme, then each line alone
-    starts = np.stack([np.asarray(w, np.float64) for w, _ in kinds], axis=1)  # (S, lines)
-    vis = np.stack([(starts[:, li] @ P0[g])[:S] @ N for li, (_, g) in enumerate(kinds)], axis=1)
+    starts = np.stack([np.asarray(w, np.float64) for w, *_ in kinds], axis=1)  # (S, lines)
+    line_P0 = [pr.first_rows(g, f)[0] for _, g, f in kinds]  # each line's first rows, its pool applied
+    vis = np.stack([(starts[:, li] @ line_P0[li])[:S] @ N for li in range(len(kinds))], axis=1)
     vis_w = vis @ weights
-    start_w = {g: (starts * np.array([kg == g for _, kg in kinds], np.float64)[None, :]) @ weights for g in mats}
-    unalloc = np.array([kg is None for _, kg in kinds], np.float64)
-    filled_w = (vis * (pr.P @ m)[:, None] + starts * (pr.P0 @ m)[:, None] * unalloc[None, :]) @ weights
+    start_w = {g: (starts * np.array([kg == g for _, kg, _ in kinds], np.float64)[None, :]) @ weights for g in mats}
+    unalloc = np.array([kg is None for _, kg, _ in kinds], np.float64)
+    first_moves = np.stack([p0 @ m for p0 in line_P0], axis=1)  # (S, lines)
+    filled_w = (vis * (pr.P @ m)[:, None] + starts * first_moves * unalloc[None, :]) @ weights
     spec = _model_spec(model)
     masks = {"region": np.ones(S)}
     in_muni = _by_key(model, "municipality", munis)
@@ -306,11 +345,26 @@ def standard_errors(model, pr, kinds, counts, munis) -> np.ndarray:
     Z = np.vstack([N @ (A * (pr.P @ B)), np.zeros((W - S, len(cols)))])
     total = _variance(ops["later"], _moments(model.later, B, Z), vis_w[:, :, None] * A[:, None, :],
                       np.repeat(vis_w[:, :, None], len(cols), axis=2))
+    nh = S + model.reasons.index(POOL_REASON) if POOL_REASON in model.reasons else None
     for g in mats:
         a0 = np.stack(A0[g], axis=1)
-        total = total + _variance(ops[("first", g)], _moments(_first_counts(model, g), B, Z),
-                                  start_w[g][:, :, None] * a0[:, None, :],
-                                  np.repeat(start_w[g][:, :, None], len(cols), axis=2))
+        mine = [li for li, (_, kg, f) in enumerate(kinds) if kg == g]
+        if nh is None or all(kinds[li][2] == 1.0 for li in mine):
+            total = total + _variance(ops[("first", g)], _moments(_first_counts(model, g), B, Z),
+                                      start_w[g][:, :, None] * a0[:, None, :],
+                                      np.repeat(start_w[g][:, :, None], len(cols), axis=2))
+            continue
+        # lines with a new-household pool: the pooled rows' gradient (_pool_gradient), line by line
+        R0 = pr.first_rows(g)[0]
+        xs, D = np.zeros((S, L + 1)), np.zeros((S, L + 1, len(cols)))
+        for li in mine:
+            sc, d = _pool_gradient(R0, kinds[li][2], nh, a0, B, Z)
+            xs += (starts[:, li] * sc)[:, None] * weights[li][None, :]
+            D += (starts[:, li][:, None] * d)[:, None, :] * weights[li][None, :, None]
+        X, Y = xs[:, :, None] * a0[:, None, :], np.repeat(xs[:, :, None], len(cols), axis=2)
+        counts_g = _first_counts(model, g)
+        total = total + _variance(ops[("first", g)], _moments(counts_g, B, Z), X, Y) + _pool_variance(
+            ops[("first", g)], counts_g, B, Z, nh, X, Y, D)
     for f, gi, mask in reach:
         if gi is not None:
             total[:, f] += _bernoulli_variance(ops["fills"], np.asarray(model.group_fills[:, gi], np.float64),
@@ -352,7 +406,7 @@ def effective_chains(model, kinds, share: np.ndarray) -> float:
     first = model.first.sum(axis=1).astype(np.float64)
     both = first + model.later.sum(axis=1)
     inv = 0.0
-    for s, (w, _) in zip(share, kinds):
+    for s, (w, *_) in zip(share, kinds):
         on = np.asarray(w) > 0
         n = 0.0
         for lev in model.levels():  # level 0: the line's own strata; then their parents, up to the root
@@ -475,11 +529,11 @@ def disclosure_warning(model) -> list[str]:
             f"{model.threshold}): it keeps {kept} vacancy records, and its figures rest on those"]
 
 
-def _first_row(pr, group):
-    return pr.P0 if group is None else pr.allocated(group)[0]
+def _first_row(pr, group, pool: float = 1.0):
+    return pr.first_rows(group, pool)[0]
 
 
-def length_distribution(model, pr, start: np.ndarray, group: int | None = None) -> np.ndarray:
+def length_distribution(model, pr, start: np.ndarray, group: int | None = None, pool: float = 1.0) -> np.ndarray:
     """Exact distribution of chain length (moves) of a new dwelling with stratum distribution ``start``.
 
     (:data:`LENGTH_BINS`,): share of chains with 0, 1, ... moves; the last bin holds every longer chain.
@@ -489,7 +543,7 @@ def length_distribution(model, pr, start: np.ndarray, group: int | None = None) 
     S = model.n_strata
     move = model.moves_flag()[S:].astype(bool)
     hist = np.zeros(LENGTH_BINS)
-    a = np.asarray(start, np.float64) @ _first_row(pr, group)
+    a = np.asarray(start, np.float64) @ _first_row(pr, group, pool)
     hist[0] += a[S:][~move].sum()
     hist[1] += a[S:][move].sum()
     v = a[:S]  # chains with L moves so far whose last mover left a dwelling in each stratum
@@ -502,11 +556,11 @@ def length_distribution(model, pr, start: np.ndarray, group: int | None = None) 
     return hist
 
 
-def round_vacancies(model, pr, start: np.ndarray, group: int | None = None) -> np.ndarray:
+def round_vacancies(model, pr, start: np.ndarray, group: int | None = None, pool: float = 1.0) -> np.ndarray:
     """(ROUNDS, S): expected dwellings vacated by the k-th movers of the chain, by stratum."""
     S = model.n_strata
     out = np.zeros((ROUNDS, S))
-    out[0] = (np.asarray(start, np.float64) @ _first_row(pr, group))[:S]
+    out[0] = (np.asarray(start, np.float64) @ _first_row(pr, group, pool))[:S]
     for k in range(1, ROUNDS):
         out[k] = out[k - 1] @ pr.P[:, :S]
     return out

@@ -13,6 +13,12 @@ movers vacated there lie in below-median-income areas
 (:func:`flyttkedja.analysis.groups.area_income_classes`, the tables' rounds
 definition), so that Mast's rounds can be evaluated for new programmes.
 
+A programme line's first vacancies share the new households who start a home
+in its kind with the kind's own vacancies (the new-household pool,
+:func:`pool_factor`: the outcome ``new_household`` times v / (v + n), v the
+kind's filled vacancies over the register's window, kept as ``flow``; n the
+programme's dwellings of the kind; :func:`pooled_first_rows`).
+
 Sparse strata borrow strength from coarser ones (hierarchical shrinkage):
 a stratum's row is ``(n·p̂ + k·p_parent) / (n + k)`` where the parent drops
 the last stratum key (area type, then municipality, then rooms, then tenure
@@ -107,6 +113,47 @@ def attribute_label(key: str, value) -> str | None:
 
 
 COUNT_ARRAYS = ("first", "later", "fills", "group_fills", "first_group", "first_cogroup", "vacated_income")
+POOL_REASON = "new_household"  # the first vacancy's outcome the new-household pool shares out
+
+
+def pool_factor(v, n) -> float:
+    """The new-household pool's factor ``v / (v + n)`` (the one definition; docs/scenarios.md, "Saturation").
+
+    The new households who start a home in a kind (tenure × rooms × municipality) over the register's window
+    are a fixed pool, shared by the kind's ``v`` filled vacancies there (:func:`vacancy_flow`) and a
+    programme's ``n`` dwellings of the kind (built over a window as long): the chance that one of the
+    programme's first vacancies goes to a new household is the model's times this factor. ``n`` = 0 (or
+    no ``v``): 1, the model as estimated.
+
+    >>> pool_factor(1800, 600), pool_factor(1800, 0), pool_factor(None, 600)
+    (0.75, 1.0, 1.0)
+    """
+    if v is None or n <= 0 or v + n <= 0:
+        return 1.0
+    return float(v) / float(v + n)
+
+
+def pooled_first_rows(P0: np.ndarray, factor: float, reasons, S: int) -> np.ndarray:
+    """First-vacancy rows (S, S+R) with the new-household pool applied: the outcome :data:`POOL_REASON`
+    times ``factor``, the row's other outcomes scaled up in proportion so that the row keeps its sum
+    (a row with no other outcome is left as it is). ``factor`` = 1 (or a model without new households)
+    returns ``P0`` itself. ``explorer/evaluate.js`` (pooledFirstRows) does the same.
+
+    >>> pooled_first_rows(np.array([[0.5, 0.3, 0.2]]), 0.5, ("new_household", "unfilled"), 1).round(4).tolist()
+    [[0.6071, 0.15, 0.2429]]
+    """
+    if factor == 1.0 or POOL_REASON not in reasons:
+        return P0
+    nh = S + list(reasons).index(POOL_REASON)
+    out = np.array(P0, np.float64)
+    lost = out[:, nh] * (1.0 - factor)
+    rest = out.sum(axis=1) - out[:, nh]
+    keep = rest > 0
+    scale = np.where(keep, 1.0 + lost / np.where(keep, rest, 1.0), 1.0)
+    nh_col = np.where(keep, out[:, nh] * factor, out[:, nh])
+    out *= scale[:, None]
+    out[:, nh] = nh_col
+    return out
 
 
 @dataclass
@@ -155,6 +202,7 @@ class TransitionModel:
     later_below: np.ndarray | None = field(default=None, repr=False)
     pooled: dict | None = field(default=None, repr=False)
     fine: dict | None = field(default=None, repr=False)
+    flow: dict | None = None  # (tenure, rooms label, municipality or "*") -> v, the kind's filled vacancies
 
     def __post_init__(self):
         if self.first_cogroup is None:  # hand-built models: profile unknown, only g itself is certain
@@ -263,7 +311,7 @@ class TransitionModel:
         return match / match.sum(), relaxed
 
     # ------------------------------------------------------------------ analytic
-    def expectations(self, start: np.ndarray, group: int | None = None, probs=None) -> dict:
+    def expectations(self, start: np.ndarray, group: int | None = None, probs=None, pool: float = 1.0) -> dict:
         """Exact expected values per new dwelling whose stratum has distribution ``start`` (S,).
 
         Returns ``moves`` (= expected chain length), ``vacancies`` (S,) in the
@@ -271,10 +319,11 @@ class TransitionModel:
         ``ends`` (R,) end-reason probabilities, ``moves_by_stratum`` (S,) and
         ``reach_by_stratum`` (S, G) by stratum of the filled vacancy.
         ``group``: the first filler is allocated to that target group (its
-        outcomes and whole group profile are those of first fillers in g).
+        outcomes and whole group profile are those of first fillers in g). ``pool``: the line's
+        new-household pool factor (:func:`pool_factor`; 1: none), applied to its first rows.
         """
         pr = self.probabilities() if probs is None else probs
-        P0, F0 = (pr.P0, pr.F) if group is None else pr.allocated(group)
+        P0, F0 = pr.first_rows(group, pool)
         return analytic(start, P0, pr.P, pr.F, self.moves_flag(), F0, pr.N)
 
     # ------------------------------------------------------------------ a programme
@@ -291,19 +340,20 @@ class TransitionModel:
         return evaluate(self, programme, min_observations=min_observations)
 
     # ------------------------------------------------------------------ Monte Carlo
-    def simulate(self, kinds: list[tuple[np.ndarray, int | None]], counts: np.ndarray, reps: int, seed: int,
+    def simulate(self, kinds: list[tuple[np.ndarray, int | None, float]], counts: np.ndarray, reps: int, seed: int,
                  max_length: int = 1000, n_hist: int = 21) -> dict:
-        """Monte Carlo chains: ``counts[k]`` new dwellings of kind k = (start distribution, group or None).
+        """Monte Carlo chains: ``counts[k]`` new dwellings of kind k = (start distribution, group or None,
+        new-household pool factor; :func:`flyttkedja.scenario.compare.programme_kinds`).
 
         Returns the kernel's per-replication arrays (see ``_kernels.simulate_chains``).
         """
         pr = self.probabilities()
         S, G = self.n_strata, len(self.groups)
-        start = np.stack([np.cumsum(w) for w, _ in kinds])
+        start = np.stack([np.cumsum(w) for w, *_ in kinds])
         first = np.empty((len(kinds), S, pr.P.shape[1]))
         fgroup = np.empty((len(kinds), S, G))
-        for k, (_, g) in enumerate(kinds):
-            p0, f0 = (pr.P0, pr.F) if g is None else pr.allocated(g)
+        for k, (_, g, pool) in enumerate(kinds):
+            p0, f0 = pr.first_rows(g, pool)
             fgroup[k] = f0
             first[k] = np.cumsum(p0, axis=1)
         _finish(start), _finish(first)
@@ -475,7 +525,8 @@ class TransitionModel:
                  (fills, self.fills), (cg, self.first_cogroup)]
         if vi is not None:
             pairs.append((vi, self.vacated_income))
-        suppressed = self.suppressed_cells + int(sum((a != b).sum() for a, b in pairs))
+        flow, flow_withheld = _disclosed_flow(self.flow, t)
+        suppressed = self.suppressed_cells + int(sum((a != b).sum() for a, b in pairs)) + flow_withheld
         fine = {"first": first, "later": later, "first_group": fg}
         pooled = {name: p[1] for name, p in pools.items()}
         pooled["first_group"] = {k: np.concatenate([np.zeros(0, np.int64)] + [p[1][k] for p in group_pools])
@@ -485,7 +536,7 @@ class TransitionModel:
         ef, el, efg = _expand_all(fine, pooled, levels, S)
         return TransitionModel(self.keys, self.strata, self.groups, ef, el, fills, gf, efg, cg, t,
                                suppressed, _published_meta(self.meta), None, self.reasons, self.shrinkage, vi,
-                               pooled=pooled, fine=fine)
+                               pooled=pooled, fine=fine, flow=flow)
 
     def vacancy_records(self) -> int:
         """Vacancy records the model's ``first`` and ``later`` rest on: all of them estimated; disclosed, the
@@ -520,6 +571,9 @@ class TransitionModel:
             record[name] = {"shape": list(a.shape), "index": nz.tolist(), "value": a.ravel()[nz].tolist()}
         record["pooled"] = {name: {k: np.asarray(v).astype(np.int64).tolist() for k, v in pools.items()}
                             for name, pools in m.pooled.items()}
+        if m.flow is not None:  # the new-household pool's v per kind (aggregates, withheld ones left out)
+            kinds = sorted(m.flow)
+            record["vacancy_flow"] = {"kind": [list(k) for k in kinds], "value": [int(m.flow[k]) for k in kinds]}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_json(record, path)
@@ -554,6 +608,7 @@ class Probabilities:
         self.B = None if vi is None or np.asarray(vi).sum() == 0 else np.clip(_shrunk(
             np.asarray(vi, np.float64)[:, :1], np.asarray(vi, np.float64).sum(axis=1), levels, k)[:, 0], 0.0, 1.0)
         self._alloc: dict[int, tuple] = {}
+        self._pooled: dict[tuple, np.ndarray] = {}
         self._N = None
 
     def __iter__(self):
@@ -565,6 +620,19 @@ class Probabilities:
             S = self.P.shape[0]
             self._N = np.linalg.inv(np.eye(S) - self.P[:, :S])
         return self._N
+
+    def first_rows(self, group: int | None = None, pool: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """(P0, F0) of a line: its first rows (unallocated, or :meth:`allocated` to ``group``) with the
+        new-household pool factor ``pool`` applied (:func:`pooled_first_rows`; 1: as estimated), and its
+        first fillers' group profile (the stratum's: the pool changes how often a new household fills the
+        first vacancy, not the profile of the fillers)."""
+        P0, F0 = (self.P0, self.F) if group is None else self.allocated(group)
+        if pool == 1.0:
+            return P0, F0
+        key = (group, float(pool))
+        if key not in self._pooled:
+            self._pooled[key] = pooled_first_rows(P0, pool, self.model.reasons, self.model.n_strata)
+        return self._pooled[key], F0
 
     def allocated(self, g: int) -> tuple[np.ndarray, np.ndarray]:
         """(P0_g, F0_g): outcomes of first vacancies whose filler is in g and already lived in the
@@ -790,6 +858,24 @@ def _narrow_margin(margin: np.ndarray, raw: np.ndarray, kept: np.ndarray, width:
     return (margin > 0) & (withheld > 0) & ((withheld < width) | (zeros < 2))
 
 
+def _disclosed_flow(flow: dict | None, threshold: int) -> tuple[dict | None, int]:
+    """:func:`vacancy_flow` as ``model.json`` publishes it, and how many kinds it withholds: a municipality's
+    count below ``threshold`` is withheld, and so is the region's (``"*"``) of a tenure × rooms with any
+    municipality withheld (the region less the published municipalities would give it away). A withheld
+    kind is left out, like a kind never seen: its lines get no pool."""
+    if flow is None:
+        return None, 0
+    small = {k for k, v in flow.items() if k[2] != "*" and v < threshold}
+    out = {}
+    for k, v in flow.items():
+        if k in small or v < threshold:
+            continue
+        if k[2] == "*" and any(s[:2] == k[:2] for s in small):
+            continue
+        out[k] = int(v)
+    return out, len(flow) - len(out)
+
+
 def _published_meta(meta: dict) -> dict:
     """The model's metadata without the chain and record totals (not published, docs/scenarios.md)."""
     return {k: v for k, v in meta.items() if k not in ("chains", "records")}
@@ -828,6 +914,8 @@ def load_model(path: str | os.PathLike) -> TransitionModel:
         threshold=record["threshold"], suppressed_cells=record["suppressed_cells"], meta=record.get("meta", {}),
         reasons=tuple(record["reasons"]), shrinkage=float(record.get("shrinkage", 0.0)),
         vacated_income=arr("vacated_income"))
+    flow = record.get("vacancy_flow")  # absent in a model saved before the new-household pool: no pool
+    model.flow = None if flow is None else {tuple(str(x) for x in k): int(v) for k, v in zip(flow["kind"], flow["value"])}
     raw_pools = record.get("pooled") or {}  # format /3; earlier formats dropped the withheld counts
     fields = {**{name: POOL_FIELDS for name in POOLED_ARRAYS}, "first_group": (*POOL_FIELDS, "group")}
     model.pooled = {name: {k: np.asarray(raw_pools.get(name, {}).get(k, []), np.int64) for k in f}
@@ -1098,11 +1186,22 @@ def estimate(cs, keys=DEFAULT_STRATA, groups=None, *, threshold: int = DEFAULT_T
     placement = placement_cells(cs.dwellings)
     if placement is not None:
         model.meta["placement"] = placement
+    model.flow = vacancy_flow(cs)
     if sparse:
         warnings.warn(f"{len(sparse)} new-build strata have fewer than {min_observations} observations "
                       f"(their rows shrink towards coarser strata): "
                       f"{', '.join(sparse[:5])}{' ...' if len(sparse) > 5 else ''}", SparseStratumWarning, stacklevel=2)
     return model
+
+
+def vacancy_flow(cs) -> dict[tuple[str, str, str], int]:
+    """v of the new-household pool (:func:`pool_factor`): per kind (tenure, rooms label "1".."5+",
+    municipality; ``"*"`` the region), the moves that filled a vacant dwelling of the kind over the register's
+    window — :func:`flyttkedja.scenario.compare.supply_by_kind`'s second count, kept in the model
+    (``flow``; ``model.json``'s ``vacancy_flow``, disclosure-controlled by :func:`_disclosed_flow`)."""
+    from flyttkedja.scenario.compare import supply_by_kind
+
+    return {k: int(fills) for k, (_, fills) in supply_by_kind(cs).items() if fills > 0}
 
 
 def _codes(series: pl.Series, index: dict, missing: int | None = None) -> np.ndarray:

@@ -16,13 +16,13 @@ from numba import njit, prange
 from flyttkedja._random import normal, u01, u01x
 from flyttkedja.synth._market import drain, new_seeker, offer_seeker, vacate
 from flyttkedja.synth._state import (
-    C_MV, C_P, C_ROW0, D_ALLOC, D_MUNI, D_OCC, D_VACDAY, D_VACROW, D_ROOMS, D_TENURE, DR_DEMOGRAPHY, DR_INCOME, DR_MOBILITY, DR_PERM, DR_SEX, DR_SWAP, DR_TOGETHER,
+    C_MV, C_P, C_ROW0, D_ALLOC, DR_LEAVE_COUPLE, D_MUNI, D_OCC, D_VACDAY, D_VACROW, D_ROOMS, D_TENURE, DR_DEMOGRAPHY, DR_INCOME, DR_MOBILITY, DR_PERM, DR_SEX, DR_SWAP, DR_TOGETHER,
     H_ABROAD, H_CORE, H_DW, H_FIRST, H_HEAD, H_INCPREV, H_KEY, H_LASTMOVE, H_PARTNER, H_QUEUE,
     H_SEEKER, H_SIZE, ID_BIRTH, O_DWELLING, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_NEXT,
     P_PERM, P_ROLE, P_SEEKER, P_SEX, PE_BIRTH, PE_DEATH, PE_EMIG, PE_MOVE, PE_OUT, PR_BIRTH, PR_COUPLE,
     PR_CROWDING, PR_DEATH_A, PR_DEATH_B, PR_DOWNSIZING, PR_EMIG_ABROAD, PR_EMIG_NATIVE, PR_INCOME_RISE,
-    PR_LEAVE18, PR_LEAVE25, PR_MOVE0, PR_OUT_OTHER, PR_OUT_YOUNG, PR_SD_YEARLY, PR_SEPARATION, PR_SWAP, PR_TOGETHER,
-    ROLE_CHILD, ROLE_CORE, S_ACTIVE, S_PARTNER, SK_INTERNAL, SK_LEAVE, SK_SPLIT, SRC_NONE, T_RENTAL, X_DISSOLVED,
+    PR_LEAVE18, PR_LEAVE25, PR_LEAVE_COUPLE, PR_MOVE0, PR_OUT_OTHER, PR_OUT_YOUNG, PR_SD_YEARLY, PR_SEPARATION, PR_SWAP, PR_TOGETHER,
+    ROLE_CHILD, ROLE_CORE, S_ACTIVE, S_LEAVER, S_PARTNER, SK_INTERNAL, SK_LEAVE, SK_SPLIT, SRC_NONE, T_RENTAL, X_DISSOLVED,
     X_DWELLING, X_EMIGRANT, X_OUT_MIGRANT, A2, F1, I8, MARKET, U8, add_member, composition, end_household, household_income,
     ident, kernel, member_events, person_event, person_income, record_move, remove_member,
 )
@@ -221,6 +221,9 @@ def on_leave(m, h, q, day, split):
         return
     if split and (p[q, P_ROLE] != ROLE_CORE or hh[h, H_CORE] != 2):
         return
+    if not split and u01(m.key, p[q, P_KEY], DR_LEAVE_COUPLE) < m.par[PR_LEAVE_COUPLE]:
+        _leave_as_couple(m, h, q, day)
+        return
     age = m.year - p[q, P_BY]
     kind = SK_SPLIT if split else SK_LEAVE
     queue = hh[h, H_QUEUE] if split else day - 365 * min(max(age - 18, 0), 8)
@@ -288,12 +291,18 @@ def on_couple(m, h, day):
     muni = d[hh[h, H_DW], D_MUNI]
     other = m.pair[0, muni]
     if other < 0 or other == h or not _single_free(m, other, day):
+        r = m.pair[2, muni]
+        if r >= 0 and _leaver_free(m, r, day) and _close_in_age(m, hh[h, H_HEAD], r):
+            # a young adult waiting to leave home with a partner
+            m.pair[2, muni] = -1
+            _seek_together(m, hh[h, H_HEAD], r, day)
+            return
         m.pair[0, muni] = h
         return
     m.pair[0, muni] = -1
     ka, kb = min(hh[h, H_KEY], hh[other, H_KEY]), max(hh[h, H_KEY], hh[other, H_KEY])
     if u01x(m.key, ka, kb, DR_TOGETHER) < m.par[PR_TOGETHER]:
-        _seek_together(m, other, h, day)
+        _seek_together(m, hh[other, H_HEAD], hh[h, H_HEAD], day)
         return
     j, r = other, h
     if d[hh[h, H_DW], D_ROOMS] < d[hh[other, H_DW], D_ROOMS]:
@@ -314,20 +323,80 @@ def on_couple(m, h, day):
         drain(m, dj, day)
 
 
+# A young adult leaving home as a couple pairs only with a partner at most this many years apart: most
+# partners are close in age, and a partner 15 or more years older reads as a parent to the ingest's
+# age rule (docs/ingest.md, rule 3), which decides a mover's position when the panel's is outdated.
+LEAVER_AGE_GAP = 10
+
+
 @njit(inline="always", cache=True)
-def _seek_together(m, a, b, day):
-    """Singles ``a`` and ``b`` look for a dwelling together (one seeker for both; each keeps theirs meanwhile)."""
+def _close_in_age(m, qa, qb):
+    return abs(m.p[qa, P_BY] - m.p[qb, P_BY]) <= LEAVER_AGE_GAP
+
+
+@njit(inline="always", cache=True)
+def _leaver_free(m, q, day):
+    """Whether young adult ``q`` still lives at home, seeks nothing, and its household has not moved today."""
+    p = m.p
+    h = p[q, P_HH]
+    if h < 0 or p[q, P_ROLE] != ROLE_CHILD or m.hh[h, H_LASTMOVE] == day:
+        return False
+    return not (p[q, P_SEEKER] >= 0 and m.sk[p[q, P_SEEKER], S_ACTIVE] == 1)
+
+
+@njit(inline="always", cache=True)
+def _leave_as_couple(m, h, q, day):
+    """Young adult ``q`` of household ``h`` leaves home to set up home with a partner of the municipality:
+    the next single forming a couple there, or the next young adult doing the same, at most LEAVER_AGE_GAP
+    years apart (else ``q`` waits)."""
+    muni = m.d[m.hh[h, H_DW], D_MUNI]
+    other = m.pair[0, muni]
+    if other >= 0 and _single_free(m, other, day) and _close_in_age(m, m.hh[other, H_HEAD], q):
+        m.pair[0, muni] = -1
+        _seek_together(m, m.hh[other, H_HEAD], q, day)
+        return
+    r = m.pair[2, muni]
+    if r >= 0 and r != q and _leaver_free(m, r, day) and m.p[r, P_HH] != h and _close_in_age(m, r, q):  # not a sibling
+        m.pair[2, muni] = -1
+        _seek_together(m, r, q, day)
+        return
+    m.pair[2, muni] = q
+
+
+@njit(inline="always", cache=True)
+def _seek_together(m, qa, qb, day):
+    """Persons ``qa`` and ``qb`` look for a dwelling together: one seeker for both, each staying where they
+    live meanwhile. Each is a single (head of a one-person household) or a young adult at home (a child).
+
+    The partner with a dwelling of their own carries on the household (a single before a young adult at
+    home; of two alike, the older: its head is the couple's head). Two young adults: a leave-home seeker.
+    """
     hh, p, d = m.hh, m.p, m.d
-    age = max(m.year - p[hh[a, H_HEAD], P_BY], m.year - p[hh[b, H_HEAD], P_BY])
-    if m.year - p[hh[b, H_HEAD], P_BY] > m.year - p[hh[a, H_HEAD], P_BY]:
-        a, b = b, a  # the older partner's household carries on (its head is the couple's head)
-    income = household_income(hh, p, a) + household_income(hh, p, b)
+    la = p[qa, P_ROLE] == ROLE_CHILD
+    lb = p[qb, P_ROLE] == ROLE_CHILD
+    age = max(m.year - p[qa, P_BY], m.year - p[qb, P_BY])
+    if (la and not lb) or (la == lb and m.year - p[qb, P_BY] > m.year - p[qa, P_BY]):
+        qa, qb = qb, qa
+        la, lb = lb, la
+    a, b = p[qa, P_HH], p[qb, P_HH]
+    income = p[qa, P_INCOME] + p[qb, P_INCOME]
+    qa_queue = hh[a, H_QUEUE] if not la else day - 365 * min(max(m.year - p[qa, P_BY] - 18, 0), 8)
+    qb_queue = hh[b, H_QUEUE] if not lb else day - 365 * min(max(m.year - p[qb, P_BY] - 18, 0), 8)
     dw = hh[a, H_DW]
-    s = new_seeker(m, SK_INTERNAL, a, -1, hh[a, H_KEY], 2, 0, 2, age, income, -1, 0, d[dw, D_MUNI], day,
-                   min(hh[a, H_QUEUE], hh[b, H_QUEUE]), -1)
-    m.sk[s, S_PARTNER] = b
-    hh[a, H_SEEKER] = s
-    hh[b, H_SEEKER] = s
+    if la:
+        s = new_seeker(m, SK_LEAVE, a, qa, p[qa, P_KEY], 2, 0, 2, age, income, -1, 0, d[dw, D_MUNI], day,
+                       min(qa_queue, qb_queue), -1)
+        p[qa, P_SEEKER] = s
+    else:
+        s = new_seeker(m, SK_INTERNAL, a, -1, hh[a, H_KEY], 2, 0, 2, age, income, -1, 0, d[dw, D_MUNI], day,
+                       min(qa_queue, qb_queue), -1)
+        hh[a, H_SEEKER] = s
+    if lb:
+        m.sk[s, S_LEAVER] = qb
+        p[qb, P_SEEKER] = s
+    else:
+        m.sk[s, S_PARTNER] = b
+        hh[b, H_SEEKER] = s
     offer_seeker(m, s, day)
 
 

@@ -27,7 +27,7 @@ from flyttkedja.synth._state import (
     P_ROLE, P_SEEKER, P_SEX, PE_IMM, PE_IN, PE_MOVE, PR_BONUS0, PR_CAND, PR_COOP_PREF, PR_CROSS,
     PR_CROSS_NEW, PR_DEMOLISH, PR_IW0, PR_JITTER, PR_LEFT_EMPTY, PR_OWNER_PREF, PR_PAT0, PR_PRICE_CUT,
     PR_PRICE_FLOOR, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
-    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
+    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
     S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
     X_DWELLING, A1, A2, I8, MARKET, add_member, end_household, ident, member_events, new_household, person_event, person_income,
     kernel, record_move, remove_member,
@@ -91,11 +91,27 @@ def append_seeker(sk, seg_head, seg_tail, s):
 
 # ------------------------------------------------------------------ who may take what
 @njit(inline="always", cache=True)
+def is_couple(sk, s):
+    """Whether seeker ``s`` is a couple looking for a dwelling together (docs/synthetic.md, "Couples")."""
+    return sk[s, S_PARTNER] >= 0 or sk[s, S_LEAVER] >= 0
+
+
+@njit(inline="always", cache=True)
+def _leaver_valid(hh, p, s, q, day):
+    """A young adult ``q`` still at home and waiting for seeker ``s``: 0 gone, 1 usable, 2 not today."""
+    h = p[q, P_HH]
+    if h < 0 or p[q, P_SEEKER] != s or p[q, P_ROLE] != ROLE_CHILD:
+        return 0
+    return 2 if hh[h, H_LASTMOVE] == day else 1
+
+
+@njit(inline="always", cache=True)
 def seeker_valid(sk, hh, p, s, day):
     """0 = gone for good, 1 = usable now, 2 = not today (moved today)."""
     if sk[s, S_ACTIVE] == 0 or sk[s, S_EXPIRE] < day:
         return 0
     kind = sk[s, S_KIND]
+    v = 1
     if kind == SK_INTERNAL:
         h = sk[s, S_HH]
         if hh[h, H_ALIVE] == 0 or hh[h, H_SEEKER] != s:
@@ -107,8 +123,10 @@ def seeker_valid(sk, hh, p, s, day):
                 return 0
             if hh[b, H_LASTMOVE] == day:
                 return 2
-        return 2 if hh[h, H_LASTMOVE] == day else 1
-    if kind == SK_LEAVE or kind == SK_SPLIT:
+        if sk[s, S_LEAVER] >= 0 and (hh[h, H_SIZE] != 1 or hh[h, H_CORE] != 1):
+            return 0  # a single moving in together with a partner from the parental home: still single
+        v = 2 if hh[h, H_LASTMOVE] == day else 1
+    elif kind == SK_LEAVE or kind == SK_SPLIT:
         q = sk[s, S_PERSON]
         h = p[q, P_HH]
         if h < 0 or p[q, P_SEEKER] != s:
@@ -117,8 +135,17 @@ def seeker_valid(sk, hh, p, s, day):
             return 0
         if kind == SK_SPLIT and (p[q, P_ROLE] != ROLE_CORE or hh[h, H_CORE] != 2):
             return 0
-        return 2 if hh[h, H_LASTMOVE] == day else 1
-    return 1
+        v = 2 if hh[h, H_LASTMOVE] == day else 1
+    else:
+        return 1
+    q = sk[s, S_LEAVER]
+    if q >= 0:  # the partner leaving the parental home
+        w = _leaver_valid(hh, p, s, q, day)
+        if w == 0:
+            return 0
+        if w == 2:
+            v = 2
+    return v
 
 
 @njit(inline="always", cache=True)
@@ -207,7 +234,7 @@ def score(sk, d, par, key, s, dw, day):
     sc += par[PR_BONUS0 + sk[s, S_KIND]] + par[PR_JITTER] * u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_JITTER)
     if sk[s, S_MUNI] == d[dw, D_MUNI]:
         sc += par[PR_SAME_MUNI]
-    if sk[s, S_PARTNER] >= 0 and d[dw, D_VACROW] == SRC_NEW_BUILD:
+    if is_couple(sk, s) and d[dw, D_VACROW] == SRC_NEW_BUILD:
         sc += par[PR_COUPLE_NEW]  # a couple setting up home together goes for a new flat first
     return sc
 
@@ -384,6 +411,7 @@ def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenu
     sk[s, S_NEXT] = -1
     sk[s, S_KEY] = skey
     sk[s, S_PARTNER] = -1
+    sk[s, S_LEAVER] = -1
     sk[s, S_ATYPE] = m.d[m.hh[h, H_DW], D_ATYPE] if h >= 0 else -1
     return s
 
@@ -403,20 +431,37 @@ def _move_household(m, s, dw, day, src, gap):
 
 @njit(inline="always", cache=True)
 def _move_couple(m, s, dw, day, src, gap):
-    """Two singles move in together into ``dw``: two moves, one fills, the other joins; both leave a dwelling.
+    """A couple moves in together into ``dw``: one move per partner's former household, the same day and
+    ``to_dwelling``; the first fills, the other joins (``fills = False``) and its household ends.
 
+    A partner from a dwelling of their own (a single) leaves it: that move vacates it. A partner from the
+    parental home forms a household that day (formation and origin ``new_household``, ``from_dwelling``
+    null) that merges into the couple's at once; it vacates nothing, the parents stay. The seeker's
+    household (``S_HH``, kind internal) or person (``S_PERSON``, kind leave_home) fills; the partner is
+    ``S_PARTNER`` (a single's household) or ``S_LEAVER`` (a person at home).
     Returns (household, first freed dwelling on the market or -1, second or -1).
     """
-    hh, p = m.hh, m.p
-    a = m.sk[s, S_HH]
-    b = m.sk[s, S_PARTNER]
-    da = hh[a, H_DW]
-    db = hh[b, H_DW]
-    row_a = record_move(m, a, day, da, dw, O_DWELLING, X_DWELLING, 1, 1, src, gap)
-    member_events(m, a, day, PE_MOVE, da, dw, row_a)
-    row_b = record_move(m, b, day, db, dw, O_DWELLING, X_DWELLING, 1, 0, SRC_NONE, 0)
-    member_events(m, b, day, PE_MOVE, db, dw, row_b)
-    q = hh[b, H_HEAD]
+    hh, p, sk = m.hh, m.p, m.sk
+    if sk[s, S_KIND] == SK_INTERNAL:
+        a = sk[s, S_HH]
+        da = hh[a, H_DW]
+        row_a = record_move(m, a, day, da, dw, O_DWELLING, X_DWELLING, 1, 1, src, gap)
+        member_events(m, a, day, PE_MOVE, da, dw, row_a)
+    else:  # two young adults leaving their parental homes: the older forms the couple's household
+        a = _form_household(m, s, dw, day, src, gap)
+        da, row_a = -1, -1
+    b = sk[s, S_PARTNER]
+    if b >= 0:
+        db = hh[b, H_DW]
+        row_b = record_move(m, b, day, db, dw, O_DWELLING, X_DWELLING, 1, 0, SRC_NONE, 0)
+        member_events(m, b, day, PE_MOVE, db, dw, row_b)
+        q = hh[b, H_HEAD]
+    else:
+        q = sk[s, S_LEAVER]
+        b, home = _leave_home(m, q, F_NEW_HOUSEHOLD, day, sk[s, S_QUEUE])
+        row_b = record_move(m, b, day, -1, dw, O_NEW_HOUSEHOLD, X_DWELLING, 0, 0, SRC_NONE, 0)
+        person_event(m, q, day, PE_MOVE, home, dw, row_b)
+        db = -1  # the parental home is not left empty
     remove_member(hh, p, b, q)
     p[q, P_ROLE] = ROLE_CORE
     add_member(hh, p, a, q)
@@ -426,9 +471,26 @@ def _move_couple(m, s, dw, day, src, gap):
     hh[a, H_DW] = dw
     hh[a, H_QUEUE] = min(hh[a, H_QUEUE], hh[b, H_QUEUE])
     end_household(m, b)
-    left_a = da if vacate(m, da, day, row_a) else -1
-    left_b = db if vacate(m, db, day, row_b) else -1
+    left_a = da if da >= 0 and vacate(m, da, day, row_a) else -1
+    left_b = db if db >= 0 and vacate(m, db, day, row_b) else -1
     return a, left_a, left_b
+
+
+@njit(inline="always", cache=True)
+def _leave_home(m, q, formation, day, queue):
+    """Person ``q`` leaves its household and forms one of its own (no dwelling yet): (household, dwelling left)."""
+    p, hh = m.p, m.hh
+    old = p[q, P_HH]
+    from_dw = hh[old, H_DW]
+    p[q, P_SEEKER] = -1
+    remove_member(hh, p, old, q)
+    h = new_household(m, formation, day, p[q, P_BY], p[q, P_SEX], p[q, P_ABROAD], queue,
+                      ident(ID_FORMED, p[q, P_KEY], day * 8 + formation))
+    p[q, P_ROLE] = ROLE_CORE
+    add_member(hh, p, h, q)
+    hh[h, H_HEAD] = q
+    hh[h, H_CORE] = 1
+    return h, from_dw
 
 
 @njit(inline="always", cache=True)
@@ -436,19 +498,9 @@ def _form_household(m, s, dw, day, src, gap):
     """A young adult leaving home or a separating partner forms a household in ``dw``."""
     kind = m.sk[s, S_KIND]
     q = m.sk[s, S_PERSON]
-    p, hh = m.p, m.hh
-    old = p[q, P_HH]
-    from_dw = hh[old, H_DW]
-    p[q, P_SEEKER] = -1
-    remove_member(hh, p, old, q)
     formation = F_NEW_HOUSEHOLD if kind == SK_LEAVE else F_SPLIT
-    h = new_household(m, formation, day, p[q, P_BY], p[q, P_SEX], p[q, P_ABROAD], m.sk[s, S_QUEUE],
-                      ident(ID_FORMED, p[q, P_KEY], day * 8 + formation))
-    p[q, P_ROLE] = ROLE_CORE
-    add_member(hh, p, h, q)
-    hh[h, H_HEAD] = q
-    hh[h, H_CORE] = 1
-    hh[h, H_DW] = dw
+    h, from_dw = _leave_home(m, q, formation, day, m.sk[s, S_QUEUE])
+    m.hh[h, H_DW] = dw
     if kind == SK_LEAVE:
         row = record_move(m, h, day, -1, dw, O_NEW_HOUSEHOLD, X_DWELLING, 0, 1, src, gap)
     else:
@@ -506,7 +558,7 @@ def match(m, s, dw, day):
     left = -1
     left2 = -1
     fill_row = m.cnt[C_MV]  # the filling move is the next one recorded
-    if kind == SK_INTERNAL and m.sk[s, S_PARTNER] >= 0:
+    if is_couple(m.sk, s):
         h, left, left2 = _move_couple(m, s, dw, day, src, gap)
     elif kind == SK_INTERNAL:
         h, left = _move_household(m, s, dw, day, src, gap)

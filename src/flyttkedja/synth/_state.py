@@ -47,8 +47,9 @@ AL_OPEN, AL_SENIORS, AL_YOUNG, AL_LOW_INCOME, AL_FAMILIES = range(5)
 PROGRAMME_KEY = 1 << 40  # D_KEY of a programme's dwellings: PROGRAMME_KEY + their number
 # seekers
 (S_KIND, S_HH, S_PERSON, S_TENURE, S_ROOMS, S_INCOME, S_MUNI, S_START, S_EXPIRE, S_QUEUE, S_ACTIVE,
- S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE) = range(16)
-S_NCOL = 16  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
+ S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE, S_LEAVER) = range(17)
+S_NCOL = 17  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
+# S_LEAVER: a couple moving in together -- the other partner as a person leaving the parental home (-1: none)
 # S_ATYPE: area type of the dwelling the seeker lives in now (-1: arriving from outside the region)
 SK_INTERNAL, SK_LEAVE, SK_SPLIT, SK_INMIG, SK_IMMIG = 0, 1, 2, 3, 4
 # arrivals (prospective in-migrant / immigrant households)
@@ -90,7 +91,7 @@ _ID_KEY = np.uint64(0x2545F4914F6CDD1D)
 
 # draw counters (the ``b`` of u01(key, identity, b)); one per kind of draw
 (DR_INCOME, DR_DEMOGRAPHY, DR_MOBILITY, DR_SWAP, DR_ORDER, DR_TARGET, DR_CROSS, DR_JITTER, DR_WITHDRAW,
- DR_SEX, DR_PERM, DR_TOGETHER, DR_AREA) = (10 * i for i in range(1, 14))
+ DR_SEX, DR_PERM, DR_TOGETHER, DR_AREA, DR_LEAVE_COUPLE) = (10 * i for i in range(1, 15))
 
 
 def ident_array(kind: int, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
@@ -116,8 +117,8 @@ def ident_array(kind: int, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
  PR_PAT0, PR_PAT1, PR_PAT2, PR_PAT3, PR_PAT4,
  PR_CROSS, PR_CROSS_NEW, PR_OWNER_PREF, PR_COOP_PREF, PR_SCAN, PR_CAND,
  PR_LEFT_EMPTY, PR_DEMOLISH, PR_PRICE_CUT, PR_PRICE_FLOOR, PR_TOGETHER, PR_AREA_REACH,
- PR_COUPLE_NEW, PR_START_HELP) = range(59)
-N_PAR = 59
+ PR_COUPLE_NEW, PR_START_HELP, PR_LEAVE_COUPLE) = range(60)
+N_PAR = 60
 
 
 class Market(NamedTuple):
@@ -140,7 +141,8 @@ class Market(NamedTuple):
     shead: np.ndarray   # per segment: first seeker
     stail: np.ndarray
     vq: np.ndarray      # scratch queue of the day's chain of vacancies
-    pair: np.ndarray    # (2, municipalities): a single waiting to couple / a tenant waiting to swap
+    pair: np.ndarray    # (3, municipalities): a single waiting to couple / a tenant waiting to swap /
+                        # a young adult waiting to leave home as a couple
     arr: np.ndarray     # the year's prospective arrivals (A_*)
     ap: np.ndarray      # their persons (AP_*)
     par: np.ndarray     # float64 parameters (PR_*)

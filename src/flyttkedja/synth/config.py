@@ -275,7 +275,7 @@ def _validate(raw: dict) -> None:
     _number(raw, "demography.death_log_a", lo=-50)
     _number(raw, "demography.death_log_b", hi=1)
     for f in ("birth_rate", "separation_rate", "couple_rate", "couple_move_together", "leave_home_rate_18",
-              "leave_home_rate_25"):
+              "leave_home_rate_25", "leave_home_as_couple"):
         _number(raw, f"demography.{f}", hi=1)
     for f in ("in_migrant_households_per_1000", "immigrant_households_per_1000"):
         _number(raw, f"migration.{f}")
@@ -288,6 +288,7 @@ def _validate(raw: dict) -> None:
     _keyed(raw, "market.required_income", TENURES, N_ROOMS, shares=False)
     _keyed(raw, "market.area_price", TENURES, n_at, shares=False)
     _number(raw, "market.new_build_premium", lo=0.1)
+    _number(raw, "market.new_build_premium_private_rental", lo=0.1)
     _vector(raw, "market.queue_weight", 4)
     _vector(raw, "market.income_weight", 4)
     _number(raw, "market.jitter")

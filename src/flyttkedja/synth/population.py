@@ -257,6 +257,21 @@ def set_incomes(cfg: SynthConfig, rng: np.random.Generator, p: np.ndarray, year:
     p[:, K.P_INCOME] = (base[band] * np.exp(p[:, K.P_PERM] * 1e-6 + shock)).astype(np.int64)
 
 
+def new_build_premium(cfg: SynthConfig, d: np.ndarray) -> np.ndarray:
+    """Factor on the asking level of new builds ``d`` (kernel rows): ``market.new_build_premium``, times
+    ``market.new_build_premium_private_rental`` for a private landlord's rental (presumtionshyra: a new
+    private rental's first rent is negotiated above the utility value of older flats; a public landlord
+    lets through its queue at rents near the stock's).
+
+    >>> cfg = load_config("metro")  # doctest: +SKIP
+    >>> new_build_premium(cfg, rows)  # 1.2 for most, 1.2 x the private factor for private rentals  # doctest: +SKIP
+    """
+    mkt = cfg.section("market")
+    private = (d[:, K.D_TENURE] == K.T_RENTAL) & (d[:, K.D_LANDLORD] == 1)
+    return np.where(private, mkt["new_build_premium"] * mkt["new_build_premium_private_rental"],
+                    mkt["new_build_premium"])
+
+
 def new_builds(cfg: SynthConfig, rng: np.random.Generator, region: Region, n_stock: int,
                day0: int, ndays: int, building_start: int):
     """One year's completions: kernel rows, static attributes and completion days."""
@@ -278,7 +293,7 @@ def new_builds(cfg: SynthConfig, rng: np.random.Generator, region: Region, n_sto
     rooms = 1 + categorical(rng, cfg.by_tenure("new_builds", "rooms")[tenure])
     d, btype, floor = dwelling_rows(cfg, rng, area, atype, tenure, rooms, region.area_muni[area],
                                  np.full(n, nb["public_share"]))
-    d[:, K.D_COST] = (d[:, K.D_COST] * cfg.section("market")["new_build_premium"]).astype(np.int64)
+    d[:, K.D_COST] = (d[:, K.D_COST] * new_build_premium(cfg, d)).astype(np.int64)
     d[:, K.D_STATE] = K.DS_FUTURE
     size = nb["project_size"]
     building = buildings(area * 3 + tenure, btype, size["multi_dwelling"], size["small_house"], building_start)

@@ -175,10 +175,9 @@ def _areas(line: ProgrammeLine, region, codes: list[str], name: str) -> np.ndarr
 def programme_dwellings(cfg: SynthConfig, programme: Programme, year_index: int, rng: np.random.Generator,
                         region, day0: int, ndays: int, building_start: int):
     """The programme's completions in one year, in the form of :func:`population.new_builds`."""
-    from flyttkedja.synth.population import FLOOR_AREA_BY_ROOMS, buildings, dwelling_rows
+    from flyttkedja.synth.population import FLOOR_AREA_BY_ROOMS, buildings, dwelling_rows, new_build_premium
 
     codes = [m["code"] for m in cfg.section("municipality")]
-    premium = cfg.section("market")["new_build_premium"]
     size = cfg.section("new_builds")["project_size"]
     parts = []
     for li, line in enumerate(programme.lines):
@@ -192,7 +191,7 @@ def programme_dwellings(cfg: SynthConfig, programme: Programme, year_index: int,
                                 np.full(n, 1.0 if line.landlord == "public" else 0.0))
         btype = np.full(n, BUILDING_TYPES.index(line.building_type), np.int8)
         floor = np.maximum(FLOOR_AREA_BY_ROOMS[rooms - 1] + 20 * btype + rng.normal(0, 8, n), 15).astype(np.int16)
-        d[:, K.D_COST] = (d[:, K.D_COST] * premium * line.level).astype(np.int64)
+        d[:, K.D_COST] = (d[:, K.D_COST] * new_build_premium(cfg, d) * line.level).astype(np.int64)
         d[:, K.D_STATE] = K.DS_FUTURE
         d[:, K.D_ALLOC] = ALLOCATIONS.index(line.allocation)
         d[:, K.D_CEILING] = line.income_ceiling if line.income_ceiling is not None else DEFAULT_INCOME_CEILING

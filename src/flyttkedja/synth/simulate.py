@@ -53,7 +53,7 @@ def kernel_params(cfg: SynthConfig) -> np.ndarray:
         mkt["cross_municipality"], mkt["cross_municipality_newcomer"], mkt["owner_preference"],
         mkt["cooperative_preference"], mkt["scan_limit"], mkt["candidates"], mkt["left_empty"], mkt["demolished"],
         mkt["price_cut_per_month"], mkt["price_floor"], dem["couple_move_together"], mkt["area_reach"],
-        mkt["couple_new_build_bonus"], mkt["starter_buying_power"],
+        mkt["couple_new_build_bonus"], mkt["starter_buying_power"], dem["leave_home_as_couple"],
     ]
     par = np.array(values, dtype=np.float64)
     assert len(par) == K.N_PAR, (len(par), K.N_PAR)
@@ -293,12 +293,13 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         K.year_start(hh, p, d, n_hh, n_p, year, day0, ndays, _year_key(seed, yi), par, ev)
         kinds = ev[:, 1]
         n_ev = int(np.count_nonzero(kinds >= 0))
-        bound = n_ev + len(arr) + int(cnt[K.C_SK]) + 16
+        bound = n_ev + len(arr) + 2 * int(cnt[K.C_SK]) + 16
         # New rows this year, at most: a household for each leave-home or separation event (each makes at most
-        # one seeker), each carried seeker and each arrival; a person for each birth and arrival person. Tight
+        # one seeker or joins one couple's), two for each carried seeker (a couple leaving two parental homes)
+        # and one for each arrival; a person for each birth and arrival person. Tight
         # bounds keep _grow from copying the tables more often than needed.
         n_forming = int(np.count_nonzero((kinds == K.EV_LEAVE) | (kinds == K.EV_SEPARATE)))
-        hh = _grow(hh, n_hh + n_forming + int(cnt[K.C_SK]) + len(arr) + 1)
+        hh = _grow(hh, n_hh + n_forming + 2 * int(cnt[K.C_SK]) + len(arr) + 1)
         p = _grow(p, n_p + int(np.count_nonzero(kinds == K.EV_BIRTH)) + len(ap) + 1)
         sk = _grow(sk, int(cnt[K.C_SK]) + n_ev + len(arr) + 1)
         wd = _grow(wd, int(cnt[K.C_WD]) + bound + 1)
@@ -314,7 +315,7 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
             hh=hh, p=p, d=d, sk=sk, cnt=cnt, mv=moves[row0:], pe=events[n_events:], wd=wd, ve=ve,
             vhead=np.empty(K.N_SEG, np.int64), vtail=np.empty(K.N_SEG, np.int64),
             shead=np.empty(K.N_SEG, np.int64), stail=np.empty(K.N_SEG, np.int64),
-            vq=vq, pair=np.empty((2, n_muni), np.int64), arr=arr, ap=ap,
+            vq=vq, pair=np.empty((3, n_muni), np.int64), arr=arr, ap=ap,
             par=par, cost=cost, year=np.int64(year), key=_year_key(seed, 1000 + yi))
         K.simulate_year(m, ev, nb, day0, ndays)
         mv, pe = m.mv[: cnt[K.C_MV]], m.pe[: cnt[K.C_PE]]
