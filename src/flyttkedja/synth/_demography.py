@@ -363,7 +363,7 @@ def _leave_as_couple(m, h, q, day):
     m.pair[2, muni] = q
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, I8)
 def _seek_together(m, qa, qb, day):
     """Persons ``qa`` and ``qb`` look for a dwelling together: one seeker for both, each staying where they
     live meanwhile. Each is a single (head of a one-person household) or a young adult at home (a child).

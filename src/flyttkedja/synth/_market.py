@@ -476,7 +476,7 @@ def _move_couple(m, s, dw, day, src, gap):
     return a, left_a, left_b
 
 
-@njit(inline="always", cache=True)
+@kernel(types.UniTuple(I8, 2), MARKET, I8, I8, I8, I8)
 def _leave_home(m, q, formation, day, queue):
     """Person ``q`` leaves its household and forms one of its own (no dwelling yet): (household, dwelling left)."""
     p, hh = m.p, m.hh
