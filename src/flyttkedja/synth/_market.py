@@ -165,7 +165,7 @@ def seeker_head(sk, hh, p, arr, ap, year, s):
     return year - ap[arr[a, A_PSTART], AP_BY], kids
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
 def eligible(sk, hh, p, d, arr, ap, year, s, dw):
     """Whether seeker ``s`` meets dwelling ``dw``'s allocation rule (docs/synthetic.md).
 
@@ -245,7 +245,7 @@ def find_seeker(m, dw, day, broad):
     return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, dw, day, broad)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
 def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, day, broad):
     """:func:`find_seeker` on the arrays it reads."""
     best = -1
