@@ -87,7 +87,7 @@ def model():
 
 def test_monte_carlo_numba(benchmark, model, speed_ratio):
     start = np.full(S, 1.0 / S)
-    kinds, counts = [(start, None)], np.array([N_NEW])
+    kinds, counts = [(start, None, 1.0)], np.array([N_NEW])  # pool factor 1: the first rows as estimated
     model.simulate(kinds, counts, 2, seed=1)  # warm the JIT
     out = benchmark.pedantic(model.simulate, args=(kinds, counts, REPLICATIONS, 1), rounds=3, iterations=1)
     chains = N_NEW * REPLICATIONS

@@ -145,3 +145,19 @@ def u01_array(key: np.uint64, a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
         z = mix_array(np.uint64(key) ^ (a * GOLD))
         z = mix_array(z ^ (b * _SECOND))
     return (z >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+
+
+def seed_scramble(seed: int) -> int:
+    """A *partial* scramble of a seed (a Python int < 2**64): the analysis record keys' seed term.
+
+    ``seed * GOLD + 0x632BE59BD9B4E019`` (as :func:`stream_key` starts) through
+    the first round and a half of the finaliser only -- the ``x ^ (x >> 30)``,
+    ``* _M1``, ``x ^ (x >> 27)`` steps, without ``* _M2`` and ``x ^ (x >> 31)``.
+    Not a full mix: kept as it is because every record key (and so the order in
+    which disclosure control ranks records) depends on it
+    (:func:`flyttkedja.analysis._engine.record_keys`; pinned in tests/test_random.py).
+    New streams use :func:`stream_key`.
+    """
+    x = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    return (x ^ (x >> 27)) & M64

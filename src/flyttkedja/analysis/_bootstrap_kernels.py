@@ -4,7 +4,8 @@ Replicate r gives unit u the weight ``w(r, u) ~ Poisson(1)``, computed by
 inversion from a 32-bit uniform: output m+1 of replicate r's splitmix64
 stream gives units 2m (high 32 bits) and 2m+1 (low 32 bits). An output can
 be computed directly (state = seed_r + (m+1)·golden), so weights need no
-storage and any order of evaluation gives the same numbers.
+storage and any order of evaluation gives the same numbers
+(:func:`flyttkedja._random.stream_output`, inlined).
 The kernel streams the unit × cell CSR matrix once per *batch* of replicates
 (prange over batches; each batch owns its output rows), adding
 ``w(r, u) · count`` into its cells. Results are identical for any thread count.
@@ -13,26 +14,19 @@ The kernel streams the unit × cell CSR matrix once per *batch* of replicates
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 from numba import njit, prange
 
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+from flyttkedja import _random
+from flyttkedja._kernel_cache import bust_stale_cache
+from flyttkedja._random import stream_output
+
 _TWO32 = 1.0 / 4294967296.0  # 2**-32
 BATCH = 16  # replicates per pass over the data
 # Poisson(1) cumulative distribution, k = 0..19 (1 - cdf[19] < 1e-18)
 POISSON_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
-
-
-@njit(cache=True, inline="always")
-def _output(seed, index):
-    """Output ``index`` (1-based) of the splitmix64 stream seeded with ``seed``."""
-    z = seed + np.uint64(index) * GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
 
 
 @njit(cache=True, inline="always")
@@ -71,7 +65,7 @@ def replicate_cell_totals(indptr, cells, counts, n_cells, seeds, cdf):
             total = 0.0
             if u % 2 == 0:  # one 64-bit output serves units u (high half) and u + 1 (low half)
                 for j in range(size):
-                    z[j] = _output(seeds[first + j], u // 2 + 1)
+                    z[j] = stream_output(seeds[first + j], u // 2 + 1)
                     w[j] = _poisson1(np.float64(z[j] >> np.uint64(32)) * _TWO32, cdf)
                     total += w[j]
             else:
@@ -89,3 +83,7 @@ def replicate_cell_totals(indptr, cells, counts, n_cells, seeds, cdf):
             for c in range(n_cells):
                 out[first + j, c] = acc[c * BATCH + j]
     return out
+
+
+# the kernel inlines _random's stream_output: a cached kernel must not outlive an edit of _random.py
+bust_stale_cache("analysis", (_random, sys.modules[__name__]))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from flyttkedja._random import GOLD, mix_array, seed_scramble
 from flyttkedja.analysis.groups import (
     HOUSEHOLD_COLUMNS,
     TARGET_GROUPS,
@@ -36,28 +37,19 @@ SEED_DERIVED = {  # seed attributes derived from the chains table
     "seed_year": pl.col("seed_date").dt.year().cast(pl.Int32),
     "size_band": size_band(pl.col("rooms")),
 }
-_M64 = (1 << 64) - 1
 
 
 def record_keys(ids: np.ndarray, seed: int, domain: int) -> np.ndarray:
     """Uniform record keys in [0, 1), a fixed function of (record id, seed, domain).
 
-    splitmix64 of ``id * 4 + domain`` xor the seed's mix; top 53 bits as a float.
-    Domain 0 = chains (id = chain_id), 1 = links (id = move_row).
+    One splitmix64 step (:func:`flyttkedja._random.mix_array` of ``+ GOLD``) from
+    ``id * 4 + domain`` xor the seed's :func:`~flyttkedja._random.seed_scramble`;
+    top 53 bits as a float. Domain 0 = chains (id = chain_id), 1 = links (id = move_row).
     """
-    x = (ids.astype(np.uint64) * np.uint64(4) + np.uint64(domain)) ^ np.uint64(_mix(seed))
+    x = (ids.astype(np.uint64) * np.uint64(4) + np.uint64(domain)) ^ np.uint64(seed_scramble(seed))
     with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
+        x = mix_array(x + GOLD)
     return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
-
-def _mix(seed: int) -> int:
-    x = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    return (x ^ (x >> 27)) & _M64
 
 
 @dataclass

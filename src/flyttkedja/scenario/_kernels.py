@@ -1,31 +1,22 @@
 """numba kernels of the transition model's Monte Carlo chains (private).
 
 One random stream per chain: chain ``c`` (= replication × n_new + dwelling)
-starts a splitmix64 sequence at ``seed ^ (c + 1) * GOLD``, so every chain's
-draws depend on the seed and its own index only, never on the thread count.
+starts a splitmix64 sequence at ``seed ^ (c + 1) * GOLD``
+(:func:`flyttkedja._random.splitmix_next`, inlined), so every chain's draws
+depend on the seed and its own index only, never on the thread count.
 Replications run in ``prange``; each writes only its own output rows.
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit, prange
 
-GOLD = np.uint64(0x9E3779B97F4A7C15)
-
-
-@njit(inline="always", cache=True)
-def _mix(z):
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(inline="always", cache=True)
-def _uniform(state):
-    """(new state, uniform in [0, 1)) -- one splitmix64 step."""
-    state = state + GOLD
-    return state, np.float64(_mix(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+from flyttkedja import _random
+from flyttkedja._kernel_cache import bust_stale_cache
+from flyttkedja._random import GOLD, splitmix_next
 
 
 @njit(inline="always", cache=True)
@@ -72,17 +63,17 @@ def simulate_chains(kind_of, start_cum, first_cum, first_group, later_cum, fill_
         for i in range(n):
             state = np.uint64(seed) ^ (np.uint64(r * n + i + 1) * GOLD)
             k = kind_of[i]
-            state, u = _uniform(state)
+            state, u = splitmix_next(state)
             s = _draw(start_cum[k], u)
             length = 0
             first = True
             while True:
-                state, u = _uniform(state)
+                state, u = splitmix_next(state)
                 out = _draw(first_cum[k, s], u) if first else _draw(later_cum[s], u)
                 if moves_flag[out]:
                     length += 1
                     for g in range(G):
-                        state, u = _uniform(state)
+                        state, u = splitmix_next(state)
                         p = first_group[k, s, g] if first else fill_group[s, g]
                         if u < p:
                             reach[r, g] += 1
@@ -128,3 +119,7 @@ def row_moments(start, cols, p, U, Z):
                 vz[r, f] += w * dz * dz
                 cuz[r, f] += w * du * dz
     return vu, vz, cuz
+
+
+# the kernels inline _random's splitmix_next: a cached kernel must not outlive an edit of _random.py
+bust_stale_cache("scenario", (_random, sys.modules[__name__]))
