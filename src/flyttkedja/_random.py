@@ -24,6 +24,11 @@ not see edits here from the modules that inline these functions; a changed
 file must come with cleared caches (``flyttkedja.synth._kernels`` checks a
 stamp of its sources including this file).
 
+:func:`u01`, :func:`u01x` and :func:`normal` are compiled once each, for
+their one signature (:func:`flyttkedja._jit.kernel`), and called rather than
+inlined by numba at each of their two dozen call sites; LLVM still inlines
+them into the compiled callers (docs/performance.md, "First-run compilation").
+
 Example
 -------
 >>> from flyttkedja._random import u01, stream_key
@@ -35,7 +40,9 @@ True
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+
+from flyttkedja._jit import kernel
 
 GOLD = np.uint64(0x9E3779B97F4A7C15)   # 2**64 / golden ratio: the splitmix64 increment
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -44,6 +51,7 @@ _SECOND = np.uint64(0xD6E8FEB86659FD93)  # multiplier of the second counter
 _THIRD = np.uint64(0xA0761D6478BD642F)   # multiplier of the third counter
 _TO_UNIT = 1.0 / 9007199254740992.0      # 2**-53
 M64 = (1 << 64) - 1
+F8, U8, I8 = types.float64, types.uint64, types.int64
 
 
 @njit(inline="always", cache=True)
@@ -67,19 +75,19 @@ def hash4(key, a, b, c):
     return mix(hash3(key, a, b) ^ (np.uint64(c) * _THIRD))
 
 
-@njit(inline="always", cache=True)
+@kernel(F8, U8, I8, I8, python=True)
 def u01(key, a, b):
     """Uniform in [0, 1) for identity ``a``, draw ``b`` of stream ``key``."""
     return np.float64(hash3(key, a, b) >> np.uint64(11)) * _TO_UNIT
 
 
-@njit(inline="always", cache=True)
+@kernel(F8, U8, I8, I8, I8, python=True)
 def u01x(key, a, b, c):
     """Uniform in [0, 1) for identity ``a`` and counters ``b``, ``c`` of stream ``key``."""
     return np.float64(hash4(key, a, b, c) >> np.uint64(11)) * _TO_UNIT
 
 
-@njit(inline="always", cache=True)
+@kernel(F8, U8, I8, I8)
 def normal(key, a, b):
     """Standard normal (Box-Muller) from draws ``b`` and ``b + 1000003`` of identity ``a``."""
     u1 = u01(key, a, b) + 1e-12

@@ -23,9 +23,10 @@ from flyttkedja.synth._state import (
     PR_CROWDING, PR_DEATH_A, PR_DEATH_B, PR_DOWNSIZING, PR_EMIG_ABROAD, PR_EMIG_NATIVE, PR_INCOME_RISE,
     PR_LEAVE18, PR_LEAVE25, PR_LEAVE_COUPLE, PR_MOVE0, PR_OUT_OTHER, PR_OUT_YOUNG, PR_SD_YEARLY, PR_SEPARATION, PR_SWAP, PR_TOGETHER,
     ROLE_CHILD, ROLE_CORE, S_ACTIVE, S_LEAVER, S_PARTNER, SK_INTERNAL, SK_LEAVE, SK_SPLIT, SRC_NONE, T_RENTAL, X_DISSOLVED,
-    X_DWELLING, X_EMIGRANT, X_OUT_MIGRANT, add_member, composition, end_household, household_income,
-    ident, member_events, person_event, person_income, record_move, remove_member,
+    X_DWELLING, X_EMIGRANT, X_OUT_MIGRANT, A2, F1, I8, MARKET, U8, add_member, composition, end_household, household_income,
+    ident, kernel, member_events, person_event, person_income, record_move, remove_member,
 )
+from numba import types
 
 # events (the kinds simulate_year dispatches on)
 EV_COMPLETE, EV_DEATH, EV_BIRTH, EV_LEAVE, EV_SEPARATE, EV_COUPLE = 0, 1, 2, 3, 4, 5
@@ -56,7 +57,7 @@ def year_start(hh, p, d, n_hh, n_p, year, day0, ndays, key, par, ev):
             draw_household(hh, p, d, h, year, day0, ndays, key, par, ev)
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, A2, A2, A2, I8, I8, I8, I8, U8, F1, A2)
 def draw_household(hh, p, d, h, year, day0, ndays, key, par, ev):
     kids = 0
     oldest_core = -1
@@ -165,7 +166,7 @@ def pick(hz, key, ident, slot, day0, ndays):
 
 
 # ------------------------------------------------------------------ handlers (sequential)
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, I8)
 def on_death(m, h, q, day):
     """The oldest adult of a household without children dies; a single's household dissolves."""
     hh, p = m.hh, m.p
@@ -187,7 +188,7 @@ def on_death(m, h, q, day):
         remove_member(hh, p, h, q)
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8)
 def on_birth(m, h, day):
     """A couple has a child; the child's key comes from the head's key and the day."""
     hh, p, par = m.hh, m.p, m.par
@@ -210,7 +211,7 @@ def on_birth(m, h, day):
     person_event(m, c, day, PE_BIRTH, -1, hh[h, H_DW], -1)
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, I8, types.boolean)
 def on_leave(m, h, q, day, split):
     """A young adult wants to leave home (``split`` False) or a partner to separate: a seeker."""
     hh, p, sk = m.hh, m.p, m.sk
@@ -232,7 +233,7 @@ def on_leave(m, h, q, day, split):
     offer_seeker(m, s, day)
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8)
 def on_move(m, h, day):
     """A household wants to move within the region: a seeker with a target tenure and size."""
     hh, p, d = m.hh, m.p, m.d
@@ -247,7 +248,7 @@ def on_move(m, h, day):
     offer_seeker(m, s, day)
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, types.boolean)
 def on_leave_region(m, h, day, emigrate):
     """The whole household leaves for elsewhere in Sweden or abroad; its dwelling is vacated."""
     hh, p = m.hh, m.p
@@ -278,7 +279,7 @@ def _single_free(m, h, day):
     return hh[h, H_SIZE] == 1
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8)
 def on_couple(m, h, day):
     """Two singles of one municipality form a couple: the one in the smaller dwelling moves in.
 
@@ -362,7 +363,7 @@ def _leave_as_couple(m, h, q, day):
     m.pair[2, muni] = q
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, I8)
 def _seek_together(m, qa, qb, day):
     """Persons ``qa`` and ``qb`` look for a dwelling together: one seeker for both, each staying where they
     live meanwhile. Each is a single (head of a one-person household) or a young adult at home (a child).
@@ -399,7 +400,7 @@ def _seek_together(m, qa, qb, day):
     offer_seeker(m, s, day)
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8)
 def on_swap(m, h, day):
     """Two rental tenants of one municipality exchange dwellings the same day (a closed cycle).
     Dwellings with an allocation rule are not swapped: the landlord lets them by their rule only

@@ -29,7 +29,7 @@ from flyttkedja.synth._state import (
     PR_PRICE_FLOOR, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
     S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
     S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
-    X_DWELLING, I8, MARKET, add_member, end_household, ident, member_events, new_household, person_event, person_income,
+    X_DWELLING, A1, A2, I8, MARKET, add_member, end_household, ident, member_events, new_household, person_event, person_income,
     kernel, record_move, remove_member,
 )
 
@@ -63,7 +63,7 @@ def seeker_segment(t, r, k, broad):
     return segment(other, r - 1) if r > 1 else -1
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, python=True)
 def append_vacancy(m, dw):
     e = m.cnt[C_VE]
     m.cnt[C_VE] += 1
@@ -78,7 +78,7 @@ def append_vacancy(m, dw):
     m.vtail[seg] = e
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, A2, A1, A1, I8, python=True)
 def append_seeker(sk, seg_head, seg_tail, s):
     seg = segment(sk[s, S_TENURE], sk[s, S_ROOMS])
     sk[s, S_NEXT] = -1
@@ -165,7 +165,7 @@ def seeker_head(sk, hh, p, arr, ap, year, s):
     return year - ap[arr[a, A_PSTART], AP_BY], kids
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
 def eligible(sk, hh, p, d, arr, ap, year, s, dw):
     """Whether seeker ``s`` meets dwelling ``dw``'s allocation rule (docs/synthetic.md).
 
@@ -239,13 +239,13 @@ def score(sk, d, par, key, s, dw, day):
     return sc
 
 
-@kernel(I8, MARKET, I8, I8, types.boolean)
+@kernel(I8, MARKET, I8, I8, types.boolean, python=True)
 def find_seeker(m, dw, day, broad):
     """Best compatible seeker for vacancy ``dw`` (or -1); unlinks dead list entries."""
     return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, dw, day, broad)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
 def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, day, broad):
     """:func:`find_seeker` on the arrays it reads."""
     best = -1
@@ -476,7 +476,7 @@ def _move_couple(m, s, dw, day, src, gap):
     return a, left_a, left_b
 
 
-@njit(inline="always", cache=True)
+@kernel(types.UniTuple(I8, 2), MARKET, I8, I8, I8, I8)
 def _leave_home(m, q, formation, day, queue):
     """Person ``q`` leaves its household and forms one of its own (no dwelling yet): (household, dwelling left)."""
     p, hh = m.p, m.hh
@@ -631,7 +631,7 @@ def has_seekers(seg_head, t, r, broad):
     return False
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8)
 def sweep(m, day):
     """Weekly: vacancies empty for 30 days or more are offered to a wider circle of seekers.
 
@@ -653,7 +653,7 @@ def sweep(m, day):
             e = nxt
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8)
 def return_withdrawn(m, day):
     """Withdrawn dwellings whose time is up: demolished, or back on the market (and offered)."""
     d = m.d
@@ -675,7 +675,7 @@ def return_withdrawn(m, day):
 
 
 # ------------------------------------------------------------------ handlers of market events
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8)
 def on_complete(m, dw, day):
     """A new build is completed: an empty dwelling, offered at once (the seed of a chain)."""
     d = m.d
@@ -687,7 +687,7 @@ def on_complete(m, dw, day):
     drain(m, dw, day)
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8)
 def on_arrival(m, a, day):
     """A prospective in-migrant or immigrant household starts looking (it settles only if it finds)."""
     arr, ap, par = m.arr, m.ap, m.par

@@ -23,6 +23,7 @@ import numba
 import numpy as np
 from numba import njit, types
 
+from flyttkedja._jit import compile_kernels, kernel  # noqa: F401 (synth's kernels import them from here)
 from flyttkedja._random import hash3
 from flyttkedja.schema import DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
 
@@ -93,12 +94,6 @@ _ID_KEY = np.uint64(0x2545F4914F6CDD1D)
  DR_SEX, DR_PERM, DR_TOGETHER, DR_AREA, DR_LEAVE_COUPLE) = (10 * i for i in range(1, 15))
 
 
-@njit(inline="always", cache=True)
-def ident(kind, a, b):
-    """Stable 63-bit identity key of an entity of ``kind`` made from ``a`` and ``b``."""
-    return np.int64(hash3(_ID_KEY ^ np.uint64(kind), a, b) >> np.uint64(1))
-
-
 def ident_array(kind: int, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
     """:func:`ident` element-wise (numpy), for the driver's vectorised inputs."""
     from flyttkedja._random import GOLD, _SECOND, mix_array
@@ -165,40 +160,16 @@ def _prototype() -> Market:
 
 MARKET = numba.typeof(_prototype())  # the numba type of a Market (C-contiguous, writable arrays)
 I8 = types.int64
-_PINNED: list = []
+U8 = types.uint64
+A1 = types.int64[::1]     # the state's tables: C-contiguous int64, as the driver allocates them
+A2 = types.int64[:, ::1]
+F1 = types.float64[::1]
 
 
-def kernel(ret, *args):
-    """``njit(cache=True)`` with exactly one signature ``ret(*args)``, fixed on first use.
-
-    A kernel called from another kernel with a constant argument (``-1``,
-    ``True``) would otherwise be compiled once more for each combination of
-    literal values (numba types constants as literals): eight copies of
-    :func:`record_move`, five of ``new_seeker``. Pinned kernels are compiled
-    for their signature by :func:`compile_kernels` and then refuse new
-    specialisations, so constants convert to the declared types.
-
-    Pinned kernels allocate nothing, so they are compiled without numba's
-    reference counting (``_nrt=False``): no incref/decref of the Market's
-    arrays on every call (docs/performance.md).
-    """
-    def wrap(fn):
-        dispatcher = njit(cache=True, _nrt=False)(fn)
-        _PINNED.append((dispatcher, ret(*args)))
-        return dispatcher
-    return wrap
-
-
-def compile_kernels() -> None:
-    """Compile (or load from numba's cache) every pinned kernel for its one signature, callees first.
-
-    Call it before the first call of a kernel that calls pinned ones
-    (``simulate.simulate`` does); later calls return at once.
-    """
-    while _PINNED:
-        dispatcher, sig = _PINNED.pop(0)
-        dispatcher.compile(sig)
-        dispatcher.disable_compile()
+@kernel(I8, I8, I8, I8, python=True)
+def ident(kind, a, b):
+    """Stable 63-bit identity key of an entity of ``kind`` made from ``a`` and ``b``."""
+    return np.int64(hash3(_ID_KEY ^ np.uint64(kind), a, b) >> np.uint64(1))
 
 
 # ------------------------------------------------------------------ incomes
@@ -222,7 +193,7 @@ def person_income(par, perm_micro, age, shock):
     return np.int64(age_income(par, age) * np.exp(perm_micro * 1e-6 + shock))
 
 
-@njit(inline="always", cache=True)
+@kernel(I8, A2, A2, I8)
 def household_income(hh, p, h):
     total = 0
     q = hh[h, H_FIRST]
@@ -233,7 +204,7 @@ def household_income(hh, p, h):
 
 
 # ------------------------------------------------------------------ household helpers
-@njit(inline="always", cache=True)
+@kernel(types.UniTuple(I8, 3), A2, A2, I8, I8)
 def composition(hh, p, h, year):
     """(size, adults, kids) of household ``h``."""
     size = 0
@@ -257,7 +228,7 @@ def household_type(core, kids):
     return HT_SINGLE_PARENT if kids > 0 else HT_SINGLE
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, A2, A2, I8, I8)
 def remove_member(hh, p, h, q):
     prev = -1
     r = hh[h, H_FIRST]
@@ -278,7 +249,7 @@ def remove_member(hh, p, h, q):
         hh[h, H_PARTNER] = -1
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, A2, A2, I8, I8)
 def add_member(hh, p, h, q):
     p[q, P_NEXT] = hh[h, H_FIRST]
     hh[h, H_FIRST] = q
@@ -286,7 +257,7 @@ def add_member(hh, p, h, q):
     hh[h, H_SIZE] += 1
 
 
-@njit(inline="always", cache=True)
+@kernel(I8, MARKET, I8, I8, I8, I8, I8, I8, I8)
 def new_household(m, formation, day, head_by, head_sex, abroad, queue, key):
     h = m.cnt[C_HH]
     m.cnt[C_HH] += 1
@@ -309,7 +280,7 @@ def new_household(m, formation, day, head_by, head_sex, abroad, queue, key):
     return h
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8)
 def end_household(m, h):
     """Household ``h`` is gone (dissolved, left the area, or merged into another)."""
     m.hh[h, H_ALIVE] = 0
@@ -385,7 +356,7 @@ def record_move(m, h, day, from_dw, to_dw, origin, dest, vacates, fills, src, ga
     return m.cnt[C_ROW0] + i
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, I8, I8, I8, I8)
 def person_event(m, q, day, kind, from_dw, to_dw, row):
     i = m.cnt[C_PE]
     m.cnt[C_PE] += 1
@@ -398,7 +369,7 @@ def person_event(m, q, day, kind, from_dw, to_dw, row):
     pe[i, E_ROW] = row
 
 
-@njit(inline="always", cache=True)
+@kernel(types.void, MARKET, I8, I8, I8, I8, I8, I8)
 def member_events(m, h, day, kind, from_dw, to_dw, row):
     q = m.hh[h, H_FIRST]
     while q >= 0:

@@ -85,7 +85,7 @@ def radix_argsort(keys):
     return order
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from simulate_year only: no Python wrapper
 def _open_lists(m, day0):
     """Seekers carried over from last year (in their order) and open vacancies, oldest first."""
     m.shead[:] = -1
@@ -112,7 +112,7 @@ def _open_lists(m, day0):
         append_vacancy(m, open_dw[order[i]])
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from simulate_year only: no Python wrapper
 def _events(m, ev, nb, n_hh0, day0):
     """The year's events (day, kind, subject, person) in the order they happen."""
     n_ev = 0
