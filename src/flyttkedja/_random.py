@@ -21,8 +21,8 @@ Also the sequential form used by the bootstrap and the transition model:
 The hash constants are frozen: changing them changes every stream of every
 kernel, and the tests pin values (tests/test_random.py). numba's cache does
 not see edits here from the modules that inline these functions; a changed
-file must come with cleared caches (``flyttkedja.synth._kernels`` checks a
-stamp of its sources including this file).
+file must come with cleared caches (``flyttkedja._kernel_cache`` stamps the
+sources of each kernel group -- synth, analysis, scenario -- including this file).
 
 :func:`u01`, :func:`u01x` and :func:`normal` are compiled once each, for
 their one signature (:func:`flyttkedja._jit.kernel`), and called rather than
