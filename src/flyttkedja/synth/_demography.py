@@ -11,7 +11,7 @@ apply one event on its day; each may open a vacancy (offered at once through
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 
 from flyttkedja._random import normal, u01, u01x
 from flyttkedja.synth._market import drain, new_seeker, offer_seeker, vacate
@@ -26,7 +26,6 @@ from flyttkedja.synth._state import (
     X_DWELLING, X_EMIGRANT, X_OUT_MIGRANT, A2, F1, I8, MARKET, U8, add_member, composition, end_household, household_income,
     ident, kernel, member_events, person_event, person_income, record_move, remove_member,
 )
-from numba import types
 
 # events (the kinds simulate_year dispatches on)
 EV_COMPLETE, EV_DEATH, EV_BIRTH, EV_LEAVE, EV_SEPARATE, EV_COUPLE = 0, 1, 2, 3, 4, 5
@@ -166,6 +165,13 @@ def pick(hz, key, ident, slot, day0, ndays):
 
 
 # ------------------------------------------------------------------ handlers (sequential)
+@njit(inline="always", cache=True)
+def leave_home_queue(m, q, day):
+    """Queue day of young adult ``q`` leaving the parental home (alone or as a couple): a year of queue time
+    for each year of age past 18, at most eight."""
+    return day - 365 * min(max(m.year - m.p[q, P_BY] - 18, 0), 8)
+
+
 @kernel(types.void, MARKET, I8, I8, I8)
 def on_death(m, h, q, day):
     """The oldest adult of a household without children dies; a single's household dissolves."""
@@ -226,7 +232,7 @@ def on_leave(m, h, q, day, split):
         return
     age = m.year - p[q, P_BY]
     kind = SK_SPLIT if split else SK_LEAVE
-    queue = hh[h, H_QUEUE] if split else day - 365 * min(max(age - 18, 0), 8)
+    queue = hh[h, H_QUEUE] if split else leave_home_queue(m, q, day)
     s = new_seeker(m, kind, h, q, p[q, P_KEY], 1, 0, 1, age, p[q, P_INCOME], -1, 0,
                    m.d[hh[h, H_DW], D_MUNI], day, queue, -1)
     p[q, P_SEEKER] = s
@@ -380,8 +386,8 @@ def _seek_together(m, qa, qb, day):
         la, lb = lb, la
     a, b = p[qa, P_HH], p[qb, P_HH]
     income = p[qa, P_INCOME] + p[qb, P_INCOME]
-    qa_queue = hh[a, H_QUEUE] if not la else day - 365 * min(max(m.year - p[qa, P_BY] - 18, 0), 8)
-    qb_queue = hh[b, H_QUEUE] if not lb else day - 365 * min(max(m.year - p[qb, P_BY] - 18, 0), 8)
+    qa_queue = hh[a, H_QUEUE] if not la else leave_home_queue(m, qa, day)
+    qb_queue = hh[b, H_QUEUE] if not lb else leave_home_queue(m, qb, day)
     dw = hh[a, H_DW]
     if la:
         s = new_seeker(m, SK_LEAVE, a, qa, p[qa, P_KEY], 2, 0, 2, age, income, -1, 0, d[dw, D_MUNI], day,
