@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
+from flyttkedja._random import splitmix_next  # the project's one splitmix64 (issue 12 item 7)
+
 START_DAY = int(np.datetime64("2015-01-01", "D").astype(np.int64))
 ORIGINS = ("dwelling", "new_household", "in_migrant", "immigrant")
 DESTINATIONS = ("dwelling", "out_migrant", "emigrant", "dissolved")
@@ -31,13 +33,9 @@ P_EVENT = np.array([0.50, 0.02, 0.04, 0.10, 0.06, 0.03, 0.22, 0.03])
 
 @njit(cache=True)
 def _rand(state):
-    """splitmix64 step on state[0]; uniform float in [0, 1)."""
-    state[0] += np.uint64(0x9E3779B97F4A7C15)
-    z = state[0]
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    """One step of the splitmix64 sequence in state[0]; uniform float in [0, 1)."""
+    state[0], u = splitmix_next(state[0])
+    return u
 
 
 @njit(cache=True)
