@@ -22,11 +22,11 @@ from flyttkedja.synth._state import (
     D_COMPLETED, D_DEMOLISH, D_DEMOLISHED, D_KEY, D_LANDLORD, D_MUNI, D_OCC, D_RETURN, D_ROOMS, D_SEQ, D_STATE, D_TENURE, D_VACDAY,
     D_VACROW, DR_CROSS, DR_INCOME, DR_JITTER, DR_TARGET, DR_WITHDRAW, DS_DEMOLISHED, DS_OCC, DS_VAC, DS_WITHDRAWN,
     F_IMMIGRANT, F_IN_MIGRANT, F_NEW_HOUSEHOLD, F_SPLIT, H_ALIVE, H_CORE, H_DW, H_HEAD, H_KEY,
-    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, N_ROOMS, N_SEG, O_DWELLING,
+    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, N_GROUP, N_ROOMS, N_SEG, O_DWELLING,
     O_IMMIGRANT, O_IN_MIGRANT, O_NEW_HOUSEHOLD, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_PERM,
     P_ROLE, P_SEEKER, P_SEX, PE_IMM, PE_IN, PE_MOVE, PR_BONUS0, PR_CAND, PR_COOP_PREF, PR_CROSS,
     PR_CROSS_NEW, PR_DEMOLISH, PR_IW0, PR_JITTER, PR_LEFT_EMPTY, PR_OWNER_PREF, PR_PAT0, PR_PRICE_CUT,
-    PR_PRICE_FLOOR, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
+    PR_PRICE_FLOOR, PR_PRIVATE_INCOME, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
     S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
     S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
     X_DWELLING, A1, A2, I8, MARKET, add_member, end_household, ident, member_events, new_household, person_event, person_income,
@@ -78,15 +78,42 @@ def append_vacancy(m, dw):
     m.vtail[seg] = e
 
 
+@njit(inline="always", cache=True)
+def seeker_list(seg, muni, group, n_muni):
+    """Index of the seeker list of segment ``seg``, municipality ``muni`` and group ``group`` (N_GROUP)."""
+    return (seg * n_muni + muni) * N_GROUP + group
+
+
+@njit(inline="always", cache=True)
+def seeker_group(atype):
+    """A seeker's group: the area type it lives in, or the last group for a household arriving from outside."""
+    return atype if atype >= 0 else N_GROUP - 1
+
+
+@njit(inline="always", cache=True)
+def group_order(atype, i):
+    """i-th seeker group a vacancy in area type ``atype`` walks (-1: none): seekers of its own area type,
+    households arriving from outside (who look anywhere), then area types one step away (the poorer one
+    first), two steps, ..."""
+    if i == 0:
+        return atype
+    if i == 1:
+        return N_GROUP - 1
+    steps = i // 2
+    g = atype - steps if i % 2 == 0 else atype + steps
+    return g if 0 <= g < N_GROUP - 1 else -1
+
+
 @kernel(types.void, A2, A1, A1, I8, python=True)
 def append_seeker(sk, seg_head, seg_tail, s):
-    seg = segment(sk[s, S_TENURE], sk[s, S_ROOMS])
+    n_muni = seg_head.shape[0] // (N_SEG * N_GROUP)
+    lst = seeker_list(segment(sk[s, S_TENURE], sk[s, S_ROOMS]), sk[s, S_MUNI], seeker_group(sk[s, S_ATYPE]), n_muni)
     sk[s, S_NEXT] = -1
-    if seg_tail[seg] < 0:
-        seg_head[seg] = s
+    if seg_tail[lst] < 0:
+        seg_head[lst] = s
     else:
-        sk[seg_tail[seg], S_NEXT] = s
-    seg_tail[seg] = s
+        sk[seg_tail[lst], S_NEXT] = s
+    seg_tail[lst] = s
 
 
 # ------------------------------------------------------------------ who may take what
@@ -207,8 +234,10 @@ def compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
     """Whether seeker ``s`` can and would take ``dw`` today."""
     # asking rent/price falls the longer a dwelling stands empty, down to a floor
     months = (day - d[dw, D_VACDAY]) / 30.0
-    cut = max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
-    if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < d[dw, D_COST] * cut:
+    need = d[dw, D_COST] * max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
+    if d[dw, D_TENURE] == T_RENTAL and d[dw, D_LANDLORD] != 0:
+        need *= par[PR_PRIVATE_INCOME]  # a private landlord's income requirement
+    if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < need:
         return False
     if d[dw, D_ALLOC] != 0 and not eligible(sk, hh, p, d, arr, ap, year, s, dw):
         return False
@@ -247,7 +276,13 @@ def find_seeker(m, dw, day, broad):
 
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
 def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, day, broad):
-    """:func:`find_seeker` on the arrays it reads."""
+    """:func:`find_seeker` on the arrays it reads.
+
+    For each segment the vacancy looks in (:func:`seeker_segment`), the lists of its own municipality
+    first, then those of the other municipalities in index order; within a municipality the groups in
+    :func:`group_order`; each list oldest first. The window ends after ``market.candidates`` compatible
+    seekers, or after ``market.scan_limit`` live entries examined in all (a bound on the time).
+    """
     best = -1
     best_score = -1e300
     scanned = 0
@@ -256,34 +291,46 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, 
     want = np.int64(par[PR_CAND])
     t = d[dw, D_TENURE]
     r = d[dw, D_ROOMS]
+    home = d[dw, D_MUNI]
+    atype = d[dw, D_ATYPE]
+    n_muni = seg_head.shape[0] // (N_SEG * N_GROUP)
     for k in range(5):
         seg = seeker_segment(t, r, k, broad)
         if seg < 0:
             continue
-        prev = -1
-        s = seg_head[seg]
-        while s >= 0 and scanned < limit and found < want:
-            nxt = sk[s, S_NEXT]
-            v = seeker_valid(sk, hh, p, s, day)
-            if v == 0:
-                sk[s, S_ACTIVE] = 0
-                if prev < 0:
-                    seg_head[seg] = nxt
-                else:
-                    sk[prev, S_NEXT] = nxt
-                if seg_tail[seg] == s:
-                    seg_tail[seg] = prev
-                s = nxt
-                continue
-            scanned += 1
-            if v == 1 and compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
-                found += 1
-                sc = score(sk, d, par, key, s, dw, day)
-                if sc > best_score:
-                    best_score = sc
-                    best = s
-            prev = s
-            s = nxt
+        for j in range(n_muni):
+            mu = home if j == 0 else (j - 1 if j - 1 < home else j)
+            for gi in range(2 * (N_GROUP - 1)):
+                g = group_order(atype, gi)
+                if g < 0:
+                    continue
+                lst = seeker_list(seg, mu, g, n_muni)
+                prev = -1
+                s = seg_head[lst]
+                while s >= 0 and scanned < limit and found < want:
+                    nxt = sk[s, S_NEXT]
+                    v = seeker_valid(sk, hh, p, s, day)
+                    if v == 0:
+                        sk[s, S_ACTIVE] = 0
+                        if prev < 0:
+                            seg_head[lst] = nxt
+                        else:
+                            sk[prev, S_NEXT] = nxt
+                        if seg_tail[lst] == s:
+                            seg_tail[lst] = prev
+                        s = nxt
+                        continue
+                    scanned += 1
+                    if v == 1 and compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
+                        found += 1
+                        sc = score(sk, d, par, key, s, dw, day)
+                        if sc > best_score:
+                            best_score = sc
+                            best = s
+                    prev = s
+                    s = nxt
+                if scanned >= limit or found >= want:
+                    return best
     return best
 
 
@@ -624,10 +671,14 @@ def offer_seeker(m, s, day):
 @njit(inline="always", cache=True)
 def has_seekers(seg_head, t, r, broad):
     """Whether any seeker list a vacancy of tenure t and r rooms looks in (:func:`seeker_segment`) is non-empty."""
+    n = seg_head.shape[0] // N_SEG  # lists per segment
     for k in range(5):
         seg = seeker_segment(t, r, k, broad)
-        if seg >= 0 and seg_head[seg] >= 0:
-            return True
+        if seg < 0:
+            continue
+        for i in range(seg * n, seg * n + n):
+            if seg_head[i] >= 0:
+                return True
     return False
 
 

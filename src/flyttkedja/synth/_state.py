@@ -25,7 +25,7 @@ from numba import njit, types
 
 from flyttkedja._jit import compile_kernels, kernel  # noqa: F401 (synth's kernels import them from here)
 from flyttkedja._random import hash3
-from flyttkedja.schema import DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
+from flyttkedja.schema import AREA_TYPES, DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
 
 # ------------------------------------------------------------------ columns
 # households
@@ -83,6 +83,10 @@ HT_SINGLE, HT_COUPLE, HT_SINGLE_PARENT, HT_COUPLE_KIDS = (HOUSEHOLD_TYPES.index(
     "single", "couple", "single_parent", "couple_with_children"))
 N_ROOMS = 5
 N_SEG = len(TENURES) * N_ROOMS  # seeker / vacancy segments: tenure x rooms
+N_ATYPE = len(AREA_TYPES)
+# seeker lists: one per segment x municipality x group, the group being the area type of the dwelling the
+# seeker lives in (0 .. N_ATYPE - 1) or N_ATYPE for a household arriving from outside the region
+N_GROUP = N_ATYPE + 1
 
 # ------------------------------------------------------------------ identities
 # Stable keys: ident(kind, a, b) for the kinds below (never change their numbers).
@@ -117,8 +121,8 @@ def ident_array(kind: int, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
  PR_PAT0, PR_PAT1, PR_PAT2, PR_PAT3, PR_PAT4,
  PR_CROSS, PR_CROSS_NEW, PR_OWNER_PREF, PR_COOP_PREF, PR_SCAN, PR_CAND,
  PR_LEFT_EMPTY, PR_DEMOLISH, PR_PRICE_CUT, PR_PRICE_FLOOR, PR_TOGETHER, PR_AREA_REACH,
- PR_COUPLE_NEW, PR_START_HELP, PR_LEAVE_COUPLE) = range(60)
-N_PAR = 60
+ PR_COUPLE_NEW, PR_START_HELP, PR_LEAVE_COUPLE, PR_PRIVATE_INCOME) = range(61)
+N_PAR = 61
 
 
 class Market(NamedTuple):
@@ -138,7 +142,7 @@ class Market(NamedTuple):
     ve: np.ndarray      # vacancy list entries: dwelling, its D_SEQ when listed, next entry
     vhead: np.ndarray   # per segment: first vacancy entry
     vtail: np.ndarray
-    shead: np.ndarray   # per segment: first seeker
+    shead: np.ndarray   # per seeker list (segment x municipality x group, synth._market.seeker_list): first seeker
     stail: np.ndarray
     vq: np.ndarray      # scratch queue of the day's chain of vacancies
     pair: np.ndarray    # (3, municipalities): a single waiting to couple / a tenant waiting to swap /
