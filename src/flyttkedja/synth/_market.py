@@ -22,12 +22,12 @@ from flyttkedja.synth._state import (
     D_COMPLETED, D_DEMOLISH, D_DEMOLISHED, D_KEY, D_LANDLORD, D_MUNI, D_OCC, D_RETURN, D_ROOMS, D_SEQ, D_STATE, D_TENURE, D_VACDAY,
     D_VACROW, DR_CROSS, DR_INCOME, DR_JITTER, DR_TARGET, DR_WITHDRAW, DS_DEMOLISHED, DS_OCC, DS_VAC, DS_WITHDRAWN,
     F_IMMIGRANT, F_IN_MIGRANT, F_NEW_HOUSEHOLD, F_SPLIT, H_ALIVE, H_CORE, H_DW, H_HEAD, H_KEY,
-    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, N_GROUP, N_ROOMS, N_SEG, O_DWELLING,
+    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, N_ATYPE, N_GROUP, N_ROOMS, N_SEG, O_DWELLING,
     O_IMMIGRANT, O_IN_MIGRANT, O_NEW_HOUSEHOLD, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_PERM,
     P_ROLE, P_SEEKER, P_SEX, PE_IMM, PE_IN, PE_MOVE, PR_BONUS0, PR_CAND, PR_COOP_PREF, PR_CROSS,
     PR_CROSS_NEW, PR_DEMOLISH, PR_IW0, PR_JITTER, PR_LEFT_EMPTY, PR_OWNER_PREF, PR_PAT0, PR_PRICE_CUT,
     PR_PRICE_FLOOR, PR_PRIVATE_INCOME, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
-    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
+    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_REACH, S_ROOMS, S_WIDE,
     S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
     X_DWELLING, A1, A2, I8, MARKET, add_member, end_household, ident, member_events, new_household, person_event, person_income,
     kernel, record_move, remove_member,
@@ -63,6 +63,12 @@ def seeker_segment(t, r, k, broad):
     return segment(other, r - 1) if r > 1 else -1
 
 
+@njit(inline="always", cache=True)
+def vacancy_list(seg, muni, atype, n_muni):
+    """Index of the vacancy list of segment ``seg``, municipality ``muni`` and area type ``atype``."""
+    return (seg * n_muni + muni) * N_ATYPE + atype
+
+
 @kernel(types.void, MARKET, I8, python=True)
 def append_vacancy(m, dw):
     e = m.cnt[C_VE]
@@ -70,44 +76,39 @@ def append_vacancy(m, dw):
     m.ve[e, 0] = dw
     m.ve[e, 1] = m.d[dw, D_SEQ]
     m.ve[e, 2] = -1
-    seg = segment(m.d[dw, D_TENURE], m.d[dw, D_ROOMS])
-    if m.vtail[seg] < 0:
-        m.vhead[seg] = e
+    n_muni = m.vhead.shape[0] // (N_SEG * N_ATYPE)
+    lst = vacancy_list(segment(m.d[dw, D_TENURE], m.d[dw, D_ROOMS]), m.d[dw, D_MUNI], m.d[dw, D_ATYPE], n_muni)
+    if m.vtail[lst] < 0:
+        m.vhead[lst] = e
     else:
-        m.ve[m.vtail[seg], 2] = e
-    m.vtail[seg] = e
+        m.ve[m.vtail[lst], 2] = e
+    m.vtail[lst] = e
 
 
 @njit(inline="always", cache=True)
-def seeker_list(seg, muni, group, n_muni):
-    """Index of the seeker list of segment ``seg``, municipality ``muni`` and group ``group`` (N_GROUP)."""
-    return (seg * n_muni + muni) * N_GROUP + group
+def seeker_list(seg, scope, group, n_scope):
+    """Index of the seeker list of segment ``seg``, scope ``scope`` and group ``group`` (see N_GROUP)."""
+    return (seg * n_scope + scope) * N_GROUP + group
 
 
 @njit(inline="always", cache=True)
-def seeker_group(atype):
-    """A seeker's group: the area type it lives in, or the last group for a household arriving from outside."""
-    return atype if atype >= 0 else N_GROUP - 1
-
-
-@njit(inline="always", cache=True)
-def group_order(atype, i):
-    """i-th seeker group a vacancy in area type ``atype`` walks (-1: none): seekers of its own area type,
-    households arriving from outside (who look anywhere), then area types one step away (the poorer one
-    first), two steps, ..."""
-    if i == 0:
-        return atype
-    if i == 1:
-        return N_GROUP - 1
-    steps = i // 2
-    g = atype - steps if i % 2 == 0 else atype + steps
-    return g if 0 <= g < N_GROUP - 1 else -1
+def reach_radius(u, reach):
+    """Area-type steps a seeker looks from its own, from a uniform ``u``: P(radius >= k) = reach ** k."""
+    radius = 0
+    x = reach
+    while radius < N_ATYPE - 1 and u < x:
+        radius += 1
+        x *= reach
+    return radius
 
 
 @kernel(types.void, A2, A1, A1, I8, python=True)
 def append_seeker(sk, seg_head, seg_tail, s):
-    n_muni = seg_head.shape[0] // (N_SEG * N_GROUP)
-    lst = seeker_list(segment(sk[s, S_TENURE], sk[s, S_ROOMS]), sk[s, S_MUNI], seeker_group(sk[s, S_ATYPE]), n_muni)
+    n_scope = seg_head.shape[0] // (N_SEG * N_GROUP)
+    scope = n_scope - 1 if sk[s, S_WIDE] == 1 else sk[s, S_MUNI]
+    a = sk[s, S_ATYPE]
+    group = a * N_ATYPE + sk[s, S_REACH] if a >= 0 else N_GROUP - 1
+    lst = seeker_list(segment(sk[s, S_TENURE], sk[s, S_ROOMS]), scope, group, n_scope)
     sk[s, S_NEXT] = -1
     if seg_tail[lst] < 0:
         seg_head[lst] = s
@@ -230,8 +231,18 @@ def buying_power(par, kind, tenure):
 # metro run). They take the arrays they read one by one rather than the whole Market: a
 # Market argument is some 170 machine words that stay live across the loop.
 @njit(inline="always", cache=True)
-def compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
-    """Whether seeker ``s`` can and would take ``dw`` today."""
+def reaches(sk, d, s, dw):
+    """Whether seeker ``s`` looks where ``dw`` is: its municipality (or every one), its area type or one at most
+    ``S_REACH`` steps away (a household arriving from outside looks in every area type)."""
+    if sk[s, S_WIDE] == 0 and sk[s, S_MUNI] != d[dw, D_MUNI]:
+        return False
+    a = sk[s, S_ATYPE]
+    return a < 0 or abs(d[dw, D_ATYPE] - a) <= sk[s, S_REACH]
+
+
+@njit(inline="always", cache=True)
+def affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+    """Whether seeker ``s`` can pay for ``dw`` today and meets its landlord's rules (income, allocation)."""
     # asking rent/price falls the longer a dwelling stands empty, down to a floor
     months = (day - d[dw, D_VACDAY]) / 30.0
     need = d[dw, D_COST] * max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
@@ -239,19 +250,13 @@ def compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
         need *= par[PR_PRIVATE_INCOME]  # a private landlord's income requirement
     if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < need:
         return False
-    if d[dw, D_ALLOC] != 0 and not eligible(sk, hh, p, d, arr, ap, year, s, dw):
-        return False
-    # people look in areas like their own: each area-type step away halves-or-so the chance
-    # (market.area_reach per step); arrivals from outside the region look anywhere
-    a = sk[s, S_ATYPE]
-    if a >= 0 and a != d[dw, D_ATYPE]:
-        steps = abs(d[dw, D_ATYPE] - a)
-        if u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_AREA) >= par[PR_AREA_REACH] ** steps:
-            return False
-    if sk[s, S_MUNI] == d[dw, D_MUNI]:
-        return True
-    cross = par[PR_CROSS_NEW] if sk[s, S_KIND] >= SK_INMIG else par[PR_CROSS]
-    return u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_CROSS) < cross
+    return d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)
+
+
+@njit(inline="always", cache=True)
+def compatible(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+    """Whether seeker ``s`` can and would take ``dw`` today."""
+    return reaches(sk, d, s, dw) and affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day)
 
 
 @njit(inline="always", cache=True)
@@ -274,14 +279,47 @@ def find_seeker(m, dw, day, broad):
     return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, dw, day, broad)
 
 
+@njit(inline="always", cache=True)
+def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, lst, dw, day, best, best_score,
+                  scanned, found, limit, want):
+    """One seeker list of :func:`scan_seekers`, oldest first, until the window is full; unlinks dead entries."""
+    prev = -1
+    s = seg_head[lst]
+    while s >= 0 and scanned < limit and found < want:
+        nxt = sk[s, S_NEXT]
+        v = seeker_valid(sk, hh, p, s, day)
+        if v == 0:
+            sk[s, S_ACTIVE] = 0
+            if prev < 0:
+                seg_head[lst] = nxt
+            else:
+                sk[prev, S_NEXT] = nxt
+            if seg_tail[lst] == s:
+                seg_tail[lst] = prev
+            s = nxt
+            continue
+        scanned += 1
+        if v == 1 and affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+            found += 1
+            sc = score(sk, d, par, key, s, dw, day)
+            if sc > best_score:
+                best_score = sc
+                best = s
+        prev = s
+        s = nxt
+    return best, best_score, scanned, found
+
+
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
 def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, day, broad):
     """:func:`find_seeker` on the arrays it reads.
 
-    For each segment the vacancy looks in (:func:`seeker_segment`), the lists of its own municipality
-    first, then those of the other municipalities in index order; within a municipality the groups in
-    :func:`group_order`; each list oldest first. The window ends after ``market.candidates`` compatible
-    seekers, or after ``market.scan_limit`` live entries examined in all (a bound on the time).
+    Only lists whose seekers look where ``dw`` is are walked: for each segment the vacancy looks in
+    (:func:`seeker_segment`), the seekers of its municipality, then those looking in every municipality;
+    within a scope the seekers living in its area type, households arriving from outside, then seekers
+    living one area type away who look that far (the poorer type first), two, ...; each list oldest first.
+    The window ends after ``market.candidates`` compatible seekers or ``market.scan_limit`` live entries;
+    the best score among the compatible ones wins (the landlord's rule, :func:`score`).
     """
     best = -1
     best_score = -1e300
@@ -291,80 +329,87 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, 
     want = np.int64(par[PR_CAND])
     t = d[dw, D_TENURE]
     r = d[dw, D_ROOMS]
-    home = d[dw, D_MUNI]
     atype = d[dw, D_ATYPE]
-    n_muni = seg_head.shape[0] // (N_SEG * N_GROUP)
+    n_scope = seg_head.shape[0] // (N_SEG * N_GROUP)
     for k in range(5):
         seg = seeker_segment(t, r, k, broad)
         if seg < 0:
             continue
-        for j in range(n_muni):
-            mu = home if j == 0 else (j - 1 if j - 1 < home else j)
-            for gi in range(2 * (N_GROUP - 1)):
-                g = group_order(atype, gi)
-                if g < 0:
-                    continue
-                lst = seeker_list(seg, mu, g, n_muni)
-                prev = -1
-                s = seg_head[lst]
-                while s >= 0 and scanned < limit and found < want:
-                    nxt = sk[s, S_NEXT]
-                    v = seeker_valid(sk, hh, p, s, day)
-                    if v == 0:
-                        sk[s, S_ACTIVE] = 0
-                        if prev < 0:
-                            seg_head[lst] = nxt
-                        else:
-                            sk[prev, S_NEXT] = nxt
-                        if seg_tail[lst] == s:
-                            seg_tail[lst] = prev
-                        s = nxt
+        for sc_i in range(2):
+            scope = d[dw, D_MUNI] if sc_i == 0 else n_scope - 1
+            for step in range(N_ATYPE):
+                for side in range(2):
+                    if step == 0 and side == 1:  # households arriving from outside, after the own area type
+                        best, best_score, scanned, found = _walk_seekers(
+                            sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail,
+                            seeker_list(seg, scope, N_GROUP - 1, n_scope), dw, day, best, best_score, scanned,
+                            found, limit, want)
                         continue
-                    scanned += 1
-                    if v == 1 and compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
-                        found += 1
-                        sc = score(sk, d, par, key, s, dw, day)
-                        if sc > best_score:
-                            best_score = sc
-                            best = s
-                    prev = s
-                    s = nxt
+                    a = atype - step if side == 0 else atype + step
+                    if a < 0 or a >= N_ATYPE:
+                        continue
+                    for radius in range(step, N_ATYPE):
+                        best, best_score, scanned, found = _walk_seekers(
+                            sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail,
+                            seeker_list(seg, scope, a * N_ATYPE + radius, n_scope), dw, day, best, best_score,
+                            scanned, found, limit, want)
                 if scanned >= limit or found >= want:
                     return best
     return best
 
 
 @njit(cache=True, _nrt=False)
-def find_vacancy(sk, hh, p, d, arr, ap, par, key, year, ve, vhead, vtail, s, day):
-    """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries."""
+def find_vacancy(sk, hh, p, d, arr, ap, par, year, ve, vhead, vtail, s, day):
+    """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries.
+
+    The seeker's own segment, then the one with one room more; in a segment, the vacancy lists where the
+    seeker looks (its municipality or every one, municipality by municipality; area types within its
+    reach, ascending), each walked to its first compatible vacancy; the oldest of those wins (entries are
+    numbered in the order they were listed). At most ``market.scan_limit`` live entries in all.
+    """
     scanned = 0
     limit = np.int64(par[PR_SCAN])
     t = sk[s, S_TENURE]
     r = sk[s, S_ROOMS]
+    n_muni = vhead.shape[0] // (N_SEG * N_ATYPE)
+    a = sk[s, S_ATYPE]
+    lo = 0 if a < 0 else max(0, a - sk[s, S_REACH])
+    hi = N_ATYPE - 1 if a < 0 else min(N_ATYPE - 1, a + sk[s, S_REACH])
+    wide = sk[s, S_WIDE] == 1
     for k in range(2):
         rr = r + k
         if rr > N_ROOMS:
             break
         seg = segment(t, rr)
-        prev = -1
-        e = vhead[seg]
-        while e >= 0 and scanned < limit:
-            nxt = ve[e, 2]
-            dw = ve[e, 0]
-            if d[dw, D_STATE] != DS_VAC or d[dw, D_SEQ] != ve[e, 1]:
-                if prev < 0:
-                    vhead[seg] = nxt
-                else:
-                    ve[prev, 2] = nxt
-                if vtail[seg] == e:
-                    vtail[seg] = prev
-                e = nxt
+        best_e = -1
+        for mu in range(n_muni):
+            if not wide and mu != sk[s, S_MUNI]:
                 continue
-            scanned += 1
-            if compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
-                return dw
-            prev = e
-            e = nxt
+            for at in range(lo, hi + 1):
+                lst = vacancy_list(seg, mu, at, n_muni)
+                prev = -1
+                e = vhead[lst]
+                while e >= 0 and scanned < limit:
+                    nxt = ve[e, 2]
+                    dw = ve[e, 0]
+                    if d[dw, D_STATE] != DS_VAC or d[dw, D_SEQ] != ve[e, 1]:
+                        if prev < 0:
+                            vhead[lst] = nxt
+                        else:
+                            ve[prev, 2] = nxt
+                        if vtail[lst] == e:
+                            vtail[lst] = prev
+                        e = nxt
+                        continue
+                    scanned += 1
+                    if affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+                        if best_e < 0 or e < best_e:
+                            best_e = e
+                        break
+                    prev = e
+                    e = nxt
+        if best_e >= 0:
+            return ve[best_e, 0]
     return -1
 
 
@@ -460,6 +505,10 @@ def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenu
     sk[s, S_PARTNER] = -1
     sk[s, S_LEAVER] = -1
     sk[s, S_ATYPE] = m.d[m.hh[h, H_DW], D_ATYPE] if h >= 0 else -1
+    # where it looks, drawn once for the seeker: how far from its own area type, and whether beyond its municipality
+    sk[s, S_REACH] = reach_radius(u01x(m.key, skey, DR_AREA, 0), m.par[PR_AREA_REACH])
+    cross = m.par[PR_CROSS_NEW] if kind >= SK_INMIG else m.par[PR_CROSS]
+    sk[s, S_WIDE] = 1 if u01x(m.key, skey, DR_CROSS, 0) < cross else 0
     return s
 
 
@@ -660,8 +709,7 @@ def take(m, s, dw, day):
 def offer_seeker(m, s, day):
     """A new seeker looks through the open vacancies; joins its segment's list if none fits."""
     if seeker_valid(m.sk, m.hh, m.p, s, day) == 1:
-        dw = find_vacancy(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.ve, m.vhead, m.vtail,
-                          s, day)
+        dw = find_vacancy(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.year, m.ve, m.vhead, m.vtail, s, day)
         if dw >= 0:
             take(m, s, dw, day)
             return
@@ -690,10 +738,12 @@ def sweep(m, day):
     during the sweep, so none of its vacancies could be taken.
     """
     d, ve = m.d, m.ve
-    for seg in range(N_SEG):
+    n = m.vhead.shape[0] // N_SEG  # vacancy lists per segment
+    for lst in range(m.vhead.shape[0]):
+        seg = lst // n
         if not has_seekers(m.shead, seg // N_ROOMS, seg % N_ROOMS + 1, True):
             continue
-        e = m.vhead[seg]
+        e = m.vhead[lst]
         while e >= 0:
             nxt = ve[e, 2]
             dw = ve[e, 0]

@@ -47,10 +47,12 @@ AL_OPEN, AL_SENIORS, AL_YOUNG, AL_LOW_INCOME, AL_FAMILIES = range(5)
 PROGRAMME_KEY = 1 << 40  # D_KEY of a programme's dwellings: PROGRAMME_KEY + their number
 # seekers
 (S_KIND, S_HH, S_PERSON, S_TENURE, S_ROOMS, S_INCOME, S_MUNI, S_START, S_EXPIRE, S_QUEUE, S_ACTIVE,
- S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE, S_LEAVER) = range(17)
-S_NCOL = 17  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
+ S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE, S_LEAVER, S_REACH, S_WIDE) = range(19)
+S_NCOL = 19  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
 # S_LEAVER: a couple moving in together -- the other partner as a person leaving the parental home (-1: none)
 # S_ATYPE: area type of the dwelling the seeker lives in now (-1: arriving from outside the region)
+# S_REACH: how many area-type steps from its own the seeker looks (drawn once, market.area_reach per step)
+# S_WIDE: 1 if the seeker looks in every municipality, 0 if only in its own (drawn once, market.cross_*)
 SK_INTERNAL, SK_LEAVE, SK_SPLIT, SK_INMIG, SK_IMMIG = 0, 1, 2, 3, 4
 # arrivals (prospective in-migrant / immigrant households)
 A_DAY, A_KIND, A_MUNI, A_PSTART, A_PEND, A_QUEUE, A_KEY = 0, 1, 2, 3, 4, 5, 6
@@ -84,9 +86,12 @@ HT_SINGLE, HT_COUPLE, HT_SINGLE_PARENT, HT_COUPLE_KIDS = (HOUSEHOLD_TYPES.index(
 N_ROOMS = 5
 N_SEG = len(TENURES) * N_ROOMS  # seeker / vacancy segments: tenure x rooms
 N_ATYPE = len(AREA_TYPES)
-# seeker lists: one per segment x municipality x group, the group being the area type of the dwelling the
-# seeker lives in (0 .. N_ATYPE - 1) or N_ATYPE for a household arriving from outside the region
-N_GROUP = N_ATYPE + 1
+# Seeker lists (docs/synthetic.md, "Matching"): one per segment x scope x group. The scope is the seeker's
+# municipality if it looks only there, or the last scope (n_muni) if it looks in every municipality; the
+# group is area type x reach (a * N_ATYPE + S_REACH) for a household living in the region, or the last
+# group for a household arriving from outside (it looks in every area type).
+N_GROUP = N_ATYPE * N_ATYPE + 1
+# vacancy lists: one per segment x municipality x area type
 
 # ------------------------------------------------------------------ identities
 # Stable keys: ident(kind, a, b) for the kinds below (never change their numbers).
