@@ -22,12 +22,12 @@ from flyttkedja.synth._state import (
     D_COMPLETED, D_DEMOLISH, D_DEMOLISHED, D_KEY, D_LANDLORD, D_MUNI, D_OCC, D_RETURN, D_ROOMS, D_SEQ, D_STATE, D_TENURE, D_VACDAY,
     D_VACROW, DR_CROSS, DR_INCOME, DR_JITTER, DR_TARGET, DR_WITHDRAW, DS_DEMOLISHED, DS_OCC, DS_VAC, DS_WITHDRAWN,
     F_IMMIGRANT, F_IN_MIGRANT, F_NEW_HOUSEHOLD, F_SPLIT, H_ALIVE, H_CORE, H_DW, H_HEAD, H_KEY,
-    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, N_ATYPE, N_GROUP, N_ROOMS, N_SEG, O_DWELLING,
+    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, BAND_BASE, BAND_STEP, N_ATYPE, N_BAND, N_GROUP, N_ROOMS, N_SEG, O_DWELLING,
     O_IMMIGRANT, O_IN_MIGRANT, O_NEW_HOUSEHOLD, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_PERM,
     P_ROLE, P_SEEKER, P_SEX, PE_IMM, PE_IN, PE_MOVE, PR_BONUS0, PR_CAND, PR_COOP_PREF, PR_CROSS,
     PR_CROSS_NEW, PR_DEMOLISH, PR_IW0, PR_JITTER, PR_LEFT_EMPTY, PR_OWNER_PREF, PR_PAT0, PR_PRICE_CUT,
     PR_PRICE_FLOOR, PR_PRIVATE_INCOME, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
-    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_REACH, S_ROOMS, S_WIDE,
+    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_REACH, S_ROOMS, S_WIDE, S_PAY,
     S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
     X_DWELLING, A1, A2, I8, MARKET, add_member, end_household, ident, member_events, new_household, person_event, person_income,
     kernel, record_move, remove_member,
@@ -102,18 +102,28 @@ def reach_radius(u, reach):
     return radius
 
 
-@kernel(types.void, A2, A1, A1, I8, python=True)
-def append_seeker(sk, seg_head, seg_tail, s):
+@njit(inline="always", cache=True)
+def income_band(x):
+    """Income band (0 .. N_BAND - 1) of an amount one can pay, ``x`` (see N_BAND)."""
+    if x < BAND_BASE:
+        return 0
+    return min(N_BAND - 1, 1 + np.int64(np.log(x / BAND_BASE) / np.log(BAND_STEP)))
+
+
+@kernel(types.void, A2, A1, A1, A1, I8, python=True)
+def append_seeker(sk, seg_head, seg_tail, seg_pay, s):
     n_scope = seg_head.shape[0] // (N_SEG * N_GROUP)
     scope = n_scope - 1 if sk[s, S_WIDE] == 1 else sk[s, S_MUNI]
     a = sk[s, S_ATYPE]
-    group = a * N_ATYPE + sk[s, S_REACH] if a >= 0 else N_GROUP - 1
+    group = ((a * N_ATYPE + sk[s, S_REACH]) if a >= 0 else N_ATYPE * N_ATYPE) * N_BAND + income_band(sk[s, S_PAY])
     lst = seeker_list(segment(sk[s, S_TENURE], sk[s, S_ROOMS]), scope, group, n_scope)
     sk[s, S_NEXT] = -1
     if seg_tail[lst] < 0:
         seg_head[lst] = s
+        seg_pay[lst] = sk[s, S_PAY]
     else:
         sk[seg_tail[lst], S_NEXT] = s
+        seg_pay[lst] = max(seg_pay[lst], sk[s, S_PAY])
     seg_tail[lst] = s
 
 
@@ -241,13 +251,20 @@ def reaches(sk, d, s, dw):
 
 
 @njit(inline="always", cache=True)
-def affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
-    """Whether seeker ``s`` can pay for ``dw`` today and meets its landlord's rules (income, allocation)."""
+def asking(d, par, dw, day):
+    """The income (times buying power) a seeker needs for ``dw`` today."""
     # asking rent/price falls the longer a dwelling stands empty, down to a floor
     months = (day - d[dw, D_VACDAY]) / 30.0
     need = d[dw, D_COST] * max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
     if d[dw, D_TENURE] == T_RENTAL and d[dw, D_LANDLORD] != 0:
         need *= par[PR_PRIVATE_INCOME]  # a private landlord's income requirement
+    return need
+
+
+@njit(inline="always", cache=True)
+def affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+    """Whether seeker ``s`` can pay for ``dw`` today and meets its landlord's rules (income, allocation)."""
+    need = asking(d, par, dw, day)
     if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < need:
         return False
     return d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)
@@ -276,15 +293,24 @@ def score(sk, d, par, key, s, dw, day):
 @kernel(I8, MARKET, I8, I8, types.boolean, python=True)
 def find_seeker(m, dw, day, broad):
     """Best compatible seeker for vacancy ``dw`` (or -1); unlinks dead list entries."""
-    return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, dw, day, broad)
+    return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, m.spay, dw, day,
+                        broad)
 
 
 @njit(inline="always", cache=True)
-def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, lst, dw, day, best, best_score,
-                  scanned, found, limit, want):
-    """One seeker list of :func:`scan_seekers`, oldest first, until the window is full; unlinks dead entries."""
+def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, lst, need, dw, day, best,
+                  best_score, scanned, found, limit, want):
+    """One seeker list of :func:`scan_seekers`, oldest first, until the window is full; unlinks dead entries.
+
+    A list whose bound (``seg_pay``) is below ``need`` holds no seeker who can pay and is skipped; a walk
+    to the end of a list tightens its bound to its live seekers. Neither changes which seekers are
+    examined among those who can pay.
+    """
+    if seg_pay[lst] < need:
+        return best, best_score, scanned, found
     prev = -1
     s = seg_head[lst]
+    top = 0
     while s >= 0 and scanned < limit and found < want:
         nxt = sk[s, S_NEXT]
         v = seeker_valid(sk, hh, p, s, day)
@@ -298,20 +324,24 @@ def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, lst
                 seg_tail[lst] = prev
             s = nxt
             continue
-        scanned += 1
-        if v == 1 and affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
-            found += 1
-            sc = score(sk, d, par, key, s, dw, day)
-            if sc > best_score:
-                best_score = sc
-                best = s
+        top = max(top, sk[s, S_PAY])
+        if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) >= need:
+            scanned += 1
+            if v == 1 and (d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)):
+                found += 1
+                sc = score(sk, d, par, key, s, dw, day)
+                if sc > best_score:
+                    best_score = sc
+                    best = s
         prev = s
         s = nxt
+    if s < 0:
+        seg_pay[lst] = top
     return best, best_score, scanned, found
 
 
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
-def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, day, broad):
+def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, dw, day, broad):
     """:func:`find_seeker` on the arrays it reads.
 
     Only lists whose seekers look where ``dw`` is are walked: for each segment the vacancy looks in
@@ -331,30 +361,33 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, 
     r = d[dw, D_ROOMS]
     atype = d[dw, D_ATYPE]
     n_scope = seg_head.shape[0] // (N_SEG * N_GROUP)
+    need = asking(d, par, dw, day)
+    low = income_band(need)  # seekers of lower bands cannot pay
     for k in range(5):
         seg = seeker_segment(t, r, k, broad)
         if seg < 0:
             continue
-        for sc_i in range(2):
-            scope = d[dw, D_MUNI] if sc_i == 0 else n_scope - 1
-            for step in range(N_ATYPE):
-                for side in range(2):
-                    if step == 0 and side == 1:  # households arriving from outside, after the own area type
-                        best, best_score, scanned, found = _walk_seekers(
-                            sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail,
-                            seeker_list(seg, scope, N_GROUP - 1, n_scope), dw, day, best, best_score, scanned,
-                            found, limit, want)
-                        continue
-                    a = atype - step if side == 0 else atype + step
-                    if a < 0 or a >= N_ATYPE:
-                        continue
-                    for radius in range(step, N_ATYPE):
-                        best, best_score, scanned, found = _walk_seekers(
-                            sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail,
-                            seeker_list(seg, scope, a * N_ATYPE + radius, n_scope), dw, day, best, best_score,
-                            scanned, found, limit, want)
-                if scanned >= limit or found >= want:
-                    return best
+        for band in range(N_BAND - 1, low - 1, -1):
+            for sc_i in range(2):
+                scope = d[dw, D_MUNI] if sc_i == 0 else n_scope - 1
+                for step in range(N_ATYPE):
+                    for side in range(2):
+                        if step == 0 and side == 1:  # households arriving from outside, after the own area type
+                            best, best_score, scanned, found = _walk_seekers(
+                                sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay,
+                                seeker_list(seg, scope, N_ATYPE * N_ATYPE * N_BAND + band, n_scope), need, dw, day,
+                                best, best_score, scanned, found, limit, want)
+                            continue
+                        a = atype - step if side == 0 else atype + step
+                        if a < 0 or a >= N_ATYPE:
+                            continue
+                        for radius in range(step, N_ATYPE):
+                            best, best_score, scanned, found = _walk_seekers(
+                                sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay,
+                                seeker_list(seg, scope, (a * N_ATYPE + radius) * N_BAND + band, n_scope), need, dw,
+                                day, best, best_score, scanned, found, limit, want)
+                    if scanned >= limit or found >= want:
+                        return best
     return best
 
 
@@ -509,6 +542,7 @@ def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenu
     sk[s, S_REACH] = reach_radius(u01x(m.key, skey, DR_AREA, 0), m.par[PR_AREA_REACH])
     cross = m.par[PR_CROSS_NEW] if kind >= SK_INMIG else m.par[PR_CROSS]
     sk[s, S_WIDE] = 1 if u01x(m.key, skey, DR_CROSS, 0) < cross else 0
+    sk[s, S_PAY] = np.int64(np.ceil(income * buying_power(m.par, kind, t)))
     return s
 
 
@@ -713,7 +747,7 @@ def offer_seeker(m, s, day):
         if dw >= 0:
             take(m, s, dw, day)
             return
-    append_seeker(m.sk, m.shead, m.stail, s)
+    append_seeker(m.sk, m.shead, m.stail, m.spay, s)
 
 
 @njit(inline="always", cache=True)

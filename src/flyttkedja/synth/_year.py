@@ -92,7 +92,7 @@ def _open_lists(m, day0):
     m.stail[:] = -1
     for s in range(m.cnt[C_SK]):
         if m.sk[s, S_ACTIVE] == 1 and m.sk[s, S_EXPIRE] >= day0:
-            append_seeker(m.sk, m.shead, m.stail, s)
+            append_seeker(m.sk, m.shead, m.stail, m.spay, s)
         else:
             m.sk[s, S_ACTIVE] = 0
     m.vhead[:] = -1
