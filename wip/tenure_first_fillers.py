@@ -27,9 +27,10 @@ seeds = chains.join(dw.select(pl.col("dwelling_id").alias("seed_dwelling"), "roo
 first = links.filter(pl.col("step") == 1).join(mv, on="move_row").select("seed_dwelling", "origin", *(
     c for c in ("income",) if c in mv.columns))
 t = seeds.join(first, on="seed_dwelling", how="left")
-print(mv.columns)
+
 print(t.group_by("kind").agg(pl.len(), pl.col("length").mean(), pl.col("rooms").cast(pl.Float64).mean())
       .sort("kind"))
+import os; os.environ["POLARS_FMT_MAX_ROWS"] = "40"; pl.Config.set_tbl_rows(40)
 print(t.group_by("kind", "origin").len().with_columns((pl.col("len") / pl.col("len").sum().over("kind"))
                                                        .alias("share")).sort("kind", "origin"))
 print(t.group_by("kind", "rooms").agg(pl.len(), pl.col("length").mean()).sort("kind", "rooms")
