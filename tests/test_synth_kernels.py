@@ -48,15 +48,17 @@ seeker = st.fixed_dictionaries({
 N_MUNI = 3  # the municipalities of the tests below (0, 1, 2)
 N_SLISTS = K.N_SEG * (N_MUNI + 1) * K.N_GROUP  # seeker lists: segment x scope x group
 N_VLISTS = K.N_SEG * N_MUNI * K.N_ATYPE  # vacancy lists: segment x municipality x area type
+N_SCOUNT = K.N_SEG * (N_MUNI + 1) * K.N_BAND  # linked entries per segment x scope x band
 
 
-def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None, spay=None):
+def market(sk, hh, p, d, shead, stail, par, key, year, arr=None, ap=None, spay=None, scount=None):
     """A Market around the given arrays (the rest empty)."""
     empty = np.zeros((1, 1), np.int64)
     return K.Market(hh=hh, p=p, d=d, sk=sk, cnt=np.zeros(K.C_NCOL, np.int64), mv=empty, pe=empty,
                     wd=np.zeros(1, np.int64), ve=np.zeros((1, 3), np.int64), vhead=np.full(N_VLISTS, -1),
                     vtail=np.full(N_VLISTS, -1), shead=shead, stail=stail,
-                    spay=spay if spay is not None else np.zeros(len(shead), np.int64), vq=np.zeros(1, np.int64),
+                    spay=spay if spay is not None else np.zeros(len(shead), np.int64),
+                    scount=scount if scount is not None else np.zeros(N_SCOUNT, np.int64), vq=np.zeros(1, np.int64),
                     pair=np.full((3, 1), -1), arr=arr if arr is not None else np.zeros((1, K.A_NCOL), np.int64),
                     ap=ap if ap is not None else np.zeros((1, K.AP_NCOL), np.int64), par=par,
                     cost=np.zeros((3, 5)), year=np.int64(year), key=np.uint64(key))
@@ -112,6 +114,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
     shead = np.full(N_SLISTS, -1, np.int64)
     stail = np.full(N_SLISTS, -1, np.int64)
     spay = np.zeros(N_SLISTS, np.int64)
+    scount = np.zeros(N_SCOUNT, np.int64)
     for i, s in enumerate(seekers):
         sk[i, K.S_KIND] = s["kind"]
         sk[i, K.S_HH] = i if s["kind"] == 0 else -1
@@ -150,7 +153,7 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         arr[i, K.A_PSTART], arr[i, K.A_PEND] = first, first + 1 + s["kids"]
         ap[first, K.AP_BY], ap[first, K.AP_ROLE] = year - s["age"], K.ROLE_CORE
         ap[first + 1: first + 1 + s["kids"], K.AP_ROLE] = K.ROLE_CHILD
-        K.append_seeker(sk, shead, stail, spay, i)
+        K.append_seeker(sk, shead, stail, spay, scount, i)
     reference = naive_synth.find_seeker(seekers, {
         "tenure": tenure, "rooms": rooms, "landlord": landlord, "muni": muni, "cost": cost,
         "vacday": day - age, "key": dkey, "alloc": alloc, "ceiling": ceiling, "atype": atype, "new": new,
@@ -160,7 +163,8 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
         "iw": par[K.PR_IW0:K.PR_IW0 + 4], "bonus": par[K.PR_BONUS0:K.PR_BONUS0 + 5], "jitter": par[K.PR_JITTER],
         "same_muni": par[K.PR_SAME_MUNI], "couple_new": couple_new, "help": help, "private": private,
     }, broad)
-    got = K.find_seeker(market(sk, hh, p, d, shead, stail, par, key, year, arr, ap, spay), dw, day, broad)
+    got = K.find_seeker(market(sk, hh, p, d, shead, stail, par, key, year, arr, ap, spay, scount), dw, day,
+                        broad)
     assert (None if got < 0 else got) == reference
     # unlinking dead entries keeps every live one, in order, in its own list; each list's bound covers it
     chains = {}
@@ -172,6 +176,13 @@ def test_matching_picks_the_reference_winner(seekers, tenure, rooms, landlord, m
             s = sk[s, K.S_NEXT]
         assert stail[lst] == (chain[-1] if chain else -1)
         chains.update({s: (lst, j) for j, s in enumerate(chain)})
+    # the count of linked entries per segment x scope x band is the lists' total
+    per_count = np.zeros(N_SCOUNT, np.int64)
+    for s, (lst, _) in chains.items():
+        seg, rest = divmod(lst, (N_MUNI + 1) * K.N_GROUP)
+        scope, group = divmod(rest, K.N_GROUP)
+        per_count[(seg * (N_MUNI + 1) + scope) * K.N_BAND + group // (K.N_ATYPE ** 2 + 1)] += 1
+    np.testing.assert_array_equal(per_count, scount)
     live = [x["index"] for x in seekers if x["state"] != 0]
     assert set(live) <= set(chains)
     for a, b in zip(live, live[1:]):

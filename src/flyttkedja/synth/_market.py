@@ -110,13 +110,16 @@ def income_band(x):
     return min(N_BAND - 1, 1 + np.int64(np.log(x / BAND_BASE) / np.log(BAND_STEP)))
 
 
-@kernel(types.void, A2, A1, A1, A1, I8, python=True)
-def append_seeker(sk, seg_head, seg_tail, seg_pay, s):
+@kernel(types.void, A2, A1, A1, A1, A1, I8, python=True)
+def append_seeker(sk, seg_head, seg_tail, seg_pay, seg_count, s):
     n_scope = seg_head.shape[0] // (N_SEG * N_GROUP)
     scope = n_scope - 1 if sk[s, S_WIDE] == 1 else sk[s, S_MUNI]
     a = sk[s, S_ATYPE]
-    group = ((a * N_ATYPE + sk[s, S_REACH]) if a >= 0 else N_ATYPE * N_ATYPE) * N_BAND + income_band(sk[s, S_PAY])
-    lst = seeker_list(segment(sk[s, S_TENURE], sk[s, S_ROOMS]), scope, group, n_scope)
+    band = income_band(sk[s, S_PAY])
+    seg = segment(sk[s, S_TENURE], sk[s, S_ROOMS])
+    lst = seeker_list(seg, scope, band * (N_ATYPE * N_ATYPE + 1) + (a * N_ATYPE + sk[s, S_REACH] if a >= 0
+                                                                    else N_ATYPE * N_ATYPE), n_scope)
+    seg_count[(seg * n_scope + scope) * N_BAND + band] += 1
     sk[s, S_NEXT] = -1
     if seg_tail[lst] < 0:
         seg_head[lst] = s
@@ -293,12 +296,13 @@ def score(sk, d, par, key, s, dw, day):
 @kernel(I8, MARKET, I8, I8, types.boolean, python=True)
 def find_seeker(m, dw, day, broad):
     """Best compatible seeker for vacancy ``dw`` (or -1); unlinks dead list entries."""
-    return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, m.spay, dw, day,
-                        broad)
+    return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, m.spay,
+                        m.scount, dw, day, broad)
 
 
 @njit(inline="always", cache=True)
-def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, lst, need, dw, day, best,
+def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, seg_count, cnt_i, lst, need,
+                  dw, day, best,
                   best_score, scanned, found, limit, want):
     """One seeker list of :func:`scan_seekers`, oldest first, until the window is full; unlinks dead entries.
 
@@ -316,6 +320,7 @@ def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg
         v = seeker_valid(sk, hh, p, s, day)
         if v == 0:
             sk[s, S_ACTIVE] = 0
+            seg_count[cnt_i] -= 1
             if prev < 0:
                 seg_head[lst] = nxt
             else:
@@ -341,7 +346,7 @@ def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg
 
 
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
-def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, dw, day, broad):
+def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, seg_count, dw, day, broad):
     """:func:`find_seeker` on the arrays it reads.
 
     Only lists whose seekers look where ``dw`` is are walked: for each segment the vacancy looks in
@@ -368,14 +373,18 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_
         if seg < 0:
             continue
         for band in range(N_BAND - 1, low - 1, -1):
+            g0 = band * (N_ATYPE * N_ATYPE + 1)  # the band's first group
             for sc_i in range(2):
                 scope = d[dw, D_MUNI] if sc_i == 0 else n_scope - 1
+                cnt_i = (seg * n_scope + scope) * N_BAND + band
+                if seg_count[cnt_i] == 0:  # every list of the band is empty
+                    continue
                 for step in range(N_ATYPE):
                     for side in range(2):
                         if step == 0 and side == 1:  # households arriving from outside, after the own area type
                             best, best_score, scanned, found = _walk_seekers(
-                                sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay,
-                                seeker_list(seg, scope, N_ATYPE * N_ATYPE * N_BAND + band, n_scope), need, dw, day,
+                                sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, seg_count,
+                                cnt_i, seeker_list(seg, scope, g0 + N_ATYPE * N_ATYPE, n_scope), need, dw, day,
                                 best, best_score, scanned, found, limit, want)
                             continue
                         a = atype - step if side == 0 else atype + step
@@ -383,11 +392,12 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_
                             continue
                         for radius in range(step, N_ATYPE):
                             best, best_score, scanned, found = _walk_seekers(
-                                sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay,
-                                seeker_list(seg, scope, (a * N_ATYPE + radius) * N_BAND + band, n_scope), need, dw,
+                                sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, seg_count,
+                                cnt_i, seeker_list(seg, scope, g0 + a * N_ATYPE + radius, n_scope), need, dw,
                                 day, best, best_score, scanned, found, limit, want)
                     if scanned >= limit or found >= want:
                         return best
+    return best
     return best
 
 
@@ -747,7 +757,7 @@ def offer_seeker(m, s, day):
         if dw >= 0:
             take(m, s, dw, day)
             return
-    append_seeker(m.sk, m.shead, m.stail, m.spay, s)
+    append_seeker(m.sk, m.shead, m.stail, m.spay, m.scount, s)
 
 
 @njit(inline="always", cache=True)

@@ -89,9 +89,9 @@ N_SEG = len(TENURES) * N_ROOMS  # seeker / vacancy segments: tenure x rooms
 N_ATYPE = len(AREA_TYPES)
 # Seeker lists (docs/synthetic.md, "Matching"): one per segment x scope x group. The scope is the seeker's
 # municipality if it looks only there, or the last scope (n_muni) if it looks in every municipality; the
-# group is (area type x reach, income band): ((a * N_ATYPE + S_REACH) * N_BAND + band) for a household
-# living in the region, (N_ATYPE * N_ATYPE * N_BAND + band) for a household arriving from outside (it looks
-# in every area type). The band is that of what the seeker can pay (income times buying power):
+# group is (income band, area type x reach): band * (N_ATYPE ** 2 + 1) + a * N_ATYPE + S_REACH for a
+# household living in the region, band * (N_ATYPE ** 2 + 1) + N_ATYPE ** 2 for a household arriving from
+# outside (it looks in every area type). The band is that of what the seeker can pay (S_PAY):
 # band 0 below BAND_BASE, band b from BAND_BASE * BAND_STEP ** (b - 1), the last open-ended.
 N_BAND = 12
 BAND_BASE = 100_000.0
@@ -156,6 +156,7 @@ class Market(NamedTuple):
     shead: np.ndarray   # per seeker list (N_GROUP, synth._market.seeker_list): first seeker
     stail: np.ndarray
     spay: np.ndarray    # per seeker list: at least the S_PAY of every seeker in it (lists none can pay are skipped)
+    scount: np.ndarray  # per segment x scope x income band: entries linked in its seeker lists (0: all empty)
     vq: np.ndarray      # scratch queue of the day's chain of vacancies
     pair: np.ndarray    # (3, municipalities): a single waiting to couple / a tenant waiting to swap /
                         # a young adult waiting to leave home as a couple
@@ -170,7 +171,7 @@ class Market(NamedTuple):
 def _prototype() -> Market:
     i2, i1 = np.zeros((1, 1), np.int64), np.zeros(1, np.int64)
     return Market(hh=i2, p=i2, d=i2, sk=i2, cnt=i1, mv=i2, pe=i2, wd=i1, ve=i2, vhead=i1, vtail=i1, shead=i1,
-                  stail=i1, spay=i1, vq=i1, pair=i2, arr=i2, ap=i2, par=np.zeros(1), cost=np.zeros((1, 1)),
+                  stail=i1, spay=i1, scount=i1, vq=i1, pair=i2, arr=i2, ap=i2, par=np.zeros(1), cost=np.zeros((1, 1)),
                   year=np.int64(0), key=np.uint64(0))
 
 

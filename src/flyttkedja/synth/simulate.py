@@ -319,6 +319,7 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
             shead=np.empty(K.N_SEG * (n_muni + 1) * K.N_GROUP, np.int64),
             stail=np.empty(K.N_SEG * (n_muni + 1) * K.N_GROUP, np.int64),
             spay=np.zeros(K.N_SEG * (n_muni + 1) * K.N_GROUP, np.int64),
+            scount=np.empty(K.N_SEG * (n_muni + 1) * K.N_BAND, np.int64),
             vq=vq, pair=np.empty((3, n_muni), np.int64), arr=arr, ap=ap,
             par=par, cost=cost, year=np.int64(year), key=_year_key(seed, 1000 + yi))
         K.simulate_year(m, ev, nb, day0, ndays)
