@@ -761,15 +761,15 @@ def offer_seeker(m, s, day):
 
 
 @njit(inline="always", cache=True)
-def has_seekers(seg_head, t, r, broad):
+def has_seekers(seg_count, t, r, broad):
     """Whether any seeker list a vacancy of tenure t and r rooms looks in (:func:`seeker_segment`) is non-empty."""
-    n = seg_head.shape[0] // N_SEG  # lists per segment
+    n = seg_count.shape[0] // N_SEG  # counts (scope x band) per segment
     for k in range(5):
         seg = seeker_segment(t, r, k, broad)
         if seg < 0:
             continue
         for i in range(seg * n, seg * n + n):
-            if seg_head[i] >= 0:
+            if seg_count[i] > 0:
                 return True
     return False
 
@@ -785,7 +785,7 @@ def sweep(m, day):
     n = m.vhead.shape[0] // N_SEG  # vacancy lists per segment
     for lst in range(m.vhead.shape[0]):
         seg = lst // n
-        if not has_seekers(m.shead, seg // N_ROOMS, seg % N_ROOMS + 1, True):
+        if not has_seekers(m.scount, seg // N_ROOMS, seg % N_ROOMS + 1, True):
             continue
         e = m.vhead[lst]
         while e >= 0:
