@@ -10,8 +10,8 @@ microsimulation seed, without and with the programme. Writes, between ``<!-- sat
   dwelling, came from the same municipality, came from outside the region; chain length;
 - the municipality's existing 4-room and 3-room owner stock: vacancies filled by a mover who left a
   dwelling, without and with the programme;
-- with ``--replications N``: the traced gross of 600 cooperative flats (2 rooms) and 600 owner houses
-  (4 rooms) over N paired replications (the scenario's seeds, as scripts/scenario_figures.py's single kinds),
+- with ``--replications N``: the traced gross of 600 public rental flats and 600 cooperative flats (2 rooms)
+  and 600 owner houses (4 rooms) over N paired replications (the scenario's seeds, as scripts/scenario_figures.py's single kinds),
   against the transition model's;
 - new builds as a share of the kind's filled vacancies, by municipality (the register's range) and with
   the line (:func:`flyttkedja.scenario.compare.supply_by_kind`, the run's saturation note), and the
@@ -42,7 +42,8 @@ from flyttkedja.synth import generate
 from flyttkedja.synth.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SINGLE = [("cooperative, 2 rooms", {"tenure": "cooperative", "rooms": 2}),
+SINGLE = [("public rental, 2 rooms", {"tenure": "rental", "landlord": "public", "rooms": 2}),
+          ("cooperative, 2 rooms", {"tenure": "cooperative", "rooms": 2}),
           ("owner houses, 4 rooms", {"tenure": "owner", "rooms": 4, "building_type": "small_house"})]
 LINE = {"count": 600, "tenure": "owner", "rooms": 4, "building_type": "small_house"}
 OUTSIDE = ("in_migrant", "immigrant")
