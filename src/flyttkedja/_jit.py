@@ -74,22 +74,27 @@ class Threaded:
     ``Threaded`` kernel must be ``Threaded`` itself). The serial twin has its own name in
     numba's cache (``<name>.serial``; numba keys cached code on the function's name, not on its
     flags). Python callers use the object itself; ``.parallel`` and ``.serial`` are the numba
-    dispatchers.
+    dispatchers. ``prange=False``: a kernel without ``prange`` loops of its own that calls
+    ``Threaded`` kernels; its parallel form is compiled without ``parallel=True`` (numba warns
+    that nothing was parallelised) and calls their parallel forms. ``serial``: globals the
+    serial twin sees instead of the module's (``{"name": replacement}``), for helpers that pay
+    only at the sizes the parallel form runs at (the successor pass's prefetches).
     """
 
-    def __init__(self, fn, options: dict):
+    def __init__(self, fn, options: dict, prange: bool = True, serial: dict | None = None):
         import types as pytypes
         self.__wrapped__ = fn
         self.__name__, self.__qualname__, self.__module__ = fn.__name__, fn.__qualname__, fn.__module__
         self.__doc__ = fn.__doc__
         self._globals: dict[str, dict] = {"parallel": {}, "serial": {}}
+        self._serial_overrides = dict(serial or {})
         made = {}
         for form, parallel in (("parallel", True), ("serial", False)):
             copy = pytypes.FunctionType(fn.__code__, self._globals[form], fn.__name__, fn.__defaults__,
                                         fn.__closure__)
             copy.__qualname__ = fn.__qualname__ if parallel else fn.__qualname__ + ".serial"
             copy.__module__, copy.__doc__ = fn.__module__, fn.__doc__
-            made[form] = njit(cache=True, parallel=parallel, **options)(copy)
+            made[form] = njit(cache=True, parallel=parallel and prange, **options)(copy)
         self.parallel, self.serial = made["parallel"], made["serial"]
         self.dispatchers = (self.parallel, self.serial)
         self._ready = False
@@ -106,6 +111,8 @@ class Threaded:
             g.clear()
             for k, v in module_globals.items():
                 g[k] = getattr(v, form) if isinstance(v, Threaded) else v
+            if form == "serial":
+                g.update(self._serial_overrides)
         for v in module_globals.values():
             if isinstance(v, Threaded):
                 v.resolve()
@@ -115,12 +122,13 @@ class Threaded:
         return (self.serial if numba.get_num_threads() == 1 else self.parallel)(*args)
 
 
-def threaded(fn=None, **options):
-    """Declare a ``prange`` kernel :class:`Threaded`: ``@threaded`` or ``@threaded(inline=...)``
-    for ``njit(cache=True, parallel=True, ...)``."""
+def threaded(fn=None, *, prange: bool = True, serial: dict | None = None, **options):
+    """Declare a ``prange`` kernel :class:`Threaded`: ``@threaded`` for ``njit(cache=True,
+    parallel=True)``; ``@threaded(prange=False)`` for a kernel that only calls such kernels;
+    ``serial={...}``: globals replaced in the serial twin."""
     if fn is None:
-        return lambda f: Threaded(f, options)
-    return Threaded(fn, options)
+        return lambda f: Threaded(f, options, prange, serial)
+    return Threaded(fn, options, prange, serial)
 
 
 @contextmanager
