@@ -7,6 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flyttkedja.analysis import bootstrap
 from flyttkedja.analysis.bootstrap import percentile_interval, replicate_cell_totals
 from naive_analysis import naive_replicate_cell_totals
 
@@ -30,15 +31,22 @@ def test_kernel_matches_plain_reference(data, replicates, seed):
     assert np.array_equal(fast, slow)
 
 
-def test_identical_for_any_thread_count():
+def test_identical_for_any_thread_count(monkeypatch):
+    """One thread runs the kernel's serial twin, more its parallel form (a bootstrap this small
+    would run on one thread: SERIAL_BELOW patched to 0); both equal the reference."""
     rng = np.random.default_rng(0)
     unit, cell = rng.integers(0, 500, 3000), rng.integers(0, 30, 3000)
+    monkeypatch.setattr(bootstrap, "SERIAL_BELOW", 0)
     runs = []
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
         runs.append(replicate_cell_totals(unit, cell, n_units=500, n_cells=30, replicates=64, seed=3))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     assert np.array_equal(runs[0], runs[1])
+    assert np.array_equal(runs[0], naive_replicate_cell_totals(unit, cell, 500, 30, 64, 3))
+    kernel = bootstrap._kernel
+    assert len(kernel.serial.signatures) == 1
+    assert len(kernel.parallel.signatures) == (1 if numba.config.NUMBA_NUM_THREADS > 1 else 0)
 
 
 def test_resampling_is_unbiased_for_totals():

@@ -34,11 +34,12 @@ def bust_stale_cache(group: str, modules: tuple[ModuleType, ...]) -> None:
     stamp = digest.hexdigest()
     dirs: dict[Path, set[str]] = {}
     for mod in modules:
-        for obj in vars(mod).values():
-            cache = getattr(obj, "_cache", None)
-            path = getattr(cache, "_cache_path", None)
-            if path and getattr(obj, "__module__", None) == mod.__name__:
-                dirs.setdefault(Path(path), set()).add(Path(mod.__file__).stem)
+        for value in vars(mod).values():
+            for obj in getattr(value, "dispatchers", (value,)):  # a _jit.Threaded kernel has two
+                cache = getattr(obj, "_cache", None)
+                path = getattr(cache, "_cache_path", None)
+                if path and getattr(obj, "__module__", None) == mod.__name__:
+                    dirs.setdefault(Path(path), set()).add(Path(mod.__file__).stem)
     for directory, stems in dirs.items():
         marker = directory / f"flyttkedja-{group}-kernels.sha256"
         try:

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from flyttkedja import _random
+from flyttkedja._jit import threaded
 from flyttkedja._kernel_cache import bust_stale_cache
 from flyttkedja._random import stream_output
 
@@ -44,7 +45,7 @@ def _poisson1(u, cdf):
     return k
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def replicate_cell_totals(indptr, cells, counts, n_cells, seeds, cdf):
     """(replicates, n_cells) float64: cell totals of each Poisson-bootstrap replicate.
 

@@ -27,8 +27,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from flyttkedja._jit import one_thread
 from flyttkedja.analysis._bootstrap_kernels import POISSON_CDF
 from flyttkedja.analysis._bootstrap_kernels import replicate_cell_totals as _kernel
+
+
+# entries of the unit x cell matrix times replicates: a smaller bootstrap runs on one thread, the
+# kernel's serial twin (flyttkedja._jit.Threaded). flyttkedja demo's (36,487 entries x 1,000
+# replicates) takes 20 ms serially and 11 ms on two threads; compiling the parallel form costs
+# about 1.9 CPU-s more than the serial one, once per install (docs/performance.md).
+SERIAL_BELOW = 10**8
 
 
 def replicate_seeds(seed: int, replicates: int) -> np.ndarray:
@@ -76,7 +84,8 @@ def replicate_cell_totals(
     if replicates < 1 or n_units < 1:
         return np.zeros((max(replicates, 0), n_cells))
     indptr, cells, counts = unit_cell_matrix(unit, cell, n_units, n_cells)
-    return _kernel(indptr, cells, counts, n_cells, replicate_seeds(seed, replicates), POISSON_CDF)
+    with one_thread(len(cells) * replicates < SERIAL_BELOW):
+        return _kernel(indptr, cells, counts, n_cells, replicate_seeds(seed, replicates), POISSON_CDF)
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

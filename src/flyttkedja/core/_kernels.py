@@ -25,6 +25,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from flyttkedja._jit import threaded
+
 COMPLETION, DEPARTURE, ARRIVAL, DEMOLITION = 0, 1, 2, 3
 # positions in schema.END_REASONS
 NOT_VACATED, UNFILLED, CENSORED, CYCLE, MAX_LENGTH = 3, 4, 5, 6, 7
@@ -69,7 +71,7 @@ def _prefetch_jit(array, index):
     return impl
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def map_ids(raw, bits, bit_offset, lookup, lo, n_dense, days, dated, missing, out, day):
     """Dwelling ids → dense index (-1 for null, -2 for unknown ids) into ``out``, and in the
     same pass each dwelling's ``days`` into ``day`` (its completion date, ``missing`` for
@@ -154,7 +156,7 @@ def _bucket(day, kind, start):
     return (day - start) * 3 + cls
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def _by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished, start, end, n_chunks):
     """Stable counting sort of all events by (day, same-day class).
 
@@ -224,7 +226,7 @@ def _by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_dem
 LOW_BITS = 12  # dwellings per block: a block's counts and events stay in cache
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def _by_block(codes, dw_of, n_blocks, n_chunks):
     """Stable counting sort by block (``dwelling >> LOW_BITS``), scattered in parallel.
 
@@ -257,7 +259,7 @@ def _by_block(codes, dw_of, n_blocks, n_chunks):
     return block_start, out_codes, out_dw
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def _by_dwelling(codes, dw_of, n_dw, n_chunks):
     """Stable sort by dwelling: one parallel scatter by block, then a counting sort
     inside each block (in cache, in parallel over blocks). Returns ``(dw_start, codes)``."""
@@ -285,7 +287,7 @@ def _by_dwelling(codes, dw_of, n_dw, n_chunks):
     return dw_start, out
 
 
-@njit(cache=True)
+@threaded(prange=False)  # calls threaded kernels: its serial twin calls their twins
 def event_index(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_demolished, start, end, n_chunks):
     """Every dwelling's events in its own order, in linear time.
 
@@ -336,7 +338,7 @@ def _by_day(day, start, end, in_place):
     return day_start, items, False
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def _dwellings_by_day(completed, demolished, start, end, n_chunks):
     """:func:`_by_day` of the completions and of the demolitions (dwellings in index order
     within a day) in one parallel pass over the dwellings: fixed chunks count per day, a
@@ -379,7 +381,7 @@ def _dwellings_by_day(completed, demolished, start, end, n_chunks):
     return day_start[0], comp_dw, day_start[1], demo_dw
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def _end_codes(step, mv_from, mv_vacates, mv_origin):
     """Write into ``step`` the step of every move as if its own vacancy (if any) went unfilled."""
     for m in prange(mv_from.shape[0]):
@@ -470,7 +472,20 @@ def _prefetch_vacancy(slot, rows, dense, i, hi, mv_to, n_moves, mv_date, step):
                 prefetch(step, p)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, inline="always")
+def _no_prefetch_ahead(slot, dwelling, rows, dense, i, hi):
+    """:func:`_prefetch_ahead` in the serial twin of :func:`successors_by_time` (registers below
+    ``core.trace.SERIAL_BELOW`` moves, whose state is in cache): nothing. Compiled without
+    ``parallel=True`` the prefetches cost more than the whole pass (13.8 against 3.9 ms at
+    89,367 moves; in the parallel form on one thread 1.9 ms with them, 1.8 without)."""
+
+
+@njit(cache=True, inline="always")
+def _no_prefetch_vacancy(slot, rows, dense, i, hi, mv_to, n_moves, mv_date, step):
+    """:func:`_prefetch_vacancy` in the serial twin of :func:`successors_by_time`: nothing."""
+
+
+@threaded(serial={"_prefetch_ahead": _no_prefetch_ahead, "_prefetch_vacancy": _no_prefetch_vacancy})
 def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin, dw_completed, dw_demolished,
                        start, end, max_gap, day_start, rows, dense, step, comp_first, first_span, state):
     """Rule items 1-3 and 5 in one pass over the events in time order, no event index.
@@ -672,7 +687,7 @@ def _walk(first, step, links, offset, max_length):
         m = nxt
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def chain_lengths(seed_first, step, max_length, length, reason):
     """Every seed's chain length and end reason, in parallel (fills ``length``, ``reason``)."""
     none = np.empty(0, np.int64)
@@ -680,7 +695,7 @@ def chain_lengths(seed_first, step, max_length, length, reason):
         length[c], reason[c] = _walk(seed_first[c], step, none, -1, max_length)
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def chain_links(seed_first, step, max_length, offsets, links):
     """Every seed's links (move rows, in step order) into ``links[offsets[c]:offsets[c + 1]]``."""
     for c in prange(seed_first.shape[0]):
@@ -800,7 +815,7 @@ def move_vacancy_stats(step, cond, mv_date, start, end, max_length, suffix, leng
         length[m], reason[m], count[m] = _from_first(step[m], suffix, step, cond, max_length)
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def vacancy_stats(first, suffix, step, cond, max_length):
     """Length, end reason and condition count for vacancies given by their first codes."""
     n = first.shape[0]
@@ -813,7 +828,7 @@ def vacancy_stats(first, suffix, step, cond, max_length):
 
 
 # ------------------------------------------------------------------ validation
-@njit(cache=True, parallel=True)
+@threaded
 def household_order(household, n_households, day):
     """Rows grouped by household, each group in (date, row) order.
 
@@ -843,7 +858,7 @@ def household_order(household, n_households, day):
     return start, rows
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def household_conflicts(start, rows, day, mv_from, mv_to):
     """Per row, the previous move of its household if the pair breaks a rule, else -1.
 
@@ -922,7 +937,7 @@ def dense_lookup(ids, lo, span):
     return lookup, rows, sorted_ids, dup
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def days_of(days, bits, bit_offset, rows, missing, out):
     """``out[i]`` = the day of row ``rows[i]`` (row i when ``rows`` is empty), ``missing``
     where that row is null (``bits``: the Arrow validity bitmap from ``bit_offset``; empty
@@ -934,7 +949,7 @@ def days_of(days, bits, bit_offset, rows, missing, out):
         out[i] = days[r] if all_valid or _bit(bits, r + bit_offset) else missing
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def bools_of(bits, bit_offset, out):
     """``out[i]`` = bit ``i + bit_offset`` of an Arrow boolean column's value bitmap (LSB
     first): the column as numpy booleans in one parallel pass (``to_numpy`` of a column
@@ -964,7 +979,7 @@ def gather_days(days, dense, missing):
     return out
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def quality_counts(mv_date, mv_from, mv_vacates, step, dw_completed, comp_first, start, end, n_chunks):
     """[moves outside the window, new builds, vacancies, filled, unfilled, censored],
     counted over fixed chunks (per-chunk slots, summed in order)."""
@@ -979,7 +994,10 @@ def quality_counts(mv_date, mv_from, mv_vacates, step, dw_completed, comp_first,
                 slots[c, 2] += 1
                 s = step[m]
                 slots[c, 3 if s >= 0 else (4 if s == -UNFILLED - 1 else 5)] += 1
-    out = slots.sum(axis=0)
+    out = np.zeros(6, np.int64)  # summed in a loop: numpy's sum(axis=0) compiles numba's axis helpers
+    for c in range(n_chunks):
+        for k in range(6):
+            out[k] += slots[c, k]
     for d in range(dw_completed.shape[0]):
         if start <= dw_completed[d] <= end:
             out[1] += 1
@@ -989,7 +1007,7 @@ def quality_counts(mv_date, mv_from, mv_vacates, step, dw_completed, comp_first,
     return out
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def dense_households(household, lo, span):
     """Compact household ids (range ``span`` from ``lo``) → 0..k-1 in id order; returns (dense, k)."""
     n = household.shape[0]
@@ -1034,7 +1052,7 @@ def _filler_bits(step, comp_first):
     return bits
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def fillings(step, comp_first, day_start, rows, dense, mv_to, n_chunks, sib):
     """The members of every filling (tree convention), in linear time, into ``sib``
     (zero-filled by the caller). Returns the number of joiners.
@@ -1177,7 +1195,7 @@ def _tree(first, step, sib, max_length, node, level, parent, leaf, joined, off):
     return tail, depth, spine_reason, leaves
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def tree_sizes(seed_first, step, sib, max_length, n_chunks, length, depth, reason, leaves):
     """Every seed's tree: length (moves), depth (rounds), spine end reason and number of
     leaves, in parallel over fixed chunks of seeds, each with its own growable queue."""
@@ -1204,7 +1222,7 @@ def tree_sizes(seed_first, step, sib, max_length, n_chunks, length, depth, reaso
             length[i], depth[i], reason[i], leaves[i] = k, dp, r, lv
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def tree_links(seed_first, step, sib, max_length, offsets, links, level, parent, leaf, joined):
     """Every seed's links in breadth-first order into ``links[offsets[c]:offsets[c + 1]]``,
     with their round, parent row, leaf end reason and role (see :func:`_tree`)."""
@@ -1215,7 +1233,7 @@ def tree_links(seed_first, step, sib, max_length, offsets, links, level, parent,
 
 
 # ------------------------------------------------------------------ output frames
-@njit(cache=True, parallel=True)
+@threaded
 def link_columns(links, offsets, household, mv_date, mv_from, mv_to, mv_vacates, dwelling_ids,
                  chain_id, step, hh, day, from_id, from_null, to_id):
     """The links frame's columns in one parallel pass over the chains (each link's move
@@ -1249,7 +1267,7 @@ def link_columns(links, offsets, household, mv_date, mv_from, mv_to, mv_vacates,
             to_id[k] = dwelling_ids[mv_to[m]]
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def label_views(codes, rows, table, views, bits):
     """A string column of labels by code, as Arrow string-view slots: ``views[i]`` (16 bytes,
     two int64) is ``table[codes[rows[i]]]`` (``codes[i]`` when ``rows`` is empty), all zero
@@ -1271,7 +1289,7 @@ def label_views(codes, rows, table, views, bits):
         bits[b] = byte
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def seed_columns(seed_code, seed_dw, dwelling_ids, start, chain_id, kind, dwelling, day, move, move_bits):
     """The chains frame's seed columns from the seeds' event codes, in one pass: chain id
     (position), kind (0 new build, 1 move), dwelling id, date (days) and the vacating move's
@@ -1293,7 +1311,7 @@ def seed_columns(seed_code, seed_dw, dwelling_ids, start, chain_id, kind, dwelli
         move_bits[b] = byte
 
 
-@njit(cache=True, parallel=True)
+@threaded
 def end_dates(length, offsets, links, mv_date, seed_day, latest, out):
     """Each chain's end date (days): its last link's date, or with ``latest`` (trees, links
     in breadth-first order) the latest link's; the seed's date for a chain without links."""

@@ -28,6 +28,7 @@ import pyarrow as pa
 from flyttkedja.core import _kernels as K
 from flyttkedja.core._prepare import _ALL_VALID, _NO_ROWS, Prepared, prepare, read, values
 from flyttkedja import _codes
+from flyttkedja._jit import one_thread
 from flyttkedja._scratch import scratch
 from flyttkedja.core.chainset import ChainSet, decoded
 from flyttkedja.schema import CODE_LISTS, END_REASONS
@@ -235,17 +236,13 @@ def serial_when_small(n_moves: int):
     region waits for a descheduled worker (a 10-dwelling register: 0.25–0.43 s per
     tree trace on two threads against 0.026 s on one, measured on the shared 2-core
     machine). Results do not depend on the thread count. Thread-local: other
-    threads keep their setting.
+    threads keep their setting. On one thread the kernels run their serial twins
+    (:class:`flyttkedja._jit.Threaded`), so a small register never compiles the
+    parallel forms (compilation of the tracer's kernels in ``flyttkedja demo``:
+    about 14 against 6 CPU-s).
     """
-    before = numba.get_num_threads()
-    if n_moves >= SERIAL_BELOW or before == 1:
+    with one_thread(n_moves < SERIAL_BELOW):
         yield
-        return
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _traced(reg: Prepared, seeds: Seeds, convention: str, params: dict) -> ChainSet:
