@@ -21,9 +21,9 @@ from flyttkedja.synth._state import (
     AP_BY, AP_KEY, AP_PERM, AP_ROLE, AP_SEX, A_KEY, A_MUNI, C_MV, C_SK, C_VE, C_WD, C_P, D_ALLOC, D_CEILING, D_COST,
     D_COMPLETED, D_DEMOLISH, D_DEMOLISHED, D_KEY, D_LANDLORD, D_MUNI, D_OCC, D_RETURN, D_ROOMS, D_SEQ, D_STATE, D_TENURE, D_VACDAY,
     D_VACROW, DR_CROSS, DR_INCOME, DR_JITTER, DR_TARGET, DR_WITHDRAW, DS_DEMOLISHED, DS_OCC, DS_VAC, DS_WITHDRAWN,
-    F_IMMIGRANT, F_IN_MIGRANT, F_NEW_HOUSEHOLD, F_SPLIT, H_ALIVE, H_CORE, H_DW, H_HEAD, H_KEY,
+    F_IMMIGRANT, F_IN_MIGRANT, F_NEW_HOUSEHOLD, F_SPLIT, H_ALIVE, H_CORE, H_DW, H_FIRST, H_HEAD, H_KEY,
     H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, BAND_BASE, BAND_STEP, N_ATYPE, N_BAND, N_GROUP, N_ROOMS, N_SEG, O_DWELLING,
-    O_IMMIGRANT, O_IN_MIGRANT, O_NEW_HOUSEHOLD, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_PERM,
+    O_IMMIGRANT, O_IN_MIGRANT, O_NEW_HOUSEHOLD, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_NEXT, P_PERM,
     P_ROLE, P_SEEKER, P_SEX, PE_IMM, PE_IN, PE_MOVE, PR_BONUS0, PR_CAND, PR_COOP_PREF, PR_CROSS,
     PR_CROSS_NEW, PR_DEMOLISH, PR_IW0, PR_JITTER, PR_LEFT_EMPTY, PR_OWNER_PREF, PR_PAT0, PR_PRICE_CUT,
     PR_PRICE_FLOOR, PR_PRIVATE_INCOME, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
@@ -605,6 +605,13 @@ def _move_couple(m, s, dw, day, src, gap):
     remove_member(hh, p, b, q)
     p[q, P_ROLE] = ROLE_CORE
     add_member(hh, p, a, q)
+    head = hh[a, H_HEAD]
+    if hh[a, H_FIRST] == q and p[q, P_NEXT] == head and p[head, P_NEXT] < 0:
+        # the head first in the member list, so first in the person events the couple's later moves write:
+        # a register reading both as heads who moved (docs/ingest.md) takes the older, of one age the first row
+        hh[a, H_FIRST] = head
+        p[head, P_NEXT] = q
+        p[q, P_NEXT] = -1
     hh[a, H_CORE] = 2
     hh[a, H_PARTNER] = q
     hh[a, H_SEEKER] = -1
