@@ -441,7 +441,7 @@ def _touch(slot, f, d, first):
 def _leave(slot, f, d, ref):
     """A completion or vacating departure at d (``ref``) becomes d's pending vacancy.
     Returns True when it replaces a vacancy still pending (an inconsistent vacancy)."""
-    _touch(slot, f, d, FIRST_LEAVES)
+    _touch(slot, f, d, np.int64(FIRST_LEAVES))  # int64, not a literal: one compilation of _touch
     replaced = slot[d] >= 0
     slot[d] = ref
     return replaced
@@ -568,7 +568,7 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
                         n_orph += 1  # filled nothing (or came after the gap: that vacancy stays unfilled)
             for i in range(demo_start[t], demo_start[t + 1]):  # demolitions: unfilled
                 d = demo_dw[i]
-                _touch(slot, f, d, FIRST_DEMOLISHED)
+                _touch(slot, f, d, np.int64(FIRST_DEMOLISHED))
                 slot[d] = -1
         inconsistent[c] = n_inc
         orphan[c] = n_orph
@@ -583,14 +583,14 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
             first = state[c, n_dw + d]
             if first >= 0:  # an arrival
                 if v >= 0 and mv_date[first] - _vacancy_day(v, n_moves, mv_date, dw_completed) <= max_gap:
-                    _settle(v, first, n_moves, step, comp_first)
+                    _settle(v, np.int64(first), n_moves, step, comp_first)  # as below: one signature
                 else:
                     n_orph += 1
             elif first == FIRST_LEAVES and v >= 0:
                 n_inc += 1
             v = p
         if v >= 0 and end - _vacancy_day(v, n_moves, mv_date, dw_completed) < max_gap:
-            _settle(v, -CENSORED - 1, n_moves, step, comp_first)  # no next event inside the window
+            _settle(v, np.int64(-CENSORED - 1), n_moves, step, comp_first)  # no next event inside the window
     inconsistent[n_spans] = n_inc
     orphan[n_spans] = n_orph
     return inconsistent, orphan
@@ -692,7 +692,7 @@ def chain_lengths(seed_first, step, max_length, length, reason):
     """Every seed's chain length and end reason, in parallel (fills ``length``, ``reason``)."""
     none = np.empty(0, np.int64)
     for c in prange(seed_first.shape[0]):
-        length[c], reason[c] = _walk(seed_first[c], step, none, -1, max_length)
+        length[c], reason[c] = _walk(seed_first[c], step, none, np.int64(-1), max_length)  # not a literal: one _walk
 
 
 @threaded
