@@ -10,16 +10,17 @@ microsimulation seed, without and with the programme. Writes, between ``<!-- sat
   dwelling, came from the same municipality, came from outside the region; chain length;
 - the municipality's existing 4-room and 3-room owner stock: vacancies filled by a mover who left a
   dwelling, without and with the programme;
-- with ``--replications N``: the traced gross of 600 cooperative flats (2 rooms) and 600 owner houses
-  (4 rooms) over N paired replications (the scenario's seeds, as scripts/scenario_figures.py's single kinds),
-  against the transition model's;
+- with ``--replications N``: the traced gross of 600 public rental flats and 600 cooperative flats (2 rooms)
+  and 600 owner houses (4 rooms) over N paired replications (the scenario's seeds, as
+  scripts/scenario_figures.py's single kinds), against the transition model's (with ``--source-seeds M``
+  also B's mean over the source register and M others of the same preset);
 - new builds as a share of the kind's filled vacancies, by municipality (the register's range) and with
   the line (:func:`flyttkedja.scenario.compare.supply_by_kind`, the run's saturation note), and the
   within-stratum slope of the first filler's share who leave a dwelling on that share across
   municipality × year cells (what the register can tell about saturation).
 
     python scripts/saturation_figures.py [--scale 1] [--years 5] [--replications 12] [--workers 2]
-                                         [--out docs/scenarios.md]
+                                         [--source-seeds 6] [--out docs/scenarios.md]
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from flyttkedja.synth import generate
 from flyttkedja.synth.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SINGLE = [("cooperative, 2 rooms", {"tenure": "cooperative", "rooms": 2}),
+SINGLE = [("public rental, 2 rooms", {"tenure": "rental", "landlord": "public", "rooms": 2}),
+          ("cooperative, 2 rooms", {"tenure": "cooperative", "rooms": 2}),
           ("owner houses, 4 rooms", {"tenure": "owner", "rooms": 4, "building_type": "small_house"})]
 LINE = {"count": 600, "tenure": "owner", "rooms": 4, "building_type": "small_house"}
 OUTSIDE = ("in_migrant", "immigrant")
@@ -89,9 +91,13 @@ def model_row(cs, programme) -> str:
             f"{100 * first[:model.n_strata].sum():.0f}% | – | – | {model.expectations(w, group, None, pool)['moves']:.2f} |")
 
 
-def traced_gross(cs, cfg, scenario, municipality: str, years: int, replications: int, workers: int) -> list[str]:
+def traced_gross(cs, cfg, scenario, municipality: str, years: int, replications: int, workers: int,
+                 source_seeds: int = 0) -> list[str]:
     """Table rows: model B and the traced gross C (mean over ``replications`` paired replications, 95% t
-    interval) of the single kinds, per 100 new dwellings; the seeds are the scenario's, in order."""
+    interval) of the single kinds, per 100 new dwellings; the seeds are the scenario's, in order. With
+    ``source_seeds``: also B's mean over the source register and that many others (seeds source + 1 ..;
+    scripts/scenario_figures.py's :func:`source_noise`) against C."""
+    from scenario_figures import source_noise
     from scipy import stats
 
     from flyttkedja.scenario.executor import map_replications
@@ -104,6 +110,8 @@ def traced_gross(cs, cfg, scenario, municipality: str, years: int, replications:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = estimate(cs)
+    src = scenario.source
+    noise = source_noise(cs, (single,), src.seed, source_seeds, 0, src.scale, years, src.preset) if source_seeds else {}
     rows = []
     for i, prog in enumerate(single.programmes):
         c = np.array([r["gross"][i][:, 0, :].sum() for r in results]) * 100 / prog.dwellings
@@ -113,7 +121,9 @@ def traced_gross(cs, cfg, scenario, municipality: str, years: int, replications:
         half = stats.t.ppf(0.975, len(c) - 1) * c.std(ddof=1) / np.sqrt(len(c)) if len(c) > 1 else float("nan")
         rows.append(f"| {prog.name} | {pool:.3f} | {b0:.0f} ({100 * (b0 / c.mean() - 1):+.1f}%) | {b:.0f} | "
                     f"{c.mean():.0f} ({c.mean() - half:.0f} to {c.mean() + half:.0f}) | "
-                    f"{len(c)} | {100 * (b / c.mean() - 1):+.1f}% |")
+                    f"{len(c)} | {100 * (b / c.mean() - 1):+.1f}% |"
+                    + (f" {noise[prog.name][0].mean():.0f} (sd {noise[prog.name][0].std(ddof=1):.1f}) | "
+                       f"{100 * (noise[prog.name][0].mean() / c.mean() - 1):+.1f}% |" if noise else ""))
     return rows
 
 
@@ -162,6 +172,8 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=5)
     ap.add_argument("--replications", type=int, default=0, help="paired replications of the single kinds' traced gross")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--source-seeds", type=int, default=0,
+                    help="with --replications: B also on this many other source registers (seeds source + 1 ..)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "scenarios.md")
     args = ap.parse_args()
 
@@ -180,7 +192,8 @@ def main() -> None:
     here = lambda f: f.filter(pl.col("municipality") == muni)  # noqa: E731
     lines = ["<!-- saturation:start -->",
              f"*Generated by `python scripts/saturation_figures.py --scale {args.scale:g} --years {args.years}"
-             f"{f' --replications {args.replications} --workers {args.workers}' if args.replications else ''}` "
+             f"{f' --replications {args.replications} --workers {args.workers}' if args.replications else ''}"
+             f"{f' --source-seeds {args.source_seeds}' if args.replications and args.source_seeds else ''}` "
              f"(metro preset; source seed {src.seed}; market runs at the first microsimulation seed, {seed}, "
              f"without and with {LINE['count']} owner houses of {LINE['rooms']} rooms in {muni}).*", "",
              f"First vacancies of new owner houses, {LINE['rooms']} rooms, in {muni}:", "",
@@ -215,8 +228,12 @@ def main() -> None:
         lines += ["", f"Model B against the traced gross C of single kinds, 600 dwellings in {muni}, per 100 new "
                   f"dwellings (C: mean over paired replications, 95% t interval):", "",
                   "| line | new-household pool v / (v + n) | model without the pool (/ C − 1) | B. model "
-                  "| C. traced | replications | B / C − 1 |", "|---|---|---|---|---|---|---|",
-                  *traced_gross(cs, cfg, base, muni, src.years, args.replications, args.workers)]
+                  "| C. traced | replications | B / C − 1 |"
+                  + (f" B at {args.source_seeds + 1} source registers (seeds {src.seed} to "
+                     f"{src.seed + args.source_seeds}; mean, sd) | their mean / C − 1 |" if args.source_seeds else ""),
+                  "|---|---|---|---|---|---|---|" + ("---|---|" if args.source_seeds else ""),
+                  *traced_gross(cs, cfg, dataclasses.replace(base, source=src), muni, src.years, args.replications,
+                                args.workers, args.source_seeds)]
     lines.append("<!-- saturation:end -->")
     text = args.out.read_text(encoding="utf-8")
     start, end = text.index("<!-- saturation:start -->"), text.index("<!-- saturation:end -->") + len(

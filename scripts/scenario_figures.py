@@ -15,11 +15,14 @@ and writes, between the markers ``<!-- figures:start -->`` and
 - how many replications, and how long, resolving the programmes took;
 - where the model's error sits for the lines outside 5% (:func:`step_decomposition`): the first filler
   or what follows, from the programme's own chains in market runs at the first ``--step-seeds``
-  microsimulation seeds.
+  microsimulation seeds;
+- with ``--source-seeds N``: the source noise of B (:func:`source_noise`), B estimated on the source
+  register and on N other registers of the same preset (seeds source + 1 .. source + N), and B's standard
+  deviation from the source register's own bootstrap (chains resampled, ``--source-bootstrap`` replicates).
 
     python scripts/scenario_figures.py [--scale 1] [--years 5] [--replications 10] [--max-replications 60]
                                        [--single-replications 10] [--step-seeds 2] [--workers 2]
-                                       [--out docs/scenarios.md]
+                                       [--source-seeds 0] [--source-bootstrap 50] [--out docs/scenarios.md]
 """
 
 from __future__ import annotations
@@ -179,6 +182,38 @@ def step_decomposition(model, programme, traced: pl.DataFrame, first_rows: np.nd
             "arrival": (float(q_model[arrival].sum()), float(q_traced[arrival].sum()))}
 
 
+def source_noise(cs, scenarios, seed: int, others: int, replicates: int, scale: float, years: int, preset: str) -> dict:
+    """How much of B is the draw of the source register: per programme of ``scenarios`` (by name), B (default
+    model, new-household pool, as the run's ``transition_model`` gross) estimated on the source register
+    ``cs`` (seed ``seed``) and on ``others`` more registers of the same preset (seeds seed + 1 .., simulated
+    and traced here), and B's standard deviation over ``replicates`` bootstrap replicates of the source
+    register (chains resampled, :meth:`TransitionModel.bootstrap`: what the register alone shows).
+
+    Returns ``{name: (B per register, source first; bootstrap sd)}``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimate(cs)
+    progs = [p for sc in scenarios for p in sc.programmes]
+    kinds = [programme_kinds(model, p)[:2] for p in progs]
+
+    def gross(probs):
+        return [100 * sum(c * model.expectations(w, g, probs, f)["moves"] for (w, g, f), c in zip(ks, counts))
+                / counts.sum() for ks, counts in kinds]
+
+    per_register = [gross(model.probabilities())]
+    sd = model.bootstrap(gross, replicates, seed=seed).std(axis=0, ddof=1) if replicates > 1 \
+        else np.full(len(progs), np.nan)
+    del model
+    for s in range(seed + 1, seed + 1 + others):
+        reg = generate(preset, scale=scale, years=years, seed=s)
+        cs_s = trace(reg.moves, reg.dwellings, window=reg.window, max_gap_days=reg.max_gap_days)
+        del reg
+        per_register.append([g for sc in scenarios for g in old_model_gross(cs_s, sc, DEFAULT_STRATA, pool=True)[0].values()])
+        del cs_s
+    b = np.array(per_register)
+    return {p.name: (b[:, i], float(sd[i])) for i, p in enumerate(progs)}
+
+
 STEP_LINES = ("cooperative, 2 rooms", *(label for label, _, _ in ALLOCATED))  # the lines outside or near 5%
 
 
@@ -210,6 +245,10 @@ def main() -> None:
     ap.add_argument("--step-seeds", type=int, default=2,
                     help="market runs per line for the table of where the model's error sits (0: none)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--source-seeds", type=int, default=0,
+                    help="other source registers (seeds source + 1 ..) to estimate B on: its source noise (0: none)")
+    ap.add_argument("--source-bootstrap", type=int, default=50,
+                    help="bootstrap replicates of the source register for B's standard deviation (with --source-seeds)")
     ap.add_argument("--bootstrap", type=int, default=None, help="bootstrap replicates of the model (default: the file's)")
     ap.add_argument("--model-only", action="store_true",
                     help="only the transition model's figures (A, B, cross-validation, allocation): no market runs")
@@ -256,13 +295,18 @@ def main() -> None:
     nopool_single, _ = old_model_gross(cs, single, DEFAULT_STRATA)
     alloc = allocation_figures(cs, muni)
     steps = step_figures(cs, single, args.step_seeds, args.workers) if args.step_seeds and not args.model_only else []
+    noise = source_noise(cs, (sc, dataclasses.replace(single, programmes=single.programmes[:len(SINGLE)])),
+                         src.seed, args.source_seeds, args.source_bootstrap, src.scale, src.years, src.preset) \
+        if args.source_seeds else {}
 
     command = (f"python scripts/scenario_figures.py --scale {args.scale:g} --years {args.years} "
                + (f"--bootstrap {args.bootstrap} " if args.bootstrap is not None else "")
                + ("--model-only" if args.model_only else
                   f"--replications {args.replications} --max-replications {args.max_replications} "
                   f"--single-replications {args.single_replications} --step-seeds {args.step_seeds} "
-                  f"--workers {args.workers}"))
+                  f"--workers {args.workers}")
+               + (f" --source-seeds {args.source_seeds} --source-bootstrap {args.source_bootstrap}"
+                  if args.source_seeds else ""))
     lines = ["<!-- figures:start -->",
              f"*Generated by `{command}` "
              f"(metro preset, source seed {src.seed}; a 2-core machine shared with other jobs).*", ""]
@@ -283,6 +327,15 @@ def main() -> None:
                 "the programme spec's placement); "
                 "interval with the cross-validated error",
                 [fmt(value(tab, p.name, "transition_model", GROSS)) for p in progs]),
+               *(((f"B at {args.source_seeds + 1} source registers (seeds {src.seed} to "
+                  f"{src.seed + args.source_seeds}; mean, sd across registers, lowest to highest)",
+                  [f"{noise[p.name][0].mean():.0f} (sd {noise[p.name][0].std(ddof=1):.1f}, "
+                   f"{100 * noise[p.name][0].std(ddof=1) / noise[p.name][0].mean():.1f}%; "
+                   f"{noise[p.name][0].min():.0f} to {noise[p.name][0].max():.0f})" for p in progs]),
+                 (f"B's sd from the source register's own bootstrap ({args.source_bootstrap} replicates, "
+                  "chains resampled)",
+                  [f"{noise[p.name][1]:.1f} ({100 * noise[p.name][1] / noise[p.name][0][0]:.1f}%)" for p in progs]))
+                 if noise else ()),
                ("B₀. the same model without the new-household pool (session 13's default)",
                 [f"{nopool_gross[p.name]:.0f}" for p in progs]),
                ("C. gross: chains of the programme's own dwellings, traced inside the market runs",
@@ -294,6 +347,9 @@ def main() -> None:
                ("B / C − 1 (model against traced gross)",
                 [_rel(value(tab, p.name, "transition_model", GROSS), value(tab, p.name, "microsimulation", GROSS))
                  for p in progs]),
+               *((("B at the source registers, mean / C − 1 (the model's bias net of the source's draw)",
+                   [_rel({"estimate": noise[p.name][0].mean()}, value(tab, p.name, "microsimulation", GROSS))
+                    for p in progs]),) if noise else ()),
                ("B₀ / C − 1 (the model without the pool against traced gross)",
                 [_rel({"estimate": nopool_gross[p.name]}, value(tab, p.name, "microsimulation", GROSS))
                  for p in progs]),

@@ -238,37 +238,87 @@ def couple_state(own: int, partner: int) -> int:
     return 2 if 2 in (own, partner) else 1
 
 
+N_ATYPE, N_BAND, BAND_BASE, BAND_STEP = 5, 12, 100_000.0, 1.17  # flyttkedja.synth._state
+
+
+def income_band(x: float) -> int:
+    """Income band of what one can pay (flyttkedja.synth._state.N_BAND)."""
+    if x < BAND_BASE:
+        return 0
+    return min(N_BAND - 1, 1 + int(math.log(x / BAND_BASE) / math.log(BAND_STEP)))
+
+
+def reach_radius(u: float, reach: float) -> int:
+    """Area-type steps a seeker looks from its own: the largest k <= 4 with u < reach ** k."""
+    k = 0
+    while k < N_ATYPE - 1 and u < reach ** (k + 1):
+        k += 1
+    return k
+
+
+def asking(dwelling: dict, day: int, par: dict) -> float:
+    """Income (times buying power) a seeker needs for a vacancy today: the asking level falls by ``cut`` a
+    month down to ``floor``; a private landlord's rental asks ``private`` times that."""
+    cut = max(par["floor"], 1.0 - par["cut"] * (day - dwelling["vacday"]) / 30.0)
+    need = dwelling["cost"] * cut
+    if dwelling["tenure"] == 0 and dwelling.get("landlord", 0) != 0:
+        need *= par.get("private", 1.0)
+    return need
+
+
+def seeker_lists(dwelling: dict, broad: bool, band_low: int) -> list[tuple]:
+    """The seeker lists a vacancy walks, in order, as (segment, wide, area type or None for arrivals, reach,
+    band): per segment, bands from the top down to ``band_low``; per band its municipality's seekers, then
+    those who look everywhere; per scope the own area type (reach 0, 1, ...), arrivals, then one step away
+    (poorer first, then richer) with reach 1, 2, ..., two steps away with reach 2, ..."""
+    out = []
+    a0 = dwelling["atype"]
+    for seg in seeker_segments(dwelling["tenure"], dwelling["rooms"], broad):
+        for band in range(N_BAND - 1, band_low - 1, -1):
+            for wide in (False, True):
+                out += [(seg, wide, a0, radius, band) for radius in range(N_ATYPE)]
+                out.append((seg, wide, None, 0, band))
+                for step in range(1, N_ATYPE):
+                    for a in (a0 - step, a0 + step):
+                        if 0 <= a < N_ATYPE:
+                            out += [(seg, wide, a, radius, band) for radius in range(step, N_ATYPE)]
+    return out
+
+
 def find_seeker(seekers: list[dict], dwelling: dict, day: int, key: int, par: dict, broad: bool):
     """Index of the winning seeker for a vacancy, or None.
 
-    ``seekers`` in list order, each with seg, state (0 gone, 1 usable, 2 not
-    today), kind, income, muni, queue, index, key (stable), age and kids of
-    the head's household. Examines at most ``scan`` live entries and at most
-    ``candidates`` compatible ones; the highest score wins. Draws are keyed to
-    the seeker's and the dwelling's stable keys; the dwelling's allocation
-    rule (``alloc``: 0 open, 1 seniors, 2 young adults, 3 low income below
-    ``ceiling``, 4 families) admits only eligible seekers.
+    ``seekers`` in list order, each with seg, state (0 gone, 1 usable, 2 not today), kind, income, muni,
+    queue, index, key (stable), age and kids of the head's household, atype (-1: arriving), reach, wide
+    and pay (income times buying power for its target tenure, rounded up). A seeker is in the lists of its
+    segment, scope (own municipality, or every one if ``wide``), area type and reach, and band of ``pay``;
+    the vacancy walks :func:`seeker_lists` in order, each oldest first. A seeker who cannot pay
+    (:func:`asking`) is passed over and not counted; at most ``scan`` seekers who can pay are examined and
+    at most ``candidates`` compatible ones (usable today, eligible); the highest score wins. The
+    dwelling's allocation rule (``alloc``: 0 open, 1 seniors, 2 young adults, 3 low income below
+    ``ceiling``, 4 families) admits only eligible seekers; the jitter is keyed to both stable keys.
     """
-    months = (day - dwelling["vacday"]) / 30.0
-    cut = max(par["floor"], 1.0 - par["cut"] * months)
+    need = asking(dwelling, day, par)
     t = dwelling["tenure"]
     cls = (0 if dwelling["landlord"] == 0 else 1) if t == 0 else t + 1
     best, best_score, scanned, found = None, -1e300, 0, 0
-    for seg in seeker_segments(t, dwelling["rooms"], broad):
-        for s in (x for x in seekers if x["seg"] == seg):
+    for seg, wide, a, radius, band in seeker_lists(dwelling, broad, income_band(need)):
+        for s in seekers:
+            if s["seg"] != seg or s["wide"] != wide or income_band(s["pay"]) != band:
+                continue
+            if not wide and s["muni"] != dwelling["muni"]:
+                continue
+            if a is None:
+                if s["atype"] >= 0:
+                    continue
+            elif s["atype"] != a or s["reach"] != radius:
+                continue
             if scanned >= par["scan"] or found >= par["candidates"]:
-                break
-            if s["state"] == 0:
+                return best
+            if s["state"] == 0 or s["income"] * buying_power(par, s["kind"], t) < need:
                 continue
             scanned += 1
-            if s["state"] != 1 or s["income"] * buying_power(par, s["kind"], t) < dwelling["cost"] * cut:
-                continue
-            if not eligible(dwelling.get("alloc", 0), dwelling.get("ceiling", 0), s):
-                continue
-            if not in_reach(s, dwelling, key, par):
-                continue
-            cross = par["cross_new"] if s["kind"] >= 3 else par["cross"]
-            if s["muni"] != dwelling["muni"] and not u01x(key, s["key"], dwelling["key"], DR_CROSS) < cross:
+            if s["state"] != 1 or not eligible(dwelling.get("alloc", 0), dwelling.get("ceiling", 0), s):
                 continue
             found += 1
             score = (par["qw"][cls] * (day - s["queue"]) / 365.0
@@ -291,13 +341,13 @@ def buying_power(par: dict, kind: int, tenure: int) -> float:
     return par.get("help", 1.0) if tenure != 0 and kind in (1, 2) else 1.0
 
 
-def in_reach(s: dict, dwelling: dict, key: int, par: dict) -> bool:
-    """Whether a seeker living in area type ``atype`` (-1: arriving from outside) looks at the dwelling's area
-    type: always its own, ``reach ** steps`` for one ``steps`` area types away (a draw keyed to both keys)."""
-    a, b = s.get("atype", -1), dwelling.get("atype", 0)
-    if a < 0 or a == b:
-        return True
-    return u01x(key, s["key"], dwelling["key"], DR_AREA) < par.get("reach", 1.0) ** abs(b - a)
+def reaches(s: dict, dwelling: dict) -> bool:
+    """Whether a seeker looks where the dwelling is: its own municipality (every one if ``wide``), and its own
+    area type or one at most ``reach`` steps away (an arrival, ``atype`` -1, looks in every area type)."""
+    if not s.get("wide", False) and s["muni"] != dwelling["muni"]:
+        return False
+    a = s.get("atype", -1)
+    return a < 0 or abs(dwelling.get("atype", 0) - a) <= s.get("reach", N_ATYPE - 1)
 
 
 def eligible(alloc: int, ceiling: int, s: dict) -> bool:
@@ -366,35 +416,38 @@ def joined_moves(moves: list[dict]) -> list:
             else None for m in moves]
 
 
-def find_vacancy(vacancies: list[dict], seeker: dict, day: int, key: int, par: dict):
+def find_vacancy(vacancies: list[dict], seeker: dict, day: int, par: dict):
     """Index of the open vacancy a new seeker takes, or None.
 
-    ``vacancies`` in list order, each with seg (tenure * 5 + rooms - 1),
-    live (still open), cost, vacday, muni, key (stable), alloc, ceiling and
-    index; ``seeker`` with seg, kind, income, muni, key, age, kids. The first
-    compatible live vacancy in list order of the seeker's own segment, then of
-    the segment with one room more (not beyond 5 rooms); at most ``scan`` live
-    entries are examined in all.
+    ``vacancies`` in the order they were listed, each with seg (tenure * 5 + rooms - 1), live (still
+    open), cost, vacday, muni, atype, landlord, alloc, ceiling and index; ``seeker`` with seg, kind,
+    income, muni, atype, reach, wide, age, kids. In the seeker's own segment, then the one with one room
+    more (not beyond 5 rooms): the vacancy lists of each municipality it looks in (ascending) and area type
+    within its reach (ascending), each walked to its first vacancy the seeker can pay and may take; the
+    one listed first of those wins. At most ``scan`` live entries are examined in all.
     """
     t, r0 = divmod(seeker["seg"], 5)
     scanned = 0
+    a = seeker["atype"]
+    lo, hi = (0, N_ATYPE - 1) if a < 0 else (max(0, a - seeker["reach"]), min(N_ATYPE - 1, a + seeker["reach"]))
     for rooms in (r0 + 1, r0 + 2):
         if rooms > 5:
             break
-        for v in vacancies:
-            if v["seg"] != t * 5 + rooms - 1 or not v["live"]:
+        firsts = []
+        for mu in sorted({v["muni"] for v in vacancies} | {seeker["muni"]}):
+            if not seeker["wide"] and mu != seeker["muni"]:
                 continue
-            if scanned >= par["scan"]:
-                return None
-            scanned += 1
-            cut = max(par["floor"], 1.0 - par["cut"] * (day - v["vacday"]) / 30.0)
-            if (seeker["income"] * buying_power(par, seeker["kind"], t) < v["cost"] * cut
-                    or not eligible(v["alloc"], v["ceiling"], seeker)):
-                continue
-            if not in_reach(seeker, v, key, par):
-                continue
-            cross = par["cross_new"] if seeker["kind"] >= 3 else par["cross"]
-            if seeker["muni"] != v["muni"] and not u01x(key, seeker["key"], v["key"], DR_CROSS) < cross:
-                continue
-            return v["index"]
+            for at in range(lo, hi + 1):
+                for v in vacancies:
+                    if v["seg"] != t * 5 + rooms - 1 or v["muni"] != mu or v["atype"] != at or not v["live"]:
+                        continue
+                    if scanned >= par["scan"]:
+                        break
+                    scanned += 1
+                    if (seeker["income"] * buying_power(par, seeker["kind"], t) >= asking(v, day, par)
+                            and eligible(v["alloc"], v["ceiling"], seeker)):
+                        firsts.append(v["index"])
+                        break
+        if firsts:
+            return min(firsts)
     return None

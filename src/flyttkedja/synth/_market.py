@@ -21,13 +21,13 @@ from flyttkedja.synth._state import (
     AP_BY, AP_KEY, AP_PERM, AP_ROLE, AP_SEX, A_KEY, A_MUNI, C_MV, C_SK, C_VE, C_WD, C_P, D_ALLOC, D_CEILING, D_COST,
     D_COMPLETED, D_DEMOLISH, D_DEMOLISHED, D_KEY, D_LANDLORD, D_MUNI, D_OCC, D_RETURN, D_ROOMS, D_SEQ, D_STATE, D_TENURE, D_VACDAY,
     D_VACROW, DR_CROSS, DR_INCOME, DR_JITTER, DR_TARGET, DR_WITHDRAW, DS_DEMOLISHED, DS_OCC, DS_VAC, DS_WITHDRAWN,
-    F_IMMIGRANT, F_IN_MIGRANT, F_NEW_HOUSEHOLD, F_SPLIT, H_ALIVE, H_CORE, H_DW, H_HEAD, H_KEY,
-    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, N_ROOMS, N_SEG, O_DWELLING,
-    O_IMMIGRANT, O_IN_MIGRANT, O_NEW_HOUSEHOLD, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_PERM,
+    F_IMMIGRANT, F_IN_MIGRANT, F_NEW_HOUSEHOLD, F_SPLIT, H_ALIVE, H_CORE, H_DW, H_FIRST, H_HEAD, H_KEY,
+    H_LASTMOVE, H_PARTNER, H_QUEUE, H_SEEKER, H_SIZE, ID_FORMED, M_SINC, ID_SEEKER, BAND_BASE, BAND_STEP, N_ATYPE, N_BAND, N_GROUP, N_ROOMS, N_SEG, O_DWELLING,
+    O_IMMIGRANT, O_IN_MIGRANT, O_NEW_HOUSEHOLD, P_ABROAD, P_BY, P_HH, P_INCOME, P_INCPREV, P_KEY, P_NEXT, P_PERM,
     P_ROLE, P_SEEKER, P_SEX, PE_IMM, PE_IN, PE_MOVE, PR_BONUS0, PR_CAND, PR_COOP_PREF, PR_CROSS,
     PR_CROSS_NEW, PR_DEMOLISH, PR_IW0, PR_JITTER, PR_LEFT_EMPTY, PR_OWNER_PREF, PR_PAT0, PR_PRICE_CUT,
-    PR_PRICE_FLOOR, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
-    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_ROOMS,
+    PR_PRICE_FLOOR, PR_PRIVATE_INCOME, PR_QW0, PR_SAME_MUNI, PR_SCAN, PR_SD_YEARLY, ROLE_CHILD, ROLE_CORE, S_ACTIVE,
+    S_ARRIVAL, S_EXPIRE, S_HH, S_INCOME, S_KEY, S_KIND, S_LEAVER, S_MUNI, S_NEXT, S_PARTNER, S_PERSON, S_QUEUE, S_REACH, S_ROOMS, S_WIDE, S_PAY,
     S_START, S_TENURE, SK_IMMIG, SRC_NEW_BUILD, SRC_NONE, SK_INMIG, SK_INTERNAL, SK_LEAVE, SK_SPLIT, T_COOP, T_OWNER, T_RENTAL,
     X_DWELLING, A1, A2, I8, MARKET, add_member, end_household, ident, member_events, new_household, person_event, person_income,
     kernel, record_move, remove_member,
@@ -63,6 +63,12 @@ def seeker_segment(t, r, k, broad):
     return segment(other, r - 1) if r > 1 else -1
 
 
+@njit(inline="always", cache=True)
+def vacancy_list(seg, muni, atype, n_muni):
+    """Index of the vacancy list of segment ``seg``, municipality ``muni`` and area type ``atype``."""
+    return (seg * n_muni + muni) * N_ATYPE + atype
+
+
 @kernel(types.void, MARKET, I8, python=True)
 def append_vacancy(m, dw):
     e = m.cnt[C_VE]
@@ -70,23 +76,58 @@ def append_vacancy(m, dw):
     m.ve[e, 0] = dw
     m.ve[e, 1] = m.d[dw, D_SEQ]
     m.ve[e, 2] = -1
-    seg = segment(m.d[dw, D_TENURE], m.d[dw, D_ROOMS])
-    if m.vtail[seg] < 0:
-        m.vhead[seg] = e
+    n_muni = m.vhead.shape[0] // (N_SEG * N_ATYPE)
+    lst = vacancy_list(segment(m.d[dw, D_TENURE], m.d[dw, D_ROOMS]), m.d[dw, D_MUNI], m.d[dw, D_ATYPE], n_muni)
+    if m.vtail[lst] < 0:
+        m.vhead[lst] = e
     else:
-        m.ve[m.vtail[seg], 2] = e
-    m.vtail[seg] = e
+        m.ve[m.vtail[lst], 2] = e
+    m.vtail[lst] = e
 
 
-@kernel(types.void, A2, A1, A1, I8, python=True)
-def append_seeker(sk, seg_head, seg_tail, s):
+@njit(inline="always", cache=True)
+def seeker_list(seg, scope, group, n_scope):
+    """Index of the seeker list of segment ``seg``, scope ``scope`` and group ``group`` (see N_GROUP)."""
+    return (seg * n_scope + scope) * N_GROUP + group
+
+
+@njit(inline="always", cache=True)
+def reach_radius(u, reach):
+    """Area-type steps a seeker looks from its own, from a uniform ``u``: P(radius >= k) = reach ** k."""
+    radius = 0
+    x = reach
+    while radius < N_ATYPE - 1 and u < x:
+        radius += 1
+        x *= reach
+    return radius
+
+
+@njit(inline="always", cache=True)
+def income_band(x):
+    """Income band (0 .. N_BAND - 1) of an amount one can pay, ``x`` (see N_BAND)."""
+    if x < BAND_BASE:
+        return 0
+    return min(N_BAND - 1, 1 + np.int64(np.log(x / BAND_BASE) / np.log(BAND_STEP)))
+
+
+@kernel(types.void, A2, A1, A1, A1, A1, I8, python=True)
+def append_seeker(sk, seg_head, seg_tail, seg_pay, seg_count, s):
+    n_scope = seg_head.shape[0] // (N_SEG * N_GROUP)
+    scope = n_scope - 1 if sk[s, S_WIDE] == 1 else sk[s, S_MUNI]
+    a = sk[s, S_ATYPE]
+    band = income_band(sk[s, S_PAY])
     seg = segment(sk[s, S_TENURE], sk[s, S_ROOMS])
+    lst = seeker_list(seg, scope, band * (N_ATYPE * N_ATYPE + 1) + (a * N_ATYPE + sk[s, S_REACH] if a >= 0
+                                                                    else N_ATYPE * N_ATYPE), n_scope)
+    seg_count[(seg * n_scope + scope) * N_BAND + band] += 1
     sk[s, S_NEXT] = -1
-    if seg_tail[seg] < 0:
-        seg_head[seg] = s
+    if seg_tail[lst] < 0:
+        seg_head[lst] = s
+        seg_pay[lst] = sk[s, S_PAY]
     else:
-        sk[seg_tail[seg], S_NEXT] = s
-    seg_tail[seg] = s
+        sk[seg_tail[lst], S_NEXT] = s
+        seg_pay[lst] = max(seg_pay[lst], sk[s, S_PAY])
+    seg_tail[lst] = s
 
 
 # ------------------------------------------------------------------ who may take what
@@ -203,26 +244,39 @@ def buying_power(par, kind, tenure):
 # metro run). They take the arrays they read one by one rather than the whole Market: a
 # Market argument is some 170 machine words that stay live across the loop.
 @njit(inline="always", cache=True)
-def compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
-    """Whether seeker ``s`` can and would take ``dw`` today."""
+def reaches(sk, d, s, dw):
+    """Whether seeker ``s`` looks where ``dw`` is: its municipality (or every one), its area type or one at most
+    ``S_REACH`` steps away (a household arriving from outside looks in every area type)."""
+    if sk[s, S_WIDE] == 0 and sk[s, S_MUNI] != d[dw, D_MUNI]:
+        return False
+    a = sk[s, S_ATYPE]
+    return a < 0 or abs(d[dw, D_ATYPE] - a) <= sk[s, S_REACH]
+
+
+@njit(inline="always", cache=True)
+def asking(d, par, dw, day):
+    """The income (times buying power) a seeker needs for ``dw`` today."""
     # asking rent/price falls the longer a dwelling stands empty, down to a floor
     months = (day - d[dw, D_VACDAY]) / 30.0
-    cut = max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
-    if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < d[dw, D_COST] * cut:
+    need = d[dw, D_COST] * max(par[PR_PRICE_FLOOR], 1.0 - par[PR_PRICE_CUT] * months)
+    if d[dw, D_TENURE] == T_RENTAL and d[dw, D_LANDLORD] != 0:
+        need *= par[PR_PRIVATE_INCOME]  # a private landlord's income requirement
+    return need
+
+
+@njit(inline="always", cache=True)
+def affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+    """Whether seeker ``s`` can pay for ``dw`` today and meets its landlord's rules (income, allocation)."""
+    need = asking(d, par, dw, day)
+    if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < need:
         return False
-    if d[dw, D_ALLOC] != 0 and not eligible(sk, hh, p, d, arr, ap, year, s, dw):
-        return False
-    # people look in areas like their own: each area-type step away halves-or-so the chance
-    # (market.area_reach per step); arrivals from outside the region look anywhere
-    a = sk[s, S_ATYPE]
-    if a >= 0 and a != d[dw, D_ATYPE]:
-        steps = abs(d[dw, D_ATYPE] - a)
-        if u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_AREA) >= par[PR_AREA_REACH] ** steps:
-            return False
-    if sk[s, S_MUNI] == d[dw, D_MUNI]:
-        return True
-    cross = par[PR_CROSS_NEW] if sk[s, S_KIND] >= SK_INMIG else par[PR_CROSS]
-    return u01x(key, sk[s, S_KEY], d[dw, D_KEY], DR_CROSS) < cross
+    return d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)
+
+
+@njit(inline="always", cache=True)
+def compatible(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+    """Whether seeker ``s`` can and would take ``dw`` today."""
+    return reaches(sk, d, s, dw) and affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day)
 
 
 @njit(inline="always", cache=True)
@@ -242,12 +296,66 @@ def score(sk, d, par, key, s, dw, day):
 @kernel(I8, MARKET, I8, I8, types.boolean, python=True)
 def find_seeker(m, dw, day, broad):
     """Best compatible seeker for vacancy ``dw`` (or -1); unlinks dead list entries."""
-    return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, dw, day, broad)
+    return scan_seekers(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.shead, m.stail, m.spay,
+                        m.scount, dw, day, broad)
+
+
+@njit(inline="always", cache=True)
+def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, seg_count, cnt_i, lst, need,
+                  dw, day, best,
+                  best_score, scanned, found, limit, want):
+    """One seeker list of :func:`scan_seekers`, oldest first, until the window is full; unlinks dead entries.
+
+    A list whose bound (``seg_pay``) is below ``need`` holds no seeker who can pay and is skipped; a walk
+    to the end of a list tightens its bound to its live seekers. Neither changes which seekers are
+    examined among those who can pay.
+    """
+    if seg_pay[lst] < need:
+        return best, best_score, scanned, found
+    prev = -1
+    s = seg_head[lst]
+    top = 0
+    while s >= 0 and scanned < limit and found < want:
+        nxt = sk[s, S_NEXT]
+        v = seeker_valid(sk, hh, p, s, day)
+        if v == 0:
+            sk[s, S_ACTIVE] = 0
+            seg_count[cnt_i] -= 1
+            if prev < 0:
+                seg_head[lst] = nxt
+            else:
+                sk[prev, S_NEXT] = nxt
+            if seg_tail[lst] == s:
+                seg_tail[lst] = prev
+            s = nxt
+            continue
+        top = max(top, sk[s, S_PAY])
+        if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) >= need:
+            scanned += 1
+            if v == 1 and (d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)):
+                found += 1
+                sc = score(sk, d, par, key, s, dw, day)
+                if sc > best_score:
+                    best_score = sc
+                    best = s
+        prev = s
+        s = nxt
+    if s < 0:
+        seg_pay[lst] = top
+    return best, best_score, scanned, found
 
 
 @njit(cache=True, _nrt=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # called from kernels only: no Python wrapper
-def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, day, broad):
-    """:func:`find_seeker` on the arrays it reads."""
+def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, seg_count, dw, day, broad):
+    """:func:`find_seeker` on the arrays it reads.
+
+    Only lists whose seekers look where ``dw`` is are walked: for each segment the vacancy looks in
+    (:func:`seeker_segment`), the seekers of its municipality, then those looking in every municipality;
+    within a scope the seekers living in its area type, households arriving from outside, then seekers
+    living one area type away who look that far (the poorer type first), two, ...; each list oldest first.
+    The window ends after ``market.candidates`` compatible seekers or ``market.scan_limit`` live entries;
+    the best score among the compatible ones wins (the landlord's rule, :func:`score`).
+    """
     best = -1
     best_score = -1e300
     scanned = 0
@@ -256,68 +364,95 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, dw, 
     want = np.int64(par[PR_CAND])
     t = d[dw, D_TENURE]
     r = d[dw, D_ROOMS]
+    atype = d[dw, D_ATYPE]
+    n_scope = seg_head.shape[0] // (N_SEG * N_GROUP)
+    need = asking(d, par, dw, day)
+    low = income_band(need)  # seekers of lower bands cannot pay
     for k in range(5):
         seg = seeker_segment(t, r, k, broad)
         if seg < 0:
             continue
-        prev = -1
-        s = seg_head[seg]
-        while s >= 0 and scanned < limit and found < want:
-            nxt = sk[s, S_NEXT]
-            v = seeker_valid(sk, hh, p, s, day)
-            if v == 0:
-                sk[s, S_ACTIVE] = 0
-                if prev < 0:
-                    seg_head[seg] = nxt
-                else:
-                    sk[prev, S_NEXT] = nxt
-                if seg_tail[seg] == s:
-                    seg_tail[seg] = prev
-                s = nxt
-                continue
-            scanned += 1
-            if v == 1 and compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
-                found += 1
-                sc = score(sk, d, par, key, s, dw, day)
-                if sc > best_score:
-                    best_score = sc
-                    best = s
-            prev = s
-            s = nxt
+        for band in range(N_BAND - 1, low - 1, -1):
+            g0 = band * (N_ATYPE * N_ATYPE + 1)  # the band's first group
+            for sc_i in range(2):
+                scope = d[dw, D_MUNI] if sc_i == 0 else n_scope - 1
+                cnt_i = (seg * n_scope + scope) * N_BAND + band
+                if seg_count[cnt_i] == 0:  # every list of the band is empty
+                    continue
+                for step in range(N_ATYPE):
+                    for side in range(2):
+                        if step == 0 and side == 1:  # households arriving from outside, after the own area type
+                            best, best_score, scanned, found = _walk_seekers(
+                                sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, seg_count,
+                                cnt_i, seeker_list(seg, scope, g0 + N_ATYPE * N_ATYPE, n_scope), need, dw, day,
+                                best, best_score, scanned, found, limit, want)
+                            continue
+                        a = atype - step if side == 0 else atype + step
+                        if a < 0 or a >= N_ATYPE:
+                            continue
+                        for radius in range(step, N_ATYPE):
+                            best, best_score, scanned, found = _walk_seekers(
+                                sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_pay, seg_count,
+                                cnt_i, seeker_list(seg, scope, g0 + a * N_ATYPE + radius, n_scope), need, dw,
+                                day, best, best_score, scanned, found, limit, want)
+                    if scanned >= limit or found >= want:
+                        return best
+    return best
     return best
 
 
 @njit(cache=True, _nrt=False)
-def find_vacancy(sk, hh, p, d, arr, ap, par, key, year, ve, vhead, vtail, s, day):
-    """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries."""
+def find_vacancy(sk, hh, p, d, arr, ap, par, year, ve, vhead, vtail, s, day):
+    """Oldest compatible open vacancy for seeker ``s`` (or -1); unlinks stale entries.
+
+    The seeker's own segment, then the one with one room more; in a segment, the vacancy lists where the
+    seeker looks (its municipality or every one, municipality by municipality; area types within its
+    reach, ascending), each walked to its first compatible vacancy; the oldest of those wins (entries are
+    numbered in the order they were listed). At most ``market.scan_limit`` live entries in all.
+    """
     scanned = 0
     limit = np.int64(par[PR_SCAN])
     t = sk[s, S_TENURE]
     r = sk[s, S_ROOMS]
+    n_muni = vhead.shape[0] // (N_SEG * N_ATYPE)
+    a = sk[s, S_ATYPE]
+    lo = 0 if a < 0 else max(0, a - sk[s, S_REACH])
+    hi = N_ATYPE - 1 if a < 0 else min(N_ATYPE - 1, a + sk[s, S_REACH])
+    wide = sk[s, S_WIDE] == 1
     for k in range(2):
         rr = r + k
         if rr > N_ROOMS:
             break
         seg = segment(t, rr)
-        prev = -1
-        e = vhead[seg]
-        while e >= 0 and scanned < limit:
-            nxt = ve[e, 2]
-            dw = ve[e, 0]
-            if d[dw, D_STATE] != DS_VAC or d[dw, D_SEQ] != ve[e, 1]:
-                if prev < 0:
-                    vhead[seg] = nxt
-                else:
-                    ve[prev, 2] = nxt
-                if vtail[seg] == e:
-                    vtail[seg] = prev
-                e = nxt
+        best_e = -1
+        for mu in range(n_muni):
+            if not wide and mu != sk[s, S_MUNI]:
                 continue
-            scanned += 1
-            if compatible(sk, hh, p, d, arr, ap, par, key, year, s, dw, day):
-                return dw
-            prev = e
-            e = nxt
+            for at in range(lo, hi + 1):
+                lst = vacancy_list(seg, mu, at, n_muni)
+                prev = -1
+                e = vhead[lst]
+                while e >= 0 and scanned < limit:
+                    nxt = ve[e, 2]
+                    dw = ve[e, 0]
+                    if d[dw, D_STATE] != DS_VAC or d[dw, D_SEQ] != ve[e, 1]:
+                        if prev < 0:
+                            vhead[lst] = nxt
+                        else:
+                            ve[prev, 2] = nxt
+                        if vtail[lst] == e:
+                            vtail[lst] = prev
+                        e = nxt
+                        continue
+                    scanned += 1
+                    if affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
+                        if best_e < 0 or e < best_e:
+                            best_e = e
+                        break
+                    prev = e
+                    e = nxt
+        if best_e >= 0:
+            return ve[best_e, 0]
     return -1
 
 
@@ -413,6 +548,11 @@ def new_seeker(m, kind, h, q, owner_key, size, kids, core, age, income, cur_tenu
     sk[s, S_PARTNER] = -1
     sk[s, S_LEAVER] = -1
     sk[s, S_ATYPE] = m.d[m.hh[h, H_DW], D_ATYPE] if h >= 0 else -1
+    # where it looks, drawn once for the seeker: how far from its own area type, and whether beyond its municipality
+    sk[s, S_REACH] = reach_radius(u01x(m.key, skey, DR_AREA, 0), m.par[PR_AREA_REACH])
+    cross = m.par[PR_CROSS_NEW] if kind >= SK_INMIG else m.par[PR_CROSS]
+    sk[s, S_WIDE] = 1 if u01x(m.key, skey, DR_CROSS, 0) < cross else 0
+    sk[s, S_PAY] = np.int64(np.ceil(income * buying_power(m.par, kind, t)))
     return s
 
 
@@ -465,6 +605,13 @@ def _move_couple(m, s, dw, day, src, gap):
     remove_member(hh, p, b, q)
     p[q, P_ROLE] = ROLE_CORE
     add_member(hh, p, a, q)
+    head = hh[a, H_HEAD]
+    if hh[a, H_FIRST] == q and p[q, P_NEXT] == head and p[head, P_NEXT] < 0:
+        # the head first in the member list, so first in the person events the couple's later moves write:
+        # a register reading both as heads who moved (docs/ingest.md) takes the older, of one age the first row
+        hh[a, H_FIRST] = head
+        p[head, P_NEXT] = q
+        p[q, P_NEXT] = -1
     hh[a, H_CORE] = 2
     hh[a, H_PARTNER] = q
     hh[a, H_SEEKER] = -1
@@ -613,21 +760,24 @@ def take(m, s, dw, day):
 def offer_seeker(m, s, day):
     """A new seeker looks through the open vacancies; joins its segment's list if none fits."""
     if seeker_valid(m.sk, m.hh, m.p, s, day) == 1:
-        dw = find_vacancy(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.key, m.year, m.ve, m.vhead, m.vtail,
-                          s, day)
+        dw = find_vacancy(m.sk, m.hh, m.p, m.d, m.arr, m.ap, m.par, m.year, m.ve, m.vhead, m.vtail, s, day)
         if dw >= 0:
             take(m, s, dw, day)
             return
-    append_seeker(m.sk, m.shead, m.stail, s)
+    append_seeker(m.sk, m.shead, m.stail, m.spay, m.scount, s)
 
 
 @njit(inline="always", cache=True)
-def has_seekers(seg_head, t, r, broad):
+def has_seekers(seg_count, t, r, broad):
     """Whether any seeker list a vacancy of tenure t and r rooms looks in (:func:`seeker_segment`) is non-empty."""
+    n = seg_count.shape[0] // N_SEG  # counts (scope x band) per segment
     for k in range(5):
         seg = seeker_segment(t, r, k, broad)
-        if seg >= 0 and seg_head[seg] >= 0:
-            return True
+        if seg < 0:
+            continue
+        for i in range(seg * n, seg * n + n):
+            if seg_count[i] > 0:
+                return True
     return False
 
 
@@ -639,10 +789,12 @@ def sweep(m, day):
     during the sweep, so none of its vacancies could be taken.
     """
     d, ve = m.d, m.ve
-    for seg in range(N_SEG):
-        if not has_seekers(m.shead, seg // N_ROOMS, seg % N_ROOMS + 1, True):
+    n = m.vhead.shape[0] // N_SEG  # vacancy lists per segment
+    for lst in range(m.vhead.shape[0]):
+        seg = lst // n
+        if not has_seekers(m.scount, seg // N_ROOMS, seg % N_ROOMS + 1, True):
             continue
-        e = m.vhead[seg]
+        e = m.vhead[lst]
         while e >= 0:
             nxt = ve[e, 2]
             dw = ve[e, 0]

@@ -25,7 +25,7 @@ from numba import njit, types
 
 from flyttkedja._jit import compile_kernels, kernel  # noqa: F401 (synth's kernels import them from here)
 from flyttkedja._random import hash3
-from flyttkedja.schema import DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
+from flyttkedja.schema import AREA_TYPES, DESTINATIONS, FORMATIONS, HOUSEHOLD_TYPES, ORIGINS, PERSON_EVENT_KINDS, TENURES
 
 # ------------------------------------------------------------------ columns
 # households
@@ -47,10 +47,13 @@ AL_OPEN, AL_SENIORS, AL_YOUNG, AL_LOW_INCOME, AL_FAMILIES = range(5)
 PROGRAMME_KEY = 1 << 40  # D_KEY of a programme's dwellings: PROGRAMME_KEY + their number
 # seekers
 (S_KIND, S_HH, S_PERSON, S_TENURE, S_ROOMS, S_INCOME, S_MUNI, S_START, S_EXPIRE, S_QUEUE, S_ACTIVE,
- S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE, S_LEAVER) = range(17)
-S_NCOL = 17  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
+ S_ARRIVAL, S_NEXT, S_KEY, S_PARTNER, S_ATYPE, S_LEAVER, S_REACH, S_WIDE, S_PAY) = range(20)
+S_NCOL = 20  # S_PARTNER: a couple moving in together -- the other partner's household (-1: none)
 # S_LEAVER: a couple moving in together -- the other partner as a person leaving the parental home (-1: none)
 # S_ATYPE: area type of the dwelling the seeker lives in now (-1: arriving from outside the region)
+# S_REACH: how many area-type steps from its own the seeker looks (drawn once, market.area_reach per step)
+# S_WIDE: 1 if the seeker looks in every municipality, 0 if only in its own (drawn once, market.cross_*)
+# S_PAY: what the seeker can pay for its target tenure (income x buying power, rounded up)
 SK_INTERNAL, SK_LEAVE, SK_SPLIT, SK_INMIG, SK_IMMIG = 0, 1, 2, 3, 4
 # arrivals (prospective in-migrant / immigrant households)
 A_DAY, A_KIND, A_MUNI, A_PSTART, A_PEND, A_QUEUE, A_KEY = 0, 1, 2, 3, 4, 5, 6
@@ -83,6 +86,18 @@ HT_SINGLE, HT_COUPLE, HT_SINGLE_PARENT, HT_COUPLE_KIDS = (HOUSEHOLD_TYPES.index(
     "single", "couple", "single_parent", "couple_with_children"))
 N_ROOMS = 5
 N_SEG = len(TENURES) * N_ROOMS  # seeker / vacancy segments: tenure x rooms
+N_ATYPE = len(AREA_TYPES)
+# Seeker lists (docs/synthetic.md, "Matching"): one per segment x scope x group. The scope is the seeker's
+# municipality if it looks only there, or the last scope (n_muni) if it looks in every municipality; the
+# group is (income band, area type x reach): band * (N_ATYPE ** 2 + 1) + a * N_ATYPE + S_REACH for a
+# household living in the region, band * (N_ATYPE ** 2 + 1) + N_ATYPE ** 2 for a household arriving from
+# outside (it looks in every area type). The band is that of what the seeker can pay (S_PAY):
+# band 0 below BAND_BASE, band b from BAND_BASE * BAND_STEP ** (b - 1), the last open-ended.
+N_BAND = 12
+BAND_BASE = 100_000.0
+BAND_STEP = 1.17
+N_GROUP = (N_ATYPE * N_ATYPE + 1) * N_BAND
+# vacancy lists: one per segment x municipality x area type
 
 # ------------------------------------------------------------------ identities
 # Stable keys: ident(kind, a, b) for the kinds below (never change their numbers).
@@ -117,8 +132,8 @@ def ident_array(kind: int, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
  PR_PAT0, PR_PAT1, PR_PAT2, PR_PAT3, PR_PAT4,
  PR_CROSS, PR_CROSS_NEW, PR_OWNER_PREF, PR_COOP_PREF, PR_SCAN, PR_CAND,
  PR_LEFT_EMPTY, PR_DEMOLISH, PR_PRICE_CUT, PR_PRICE_FLOOR, PR_TOGETHER, PR_AREA_REACH,
- PR_COUPLE_NEW, PR_START_HELP, PR_LEAVE_COUPLE) = range(60)
-N_PAR = 60
+ PR_COUPLE_NEW, PR_START_HELP, PR_LEAVE_COUPLE, PR_PRIVATE_INCOME) = range(61)
+N_PAR = 61
 
 
 class Market(NamedTuple):
@@ -136,10 +151,12 @@ class Market(NamedTuple):
     pe: np.ndarray      # the year's person events (E_*)
     wd: np.ndarray      # withdrawn dwellings
     ve: np.ndarray      # vacancy list entries: dwelling, its D_SEQ when listed, next entry
-    vhead: np.ndarray   # per segment: first vacancy entry
+    vhead: np.ndarray   # per vacancy list (segment x municipality x area type): first vacancy entry
     vtail: np.ndarray
-    shead: np.ndarray   # per segment: first seeker
+    shead: np.ndarray   # per seeker list (N_GROUP, synth._market.seeker_list): first seeker
     stail: np.ndarray
+    spay: np.ndarray    # per seeker list: at least the S_PAY of every seeker in it (lists none can pay are skipped)
+    scount: np.ndarray  # per segment x scope x income band: entries linked in its seeker lists (0: all empty)
     vq: np.ndarray      # scratch queue of the day's chain of vacancies
     pair: np.ndarray    # (3, municipalities): a single waiting to couple / a tenant waiting to swap /
                         # a young adult waiting to leave home as a couple
@@ -154,7 +171,7 @@ class Market(NamedTuple):
 def _prototype() -> Market:
     i2, i1 = np.zeros((1, 1), np.int64), np.zeros(1, np.int64)
     return Market(hh=i2, p=i2, d=i2, sk=i2, cnt=i1, mv=i2, pe=i2, wd=i1, ve=i2, vhead=i1, vtail=i1, shead=i1,
-                  stail=i1, vq=i1, pair=i2, arr=i2, ap=i2, par=np.zeros(1), cost=np.zeros((1, 1)),
+                  stail=i1, spay=i1, scount=i1, vq=i1, pair=i2, arr=i2, ap=i2, par=np.zeros(1), cost=np.zeros((1, 1)),
                   year=np.int64(0), key=np.uint64(0))
 
 

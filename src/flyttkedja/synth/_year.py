@@ -90,9 +90,10 @@ def _open_lists(m, day0):
     """Seekers carried over from last year (in their order) and open vacancies, oldest first."""
     m.shead[:] = -1
     m.stail[:] = -1
+    m.scount[:] = 0
     for s in range(m.cnt[C_SK]):
         if m.sk[s, S_ACTIVE] == 1 and m.sk[s, S_EXPIRE] >= day0:
-            append_seeker(m.sk, m.shead, m.stail, s)
+            append_seeker(m.sk, m.shead, m.stail, m.spay, m.scount, s)
         else:
             m.sk[s, S_ACTIVE] = 0
     m.vhead[:] = -1

@@ -301,6 +301,7 @@ def _validate(raw: dict) -> None:
     _number(raw, "market.area_reach", hi=1)
     _number(raw, "market.couple_new_build_bonus", lo=-100, hi=100)
     _number(raw, "market.starter_buying_power", lo=1, hi=10)
+    _number(raw, "market.private_income_requirement", lo=0.1, hi=10)
     _number(raw, "market.scan_limit", lo=1, integer=True)
     _number(raw, "market.candidates", lo=1, integer=True)
 

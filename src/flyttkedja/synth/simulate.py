@@ -61,6 +61,7 @@ def kernel_params(cfg: SynthConfig) -> np.ndarray:
         mkt["cooperative_preference"], mkt["scan_limit"], mkt["candidates"], mkt["left_empty"], mkt["demolished"],
         mkt["price_cut_per_month"], mkt["price_floor"], dem["couple_move_together"], mkt["area_reach"],
         mkt["couple_new_build_bonus"], mkt["starter_buying_power"], dem["leave_home_as_couple"],
+        mkt["private_income_requirement"],
     ]
     par = np.array(values, dtype=np.float64)
     assert len(par) == K.N_PAR, (len(par), K.N_PAR)
@@ -321,8 +322,12 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         vq = _grow(vq, d.shape[0] + 1, 0)
         m = K.Market(
             hh=hh, p=p, d=d, sk=sk, cnt=cnt, mv=moves[row0:], pe=events[n_events:], wd=wd, ve=ve,
-            vhead=np.empty(K.N_SEG, np.int64), vtail=np.empty(K.N_SEG, np.int64),
-            shead=np.empty(K.N_SEG, np.int64), stail=np.empty(K.N_SEG, np.int64),
+            vhead=np.empty(K.N_SEG * n_muni * K.N_ATYPE, np.int64),
+            vtail=np.empty(K.N_SEG * n_muni * K.N_ATYPE, np.int64),
+            shead=np.empty(K.N_SEG * (n_muni + 1) * K.N_GROUP, np.int64),
+            stail=np.empty(K.N_SEG * (n_muni + 1) * K.N_GROUP, np.int64),
+            spay=np.zeros(K.N_SEG * (n_muni + 1) * K.N_GROUP, np.int64),
+            scount=np.empty(K.N_SEG * (n_muni + 1) * K.N_BAND, np.int64),
             vq=vq, pair=np.empty((3, n_muni), np.int64), arr=arr, ap=ap,
             par=par, cost=cost, year=np.int64(year), key=_year_key(seed, 1000 + yi))
         K.simulate_year(m, ev, nb, day0, ndays)
