@@ -38,8 +38,12 @@ def test_one_thread_runs_the_serial_twins_and_both_agree():
     with one_thread(True):
         assert numba.get_num_threads() == 1
         serial = _sum_of_squares(x)
-    assert len(_sum_of_squares.serial.signatures) == 1 and len(_squares.serial.signatures) == 1
-    assert len(_squares.parallel.signatures) == 0  # the serial twin called the callee's twin
+    assert len(_sum_of_squares.serial.signatures) == 1
+    # each form calls the callee's form of its kind (a cached caller does not load its callees,
+    # so their signatures cannot show it): the copies' globals say so
+    assert _sum_of_squares.serial.py_func.__globals__["_squares"] is _squares.serial
+    assert _sum_of_squares.parallel.py_func.__globals__["_squares"] is _squares.parallel
+    assert len(_squares.parallel.signatures) == 0  # nothing compiled or loaded the parallel form yet
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
     parallel = _sum_of_squares(x)
     assert serial == parallel == int((x * x).sum())
