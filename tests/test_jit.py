@@ -48,7 +48,7 @@ def test_one_thread_runs_the_serial_twins_and_both_agree():
     parallel = _sum_of_squares(x)
     assert serial == parallel == int((x * x).sum())
     if numba.config.NUMBA_NUM_THREADS > 1:
-        assert len(_squares.parallel.signatures) == 1
+        assert len(_sum_of_squares.parallel.signatures) == 1
         assert _squares.parallel.targetoptions.get("parallel") and not _squares.serial.targetoptions.get("parallel")
         assert not _sum_of_squares.parallel.targetoptions.get("parallel")  # prange=False
     assert _squares.serial.py_func.__qualname__ == "_squares.serial"  # its own entry in numba's cache
