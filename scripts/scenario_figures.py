@@ -16,6 +16,7 @@ and writes, between the markers ``<!-- figures:start -->`` and
 - where the model's error sits for the lines outside 5% (:func:`step_decomposition`): the first filler
   or what follows, from the programme's own chains in market runs at the first ``--step-seeds``
   microsimulation seeds;
+- which programmes and single kinds are within 5% of the traced gross (:func:`verdict`);
 - with ``--source-seeds N``: the source noise of B (:func:`source_noise`), B estimated on the source
   register and on N other registers of the same preset (seeds source + 1 .. source + N), and B's standard
   deviation from the source register's own bootstrap (chains resampled, ``--source-bootstrap`` replicates).
@@ -370,6 +371,9 @@ def main() -> None:
               "| per 100 new dwellings | " + " | ".join(p.name for p in single.programmes[:len(SINGLE)]) + " |",
               "|---|" + "---|" * len(SINGLE)]
     lines += table_rows(single_table, single.programmes[:len(SINGLE)], old_single, prev_single, nopool_single)
+    if not args.model_only:
+        lines += ["", *verdict([(table, p) for p in sc.programmes]
+                               + [(single_table, p) for p in single.programmes[:len(SINGLE)]], noise)]
     if record is not None:
         lines += ["", "Resolving the programmes (paired difference of net moves per 100 new dwellings; "
                   f"{args.replications} replications first, then batches of {args.replications} up to "
@@ -449,6 +453,34 @@ def _model_only(cs, sc, single):
                                     model_error=cv.get("sigma", 0.0))
         tables.append(pl.DataFrame(rows))
     return tables[0], tables[1], None, cv
+
+
+def verdict(cases, noise: dict, tolerance: float = 0.05) -> list[str]:
+    """Sentences on the criterion "model gross within 5% of traced gross" for ``cases`` ((table, programme)
+    pairs): the lines within and outside with B of the source register, and (with ``noise``,
+    :func:`source_noise`) with B's mean over the source registers, and where the source register's B ranks
+    among them."""
+    def rel(tab, p, b=None):
+        c = value(tab, p.name, "microsimulation", GROSS)
+        b = value(tab, p.name, "transition_model", GROSS)["estimate"] if b is None else b
+        return None if c is None or not c["estimate"] else b / c["estimate"] - 1
+
+    def split(get):
+        r = [(p.name, get(tab, p)) for tab, p in cases]
+        inside = [f"{n} ({100 * x:+.1f}%)" for n, x in r if x is not None and abs(x) <= tolerance]
+        outside = [f"{n} ({100 * x:+.1f}%)" for n, x in r if x is not None and abs(x) > tolerance]
+        return (f"within {100 * tolerance:.0f}%: {', '.join(inside) or 'none'}; outside: "
+                f"{', '.join(outside) or 'none'}")
+
+    out = [f"Model against traced gross (issue 13's criterion: within {100 * tolerance:.0f}%), B / C − 1 with B of "
+           f"the source register: {split(rel)}."]
+    if noise:
+        n = len(next(iter(noise.values()))[0])
+        out += ["", f"B / C − 1, B's mean over the {n} source registers: "
+                f"{split(lambda tab, p: rel(tab, p, noise[p.name][0].mean()))}. The source register's B is, from "
+                "the highest, " + ", ".join(f"{p.name} {1 + int((noise[p.name][0][1:] > noise[p.name][0][0]).sum())}"
+                                            f" of {n}" for _, p in cases) + "."]
+    return out
 
 
 def _rel(model_row, traced_row) -> str:

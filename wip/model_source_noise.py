@@ -4,7 +4,8 @@ For each source seed (default: 7, the Kustvik example's, then the scenario's fir
 whose baseline market runs are registers like the source's), simulate the register (metro preset), trace it,
 estimate the default model, and print
 
-- B (with and without the new-household pool) of the single-kind lines of 600 dwellings in Kustvik (the
+- B (with and without the new-household pool) and the first filler's share of new households (with and
+  without the pool) of the single-kind lines of 600 dwellings in Kustvik (the
   scenario figures' public rental 2r, cooperative 2r, owner houses 4r) and of the Kustvik programmes;
 - for every pair (model's seed, register's seed): the model's prediction for that register's *regular* new
   builds of each kind (in Kustvik and in the region; start = their strata, no pool: they are inside v)
@@ -80,7 +81,12 @@ for seed in seeds:
         kinds, counts, _ = programme_kinds(model, prog)
         b = sum(c * model.expectations(w, g, None, f)["moves"] for (w, g, f), c in zip(kinds, counts)) / counts.sum()
         b0 = sum(c * model.expectations(w, g)["moves"] for (w, g, f), c in zip(kinds, counts)) / counts.sum()
-        line.append(f"  B {prog.name:28s} {100 * b:6.1f}  (without pool {100 * b0:6.1f})")
+        nh = model.n_strata + model.reasons.index("new_household")
+        pr = model.probabilities()
+        share = [float(sum(c * (w @ pr.first_rows(g, f if pooled else 1.0)[0])[nh] for (w, g, f), c in
+                           zip(kinds, counts)) / counts.sum()) for pooled in (True, False)]
+        line.append(f"  B {prog.name:28s} {100 * b:6.1f}  (without pool {100 * b0:6.1f}); first filler a new "
+                    f"household {100 * share[0]:.1f}% (without pool {100 * share[1]:.1f}%)")
     print("\n".join(line), flush=True)
     del reg, cs
 
