@@ -38,13 +38,17 @@ def test_one_thread_runs_the_serial_twins_and_both_agree():
     with one_thread(True):
         assert numba.get_num_threads() == 1
         serial = _sum_of_squares(x)
-    assert len(_sum_of_squares.serial.signatures) == 1 and len(_squares.serial.signatures) == 1
-    assert len(_squares.parallel.signatures) == 0  # the serial twin called the callee's twin
+    assert len(_sum_of_squares.serial.signatures) == 1
+    # each form calls the callee's form of its kind (a cached caller does not load its callees,
+    # so their signatures cannot show it): the copies' globals say so
+    assert _sum_of_squares.serial.py_func.__globals__["_squares"] is _squares.serial
+    assert _sum_of_squares.parallel.py_func.__globals__["_squares"] is _squares.parallel
+    assert len(_squares.parallel.signatures) == 0  # nothing compiled or loaded the parallel form yet
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
     parallel = _sum_of_squares(x)
     assert serial == parallel == int((x * x).sum())
     if numba.config.NUMBA_NUM_THREADS > 1:
-        assert len(_squares.parallel.signatures) == 1
+        assert len(_sum_of_squares.parallel.signatures) == 1
         assert _squares.parallel.targetoptions.get("parallel") and not _squares.serial.targetoptions.get("parallel")
         assert not _sum_of_squares.parallel.targetoptions.get("parallel")  # prange=False
     assert _squares.serial.py_func.__qualname__ == "_squares.serial"  # its own entry in numba's cache
@@ -96,3 +100,25 @@ def test_a_small_register_compiles_serial_twins_only_once_each():
     assert [r for r in rows if int(r[2]) > 1] == []  # serial twins
     used = {r[1] for r in rows if r[2] == "1"}
     assert {"successors_by_time", "replicate_cell_totals", "_bits_at_least", "link_columns", "fillings"} <= used
+
+
+def test_year_start_serial_twin_and_parallel_form_draw_the_same(tmp_path, monkeypatch):
+    """The synthetic market draws its year with year_start's serial twin below
+    YEAR_START_SERIAL_BELOW persons (every test region) and its parallel form above: the same
+    files either way (the parallel form forced with the threshold at 0, on two threads)."""
+    import importlib
+
+    from flyttkedja.synth import generate
+    simulate = importlib.import_module("flyttkedja.synth.simulate")  # (flyttkedja.synth.simulate is the function)
+
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    generate("tiny", years=2, seed=5).write(tmp_path / "serial")
+    monkeypatch.setattr(simulate, "YEAR_START_SERIAL_BELOW", 0)
+    generate("tiny", years=2, seed=5).write(tmp_path / "parallel")
+    from flyttkedja.synth import _demography
+    assert len(_demography.year_start.serial.signatures) == 1
+    assert len(_demography.year_start.parallel.signatures) == 1
+    files = sorted(p.relative_to(tmp_path / "serial") for p in (tmp_path / "serial").rglob("*") if p.is_file())
+    assert len(files) > 5
+    for f in files:
+        assert (tmp_path / "serial" / f).read_bytes() == (tmp_path / "parallel" / f).read_bytes(), f

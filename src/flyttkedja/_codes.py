@@ -25,7 +25,7 @@ from flyttkedja._jit import threaded
 NULL, UNKNOWN = -1, -2
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _match(offsets, data, valid, has_nulls, cand_offsets, cand_data, cand_code, out):
     """out[i] = code of the candidate spelled exactly as value i; NULL for nulls, UNKNOWN if none."""
     n = offsets.shape[0] - 1
@@ -94,7 +94,7 @@ def read_only(a: np.ndarray) -> np.ndarray:
     return a
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _pick(indices, lut, bits, bit_offset, has_nulls, out):
     """out[i] = lut[indices[i]]: a dictionary-encoded chunk's codes from its dictionary's;
     NULL where the validity bit (``bits`` from ``bit_offset``, LSB first) is 0 or the index

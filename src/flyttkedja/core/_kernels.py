@@ -14,7 +14,10 @@ means a chain ends after m with end reason ``-step[m] - 1`` (positions in
 :data:`flyttkedja.schema.END_REASONS`). A vacancy's *first* code has the same
 form: the move that filled it, or ``-(reason + 1)``. Walking a chain touches
 one array. Every kernel writes each output slot from exactly one iteration,
-so parallel results are identical for any number of threads.
+so parallel results are identical for any number of threads. Kernels with ``prange``
+loops are :func:`flyttkedja._jit.threaded` (a parallel form and a serial twin); none is
+compiled with numba's C-function wrapper (``no_cfunc_wrapper``: nothing passes a kernel
+as a first-class function, and the wrapper is about 4% of a compilation).
 """
 
 from __future__ import annotations
@@ -124,7 +127,7 @@ def _bit(bits, j):
     return (bits[j >> 3] >> (j & 7)) & 1 == 1
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def is_identity(ids, lo):
     """True when ``ids`` are ``lo, lo + 1, ...`` in order (a table sorted by compact ids)."""
     for i in range(ids.shape[0]):
@@ -133,23 +136,23 @@ def is_identity(ids, lo):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def event_day(code, start):
     return (code >> DAY_SHIFT) + start
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def event_ref(code):
     return (code >> 2) & REF_MASK
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _code(day, start, ref, kind):
     # int64 before shifting: numpy (JIT disabled) would keep int32 - int as int32
     return ((np.int64(day) - np.int64(start)) << DAY_SHIFT) | (np.int64(ref) << 2) | kind
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _bucket(day, kind, start):
     """Same-day order: completions and departures, then arrivals, then demolition."""
     cls = 0 if kind <= DEPARTURE else (1 if kind == ARRIVAL else 2)
@@ -299,7 +302,7 @@ def event_index(mv_date, mv_from, mv_to, mv_vacates, mv_fills, dw_completed, dw_
     return _by_dwelling(by_time, dw_of, dw_completed.shape[0], n_chunks)
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _by_day(day, start, end, in_place):
     """Stable counting sort of the items dated inside the window by day.
 
@@ -393,13 +396,13 @@ def _end_codes(step, mv_from, mv_vacates, mv_origin):
             step[m] = -UNFILLED - 1
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _vacancy_day(ref, n_moves, mv_date, dw_completed):
     """Date of a pending vacancy: ``ref`` is its move row, or n_moves + dwelling for a completion."""
     return mv_date[ref] if ref < n_moves else dw_completed[ref - n_moves]
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _settle(ref, outcome, n_moves, step, comp_first):
     """Write the first code of a pending vacancy (its filler, or ``-(reason + 1)``)."""
     if ref < n_moves:
@@ -413,7 +416,7 @@ FIRST_LEAVES = -3      # first event at a dwelling in a span: a departure or com
 FIRST_DEMOLISHED = -4  # ... its demolition (an arrival is recorded as its row, >= 0)
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _spans(day_start, n_spans):
     """Split the window's days into ``n_spans`` runs with about equal numbers of moves."""
     n_days = day_start.shape[0] - 1
@@ -428,7 +431,7 @@ def _spans(day_start, n_spans):
     return bounds
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _touch(slot, f, d, first):
     """Record the first event at d in this span, when it is the first (at ``slot[f + d]``;
     the first span, which starts with nothing pending, keeps only the pending one)."""
@@ -437,11 +440,11 @@ def _touch(slot, f, d, first):
         slot[d] = -1
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _leave(slot, f, d, ref):
     """A completion or vacating departure at d (``ref``) becomes d's pending vacancy.
     Returns True when it replaces a vacancy still pending (an inconsistent vacancy)."""
-    _touch(slot, f, d, FIRST_LEAVES)
+    _touch(slot, f, d, np.int64(FIRST_LEAVES))  # int64, not a literal: one compilation of _touch
     replaced = slot[d] >= 0
     slot[d] = ref
     return replaced
@@ -568,7 +571,7 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
                         n_orph += 1  # filled nothing (or came after the gap: that vacancy stays unfilled)
             for i in range(demo_start[t], demo_start[t + 1]):  # demolitions: unfilled
                 d = demo_dw[i]
-                _touch(slot, f, d, FIRST_DEMOLISHED)
+                _touch(slot, f, d, np.int64(FIRST_DEMOLISHED))
                 slot[d] = -1
         inconsistent[c] = n_inc
         orphan[c] = n_orph
@@ -583,20 +586,20 @@ def successors_by_time(mv_date, mv_from, mv_to, mv_vacates, mv_fills, mv_origin,
             first = state[c, n_dw + d]
             if first >= 0:  # an arrival
                 if v >= 0 and mv_date[first] - _vacancy_day(v, n_moves, mv_date, dw_completed) <= max_gap:
-                    _settle(v, first, n_moves, step, comp_first)
+                    _settle(v, np.int64(first), n_moves, step, comp_first)  # as below: one signature
                 else:
                     n_orph += 1
             elif first == FIRST_LEAVES and v >= 0:
                 n_inc += 1
             v = p
         if v >= 0 and end - _vacancy_day(v, n_moves, mv_date, dw_completed) < max_gap:
-            _settle(v, -CENSORED - 1, n_moves, step, comp_first)  # no next event inside the window
+            _settle(v, np.int64(-CENSORED - 1), n_moves, step, comp_first)  # no next event inside the window
     inconsistent[n_spans] = n_inc
     orphan[n_spans] = n_orph
     return inconsistent, orphan
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def seed_vacancies(dw_start, codes, step, comp_first, selected, completions_only, start, end):
     """Seed vacancies in chain-id order (seed_date, dwelling, completion first, move row).
 
@@ -632,7 +635,7 @@ def seed_vacancies(dw_start, codes, step, comp_first, selected, completions_only
     return seed_code, seed_dw, seed_first
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def new_build_counts(dw_completed, start, end):
     """Cumulative counts of the completions inside the window by day (``counts[k]``: those
     before window day k; ``counts[-1]``: all), for :func:`new_build_seeds`."""
@@ -645,7 +648,7 @@ def new_build_counts(dw_completed, start, end):
     return counts
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def new_build_seeds(dw_completed, comp_first, start, end, counts, seed_code, seed_dw, seed_first):
     """Completions inside the window in chain-id order (date, dwelling), from the
     dwellings alone: a counting sort by date (``counts`` from :func:`new_build_counts`,
@@ -661,7 +664,7 @@ def new_build_seeds(dw_completed, comp_first, start, end, counts, seed_code, see
             counts[day - start] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _walk(first, step, links, offset, max_length):
     """Walk one chain; writes its links from ``links[offset]`` when ``offset >= 0``.
 
@@ -692,7 +695,7 @@ def chain_lengths(seed_first, step, max_length, length, reason):
     """Every seed's chain length and end reason, in parallel (fills ``length``, ``reason``)."""
     none = np.empty(0, np.int64)
     for c in prange(seed_first.shape[0]):
-        length[c], reason[c] = _walk(seed_first[c], step, none, -1, max_length)
+        length[c], reason[c] = _walk(seed_first[c], step, none, np.int64(-1), max_length)  # not a literal: one _walk
 
 
 @threaded
@@ -702,12 +705,12 @@ def chain_links(seed_first, step, max_length, offsets, links):
         _walk(seed_first[c], step, links, offsets[c], max_length)
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _suffix(length, count, reason):
     return (np.int64(length) << 32) | (np.int64(count) << 4) | reason
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _finish_suffix(suffix, step, cond):
     """Pass 2 of the suffix walk in :func:`move_vacancy_stats`: the moves pass 1 left (``suffix == 0``).
 
@@ -743,7 +746,7 @@ def _finish_suffix(suffix, step, cond):
                 suffix[walk[i]] = s
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _from_first(first, suffix, step, cond, max_length):
     """(length, reason, count) of the chain whose first code is ``first``."""
     if first < 0:
@@ -760,14 +763,14 @@ def _from_first(first, suffix, step, cond, max_length):
     return max_length, MAX_LENGTH, c
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _is_vacancy(code, day, start, end):
     """A move opens a vacancy in the window: it vacates (its step is a filler, or it
     ended unfilled or censored; never an origin or not_vacated) and is dated inside."""
     return start <= day <= end and (code >= 0 or code == -UNFILLED - 1 or code == -CENSORED - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def move_vacancy_stats(step, cond, mv_date, start, end, max_length, suffix, length, reason, count):
     """The suffix walk and, in the same pass, the statistics of every move's vacancy.
 
@@ -878,7 +881,7 @@ def household_conflicts(start, rows, day, mv_from, mv_to):
     return twice, elsewhere
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def household_conflicts_in_order(household, lo, last, day, mv_from, mv_to, twice, elsewhere):
     """:func:`household_conflicts` in one pass for tables in date order (the usual case):
     each household's previous move is the last one seen, kept as (date, to) per household
@@ -911,7 +914,7 @@ def household_conflicts_in_order(household, lo, last, day, mv_from, mv_to, twice
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def dense_lookup(ids, lo, span):
     """Compact dwelling ids (range ``span`` from ``lo``) in two passes: ``lookup`` (id - lo →
     dense rank, -1 none), ``rows`` (dense rank → row) and ``sorted_ids``; returns also the
@@ -969,7 +972,7 @@ def bools_of(bits, bit_offset, out):
             out[i] = _bit(bits, i + bit_offset)
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def gather_days(days, dense, missing):
     """``days[dense[i]]`` for every move, ``missing`` where ``dense[i] < 0`` (null or unknown)."""
     out = np.empty(dense.shape[0], np.int32)
@@ -1034,7 +1037,7 @@ def dense_households(household, lo, span):
 # needs no initialising pass. Everything else about a vacancy (who fills it,
 # when it ends) is the path convention's ``step``.
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _filler_bits(step, comp_first):
     """One bit per move: set when the move filled a vacancy (a step target or a
     completion's first link). Sequential: bits of one byte would race; the bitmap
@@ -1082,7 +1085,7 @@ def fillings(step, comp_first, day_start, rows, dense, mv_to, n_chunks, sib):
     return joins.sum()
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _table_size(n):
     """A power of two at least twice ``n`` (and at least 16): an open-addressing table's size."""
     m = 16
@@ -1091,7 +1094,7 @@ def _table_size(n):
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _day_fillings(lo, hi, rows, dense, mv_to, bits, sib, keys, members):
     """The fillings of one day (its rows ``lo..hi-1``): first each filler enters its dwelling
     with itself as the filling's last member, then each arrival that filled nothing at a
@@ -1122,7 +1125,7 @@ def _day_fillings(lo, hi, rows, dense, mv_to, bits, sib, keys, members):
     return n_join
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _slot(keys, d, mask):
     """The slot of dwelling ``d`` in ``keys`` (linear probing), or the empty slot where it goes."""
     s = (np.int64(d) * 2654435761) & mask
@@ -1131,7 +1134,7 @@ def _slot(keys, d, mask):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _tree(first, step, sib, max_length, node, level, parent, leaf, joined, off):
     """Breadth-first walk of one tree into ``node[off:]`` (move rows), ``level`` (round),
     ``parent`` (row of the link whose vacancy the link's filling filled; -1 in round 1),

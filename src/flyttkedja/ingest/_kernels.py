@@ -17,7 +17,7 @@ ALREADY_HOUSED = 2  # arrival from outside (birth, in-migration, immigration) of
 NO_YOUNGEST = np.iinfo(np.int32).max
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def occupancy_through_events(person, day, from_dw, to_dw, location, birth_year, n_dwellings):
     """Per event: how many start-of-day residents stay, and the oldest resident.
 
@@ -100,7 +100,7 @@ def occupancy_through_events(person, day, from_dw, to_dw, location, birth_year, 
     return stay_from, stay_to, oldest_from, status
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _link(p, d, first, nxt, prv):
     nxt[p] = first[d]
     prv[p] = -1
@@ -109,7 +109,7 @@ def _link(p, d, first, nxt, prv):
     first[d] = p
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _unlink(p, d, first, nxt, prv):
     if prv[p] >= 0:
         nxt[prv[p]] = nxt[p]
@@ -121,7 +121,7 @@ def _unlink(p, d, first, nxt, prv):
     prv[p] = -1
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _oldest(head, nxt, birth_year):
     best = NO_YOUNGEST
     p = head

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, types
 
+from flyttkedja._jit import threaded
 from flyttkedja._random import normal, u01, u01x
 from flyttkedja.synth._market import drain, new_seeker, offer_seeker, vacate
 from flyttkedja.synth._state import (
@@ -34,7 +35,7 @@ DEMOGRAPHIC_EVENTS = (EV_DEATH, EV_BIRTH, EV_LEAVE, EV_SEPARATE, EV_COUPLE)  # o
 
 
 # ------------------------------------------------------------------ the year's draws (parallel)
-@njit(parallel=True, cache=True)
+@threaded  # parallel form and serial twin (flyttkedja._jit.Threaded): simulate picks by population
 def year_start(hh, p, d, n_hh, n_p, year, day0, ndays, key, par, ev):
     """Incomes for ``year`` and each household's event draws for the year.
 

@@ -25,10 +25,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flyttkedja._jit import one_thread
 from flyttkedja.synth import _kernels as K
 from flyttkedja.synth.config import SynthConfig
 from flyttkedja.synth.population import Region, arrivals, initial_region, new_builds
 from flyttkedja.synth.programme import Programme, programme_dwellings
+
+# persons: a smaller population draws its year on one thread (year_start's serial twin). Compiling
+# the parallel form costs about 1.2 CPU-s more on a fresh install; flyttkedja demo's region (metro
+# 0.1, about 100,000 persons) draws its ten years in 0.16 s serially and 0.32 s on two threads of
+# the shared machine; at metro scale 1 the parallel form saves 1.3 s in ten years (docs/performance.md).
+YEAR_START_SERIAL_BELOW = 250_000
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -291,7 +298,8 @@ def simulate(cfg: SynthConfig, seed: int, progress: Callable[[int], None] | None
         n_hh, n_p = int(cnt[K.C_HH]), int(cnt[K.C_P])
         ev_rows = _grow(ev_rows, 2 * n_hh, 0)
         ev = ev_rows[: 2 * n_hh]
-        K.year_start(hh, p, d, n_hh, n_p, year, day0, ndays, _year_key(seed, yi), par, ev)
+        with one_thread(n_p < YEAR_START_SERIAL_BELOW):  # the same draws either way
+            K.year_start(hh, p, d, n_hh, n_p, year, day0, ndays, _year_key(seed, yi), par, ev)
         kinds = ev[:, 1]
         n_ev = int(np.count_nonzero(kinds >= 0))
         bound = n_ev + len(arr) + 2 * int(cnt[K.C_SK]) + 16
