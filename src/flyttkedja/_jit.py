@@ -11,6 +11,8 @@ compilation", has the figures.
 
 from __future__ import annotations
 
+import sys
+import types as pytypes
 from contextlib import contextmanager
 
 import numba
@@ -84,7 +86,6 @@ class Threaded:
     """
 
     def __init__(self, fn, options: dict, prange: bool = True, serial: dict | None = None):
-        import types as pytypes
         self.__wrapped__ = fn
         self.__name__, self.__qualname__, self.__module__ = fn.__name__, fn.__qualname__, fn.__module__
         self.__doc__ = fn.__doc__
@@ -107,7 +108,6 @@ class Threaded:
         if self._ready:
             return
         self._ready = True
-        import sys
         module_globals = vars(sys.modules[self.__module__])
         for form, g in self._globals.items():
             g.clear()

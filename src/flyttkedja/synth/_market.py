@@ -265,12 +265,21 @@ def asking(d, par, dw, day):
 
 
 @njit(inline="always", cache=True)
+def can_pay(sk, par, s, tenure, need):
+    """Whether seeker ``s`` can pay ``need`` (:func:`asking`) for a dwelling of ``tenure``."""
+    return sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], tenure) >= need
+
+
+@njit(inline="always", cache=True)
+def allowed(sk, hh, p, d, arr, ap, year, s, dw):
+    """Whether ``dw``'s allocation rule (if any) lets seeker ``s`` have it."""
+    return d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)
+
+
+@njit(inline="always", cache=True)
 def affordable(sk, hh, p, d, arr, ap, par, year, s, dw, day):
     """Whether seeker ``s`` can pay for ``dw`` today and meets its landlord's rules (income, allocation)."""
-    need = asking(d, par, dw, day)
-    if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) < need:
-        return False
-    return d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)
+    return can_pay(sk, par, s, d[dw, D_TENURE], asking(d, par, dw, day)) and allowed(sk, hh, p, d, arr, ap, year, s, dw)
 
 
 @njit(inline="always", cache=True)
@@ -330,9 +339,9 @@ def _walk_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg
             s = nxt
             continue
         top = max(top, sk[s, S_PAY])
-        if sk[s, S_INCOME] * buying_power(par, sk[s, S_KIND], d[dw, D_TENURE]) >= need:
+        if can_pay(sk, par, s, d[dw, D_TENURE], need):
             scanned += 1
-            if v == 1 and (d[dw, D_ALLOC] == 0 or eligible(sk, hh, p, d, arr, ap, year, s, dw)):
+            if v == 1 and allowed(sk, hh, p, d, arr, ap, year, s, dw):
                 found += 1
                 sc = score(sk, d, par, key, s, dw, day)
                 if sc > best_score:
@@ -397,7 +406,6 @@ def scan_seekers(sk, hh, p, d, arr, ap, par, key, year, seg_head, seg_tail, seg_
                                 day, best, best_score, scanned, found, limit, want)
                     if scanned >= limit or found >= want:
                         return best
-    return best
     return best
 
 
@@ -789,20 +797,20 @@ def sweep(m, day):
     during the sweep, so none of its vacancies could be taken.
     """
     d, ve = m.d, m.ve
-    n = m.vhead.shape[0] // N_SEG  # vacancy lists per segment
-    for lst in range(m.vhead.shape[0]):
-        seg = lst // n
+    n = m.vhead.shape[0] // N_SEG  # vacancy lists per segment (municipality x area type)
+    for seg in range(N_SEG):
         if not has_seekers(m.scount, seg // N_ROOMS, seg % N_ROOMS + 1, True):
             continue
-        e = m.vhead[lst]
-        while e >= 0:
-            nxt = ve[e, 2]
-            dw = ve[e, 0]
-            if d[dw, D_STATE] == DS_VAC and d[dw, D_SEQ] == ve[e, 1] and day - d[dw, D_VACDAY] >= 30:
-                s = find_seeker(m, dw, day, True)
-                if s >= 0:
-                    take(m, s, dw, day)
-            e = nxt
+        for lst in range(seg * n, seg * n + n):
+            e = m.vhead[lst]
+            while e >= 0:
+                nxt = ve[e, 2]
+                dw = ve[e, 0]
+                if d[dw, D_STATE] == DS_VAC and d[dw, D_SEQ] == ve[e, 1] and day - d[dw, D_VACDAY] >= 30:
+                    s = find_seeker(m, dw, day, True)
+                    if s >= 0:
+                        take(m, s, dw, day)
+                e = nxt
 
 
 @kernel(types.void, MARKET, I8)
